@@ -1,0 +1,63 @@
+# One command for each habit: make run, make test, make lint, make bench, make up/down/status.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+PACKAGES := libs/events libs/devstack libs/platform services/case-service services/contact-service services/payment-service services/audit-service
+PYPROJECTS := $(addsuffix /pyproject.toml,$(PACKAGES))
+
+.PHONY: help venv up down status run test test-unit lint bench contracts contracts-generate token clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
+
+$(STAMP): $(PYPROJECTS) requirements-dev.txt constraints.txt
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -c constraints.txt -r requirements-dev.txt $(addprefix -e ,$(PACKAGES))
+	@touch $(STAMP)
+
+venv: $(STAMP) ## create the virtual environment and install every lib and service (editable)
+
+up: venv ## start the local stack (Kafka + PostgreSQL) unless KAFKA_BOOTSTRAP_SERVERS / DATABASE_URL are set
+	$(BIN)/dcp-stack up
+
+down: venv ## stop everything the local stack started
+	$(BIN)/dcp-stack down
+
+status: venv ## show the local stack and services
+	$(BIN)/dcp-stack status
+
+run: venv ## stack up, services up, URLs printed
+	$(BIN)/dcp-stack run
+
+test: venv ## set up, start the stack, run every test suite, stop what was started; exits with pytest's status
+	$(BIN)/dcp-stack test -- $(PYTEST_ARGS)
+
+test-unit: venv ## the tests that need no stack
+	$(BIN)/pytest -m "not integration" $(PYTEST_ARGS)
+
+lint: venv ## ruff and mypy
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy libs/events/src libs/platform/src libs/devstack/src services/*/src
+
+contracts-generate: venv ## regenerate JSON Schemas and the AsyncAPI document from the event models
+	$(BIN)/python -m dcp_events.contracts generate
+
+contracts: venv ## validate the AsyncAPI document with the official AsyncAPI CLI (npm)
+	$(BIN)/python -m dcp_events.contracts check
+	@mkdir -p .cache/npm
+	npx --yes --prefix .cache/npm @asyncapi/cli@6 validate contracts/asyncapi.yaml
+
+bench: venv ## benchmarks: print figures and ratios
+	$(BIN)/dcp-stack bench
+
+token: venv ## mint a development token: make token ROLE=auditor [SUBJECT=alice]
+	@$(BIN)/dcp-token --role $(ROLE) $(if $(SUBJECT),--subject $(SUBJECT),)
+
+clean: down ## remove the venv, caches and local data
+	rm -rf $(VENV) .cache .local

@@ -1,0 +1,1 @@
+"""Event-sourcing machinery shared by every service: event store, outbox relay, consumers, timers."""

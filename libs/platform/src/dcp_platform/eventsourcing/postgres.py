@@ -1,0 +1,30 @@
+"""PostgreSQL plumbing for the machinery: engines and raw asyncpg connections from one URL."""
+
+from __future__ import annotations
+
+import asyncpg
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+
+def sqlalchemy_url(url: str) -> str:
+    """`postgresql://...` (or `postgres://`) as the asyncpg dialect URL SQLAlchemy wants."""
+    parsed = make_url(url.replace("postgres://", "postgresql://", 1))
+    return parsed.set(drivername="postgresql+asyncpg").render_as_string(hide_password=False)
+
+
+def asyncpg_dsn(url: str) -> str:
+    """The same database as a DSN asyncpg accepts."""
+    parsed = make_url(sqlalchemy_url(url))
+    return parsed.set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+def create_engine(url: str, *, pool_size: int = 10, max_overflow: int = 10) -> AsyncEngine:
+    return create_async_engine(
+        sqlalchemy_url(url), pool_size=pool_size, max_overflow=max_overflow, pool_pre_ping=True
+    )
+
+
+async def connect(url: str) -> asyncpg.Connection:
+    """A dedicated connection outside the pool (LISTEN, advisory locks)."""
+    return await asyncpg.connect(asyncpg_dsn(url))

@@ -1,0 +1,242 @@
+"""The event store: append with an expected version, load a stream, read in global order.
+
+Appends never take a table lock: concurrency on one stream is settled by the unique
+(stream_id, stream_version) constraint, and publication order by the outbox (see relay.py).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+from uuid import UUID, uuid4
+
+from prometheus_client import Counter
+from sqlalchemy import text
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+EVENTS_APPENDED = Counter(
+    "dcp_events_appended_total", "Events appended to the service's event store", ["event_type"]
+)
+
+
+class ConcurrencyConflict(Exception):
+    """Another writer appended to the stream since the caller read it."""
+
+    def __init__(self, stream_id: str, expected_version: int) -> None:
+        super().__init__(f"stream {stream_id!r} is no longer at version {expected_version}")
+        self.stream_id = stream_id
+        self.expected_version = expected_version
+
+
+class DuplicateEventId(Exception):
+    """An event with this id is already stored (a retried command, for example)."""
+
+
+@dataclass(frozen=True)
+class NewEvent:
+    """An event about to be appended: its CloudEvents attributes apart from the ones the store assigns."""
+
+    event_type: str
+    topic: str
+    subject: str
+    data: Mapping[str, Any]
+    envelope: Mapping[str, Any] = field(default_factory=dict)
+    event_id: UUID = field(default_factory=uuid4)
+
+
+@dataclass(frozen=True)
+class RecordedEvent:
+    """An event as stored: with its stream version and global position."""
+
+    position: int
+    stream_id: str
+    stream_version: int
+    event_id: UUID
+    event_type: str
+    topic: str
+    payload: dict[str, Any]
+    metadata: dict[str, Any]
+    recorded_at: datetime
+
+    @property
+    def subject(self) -> str:
+        return str(self.metadata.get("subject", self.stream_id))
+
+    def cloudevent_attributes(self) -> dict[str, Any]:
+        """The structured-mode CloudEvent of this record, as a plain mapping."""
+        attributes: dict[str, Any] = {
+            k: v for k, v in self.metadata.items() if v is not None and k != "subject"
+        }
+        attributes.update(
+            specversion="1.0",
+            id=str(self.event_id),
+            type=self.event_type,
+            subject=self.subject,
+            sequence=self.stream_version,
+            datacontenttype="application/json",
+            data=self.payload,
+        )
+        return attributes
+
+
+Projector = Callable[[AsyncConnection, Sequence[RecordedEvent]], Awaitable[None]]
+
+_APPEND = text(
+    """
+    WITH current AS (
+        SELECT coalesce(max(stream_version), 0) AS version FROM events WHERE stream_id = :stream_id
+    ), inserted AS (
+        INSERT INTO events (stream_id, stream_version, event_id, event_type, topic, payload, metadata)
+        SELECT :stream_id, :expected + n.ord, (n.e->>'event_id')::uuid, n.e->>'event_type',
+               n.e->>'topic', n.e->'payload', n.e->'metadata'
+        FROM jsonb_array_elements(CAST(:batch AS jsonb)) WITH ORDINALITY AS n(e, ord), current
+        WHERE current.version = :expected
+        RETURNING position, stream_version, event_id, recorded_at
+    ), queued AS (
+        INSERT INTO outbox (position) SELECT position FROM inserted
+    )
+    SELECT position, stream_version, event_id, recorded_at FROM inserted ORDER BY stream_version
+    """
+)
+
+_COLUMNS = "position, stream_id, stream_version, event_id, event_type, topic, payload, metadata, recorded_at"
+_LOAD = text(
+    f"SELECT {_COLUMNS} FROM events WHERE stream_id = :stream_id AND stream_version > :after"
+    " ORDER BY stream_version"
+)
+_READ_ALL = text(f"SELECT {_COLUMNS} FROM events WHERE position > :after ORDER BY position LIMIT :limit")
+_VERSION = text("SELECT coalesce(max(stream_version), 0) FROM events WHERE stream_id = :stream_id")
+
+
+def _row_to_event(row: Any) -> RecordedEvent:
+    return RecordedEvent(
+        position=row.position,
+        stream_id=row.stream_id,
+        stream_version=row.stream_version,
+        event_id=row.event_id,
+        event_type=row.event_type,
+        topic=row.topic,
+        payload=row.payload,
+        metadata=row.metadata,
+        recorded_at=row.recorded_at,
+    )
+
+
+class EventStore:
+    """Append-only store of a service's events in its own PostgreSQL database.
+
+    Projectors registered with `add_projector` run inside the appending transaction, so a
+    read model is never behind or ahead of the events it was built from.
+    """
+
+    def __init__(self, engine: AsyncEngine, *, on_commit: Callable[[], None] | None = None) -> None:
+        self._engine = engine
+        self._projectors: list[Projector] = []
+        self._on_commit = on_commit
+
+    @property
+    def engine(self) -> AsyncEngine:
+        return self._engine
+
+    def add_projector(self, projector: Projector) -> None:
+        self._projectors.append(projector)
+
+    def set_on_commit(self, callback: Callable[[], None]) -> None:
+        """Called after each committed append that this store's own transaction made (wakes the relay)."""
+        self._on_commit = callback
+
+    async def append(
+        self,
+        stream_id: str,
+        expected_version: int,
+        events: Sequence[NewEvent],
+        *,
+        conn: AsyncConnection | None = None,
+    ) -> list[RecordedEvent]:
+        """Append `events` to the stream if it is still at `expected_version` (0 for a new stream).
+
+        With `conn`, the append joins the caller's transaction (the caller commits); otherwise it
+        commits on its own. Raises ConcurrencyConflict or DuplicateEventId.
+        """
+        if not events:
+            return []
+        if conn is not None:
+            # A savepoint keeps the caller's transaction usable after a conflict.
+            async with conn.begin_nested():
+                return await self._append(conn, stream_id, expected_version, events)
+        async with self._engine.begin() as own:
+            recorded = await self._append(own, stream_id, expected_version, events)
+        if self._on_commit is not None:
+            self._on_commit()
+        return recorded
+
+    async def _append(
+        self, conn: AsyncConnection, stream_id: str, expected_version: int, events: Sequence[NewEvent]
+    ) -> list[RecordedEvent]:
+        batch = [
+            {
+                "event_id": str(e.event_id),
+                "event_type": e.event_type,
+                "topic": e.topic,
+                "payload": dict(e.data),
+                "metadata": {**e.envelope, "subject": e.subject},
+            }
+            for e in events
+        ]
+        try:
+            result = await conn.execute(
+                _APPEND,
+                {"stream_id": stream_id, "expected": expected_version, "batch": json.dumps(batch)},
+            )
+            rows = result.all()
+        except IntegrityError as exc:
+            if "events_event_id_key" in str(exc.orig):
+                raise DuplicateEventId(str(exc.orig)) from exc
+            raise ConcurrencyConflict(stream_id, expected_version) from exc
+        if len(rows) != len(events):
+            raise ConcurrencyConflict(stream_id, expected_version)
+        recorded = [
+            RecordedEvent(
+                position=row.position,
+                stream_id=stream_id,
+                stream_version=row.stream_version,
+                event_id=row.event_id,
+                event_type=item["event_type"],
+                topic=item["topic"],
+                payload=item["payload"],
+                metadata=item["metadata"],
+                recorded_at=row.recorded_at,
+            )
+            for row, item in zip(rows, batch, strict=True)
+        ]
+        for projector in self._projectors:
+            await projector(conn, recorded)
+        for event in recorded:
+            EVENTS_APPENDED.labels(event.event_type).inc()
+        return recorded
+
+    async def load(
+        self, stream_id: str, *, after_version: int = 0, conn: AsyncConnection | None = None
+    ) -> list[RecordedEvent]:
+        """The stream's events in version order (those after `after_version`)."""
+        params = {"stream_id": stream_id, "after": after_version}
+        if conn is not None:
+            return [_row_to_event(r) for r in (await conn.execute(_LOAD, params)).all()]
+        async with self._engine.connect() as own:
+            return [_row_to_event(r) for r in (await own.execute(_LOAD, params)).all()]
+
+    async def version(self, stream_id: str, *, conn: AsyncConnection | None = None) -> int:
+        if conn is not None:
+            return int((await conn.execute(_VERSION, {"stream_id": stream_id})).scalar_one())
+        async with self._engine.connect() as own:
+            return int((await own.execute(_VERSION, {"stream_id": stream_id})).scalar_one())
+
+    async def read_all(self, *, after_position: int = 0, limit: int = 1000) -> list[RecordedEvent]:
+        """Committed events in insertion order; for replays and projections rebuilt from scratch."""
+        async with self._engine.connect() as conn:
+            rows = (await conn.execute(_READ_ALL, {"after": after_position, "limit": limit})).all()
+        return [_row_to_event(r) for r in rows]
