@@ -186,12 +186,12 @@ class EventConsumer:
         async with self._engine.connect() as conn:
             rows = (await conn.execute(_LOAD_OFFSETS, {"group": self.group_id})).all()
         stored = {(r.topic, r.partition): r.next_offset for r in rows}
+        unknown = [tp for tp in assigned if (tp.topic, tp.partition) not in stored]
+        # Explicit offsets only: mixing seek() with seek_to_beginning() in one assignment lets
+        # aiokafka's pending reset override the stored position.
+        beginnings = await self._consumer.beginning_offsets(unknown) if unknown else {}
         for tp in assigned:
-            offset = stored.get((tp.topic, tp.partition))
-            if offset is None:
-                await self._consumer.seek_to_beginning(tp)
-            else:
-                self._consumer.seek(tp, offset)
+            self._consumer.seek(tp, stored.get((tp.topic, tp.partition), beginnings.get(tp, 0)))
         if assigned:
             self.assigned.set()
 

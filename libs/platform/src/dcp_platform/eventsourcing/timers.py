@@ -15,19 +15,17 @@ import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any
 
 from prometheus_client import Counter
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from dcp_platform.clock import Clock
+
 log = logging.getLogger(__name__)
 
 TIMERS_FIRED = Counter("dcp_timers_fired_total", "Durable timers fired", ["kind", "outcome"])
-
-
-class Clock(Protocol):
-    def now(self) -> datetime: ...
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,66 @@
+"""The app factory: lifespan hooks start in order and stop in reverse; readiness; route-template metrics."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+
+import httpx
+from dcp_platform.app import LifespanHook, create_service_app
+from dcp_platform.health import ReadinessCheck
+from fastapi import APIRouter, FastAPI
+
+from .conftest import make_settings
+
+
+async def test_lifespan_hooks_start_in_order_and_stop_in_reverse() -> None:
+    calls: list[str] = []
+
+    def hook(name: str) -> LifespanHook:
+        @asynccontextmanager
+        async def run(app: FastAPI) -> AsyncIterator[None]:
+            calls.append(f"start {name}")
+            yield
+            calls.append(f"stop {name}")
+
+        return run
+
+    app = create_service_app(
+        make_settings(), lifespan_hooks=[hook("relay")], include_default_readiness_checks=False
+    )
+    app.state.lifespan_hooks.append(hook("consumer"))
+    async with app.router.lifespan_context(app):
+        assert calls == ["start relay", "start consumer"]
+    assert calls == ["start relay", "start consumer", "stop consumer", "stop relay"]
+
+
+async def test_readiness_runs_the_given_checks() -> None:
+    async def ok() -> None:
+        return None
+
+    async def down() -> None:
+        raise ConnectionRefusedError("nope")
+
+    checks = [ReadinessCheck("ok", ok), ReadinessCheck("down", down)]
+    app = create_service_app(make_settings(), readiness_checks=checks, include_default_readiness_checks=False)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://unit") as client:
+        response = await client.get("/readyz")
+    assert response.status_code == 503
+    checks_out = response.json()["checks"]
+    assert checks_out["ok"]["status"] == "ok"
+    assert checks_out["down"]["status"] == "fail"
+    assert checks_out["down"]["error"] == "ConnectionRefusedError"
+
+
+async def test_metrics_use_route_templates(build_client: Callable[..., httpx.AsyncClient]) -> None:
+    router = APIRouter()
+
+    @router.get("/cases/{case_id}")
+    async def case(case_id: str) -> dict[str, str]:
+        return {"id": case_id}
+
+    client = build_client(router)
+    await client.get("/cases/c-123")
+    text = (await client.get("/metrics")).text
+    assert 'route="/cases/{case_id}"' in text
+    assert "c-123" not in text
