@@ -1,0 +1,196 @@
+"""``dcp-stack``: start, stop and inspect the local stack; run the tests, the services and the benchmarks."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from .config import StackConfig
+from .kafka import StackError
+from .services import service_url, start_services, stop_services
+from .stack import StackEndpoints, ensure_stack, stack_status, stop_all, stop_stack
+
+app = typer.Typer(help="Local stack: Apache Kafka (KRaft) + PostgreSQL, no Docker.", no_args_is_help=True)
+console = Console()
+err = Console(stderr=True)
+
+
+def _ensure(cfg: StackConfig) -> tuple[StackEndpoints, float]:
+    t0 = time.monotonic()
+    with console.status("starting the local stack (Kafka + PostgreSQL)…"):
+        try:
+            endpoints = ensure_stack(cfg)
+        except StackError as exc:
+            err.print(f"[bold red]stack failed:[/] {exc}")
+            raise typer.Exit(1) from exc
+    return endpoints, time.monotonic() - t0
+
+
+def _stack_env(endpoints: StackEndpoints) -> dict[str, str]:
+    return {"KAFKA_BOOTSTRAP_SERVERS": endpoints.kafka_bootstrap, "DATABASE_URL": endpoints.database_url}
+
+
+def _rel(path: str | Path) -> str:
+    """A path relative to the repo root when it lies inside it (shorter tables)."""
+    root = StackConfig.from_env().repo_root
+    try:
+        return str(Path(path).relative_to(root))
+    except ValueError:
+        return str(path)
+
+
+def _print_endpoints(cfg: StackConfig, endpoints: StackEndpoints, seconds: float) -> None:
+    verb = "started" if endpoints.started else "already running"
+    console.print(f"[green]stack {verb}[/] in {seconds:.1f}s")
+    console.print(f"  KAFKA_BOOTSTRAP_SERVERS={endpoints.kafka_bootstrap}")
+    console.print(f"  DATABASE_URL={endpoints.database_url}")
+    console.print(f"  (also in {cfg.stack_env_file})")
+
+
+@app.command()
+def up() -> None:
+    """Start Kafka and PostgreSQL (unless KAFKA_BOOTSTRAP_SERVERS / DATABASE_URL name servers to use)."""
+    cfg = StackConfig.from_env()
+    endpoints, seconds = _ensure(cfg)
+    _print_endpoints(cfg, endpoints, seconds)
+
+
+@app.command()
+def down() -> None:
+    """Stop the services started by `run`, then Kafka and PostgreSQL."""
+    cfg = StackConfig.from_env()
+    t0 = time.monotonic()
+    try:
+        stop_all(cfg)
+    except StackError as exc:
+        err.print(f"[bold red]stop failed:[/] {exc}")
+        raise typer.Exit(1) from exc
+    console.print(f"[green]stopped[/] in {time.monotonic() - t0:.1f}s")
+
+
+@app.command()
+def status() -> None:
+    """Show whether Kafka, PostgreSQL and the services run."""
+    info = stack_status(StackConfig.from_env())
+    table = Table(title="local stack")
+    for column in ("component", "state", "endpoint", "pid", "log"):
+        table.add_column(column, overflow="fold")
+
+    def state(entry: dict[str, object]) -> str:
+        return "[green]running[/]" if entry["running"] else "[red]stopped[/]"
+
+    k, p = info["kafka"], info["postgres"]
+    table.add_row(
+        "kafka",
+        state(k),
+        k["bootstrap"],
+        str(k["pid"] or "-"),
+        _rel(k["log"]) if k["managed"] else "(external)",
+    )
+    table.add_row(
+        "postgres",
+        state(p),
+        p["database_url"],
+        str(p["pid"] or "-"),
+        _rel(p["log"]) if p["managed"] else "(external)",
+    )
+    for name, svc in info["services"].items():
+        table.add_row(name, state(svc), svc["url"], str(svc["pid"] or "-"), _rel(svc["log"]))
+    console.print(table)
+
+
+def _run_pytest(cfg: StackConfig, args: list[str], what: str) -> int:
+    endpoints, seconds = _ensure(cfg)
+    _print_endpoints(cfg, endpoints, seconds)
+    env = {**os.environ, **_stack_env(endpoints)}
+    cmd = [sys.executable, "-m", "pytest", *args]
+    console.print(f"[bold]{what}:[/] {' '.join(cmd)}")
+    try:
+        code = subprocess.call(cmd, cwd=cfg.repo_root, env=env)  # noqa: S603
+    finally:
+        if endpoints.started:
+            with console.status("stopping the stack this command started…"):
+                stop_stack(cfg)
+    return code
+
+
+@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+def test(
+    pytest_args: Annotated[list[str] | None, typer.Argument(help="arguments for pytest (after --)")] = None,
+) -> None:
+    """Ensure the stack, run pytest in the repo root with its endpoints, stop what this command started."""
+    cfg = StackConfig.from_env()
+    code = _run_pytest(cfg, list(pytest_args or []), "pytest")
+    if code == 5:
+        err.print("[bold red]pytest collected no tests[/] — treated as a failure")
+    raise typer.Exit(code)
+
+
+@app.command()
+def run() -> None:
+    """Ensure the stack, start the four services in the background and print where they are."""
+    cfg = StackConfig.from_env()
+    endpoints, seconds = _ensure(cfg)
+    _print_endpoints(cfg, endpoints, seconds)
+    t0 = time.monotonic()
+    with console.status("starting the services…"):
+        try:
+            result = start_services(cfg, _stack_env(endpoints))
+        except StackError as exc:
+            err.print(f"[bold red]services failed:[/] {exc}")
+            stop_services(cfg)
+            raise typer.Exit(1) from exc
+    table = Table(title=f"services (ready in {time.monotonic() - t0:.1f}s)")
+    for column in ("service", "URL", "API docs", "state", "log"):
+        table.add_column(column, overflow="fold")
+    for spec, started in result:
+        url = service_url(spec)
+        table.add_row(
+            spec.label,
+            url,
+            f"{url}/docs",
+            "started" if started else "already running",
+            _rel(cfg.logs_dir / f"{spec.label}.log"),
+        )
+    console.print(table)
+    console.print(
+        "token for the API: [bold]make token ROLE=collector[/]   stop everything: [bold]make down[/]"
+    )
+
+
+def _bench_files(root: Path) -> list[str]:
+    found: list[str] = []
+    for top in ("libs", "services"):
+        for path in sorted((root / top).rglob("bench_*.py")):
+            if any(part.startswith(".") or part in ("node_modules", "__pycache__") for part in path.parts):
+                continue
+            found.append(str(path.relative_to(root)))
+    return found
+
+
+@app.command()
+def bench() -> None:
+    """Run the benchmarks (bench_*.py under libs/ and services/) against the stack, output shown."""
+    cfg = StackConfig.from_env()
+    files = _bench_files(cfg.repo_root)
+    if not files:
+        console.print("no benchmarks (bench_*.py) under libs/ or services/ yet")
+        return
+    code = _run_pytest(cfg, [*files, "-s", "-p", "no:cacheprovider"], "benchmarks")
+    raise typer.Exit(code)
+
+
+def main() -> None:  # pragma: no cover
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

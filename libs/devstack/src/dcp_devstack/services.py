@@ -1,0 +1,121 @@
+"""The four services as background uvicorn processes (``dcp-stack run``)."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from typing import Any
+
+from .config import ServiceSpec, StackConfig
+from .kafka import StackError
+from .procs import live_pid, pid_alive, port_open, tail, terminate
+
+_MARKER = "uvicorn"
+
+
+def service_url(spec: ServiceSpec) -> str:
+    return f"http://127.0.0.1:{spec.port}"
+
+
+def _healthy(spec: ServiceSpec) -> bool:
+    try:
+        with urllib.request.urlopen(f"{service_url(spec)}/healthz", timeout=2) as resp:  # noqa: S310
+            return bool(resp.status == 200)
+    except (urllib.error.URLError, OSError):
+        return False
+
+
+def start_services(
+    cfg: StackConfig, env: dict[str, str], timeout: float = 60.0
+) -> list[tuple[ServiceSpec, bool]]:
+    """Start each service unless ours already runs; wait for every /healthz. Returns (spec, started)."""
+    missing = [s.module for s in cfg.services() if importlib.util.find_spec(s.module) is None]
+    if missing:
+        raise StackError(f"not installed in this environment: {', '.join(missing)} (run `make venv`)")
+    cfg.logs_dir.mkdir(parents=True, exist_ok=True)
+    full_env = {**os.environ, **env}
+    launched: list[tuple[ServiceSpec, int, bool]] = []
+    for spec in cfg.services():
+        pid_file = cfg.service_pid_file(spec)
+        pid = live_pid(pid_file, _MARKER)
+        if pid is not None:
+            launched.append((spec, pid, False))
+            continue
+        if port_open("127.0.0.1", spec.port):
+            raise StackError(
+                f"port {spec.port} for {spec.label} is taken by another process; "
+                f"set DCP_{spec.name.upper()}_PORT to another port"
+            )
+        log_file = cfg.logs_dir / f"{spec.label}.log"
+        migrate = subprocess.run(  # noqa: S603
+            [sys.executable, "-m", f"{spec.module}.main", "migrate"],
+            env=full_env, cwd=cfg.repo_root, capture_output=True, text=True, check=False,
+        )
+        if migrate.returncode != 0:
+            raise StackError(f"{spec.label}: migrations failed\n{migrate.stdout}{migrate.stderr}")
+        cmd = [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "--factory",
+            f"{spec.module}.main:create_app",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(spec.port),
+        ]
+        with open(log_file, "ab") as out:
+            proc = subprocess.Popen(  # noqa: S603
+                cmd,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                env=full_env,
+                cwd=cfg.repo_root,
+                start_new_session=True,
+            )
+        pid_file.write_text(f"{proc.pid}\n")
+        launched.append((spec, proc.pid, True))
+
+    deadline = time.monotonic() + timeout
+    for spec, pid, _ in launched:
+        log_file = cfg.logs_dir / f"{spec.label}.log"
+        while not _healthy(spec):
+            if not pid_alive(pid):
+                raise StackError(f"{spec.label} exited during start-up\n--- {log_file} ---\n{tail(log_file)}")
+            if time.monotonic() > deadline:
+                raise StackError(
+                    f"{spec.label} not healthy after {timeout:.0f}s\n--- {log_file} ---\n{tail(log_file)}"
+                )
+            time.sleep(0.2)
+    return [(spec, started) for spec, _, started in launched]
+
+
+def stop_services(cfg: StackConfig, timeout: float = 15.0) -> list[str]:
+    stopped: list[str] = []
+    for spec in cfg.services():
+        pid_file = cfg.service_pid_file(spec)
+        pid = live_pid(pid_file, _MARKER)
+        if pid is not None:
+            terminate(pid, timeout)
+            stopped.append(spec.label)
+        pid_file.unlink(missing_ok=True)
+    return stopped
+
+
+def services_status(cfg: StackConfig) -> dict[str, dict[str, Any]]:
+    result: dict[str, dict[str, Any]] = {}
+    for spec in cfg.services():
+        pid = live_pid(cfg.service_pid_file(spec), _MARKER)
+        result[spec.label] = {
+            "running": pid is not None and _healthy(spec),
+            "pid": pid,
+            "url": service_url(spec),
+            "log": str(cfg.logs_dir / f"{spec.label}.log"),
+        }
+    return result

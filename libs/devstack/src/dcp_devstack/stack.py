@@ -1,0 +1,118 @@
+"""The local stack as a whole: ensure it runs, stop it, report on it."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Any
+
+from . import kafka, postgres
+from .config import SERVICE_DATABASES, StackConfig
+from .procs import port_open
+from .services import services_status, stop_services
+
+
+@dataclass(frozen=True)
+class StackEndpoints:
+    kafka_bootstrap: str
+    database_url: str  # server-level URL (database "postgres"); see database_url_for()
+    started: bool  # True when the call that produced this started something
+
+
+def _env(name: str) -> str | None:
+    value = os.environ.get(name, "").strip()
+    return value or None
+
+
+def _write_stack_env(cfg: StackConfig, endpoints: StackEndpoints) -> None:
+    cfg.data_dir.mkdir(parents=True, exist_ok=True)
+    cfg.stack_env_file.write_text(
+        f"KAFKA_BOOTSTRAP_SERVERS={endpoints.kafka_bootstrap}\nDATABASE_URL={endpoints.database_url}\n"
+    )
+
+
+def ensure_stack(cfg: StackConfig | None = None) -> StackEndpoints:
+    """Make Kafka and PostgreSQL available and the service databases exist.
+
+    ``KAFKA_BOOTSTRAP_SERVERS`` / ``DATABASE_URL`` in the environment win: what they name is used and
+    nothing is started for it. Otherwise the embedded broker / server is started (or reused if ours runs).
+    """
+    cfg = cfg or StackConfig.from_env()
+    cfg.data_dir.mkdir(parents=True, exist_ok=True)
+    started = False
+
+    bootstrap = _env("KAFKA_BOOTSTRAP_SERVERS")
+    database_url = _env("DATABASE_URL")
+
+    if database_url is None:
+        started |= postgres.start(cfg)
+        database_url = cfg.database_url
+    if bootstrap is None:
+        try:
+            started |= kafka.start(cfg)
+        except BaseException:
+            if started:
+                postgres.stop(cfg)
+            raise
+        bootstrap = cfg.kafka_bootstrap
+    else:
+        kafka.wait_ready(bootstrap, 30)
+
+    postgres.create_databases(database_url, SERVICE_DATABASES)
+    endpoints = StackEndpoints(kafka_bootstrap=bootstrap, database_url=database_url, started=started)
+    _write_stack_env(cfg, endpoints)
+    return endpoints
+
+
+def stop_stack(cfg: StackConfig | None = None) -> None:
+    """Stop what this stack started (the broker, then PostgreSQL); servers named by env vars stay up."""
+    cfg = cfg or StackConfig.from_env()
+    kafka.stop(cfg)
+    postgres.stop(cfg)
+
+
+def stop_all(cfg: StackConfig | None = None) -> None:
+    """Stop the services started by ``dcp-stack run``, then the stack."""
+    cfg = cfg or StackConfig.from_env()
+    stop_services(cfg)
+    stop_stack(cfg)
+
+
+def _host_port(hostport: str) -> tuple[str, int]:
+    host, _, port = hostport.rpartition(":")
+    return host.strip("[]") or "127.0.0.1", int(port)
+
+
+def stack_status(cfg: StackConfig | None = None) -> dict[str, Any]:
+    """Whether Kafka, PostgreSQL and the services run, where, and whether this stack manages them."""
+    cfg = cfg or StackConfig.from_env()
+    env_bootstrap = _env("KAFKA_BOOTSTRAP_SERVERS")
+    env_db = _env("DATABASE_URL")
+
+    bootstrap = env_bootstrap or cfg.kafka_bootstrap
+    kpid = kafka.running_pid(cfg)
+    first = bootstrap.split(",")[0]
+    k_running = port_open(*_host_port(first)) and kafka.is_ready(bootstrap)
+
+    db_url = env_db or cfg.database_url
+    ppid = postgres.running_pid(cfg)
+    p_running = postgres.is_ready(db_url)
+
+    return {
+        "kafka": {
+            "running": k_running,
+            "bootstrap": bootstrap,
+            "pid": kpid,
+            "managed": env_bootstrap is None,
+            "log": str(cfg.kafka_dir / "broker.log"),
+        },
+        "postgres": {
+            "running": p_running,
+            "database_url": db_url,
+            "pid": ppid,
+            "managed": env_db is None,
+            "log": str(cfg.pg_dir / "postgres.log"),
+        },
+        "services": services_status(cfg),
+        "data_dir": str(cfg.data_dir),
+    }

@@ -1,0 +1,188 @@
+"""The service app factory: health, readiness, metrics, request context, problem+json and lifespan hooks."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
+from typing import Annotated, Any
+
+import structlog
+from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi.openapi.utils import get_openapi
+from starlette.datastructures import MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from dcp_platform import health, metrics
+from dcp_platform.auth import BEARER_SCHEME_NAME, TokenVerifier
+from dcp_platform.clock import Clock
+from dcp_platform.context import (
+    CORRELATION_ID_HEADER,
+    TRACEPARENT_HEADER,
+    bind_context,
+    set_service_name,
+)
+from dcp_platform.logging import configure_logging
+from dcp_platform.problems import install_problem_handlers, internal_error_response
+from dcp_platform.settings import ServiceSettings
+
+LifespanHook = Callable[[FastAPI], AbstractAsyncContextManager[None]]
+"""Entered in order at startup, exited in reverse at shutdown (uvicorn runs shutdown on SIGTERM)."""
+
+_QUIET_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
+_log = structlog.get_logger("dcp_platform.http")
+
+
+class RequestContextMiddleware:
+    """Per request: correlation id and trace context, one log line, HTTP metrics, and a problem+json 500
+    for anything unhandled (so even failures carry the correlation id and are counted)."""
+
+    def __init__(self, app: ASGIApp, service: str) -> None:
+        self.app = app
+        self.service = service
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
+        started = time.perf_counter()
+        status = 500
+        response_started = False
+        with bind_context(
+            correlation_id=headers.get(CORRELATION_ID_HEADER.lower()),
+            traceparent=headers.get(TRACEPARENT_HEADER),
+            causation_id=str(uuid.uuid4()),
+        ) as ctx:
+
+            async def send_with_context(message: Message) -> None:
+                nonlocal status, response_started
+                if message["type"] == "http.response.start":
+                    response_started = True
+                    status = message["status"]
+                    response_headers = MutableHeaders(scope=message)
+                    response_headers[CORRELATION_ID_HEADER] = ctx.correlation_id
+                await send(message)
+
+            try:
+                await self.app(scope, receive, send_with_context)
+            except Exception:
+                _log.exception("unhandled exception", method=scope["method"], path=scope["path"])
+                if response_started:
+                    raise
+                await internal_error_response(None)(scope, receive, send_with_context)
+            finally:
+                elapsed = time.perf_counter() - started
+                route = scope.get("route")
+                template = getattr(route, "path_format", None) or getattr(route, "path", None)
+                route_label = template if isinstance(template, str) else metrics.UNMATCHED_ROUTE
+                metrics.observe_request(self.service, scope["method"], route_label, status, elapsed)
+                log = _log.debug if scope["path"] in _QUIET_PATHS and status < 500 else _log.info
+                log(
+                    "http request",
+                    method=scope["method"],
+                    route=route_label,
+                    status=status,
+                    duration_ms=round(elapsed * 1000, 1),
+                    actor=ctx.actor_id,
+                )
+
+
+def get_settings(request: Request) -> ServiceSettings:
+    settings: ServiceSettings = request.app.state.settings
+    return settings
+
+
+def get_clock(request: Request) -> Clock:
+    clock: Clock = request.app.state.clock
+    return clock
+
+
+SettingsDep = Annotated[ServiceSettings, Depends(get_settings)]
+ClockDep = Annotated[Clock, Depends(get_clock)]
+
+
+@asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    hooks: list[LifespanHook] = app.state.lifespan_hooks
+    async with AsyncExitStack() as stack:
+        for hook in hooks:
+            await stack.enter_async_context(hook(app))
+        _log.info("service started", hooks=len(hooks))
+        yield
+        _log.info("service stopping")
+    _log.info("service stopped")
+
+
+def _openapi_with_bearer(app: FastAPI) -> Callable[[], dict[str, Any]]:
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = get_openapi(
+                title=app.title, version=app.version, description=app.description, routes=app.routes
+            )
+            schemes = schema.setdefault("components", {}).setdefault("securitySchemes", {})
+            schemes.setdefault(
+                BEARER_SCHEME_NAME, {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
+            )
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    return openapi
+
+
+def create_service_app(
+    settings: ServiceSettings,
+    *,
+    routers: Sequence[APIRouter] = (),
+    readiness_checks: Sequence[health.ReadinessCheck] = (),
+    lifespan_hooks: Sequence[LifespanHook] = (),
+    include_default_readiness_checks: bool = True,
+    clock: Clock | None = None,
+    description: str = "",
+) -> FastAPI:
+    """A FastAPI app with the platform's runtime around the given routers.
+
+    `/readyz` checks the service database and Kafka (unless `include_default_readiness_checks=False`)
+    plus `readiness_checks`. `app.state.lifespan_hooks` may be appended to until startup.
+    """
+    configure_logging(settings.service_name, settings.log_level)
+    set_service_name(settings.service_name)
+
+    app = FastAPI(title=settings.service_name, version="0.1.0", description=description, lifespan=_lifespan)
+    app.state.settings = settings
+    app.state.clock = clock if clock is not None else settings.make_clock()
+    app.state.token_verifier = TokenVerifier.from_settings(settings)
+    app.state.lifespan_hooks = list(lifespan_hooks)
+    app.state.readiness_timeout = settings.readiness_timeout_seconds
+    checks: list[health.ReadinessCheck] = []
+    if include_default_readiness_checks:
+        timeout = settings.readiness_timeout_seconds
+        checks.append(health.postgres_check(settings.database_dsn, timeout=timeout))
+        checks.append(health.kafka_check(settings.kafka_bootstrap_servers, timeout=timeout))
+    checks.extend(readiness_checks)
+    app.state.readiness_checks = checks
+
+    install_problem_handlers(app)
+    app.add_middleware(RequestContextMiddleware, service=settings.service_name)
+    app.include_router(health.router)
+    app.include_router(metrics.router)
+    for router in routers:
+        app.include_router(router)
+    app.openapi = _openapi_with_bearer(app)  # type: ignore[method-assign]
+    return app
+
+
+def serve(app: FastAPI) -> None:
+    """Run `app` with uvicorn on the settings' host and port (SIGTERM: graceful stop, lifespan shutdown)."""
+    import uvicorn
+
+    settings: ServiceSettings = app.state.settings
+    uvicorn.run(
+        app,
+        host=settings.http_host,
+        port=settings.http_port,
+        log_config=None,
+        access_log=False,
+        timeout_graceful_shutdown=20,
+    )

@@ -1,0 +1,172 @@
+"""Bearer JWT authentication and role checks.
+
+HS256 with a shared key from the environment (development) and RS256 with keys from a JWKS URL.
+Routes take `CurrentPrincipal` or depend on `require_roles(Role.SUPERVISOR, ...)`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from enum import StrEnum
+from typing import Annotated, Any
+
+import jwt
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import BaseModel, ConfigDict, ValidationError
+from starlette.concurrency import run_in_threadpool
+
+from dcp_platform.context import bind_actor
+from dcp_platform.problems import Forbidden, Unauthorized
+from dcp_platform.settings import ServiceSettings
+
+BEARER_SCHEME_NAME = "bearerAuth"
+_LEEWAY_SECONDS = 30
+
+
+class Role(StrEnum):
+    COLLECTOR = "collector"
+    SUPERVISOR = "supervisor"
+    AUDITOR = "auditor"
+    ADMIN = "admin"
+    INTEGRATION = "integration"
+
+
+class Principal(BaseModel):
+    """The authenticated caller, from the token's claims."""
+
+    model_config = ConfigDict(frozen=True)
+
+    subject: str
+    role: Role
+    name: str | None = None
+    agency_id: str | None = None
+    team: str | None = None
+
+
+class TokenVerifier:
+    """Checks a bearer token's signature, expiry, issuer and audience, and reads the principal."""
+
+    def __init__(
+        self,
+        *,
+        issuer: str,
+        audience: str,
+        hs256_secret: str | None = None,
+        jwks_url: str | None = None,
+        jwks_timeout_seconds: float = 5.0,
+    ) -> None:
+        self.issuer = issuer
+        self.audience = audience
+        self._hs256_secret = hs256_secret
+        self._jwks = (
+            jwt.PyJWKClient(
+                jwks_url, cache_keys=True, lifespan=300, timeout=int(max(1, jwks_timeout_seconds))
+            )
+            if jwks_url
+            else None
+        )
+
+    @classmethod
+    def from_settings(cls, settings: ServiceSettings) -> TokenVerifier:
+        secret = settings.hs256_secret
+        return cls(
+            issuer=settings.auth_jwt_issuer,
+            audience=settings.auth_jwt_audience,
+            hs256_secret=secret.get_secret_value() if secret is not None else None,
+            jwks_url=settings.auth_jwt_jwks_url,
+        )
+
+    @property
+    def needs_network(self) -> bool:
+        return self._jwks is not None
+
+    def verify(self, token: str) -> Principal:
+        try:
+            header = jwt.get_unverified_header(token)
+        except jwt.PyJWTError as exc:
+            raise Unauthorized("The bearer token is malformed.", error="invalid_token") from exc
+        algorithm = header.get("alg")
+        key: Any
+        if algorithm == "HS256" and self._hs256_secret is not None:
+            key = self._hs256_secret
+        elif algorithm == "RS256" and self._jwks is not None:
+            try:
+                key = self._jwks.get_signing_key_from_jwt(token).key
+            except jwt.PyJWTError as exc:
+                raise Unauthorized("No signing key for the bearer token.", error="invalid_token") from exc
+        else:
+            raise Unauthorized("The token's signing algorithm is not accepted.", error="invalid_token")
+        try:
+            claims = jwt.decode(
+                token,
+                key,
+                algorithms=[algorithm],
+                audience=self.audience,
+                issuer=self.issuer,
+                leeway=_LEEWAY_SECONDS,
+                options={"require": ["exp", "sub", "iss", "aud"]},
+            )
+        except jwt.ExpiredSignatureError as exc:
+            raise Unauthorized("The bearer token has expired.", error="invalid_token") from exc
+        except jwt.PyJWTError as exc:
+            raise Unauthorized("The bearer token is not valid.", error="invalid_token") from exc
+        try:
+            return Principal(
+                subject=claims["sub"],
+                role=claims.get("role"),
+                name=claims.get("name"),
+                agency_id=claims.get("agency_id"),
+                team=claims.get("team"),
+            )
+        except ValidationError as exc:
+            raise Unauthorized("The bearer token carries no valid role.", error="invalid_token") from exc
+
+
+_bearer = HTTPBearer(
+    auto_error=False,
+    scheme_name=BEARER_SCHEME_NAME,
+    bearerFormat="JWT",
+    description="JWT: HS256 (development key) or RS256 (JWKS). Claims: sub, role, name, agency_id, team.",
+)
+
+
+def get_token_verifier(request: Request) -> TokenVerifier:
+    verifier: TokenVerifier = request.app.state.token_verifier
+    return verifier
+
+
+async def get_current_principal(
+    verifier: Annotated[TokenVerifier, Depends(get_token_verifier)],
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Principal:
+    if credentials is None or credentials.scheme.lower() != "bearer" or not credentials.credentials:
+        raise Unauthorized("A bearer token is required.")
+    if verifier.needs_network:
+        principal = await run_in_threadpool(verifier.verify, credentials.credentials)
+    else:
+        principal = verifier.verify(credentials.credentials)
+    bind_actor(principal.subject, principal.role.value)
+    return principal
+
+
+CurrentPrincipal = Annotated[Principal, Depends(get_current_principal)]
+
+
+def require_roles(*roles: Role) -> Callable[[Principal], Awaitable[Principal]]:
+    """A dependency that lets only the given roles through (403 problem+json otherwise).
+
+    `@router.post(..., dependencies=[Depends(require_roles(Role.SUPERVISOR))])` or
+    `Supervisor = Annotated[Principal, Depends(require_roles(Role.SUPERVISOR))]`.
+    """
+    allowed = frozenset(roles)
+
+    async def check_role(principal: CurrentPrincipal) -> Principal:
+        if principal.role not in allowed:
+            raise Forbidden(
+                f"Role '{principal.role.value}' may not do this.",
+                allowed_roles=sorted(role.value for role in allowed),
+            )
+        return principal
+
+    return check_role

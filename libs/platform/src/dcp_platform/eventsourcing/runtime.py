@@ -1,0 +1,90 @@
+"""One service's event-sourcing runtime: engine, store, relay, consumers and timers, started and stopped together."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+
+from fastapi import FastAPI
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from dcp_platform.clock import Clock
+from dcp_platform.eventsourcing.consumer import Decoder, EventConsumer, Handler, cloudevent_decoder
+from dcp_platform.eventsourcing.postgres import create_engine
+from dcp_platform.eventsourcing.relay import OutboxRelay
+from dcp_platform.eventsourcing.store import EventStore
+from dcp_platform.eventsourcing.timers import TimerHandler, TimerWorker
+
+
+@dataclass(frozen=True)
+class Subscription:
+    """A consumer group of this service: the topics it reads and the handler that applies them."""
+
+    group_id: str
+    topics: Sequence[str]
+    handler: Handler
+    decoder: Decoder = cloudevent_decoder
+
+
+@dataclass
+class EventSourcingRuntime:
+    """What a service needs to be event-sourced; `lifespan` starts and stops it with the app."""
+
+    database_url: str
+    kafka_bootstrap_servers: str
+    clock: Clock
+    service_name: str
+    subscriptions: Sequence[Subscription] = ()
+    timer_handlers: Mapping[str, TimerHandler] = field(default_factory=dict)
+    relay_poll_interval: float = 1.0
+    timer_poll_interval: float = 1.0
+    engine: AsyncEngine = field(init=False)
+    store: EventStore = field(init=False)
+    relay: OutboxRelay = field(init=False)
+    timers: TimerWorker = field(init=False)
+    consumers: list[EventConsumer] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.engine = create_engine(self.database_url)
+        self.relay = OutboxRelay(
+            self.engine, self.database_url, self.kafka_bootstrap_servers,
+            name=self.service_name, poll_interval=self.relay_poll_interval,
+        )
+        self.store = EventStore(self.engine, on_commit=self.relay.wake)
+        self.timers = TimerWorker(
+            self.engine, self.clock, self.timer_handlers, poll_interval=self.timer_poll_interval
+        )
+        self.consumers = [
+            EventConsumer(
+                self.engine, self.kafka_bootstrap_servers, group_id=s.group_id, topics=s.topics,
+                handler=s.handler, decoder=s.decoder, after_commit=self._after_consumer_commit,
+            )
+            for s in self.subscriptions
+        ]
+
+    async def _after_consumer_commit(self) -> None:
+        # Handlers append through the store inside the consumer's transaction: wake the relay.
+        self.relay.wake()
+
+    async def start(self) -> None:
+        await self.relay.start()
+        await self.timers.start()
+        for consumer in self.consumers:
+            await consumer.start()
+
+    async def stop(self) -> None:
+        """Stop consuming first (finishing and committing the batch in hand), then timers, then the relay."""
+        for consumer in self.consumers:
+            await consumer.stop()
+        await self.timers.stop()
+        await self.relay.stop()
+        await self.engine.dispose()
+
+    @asynccontextmanager
+    async def lifespan(self, _app: FastAPI) -> AsyncIterator[None]:
+        await self.start()
+        try:
+            yield
+        finally:
+            await self.stop()

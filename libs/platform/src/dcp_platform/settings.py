@@ -1,0 +1,103 @@
+"""The one settings object every service reads from the environment (pydantic-settings)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal, Self
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.engine import URL, make_url
+
+from dcp_platform.clock import Clock, FixedClock, SystemClock
+
+# Used only when DCP_ENV=dev (the default) and AUTH_JWT_HS256_SECRET is unset; never accepted elsewhere.
+DEV_HS256_SECRET = "dcp-dev-only-hs256-secret-not-for-production"  # noqa: S105
+
+DEFAULT_DATABASE_URL = "postgresql://postgres@127.0.0.1:15432/postgres"
+DEFAULT_KAFKA_BOOTSTRAP_SERVERS = "127.0.0.1:19092"
+
+LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
+
+
+class ServiceSettings(BaseSettings):
+    """Runtime configuration of one service. Subclass per service to set `service_name` and `http_port`."""
+
+    model_config = SettingsConfigDict(extra="ignore", case_sensitive=False, frozen=True)
+
+    service_name: str = "dcp"
+    env: str = Field(default="dev", validation_alias="DCP_ENV")
+
+    http_host: str = "127.0.0.1"
+    http_port: int = 8000
+
+    # Server URL (the `postgres` maintenance database); the service's own database is derived from it.
+    database_url: str = Field(default=DEFAULT_DATABASE_URL, repr=False)
+    service_database_url: str | None = Field(default=None, repr=False)
+
+    kafka_bootstrap_servers: str = DEFAULT_KAFKA_BOOTSTRAP_SERVERS
+
+    auth_jwt_hs256_secret: SecretStr | None = None
+    auth_jwt_jwks_url: str | None = None
+    auth_jwt_issuer: str = "dcp"
+    auth_jwt_audience: str = "dcp-api"
+
+    log_level: LogLevel = "INFO"
+    clock_mode: Literal["system", "fixed"] = "system"
+    clock_fixed_at: datetime | None = None
+
+    readiness_timeout_seconds: float = 2.0
+
+    @model_validator(mode="after")
+    def _check(self) -> Self:
+        if not self.is_dev and self.auth_jwt_hs256_secret is None and not self.auth_jwt_jwks_url:
+            raise ValueError(
+                "AUTH_JWT_HS256_SECRET or AUTH_JWT_JWKS_URL is required when DCP_ENV is not 'dev'"
+            )
+        if self.clock_mode == "fixed" and self.clock_fixed_at is None:
+            raise ValueError("CLOCK_FIXED_AT is required when CLOCK_MODE=fixed")
+        if self.clock_fixed_at is not None and self.clock_fixed_at.tzinfo is None:
+            raise ValueError("CLOCK_FIXED_AT must carry a timezone")
+        return self
+
+    @property
+    def is_dev(self) -> bool:
+        return self.env.lower() == "dev"
+
+    @property
+    def hs256_secret(self) -> SecretStr | None:
+        """The HS256 key: the configured one, the dev default in dev, otherwise none (HS256 disabled)."""
+        if self.auth_jwt_hs256_secret is not None:
+            return self.auth_jwt_hs256_secret
+        return SecretStr(DEV_HS256_SECRET) if self.is_dev else None
+
+    @property
+    def database_name(self) -> str:
+        """The service's own database, e.g. `case_service` for `case-service`."""
+        return self.service_name.replace("-", "_")
+
+    def _service_url(self) -> URL:
+        if self.service_database_url:
+            return make_url(self.service_database_url)
+        return make_url(self.database_url).set(database=self.database_name)
+
+    @property
+    def database_dsn(self) -> str:
+        """libpq-style URL of the service database (for asyncpg.connect)."""
+        url = self._service_url().set(drivername="postgresql")
+        return url.render_as_string(hide_password=False)
+
+    @property
+    def sqlalchemy_url(self) -> str:
+        """SQLAlchemy URL of the service database with the asyncpg driver."""
+        url = self._service_url().set(drivername="postgresql+asyncpg")
+        return url.render_as_string(hide_password=False)
+
+    @property
+    def database_url_for_logs(self) -> str:
+        return self._service_url().render_as_string(hide_password=True)
+
+    def make_clock(self) -> Clock:
+        if self.clock_mode == "fixed" and self.clock_fixed_at is not None:
+            return FixedClock(self.clock_fixed_at)
+        return SystemClock()

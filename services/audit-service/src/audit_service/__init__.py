@@ -1,0 +1,1 @@
+"""The audit service: the tamper-evident audit trail of every event."""

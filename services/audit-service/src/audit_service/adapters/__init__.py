@@ -1,0 +1,1 @@
+"""Adapters of the audit service: event store, Kafka and database read models."""

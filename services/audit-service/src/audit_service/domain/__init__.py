@@ -1,0 +1,1 @@
+"""Domain model of the audit service: plain Python, no I/O."""

@@ -1,0 +1,1 @@
+"""The case service: collection cases — placement, strategy, assignment, stages, holds, balance."""

@@ -1,0 +1,1 @@
+"""Adapters of the case service: event store, Kafka and database read models."""

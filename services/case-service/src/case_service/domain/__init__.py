@@ -1,0 +1,1 @@
+"""Domain model of the case service: plain Python, no I/O."""

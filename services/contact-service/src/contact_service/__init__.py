@@ -1,0 +1,1 @@
+"""The contact service: contact attempts, the contact gate, promises and debtor requests."""

@@ -1,0 +1,1 @@
+"""Domain model of the contact service: plain Python, no I/O."""

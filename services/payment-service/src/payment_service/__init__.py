@@ -1,0 +1,1 @@
+"""The payment service: payments, reversals, promise settlement and payment plans."""

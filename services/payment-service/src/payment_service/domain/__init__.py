@@ -1,0 +1,1 @@
+"""Domain model of the payment service: plain Python, no I/O."""
