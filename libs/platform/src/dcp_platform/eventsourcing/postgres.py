@@ -20,8 +20,10 @@ def asyncpg_dsn(url: str) -> str:
 
 
 def create_engine(url: str, *, pool_size: int = 10, max_overflow: int = 10) -> AsyncEngine:
+    # No pre-ping: it costs a round trip per checkout. After a database restart the first use of
+    # a stale connection fails once and SQLAlchemy invalidates the pool.
     return create_async_engine(
-        sqlalchemy_url(url), pool_size=pool_size, max_overflow=max_overflow, pool_pre_ping=True
+        sqlalchemy_url(url), pool_size=pool_size, max_overflow=max_overflow, pool_recycle=1800
     )
 
 

@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID, uuid4
 
+import asyncpg
 from prometheus_client import Counter
 from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
@@ -103,6 +104,24 @@ _APPEND = text(
     """
 )
 
+_APPEND_DRIVER_SQL = (
+    _APPEND.text.replace(":stream_id", "$1").replace(":expected", "$2").replace(":batch", "$3")
+)
+
+
+def _batch(events: Sequence[NewEvent]) -> list[dict[str, Any]]:
+    return [
+        {
+            "event_id": str(e.event_id),
+            "event_type": e.event_type,
+            "topic": e.topic,
+            "payload": dict(e.data),
+            "metadata": {**e.envelope, "subject": e.subject},
+        }
+        for e in events
+    ]
+
+
 _COLUMNS = "position, stream_id, stream_version, event_id, event_type, topic, payload, metadata, recorded_at"
 _LOAD = text(
     f"SELECT {_COLUMNS} FROM events WHERE stream_id = :stream_id AND stream_version > :after"
@@ -168,55 +187,74 @@ class EventStore:
             # A savepoint keeps the caller's transaction usable after a conflict.
             async with conn.begin_nested():
                 return await self._append(conn, stream_id, expected_version, events)
-        async with self._engine.begin() as own:
-            recorded = await self._append(own, stream_id, expected_version, events)
+        if self._projectors:
+            async with self._engine.begin() as own:
+                recorded = await self._append(own, stream_id, expected_version, events)
+        else:
+            recorded = await self._append_on_driver(stream_id, expected_version, events)
         if self._on_commit is not None:
             self._on_commit()
+        return recorded
+
+    async def _append_on_driver(
+        self, stream_id: str, expected_version: int, events: Sequence[NewEvent]
+    ) -> list[RecordedEvent]:
+        """The same statement straight on the asyncpg connection: about twice the throughput of
+        going through SQLAlchemy's execution layer (see benchmarks/bench_appends.py)."""
+        batch = _batch(events)
+        async with self._engine.connect() as conn:
+            raw = await conn.get_raw_connection()
+            driver: asyncpg.Connection = raw.driver_connection  # type: ignore[assignment]
+            try:
+                async with driver.transaction():
+                    rows = await driver.fetch(_APPEND_DRIVER_SQL, stream_id, expected_version, json.dumps(batch))
+            except asyncpg.UniqueViolationError as exc:
+                if exc.constraint_name == "events_event_id_key":
+                    raise DuplicateEventId(str(exc)) from exc
+                raise ConcurrencyConflict(stream_id, expected_version) from exc
+        return self._recorded(stream_id, rows, batch, len(events), expected_version)
+
+    def _recorded(
+        self, stream_id: str, rows: Sequence[Any], batch: list[dict[str, Any]], expected_count: int,
+        expected_version: int,
+    ) -> list[RecordedEvent]:
+        if len(rows) != expected_count:
+            raise ConcurrencyConflict(stream_id, expected_version)
+        recorded = [
+            RecordedEvent(
+                position=row["position"],
+                stream_id=stream_id,
+                stream_version=row["stream_version"],
+                event_id=row["event_id"],
+                event_type=item["event_type"],
+                topic=item["topic"],
+                payload=item["payload"],
+                metadata=item["metadata"],
+                recorded_at=row["recorded_at"],
+            )
+            for row, item in zip(rows, batch, strict=True)
+        ]
+        for event in recorded:
+            EVENTS_APPENDED.labels(event.event_type).inc()
         return recorded
 
     async def _append(
         self, conn: AsyncConnection, stream_id: str, expected_version: int, events: Sequence[NewEvent]
     ) -> list[RecordedEvent]:
-        batch = [
-            {
-                "event_id": str(e.event_id),
-                "event_type": e.event_type,
-                "topic": e.topic,
-                "payload": dict(e.data),
-                "metadata": {**e.envelope, "subject": e.subject},
-            }
-            for e in events
-        ]
+        batch = _batch(events)
         try:
             result = await conn.execute(
                 _APPEND,
                 {"stream_id": stream_id, "expected": expected_version, "batch": json.dumps(batch)},
             )
-            rows = result.all()
+            rows = [row._mapping for row in result.all()]
         except IntegrityError as exc:
             if "events_event_id_key" in str(exc.orig):
                 raise DuplicateEventId(str(exc.orig)) from exc
             raise ConcurrencyConflict(stream_id, expected_version) from exc
-        if len(rows) != len(events):
-            raise ConcurrencyConflict(stream_id, expected_version)
-        recorded = [
-            RecordedEvent(
-                position=row.position,
-                stream_id=stream_id,
-                stream_version=row.stream_version,
-                event_id=row.event_id,
-                event_type=item["event_type"],
-                topic=item["topic"],
-                payload=item["payload"],
-                metadata=item["metadata"],
-                recorded_at=row.recorded_at,
-            )
-            for row, item in zip(rows, batch, strict=True)
-        ]
+        recorded = self._recorded(stream_id, rows, batch, len(events), expected_version)
         for projector in self._projectors:
             await projector(conn, recorded)
-        for event in recorded:
-            EVENTS_APPENDED.labels(event.event_type).inc()
         return recorded
 
     async def load(

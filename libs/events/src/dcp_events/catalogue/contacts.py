@@ -1,0 +1,136 @@
+"""Contact handling and compliance gate events, published by contact-service on collections.contacts."""
+
+from __future__ import annotations
+
+from typing import Annotated, ClassVar
+
+from pydantic import Field, StringConstraints, model_validator
+
+from dcp_events.catalogue.base import Count, EventPayload, Id, IsoDate, Money, PayloadModel, Text, UtcDateTime
+from dcp_events.catalogue.enums import Channel, ContactOutcome, ContactParty, Weekday
+
+TOPIC = "collections.contacts"
+
+ClockTime = Annotated[str, StringConstraints(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$")]
+
+
+class ContactEvent(EventPayload):
+    topic: ClassVar[str] = TOPIC
+
+
+class ContactAttemptedV1(ContactEvent):
+    """Superseded by v2; kept so v1 events on the topic stay readable and their schema stays published."""
+
+    event_type: ClassVar[str] = "collections.contact.attempted"
+    version: ClassVar[int] = 1
+
+    attempt_id: Id
+    channel: Channel
+    party: ContactParty
+    collector_id: Id | None = None
+    outcome: ContactOutcome
+    duration_seconds: Count
+
+
+class ContactAttempted(ContactEvent):
+    """An attempt the gate allowed, with its outcome.
+
+    v2: `recording_ref` (call recording) and `agency_id` (attempts made by an external agency) are
+    required keys (null when not applicable), so a v1 body is not a valid v2 body: it is upcast on read.
+    """
+
+    event_type: ClassVar[str] = "collections.contact.attempted"
+    version: ClassVar[int] = 2
+
+    attempt_id: Id
+    channel: Channel
+    party: ContactParty
+    collector_id: Id | None = None
+    agency_id: Id | None
+    outcome: ContactOutcome
+    duration_seconds: Count
+    recording_ref: Id | None
+
+
+class ContactBlocked(ContactEvent):
+    """The compliance gate refused an attempt; the refusal is itself part of the record."""
+
+    event_type: ClassVar[str] = "collections.contact.blocked"
+    version: ClassVar[int] = 1
+
+    attempt_id: Id
+    channel: Channel
+    party: ContactParty
+    collector_id: Id | None = None
+    rule_id: Id
+    citation: Text = Field(description="The law or regulation the rule enforces, e.g. 'Reg F 1006.14(b)'.")
+    reason: Text
+    rule_pack_id: Id
+    rule_pack_version: Id
+    next_allowed_at: UtcDateTime | None = Field(default=None, description="None: not allowed until a change.")
+
+
+class ContactWindow(PayloadModel):
+    """A time window in the debtor's own time zone."""
+
+    days: list[Weekday] = Field(min_length=1, max_length=7)
+    start: ClockTime
+    end: ClockTime
+
+    @model_validator(mode="after")
+    def _ordered(self) -> ContactWindow:
+        if self.start >= self.end:
+            raise ValueError(f"window start {self.start} is not before end {self.end}")
+        if len(set(self.days)) != len(self.days):
+            raise ValueError("window repeats a day")
+        return self
+
+
+class ContactPreferencesSet(ContactEvent):
+    """The debtor's preferred contact times and channel (replaces earlier preferences)."""
+
+    event_type: ClassVar[str] = "collections.contact.preferences_set"
+    version: ClassVar[int] = 1
+
+    preferred_channel: Channel | None = None
+    windows: list[ContactWindow] = Field(default_factory=list)
+
+
+class PromiseMade(ContactEvent):
+    event_type: ClassVar[str] = "collections.contact.promise_made"
+    version: ClassVar[int] = 1
+
+    promise_id: Id
+    amount: Money
+    due_on: IsoDate
+    channel: Channel
+    collector_id: Id | None = None
+    attempt_id: Id | None = None
+
+
+class DisputeRaised(ContactEvent):
+    event_type: ClassVar[str] = "collections.contact.dispute_raised"
+    version: ClassVar[int] = 1
+
+    dispute_id: Id
+    received_via: Channel
+    reason: Text
+    disputed_amount: Money | None = Field(default=None, description="None: the whole debt.")
+
+
+class CeaseRequested(ContactEvent):
+    event_type: ClassVar[str] = "collections.contact.cease_requested"
+    version: ClassVar[int] = 1
+
+    request_id: Id
+    received_via: Channel
+    note: Text | None = None
+
+
+class ChannelOptedOut(ContactEvent):
+    event_type: ClassVar[str] = "collections.contact.channel_opted_out"
+    version: ClassVar[int] = 1
+
+    channel: Channel
+    received_via: Channel
+    contact_point: Id | None = Field(default=None, description="Number or address; None: whole channel.")

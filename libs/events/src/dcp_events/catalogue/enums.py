@@ -1,0 +1,107 @@
+"""The closed vocabularies used in event payloads (string enums; the value is what goes on the wire)."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Channel(StrEnum):
+    PHONE = "phone"
+    SMS = "sms"
+    EMAIL = "email"
+    LETTER = "letter"
+    FIELD_VISIT = "field_visit"
+
+
+class ContactParty(StrEnum):
+    DEBTOR = "debtor"
+    THIRD_PARTY = "third_party"
+
+
+class ContactOutcome(StrEnum):
+    RIGHT_PARTY_CONTACT = "right_party_contact"
+    THIRD_PARTY_CONTACT = "third_party_contact"
+    NO_ANSWER = "no_answer"
+    VOICEMAIL = "voicemail"
+    WRONG_NUMBER = "wrong_number"
+    REFUSED = "refused"
+    DISPUTE_RAISED = "dispute_raised"
+    PROMISE_MADE = "promise_made"
+
+
+class Stage(StrEnum):
+    EARLY = "early"
+    LATE = "late"
+    LEGAL = "legal"
+    WRITTEN_OFF = "written_off"
+
+
+class HoldType(StrEnum):
+    DISPUTE = "dispute"
+    CEASE_COMMUNICATION = "cease_communication"
+    BREATHING_SPACE = "breathing_space"
+    MENTAL_HEALTH_CRISIS = "mental_health_crisis"
+    BANKRUPTCY = "bankruptcy"
+    DECEASED = "deceased"
+    ATTORNEY = "attorney"
+    COMPLAINT = "complaint"
+    DEBT_ADVICE = "debt_advice"
+
+
+class CloseReason(StrEnum):
+    PAID_IN_FULL = "paid_in_full"
+    SETTLED = "settled"
+    WRITTEN_OFF = "written_off"
+    RECALLED = "recalled"
+
+
+class BalanceChangeReason(StrEnum):
+    PAYMENT = "payment"
+    REVERSAL = "reversal"
+    INTEREST = "interest"
+    FEE = "fee"
+    WAIVER = "waiver"
+    ADJUSTMENT = "adjustment"
+
+
+class PaymentMethod(StrEnum):
+    CARD = "card"
+    BANK_TRANSFER = "bank_transfer"
+    DIRECT_DEBIT = "direct_debit"
+    CASH = "cash"
+    CHEQUE = "cheque"
+    OTHER = "other"
+
+
+class ReversalReason(StrEnum):
+    CHARGEBACK = "chargeback"
+    RETURNED_PAYMENT = "returned_payment"
+    ERROR = "error"
+
+
+class AssigneeKind(StrEnum):
+    COLLECTOR = "collector"
+    TEAM = "team"
+    AGENCY = "agency"
+
+
+class TimeZoneSource(StrEnum):
+    ADDRESS = "address"
+    PHONE_AREA_CODE = "phone_area_code"
+    DECLARED = "declared"
+
+
+class PhoneKind(StrEnum):
+    MOBILE = "mobile"
+    LANDLINE = "landline"
+    WORK = "work"
+
+
+class Weekday(StrEnum):
+    MON = "mon"
+    TUE = "tue"
+    WED = "wed"
+    THU = "thu"
+    FRI = "fri"
+    SAT = "sat"
+    SUN = "sun"

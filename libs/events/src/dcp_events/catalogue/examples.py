@@ -1,0 +1,224 @@
+"""One realistic payload per catalogue type: published as AsyncAPI examples and used by the tests."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import Final
+
+from dcp_events.catalogue import cases, contacts, integration, payments
+from dcp_events.catalogue.base import CaseAmounts, EventPayload, Money, MoneyDelta
+from dcp_events.catalogue.debtor import Account, Debtor, EmailAddress, PhoneNumber, PostalAddress
+from dcp_events.catalogue.enums import (
+    AssigneeKind,
+    BalanceChangeReason,
+    Channel,
+    CloseReason,
+    ContactOutcome,
+    ContactParty,
+    HoldType,
+    PaymentMethod,
+    PhoneKind,
+    ReversalReason,
+    Stage,
+    TimeZoneSource,
+    Weekday,
+)
+
+
+def _gbp(minor: int) -> Money:
+    return Money(amount_minor=minor, currency="GBP")
+
+
+_AT = datetime(2026, 11, 29, 8, 0, tzinfo=UTC)
+_ACCOUNT = Account(creditor_id="acme-bank", account_reference="CC-0042-7781", product="credit_card")
+_DEBTOR = Debtor(
+    debtor_id="dbt-7781",
+    full_name="Siân Ní Bhriain",
+    national_id=None,
+    phones=[
+        PhoneNumber(number="+447700900123", kind=PhoneKind.MOBILE, consent_to_call=True, consent_to_sms=False)
+    ],
+    emails=[EmailAddress(address="sian@example.org", consent_to_email=True)],
+    address=PostalAddress(lines=["12 Harbour Row"], city="Cardiff", postal_code="CF10 4PA", country="GB"),
+    language="cy-GB",
+    time_zone="Europe/London",
+    time_zone_source=TimeZoneSource.ADDRESS,
+)
+_AMOUNTS = CaseAmounts(
+    principal=_gbp(120000), interest=_gbp(4550), fees=_gbp(2500), total_balance=_gbp(127050)
+)
+
+EXAMPLES: Final[dict[str, EventPayload]] = {
+    p.type_name(): p
+    for p in [
+        cases.CaseOpened(
+            debtor=_DEBTOR,
+            account=_ACCOUNT,
+            amounts=_AMOUNTS,
+            days_past_due=45,
+            due_since=date(2026, 10, 15),
+            jurisdiction="GB",
+            risk_score=612,
+            placement_id="plc-2026-11-0001",
+        ),
+        cases.CaseStrategyAssigned(
+            segment="early-low-risk",
+            strategy_id="soft-touch",
+            strategy_version=3,
+            experiment_id="exp-sms-first",
+            experiment_arm="challenger-a",
+        ),
+        cases.CaseAssigned(
+            assignee=cases.Assignee(kind=AssigneeKind.COLLECTOR, id="usr-alice"),
+            previous_assignee=cases.Assignee(kind=AssigneeKind.TEAM, id="team-early"),
+            reason="worklist balancing",
+        ),
+        cases.CaseStageChanged(
+            from_stage=Stage.EARLY, to_stage=Stage.LATE, days_past_due=61, reason="61 days past due"
+        ),
+        cases.CaseHoldPlaced(
+            hold_id="hold-1", hold_type=HoldType.BREATHING_SPACE, reason="debt advice", expires_at=_AT
+        ),
+        cases.CaseHoldReleased(hold_id="hold-1", hold_type=HoldType.BREATHING_SPACE, reason="expired"),
+        cases.CaseBalanceChanged(
+            reason=BalanceChangeReason.PAYMENT,
+            change=MoneyDelta(delta_minor=-5000, currency="GBP"),
+            balance_after=_gbp(122050),
+            reference="pay-1",
+        ),
+        cases.CaseClosed(reason=CloseReason.PAID_IN_FULL, final_balance=_gbp(0)),
+        contacts.ContactAttemptedV1(
+            attempt_id="att-1",
+            channel=Channel.PHONE,
+            party=ContactParty.DEBTOR,
+            collector_id="usr-alice",
+            outcome=ContactOutcome.NO_ANSWER,
+            duration_seconds=0,
+        ),
+        contacts.ContactAttempted(
+            attempt_id="att-2",
+            channel=Channel.PHONE,
+            party=ContactParty.DEBTOR,
+            collector_id="usr-alice",
+            agency_id=None,
+            outcome=ContactOutcome.PROMISE_MADE,
+            duration_seconds=312,
+            recording_ref="rec-2026-11-29-0002",
+        ),
+        contacts.ContactBlocked(
+            attempt_id="att-3",
+            channel=Channel.PHONE,
+            party=ContactParty.DEBTOR,
+            collector_id="usr-alice",
+            rule_id="us.regf.call-frequency",
+            citation="12 CFR 1006.14(b)(2)",
+            reason="7 call attempts in 7 days",
+            rule_pack_id="us-federal",
+            rule_pack_version="2026.1",
+            next_allowed_at=_AT,
+        ),
+        contacts.ContactPreferencesSet(
+            preferred_channel=Channel.SMS,
+            windows=[contacts.ContactWindow(days=[Weekday.MON, Weekday.WED], start="18:00", end="20:30")],
+        ),
+        contacts.PromiseMade(
+            promise_id="prm-1",
+            amount=_gbp(5000),
+            due_on=date(2026, 12, 5),
+            channel=Channel.PHONE,
+            collector_id="usr-alice",
+            attempt_id="att-2",
+        ),
+        contacts.DisputeRaised(
+            dispute_id="dsp-1", received_via=Channel.LETTER, reason="not my debt", disputed_amount=None
+        ),
+        contacts.CeaseRequested(request_id="cease-1", received_via=Channel.EMAIL, note="written request"),
+        contacts.ChannelOptedOut(
+            channel=Channel.SMS, received_via=Channel.SMS, contact_point="+447700900123"
+        ),
+        payments.PaymentReceived(
+            payment_id="pay-1",
+            amount=_gbp(5000),
+            method=PaymentMethod.CARD,
+            external_reference="psp-8d1f2",
+            received_at=_AT,
+        ),
+        payments.PaymentReversed(
+            payment_id="pay-1",
+            amount=_gbp(5000),
+            reason=ReversalReason.CHARGEBACK,
+            external_reference="cb-771",
+            reversed_at=_AT,
+        ),
+        payments.PromiseKept(
+            promise_id="prm-1",
+            amount_promised=_gbp(5000),
+            amount_paid=_gbp(5000),
+            due_on=date(2026, 12, 5),
+            payment_ids=["pay-1"],
+        ),
+        payments.PromiseBroken(
+            promise_id="prm-2", amount_promised=_gbp(5000), amount_paid=_gbp(1000), due_on=date(2026, 12, 5)
+        ),
+        payments.PaymentPlanAgreed(
+            plan_id="plan-1",
+            total=_gbp(30000),
+            installments=[
+                payments.Installment(number=1, due_on=date(2027, 1, 1), amount=_gbp(10000)),
+                payments.Installment(number=2, due_on=date(2027, 2, 1), amount=_gbp(10000)),
+                payments.Installment(number=3, due_on=date(2027, 3, 1), amount=_gbp(10000)),
+            ],
+            channel=Channel.PHONE,
+            collector_id="usr-alice",
+        ),
+        payments.InstallmentMissed(
+            plan_id="plan-1",
+            installment_number=2,
+            due_on=date(2027, 2, 1),
+            amount_due=_gbp(10000),
+            amount_paid=_gbp(0),
+        ),
+        payments.PaymentPlanCompleted(plan_id="plan-1", total_paid=_gbp(30000)),
+        payments.PaymentPlanBroken(plan_id="plan-1", missed_installments=2, reason="two installments missed"),
+        payments.SettlementAgreed(
+            settlement_id="stl-1",
+            settlement_amount=_gbp(90000),
+            balance_at_agreement=_gbp(127050),
+            due_on=date(2027, 1, 15),
+            collector_id="usr-bob",
+        ),
+        payments.SettlementLapsed(
+            settlement_id="stl-1",
+            due_on=date(2027, 1, 15),
+            amount_paid=_gbp(0),
+            reason="not paid by due date",
+        ),
+        integration.AccountPlaced(
+            placement_id="plc-2026-11-0001",
+            debtor=_DEBTOR,
+            account=_ACCOUNT,
+            amounts=_AMOUNTS,
+            days_past_due=45,
+            due_since=date(2026, 10, 15),
+            jurisdiction="GB",
+            risk_score=None,
+        ),
+        integration.PlacementUpdated(placement_id="plc-2026-11-0001", account=_ACCOUNT, days_past_due=52),
+        integration.PlacementRecalled(
+            placement_id="plc-2026-11-0001", account=_ACCOUNT, reason="sold to debt purchaser"
+        ),
+        integration.PaymentPosted(
+            posting_id="post-99",
+            account=_ACCOUNT,
+            amount=_gbp(2500),
+            method=PaymentMethod.DIRECT_DEBIT,
+            external_reference="cbs-20261129-99",
+            posted_at=_AT,
+            value_date=date(2026, 11, 29),
+        ),
+    ]
+}
+"""Full type string -> an example payload of that type."""
+
+EXAMPLE_CASE_ID: Final = integration.case_id_for_account(_ACCOUNT.creditor_id, _ACCOUNT.account_reference)
+EXAMPLE_TIME: Final = _AT

@@ -1,0 +1,59 @@
+"""Conversion of Python values to plain JSON values under the platform's rules (no floats, UTC times)."""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping, Sequence
+from datetime import UTC, date, datetime
+from typing import Any
+from uuid import UUID
+
+from dcp_events.errors import CanonicalEncodingError
+
+JsonValue = None | bool | int | str | list["JsonValue"] | dict[str, "JsonValue"]
+
+# Fixed precision so that one instant has exactly one textual form (the audit chain hashes the text).
+_UTC_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
+
+
+def format_utc(value: datetime) -> str:
+    """RFC 3339 UTC text with microseconds and `Z`, e.g. 2026-11-29T08:00:00.000000Z."""
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise CanonicalEncodingError(
+            f"naive datetime {value.isoformat()} has no time zone; use UTC-aware times"
+        )
+    return value.astimezone(UTC).strftime(_UTC_FORMAT)
+
+
+def to_json_value(value: object, *, path: str = "$") -> JsonValue:
+    """Plain JSON tree for `value`; refuses floats and anything without one canonical JSON form."""
+    if value is None or isinstance(value, bool | str):
+        return value
+    if isinstance(value, enum.Enum):
+        return to_json_value(value.value, path=path)
+    if isinstance(value, int):
+        return int(value)
+    if isinstance(value, float):
+        raise CanonicalEncodingError(
+            f"float {value!r} at {path}: floats are refused; use integers (money in minor units)"
+        )
+    if isinstance(value, datetime):
+        return format_utc(value)
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, UUID):
+        return str(value)
+    if isinstance(value, Mapping):
+        out: dict[str, JsonValue] = {}
+        for key, item in value.items():
+            if not isinstance(key, str):
+                raise CanonicalEncodingError(f"object key {key!r} at {path} is not a string")
+            out[key] = to_json_value(item, path=f"{path}.{key}")
+        return out
+    if isinstance(value, Sequence) and not isinstance(value, bytes | bytearray):
+        return [to_json_value(item, path=f"{path}[{i}]") for i, item in enumerate(value)]
+    model_dump = getattr(value, "model_dump", None)
+    if callable(model_dump):  # a pydantic model
+        dumped: Any = model_dump(mode="json")
+        return to_json_value(dumped, path=path)
+    raise CanonicalEncodingError(f"{type(value).__name__} at {path} has no canonical JSON form")
