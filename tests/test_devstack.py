@@ -9,6 +9,7 @@ import uuid
 import asyncpg
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+
 from dcp_devstack import SERVICE_DATABASES, StackEndpoints, create_topics, database_url_for, stack_status
 
 pytestmark = pytest.mark.integration
@@ -84,3 +85,23 @@ def test_database_url_for_keeps_server_and_query() -> None:
         database_url_for("postgresql://postgres@127.0.0.1:15432/postgres?sslmode=disable", "case_service")
         == "postgresql://postgres@127.0.0.1:15432/case_service?sslmode=disable"
     )
+
+
+@pytest.mark.integration
+async def test_every_catalogue_topic_and_its_dead_letter_topic_exists(kafka_bootstrap: str) -> None:
+    from aiokafka.admin import AIOKafkaAdminClient
+
+    from dcp_devstack.stack import catalogue_topics
+    from dcp_events import TOPICS
+
+    admin = AIOKafkaAdminClient(bootstrap_servers=kafka_bootstrap)
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+    finally:
+        await admin.close()
+    assert {"collections.cases", "integration.payments", "collections.payments.dlq"} <= set(
+        catalogue_topics()
+    )
+    assert set(catalogue_topics()) == {*TOPICS, *(f"{t}.dlq" for t in TOPICS)}
+    assert set(catalogue_topics()) <= existing

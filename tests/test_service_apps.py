@@ -1,4 +1,4 @@
-"""Each of the four services is a runnable app: health, readiness, metrics, OpenAPI, migrations and runtime."""
+"""Each service is a runnable app: health, readiness, metrics, OpenAPI, migrations and runtime."""
 
 from __future__ import annotations
 
@@ -22,7 +22,9 @@ SERVICES = {
 
 def settings_class(service: str) -> Any:
     module = importlib.import_module(f"{SERVICES[service][0]}.main")
-    return next(v for k, v in vars(module).items() if k.endswith("ServiceSettings") and k != "ServiceSettings")
+    return next(
+        v for k, v in vars(module).items() if k.endswith("ServiceSettings") and k != "ServiceSettings"
+    )
 
 
 def app_for(service: str, **settings: Any) -> FastAPI:
@@ -62,7 +64,9 @@ def test_defaults_name_the_service_its_port_and_database(service: str) -> None:
     assert settings.sqlalchemy_url.endswith("/" + service.replace("-", "_"))
 
 
-async def test_health_metrics_and_openapi_without_a_token(service: str, unreachable_client: httpx.AsyncClient) -> None:
+async def test_health_metrics_and_openapi_without_a_token(
+    service: str, unreachable_client: httpx.AsyncClient
+) -> None:
     assert (await unreachable_client.get("/healthz")).json() == {"status": "ok"}
     metrics = (await unreachable_client.get("/metrics")).text
     assert f'route="/healthz",service="{service}",status="200"' in metrics
@@ -88,7 +92,9 @@ async def test_migrated_service_starts_its_runtime_and_is_ready(
     from asgi_lifespan import LifespanManager
 
     module = importlib.import_module(f"{SERVICES[service][0]}.main")
-    settings = settings_class(service)(database_url=database_server_url, kafka_bootstrap_servers=kafka_bootstrap)
+    settings = settings_class(service)(
+        database_url=database_server_url, kafka_bootstrap_servers=kafka_bootstrap
+    )
     from dcp_devstack import create_databases
     from dcp_platform import migrations
 

@@ -18,7 +18,6 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable
 
-
 import asyncpg
 import pytest
 from aiokafka import AIOKafkaConsumer
@@ -40,8 +39,13 @@ def new_event(case_id: str, topic: str = "collections.cases") -> NewEvent:
         topic=topic,
         subject=case_id,
         data=PAYLOAD,
-        envelope={"source": "/bench", "actor": "bench", "actorrole": "service", "correlationid": "bench",
-                  "time": "2026-11-29T08:00:00.000000Z"},
+        envelope={
+            "source": "/bench",
+            "actor": "bench",
+            "actorrole": "service",
+            "correlationid": "bench",
+            "time": "2026-11-29T08:00:00.000000Z",
+        },
     )
 
 
@@ -124,8 +128,13 @@ def bench_eventsourcing_library(server_url: str, writers: int) -> float | None:
     url = asyncio.run(fresh_database(server_url))
     parsed = make_url(url)
     datastore = PostgresDatastore(
-        parsed.database or "", parsed.host or "127.0.0.1", parsed.port or 5432, parsed.username or "postgres",
-        parsed.password or "", pool_size=writers, max_overflow=0,
+        parsed.database or "",
+        parsed.host or "127.0.0.1",
+        parsed.port or 5432,
+        parsed.username or "postgres",
+        parsed.password or "",
+        pool_size=writers,
+        max_overflow=0,
     )
     recorder = PostgresApplicationRecorder(datastore)
     recorder.create_table()
@@ -193,7 +202,11 @@ async def bench_relay_latency(server_url: str, bootstrap: str, samples: int = 10
 
 @pytest.mark.integration
 def test_append_throughput_and_relay_latency(database_server_url: str, kafka_bootstrap: str) -> None:
-    results: dict[str, dict[int, float | None]] = {"event store": {}, "plain asyncpg": {}, "eventsourcing lib": {}}
+    results: dict[str, dict[int, float | None]] = {
+        "event store": {},
+        "plain asyncpg": {},
+        "eventsourcing lib": {},
+    }
     for writers in WRITER_COUNTS:
         results["event store"][writers] = asyncio.run(bench_event_store(database_server_url, writers))
         results["plain asyncpg"][writers] = asyncio.run(bench_plain_asyncpg(database_server_url, writers))

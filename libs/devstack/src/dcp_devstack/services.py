@@ -54,7 +54,11 @@ def start_services(
         log_file = cfg.logs_dir / f"{spec.label}.log"
         migrate = subprocess.run(  # noqa: S603
             [sys.executable, "-m", f"{spec.module}.main", "migrate"],
-            env=full_env, cwd=cfg.repo_root, capture_output=True, text=True, check=False,
+            env=full_env,
+            cwd=cfg.repo_root,
+            capture_output=True,
+            text=True,
+            check=False,
         )
         if migrate.returncode != 0:
             raise StackError(f"{spec.label}: migrations failed\n{migrate.stdout}{migrate.stderr}")

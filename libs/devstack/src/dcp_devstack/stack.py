@@ -59,9 +59,17 @@ def ensure_stack(cfg: StackConfig | None = None) -> StackEndpoints:
         kafka.wait_ready(bootstrap, 30)
 
     postgres.create_databases(database_url, SERVICE_DATABASES)
+    kafka.create_topics(bootstrap, catalogue_topics())
     endpoints = StackEndpoints(kafka_bootstrap=bootstrap, database_url=database_url, started=started)
     _write_stack_env(cfg, endpoints)
     return endpoints
+
+
+def catalogue_topics() -> list[str]:
+    """Every topic of the event catalogue and its dead-letter topic (auto-creation is off)."""
+    from dcp_events import TOPICS, dlq_topic
+
+    return [*TOPICS, *(dlq_topic(t) for t in TOPICS)]
 
 
 def stop_stack(cfg: StackConfig | None = None) -> None:

@@ -8,7 +8,6 @@ import uuid
 from datetime import UTC, datetime
 from typing import Annotated, Any, Final, Literal
 
-from dcp_events.jsonvalue import JsonValue, format_utc, to_json_value
 from pydantic import (
     AfterValidator,
     AwareDatetime,
@@ -21,6 +20,8 @@ from pydantic import (
     StringConstraints,
     field_validator,
 )
+
+from dcp_events.jsonvalue import JsonValue, format_utc, to_json_value
 
 SPEC_VERSION: Final = "1.0"
 DATA_CONTENT_TYPE: Final = "application/json"

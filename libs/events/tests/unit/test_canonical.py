@@ -8,6 +8,7 @@ from datetime import UTC, date, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
+
 from dcp_events import (
     CanonicalEncodingError,
     CloudEvent,

@@ -6,6 +6,8 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 import pytest
+from pydantic import ValidationError
+
 from dcp_events import (
     CATALOGUE,
     TOPICS,
@@ -37,7 +39,6 @@ from dcp_events.catalogue import (
     schema_uri,
 )
 from dcp_events.catalogue.examples import EXAMPLES
-from pydantic import ValidationError
 
 AT = datetime(2026, 11, 29, 8, 0, tzinfo=UTC)
 CASE = "4b0f3c2e-9a7d-4e1b-8c55-0d2f6a1b9e77"

@@ -10,6 +10,7 @@ from typing import Any
 import jsonschema
 import pytest
 import yaml
+
 from dcp_events import CATALOGUE, TOPICS, dlq_topic, encode_event
 from dcp_events.catalogue import DLQ_HEADERS
 from dcp_events.catalogue.examples import EXAMPLES

@@ -7,9 +7,10 @@ from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
+from pydantic import ValidationError
+
 from dcp_events import CloudEvent, kafka_key, make_type, split_type
 from dcp_events.envelope import ATTRIBUTE_NAME_PATTERN
-from pydantic import ValidationError
 
 
 def test_valid_envelope_has_defaults_and_keeps_time_in_utc(envelope_fields: dict[str, Any]) -> None:

@@ -5,11 +5,12 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
+from pydantic import ValidationError
+
 from dcp_events import CloudEvent, UpcastError, decode_event, encode_event, parse_data, upcast
 from dcp_events.catalogue import CURRENT_VERSIONS, ContactAttempted, ContactAttemptedV1
 from dcp_events.catalogue.examples import EXAMPLES
 from dcp_events.upcasting import UPCASTERS
-from pydantic import ValidationError
 
 V1_DATA = {
     "attempt_id": "att-1",

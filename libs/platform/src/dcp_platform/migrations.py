@@ -39,7 +39,8 @@ def run_env(context: object) -> None:
 
     async def run_async() -> None:
         engine = async_engine_from_config(
-            config.get_section(config.config_ini_section) or {"sqlalchemy.url": config.get_main_option("sqlalchemy.url")},
+            config.get_section(config.config_ini_section)
+            or {"sqlalchemy.url": config.get_main_option("sqlalchemy.url")},
             prefix="sqlalchemy.",
             poolclass=pool.NullPool,
         )

@@ -1,4 +1,5 @@
 """Fixtures for the machinery's integration tests: a fresh database and fresh topics per test."""
+
 from __future__ import annotations
 
 import asyncio
@@ -55,9 +56,7 @@ async def new_topic(kafka_bootstrap: str) -> AsyncIterator[Callable[..., Awaitab
 
     async def make(prefix: str = "test", partitions: int = 3) -> str:
         name = f"{prefix}.{uuid.uuid4().hex[:10]}"
-        await admin.create_topics(
-            [NewTopic(name, partitions, 1), NewTopic(f"{name}.dlq", 1, 1)]
-        )
+        await admin.create_topics([NewTopic(name, partitions, 1), NewTopic(f"{name}.dlq", 1, 1)])
         return name
 
     try:
@@ -80,9 +79,7 @@ async def read_topic(
         while len(received) < expect and time.monotonic() < deadline:
             batches = await consumer.getmany(timeout_ms=200)
             for records in batches.values():
-                received += [
-                    (r.partition, r.offset, r.key, r.value, list(r.headers or ())) for r in records
-                ]
+                received += [(r.partition, r.offset, r.key, r.value, list(r.headers or ())) for r in records]
         # A short grace period shows whether more than expected arrived.
         batches = await consumer.getmany(timeout_ms=300)
         for records in batches.values():

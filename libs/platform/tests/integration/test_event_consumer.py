@@ -67,12 +67,19 @@ async def produce(bootstrap: str, topic: str, values: list[tuple[bytes, bytes]])
 
 def consumer_for(database: Any, bootstrap: str, topic: str, **kwargs: Any) -> EventConsumer:
     return EventConsumer(
-        database.engine, bootstrap, group_id=f"g-{topic}", topics=[topic], handler=record_effect,
-        retry_backoff=0.01, **kwargs,
+        database.engine,
+        bootstrap,
+        group_id=f"g-{topic}",
+        topics=[topic],
+        handler=record_effect,
+        retry_backoff=0.01,
+        **kwargs,
     )
 
 
-async def test_a_duplicated_message_has_one_effect(database: Any, kafka_bootstrap: str, new_topic: Any) -> None:
+async def test_a_duplicated_message_has_one_effect(
+    database: Any, kafka_bootstrap: str, new_topic: Any
+) -> None:
     topic = await new_topic("dup")
     await make_effects_table(database)
     event = cloudevent("case-1", 1)
@@ -130,7 +137,9 @@ async def test_restart_after_the_database_commit_has_no_double_effect(
 ) -> None:
     topic = await new_topic("crash")
     await make_effects_table(database)
-    await produce(kafka_bootstrap, topic, [(b"case-3", encode_event(cloudevent("case-3", n))) for n in (1, 2, 3)])
+    await produce(
+        kafka_bootstrap, topic, [(b"case-3", encode_event(cloudevent("case-3", n))) for n in (1, 2, 3)]
+    )
 
     class Killed(Exception):
         pass

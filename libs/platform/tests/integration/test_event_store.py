@@ -1,11 +1,10 @@
-"""Event store contract: appends with expected versions, conflicts, loads, projections in the same transaction."""
+"""Event store: appends with expected versions, conflicts, loads, projections in the same transaction."""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
 from typing import Any
-
 
 import pytest
 from sqlalchemy import text

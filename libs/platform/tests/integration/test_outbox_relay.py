@@ -1,4 +1,4 @@
-"""Outbox relay: per-case order, nothing skipped when commits come out of order, no loss while Kafka is down."""
+"""Outbox relay: per-case order, nothing skipped when commits come out of order, NOTIFY wake-up."""
 
 from __future__ import annotations
 
@@ -23,7 +23,9 @@ async def backlog(database: Any) -> int:
         return int((await conn.execute(text("SELECT count(*) FROM outbox"))).scalar_one())
 
 
-async def test_relay_publishes_each_case_in_stream_order(database: Any, kafka_bootstrap: str, new_topic: Any) -> None:
+async def test_relay_publishes_each_case_in_stream_order(
+    database: Any, kafka_bootstrap: str, new_topic: Any
+) -> None:
     topic = await new_topic("cases")
     store = EventStore(database.engine)
     versions: dict[str, int] = defaultdict(int)

@@ -54,7 +54,11 @@ async def test_broker_outage_delays_events_and_loses_none(
         event = decode_event(value)
         if event.sequence not in per_case[event.subject]:  # a retried batch may repeat; consumers dedup
             per_case[event.subject].append(event.sequence or 0)
-    assert per_case == {"case-0": list(range(1, 12)), "case-1": list(range(1, 11)), "case-2": list(range(1, 11))}
+    assert per_case == {
+        "case-0": list(range(1, 12)),
+        "case-1": list(range(1, 11)),
+        "case-2": list(range(1, 11)),
+    }
 
 
 async def _is(value: Any, expected: int) -> bool:

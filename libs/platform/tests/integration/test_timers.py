@@ -98,7 +98,9 @@ async def test_a_failing_timer_is_retried_and_counted(database: Any) -> None:
     assert await worker.fire_due() == 0  # second and last attempt of i-1 fails too
     assert await worker.fire_due() == 0  # gives up: no endless retry loop
     async with database.engine.connect() as conn:
-        row = (await conn.execute(text("SELECT attempts, last_error, fired_at FROM timers WHERE key = 'i-1'"))).one()
+        row = (
+            await conn.execute(text("SELECT attempts, last_error, fired_at FROM timers WHERE key = 'i-1'"))
+        ).one()
     assert row.attempts == 2
     assert "not yet" in row.last_error
     assert row.fired_at is None

@@ -6,9 +6,10 @@ from collections.abc import Callable
 
 import httpx
 import pytest
+from fastapi import APIRouter, FastAPI
+
 from dcp_platform.app import create_service_app
 from dcp_platform.settings import ServiceSettings
-from fastapi import APIRouter, FastAPI
 
 SECRET = "unit-test-hs256-secret-of-decent-length"
 

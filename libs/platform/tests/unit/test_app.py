@@ -6,9 +6,10 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 import httpx
+from fastapi import APIRouter, FastAPI
+
 from dcp_platform.app import LifespanHook, create_service_app
 from dcp_platform.health import ReadinessCheck
-from fastapi import APIRouter, FastAPI
 
 from .conftest import make_settings
 

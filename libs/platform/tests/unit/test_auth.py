@@ -13,13 +13,14 @@ import httpx
 import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
+from fastapi import APIRouter, Depends
+from jwt.algorithms import RSAAlgorithm
+
 from dcp_platform.auth import CurrentPrincipal, Principal, Role, require_roles
 from dcp_platform.clock import FixedClock
 from dcp_platform.context import current_actor
 from dcp_platform.settings import DEV_HS256_SECRET
 from dcp_platform.tokens import issue_token
-from fastapi import APIRouter, Depends
-from jwt.algorithms import RSAAlgorithm
 
 from .conftest import SECRET, make_settings
 

@@ -6,8 +6,9 @@ import re
 from collections.abc import Callable
 
 import httpx
-from dcp_platform.context import TraceContext, bind_context, current_actor, set_service_name
 from fastapi import APIRouter
+
+from dcp_platform.context import TraceContext, bind_context, current_actor, set_service_name
 
 router = APIRouter()
 

@@ -8,9 +8,10 @@ import logging
 from typing import Any
 
 import structlog
+from pydantic import SecretStr
+
 from dcp_platform.context import bind_context
 from dcp_platform.logging import configure_logging, mask_sensitive, mask_text
-from pydantic import SecretStr
 
 
 def capture() -> io.StringIO:

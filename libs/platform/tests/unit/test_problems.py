@@ -7,11 +7,12 @@ import json
 from collections.abc import Callable
 
 import httpx
+from fastapi import APIRouter
+from pydantic import BaseModel, Field
+
 from dcp_platform.app import create_service_app
 from dcp_platform.logging import configure_logging
 from dcp_platform.problems import ConcurrencyConflict, Conflict, map_domain_error
-from fastapi import APIRouter
-from pydantic import BaseModel, Field
 
 from .conftest import make_settings
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
+from pydantic import ValidationError
+
 from dcp_platform.clock import FixedClock
 from dcp_platform.settings import DEV_HS256_SECRET, ServiceSettings
-from pydantic import ValidationError
 
 
 @pytest.fixture(autouse=True)

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import jwt
 import pytest
+from typer.testing import CliRunner
+
 from dcp_platform.auth import Role, TokenVerifier
 from dcp_platform.settings import DEV_HS256_SECRET
 from dcp_platform.tokens import app
-from typer.testing import CliRunner
 
 runner = CliRunner()
 

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from fastapi import FastAPI
+
 from dcp_platform.service import event_sourced_app, service_cli
 from dcp_platform.settings import ServiceSettings
-from fastapi import FastAPI
 
 MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
 

@@ -1,12 +1,13 @@
-"""Wiring of the payment service: its settings, the app factory (`payment_service.main:create_app`) and its CLI."""
+"""Wiring of the payment service: settings, app factory (`payment_service.main:create_app`), CLI."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+from fastapi import FastAPI
+
 from dcp_platform.service import event_sourced_app, service_cli
 from dcp_platform.settings import ServiceSettings
-from fastapi import FastAPI
 
 MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
 

@@ -214,8 +214,12 @@ class EventConsumer:
                 outcomes.append(await self._process(conn, record))
             await conn.execute(
                 _SAVE_OFFSET,
-                {"group": self.group_id, "topic": tp.topic, "partition": tp.partition,
-                 "offset": records[-1].offset + 1},
+                {
+                    "group": self.group_id,
+                    "topic": tp.topic,
+                    "partition": tp.partition,
+                    "offset": records[-1].offset + 1,
+                },
             )
         if self._after_commit is not None:
             await self._after_commit()
@@ -232,8 +236,13 @@ class EventConsumer:
             await self._dead_letter(record, str(exc))
             return "dead_lettered"
         delivery = Delivery(
-            topic=record.topic, partition=record.partition, offset=record.offset,
-            key=record.key, value=record.value, event_id=event_id, event=event,
+            topic=record.topic,
+            partition=record.partition,
+            offset=record.offset,
+            key=record.key,
+            value=record.value,
+            event_id=event_id,
+            event=event,
         )
         last_error = ""
         for attempt in range(1, self._max_attempts + 1):
@@ -241,7 +250,9 @@ class EventConsumer:
                 async with conn.begin_nested():
                     if self._dedup:
                         fresh = (
-                            await conn.execute(_MARK_PROCESSED, {"group": self.group_id, "event_id": event_id})
+                            await conn.execute(
+                                _MARK_PROCESSED, {"group": self.group_id, "event_id": event_id}
+                            )
                         ).first()
                         if fresh is None:
                             return "duplicate"
@@ -254,8 +265,13 @@ class EventConsumer:
                 last_error = f"{type(exc).__name__}: {exc}"
                 log.warning(
                     "consumer %s: handler failed on %s[%d]@%d (attempt %d/%d): %s",
-                    self.group_id, record.topic, record.partition, record.offset,
-                    attempt, self._max_attempts, last_error,
+                    self.group_id,
+                    record.topic,
+                    record.partition,
+                    record.offset,
+                    attempt,
+                    self._max_attempts,
+                    last_error,
                 )
                 log.debug("%s", traceback.format_exc())
                 if attempt < self._max_attempts:
@@ -279,7 +295,12 @@ class EventConsumer:
         DLQ_PUBLISHED.labels(self.group_id, record.topic).inc()
         log.error(
             "consumer %s: %s[%d]@%d sent to %s.dlq: %s",
-            self.group_id, record.topic, record.partition, record.offset, record.topic, reason,
+            self.group_id,
+            record.topic,
+            record.partition,
+            record.offset,
+            record.topic,
+            reason,
         )
 
     async def _report_lag(self) -> None:
@@ -291,4 +312,6 @@ class EventConsumer:
                 continue
             with contextlib.suppress(Exception):
                 position = await asyncio.wait_for(self._consumer.position(tp), timeout=1.0)
-                CONSUMER_LAG.labels(self.group_id, tp.topic, str(tp.partition)).set(max(highwater - position, 0))
+                CONSUMER_LAG.labels(self.group_id, tp.topic, str(tp.partition)).set(
+                    max(highwater - position, 0)
+                )

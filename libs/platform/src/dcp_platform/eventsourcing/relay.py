@@ -155,7 +155,9 @@ class OutboxRelay:
         if self._listener is None or self._listener.is_closed():
             self._listener = await connect(self._database_url)
             await self._listener.add_listener(NOTIFY_CHANNEL, self._on_notify)
-        self.is_leader = bool(await self._listener.fetchval("SELECT pg_try_advisory_lock($1)", self._lock_key))
+        self.is_leader = bool(
+            await self._listener.fetchval("SELECT pg_try_advisory_lock($1)", self._lock_key)
+        )
 
     def _on_notify(self, *_: object) -> None:
         self._wake.set()

@@ -1,4 +1,4 @@
-"""One service's event-sourcing runtime: engine, store, relay, consumers and timers, started and stopped together."""
+"""A service's event-sourcing runtime: engine, store, relay, consumers and timers, run together."""
 
 from __future__ import annotations
 
@@ -48,8 +48,11 @@ class EventSourcingRuntime:
     def __post_init__(self) -> None:
         self.engine = create_engine(self.database_url)
         self.relay = OutboxRelay(
-            self.engine, self.database_url, self.kafka_bootstrap_servers,
-            name=self.service_name, poll_interval=self.relay_poll_interval,
+            self.engine,
+            self.database_url,
+            self.kafka_bootstrap_servers,
+            name=self.service_name,
+            poll_interval=self.relay_poll_interval,
         )
         self.store = EventStore(self.engine, on_commit=self.relay.wake)
         self.timers = TimerWorker(
@@ -57,8 +60,13 @@ class EventSourcingRuntime:
         )
         self.consumers = [
             EventConsumer(
-                self.engine, self.kafka_bootstrap_servers, group_id=s.group_id, topics=s.topics,
-                handler=s.handler, decoder=s.decoder, after_commit=self._after_consumer_commit,
+                self.engine,
+                self.kafka_bootstrap_servers,
+                group_id=s.group_id,
+                topics=s.topics,
+                handler=s.handler,
+                decoder=s.decoder,
+                after_commit=self._after_consumer_commit,
             )
             for s in self.subscriptions
         ]

@@ -123,11 +123,14 @@ def _batch(events: Sequence[NewEvent]) -> list[dict[str, Any]]:
 
 
 _COLUMNS = "position, stream_id, stream_version, event_id, event_type, topic, payload, metadata, recorded_at"
+# The f-strings only splice in the constant column list.
 _LOAD = text(
-    f"SELECT {_COLUMNS} FROM events WHERE stream_id = :stream_id AND stream_version > :after"
+    f"SELECT {_COLUMNS} FROM events WHERE stream_id = :stream_id AND stream_version > :after"  # noqa: S608
     " ORDER BY stream_version"
 )
-_READ_ALL = text(f"SELECT {_COLUMNS} FROM events WHERE position > :after ORDER BY position LIMIT :limit")
+_READ_ALL = text(
+    f"SELECT {_COLUMNS} FROM events WHERE position > :after ORDER BY position LIMIT :limit"  # noqa: S608
+)
 _VERSION = text("SELECT coalesce(max(stream_version), 0) FROM events WHERE stream_id = :stream_id")
 
 
@@ -204,10 +207,12 @@ class EventStore:
         batch = _batch(events)
         async with self._engine.connect() as conn:
             raw = await conn.get_raw_connection()
-            driver: asyncpg.Connection = raw.driver_connection  # type: ignore[assignment]
+            driver: asyncpg.Connection = raw.driver_connection
             try:
                 async with driver.transaction():
-                    rows = await driver.fetch(_APPEND_DRIVER_SQL, stream_id, expected_version, json.dumps(batch))
+                    rows = await driver.fetch(
+                        _APPEND_DRIVER_SQL, stream_id, expected_version, json.dumps(batch)
+                    )
             except asyncpg.UniqueViolationError as exc:
                 if exc.constraint_name == "events_event_id_key":
                     raise DuplicateEventId(str(exc)) from exc
@@ -215,7 +220,11 @@ class EventStore:
         return self._recorded(stream_id, rows, batch, len(events), expected_version)
 
     def _recorded(
-        self, stream_id: str, rows: Sequence[Any], batch: list[dict[str, Any]], expected_count: int,
+        self,
+        stream_id: str,
+        rows: Sequence[Any],
+        batch: list[dict[str, Any]],
+        expected_count: int,
         expected_version: int,
     ) -> list[RecordedEvent]:
         if len(rows) != expected_count:
