@@ -7,10 +7,12 @@ marked ``@pytest.mark.integration``. Environment variables win (see :func:`dcp_d
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 
 import pytest
 
+from .postgres import database_url_for
 from .stack import StackEndpoints, ensure_stack, stop_stack
 
 _ENV_KEYS = ("KAFKA_BOOTSTRAP_SERVERS", "DATABASE_URL")
@@ -45,3 +47,52 @@ def kafka_bootstrap(stack: StackEndpoints) -> str:
 def database_server_url(stack: StackEndpoints) -> str:
     """Server-level URL (database ``postgres``); use ``database_url_for(url, name)`` for a database."""
     return stack.database_url
+
+
+@pytest.fixture
+async def fresh_database(database_server_url: str) -> AsyncIterator[str]:
+    """A new, empty database on the stack's server for one test (dropped afterwards); its URL."""
+    import asyncpg
+
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    admin = await asyncpg.connect(database_url_for(database_server_url, "postgres"))
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+        yield database_url_for(database_server_url, name)
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await admin.close()
+
+
+@pytest.fixture
+async def new_topic(kafka_bootstrap: str) -> AsyncIterator[Callable[..., Awaitable[str]]]:
+    """A factory of new, uniquely named topics (each with its `.dlq`) for one test."""
+    from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
+    admin = AIOKafkaAdminClient(bootstrap_servers=kafka_bootstrap)
+    await admin.start()
+
+    async def make(prefix: str = "test", partitions: int = 3) -> str:
+        name = f"{prefix}.{uuid.uuid4().hex[:10]}"
+        await admin.create_topics([NewTopic(name, partitions, 1), NewTopic(f"{name}.dlq", 1, 1)])
+        return name
+
+    try:
+        yield make
+    finally:
+        await admin.close()
+
+
+@pytest.fixture
+async def topic_prefix(kafka_bootstrap: str) -> str:
+    """A unique prefix under which every catalogue topic and its DLQ exists, for one test.
+
+    Services started with `KAFKA_TOPIC_PREFIX` set to it publish and consume only there, so
+    tests sharing one broker never see each other's events.
+    """
+    from .kafka import create_topics_async
+    from .stack import catalogue_topics
+
+    prefix = f"t{uuid.uuid4().hex[:8]}."
+    await create_topics_async(kafka_bootstrap, [prefix + t for t in catalogue_topics()])
+    return prefix

@@ -35,6 +35,7 @@ def event_sourced_app(
         service_name=settings.service_name,
         subscriptions=subscriptions,
         timer_handlers=dict(timer_handlers or {}),
+        topic_prefix=settings.kafka_topic_prefix,
     )
     app = create_service_app(
         settings, routers=routers, lifespan_hooks=[runtime.lifespan], clock=clock, description=description

@@ -36,6 +36,8 @@ class ServiceSettings(BaseSettings):
     service_database_url: str | None = Field(default=None, repr=False)
 
     kafka_bootstrap_servers: str = DEFAULT_KAFKA_BOOTSTRAP_SERVERS
+    # Prepended to every topic name (e.g. "staging."); empty in a normal deployment.
+    kafka_topic_prefix: str = ""
 
     auth_jwt_hs256_secret: SecretStr | None = None
     auth_jwt_jwks_url: str | None = None

@@ -4,18 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import time
-import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-import asyncpg
 import pytest
 from aiokafka import AIOKafkaConsumer
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from dcp_platform.eventsourcing.postgres import asyncpg_dsn, create_engine
+from dcp_platform.eventsourcing.postgres import create_engine
 from dcp_platform.eventsourcing.schema import install
 
 if TYPE_CHECKING:
@@ -28,41 +25,15 @@ class Database:
     engine: AsyncEngine
 
 
-def _with_database(server_url: str, name: str) -> str:
-    base, _, _ = server_url.rpartition("/")
-    return f"{base}/{name}"
-
-
 @pytest.fixture
-async def database(database_server_url: str) -> AsyncIterator[Database]:
-    name = f"es_{uuid.uuid4().hex[:12]}"
-    admin = await asyncpg.connect(asyncpg_dsn(database_server_url))
-    await admin.execute(f'CREATE DATABASE "{name}"')
-    url = _with_database(database_server_url, name)
-    engine = create_engine(url, pool_size=20, max_overflow=5)
+async def database(fresh_database: str) -> AsyncIterator[Database]:
+    """A fresh database with the machinery's tables installed."""
+    engine = create_engine(fresh_database, pool_size=20, max_overflow=5)
     await install(engine)
     try:
-        yield Database(url, engine)
+        yield Database(fresh_database, engine)
     finally:
         await engine.dispose()
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.close()
-
-
-@pytest.fixture
-async def new_topic(kafka_bootstrap: str) -> AsyncIterator[Callable[..., Awaitable[str]]]:
-    admin = AIOKafkaAdminClient(bootstrap_servers=kafka_bootstrap)
-    await admin.start()
-
-    async def make(prefix: str = "test", partitions: int = 3) -> str:
-        name = f"{prefix}.{uuid.uuid4().hex[:10]}"
-        await admin.create_topics([NewTopic(name, partitions, 1), NewTopic(f"{name}.dlq", 1, 1)])
-        return name
-
-    try:
-        yield make
-    finally:
-        await admin.close()
 
 
 async def read_topic(

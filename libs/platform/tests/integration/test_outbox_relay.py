@@ -122,3 +122,17 @@ async def test_progress_is_recorded(database: Any, kafka_bootstrap: str, new_top
         row = (await conn.execute(text("SELECT * FROM relay_progress WHERE relay = 'case-relay'"))).one()
     assert row.last_position == recorded[-1].position
     assert row.published_total == 3
+
+
+async def test_topic_prefix_isolates_deployments_on_one_broker(
+    database: Any, kafka_bootstrap: str, new_topic: Any
+) -> None:
+    prefixed = await new_topic("staging")
+    prefix, _, logical = prefixed.partition(".")
+    store = EventStore(database.engine)
+    await store.append("case-x", 0, [case_event("case-x", 1, topic=logical)])
+    relay = OutboxRelay(database.engine, database.url, kafka_bootstrap, topic_prefix=prefix + ".")
+    assert await relay.publish_pending() == 1
+    await relay.stop()
+    [(key, _, _)] = await read_topic(kafka_bootstrap, prefixed, expect=1)
+    assert key == b"case-x"

@@ -123,11 +123,14 @@ class EventConsumer:
         batch_size: int = 500,
         dedup: bool = True,
         after_commit: Callable[[], Awaitable[None]] | None = None,
+        topic_prefix: str = "",
     ) -> None:
         self._engine = engine
         self._bootstrap = bootstrap_servers
         self.group_id = group_id
-        self._topics = list(topics)
+        # Topics are named without the prefix; the prefix isolates deployments (and tests) on one broker.
+        self._topic_prefix = topic_prefix
+        self._topics = [topic_prefix + t for t in topics]
         self._handler = handler
         self._decoder = decoder
         self._max_attempts = max_attempts
@@ -236,7 +239,7 @@ class EventConsumer:
             await self._dead_letter(record, str(exc))
             return "dead_lettered"
         delivery = Delivery(
-            topic=record.topic,
+            topic=record.topic.removeprefix(self._topic_prefix),
             partition=record.partition,
             offset=record.offset,
             key=record.key,

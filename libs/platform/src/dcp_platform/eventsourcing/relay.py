@@ -87,6 +87,7 @@ class OutboxRelay:
         retry_backoff: float = 0.5,
         encoder: Encoder = default_encoder,
         lock_key: int = 7_100_001,
+        topic_prefix: str = "",
     ) -> None:
         self._engine = engine
         self._database_url = database_url
@@ -97,6 +98,7 @@ class OutboxRelay:
         self._retry_backoff = retry_backoff
         self._encoder = encoder
         self._lock_key = lock_key
+        self._topic_prefix = topic_prefix
         self._wake = asyncio.Event()
         self._stopping = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -224,7 +226,9 @@ class OutboxRelay:
         for event in events:
             value = self._encoder(event.cloudevent_attributes())
             deliveries.append(
-                await producer.send(event.topic, value=value, key=event.subject.encode("utf-8"))
+                await producer.send(
+                    self._topic_prefix + event.topic, value=value, key=event.subject.encode("utf-8")
+                )
             )
         await asyncio.gather(*deliveries)
         for event in events:

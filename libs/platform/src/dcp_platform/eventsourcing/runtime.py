@@ -39,6 +39,7 @@ class EventSourcingRuntime:
     timer_handlers: Mapping[str, TimerHandler] = field(default_factory=dict)
     relay_poll_interval: float = 1.0
     timer_poll_interval: float = 1.0
+    topic_prefix: str = ""
     engine: AsyncEngine = field(init=False)
     store: EventStore = field(init=False)
     relay: OutboxRelay = field(init=False)
@@ -53,6 +54,7 @@ class EventSourcingRuntime:
             self.kafka_bootstrap_servers,
             name=self.service_name,
             poll_interval=self.relay_poll_interval,
+            topic_prefix=self.topic_prefix,
         )
         self.store = EventStore(self.engine, on_commit=self.relay.wake)
         self.timers = TimerWorker(
@@ -67,6 +69,7 @@ class EventSourcingRuntime:
                 handler=s.handler,
                 decoder=s.decoder,
                 after_commit=self._after_consumer_commit,
+                topic_prefix=self.topic_prefix,
             )
             for s in self.subscriptions
         ]
