@@ -110,3 +110,42 @@ async def test_migrated_service_starts_its_runtime_and_is_ready(
             metrics = (await client.get("/metrics")).text
             assert "dcp_outbox_backlog" in metrics
             assert "dcp_events_appended_total" in metrics
+
+
+async def test_a_manual_clock_moves_only_forward_and_only_for_admins(service: str) -> None:
+    from dcp_platform.auth import Role
+    from dcp_platform.settings import DEV_HS256_SECRET
+    from dcp_platform.tokens import issue_token
+
+    port = closed_port()
+    app = app_for(
+        service,
+        database_url=f"postgresql://postgres@127.0.0.1:{port}/postgres",
+        kafka_bootstrap_servers=f"127.0.0.1:{port}",
+        clock_mode="manual",
+        clock_fixed_at="2026-03-08T06:00:00Z",
+    )
+
+    def bearer(role: Role) -> dict[str, str]:
+        token = issue_token(secret=DEV_HS256_SECRET, role=role, subject="u", issuer="dcp", audience="dcp-api")
+        return {"Authorization": f"Bearer {token}"}
+
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://svc") as client:
+        admin = bearer(Role.ADMIN)
+        assert (await client.get("/admin/clock", headers=admin)).json() == {"now": "2026-03-08T06:00:00Z"}
+        moved = await client.put("/admin/clock", json={"now": "2026-03-09T07:30:00+01:00"}, headers=admin)
+        assert moved.status_code == 200
+        assert app.state.clock.now().isoformat() == "2026-03-09T06:30:00+00:00"
+        backwards = await client.put("/admin/clock", json={"now": "2026-03-08T00:00:00Z"}, headers=admin)
+        assert backwards.status_code == 409
+        assert backwards.headers["content-type"].startswith("application/problem+json")
+        collector = await client.put(
+            "/admin/clock", json={"now": "2026-03-10T00:00:00Z"}, headers=bearer(Role.COLLECTOR)
+        )
+        assert collector.status_code == 403
+        assert (await client.put("/admin/clock", json={"now": "2026-03-10T00:00:00Z"})).status_code == 401
+
+
+def test_the_system_clock_has_no_admin_clock_endpoint(service: str) -> None:
+    paths = app_for(service).openapi()["paths"]
+    assert "/admin/clock" not in paths

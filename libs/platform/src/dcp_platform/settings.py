@@ -9,7 +9,7 @@ from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import URL, make_url
 
-from dcp_platform.clock import Clock, FixedClock, SystemClock
+from dcp_platform.clock import Clock, FixedClock, ManualClock, SystemClock
 
 # Used only when DCP_ENV=dev (the default) and AUTH_JWT_HS256_SECRET is unset; never accepted elsewhere.
 DEV_HS256_SECRET = "dcp-dev-only-hs256-secret-not-for-production"  # noqa: S105
@@ -45,7 +45,9 @@ class ServiceSettings(BaseSettings):
     auth_jwt_audience: str = "dcp-api"
 
     log_level: LogLevel = "INFO"
-    clock_mode: Literal["system", "fixed"] = "system"
+    # "manual": the clock starts at CLOCK_FIXED_AT (or now) and moves only through PUT /admin/clock;
+    # for demos and end-to-end tests, refused outside DCP_ENV=dev.
+    clock_mode: Literal["system", "fixed", "manual"] = "system"
     clock_fixed_at: datetime | None = None
 
     readiness_timeout_seconds: float = 2.0
@@ -58,6 +60,8 @@ class ServiceSettings(BaseSettings):
             )
         if self.clock_mode == "fixed" and self.clock_fixed_at is None:
             raise ValueError("CLOCK_FIXED_AT is required when CLOCK_MODE=fixed")
+        if self.clock_mode == "manual" and not self.is_dev:
+            raise ValueError("CLOCK_MODE=manual is only allowed when DCP_ENV=dev")
         if self.clock_fixed_at is not None and self.clock_fixed_at.tzinfo is None:
             raise ValueError("CLOCK_FIXED_AT must carry a timezone")
         return self
@@ -102,4 +106,6 @@ class ServiceSettings(BaseSettings):
     def make_clock(self) -> Clock:
         if self.clock_mode == "fixed" and self.clock_fixed_at is not None:
             return FixedClock(self.clock_fixed_at)
+        if self.clock_mode == "manual":
+            return ManualClock(self.clock_fixed_at)
         return SystemClock()
