@@ -6,7 +6,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-PACKAGES := libs/events libs/devstack libs/platform services/case-service services/contact-service services/payment-service services/audit-service
+PACKAGES := libs/events libs/compliance libs/devstack libs/platform services/case-service services/contact-service services/payment-service services/audit-service
 PYPROJECTS := $(addsuffix /pyproject.toml,$(PACKAGES))
 
 .PHONY: help venv up down status run test test-unit lint bench contracts contracts-generate token clean
@@ -43,7 +43,7 @@ test-unit: venv ## the tests that need no stack
 lint: venv ## ruff and mypy
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy libs/events/src libs/platform/src libs/devstack/src services/*/src
+	$(BIN)/mypy libs/*/src services/*/src
 
 contracts-generate: venv ## regenerate JSON Schemas and the AsyncAPI document from the event models
 	$(BIN)/python -m dcp_events.contracts generate

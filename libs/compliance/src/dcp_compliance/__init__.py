@@ -1,0 +1,1 @@
+"""The contact compliance rules: per-jurisdiction rule packs and the pure decision function of the gate."""
