@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 PACKAGES := libs/events libs/compliance libs/devstack libs/platform services/case-service services/contact-service services/payment-service services/audit-service
 PYPROJECTS := $(addsuffix /pyproject.toml,$(PACKAGES))
 
-.PHONY: help venv up down status run test test-unit lint bench contracts contracts-generate token clean
+.PHONY: help venv up down status run test test-unit lint bench contracts contracts-generate deploy-check token clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -52,6 +52,9 @@ contracts: venv ## validate the AsyncAPI document with the official AsyncAPI CLI
 	$(BIN)/python -m dcp_events.contracts check
 	@mkdir -p .cache/npm
 	npx --yes --prefix .cache/npm @asyncapi/cli@6 validate contracts/asyncapi.yaml
+
+deploy-check: venv ## render every Kustomize overlay and validate images, manifests, ports and settings offline
+	$(BIN)/python -m deploy.check
 
 bench: venv ## benchmarks: print figures and ratios
 	$(BIN)/dcp-stack bench
