@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -166,3 +167,46 @@ async def test_restart_after_the_database_commit_has_no_double_effect(
         await restarted.stop()
     # Without the dedup table too, the stored offsets alone prevent a second effect.
     assert await effects(database) == [("case-3", 1), ("case-3", 2), ("case-3", 3), ("case-3", 4)]
+
+
+async def test_events_a_handler_appends_are_caused_by_the_consumed_event(
+    database: Any, kafka_bootstrap: str, new_topic: Any
+) -> None:
+    from dcp_events.catalogue.cases import CaseHoldPlaced
+    from dcp_platform.clock import FixedClock
+    from dcp_platform.eventsourcing.events import event_for
+    from dcp_platform.eventsourcing.store import EventStore
+
+    topic = await new_topic("cause")
+    store = EventStore(database.engine)
+    clock = FixedClock(datetime(2026, 11, 29, 9, 0, tzinfo=UTC))
+
+    async def place_hold(conn: AsyncConnection, delivery: Delivery) -> None:
+        hold = CaseHoldPlaced(hold_id="h-1", hold_type="dispute", reason="debtor disputes")
+        event = event_for(hold, subject=delivery.event.subject, source="/case-service", clock=clock)
+        await store.append(delivery.event.subject, 0, [event], conn=conn)
+
+    consumed = cloudevent("case-7", 1).model_copy(
+        update={
+            "traceparent": "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+            "correlationid": "flow-9",
+        }
+    )
+    await produce(kafka_bootstrap, topic, [(b"case-7", encode_event(consumed))])
+    consumer = EventConsumer(
+        database.engine, kafka_bootstrap, group_id=f"g-{topic}", topics=[topic], handler=place_hold
+    )
+    await consumer.start()
+    try:
+        await eventually(lambda: _stream_exists(store, "case-7"))
+    finally:
+        await consumer.stop()
+    [appended] = await store.load("case-7")
+    assert appended.metadata["causationid"] == consumed.id
+    assert appended.metadata["correlationid"] == "flow-9"
+    assert appended.metadata["traceparent"].split("-")[1] == "4bf92f3577b34da6a3ce929d0e0e4736"
+    assert appended.metadata["actorrole"] == "service"
+
+
+async def _stream_exists(store: Any, stream_id: str) -> bool:
+    return bool(await store.load(stream_id))

@@ -16,6 +16,7 @@ import contextlib
 import logging
 import traceback
 from collections.abc import Awaitable, Callable, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -24,6 +25,9 @@ from aiokafka.structs import ConsumerRecord
 from prometheus_client import Counter, Gauge
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from dcp_events.envelope import CloudEvent
+from dcp_platform.context import bind_context
 
 log = logging.getLogger(__name__)
 
@@ -74,6 +78,15 @@ def cloudevent_decoder(record: ConsumerRecord[bytes, bytes]) -> tuple[str, Any]:
     except Exception as exc:
         raise PoisonMessage(f"cannot decode CloudEvent: {exc}") from exc
     return str(event.id), event
+
+
+def _context_of(event: Any) -> AbstractContextManager[object]:
+    """Events a handler appends are caused by the consumed event and share its correlation and trace."""
+    if isinstance(event, CloudEvent):
+        return bind_context(
+            correlation_id=event.correlationid, causation_id=event.id, traceparent=event.traceparent
+        )
+    return contextlib.nullcontext()
 
 
 _LOAD_OFFSETS = text(
@@ -259,7 +272,8 @@ class EventConsumer:
                         ).first()
                         if fresh is None:
                             return "duplicate"
-                    await self._handler(conn, delivery)
+                    with _context_of(event):
+                        await self._handler(conn, delivery)
                 return "processed"
             except PoisonMessage as exc:
                 last_error = str(exc)

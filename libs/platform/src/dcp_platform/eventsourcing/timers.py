@@ -22,6 +22,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from dcp_platform.clock import Clock
+from dcp_platform.context import bind_context
 
 log = logging.getLogger(__name__)
 
@@ -148,8 +149,10 @@ class TimerWorker:
         try:
             if handler is None:
                 raise LookupError(f"no handler for timer kind {timer.kind!r}")
-            async with conn.begin_nested():
-                await handler(conn, timer)
+            # Events a timer causes carry the timer as their causation (the actor is the service).
+            with bind_context(causation_id=f"timer:{timer.kind}:{timer.key}"):
+                async with conn.begin_nested():
+                    await handler(conn, timer)
                 await conn.execute(_FIRED, {"now": now, "id": timer.id})
         except Exception as exc:
             log.warning("timer %s/%s failed: %s", timer.kind, timer.key, exc)
