@@ -210,3 +210,52 @@ async def test_events_a_handler_appends_are_caused_by_the_consumed_event(
 
 async def _stream_exists(store: Any, stream_id: str) -> bool:
     return bool(await store.load(stream_id))
+
+
+async def test_dead_letters_are_redriven_once_after_the_fix(
+    database: Any, kafka_bootstrap: str, new_topic: Any
+) -> None:
+    from dcp_platform import dlq
+
+    topic = await new_topic("redrive")
+    await make_effects_table(database)
+    fixed = False
+
+    async def handler(conn: AsyncConnection, delivery: Delivery) -> None:
+        if not fixed:
+            raise RuntimeError("bug in the handler")
+        await record_effect(conn, delivery)
+
+    await produce(
+        kafka_bootstrap, topic, [(b"case-8", encode_event(cloudevent("case-8", n))) for n in (1, 2)]
+    )
+    consumer = EventConsumer(
+        database.engine,
+        kafka_bootstrap,
+        group_id=f"g-{topic}",
+        topics=[topic],
+        handler=handler,
+        max_attempts=2,
+        retry_backoff=0.01,
+    )
+    await consumer.start()
+    try:
+        await eventually(lambda: _letters(kafka_bootstrap, topic, 2))
+        letters = await dlq.list_letters(kafka_bootstrap, topic)
+        assert [letter.header("dlq.original.offset") for letter in letters] == ["0", "1"]
+        assert "bug in the handler" in letters[0].header("dlq.error")
+        assert await effects(database) == []
+
+        fixed = True
+        assert len(await dlq.redrive(kafka_bootstrap, topic)) == 2
+        await eventually(lambda: _has(database, 2))
+        assert len(await dlq.redrive(kafka_bootstrap, topic)) == 0  # nothing redriven twice
+    finally:
+        await consumer.stop()
+    assert await effects(database) == [("case-8", 1), ("case-8", 2)]
+
+
+async def _letters(bootstrap: str, topic: str, count: int) -> bool:
+    from dcp_platform import dlq
+
+    return len(await dlq.list_letters(bootstrap, topic)) >= count
