@@ -50,10 +50,10 @@ async def _partitions(bootstrap: str, topic: str) -> list[int]:
 async def _read(
     bootstrap: str, dlq_topic: str, *, group_id: str | None, limit: int | None
 ) -> tuple[AIOKafkaConsumer, list[DeadLetter]]:
+    partitions = await _partitions(bootstrap, dlq_topic)
     consumer = AIOKafkaConsumer(
         bootstrap_servers=bootstrap, group_id=group_id, enable_auto_commit=False, auto_offset_reset="earliest"
     )
-    partitions = await _partitions(bootstrap, dlq_topic)
     await consumer.start()
     tps = [TopicPartition(dlq_topic, p) for p in partitions]
     consumer.assign(tps)

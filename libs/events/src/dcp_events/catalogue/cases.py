@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import ClassVar, Literal
 
 from pydantic import Field, StrictInt, model_validator
 
@@ -19,8 +19,8 @@ from dcp_events.catalogue.base import (
     Text,
     UtcDateTime,
 )
-from dcp_events.catalogue.debtor import Account, Debtor
-from dcp_events.catalogue.enums import AssigneeKind, BalanceChangeReason, CloseReason, HoldType, Stage
+from dcp_events.catalogue.debtor import Account, Debtor, EmailAddress, PhoneNumber, PostalAddress
+from dcp_events.catalogue.enums import AssigneeKind, BalanceChangeReason, Channel, CloseReason, HoldType, Stage
 
 TOPIC = "collections.cases"
 
@@ -45,6 +45,14 @@ class CaseOpened(CaseEvent):
     placement_id: Id | None = Field(default=None, description="The integration placement it came from.")
 
 
+class TreatmentStep(PayloadModel):
+    """One step of a treatment strategy: on day `day_offset` after assignment, contact on `channel`."""
+
+    day_offset: Count
+    channel: Channel
+    template: Id
+
+
 class CaseStrategyAssigned(CaseEvent):
     event_type: ClassVar[str] = "collections.case.strategy_assigned"
     version: ClassVar[int] = 1
@@ -54,6 +62,12 @@ class CaseStrategyAssigned(CaseEvent):
     strategy_version: StrictInt = Field(ge=1)
     experiment_id: Id | None = None
     experiment_arm: Id | None = Field(default=None, description="e.g. champion, challenger-a.")
+    ruleset_version: StrictInt | None = Field(
+        default=None, ge=1, description="Version of the segmentation rule set that chose the strategy."
+    )
+    treatment: list[TreatmentStep] | None = Field(
+        default=None, description="The strategy's ordered treatment steps (None: not given)."
+    )
 
 
 class Assignee(PayloadModel):
@@ -68,6 +82,9 @@ class CaseAssigned(CaseEvent):
     assignee: Assignee
     previous_assignee: Assignee | None = None
     reason: Text
+    policy: Id | None = Field(
+        default=None, description="round_robin, least_loaded, agency_at_stage, recall or direct."
+    )
 
 
 class CaseStageChanged(CaseEvent):
@@ -131,3 +148,45 @@ class CaseClosed(CaseEvent):
     reason: CloseReason
     final_balance: Money
     note: Text | None = None
+
+
+class CaseBucketChanged(CaseEvent):
+    """Days past due moved the case into another delinquency bucket; `current` means it was cured."""
+
+    event_type: ClassVar[str] = "collections.case.bucket_changed"
+    version: ClassVar[int] = 1
+
+    from_bucket: Id | None = Field(default=None, description="None: the case was just opened.")
+    to_bucket: Id = Field(description="e.g. 1-30, 31-60, 181+; `current` when no longer past due.")
+    days_past_due: Count
+    due_since: IsoDate | None = Field(default=None, description="None: the account is current.")
+    reason: Text
+
+
+class CaseSettlementRecorded(CaseEvent):
+    """A settlement agreed for the case (it closes as settled once paid), or its lapse."""
+
+    event_type: ClassVar[str] = "collections.case.settlement_recorded"
+    version: ClassVar[int] = 1
+
+    settlement_id: Id
+    status: Literal["agreed", "lapsed"]
+    settlement_amount: Money
+    due_on: IsoDate
+
+
+class CaseDebtorUpdated(CaseEvent):
+    """New contact details for the debtor from the creditor; absent (null) fields are unchanged."""
+
+    event_type: ClassVar[str] = "collections.case.debtor_updated"
+    version: ClassVar[int] = 1
+
+    phones: list[PhoneNumber] | None = None
+    emails: list[EmailAddress] | None = None
+    address: PostalAddress | None = None
+
+    @model_validator(mode="after")
+    def _changes_something(self) -> CaseDebtorUpdated:
+        if self.phones is None and self.emails is None and self.address is None:
+            raise ValueError("a debtor update must change at least one field")
+        return self

@@ -2,16 +2,41 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
 from typing import Annotated, ClassVar
 
 from pydantic import Field, StringConstraints, model_validator
 
-from dcp_events.catalogue.base import Count, EventPayload, Id, IsoDate, Money, PayloadModel, Text, UtcDateTime
-from dcp_events.catalogue.enums import Channel, ContactOutcome, ContactParty, Weekday
+from dcp_events.catalogue.base import (
+    Count,
+    EventPayload,
+    Id,
+    IsoDate,
+    Money,
+    PayloadModel,
+    Text,
+    TimeZoneName,
+    UtcDateTime,
+)
+from dcp_events.catalogue.enums import Channel, ContactOutcome, ContactParty, TimeZoneSource, Weekday
 
 TOPIC = "collections.contacts"
 
 ClockTime = Annotated[str, StringConstraints(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$")]
+
+
+class ContactPurpose(StrEnum):
+    """Why a contact is made: the compliance gate allows some purposes where collection is barred."""
+
+    COLLECTION = "collection"
+    LOCATION_INFORMATION = "location_information"
+    """Asking a third party only where the debtor can be reached, never disclosing the debt."""
+    VERIFICATION = "verification"
+    """Sending verification of a disputed debt."""
+    TERMINATION_NOTICE = "termination_notice"
+    """Telling the debtor that collection efforts end or that a specific remedy is invoked."""
+    LEGAL_NOTICE = "legal_notice"
+    """Suit or notice of legal action (never on time-barred debt)."""
 
 
 class ContactEvent(EventPayload):
@@ -50,6 +75,14 @@ class ContactAttempted(ContactEvent):
     outcome: ContactOutcome
     duration_seconds: Count
     recording_ref: Id | None
+    # Optional additions (same version: absent on older events) so the audit-service can re-run the gate.
+    purpose: ContactPurpose | None = Field(default=None, description="None: collection.")
+    contact_point: Id | None = Field(default=None, description="Number, address or person contacted.")
+    debtor_id: Id | None = None
+    rule_pack_id: Id | None = Field(default=None, description="The rule pack that allowed the attempt.")
+    rule_pack_version: Id | None = None
+    debtor_time_zone: TimeZoneName | None = Field(default=None, description="Zone the gate evaluated in.")
+    time_zone_source: TimeZoneSource | None = None
 
 
 class ContactBlocked(ContactEvent):
@@ -68,6 +101,12 @@ class ContactBlocked(ContactEvent):
     rule_pack_id: Id
     rule_pack_version: Id
     next_allowed_at: UtcDateTime | None = Field(default=None, description="None: not allowed until a change.")
+    agency_id: Id | None = None
+    purpose: ContactPurpose | None = Field(default=None, description="None: collection.")
+    contact_point: Id | None = None
+    debtor_id: Id | None = None
+    debtor_time_zone: TimeZoneName | None = None
+    time_zone_source: TimeZoneSource | None = None
 
 
 class ContactWindow(PayloadModel):
@@ -134,3 +173,27 @@ class ChannelOptedOut(ContactEvent):
     channel: Channel
     received_via: Channel
     contact_point: Id | None = Field(default=None, description="Number or address; None: whole channel.")
+
+
+class WorkplaceContactProhibited(ContactEvent):
+    """The debtor's employer prohibits contact at the workplace (Reg F 1006.6(b)(3)).
+
+    No calls to work numbers and no field visits there from now on.
+    """
+
+    event_type: ClassVar[str] = "collections.contact.workplace_contact_prohibited"
+    version: ClassVar[int] = 1
+
+    received_via: Channel
+    note: Text | None = None
+
+
+class ContactPersonAgreed(ContactEvent):
+    """A person the debtor agreed may be asked where the debtor can be reached (never told of the debt)."""
+
+    event_type: ClassVar[str] = "collections.contact.contact_person_agreed"
+    version: ClassVar[int] = 1
+
+    contact_point: Id = Field(description="The person's number or address.")
+    relation: Id = Field(description="e.g. spouse, parent, guarantor.")
+    received_via: Channel

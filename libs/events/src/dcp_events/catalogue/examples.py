@@ -87,6 +87,23 @@ EXAMPLES: Final[dict[str, EventPayload]] = {
             reference="pay-1",
         ),
         cases.CaseClosed(reason=CloseReason.PAID_IN_FULL, final_balance=_gbp(0)),
+        cases.CaseBucketChanged(
+            from_bucket="31-60",
+            to_bucket="61-90",
+            days_past_due=61,
+            due_since=date(2026, 9, 29),
+            reason="daily ageing",
+        ),
+        cases.CaseSettlementRecorded(
+            settlement_id="stl-1", status="agreed", settlement_amount=_gbp(90000), due_on=date(2027, 1, 15)
+        ),
+        cases.CaseDebtorUpdated(
+            phones=[
+                PhoneNumber(
+                    number="+447700900456", kind=PhoneKind.MOBILE, consent_to_call=True, consent_to_sms=True
+                )
+            ]
+        ),
         contacts.ContactAttemptedV1(
             attempt_id="att-1",
             channel=Channel.PHONE,
@@ -136,12 +153,33 @@ EXAMPLES: Final[dict[str, EventPayload]] = {
         contacts.ChannelOptedOut(
             channel=Channel.SMS, received_via=Channel.SMS, contact_point="+447700900123"
         ),
+        contacts.WorkplaceContactProhibited(
+            received_via=Channel.PHONE, note="employer forbids calls at work"
+        ),
+        contacts.ContactPersonAgreed(
+            contact_point="+447700900999", relation="spouse", received_via=Channel.LETTER
+        ),
         payments.PaymentReceived(
             payment_id="pay-1",
             amount=_gbp(5000),
             method=PaymentMethod.CARD,
             external_reference="psp-8d1f2",
             received_at=_AT,
+        ),
+        payments.PaymentHeld(
+            payment_id="pay-2",
+            amount=_gbp(2500),
+            method=PaymentMethod.BANK_TRANSFER,
+            external_reference="bank-20261129-0007",
+            received_at=_AT,
+            reason=payments.UnappliedReason.UNKNOWN_CASE,
+        ),
+        payments.PromiseTracked(
+            promise_id="prm-1",
+            amount_promised=_gbp(5000),
+            due_on=date(2026, 12, 5),
+            made_at=_AT,
+            settles_at=datetime(2026, 12, 8, 0, 0, tzinfo=UTC),
         ),
         payments.PaymentReversed(
             payment_id="pay-1",
@@ -186,6 +224,14 @@ EXAMPLES: Final[dict[str, EventPayload]] = {
             balance_at_agreement=_gbp(127050),
             due_on=date(2027, 1, 15),
             collector_id="usr-bob",
+        ),
+        payments.SettlementPaid(
+            settlement_id="stl-2",
+            settlement_amount=_gbp(90000),
+            amount_paid=_gbp(90000),
+            balance_at_agreement=_gbp(127050),
+            due_on=date(2027, 1, 15),
+            payment_ids=["pay-9"],
         ),
         payments.SettlementLapsed(
             settlement_id="stl-1",

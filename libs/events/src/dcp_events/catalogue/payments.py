@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
 from typing import ClassVar
 
-from pydantic import Field, StrictInt, model_validator
+from pydantic import Field, StrictBool, StrictInt, model_validator
 
 from dcp_events.catalogue.base import Count, EventPayload, Id, IsoDate, Money, PayloadModel, Text, UtcDateTime
 from dcp_events.catalogue.enums import Channel, PaymentMethod, ReversalReason
@@ -37,6 +38,34 @@ class PaymentReceived(PaymentEvent):
         return self
 
 
+class UnappliedReason(StrEnum):
+    """Why a received payment is held instead of being applied to its case."""
+
+    UNKNOWN_CASE = "unknown_case"
+    CASE_CLOSED = "case_closed"
+    CURRENCY_MISMATCH = "currency_mismatch"
+
+
+class PaymentHeld(PaymentEvent):
+    """A payment was received but cannot be applied yet (unknown or closed case): it is kept,
+    visible as unapplied, and applied (`PaymentReceived`) when its case appears. No balance changes."""
+
+    event_type: ClassVar[str] = "collections.payment.held"
+    version: ClassVar[int] = 1
+
+    payment_id: Id
+    amount: Money
+    method: PaymentMethod
+    external_reference: Id = Field(description="The payer's or bank's reference; the idempotency key.")
+    received_at: UtcDateTime
+    reason: UnappliedReason
+
+    @model_validator(mode="after")
+    def _positive_amount(self) -> PaymentHeld:
+        _positive(self.amount, "amount")
+        return self
+
+
 class PaymentReversed(PaymentEvent):
     event_type: ClassVar[str] = "collections.payment.reversed"
     version: ClassVar[int] = 1
@@ -46,6 +75,10 @@ class PaymentReversed(PaymentEvent):
     reason: ReversalReason
     external_reference: Id | None = None
     reversed_at: UtcDateTime
+    applied: StrictBool = Field(
+        default=True,
+        description="False: the payment was still held unapplied, so the case balance does not change.",
+    )
 
 
 class PromiseKept(PaymentEvent):
@@ -59,6 +92,20 @@ class PromiseKept(PaymentEvent):
     payment_ids: list[Id] = Field(min_length=1)
 
 
+class PromiseTracked(PaymentEvent):
+    """payment-service watches a promise (from `PromiseMade`): payments received from `made_at`
+    until `settles_at` (the due date plus grace, end of day in the debtor's time zone) count."""
+
+    event_type: ClassVar[str] = "collections.payment.promise_tracked"
+    version: ClassVar[int] = 1
+
+    promise_id: Id
+    amount_promised: Money
+    due_on: IsoDate
+    made_at: UtcDateTime
+    settles_at: UtcDateTime
+
+
 class PromiseBroken(PaymentEvent):
     event_type: ClassVar[str] = "collections.payment.promise_broken"
     version: ClassVar[int] = 1
@@ -67,6 +114,9 @@ class PromiseBroken(PaymentEvent):
     amount_promised: Money
     amount_paid: Money
     due_on: IsoDate
+    reversed_payment_id: Id | None = Field(
+        default=None, description="Set when a reversal broke a promise that had been kept."
+    )
 
 
 class Installment(PayloadModel):
@@ -107,6 +157,9 @@ class InstallmentMissed(PaymentEvent):
     due_on: IsoDate
     amount_due: Money
     amount_paid: Money
+    reversed_payment_id: Id | None = Field(
+        default=None, description="Set when a reversal unpaid an installment whose deadline had passed."
+    )
 
 
 class PaymentPlanCompleted(PaymentEvent):
@@ -144,6 +197,20 @@ class SettlementAgreed(PaymentEvent):
             raise ValueError("a settlement cannot exceed the balance")
         _positive(self.settlement_amount, "settlement_amount")
         return self
+
+
+class SettlementPaid(PaymentEvent):
+    """The settlement amount was paid in time: the case closes as settled, the rest is waived."""
+
+    event_type: ClassVar[str] = "collections.payment.settlement_paid"
+    version: ClassVar[int] = 1
+
+    settlement_id: Id
+    settlement_amount: Money
+    amount_paid: Money
+    balance_at_agreement: Money
+    due_on: IsoDate
+    payment_ids: list[Id] = Field(min_length=1)
 
 
 class SettlementLapsed(PaymentEvent):

@@ -1,1 +1,1 @@
-"""Domain model of the audit service: plain Python, no I/O."""
+"""The audit trail's domain: entries, hash chains, Merkle trees, signed checkpoints, verification, masking."""

@@ -1,1 +1,1 @@
-"""Domain model of the case service: plain Python, no I/O."""
+"""The case domain: the Case aggregate, ageing, segmentation, assignment. Plain Python, no I/O."""
