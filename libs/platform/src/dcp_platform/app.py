@@ -14,7 +14,7 @@ from fastapi.openapi.utils import get_openapi
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from dcp_platform import health, metrics
+from dcp_platform import health, metrics, tracing
 from dcp_platform.auth import BEARER_SCHEME_NAME, TokenVerifier
 from dcp_platform.clock import Clock
 from dcp_platform.context import (
@@ -54,6 +54,7 @@ class RequestContextMiddleware:
             correlation_id=headers.get(CORRELATION_ID_HEADER.lower()),
             traceparent=headers.get(TRACEPARENT_HEADER),
             causation_id=str(uuid.uuid4()),
+            span_name=f"{scope.get('method', 'HTTP')} {scope.get('path', '')}",
         ) as ctx:
 
             async def send_with_context(message: Message) -> None:
@@ -112,6 +113,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         _log.info("service started", hooks=len(hooks))
         yield
         _log.info("service stopping")
+    tracing.shutdown_tracing()
     _log.info("service stopped")
 
 
@@ -147,6 +149,7 @@ def create_service_app(
     plus `readiness_checks`. `app.state.lifespan_hooks` may be appended to until startup.
     """
     configure_logging(settings.service_name, settings.log_level)
+    tracing.configure_tracing(settings.service_name, settings.otel_traces_exporter)
     set_service_name(settings.service_name)
 
     app = FastAPI(title=settings.service_name, version="0.1.0", description=description, lifespan=_lifespan)

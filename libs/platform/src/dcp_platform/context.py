@@ -15,6 +15,8 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 
+from dcp_platform import tracing
+
 CORRELATION_ID_HEADER = "X-Correlation-ID"
 TRACEPARENT_HEADER = "traceparent"
 SERVICE_ACTOR_ROLE = "service"
@@ -120,23 +122,31 @@ def bind_context(
     traceparent: str | None = None,
     actor_id: str | None = None,
     actor_role: str | None = None,
+    span_name: str = "unit of work",
 ) -> Iterator[RequestContext]:
     """Open a context for one unit of work, e.g. handling one consumed event:
 
     `with bind_context(correlation_id=evt.correlationid, causation_id=evt.id, traceparent=evt.traceparent):`
+    With tracing on (see tracing.py) the unit of work is also a span named `span_name`, and the
+    context's trace ids are that span's.
     """
-    ctx = RequestContext(
-        correlation_id=accept_correlation_id(correlation_id),
-        trace=TraceContext.continue_from(traceparent),
-        causation_id=causation_id,
-        actor_id=actor_id,
-        actor_role=actor_role,
-    )
-    token = _context.set(ctx)
-    try:
-        yield ctx
-    finally:
-        _context.reset(token)
+    with tracing.span(span_name, traceparent) as recorded:
+        trace_context = TraceContext.continue_from(traceparent)
+        if recorded is not None:
+            trace_id, span_id, flags = recorded
+            trace_context = TraceContext(trace_id, span_id, flags, trace_context.parent_span_id)
+        ctx = RequestContext(
+            correlation_id=accept_correlation_id(correlation_id),
+            trace=trace_context,
+            causation_id=causation_id,
+            actor_id=actor_id,
+            actor_role=actor_role,
+        )
+        token = _context.set(ctx)
+        try:
+            yield ctx
+        finally:
+            _context.reset(token)
 
 
 def bind_actor(actor_id: str, actor_role: str) -> None:

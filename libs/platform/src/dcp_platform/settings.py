@@ -23,7 +23,9 @@ LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
 class ServiceSettings(BaseSettings):
     """Runtime configuration of one service. Subclass per service to set `service_name` and `http_port`."""
 
-    model_config = SettingsConfigDict(extra="ignore", case_sensitive=False, frozen=True)
+    model_config = SettingsConfigDict(
+        extra="ignore", case_sensitive=False, frozen=True, populate_by_name=True
+    )
 
     service_name: str = "dcp"
     env: str = Field(default="dev", validation_alias="DCP_ENV")
@@ -51,6 +53,10 @@ class ServiceSettings(BaseSettings):
     clock_fixed_at: datetime | None = None
 
     readiness_timeout_seconds: float = 2.0
+    # OpenTelemetry: none (default), otlp (OTEL_EXPORTER_OTLP_* variables), console, memory (tests).
+    otel_traces_exporter: Literal["none", "otlp", "console", "memory"] = Field(
+        default="none", validation_alias="OTEL_TRACES_EXPORTER"
+    )
 
     @model_validator(mode="after")
     def _check(self) -> Self:

@@ -84,3 +84,46 @@ async def test_a_supervisors_hold_carries_actor_correlation_and_trace(
     assert published.sequence == 1
     assert published.type == "collections.case.hold_placed.v1"
     assert published.data["hold_type"] == "dispute"
+
+
+async def test_with_tracing_on_the_request_is_a_span_and_its_events_carry_that_span(
+    database: Any, kafka_bootstrap: str
+) -> None:
+    from dcp_platform import tracing
+
+    store = EventStore(database.engine)
+    clock = FixedClock(NOW)
+    router = APIRouter()
+
+    @router.post("/cases/{case_id}/holds", dependencies=[Depends(require_roles(Role.SUPERVISOR))])
+    async def place_hold(case_id: str) -> dict[str, str]:
+        hold = CaseHoldPlaced(hold_id="h-2", hold_type="complaint", reason="open complaint")
+        await store.append(
+            case_id, 0, [event_for(hold, subject=case_id, source="/case-service", clock=clock)]
+        )
+        return {}
+
+    settings = ServiceSettings(
+        service_name="case-service", database_url=database.url, OTEL_TRACES_EXPORTER="memory"
+    )
+    app = create_service_app(settings, routers=[router], include_default_readiness_checks=False)
+    token = issue_token(
+        secret=DEV_HS256_SECRET, role=Role.SUPERVISOR, subject="sup-1", issuer="dcp", audience="dcp-api"
+    )
+    try:
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://case"
+        ) as client:
+            response = await client.post(
+                "/cases/case-t/holds",
+                headers={"Authorization": f"Bearer {token}", "traceparent": TRACEPARENT},
+            )
+        assert response.status_code == 200
+        [span] = [s for s in tracing.recorded_spans() if s.name == "POST /cases/case-t/holds"]
+    finally:
+        tracing.shutdown_tracing()
+    trace_id, parent_span = TRACEPARENT.split("-")[1:3]
+    assert format(span.context.trace_id, "032x") == trace_id
+    assert span.parent is not None and format(span.parent.span_id, "016x") == parent_span
+    [appended] = await store.load("case-t")
+    assert appended.metadata["traceparent"] == f"00-{trace_id}-{format(span.context.span_id, '016x')}-01"

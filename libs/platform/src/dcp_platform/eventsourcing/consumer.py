@@ -84,7 +84,10 @@ def _context_of(event: Any) -> AbstractContextManager[object]:
     """Events a handler appends are caused by the consumed event and share its correlation and trace."""
     if isinstance(event, CloudEvent):
         return bind_context(
-            correlation_id=event.correlationid, causation_id=event.id, traceparent=event.traceparent
+            correlation_id=event.correlationid,
+            causation_id=event.id,
+            traceparent=event.traceparent,
+            span_name=f"consume {event.type}",
         )
     return contextlib.nullcontext()
 

@@ -150,7 +150,9 @@ class TimerWorker:
             if handler is None:
                 raise LookupError(f"no handler for timer kind {timer.kind!r}")
             # Events a timer causes carry the timer as their causation (the actor is the service).
-            with bind_context(causation_id=f"timer:{timer.kind}:{timer.key}"):
+            with bind_context(
+                causation_id=f"timer:{timer.kind}:{timer.key}", span_name=f"timer {timer.kind}"
+            ):
                 async with conn.begin_nested():
                     await handler(conn, timer)
                 await conn.execute(_FIRED, {"now": now, "id": timer.id})
