@@ -11,12 +11,13 @@ from typing import Annotated, Any
 import structlog
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.openapi.utils import get_openapi
+from pydantic import AwareDatetime, BaseModel
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from dcp_platform import health, metrics, tracing
-from dcp_platform.auth import BEARER_SCHEME_NAME, TokenVerifier
-from dcp_platform.clock import Clock
+from dcp_platform.auth import BEARER_SCHEME_NAME, Role, TokenVerifier, require_roles
+from dcp_platform.clock import Clock, ManualClock
 from dcp_platform.context import (
     CORRELATION_ID_HEADER,
     TRACEPARENT_HEADER,
@@ -24,7 +25,7 @@ from dcp_platform.context import (
     set_service_name,
 )
 from dcp_platform.logging import configure_logging
-from dcp_platform.problems import install_problem_handlers, internal_error_response
+from dcp_platform.problems import Conflict, install_problem_handlers, internal_error_response
 from dcp_platform.settings import ServiceSettings
 
 LifespanHook = Callable[[FastAPI], AbstractAsyncContextManager[None]]
@@ -133,6 +134,34 @@ def _openapi_with_bearer(app: FastAPI) -> Callable[[], dict[str, Any]]:
     return openapi
 
 
+class ClockSetting(BaseModel):
+    now: AwareDatetime
+
+
+def manual_clock_router(clock: ManualClock) -> APIRouter:
+    """`GET/PUT /admin/clock` for a service running on a manual clock (demos, end-to-end tests).
+
+    Time only moves forward, so timers and ageing never see it run backwards. Moving it calls the
+    app's `clock_listeners` (the timer worker wakes and fires what became due).
+    """
+    router = APIRouter(prefix="/admin", tags=["admin"])
+
+    @router.get("/clock", dependencies=[Depends(require_roles(Role.ADMIN))])
+    async def read_clock() -> ClockSetting:
+        return ClockSetting(now=clock.now())
+
+    @router.put("/clock", dependencies=[Depends(require_roles(Role.ADMIN))])
+    async def set_clock(setting: ClockSetting, request: Request) -> ClockSetting:
+        if setting.now < clock.now():
+            raise Conflict(f"the clock is at {clock.now().isoformat()} and never moves backwards")
+        clock.set(setting.now)
+        for listener in request.app.state.clock_listeners:
+            listener()
+        return ClockSetting(now=clock.now())
+
+    return router
+
+
 def create_service_app(
     settings: ServiceSettings,
     *,
@@ -157,6 +186,7 @@ def create_service_app(
     app.state.clock = clock if clock is not None else settings.make_clock()
     app.state.token_verifier = TokenVerifier.from_settings(settings)
     app.state.lifespan_hooks = list(lifespan_hooks)
+    app.state.clock_listeners = []
     app.state.readiness_timeout = settings.readiness_timeout_seconds
     checks: list[health.ReadinessCheck] = []
     if include_default_readiness_checks:
@@ -172,6 +202,8 @@ def create_service_app(
     app.include_router(metrics.router)
     for router in routers:
         app.include_router(router)
+    if isinstance(app.state.clock, ManualClock):
+        app.include_router(manual_clock_router(app.state.clock))
     app.openapi = _openapi_with_bearer(app)  # type: ignore[method-assign]
     return app
 

@@ -6,13 +6,10 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 import typer
-from fastapi import APIRouter, Depends, FastAPI
-from pydantic import AwareDatetime, BaseModel
+from fastapi import APIRouter, FastAPI
 
 from dcp_platform import migrations, problems
 from dcp_platform.app import create_service_app, serve
-from dcp_platform.auth import Role, require_roles
-from dcp_platform.clock import ManualClock
 from dcp_platform.eventsourcing import store
 from dcp_platform.eventsourcing.runtime import EventSourcingRuntime, Subscription
 from dcp_platform.eventsourcing.timers import TimerHandler
@@ -42,43 +39,15 @@ def event_sourced_app(
         timer_handlers=dict(timer_handlers or {}),
         topic_prefix=settings.kafka_topic_prefix,
     )
-    all_routers = list(routers)
-    if isinstance(clock, ManualClock):
-        all_routers.append(manual_clock_router(clock, on_change=runtime.timers.wake))
     app = create_service_app(
-        settings, routers=all_routers, lifespan_hooks=[runtime.lifespan], clock=clock, description=description
+        settings, routers=routers, lifespan_hooks=[runtime.lifespan], clock=clock, description=description
     )
+    app.state.clock_listeners.append(runtime.timers.wake)
     app.state.runtime = runtime
     # A concurrent writer won the race for the same stream: the client re-reads and retries.
     map_domain_error(app, store.ConcurrencyConflict, problems.ConcurrencyConflict)
     map_domain_error(app, store.DuplicateEventId, problems.Conflict)
     return app
-
-
-class ClockSetting(BaseModel):
-    now: AwareDatetime
-
-
-def manual_clock_router(clock: ManualClock, on_change: Callable[[], None]) -> APIRouter:
-    """`GET/PUT /admin/clock` for a service running on a manual clock (demos, end-to-end tests).
-
-    Time only moves forward, so timers and ageing never see it run backwards.
-    """
-    router = APIRouter(prefix="/admin", tags=["admin"])
-
-    @router.get("/clock", dependencies=[Depends(require_roles(Role.ADMIN))])
-    async def read_clock() -> ClockSetting:
-        return ClockSetting(now=clock.now())
-
-    @router.put("/clock", dependencies=[Depends(require_roles(Role.ADMIN))])
-    async def set_clock(setting: ClockSetting) -> ClockSetting:
-        if setting.now < clock.now():
-            raise problems.Conflict(f"the clock is at {clock.now().isoformat()} and never moves backwards")
-        clock.set(setting.now)
-        on_change()
-        return ClockSetting(now=clock.now())
-
-    return router
 
 
 def service_cli(

@@ -1,0 +1,205 @@
+"""The four services as real processes, wired to the stack, for end-to-end tests through public interfaces.
+
+Each session gets fresh databases and a fresh topic prefix, so the suite is hermetic on a shared
+stack. The services run on a manual clock (dev only) that the tests move with `PUT /admin/clock`;
+nothing here imports service code: only HTTP, Kafka and the published contracts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+from aiokafka import AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
+SERVICES = {
+    "case": "case_service",
+    "contact": "contact_service",
+    "payment": "payment_service",
+    "audit": "audit_service",
+}
+TOPICS = [
+    "collections.cases",
+    "collections.contacts",
+    "collections.payments",
+    "integration.placements",
+    "integration.payments",
+]
+ISSUER, AUDIENCE = "dcp", "dcp-api"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@functools.cache
+def token(role: str, subject: str, **claims: Any) -> str:
+    """A development bearer token, minted with the command an operator uses (`make token`)."""
+    args = [str(Path(sys.executable).parent / "dcp-token"), "--role", role, "--subject", subject]
+    for key, value in claims.items():
+        args += [f"--{key.replace('_', '-')}", str(value)]
+    return subprocess.run(args, check=True, capture_output=True, text=True).stdout.strip()
+
+
+@dataclass
+class RunningService:
+    name: str
+    port: int
+    process: subprocess.Popen[bytes]
+    log: Path
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+
+@dataclass
+class Platform:
+    """Handles on the running services, the broker and the clock."""
+
+    kafka_bootstrap: str
+    topic_prefix: str
+    services: dict[str, RunningService] = field(default_factory=dict)
+
+    def url(self, service: str) -> str:
+        return self.services[service].url
+
+    def topic(self, name: str) -> str:
+        return self.topic_prefix + name
+
+    def client(
+        self, service: str, role: str = "admin", subject: str = "admin-1", **claims: Any
+    ) -> httpx.AsyncClient:
+        headers = {"Authorization": f"Bearer {token(role, subject, **claims)}"}
+        return httpx.AsyncClient(base_url=self.url(service), headers=headers, timeout=30)
+
+    async def set_clock(self, now: datetime) -> None:
+        """Move every service's clock to `now` (forward only)."""
+        async with httpx.AsyncClient(timeout=30) as client:
+            headers = {"Authorization": f"Bearer {token('admin', 'clock')}"}
+            for service in self.services.values():
+                response = await client.put(
+                    f"{service.url}/admin/clock", json={"now": now.isoformat()}, headers=headers
+                )
+                response.raise_for_status()
+
+    async def publish(self, topic: str, key: str, value: bytes) -> None:
+        producer = AIOKafkaProducer(
+            bootstrap_servers=self.kafka_bootstrap, acks="all", enable_idempotence=True
+        )
+        await producer.start()
+        try:
+            await producer.send_and_wait(self.topic(topic), value=value, key=key.encode())
+        finally:
+            await producer.stop()
+
+
+async def create_topics(bootstrap: str, names: list[str]) -> None:
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        await admin.create_topics([NewTopic(n, 3, 1) for n in names])
+    finally:
+        await admin.close()
+
+
+async def create_database(server_url: str, name: str) -> str:
+    conn = await asyncpg.connect(server_url)
+    try:
+        await conn.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await conn.close()
+    return server_url.rpartition("/")[0] + "/" + name
+
+
+async def start_platform(
+    kafka_bootstrap: str, database_server_url: str, start_at: datetime, logs: Path
+) -> Platform:
+    run = uuid.uuid4().hex[:8]
+    platform = Platform(kafka_bootstrap=kafka_bootstrap, topic_prefix=f"e2e{run}.")
+    await create_topics(
+        kafka_bootstrap, [platform.topic(t) for t in TOPICS] + [platform.topic(t) + ".dlq" for t in TOPICS]
+    )
+    for name, module in SERVICES.items():
+        database = await create_database(database_server_url, f"e2e{run}_{name}")
+        env = {
+            **os.environ,
+            "DCP_ENV": "dev",
+            "SERVICE_DATABASE_URL": database,
+            "DATABASE_URL": database_server_url,
+            "KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap,
+            "KAFKA_TOPIC_PREFIX": platform.topic_prefix,
+            "CLOCK_MODE": "manual",
+            "CLOCK_FIXED_AT": start_at.isoformat(),
+        }
+        subprocess.run(
+            [sys.executable, "-m", f"{module}.main", "migrate"], env=env, check=True, capture_output=True
+        )
+        port = free_port()
+        log = logs / f"{name}-service.log"
+        with log.open("ab") as out:
+            process = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "uvicorn",
+                    "--factory",
+                    f"{module}.main:create_app",
+                    "--host",
+                    "127.0.0.1",
+                    "--port",
+                    str(port),
+                ],
+                env=env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
+        platform.services[name] = RunningService(name, port, process, log)
+    await wait_ready(platform)
+    return platform
+
+
+async def wait_ready(platform: Platform, timeout: float = 90.0) -> None:
+    deadline = time.monotonic() + timeout
+    async with httpx.AsyncClient(timeout=5) as client:
+        for service in platform.services.values():
+            while True:
+                if service.process.poll() is not None:
+                    raise RuntimeError(f"{service.name}-service exited:\n{service.log.read_text()[-3000:]}")
+                try:
+                    if (await client.get(f"{service.url}/readyz")).status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+                if time.monotonic() > deadline:
+                    raise RuntimeError(
+                        f"{service.name}-service not ready:\n{service.log.read_text()[-3000:]}"
+                    )
+                await asyncio.sleep(0.2)
+
+
+def stop_platform(platform: Platform) -> None:
+    for service in platform.services.values():
+        if service.process.poll() is None:
+            service.process.send_signal(signal.SIGTERM)
+    for service in platform.services.values():
+        try:
+            service.process.wait(30)
+        except subprocess.TimeoutExpired:
+            service.process.kill()
