@@ -20,7 +20,14 @@ from dcp_events.catalogue.base import (
     UtcDateTime,
 )
 from dcp_events.catalogue.debtor import Account, Debtor, EmailAddress, PhoneNumber, PostalAddress
-from dcp_events.catalogue.enums import AssigneeKind, BalanceChangeReason, Channel, CloseReason, HoldType, Stage
+from dcp_events.catalogue.enums import (
+    AssigneeKind,
+    BalanceChangeReason,
+    Channel,
+    CloseReason,
+    HoldType,
+    Stage,
+)
 
 TOPIC = "collections.cases"
 

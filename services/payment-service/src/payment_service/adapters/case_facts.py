@@ -1,0 +1,64 @@
+"""What the payment service knows of each case, kept from case-service's events on collections.cases."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from payment_service.adapters.tables import case_facts
+from payment_service.domain.ledger import CaseFacts
+
+
+async def get(conn: AsyncConnection, case_id: str, *, for_update: bool = False) -> CaseFacts | None:
+    query = select(case_facts).where(case_facts.c.case_id == case_id)
+    if for_update:
+        query = query.with_for_update()
+    row = (await conn.execute(query)).first()
+    if row is None:
+        return None
+    return CaseFacts(
+        case_id=row.case_id,
+        currency=row.currency,
+        balance_minor=row.balance_minor,
+        time_zone=row.time_zone,
+        jurisdiction=row.jurisdiction,
+        closed=row.closed,
+    )
+
+
+async def record_opened(conn: AsyncConnection, facts: CaseFacts, at: datetime) -> None:
+    values = {
+        "case_id": facts.case_id,
+        "currency": facts.currency,
+        "balance_minor": facts.balance_minor,
+        "time_zone": facts.time_zone,
+        "jurisdiction": facts.jurisdiction,
+        "closed": facts.closed,
+        "updated_at": at,
+    }
+    statement = insert(case_facts).values(values)
+    await conn.execute(
+        statement.on_conflict_do_update(
+            index_elements=[case_facts.c.case_id],
+            set_={k: statement.excluded[k] for k in values if k != "case_id"},
+        )
+    )
+
+
+async def record_balance(conn: AsyncConnection, case_id: str, balance_minor: int, at: datetime) -> None:
+    await conn.execute(
+        update(case_facts)
+        .where(case_facts.c.case_id == case_id)
+        .values(balance_minor=balance_minor, updated_at=at)
+    )
+
+
+async def record_closed(conn: AsyncConnection, case_id: str, balance_minor: int, at: datetime) -> None:
+    await conn.execute(
+        update(case_facts)
+        .where(case_facts.c.case_id == case_id)
+        .values(closed=True, balance_minor=balance_minor, updated_at=at)
+    )

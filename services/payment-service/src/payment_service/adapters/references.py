@@ -1,0 +1,69 @@
+"""The idempotency key of payments: the payer's external reference, claimed under a primary key.
+
+Concurrent retries of one reference race on the key: one insert wins, the others wait for it to
+commit and then find its row (never a check-then-insert).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from payment_service.adapters.tables import payment_references
+
+
+@dataclass(frozen=True)
+class PaymentReference:
+    external_reference: str
+    payment_id: str
+    case_id: str
+    amount_minor: int
+    currency: str
+
+
+async def claim(conn: AsyncConnection, reference: PaymentReference) -> PaymentReference | None:
+    """Claim the reference for a new payment; returns None when claimed, else the earlier claim."""
+    inserted = (
+        await conn.execute(
+            insert(payment_references)
+            .values(
+                external_reference=reference.external_reference,
+                payment_id=reference.payment_id,
+                case_id=reference.case_id,
+                amount_minor=reference.amount_minor,
+                currency=reference.currency,
+            )
+            .on_conflict_do_nothing(index_elements=[payment_references.c.external_reference])
+            .returning(payment_references.c.payment_id)
+        )
+    ).first()
+    if inserted is not None:
+        return None
+    row = (
+        await conn.execute(
+            select(payment_references).where(
+                payment_references.c.external_reference == reference.external_reference
+            )
+        )
+    ).one()
+    return PaymentReference(
+        external_reference=row.external_reference,
+        payment_id=row.payment_id,
+        case_id=row.case_id,
+        amount_minor=row.amount_minor,
+        currency=row.currency,
+    )
+
+
+async def find_by_payment(conn: AsyncConnection, payment_id: str) -> PaymentReference | None:
+    row = (
+        await conn.execute(select(payment_references).where(payment_references.c.payment_id == payment_id))
+    ).first()
+    if row is None:
+        return None
+    return PaymentReference(
+        row.external_reference, row.payment_id, row.case_id, row.amount_minor, row.currency
+    )

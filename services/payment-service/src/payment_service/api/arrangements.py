@@ -1,0 +1,123 @@
+"""`/promises`, `/payment-plans` and `/settlements`: what the debtor agreed to pay, and how it goes."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Query, Response, status
+
+from dcp_platform.problems import NotFound
+from payment_service.adapters import read_models
+from payment_service.api.deps import SUPERVISOR_ROLES, Commands, Negotiator, ReadConnection, Reader
+from payment_service.api.schemas import PlanIn, PlanOut, PromiseOut, SettlementIn, SettlementOut
+from payment_service.application.commands import AgreePlan, AgreeSettlement
+
+router = APIRouter()
+
+Limit = Annotated[int, Query(ge=1, le=500)]
+
+
+@router.get("/promises", tags=["promises"])
+async def list_promises(
+    conn: ReadConnection,
+    _: Reader,
+    case_id: str | None = None,
+    status_filter: Annotated[Literal["open", "kept", "broken"] | None, Query(alias="status")] = None,
+    limit: Limit = 100,
+) -> list[PromiseOut]:
+    """Promises to pay made during contacts, and whether they were kept."""
+    rows = await read_models.list_promises(conn, case_id=case_id, status=status_filter, limit=limit)
+    return [PromiseOut.from_row(r) for r in rows]
+
+
+@router.get("/promises/{promise_id}", tags=["promises"])
+async def get_promise(promise_id: str, conn: ReadConnection, _: Reader) -> PromiseOut:
+    row = await read_models.get_promise(conn, promise_id)
+    if row is None:
+        raise NotFound(f"no promise {promise_id}")
+    return PromiseOut.from_row(row)
+
+
+@router.post("/payment-plans", status_code=status.HTTP_201_CREATED, tags=["payment plans"])
+async def agree_plan(body: PlanIn, commands: Commands, principal: Negotiator, response: Response) -> PlanOut:
+    """Agree a repayment plan: explicit `installments`, or a regular `schedule`. The installments add
+    up to `total`, none is in the past, the term is within the maximum, one active plan per case.
+    A term or discount above the collector's limits needs a supervisor (403 supervisor-approval-required)."""
+    plan_id = await commands.agree_plan(
+        AgreePlan(
+            case_id=body.case_id,
+            total=body.total.to_event(),
+            installments=body.installment_list(),
+            by_supervisor=principal.role in SUPERVISOR_ROLES,
+            channel=body.channel,
+            collector_id=principal.subject,
+        )
+    )
+    response.headers["Location"] = f"/payment-plans/{plan_id}"
+    async with commands.engine.connect() as conn:
+        row = await read_models.get_plan(conn, plan_id)
+    assert row is not None
+    return PlanOut.from_row(row)
+
+
+@router.get("/payment-plans", tags=["payment plans"])
+async def list_plans(
+    conn: ReadConnection,
+    _: Reader,
+    case_id: str | None = None,
+    status_filter: Annotated[Literal["active", "completed", "broken"] | None, Query(alias="status")] = None,
+    limit: Limit = 100,
+) -> list[PlanOut]:
+    rows = await read_models.list_plans(conn, case_id=case_id, status=status_filter, limit=limit)
+    return [PlanOut.from_row(r) for r in rows]
+
+
+@router.get("/payment-plans/{plan_id}", tags=["payment plans"])
+async def get_plan(plan_id: str, conn: ReadConnection, _: Reader) -> PlanOut:
+    row = await read_models.get_plan(conn, plan_id)
+    if row is None:
+        raise NotFound(f"no payment plan {plan_id}")
+    return PlanOut.from_row(row)
+
+
+@router.post("/settlements", status_code=status.HTTP_201_CREATED, tags=["settlements"])
+async def agree_settlement(
+    body: SettlementIn, commands: Commands, principal: Negotiator, response: Response
+) -> SettlementOut:
+    """Agree a discounted payoff with a deadline. Paid in full in time: `SettlementPaid` (the case
+    closes as settled); otherwise it lapses. Discounts or deadlines above the collector's limits
+    need a supervisor."""
+    settlement_id = await commands.agree_settlement(
+        AgreeSettlement(
+            case_id=body.case_id,
+            amount=body.amount.to_event(),
+            due_on=body.due_on,
+            by_supervisor=principal.role in SUPERVISOR_ROLES,
+            collector_id=principal.subject,
+        )
+    )
+    response.headers["Location"] = f"/settlements/{settlement_id}"
+    async with commands.engine.connect() as conn:
+        row = await read_models.get_settlement(conn, settlement_id)
+    assert row is not None
+    return SettlementOut.from_row(row)
+
+
+@router.get("/settlements", tags=["settlements"])
+async def list_settlements(
+    conn: ReadConnection,
+    _: Reader,
+    case_id: str | None = None,
+    status_filter: Annotated[Literal["active", "paid", "lapsed"] | None, Query(alias="status")] = None,
+    limit: Limit = 100,
+) -> list[SettlementOut]:
+    rows = await read_models.list_settlements(conn, case_id=case_id, status=status_filter, limit=limit)
+    return [SettlementOut.from_row(r) for r in rows]
+
+
+@router.get("/settlements/{settlement_id}", tags=["settlements"])
+async def get_settlement(settlement_id: str, conn: ReadConnection, _: Reader) -> SettlementOut:
+    row = await read_models.get_settlement(conn, settlement_id)
+    if row is None:
+        raise NotFound(f"no settlement {settlement_id}")
+    return SettlementOut.from_row(row)

@@ -1,0 +1,256 @@
+"""HTTP request and response bodies of the payment service."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import date, datetime
+from typing import Annotated, Any
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictInt, model_validator
+
+from dcp_events.catalogue.base import Currency
+from dcp_events.catalogue.base import Money as EventMoney
+from dcp_events.catalogue.enums import Channel, PaymentMethod, ReversalReason
+from payment_service.domain.calendar import Frequency, schedule_dates, split_amount
+from payment_service.domain.errors import InvalidPaymentPlan
+
+Reference = Annotated[str, Field(min_length=1, max_length=128)]
+
+
+class Money(BaseModel):
+    """An amount in minor units (cents, pence) and its ISO 4217 currency."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    amount_minor: StrictInt = Field(gt=0)
+    currency: Currency
+
+    def to_event(self) -> EventMoney:
+        return EventMoney(amount_minor=self.amount_minor, currency=self.currency)
+
+
+class MoneyOut(BaseModel):
+    amount_minor: int
+    currency: str
+
+
+def _money(amount_minor: int, currency: str) -> MoneyOut:
+    return MoneyOut(amount_minor=amount_minor, currency=currency)
+
+
+class PaymentIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    case_id: Reference
+    amount: Money
+    method: PaymentMethod
+    external_reference: Reference = Field(description="The payer's reference: the idempotency key.")
+    received_at: AwareDatetime | None = Field(default=None, description="Default: now.")
+
+
+class PaymentOut(BaseModel):
+    payment_id: str
+    case_id: str
+    external_reference: str
+    amount: MoneyOut
+    method: str
+    received_at: datetime
+    status: str = Field(description="applied, unapplied or reversed.")
+    unapplied_reason: str | None
+    applied_at: datetime | None
+    reversed_at: datetime | None
+    reversal_reason: str | None
+
+    @classmethod
+    def from_row(cls, row: Mapping[str, Any]) -> PaymentOut:
+        return cls(
+            payment_id=row["payment_id"],
+            case_id=row["case_id"],
+            external_reference=row["external_reference"],
+            amount=_money(row["amount_minor"], row["currency"]),
+            method=row["method"],
+            received_at=row["received_at"],
+            status=row["status"],
+            unapplied_reason=row["unapplied_reason"],
+            applied_at=row["applied_at"],
+            reversed_at=row["reversed_at"],
+            reversal_reason=row["reversal_reason"],
+        )
+
+
+class PaymentPage(BaseModel):
+    items: list[PaymentOut]
+    next_cursor: str | None = Field(description="Pass as `cursor` for the next page; null at the end.")
+
+
+class ReversalIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reason: ReversalReason
+    reference: Reference | None = Field(default=None, description="The chargeback or return reference.")
+    reversed_at: AwareDatetime | None = Field(default=None, description="Default: now.")
+
+
+class PromiseOut(BaseModel):
+    promise_id: str
+    case_id: str
+    amount: MoneyOut
+    due_on: date
+    made_at: datetime
+    settles_at: datetime = Field(description="Due date plus grace, end of day in the debtor's time zone.")
+    status: str = Field(description="open, kept or broken.")
+    amount_paid: MoneyOut
+    settled_at: datetime | None
+
+    @classmethod
+    def from_row(cls, row: Mapping[str, Any]) -> PromiseOut:
+        return cls(
+            promise_id=row["promise_id"],
+            case_id=row["case_id"],
+            amount=_money(row["amount_minor"], row["currency"]),
+            due_on=row["due_on"],
+            made_at=row["made_at"],
+            settles_at=row["settles_at"],
+            status=row["status"],
+            amount_paid=_money(row["amount_paid_minor"], row["currency"]),
+            settled_at=row["settled_at"],
+        )
+
+
+class InstallmentIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    due_on: date
+    amount: Money
+
+
+class ScheduleIn(BaseModel):
+    """A regular schedule: `count` installments from `first_due_on`; monthly ones keep the day of the
+    month (the 31st falls on the last day of shorter months); the last carries the remainder."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    first_due_on: date
+    count: StrictInt = Field(ge=1, le=600)
+    frequency: Frequency = Frequency.MONTHLY
+
+
+class PlanIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    case_id: Reference
+    total: Money = Field(description="The agreed amount; installments must add up to it.")
+    installments: list[InstallmentIn] | None = Field(default=None, min_length=1, max_length=600)
+    schedule: ScheduleIn | None = None
+    channel: Channel | None = None
+
+    @model_validator(mode="after")
+    def _one_way(self) -> PlanIn:
+        if (self.installments is None) == (self.schedule is None):
+            raise ValueError("give either `installments` or `schedule`")
+        return self
+
+    def installment_list(self) -> list[tuple[date, EventMoney]]:
+        if self.installments is not None:
+            return [(i.due_on, i.amount.to_event()) for i in self.installments]
+        assert self.schedule is not None
+        dates = schedule_dates(self.schedule.first_due_on, self.schedule.count, self.schedule.frequency)
+        try:
+            amounts = split_amount(self.total.amount_minor, self.schedule.count)
+        except ValueError as exc:
+            raise InvalidPaymentPlan(
+                f"the total cannot be split into {self.schedule.count} installments"
+            ) from exc
+        return [
+            (d, EventMoney(amount_minor=a, currency=self.total.currency))
+            for d, a in zip(dates, amounts, strict=True)
+        ]
+
+
+class InstallmentOut(BaseModel):
+    number: int
+    due_on: date
+    amount: MoneyOut
+    paid: MoneyOut
+    status: str = Field(description="open, paid or missed.")
+    deadline: datetime
+
+
+class PlanOut(BaseModel):
+    plan_id: str
+    case_id: str
+    total: MoneyOut
+    paid: MoneyOut
+    status: str = Field(description="active, completed or broken.")
+    missed_installments: int
+    installments: list[InstallmentOut]
+    channel: str | None
+    collector_id: str | None
+    agreed_at: datetime
+    ended_at: datetime | None
+
+    @classmethod
+    def from_row(cls, row: Mapping[str, Any]) -> PlanOut:
+        currency = row["currency"]
+        return cls(
+            plan_id=row["plan_id"],
+            case_id=row["case_id"],
+            total=_money(row["total_minor"], currency),
+            paid=_money(row["paid_minor"], currency),
+            status=row["status"],
+            missed_installments=row["missed_installments"],
+            installments=[
+                InstallmentOut(
+                    number=i["number"],
+                    due_on=i["due_on"],
+                    amount=_money(i["amount_minor"], currency),
+                    paid=_money(i["paid_minor"], currency),
+                    status=i["status"],
+                    deadline=i["deadline"],
+                )
+                for i in row["installments"]
+            ],
+            channel=row["channel"],
+            collector_id=row["collector_id"],
+            agreed_at=row["agreed_at"],
+            ended_at=row["ended_at"],
+        )
+
+
+class SettlementIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    case_id: Reference
+    amount: Money = Field(description="The discounted payoff amount.")
+    due_on: date = Field(description="Paid in full by the end of this day (debtor's time zone): settled.")
+
+
+class SettlementOut(BaseModel):
+    settlement_id: str
+    case_id: str
+    amount: MoneyOut
+    balance_at_agreement: MoneyOut
+    amount_paid: MoneyOut
+    due_on: date
+    settles_at: datetime
+    status: str = Field(description="active, paid or lapsed.")
+    collector_id: str | None
+    agreed_at: datetime
+    ended_at: datetime | None
+
+    @classmethod
+    def from_row(cls, row: Mapping[str, Any]) -> SettlementOut:
+        currency = row["currency"]
+        return cls(
+            settlement_id=row["settlement_id"],
+            case_id=row["case_id"],
+            amount=_money(row["amount_minor"], currency),
+            balance_at_agreement=_money(row["balance_at_agreement_minor"], currency),
+            amount_paid=_money(row["amount_paid_minor"], currency),
+            due_on=row["due_on"],
+            settles_at=row["settles_at"],
+            status=row["status"],
+            collector_id=row["collector_id"],
+            agreed_at=row["agreed_at"],
+            ended_at=row["ended_at"],
+        )

@@ -1,0 +1,229 @@
+"""A payment service per test module, on its own database and topic prefix, over the real stack.
+
+`fresh_database` and `topic_prefix` are per test; a service takes seconds to join its consumer
+groups, so these module-scoped twins (built on the same helpers and on the stack's session fixtures
+`database_server_url` and `kafka_bootstrap`) give each module one instance.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Any
+
+import asyncpg
+import httpx
+import pytest
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from asgi_lifespan import LifespanManager
+from fastapi import FastAPI
+
+from dcp_devstack.kafka import create_topics_async
+from dcp_devstack.postgres import database_url_for
+from dcp_devstack.stack import catalogue_topics
+from dcp_events import encode_event
+from dcp_events.canonical import decode_event
+from dcp_events.catalogue import (
+    Account,
+    CaseAmounts,
+    CaseOpened,
+    Debtor,
+    EventPayload,
+    Money,
+    TimeZoneSource,
+    new_event,
+)
+from dcp_events.envelope import CloudEvent
+from dcp_platform import migrations
+from dcp_platform.auth import Role
+from dcp_platform.eventsourcing.runtime import EventSourcingRuntime
+from dcp_platform.settings import DEV_HS256_SECRET
+from dcp_platform.tokens import issue_token
+from payment_service.adapters import case_facts
+from payment_service.main import MIGRATIONS, PaymentServiceSettings, create_app
+
+START = datetime(2027, 1, 4, 9, 0, tzinfo=UTC)
+
+
+def token(role: Role, subject: str = "u-1") -> dict[str, str]:
+    jwt = issue_token(secret=DEV_HS256_SECRET, role=role, subject=subject, issuer="dcp", audience="dcp-api")
+    return {"Authorization": f"Bearer {jwt}"}
+
+
+COLLECTOR = token(Role.COLLECTOR, "collector-1")
+SUPERVISOR = token(Role.SUPERVISOR, "supervisor-1")
+ADMIN = token(Role.ADMIN, "admin-1")
+INTEGRATION = token(Role.INTEGRATION, "core-banking")
+
+
+def gbp(minor: int) -> dict[str, Any]:
+    return {"amount_minor": minor, "currency": "GBP"}
+
+
+@dataclass
+class Service:
+    app: FastAPI
+    client: httpx.AsyncClient
+    prefix: str
+    kafka: str
+    producer: AIOKafkaProducer
+
+    @property
+    def runtime(self) -> EventSourcingRuntime:
+        runtime: EventSourcingRuntime = self.app.state.runtime
+        return runtime
+
+    async def now(self) -> datetime:
+        response = await self.client.get("/admin/clock", headers=ADMIN)
+        return datetime.fromisoformat(response.json()["now"])
+
+    async def move_clock(self, to: datetime) -> None:
+        """Move the service's manual clock (which also wakes its timers)."""
+        response = await self.client.put("/admin/clock", json={"now": to.isoformat()}, headers=ADMIN)
+        assert response.status_code == 200, response.text
+
+    async def publish(
+        self, payload: EventPayload, *, subject: str, source: str = "/case-service"
+    ) -> CloudEvent:
+        """Publish a catalogue event as its producer would, on this service's prefixed topic."""
+        event = new_event(
+            payload,
+            subject=subject,
+            source=source,
+            actor="test",
+            actorrole="service",
+            correlationid=str(uuid.uuid4()),
+            time=await self.now(),
+        )
+        await self.publish_raw(type(payload).topic, subject, encode_event(event))
+        return event
+
+    async def publish_raw(self, topic: str, key: str, value: bytes) -> None:
+        await self.producer.send_and_wait(self.prefix + topic, value=value, key=key.encode())
+
+    async def open_case(
+        self, case_id: str, *, currency: str = "GBP", balance: int = 100_000, tz: str = "UTC"
+    ) -> None:
+        def money(minor: int) -> Money:
+            return Money(amount_minor=minor, currency=currency)
+
+        await self.publish(
+            CaseOpened(
+                debtor=Debtor(
+                    debtor_id=f"dbt-{case_id}",
+                    full_name="Test Debtor",
+                    language="en-GB",
+                    time_zone=tz,
+                    time_zone_source=TimeZoneSource.DECLARED,
+                ),
+                account=Account(creditor_id="acme", account_reference=f"acc-{case_id}", product="loan"),
+                amounts=CaseAmounts(
+                    principal=money(balance), interest=money(0), fees=money(0), total_balance=money(balance)
+                ),
+                days_past_due=40,
+                due_since=date(2026, 11, 25),
+                jurisdiction="GB",
+            ),
+            subject=case_id,
+        )
+
+    async def case_known(self, case_id: str) -> bool:
+        """Whether the service has consumed the case's CaseOpened."""
+        async with self.runtime.engine.connect() as conn:
+            return await case_facts.get(conn, case_id) is not None
+
+    async def read_payment_events(
+        self, case_id: str, until: Callable[[list[CloudEvent]], bool], timeout: float = 20.0
+    ) -> list[CloudEvent]:
+        """The service's events about `case_id` on collections.payments (Kafka), once `until` holds."""
+        events = await read_topic(
+            self.kafka,
+            self.prefix + "collections.payments",
+            until=lambda evs: until([e for e in evs if e.subject == case_id]),
+            timeout=timeout,
+        )
+        return [e for e in events if e.subject == case_id]
+
+
+async def read_topic(
+    bootstrap: str, topic: str, *, until: Callable[[list[CloudEvent]], bool], timeout: float = 20.0
+) -> list[CloudEvent]:
+    consumer = AIOKafkaConsumer(
+        topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest", enable_auto_commit=False
+    )
+    await consumer.start()
+    events: list[CloudEvent] = []
+    deadline = time.monotonic() + timeout
+    try:
+        while time.monotonic() < deadline:
+            batches = await consumer.getmany(timeout_ms=200)
+            for records in batches.values():
+                events += [decode_event(r.value) for r in records if r.value is not None]
+            if until(events):
+                return events
+    finally:
+        await consumer.stop()
+    raise AssertionError(f"{topic}: condition not met before the deadline; saw {[e.type for e in events]}")
+
+
+async def eventually(check: Callable[[], Awaitable[bool]], timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if await check():
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError("condition not met before the deadline")
+
+
+@pytest.fixture(scope="module")
+async def module_database(database_server_url: str) -> AsyncIterator[str]:
+    name = f"t_pay_{uuid.uuid4().hex[:10]}"
+    admin = await asyncpg.connect(database_url_for(database_server_url, "postgres"))
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+        yield database_url_for(database_server_url, name)
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await admin.close()
+
+
+@pytest.fixture(scope="module")
+async def module_topic_prefix(kafka_bootstrap: str) -> str:
+    prefix = f"t{uuid.uuid4().hex[:8]}."
+    await create_topics_async(kafka_bootstrap, [prefix + t for t in catalogue_topics()])
+    return prefix
+
+
+@pytest.fixture(scope="module")
+async def service(
+    module_database: str, module_topic_prefix: str, kafka_bootstrap: str, database_server_url: str
+) -> AsyncIterator[Service]:
+    settings = PaymentServiceSettings(
+        database_url=database_server_url,
+        service_database_url=module_database,
+        kafka_bootstrap_servers=kafka_bootstrap,
+        kafka_topic_prefix=module_topic_prefix,
+        clock_mode="manual",
+        clock_fixed_at=START,
+        promise_grace_days=2,
+        installment_grace_days=3,
+        plan_missed_installments_to_break=2,
+    )
+    await asyncio.to_thread(migrations.upgrade, MIGRATIONS, settings.sqlalchemy_url)
+    app = create_app(settings)
+    producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap, enable_idempotence=True, acks="all")
+    await producer.start()
+    try:
+        async with LifespanManager(app, startup_timeout=60, shutdown_timeout=60):
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://payment-service") as client:
+                runtime: EventSourcingRuntime = app.state.runtime
+                for consumer in runtime.consumers:
+                    await asyncio.wait_for(consumer.assigned.wait(), timeout=60)
+                yield Service(app, client, module_topic_prefix, kafka_bootstrap, producer)
+    finally:
+        await producer.stop()
