@@ -6,6 +6,11 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
+from contact_service.api import problems as contact_problems
+from contact_service.api.routes import router
+from contact_service.application.commands import ContactDesk
+from contact_service.application.projections import on_case_event, on_payment_event
+from dcp_platform.eventsourcing.runtime import Subscription
 from dcp_platform.service import event_sourced_app, service_cli
 from dcp_platform.settings import ServiceSettings
 
@@ -18,10 +23,27 @@ class ContactServiceSettings(ServiceSettings):
 
 
 def create_app(settings: ContactServiceSettings | None = None) -> FastAPI:
-    return event_sourced_app(
-        settings or ContactServiceSettings(),
-        description="The contact service: contact attempts, the contact gate, promises and debtor requests.",
+    settings = settings or ContactServiceSettings()
+    app = event_sourced_app(
+        settings,
+        description=(
+            "The contact service: the compliance gate in front of every contact (rule packs US "
+            "Regulation F, GB FCA CONC 7 and breathing space, CN NIFA), contact outcomes, promises, "
+            "debtor requests, worklists."
+        ),
+        routers=[router],
+        subscriptions=[
+            Subscription(
+                group_id="contact-service.cases", topics=["collections.cases"], handler=on_case_event
+            ),
+            Subscription(
+                group_id="contact-service.payments", topics=["collections.payments"], handler=on_payment_event
+            ),
+        ],
     )
+    app.state.contact_desk = ContactDesk(app.state.runtime)
+    contact_problems.install(app)
+    return app
 
 
 cli = service_cli(create_app, ContactServiceSettings, MIGRATIONS)

@@ -1,1 +1,1 @@
-"""Adapters of the contact service: event store, Kafka and database read models."""
+"""Read-model tables (case facts, contact history, promises) and their queries."""

@@ -1,1 +1,1 @@
-"""Command and event handlers of the contact service."""
+"""Command handlers (the gate, promises, debtor requests, worklists) and the consumed-event projections."""

@@ -1,1 +1,1 @@
-"""Domain model of the contact service: plain Python, no I/O."""
+"""Plain-Python domain of the contact service: its errors and the worklist ordering (no I/O)."""

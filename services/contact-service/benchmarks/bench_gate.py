@@ -1,0 +1,187 @@
+"""Gate decision latency with 1,000,000 contact history rows in the database.
+
+Reports p50/p99 of: the pure decision (`dcp_compliance.decide`, history in memory); the decision
+in-process with its history query (ContactDesk.check); and POST /contact-checks over HTTP (ASGI).
+Run with `make bench`. Prints figures; asserts nothing about speed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import statistics
+import time
+import uuid
+from datetime import UTC, date, datetime, timedelta
+
+import asyncpg
+import httpx
+import pytest
+from aiokafka import AIOKafkaProducer
+from asgi_lifespan import LifespanManager
+
+from contact_service.adapters import read_models as rm
+from contact_service.main import MIGRATIONS, ContactServiceSettings, create_app
+from dcp_compliance import Channel, ProposedContact, decide, load_pack
+from dcp_devstack.kafka import create_topics_async
+from dcp_devstack.postgres import database_url_for
+from dcp_devstack.stack import catalogue_topics
+from dcp_events import encode_event
+from dcp_events.catalogue import Assignee, CaseAmounts, CaseAssigned, CaseOpened, Money, new_event
+from dcp_events.catalogue.debtor import Account, Debtor, PhoneNumber
+from dcp_events.catalogue.enums import AssigneeKind, PhoneKind, TimeZoneSource
+from dcp_platform import migrations
+from dcp_platform.auth import Principal, Role
+from dcp_platform.settings import DEV_HS256_SECRET
+from dcp_platform.tokens import issue_token
+
+pytestmark = pytest.mark.integration
+
+ROWS = 1_000_000
+DEBTORS = 100_000
+SAMPLES = 500
+NOW = datetime(2026, 6, 10, 16, 0, tzinfo=UTC)  # 12:00 in New York
+
+FILL = """
+INSERT INTO contacts (attempt_id, case_id, debtor_id, at, decision, channel, party, purpose, outcome,
+    collector_id, contact_point, duration_seconds, pack_id, pack_version)
+SELECT 'b-' || g, 'bc-' || (g % $2), 'bd-' || (g % $2),
+       $3::timestamptz - make_interval(secs => (g % 5184000)),
+       CASE WHEN g % 17 = 0 THEN 'deny' ELSE 'allow' END, 'phone', 'debtor', 'collection',
+       CASE WHEN g % 5 = 0 THEN 'right_party_contact' ELSE 'no_answer' END,
+       'col-1', '+12025550101', 30, 'us-regf', '2026.1'
+FROM generate_series(1, $1) AS g
+"""
+
+
+def percentiles(samples: list[float]) -> str:
+    qs = statistics.quantiles(samples, n=100, method="inclusive")
+    return f"p50 {qs[49] * 1000:.3f} ms  p99 {qs[98] * 1000:.3f} ms  (n={len(samples)})"
+
+
+async def test_gate_latency_with_a_million_history_rows(
+    database_server_url: str, kafka_bootstrap: str
+) -> None:
+    name = f"bench_{uuid.uuid4().hex[:10]}"
+    admin = await asyncpg.connect(database_url_for(database_server_url, "postgres"))
+    await admin.execute(f'CREATE DATABASE "{name}"')
+    prefix = f"b{uuid.uuid4().hex[:8]}."
+    await create_topics_async(kafka_bootstrap, [prefix + t for t in catalogue_topics()])
+    url = database_url_for(database_server_url, name)
+    settings = ContactServiceSettings(
+        service_database_url=url,
+        kafka_bootstrap_servers=kafka_bootstrap,
+        kafka_topic_prefix=prefix,
+        clock_mode="fixed",
+        clock_fixed_at=NOW,
+        log_level="WARNING",
+    )
+    try:
+        await asyncio.to_thread(migrations.upgrade, MIGRATIONS, settings.sqlalchemy_url)
+        db = await asyncpg.connect(url)
+        started = time.perf_counter()
+        await db.execute(FILL, ROWS, DEBTORS, NOW - timedelta(minutes=1))
+        await db.execute("ANALYZE contacts")
+        print(f"\n  filled {ROWS:,} contact rows in {time.perf_counter() - started:.1f} s")
+        await db.close()
+
+        app = create_app(settings)
+        async with LifespanManager(app, startup_timeout=60, shutdown_timeout=30):
+            case_id = "bc-42"  # debtor bd-42 has 10 contacts in the last 60 days among the million rows
+            await publish_case(kafka_bootstrap, prefix, case_id, "bd-42")
+            desk = app.state.contact_desk
+            principal = Principal(subject="col-1", role=Role.COLLECTOR)
+            proposed = ProposedContact(channel=Channel.PHONE)
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline:
+                async with desk.runtime.engine.connect() as conn:
+                    if await rm.load_case(conn, case_id) is not None:
+                        break
+                await asyncio.sleep(0.05)
+
+            async with desk.runtime.engine.connect() as conn:
+                case = await rm.load_case(conn, case_id)
+                assert case is not None
+                pack = load_pack("US")
+                history = await rm.history(conn, case.debtor_id, NOW - pack.lookback())
+            pure = []
+            for _ in range(SAMPLES * 4):
+                t0 = time.perf_counter()
+                decide(pack, case.facts, history, proposed, NOW)
+                pure.append(time.perf_counter() - t0)
+
+            in_process = []
+            for _ in range(SAMPLES):
+                t0 = time.perf_counter()
+                decision = await desk.check(principal, case_id, proposed)
+                in_process.append(time.perf_counter() - t0)
+
+            jwt = issue_token(
+                secret=DEV_HS256_SECRET,
+                role=Role.COLLECTOR,
+                subject="col-1",
+                issuer="dcp",
+                audience="dcp-api",
+            )
+            headers = {"Authorization": f"Bearer {jwt}"}
+            body = {"case_id": case_id, "channel": "phone"}
+            over_http = []
+            async with httpx.AsyncClient(
+                transport=httpx.ASGITransport(app=app), base_url="http://c"
+            ) as client:
+                for _ in range(SAMPLES):
+                    t0 = time.perf_counter()
+                    r = await client.post("/contact-checks", json=body, headers=headers)
+                    over_http.append(time.perf_counter() - t0)
+                    assert r.status_code == 200
+        print(
+            f"  debtor history in the counting window: {len(history)} rows; decision: {decision.verdict.value}"
+            f" {decision.rule_id or ''}"
+        )
+        print(f"  decide() pure, in memory:                 {percentiles(pure)}")
+        print(f"  gate in-process (history query + decide): {percentiles(in_process)}")
+        print(f"  POST /contact-checks over HTTP (ASGI):    {percentiles(over_http)}")
+    finally:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.close()
+
+
+async def publish_case(bootstrap: str, prefix: str, case_id: str, debtor_id: str) -> None:
+    usd = Money(amount_minor=100_000, currency="USD")
+    opened = CaseOpened(
+        debtor=Debtor(
+            debtor_id=debtor_id,
+            full_name="Bench Mark",
+            phones=[
+                PhoneNumber(
+                    number="+12025550101", kind=PhoneKind.MOBILE, consent_to_call=True, consent_to_sms=True
+                )
+            ],
+            language="en",
+            time_zone="America/New_York",
+            time_zone_source=TimeZoneSource.ADDRESS,
+        ),
+        account=Account(creditor_id="bank", account_reference="b", product="card"),
+        amounts=CaseAmounts(principal=usd, interest=usd, fees=usd, total_balance=usd),
+        days_past_due=30,
+        due_since=date(2026, 5, 1),
+        jurisdiction="US",
+    )
+    assigned = CaseAssigned(assignee=Assignee(kind=AssigneeKind.COLLECTOR, id="col-1"), reason="bench")
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=True, acks="all")
+    await producer.start()
+    try:
+        for payload in (opened, assigned):
+            event = new_event(
+                payload,
+                subject=case_id,
+                source="/bench",
+                actor="bench",
+                actorrole="service",
+                correlationid="b",
+                time=NOW,
+            )
+            await producer.send_and_wait(
+                prefix + "collections.cases", encode_event(event), key=case_id.encode()
+            )
+    finally:
+        await producer.stop()

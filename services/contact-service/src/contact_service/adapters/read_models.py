@@ -1,0 +1,293 @@
+"""Queries on the contact service's read models (SQLAlchemy Core text on the caller's connection)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from dcp_compliance import CaseFacts, ContactHistoryEntry, ContactPurpose, Decision
+from dcp_events.catalogue.enums import Channel, ContactOutcome, ContactParty
+
+
+@dataclass(frozen=True)
+class CaseRow:
+    case_id: str
+    debtor_id: str
+    jurisdiction: str
+    status: str
+    assignee_kind: str | None
+    assignee_id: str | None
+    currency: str
+    balance_minor: int
+    risk_score: int | None
+    strategy_assigned_at: datetime | None
+    treatment: list[dict[str, Any]]
+    facts: CaseFacts
+
+
+def _case(row: Any) -> CaseRow:
+    return CaseRow(
+        case_id=row.case_id,
+        debtor_id=row.debtor_id,
+        jurisdiction=row.jurisdiction,
+        status=row.status,
+        assignee_kind=row.assignee_kind,
+        assignee_id=row.assignee_id,
+        currency=row.currency,
+        balance_minor=row.balance_minor,
+        risk_score=row.risk_score,
+        strategy_assigned_at=row.strategy_assigned_at,
+        treatment=row.treatment,
+        facts=CaseFacts.model_validate(row.facts),
+    )
+
+
+_CASE_COLUMNS = (
+    "case_id, debtor_id, jurisdiction, status, assignee_kind, assignee_id, currency, balance_minor,"
+    " risk_score, strategy_assigned_at, treatment, facts"
+)
+
+
+async def load_case(conn: AsyncConnection, case_id: str, *, for_update: bool = False) -> CaseRow | None:
+    lock = " FOR UPDATE" if for_update else ""
+    row = (
+        await conn.execute(
+            text(f"SELECT {_CASE_COLUMNS} FROM case_facts WHERE case_id = :id{lock}"),  # noqa: S608
+            {"id": case_id},
+        )
+    ).first()
+    return _case(row) if row is not None else None
+
+
+async def open_cases_of_debtor(conn: AsyncConnection, debtor_id: str) -> list[str]:
+    rows = await conn.execute(
+        text("SELECT case_id FROM case_facts WHERE debtor_id = :d AND status = 'open' ORDER BY case_id"),
+        {"d": debtor_id},
+    )
+    return [r.case_id for r in rows]
+
+
+async def cases_assigned_to(conn: AsyncConnection, kinds_ids: Sequence[tuple[str, str]]) -> list[CaseRow]:
+    found: list[CaseRow] = []
+    for kind, ident in kinds_ids:
+        rows = await conn.execute(
+            text(
+                f"SELECT {_CASE_COLUMNS} FROM case_facts"  # noqa: S608
+                " WHERE assignee_kind = :k AND assignee_id = :i AND status = 'open'"
+            ),
+            {"k": kind, "i": ident},
+        )
+        found += [_case(r) for r in rows]
+    return found
+
+
+async def insert_case(
+    conn: AsyncConnection, facts: CaseFacts, currency: str, balance_minor: int, risk: int | None
+) -> None:
+    await conn.execute(
+        text(
+            """
+            INSERT INTO case_facts
+                (case_id, debtor_id, jurisdiction, currency, balance_minor, risk_score, facts)
+            VALUES (:case_id, :debtor_id, :jurisdiction, :currency, :balance, :risk, CAST(:facts AS jsonb))
+            ON CONFLICT (case_id) DO NOTHING
+            """
+        ),
+        {
+            "case_id": facts.case_id,
+            "debtor_id": facts.debtor_id,
+            "jurisdiction": facts.jurisdiction,
+            "currency": currency,
+            "balance": balance_minor,
+            "risk": risk,
+            "facts": facts.model_dump_json(),
+        },
+    )
+
+
+async def update_case(conn: AsyncConnection, case_id: str, **columns: Any) -> None:
+    """Set the given columns (`facts` as CaseFacts, `treatment` as a list)."""
+    params: dict[str, Any] = {"id": case_id}
+    sets = []
+    for name, value in columns.items():
+        if name == "facts":
+            sets.append("facts = CAST(:facts AS jsonb)")
+            params["facts"] = value.model_dump_json()
+        elif name == "treatment":
+            sets.append("treatment = CAST(:treatment AS jsonb)")
+            params["treatment"] = json.dumps(value)
+        else:
+            sets.append(f"{name} = :{name}")
+            params[name] = value
+    sets.append("updated_at = now()")
+    await conn.execute(text(f"UPDATE case_facts SET {', '.join(sets)} WHERE case_id = :id"), params)  # noqa: S608
+
+
+async def lock_debtor(conn: AsyncConnection, debtor_id: str) -> None:
+    """Serialise every gate decision and record about one debtor until the transaction ends."""
+    await conn.execute(text("SELECT pg_advisory_xact_lock(hashtextextended(:d, 7001))"), {"d": debtor_id})
+
+
+_HISTORY = text(
+    """
+    SELECT attempt_id, case_id, debtor_id, at, channel, party, outcome, collector_id, agency_id,
+           contact_point, purpose
+    FROM contacts
+    WHERE decision = 'allow' AND debtor_id = :debtor AND at >= :since
+    UNION
+    SELECT attempt_id, case_id, debtor_id, at, channel, party, outcome, collector_id, agency_id,
+           contact_point, purpose
+    FROM contacts
+    WHERE decision = 'allow' AND party = 'third_party' AND debtor_id = :debtor AND contact_point = :point
+    """
+)
+
+
+async def history(
+    conn: AsyncConnection, debtor_id: str, since: datetime, third_party_point: str | None = None
+) -> list[ContactHistoryEntry]:
+    """The debtor's contacts since `since` (and every earlier one with the third party asked)."""
+    rows = await conn.execute(
+        _HISTORY, {"debtor": debtor_id, "since": since, "point": third_party_point or ""}
+    )
+    return [
+        ContactHistoryEntry.model_construct(
+            attempt_id=r.attempt_id,
+            case_id=r.case_id,
+            debtor_id=r.debtor_id,
+            at=r.at,
+            channel=Channel(r.channel),
+            party=ContactParty(r.party),
+            outcome=ContactOutcome(r.outcome),
+            collector_id=r.collector_id,
+            agency_id=r.agency_id,
+            contact_point=r.contact_point,
+            purpose=ContactPurpose(r.purpose),
+        )
+        for r in rows
+    ]
+
+
+async def find_contact(conn: AsyncConnection, attempt_id: str) -> dict[str, Any] | None:
+    row = (
+        await conn.execute(text("SELECT * FROM contacts WHERE attempt_id = :a"), {"a": attempt_id})
+    ).first()
+    return dict(row._mapping) if row is not None else None
+
+
+async def record_contact(
+    conn: AsyncConnection,
+    *,
+    attempt_id: str,
+    case_id: str,
+    debtor_id: str,
+    at: datetime,
+    decision: Decision,
+    channel: Channel,
+    party: ContactParty,
+    purpose: ContactPurpose,
+    outcome: ContactOutcome | None,
+    collector_id: str | None,
+    agency_id: str | None,
+    contact_point: str | None,
+    duration_seconds: int | None,
+    recording_ref: str | None,
+) -> None:
+    await conn.execute(
+        text(
+            """
+            INSERT INTO contacts (attempt_id, case_id, debtor_id, at, decision, channel, party, purpose,
+                outcome, collector_id, agency_id, contact_point, duration_seconds, recording_ref, rule_id,
+                citation, reason, next_allowed_at, pack_id, pack_version)
+            VALUES (:attempt_id, :case_id, :debtor_id, :at, :decision, :channel, :party, :purpose,
+                :outcome, :collector_id, :agency_id, :contact_point, :duration_seconds, :recording_ref,
+                :rule_id, :citation, :reason, :next_allowed_at, :pack_id, :pack_version)
+            """
+        ),
+        {
+            "attempt_id": attempt_id,
+            "case_id": case_id,
+            "debtor_id": debtor_id,
+            "at": at,
+            "decision": decision.verdict.value,
+            "channel": channel.value,
+            "party": party.value,
+            "purpose": purpose.value,
+            "outcome": outcome.value if outcome is not None else None,
+            "collector_id": collector_id,
+            "agency_id": agency_id,
+            "contact_point": contact_point,
+            "duration_seconds": duration_seconds,
+            "recording_ref": recording_ref,
+            "rule_id": decision.rule_id,
+            "citation": decision.citation,
+            "reason": decision.reason,
+            "next_allowed_at": decision.next_allowed_at,
+            "pack_id": decision.pack_id,
+            "pack_version": decision.pack_version,
+        },
+    )
+
+
+async def contacts_of_case(conn: AsyncConnection, case_id: str, limit: int) -> list[dict[str, Any]]:
+    rows = await conn.execute(
+        text("SELECT * FROM contacts WHERE case_id = :c ORDER BY at DESC, attempt_id LIMIT :n"),
+        {"c": case_id, "n": limit},
+    )
+    return [dict(r._mapping) for r in rows]
+
+
+async def recent_contacts_of_case(
+    conn: AsyncConnection, case_id: str, since: datetime
+) -> list[tuple[datetime, Channel]]:
+    rows = await conn.execute(
+        text("SELECT at, channel FROM contacts WHERE case_id = :c AND decision = 'allow' AND at >= :s"),
+        {"c": case_id, "s": since},
+    )
+    return [(r.at, Channel(r.channel)) for r in rows]
+
+
+async def insert_promise(
+    conn: AsyncConnection,
+    *,
+    promise_id: str,
+    case_id: str,
+    amount_minor: int,
+    currency: str,
+    due_on: date,
+    made_at: datetime,
+    collector_id: str | None,
+) -> None:
+    await conn.execute(
+        text(
+            "INSERT INTO promises"
+            " (promise_id, case_id, amount_minor, currency, due_on, made_at, collector_id)"
+            " VALUES (:p, :c, :a, :cur, :d, :m, :col)"
+        ),
+        {
+            "p": promise_id,
+            "c": case_id,
+            "a": amount_minor,
+            "cur": currency,
+            "d": due_on,
+            "m": made_at,
+            "col": collector_id,
+        },
+    )
+
+
+async def set_promise_status(conn: AsyncConnection, promise_id: str, status: str) -> None:
+    await conn.execute(
+        text("UPDATE promises SET status = :s WHERE promise_id = :p"), {"s": status, "p": promise_id}
+    )
+
+
+async def promises_of_case(conn: AsyncConnection, case_id: str) -> list[tuple[date, str]]:
+    rows = await conn.execute(text("SELECT due_on, status FROM promises WHERE case_id = :c"), {"c": case_id})
+    return [(r.due_on, r.status) for r in rows]

@@ -1,0 +1,167 @@
+"""Request and response bodies."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+
+from dcp_compliance import ContactPurpose, Decision
+from dcp_events.catalogue.base import Money
+from dcp_events.catalogue.contacts import ContactWindow
+from dcp_events.catalogue.enums import Channel, ContactOutcome, ContactParty
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ContactCheck(_Body):
+    case_id: str = Field(min_length=1, max_length=128)
+    channel: Channel
+    party: ContactParty = ContactParty.DEBTOR
+    purpose: ContactPurpose = ContactPurpose.COLLECTION
+    contact_point: str | None = Field(default=None, max_length=254)
+    recording_ref: str | None = Field(default=None, max_length=128)
+    discloses_debt: bool = False
+    at_workplace: bool = False
+    collector_id: str | None = Field(
+        default=None, description="Supervisors and dialers: the collector acting."
+    )
+
+
+_THIRD_PARTY_OUTCOMES = {
+    ContactOutcome.THIRD_PARTY_CONTACT,
+    ContactOutcome.NO_ANSWER,
+    ContactOutcome.VOICEMAIL,
+    ContactOutcome.WRONG_NUMBER,
+    ContactOutcome.REFUSED,
+}
+
+
+class ContactAttemptRequest(ContactCheck):
+    attempt_id: str | None = Field(
+        default=None, max_length=128, description="Idempotency key; generated if absent."
+    )
+    outcome: ContactOutcome
+    duration_seconds: int = Field(default=0, ge=0, le=86_400)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> ContactAttemptRequest:
+        if self.party is ContactParty.THIRD_PARTY and self.outcome not in _THIRD_PARTY_OUTCOMES:
+            raise ValueError(f"outcome {self.outcome.value} is not possible with a third party")
+        if self.party is ContactParty.DEBTOR and self.outcome is ContactOutcome.THIRD_PARTY_CONTACT:
+            raise ValueError("third_party_contact is the outcome of a contact with a third party")
+        return self
+
+
+class AttemptAccepted(BaseModel):
+    attempt_id: str
+    decision: Decision
+
+
+class PromiseRequest(_Body):
+    case_id: str = Field(min_length=1, max_length=128)
+    amount: Money
+    due_on: date
+    channel: Channel
+    attempt_id: str | None = None
+    collector_id: str | None = None
+
+
+class PromiseAccepted(BaseModel):
+    promise_id: str
+
+
+RequestKind = Literal[
+    "dispute",
+    "cease_communication",
+    "channel_opt_out",
+    "preferred_contact_times",
+    "workplace_contact_prohibited",
+    "agreed_contact_person",
+]
+
+
+class DebtorRequest(_Body):
+    case_id: str = Field(min_length=1, max_length=128)
+    kind: RequestKind
+    received_via: Channel
+    reason: str | None = Field(default=None, max_length=2000)
+    channel: Channel | None = Field(default=None, description="channel_opt_out: the channel.")
+    contact_point: str | None = Field(default=None, max_length=128)
+    windows: list[ContactWindow] | None = None
+    preferred_channel: Channel | None = None
+    disputed_amount: Money | None = None
+    relation: str | None = Field(default=None, max_length=128)
+
+    @model_validator(mode="after")
+    def _complete(self) -> DebtorRequest:
+        if self.kind == "channel_opt_out" and self.channel is None:
+            raise ValueError("channel_opt_out needs `channel`")
+        if self.kind == "preferred_contact_times" and not self.windows and self.preferred_channel is None:
+            raise ValueError("preferred_contact_times needs `windows` or `preferred_channel`")
+        if self.kind == "agreed_contact_person" and not self.contact_point:
+            raise ValueError("agreed_contact_person needs `contact_point`")
+        return self
+
+
+class DebtorRequestAccepted(BaseModel):
+    kind: str
+    recorded_on_cases: list[str]
+
+
+class ChannelOption(BaseModel):
+    channel: Channel
+    allowed: bool
+    rule_id: str | None = None
+    reason: str | None = None
+    next_allowed_at: datetime | None = None
+    note: str | None = None
+
+
+class WorklistEntry(BaseModel):
+    case_id: str
+    debtor_id: str
+    jurisdiction: str
+    priority_reason: str
+    expected_recovery: Money
+    channels: list[ChannelOption]
+
+
+class Worklist(BaseModel):
+    collector: str
+    generated_at: AwareDatetime
+    items: list[WorklistEntry]
+
+
+class ContactRecord(BaseModel):
+    attempt_id: str
+    at: datetime
+    decision: Literal["allow", "deny"]
+    channel: Channel
+    party: ContactParty
+    purpose: ContactPurpose
+    outcome: ContactOutcome | None
+    collector_id: str | None
+    agency_id: str | None
+    contact_point: str | None
+    duration_seconds: int | None
+    recording_ref: str | None
+    rule_id: str | None
+    citation: str | None
+    reason: str | None
+    next_allowed_at: datetime | None
+    rule_pack_id: str
+    rule_pack_version: str
+
+
+class CaseContacts(BaseModel):
+    case_id: str
+    contacts: list[ContactRecord]
+
+
+class CaseContactOptions(BaseModel):
+    case_id: str
+    channels: list[ChannelOption]

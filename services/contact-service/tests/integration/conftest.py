@@ -1,0 +1,200 @@
+"""A contact service per test module: its own database and topic prefix on the real stack, its real
+HTTP app (httpx over ASGI, lifespan running the relay and consumers), a manual clock, and helpers
+to publish case events and read the contact events it publishes."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import asyncpg
+import httpx
+import pytest
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from asgi_lifespan import LifespanManager
+
+from contact_service.main import MIGRATIONS, ContactServiceSettings, create_app
+from dcp_devstack.kafka import create_topics_async
+from dcp_devstack.postgres import database_url_for
+from dcp_devstack.stack import catalogue_topics
+from dcp_events import decode_event, encode_event
+from dcp_events.catalogue import (
+    Assignee,
+    CaseAmounts,
+    CaseAssigned,
+    CaseOpened,
+    EventPayload,
+    Money,
+    new_event,
+)
+from dcp_events.catalogue.debtor import Account, Debtor, EmailAddress, PhoneNumber
+from dcp_events.catalogue.enums import AssigneeKind, PhoneKind, TimeZoneSource
+from dcp_events.envelope import CloudEvent
+from dcp_platform import migrations
+from dcp_platform.auth import Role
+from dcp_platform.clock import ManualClock
+from dcp_platform.settings import DEV_HS256_SECRET
+from dcp_platform.tokens import issue_token
+
+START = datetime(2026, 6, 10, 16, 0, tzinfo=UTC)  # 12:00 in New York, 17:00 in London, 00:00 in Shanghai
+ZONES = {"US": "America/New_York", "GB": "Europe/London", "CN": "Asia/Shanghai", "FR": "Europe/Paris"}
+CURRENCY = {"US": "USD", "GB": "GBP", "CN": "CNY", "FR": "EUR"}
+
+
+def token(role: Role = Role.COLLECTOR, subject: str = "col-1", **claims: Any) -> dict[str, str]:
+    jwt = issue_token(
+        secret=DEV_HS256_SECRET, role=role, subject=subject, issuer="dcp", audience="dcp-api", **claims
+    )
+    return {"Authorization": f"Bearer {jwt}"}
+
+
+async def eventually(check: Callable[[], Awaitable[bool]], timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if await check():
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError("condition not met before the deadline")
+
+
+@dataclass
+class ContactService:
+    client: httpx.AsyncClient
+    clock: ManualClock
+    prefix: str
+    bootstrap: str
+    database_url: str
+    producer: AIOKafkaProducer
+
+    def next_local(self, zone: str, hour: int, minute: int = 0) -> datetime:
+        """Move the clock forward to the next `hour:minute` wall time in `zone` (tests share one clock)."""
+        now = self.clock.now()
+        local = now.astimezone(ZoneInfo(zone))
+        target = local.replace(hour=hour, minute=minute, second=0, microsecond=0)
+        while target.astimezone(UTC) <= now:
+            target = (target + timedelta(days=1)).replace(hour=hour, minute=minute)
+        self.clock.set(target.astimezone(UTC))
+        return self.clock.now()
+
+    async def publish(self, topic: str, case_id: str, payload: EventPayload, **attrs: Any) -> CloudEvent:
+        event = new_event(
+            payload,
+            subject=case_id,
+            source="/case-service",
+            actor="case-service",
+            actorrole="service",
+            correlationid=str(uuid.uuid4()),
+            time=attrs.pop("time", self.clock.now()),
+            **attrs,
+        )
+        await self.producer.send_and_wait(self.prefix + topic, encode_event(event), key=case_id.encode())
+        return event
+
+    async def open_case(
+        self,
+        jurisdiction: str = "US",
+        *,
+        collector: str = "col-1",
+        balance_minor: int = 250_000,
+        risk_score: int | None = 400,
+        debtor_id: str | None = None,
+        case_id: str | None = None,
+    ) -> str:
+        """Publish CaseOpened + CaseAssigned and wait until the service knows the case."""
+        case_id = case_id or f"case-{uuid.uuid4().hex[:10]}"
+        currency = CURRENCY[jurisdiction]
+        money = Money(amount_minor=balance_minor, currency=currency)
+        zero = Money(amount_minor=0, currency=currency)
+        opened = CaseOpened(
+            debtor=Debtor(
+                debtor_id=debtor_id or f"dbt-{uuid.uuid4().hex[:10]}",
+                full_name="Pat Doe",
+                phones=[
+                    PhoneNumber(
+                        number="+12025550101",
+                        kind=PhoneKind.MOBILE,
+                        consent_to_call=True,
+                        consent_to_sms=True,
+                    )
+                ],
+                emails=[EmailAddress(address="pat@example.org", consent_to_email=True)],
+                language="en",
+                time_zone=ZONES[jurisdiction],
+                time_zone_source=TimeZoneSource.ADDRESS,
+            ),
+            account=Account(creditor_id="bank", account_reference=case_id, product="card"),
+            amounts=CaseAmounts(principal=money, interest=zero, fees=zero, total_balance=money),
+            days_past_due=45,
+            due_since=date(2026, 4, 26),
+            jurisdiction=jurisdiction,
+            risk_score=risk_score,
+        )
+        await self.publish("collections.cases", case_id, opened, jurisdiction=jurisdiction)
+        assigned = CaseAssigned(assignee=Assignee(kind=AssigneeKind.COLLECTOR, id=collector), reason="test")
+        await self.publish("collections.cases", case_id, assigned, jurisdiction=jurisdiction)
+
+        async def assigned_in_service() -> bool:
+            r = await self.client.get(f"/cases/{case_id}/contact-options", headers=token(subject=collector))
+            return r.status_code == 200
+
+        await eventually(assigned_in_service)
+        return case_id
+
+    async def contact_events(self, case_id: str, *, expect: int, timeout: float = 20.0) -> list[CloudEvent]:
+        """The events the service published about `case_id` on collections.contacts (at least `expect`)."""
+        consumer = AIOKafkaConsumer(
+            self.prefix + "collections.contacts",
+            bootstrap_servers=self.bootstrap,
+            auto_offset_reset="earliest",
+            enable_auto_commit=False,
+        )
+        await consumer.start()
+        found: list[CloudEvent] = []
+        deadline = time.monotonic() + timeout
+        try:
+            while len(found) < expect and time.monotonic() < deadline:
+                batches = await consumer.getmany(timeout_ms=200)
+                for records in batches.values():
+                    for r in records:
+                        if r.key == case_id.encode() and r.value is not None:
+                            found.append(decode_event(r.value))
+        finally:
+            await consumer.stop()
+        return found
+
+
+@pytest.fixture(scope="module")
+async def service(database_server_url: str, kafka_bootstrap: str) -> AsyncIterator[ContactService]:
+    """Module-scoped equivalents of `fresh_database` and `topic_prefix` (those are per test)."""
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    admin = await asyncpg.connect(database_url_for(database_server_url, "postgres"))
+    await admin.execute(f'CREATE DATABASE "{name}"')
+    prefix = f"t{uuid.uuid4().hex[:8]}."
+    await create_topics_async(kafka_bootstrap, [prefix + t for t in catalogue_topics()])
+    url = database_url_for(database_server_url, name)
+    settings = ContactServiceSettings(
+        service_database_url=url,
+        kafka_bootstrap_servers=kafka_bootstrap,
+        kafka_topic_prefix=prefix,
+        clock_mode="manual",
+        clock_fixed_at=START,
+    )
+    await asyncio.to_thread(migrations.upgrade, MIGRATIONS, settings.sqlalchemy_url)
+    app = create_app(settings)
+    producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap, enable_idempotence=True, acks="all")
+    await producer.start()
+    try:
+        async with LifespanManager(app, startup_timeout=60, shutdown_timeout=30):
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://contact") as client:
+                yield ContactService(client, app.state.clock, prefix, kafka_bootstrap, url, producer)
+    finally:
+        await producer.stop()
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.close()
