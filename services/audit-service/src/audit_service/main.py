@@ -2,29 +2,90 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
 from pathlib import Path
+from typing import Annotated
 
+import asyncpg
+import typer
 from fastapi import FastAPI
 
-from dcp_platform.service import event_sourced_app, service_cli
-from dcp_platform.settings import ServiceSettings
+from audit_service import verifier
+from audit_service.api import export, findings, integrity, trail
+from audit_service.application.ingest import TrailWriter, replay
+from audit_service.application.runtime import AuditRuntime, check_trail_role, group_id, watched_topics
+from audit_service.settings import AuditServiceSettings
+from dcp_platform import migrations
+from dcp_platform.app import create_service_app
+from dcp_platform.health import kafka_check, postgres_check
+from dcp_platform.service import service_cli
 
 MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
 
-
-class AuditServiceSettings(ServiceSettings):
-    service_name: str = "audit-service"
-    http_port: int = 8004
+__all__ = ["MIGRATIONS", "AuditServiceSettings", "cli", "create_app"]
 
 
 def create_app(settings: AuditServiceSettings | None = None) -> FastAPI:
-    return event_sourced_app(
-        settings or AuditServiceSettings(),
-        description="The audit service: the tamper-evident audit trail of every event.",
+    settings = settings or AuditServiceSettings()
+    clock = settings.make_clock()
+    runtime = AuditRuntime(settings, clock)
+    timeout = settings.readiness_timeout_seconds
+    app = create_service_app(
+        settings,
+        routers=[trail.router, integrity.router, export.router, findings.router],
+        lifespan_hooks=[runtime.lifespan],
+        readiness_checks=[
+            postgres_check(settings.trail_dsn, timeout=timeout),
+            kafka_check(settings.kafka_bootstrap_servers, timeout=timeout),
+        ],
+        include_default_readiness_checks=False,
+        clock=clock,
+        description="The audit service: the immutable, hash-chained, signed compliance trail, for auditors.",
     )
+    app.state.audit = runtime
+    return app
+
+
+async def rebuild_trail(settings: AuditServiceSettings) -> dict[str, dict[str, object]]:
+    """Replay every watched topic into the (empty) trail of `settings`; the chain heads reached."""
+    pool = await asyncpg.create_pool(settings.trail_dsn, min_size=1, max_size=2)
+    try:
+        await check_trail_role(pool)
+        async with pool.acquire() as conn:
+            if await conn.fetchval("SELECT EXISTS (SELECT 1 FROM audit_entries)"):
+                raise RuntimeError("the target trail is not empty: rebuild only into an empty audit database")
+        writer = TrailWriter(pool, group_id=group_id(settings), topic_prefix=settings.kafka_topic_prefix)
+        await replay(writer, settings.kafka_bootstrap_servers, watched_topics(settings))
+        return {
+            str(chain): {"size": c.head.seq + 1, "head_hash": c.head.hash.hex(), "last_offset": c.head.offset}
+            for chain, c in sorted(writer.chains.items(), key=lambda kv: (kv[0].topic, kv[0].partition))
+            if c.head is not None
+        }
+    finally:
+        await pool.close()
 
 
 cli = service_cli(create_app, AuditServiceSettings, MIGRATIONS)
+
+
+@cli.command("rebuild")
+def rebuild_command(
+    database_url: Annotated[
+        str | None, typer.Option(help="The empty audit database to fill (default: the service database)")
+    ] = None,
+) -> None:
+    """Replay the topics into an empty audit database; print the chain heads (they match the original's)."""
+    overrides = {"service_database_url": database_url} if database_url else {}
+    settings = AuditServiceSettings(**overrides)  # type: ignore[arg-type]
+    migrations.upgrade(MIGRATIONS, settings.sqlalchemy_url)
+    heads = asyncio.run(rebuild_trail(settings))
+    typer.echo(json.dumps({"chains": heads}, indent=2, sort_keys=True))
+
+
+cli.add_typer(
+    verifier.cli, name="verify", help="Verify an export (or a proof) offline: no service, no database."
+)
 
 if __name__ == "__main__":
     cli()

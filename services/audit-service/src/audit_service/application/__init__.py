@@ -1,1 +1,1 @@
-"""Command and event handlers of the audit service."""
+"""Use cases: ingest from Kafka, checkpoints, verification, rebuild, findings."""

@@ -1,0 +1,26 @@
+"""The audit trail: append-only entries and checkpoints, the refusing trigger, the trail role.
+
+Revision ID: 0002
+Revises: 0001
+"""
+
+import os
+
+from alembic import op
+
+from audit_service.adapters.schema import create_trail, drop_trail
+from audit_service.settings import DEFAULT_DB_ROLE
+
+revision = "0002"
+down_revision = "0001"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    role = os.environ.get("AUDIT_DB_ROLE", DEFAULT_DB_ROLE)
+    create_trail(op.get_bind(), role, os.environ.get("AUDIT_DB_ROLE_PASSWORD"))
+
+
+def downgrade() -> None:
+    drop_trail(op.get_bind(), os.environ.get("AUDIT_DB_ROLE", DEFAULT_DB_ROLE))

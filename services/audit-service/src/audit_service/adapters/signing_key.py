@@ -1,0 +1,58 @@
+"""Where the checkpoint signing key comes from: the environment, a file, or (dev only) a generated file."""
+
+from __future__ import annotations
+
+import base64
+import os
+from pathlib import Path
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from audit_service.domain.checkpoints import CheckpointSigner
+from audit_service.settings import AuditServiceSettings
+
+DEV_KEY_NAME = "audit-service/checkpoint-signing-key.pem"
+
+
+def parse_private_key(text: str) -> Ed25519PrivateKey:
+    """PKCS#8 PEM, or base64 of the 32-byte seed."""
+    raw = text.strip().encode()
+    if b"BEGIN" in raw:
+        key = serialization.load_pem_private_key(raw, password=None)
+    else:
+        key = Ed25519PrivateKey.from_private_bytes(base64.b64decode(raw))
+    if not isinstance(key, Ed25519PrivateKey):
+        raise ValueError("the checkpoint signing key is not an Ed25519 key")
+    return key
+
+
+def private_key_pem(key: Ed25519PrivateKey) -> bytes:
+    return key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+
+
+def load_signer(settings: AuditServiceSettings) -> CheckpointSigner:
+    if settings.audit_signing_key is not None:
+        return CheckpointSigner(parse_private_key(settings.audit_signing_key.get_secret_value()))
+    if settings.audit_signing_key_file is not None:
+        return CheckpointSigner(parse_private_key(settings.audit_signing_key_file.read_text()))
+    if not settings.is_dev:
+        raise RuntimeError("no checkpoint signing key configured (AUDIT_SIGNING_KEY)")
+    return CheckpointSigner(_dev_key(settings.dcp_data_dir / DEV_KEY_NAME))
+
+
+def _dev_key(path: Path) -> Ed25519PrivateKey:
+    if path.exists():
+        return parse_private_key(path.read_text())
+    path.parent.mkdir(parents=True, exist_ok=True)
+    key = Ed25519PrivateKey.generate()
+    # Created owner-only; O_EXCL so two processes starting together keep the first key.
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return parse_private_key(path.read_text())
+    with os.fdopen(fd, "wb") as out:
+        out.write(private_key_pem(key))
+    return key

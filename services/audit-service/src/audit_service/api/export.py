@@ -1,0 +1,70 @@
+"""`GET /audit/export`: the trail as JSON Lines or CSV, streamed from a server-side cursor."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import AsyncIterator
+from datetime import datetime
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends, Query
+from starlette.responses import StreamingResponse
+
+from audit_service.adapters import trail
+from audit_service.api.deps import AUDIT_ROLES, AuditorDep, PoolDep, RuntimeDep, reveals_pii
+from audit_service.api.views import CSV_COLUMNS, csv_row, export_line
+from dcp_platform.auth import require_roles
+
+router = APIRouter(prefix="/audit", tags=["export"], dependencies=[Depends(require_roles(*AUDIT_ROLES))])
+
+
+@router.get("/export")
+async def export(
+    principal: AuditorDep,
+    runtime: RuntimeDep,
+    pool: PoolDep,
+    format: Literal["jsonl", "csv"] = "jsonl",
+    actor: str | None = None,
+    type: str | None = None,
+    case_id: str | None = None,
+    topic: str | None = None,
+    from_: Annotated[datetime | None, Query(alias="from")] = None,
+    to: datetime | None = None,
+) -> StreamingResponse:
+    """Entries in chain order (topic, partition, seq). JSON Lines carry each entry's canonical bytes for
+    roles that may see personal data; the standalone verifier rehashes them."""
+    flt = trail.EntryFilter(
+        actor=actor, event_type=type, case_id=case_id, topic=topic, time_from=from_, time_to=to
+    )
+    reveal = reveals_pii(principal, runtime)
+
+    async def lines() -> AsyncIterator[bytes]:
+        async with pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
+            if format == "csv":
+                buffer = io.StringIO()
+                writer = csv.writer(buffer)
+                writer.writerow(CSV_COLUMNS)
+                async for row in trail.stream_entries(conn, flt, chain_order=True):
+                    writer.writerow(csv_row(row, reveal=reveal))
+                    if buffer.tell() > 65536:
+                        yield buffer.getvalue().encode()
+                        buffer.seek(0)
+                        buffer.truncate()
+                yield buffer.getvalue().encode()
+            else:
+                chunk: list[str] = []
+                async for row in trail.stream_entries(conn, flt, chain_order=True):
+                    chunk.append(json.dumps(export_line(row, reveal=reveal), ensure_ascii=False))
+                    if len(chunk) >= 500:
+                        yield ("\n".join(chunk) + "\n").encode()
+                        chunk = []
+                if chunk:
+                    yield ("\n".join(chunk) + "\n").encode()
+
+    media = "text/csv; charset=utf-8" if format == "csv" else "application/x-ndjson"
+    filename = f"audit-trail.{format}"
+    return StreamingResponse(
+        lines(), media_type=media, headers={"Content-Disposition": f'attachment; filename="{filename}"'}
+    )

@@ -1,0 +1,117 @@
+"""Auditor routes over the trail: entries by filter, a case's trail, one entry, and its inclusion proof."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query
+
+from audit_service.adapters import trail
+from audit_service.api import cursors
+from audit_service.api.deps import AUDIT_ROLES, AuditorDep, PoolDep, RuntimeDep, reveals_pii
+from audit_service.api.views import entry_view
+from audit_service.domain.chain import ChainId
+from audit_service.domain.proofs import build_proof
+from dcp_platform.auth import require_roles
+from dcp_platform.problems import Conflict, NotFound
+
+router = APIRouter(prefix="/audit", tags=["audit trail"], dependencies=[Depends(require_roles(*AUDIT_ROLES))])
+
+Limit = Annotated[int, Query(ge=1, le=1000)]
+
+
+@router.get("/entries")
+async def list_entries(
+    principal: AuditorDep,
+    runtime: RuntimeDep,
+    pool: PoolDep,
+    actor: str | None = None,
+    type: str | None = None,
+    case_id: str | None = None,
+    topic: str | None = None,
+    from_: Annotated[datetime | None, Query(alias="from")] = None,
+    to: datetime | None = None,
+    cursor: str | None = None,
+    limit: Limit = 100,
+) -> dict[str, Any]:
+    """Entries by actor, event type (with or without `.vN`), case, topic and time range, in trail order."""
+    flt = trail.EntryFilter(
+        actor=actor, event_type=type, case_id=case_id, topic=topic, time_from=from_, time_to=to
+    )
+    async with pool.acquire() as conn:
+        rows = await trail.list_entries(conn, flt, cursors.after_id(cursor), limit)
+    reveal = reveals_pii(principal, runtime)
+    return {
+        "items": [entry_view(r, reveal=reveal) for r in rows],
+        "next_cursor": cursors.encode({"id": rows[-1].id}) if len(rows) == limit else None,
+    }
+
+
+@router.get("/cases/{case_id}/trail")
+async def case_trail(
+    case_id: str,
+    principal: AuditorDep,
+    runtime: RuntimeDep,
+    pool: PoolDep,
+    cursor: str | None = None,
+    limit: Limit = 500,
+) -> dict[str, Any]:
+    """Everything that happened to a case, across all topics, in time order, with actor and evidence."""
+    async with pool.acquire() as conn:
+        rows = await trail.case_trail(conn, case_id, cursors.after_time_id(cursor), limit)
+    reveal = reveals_pii(principal, runtime)
+    last = rows[-1] if len(rows) == limit else None
+    return {
+        "case_id": case_id,
+        "items": [entry_view(r, reveal=reveal) for r in rows],
+        "next_cursor": (
+            cursors.encode({"t": (last.index.event_time or last.index.kafka_time).isoformat(), "id": last.id})
+            if last is not None
+            else None
+        ),
+    }
+
+
+@router.get("/entries/{entry_id}")
+async def get_entry(
+    entry_id: int, principal: AuditorDep, runtime: RuntimeDep, pool: PoolDep
+) -> dict[str, Any]:
+    async with pool.acquire() as conn:
+        row = await trail.entry_by_id(conn, entry_id)
+    if row is None:
+        raise NotFound(f"No entry {entry_id}.")
+    return entry_view(row, reveal=reveals_pii(principal, runtime))
+
+
+@router.get("/entries/{entry_id}/proof")
+async def entry_proof(entry_id: int, pool: PoolDep) -> dict[str, Any]:
+    """Evidence that the entry is covered by a signed checkpoint (RFC 6962 inclusion paths, two levels).
+
+    Check it with `audit-verify proof` and the public key, without trusting this service.
+    """
+    async with pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
+        row = await trail.entry_by_id(conn, entry_id)
+        if row is None:
+            raise NotFound(f"No entry {entry_id}.")
+        chain = ChainId(row.topic, row.partition)
+        checkpoint = await trail.covering_checkpoint(conn, chain, row.seq)
+        if checkpoint is None:
+            raise Conflict(
+                f"Entry {entry_id} is not covered by a signed checkpoint yet; one is made at the next "
+                "interval, or on demand with POST /audit/checkpoints."
+            )
+        size = int(checkpoint.frontiers[f"{chain.topic}/{chain.partition}"]["size"])
+        hashes = [h async for _, _, _, h in trail.stream_chain_hashes(conn, chain, 0, size)]
+    proof = build_proof(
+        entry_id=row.id,
+        topic=row.topic,
+        partition=row.partition,
+        seq=row.seq,
+        entry_hash=row.hash,
+        chain_hashes=hashes,
+        checkpoint_seq=checkpoint.seq,
+        checkpoint_body=checkpoint.body,
+        signature=checkpoint.signature,
+    )
+    return {**proof.to_json(), "prev_hash": row.prev_hash.hex()}

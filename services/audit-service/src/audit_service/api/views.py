@@ -1,0 +1,115 @@
+"""How entries look in responses and exports (personal data masked unless the caller may see it)."""
+
+from __future__ import annotations
+
+import base64
+import json
+from datetime import datetime
+from typing import Any
+
+from audit_service.adapters.trail import EntryRow
+from audit_service.domain.entries import EntryKind, parse_entry
+from audit_service.domain.masking import mask, mask_text
+
+_DECISION_FIELDS = ("rule_id", "citation", "reason", "rule_pack_id", "rule_pack_version", "next_allowed_at")
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment is not None else None
+
+
+def _headers(doc: dict[str, Any], reveal: bool) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for name, value in doc.get("headers", []):
+        raw = base64.b64decode(value)
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            text = "base64:" + value
+        out[name] = text if reveal else mask_text(text)
+    return out
+
+
+def decision_evidence(event: dict[str, Any]) -> dict[str, Any] | None:
+    """For a refused contact: the rule, its citation and the rule pack version that decided."""
+    data = event.get("data")
+    if not isinstance(data, dict) or not str(event.get("type", "")).startswith(
+        "collections.contact.blocked."
+    ):
+        return None
+    return {"decision": "deny", **{k: data.get(k) for k in _DECISION_FIELDS}}
+
+
+def entry_view(row: EntryRow, *, reveal: bool) -> dict[str, Any]:
+    doc = parse_entry(row.entry)
+    ix = row.index
+    view: dict[str, Any] = {
+        "id": row.id,
+        "topic": row.topic,
+        "partition": row.partition,
+        "offset": row.offset,
+        "seq": row.seq,
+        "kind": ix.kind,
+        "event_id": ix.event_id,
+        "type": ix.event_type,
+        "case_id": ix.case_id,
+        "actor": ix.actor,
+        "actor_role": ix.actor_role,
+        "time": _iso(ix.event_time),
+        "kafka_time": _iso(ix.kafka_time),
+        "ingested_at": _iso(row.ingested_at),
+        "prev_hash": row.prev_hash.hex(),
+        "hash": row.hash.hex(),
+        "headers": _headers(doc, reveal),
+    }
+    if ix.kind == EntryKind.JSON:
+        event = doc["event"]
+        view["event"] = event if reveal else mask(event)
+        view["decision"] = decision_evidence(event)
+    elif ix.kind == EntryKind.RAW:
+        view["raw"] = {"size": len(base64.b64decode(doc["raw"])), "sha256": doc.get("value_sha256")}
+        if reveal:
+            view["raw"]["base64"] = doc["raw"]
+    if row.topic.endswith(".dlq"):
+        view["dead_letter"] = {
+            k.removeprefix("dlq."): v for k, v in view["headers"].items() if k.startswith("dlq.")
+        }
+    return view
+
+
+def export_line(row: EntryRow, *, reveal: bool) -> dict[str, Any]:
+    """One JSON Lines record: the view, plus the entry bytes the standalone verifier rehashes."""
+    line = entry_view(row, reveal=reveal)
+    if reveal:
+        line["entry"] = base64.b64encode(row.entry).decode("ascii")
+    else:
+        line["entry_withheld"] = True
+    return line
+
+
+CSV_COLUMNS = [
+    "id",
+    "topic",
+    "partition",
+    "offset",
+    "seq",
+    "kind",
+    "event_id",
+    "type",
+    "case_id",
+    "actor",
+    "actor_role",
+    "time",
+    "kafka_time",
+    "prev_hash",
+    "hash",
+    "data",
+]
+
+
+def csv_row(row: EntryRow, *, reveal: bool) -> list[str]:
+    view = entry_view(row, reveal=reveal)
+    event = view.get("event")
+    data = event.get("data") if isinstance(event, dict) else view.get("raw")
+    values = {**view, "data": json.dumps(data, ensure_ascii=False, sort_keys=True)}
+    return ["" if values.get(c) is None else str(values[c]) for c in CSV_COLUMNS]

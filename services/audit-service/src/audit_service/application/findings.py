@@ -1,0 +1,139 @@
+"""Compliance findings from the trail alone, with the gate's own rule packs (`dcp_compliance`).
+
+Every `ContactAttempted` in the trail is re-decided with the case's facts and the debtor's history as the
+stream shows them just before it, and with the pack version the attempt names (else the one in force).
+A denial is a finding: the rule, the pack version, and the entries that prove it. This catches an attempt
+published straight to the topic, bypassing the contact gate.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+
+from audit_service.adapters import trail
+from audit_service.domain.entries import parse_entry
+from dcp_compliance import ComplianceReplay, Decision
+from dcp_compliance.packs import UnknownJurisdiction, UnknownPackVersion, load_pack
+from dcp_events import EventError, decode_event
+
+FINDING_TOPICS = ("collections.cases", "collections.contacts")
+
+# Which earlier entries of the case prove a denial, by the kind of rule that denied.
+_HOLD_TYPES = (
+    "collections.case.hold_placed.",
+    "collections.contact.cease_requested.",
+    "collections.contact.dispute_raised.",
+)
+_COUNTING_KINDS = frozenset(
+    {"call_cap", "conversation_cool_down", "daily_connected_cap", "max_contacts_per_person"}
+)
+
+
+@dataclass
+class Finding:
+    rule_id: str
+    citation: str | None
+    reason: str | None
+    kind: str | None
+    pack_id: str
+    pack_version: str
+    case_id: str
+    attempt_entry_id: int
+    occurred_at: datetime
+    local_time: str | None
+    time_zone: str | None
+    evidence_entry_ids: list[int] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "rule_id": self.rule_id,
+            "rule_kind": self.kind,
+            "citation": self.citation,
+            "reason": self.reason,
+            "pack_id": self.pack_id,
+            "pack_version": self.pack_version,
+            "case_id": self.case_id,
+            "attempt_entry_id": self.attempt_entry_id,
+            "occurred_at": self.occurred_at.isoformat(),
+            "local_time": self.local_time,
+            "time_zone": self.time_zone,
+            "evidence_entry_ids": self.evidence_entry_ids,
+        }
+
+
+def _rule_kind(decision: Decision) -> str | None:
+    try:
+        pack = load_pack(decision.jurisdiction, version=decision.pack_version)
+        return pack.rule(decision.rule_id or "").kind
+    except (UnknownJurisdiction, UnknownPackVersion, KeyError):
+        return None
+
+
+@dataclass
+class _CaseEntries:
+    opened: int | None = None
+    holds: list[int] = field(default_factory=list)
+    attempts: list[tuple[datetime, int]] = field(default_factory=list)
+
+
+async def compute_findings(pool: asyncpg.Pool, case_id: str | None = None) -> tuple[list[Finding], int]:
+    """(findings, attempts checked) over the trail, in event-time order."""
+    replay = ComplianceReplay()
+    cases: dict[str, _CaseEntries] = {}
+    findings: list[Finding] = []
+    checked = 0
+    query = f"""SELECT {trail._ROW} FROM audit_entries
+                WHERE topic = ANY($1::text[]) AND kind = 'json' AND ($2::text IS NULL OR case_id = $2)
+                ORDER BY coalesce(event_time, kafka_time), id"""  # noqa: S608
+    async with pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
+        async for record in conn.cursor(query, list(FINDING_TOPICS), case_id, prefetch=2000):
+            row = trail._entry_row(record)
+            try:
+                event = decode_event(_event_bytes(row.entry))
+                decision = replay.apply(event)
+            except (EventError, ValueError):
+                continue  # not a valid catalogue event: recorded in the trail, not judged
+            seen = cases.setdefault(event.subject, _CaseEntries())
+            kind = event.type
+            if kind.startswith("collections.case.opened."):
+                seen.opened = row.id
+            elif kind.startswith(_HOLD_TYPES):
+                seen.holds.append(row.id)
+            if decision is None:
+                continue
+            checked += 1
+            if not decision.allowed:
+                rule_kind = _rule_kind(decision)
+                evidence = [row.id] + ([seen.opened] if seen.opened is not None else [])
+                if rule_kind == "hold":
+                    evidence += seen.holds
+                elif rule_kind in _COUNTING_KINDS:
+                    evidence += [i for _, i in seen.attempts]
+                findings.append(
+                    Finding(
+                        rule_id=decision.rule_id or "",
+                        citation=decision.citation,
+                        reason=decision.reason,
+                        kind=rule_kind,
+                        pack_id=decision.pack_id,
+                        pack_version=decision.pack_version,
+                        case_id=event.subject,
+                        attempt_entry_id=row.id,
+                        occurred_at=event.time,
+                        local_time=decision.local_time,
+                        time_zone=decision.time_zone,
+                        evidence_entry_ids=sorted(set(evidence)),
+                    )
+                )
+            seen.attempts.append((event.time, row.id))
+    return findings, checked
+
+
+def _event_bytes(entry: bytes) -> bytes:
+    from dcp_events.canonical import to_canonical_bytes
+
+    return to_canonical_bytes(parse_entry(entry)["event"])

@@ -1,0 +1,183 @@
+"""Signed checkpoints: a Merkle root over the trees of all chains, signed with Ed25519.
+
+Two levels, both RFC 6962 trees. Each chain has a tree over its entry hashes (leaf i = entry seq i), so
+one entry is proven in O(log n). The checkpoint's root is the tree over the chains' leaves (canonical
+JSON of topic, partition, size, head hash, last offset and chain root), in (topic, partition) order.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Final
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+
+from audit_service.domain.merkle import leaf_hash, root_of
+from dcp_events.canonical import to_canonical_bytes
+
+CHECKPOINT_FORMAT: Final = "dcp-audit-checkpoint/1"
+
+
+@dataclass(frozen=True)
+class ChainState:
+    """One chain as a checkpoint commits to it."""
+
+    topic: str
+    partition: int
+    size: int
+    head_hash: bytes
+    last_offset: int
+    root: bytes
+
+    def leaf_data(self) -> bytes:
+        return to_canonical_bytes(
+            {
+                "topic": self.topic,
+                "partition": self.partition,
+                "size": self.size,
+                "head_hash": self.head_hash.hex(),
+                "last_offset": self.last_offset,
+                "root": self.root.hex(),
+            }
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        return json.loads(self.leaf_data())  # type: ignore[no-any-return]
+
+    @classmethod
+    def from_json(cls, obj: dict[str, Any]) -> ChainState:
+        return cls(
+            topic=obj["topic"],
+            partition=int(obj["partition"]),
+            size=int(obj["size"]),
+            head_hash=bytes.fromhex(obj["head_hash"]),
+            last_offset=int(obj["last_offset"]),
+            root=bytes.fromhex(obj["root"]),
+        )
+
+
+def sorted_chains(chains: list[ChainState]) -> list[ChainState]:
+    return sorted(chains, key=lambda c: (c.topic, c.partition))
+
+
+def top_root(chains: list[ChainState]) -> bytes:
+    return root_of([leaf_hash(c.leaf_data()) for c in sorted_chains(chains)])
+
+
+@dataclass(frozen=True)
+class CheckpointBody:
+    """What is signed."""
+
+    seq: int
+    created_at: str
+    key_id: str
+    previous: str | None  # hex SHA-256 of the previous checkpoint's body bytes
+    chains: list[ChainState]
+
+    @property
+    def tree_size(self) -> int:
+        return sum(c.size for c in self.chains)
+
+    @property
+    def root(self) -> bytes:
+        return top_root(self.chains)
+
+    def to_bytes(self) -> bytes:
+        return to_canonical_bytes(
+            {
+                "format": CHECKPOINT_FORMAT,
+                "seq": self.seq,
+                "created_at": self.created_at,
+                "key_id": self.key_id,
+                "previous": self.previous,
+                "tree_size": self.tree_size,
+                "root": self.root.hex(),
+                "chains": [c.to_json() for c in sorted_chains(self.chains)],
+            }
+        )
+
+    @classmethod
+    def from_bytes(cls, raw: bytes) -> CheckpointBody:
+        obj = json.loads(raw)
+        if obj.get("format") != CHECKPOINT_FORMAT:
+            raise ValueError(f"not a {CHECKPOINT_FORMAT} checkpoint")
+        body = cls(
+            seq=int(obj["seq"]),
+            created_at=str(obj["created_at"]),
+            key_id=str(obj["key_id"]),
+            previous=obj.get("previous"),
+            chains=[ChainState.from_json(c) for c in obj["chains"]],
+        )
+        if body.root.hex() != obj["root"] or body.tree_size != obj["tree_size"]:
+            raise ValueError(f"checkpoint {body.seq}: its root or size does not match its chains")
+        return body
+
+
+def body_digest(raw_body: bytes) -> str:
+    return hashlib.sha256(raw_body).hexdigest()
+
+
+def key_id_of(public_key: Ed25519PublicKey) -> str:
+    raw = public_key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    return hashlib.sha256(raw).hexdigest()[:16]
+
+
+def public_key_pem(public_key: Ed25519PublicKey) -> str:
+    return public_key.public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    ).decode("ascii")
+
+
+def load_public_key(text: str | bytes) -> Ed25519PublicKey:
+    """A public key from PEM, or from base64 of the 32 raw bytes."""
+    raw = text.encode() if isinstance(text, str) else text
+    if b"BEGIN" in raw:
+        key = serialization.load_pem_public_key(raw)
+    else:
+        key = Ed25519PublicKey.from_public_bytes(base64.b64decode(raw.strip()))
+    if not isinstance(key, Ed25519PublicKey):
+        raise ValueError("not an Ed25519 public key")
+    return key
+
+
+class CheckpointSigner:
+    """Holds the private key; never renders it (repr shows the key id only)."""
+
+    def __init__(self, private_key: Ed25519PrivateKey) -> None:
+        self._key = private_key
+        self.public_key = private_key.public_key()
+        self.key_id = key_id_of(self.public_key)
+
+    def __repr__(self) -> str:
+        return f"CheckpointSigner(key_id={self.key_id!r})"
+
+    def sign(self, body: bytes) -> bytes:
+        return self._key.sign(body)
+
+
+def signature_valid(public_key: Ed25519PublicKey, body: bytes, signature: bytes) -> bool:
+    try:
+        public_key.verify(signature, body)
+    except InvalidSignature:
+        return False
+    return True
+
+
+def new_body(
+    seq: int, created_at: datetime, key_id: str, previous_body: bytes | None, chains: list[ChainState]
+) -> CheckpointBody:
+    from dcp_events.jsonvalue import format_utc
+
+    return CheckpointBody(
+        seq=seq,
+        created_at=format_utc(created_at),
+        key_id=key_id,
+        previous=body_digest(previous_body) if previous_body is not None else None,
+        chains=sorted_chains(chains),
+    )

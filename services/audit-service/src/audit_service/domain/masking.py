@@ -1,0 +1,42 @@
+"""Masking of personal data (phone numbers, e-mail addresses, national ids) in what the API shows."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+_PHONE = re.compile(r"\+[1-9][0-9]{6,14}")
+_EMAIL = re.compile(r"[^@\s\"']+@[^@\s\"']+\.[^@\s\"']+")
+_ID_KEYS = frozenset({"national_id", "nationalid", "ssn", "tax_id", "passport_number"})
+
+
+def mask_phone(number: str) -> str:
+    """+447700900123 -> +44*******123: country code and last three digits stay, for recognition."""
+    return number[:3] + "*" * max(len(number) - 6, 0) + number[-3:]
+
+
+def mask_email(address: str) -> str:
+    local, _, domain = address.partition("@")
+    return (local[:1] + "***@" + domain) if domain else "***"
+
+
+def mask_identifier(value: str) -> str:
+    return "*" * max(len(value) - 2, 1) + value[-2:] if len(value) > 2 else "**"
+
+
+def mask_text(text: str) -> str:
+    text = _EMAIL.sub(lambda m: mask_email(m.group(0)), text)
+    return _PHONE.sub(lambda m: mask_phone(m.group(0)), text)
+
+
+def mask(value: Any, key: str | None = None) -> Any:
+    """A copy of a JSON value with personal data masked wherever it appears."""
+    if isinstance(value, dict):
+        return {k: mask(v, k) for k, v in value.items()}
+    if isinstance(value, list):
+        return [mask(v, key) for v in value]
+    if isinstance(value, str):
+        if key is not None and key.lower() in _ID_KEYS:
+            return mask_identifier(value)
+        return mask_text(value)
+    return value

@@ -1,0 +1,62 @@
+"""The audit service's settings (environment variables; see the README of the service)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Self
+
+from pydantic import SecretStr, model_validator
+from sqlalchemy.engine import make_url
+
+from dcp_platform.settings import ServiceSettings
+
+DEFAULT_DB_ROLE = "audit_trail_writer"
+
+
+class AuditServiceSettings(ServiceSettings):
+    service_name: str = "audit-service"
+    http_port: int = 8004
+
+    # The login role the service works as: INSERT and SELECT on the trail, nothing else there.
+    # Created by the migrations; its password (if the server wants one) from AUDIT_DB_ROLE_PASSWORD.
+    # Empty: use the service database URL's own user (it must already be such a role).
+    audit_db_role: str = DEFAULT_DB_ROLE
+    audit_db_role_password: SecretStr | None = None
+
+    # Ed25519 key that signs checkpoints: base64 of the 32-byte seed or PKCS#8 PEM, or a file holding it.
+    # In DCP_ENV=dev only, a key is generated into DCP_DATA_DIR when neither is set.
+    audit_signing_key: SecretStr | None = None
+    audit_signing_key_file: Path | None = None
+    dcp_data_dir: Path = Path(".local")
+
+    audit_checkpoint_interval_seconds: float = 300.0
+    audit_ingest_batch_size: int = 500
+    # Roles that see phone numbers, e-mail addresses and national ids unmasked (comma-separated).
+    audit_pii_roles: str = "admin"
+    # More topics to record, beyond the catalogue's topics and their dead-letter topics (comma-separated).
+    audit_extra_topics: str = ""
+
+    @model_validator(mode="after")
+    def _check_audit(self) -> Self:
+        if not self.is_dev and self.audit_signing_key is None and self.audit_signing_key_file is None:
+            raise ValueError(
+                "AUDIT_SIGNING_KEY or AUDIT_SIGNING_KEY_FILE is required when DCP_ENV is not 'dev'"
+            )
+        return self
+
+    @property
+    def pii_roles(self) -> frozenset[str]:
+        return frozenset(r.strip() for r in self.audit_pii_roles.split(",") if r.strip())
+
+    @property
+    def extra_topics(self) -> list[str]:
+        return [t.strip() for t in self.audit_extra_topics.split(",") if t.strip()]
+
+    @property
+    def trail_dsn(self) -> str:
+        """The service database, logged in as the trail role."""
+        url = make_url(self.database_dsn)
+        if self.audit_db_role:
+            password = self.audit_db_role_password.get_secret_value() if self.audit_db_role_password else None
+            url = url.set(username=self.audit_db_role, password=password)
+        return url.render_as_string(hide_password=False)
