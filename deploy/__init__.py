@@ -1,0 +1,1 @@
+"""Deployment recipes and their offline checks (`python -m deploy.check`, run by `make deploy-check`)."""
