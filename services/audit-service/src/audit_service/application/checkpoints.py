@@ -9,8 +9,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from datetime import datetime
 
 import asyncpg
+from prometheus_client import Gauge
 
 from audit_service.adapters import trail
 from audit_service.adapters.trail import CheckpointRow
@@ -25,6 +27,12 @@ log = logging.getLogger(__name__)
 _LOCK_KEY = 0x41554454  # "AUDT"
 
 
+CHECKPOINT_SEQ = Gauge("dcp_audit_last_checkpoint_seq", "Sequence number of the newest signed checkpoint")
+CHECKPOINT_AGE = Gauge(
+    "dcp_audit_last_checkpoint_age_seconds", "Seconds since the newest signed checkpoint (service clock)"
+)
+
+
 class TrailNotSignable(Exception):
     """The stored chain does not link up; signing it would vouch for a broken trail."""
 
@@ -37,6 +45,18 @@ class Checkpointer:
         self._interval = interval
         self._stopping = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._last_signed_at: datetime | None = None
+        CHECKPOINT_AGE.set_function(self._age)
+
+    def _age(self) -> float:
+        if self._last_signed_at is None:
+            return float("nan")
+        return (self._clock.now() - self._last_signed_at).total_seconds()
+
+    def _observe(self, checkpoint: CheckpointRow | None) -> None:
+        if checkpoint is not None:
+            self._last_signed_at = checkpoint.created_at
+            CHECKPOINT_SEQ.set(checkpoint.seq)
 
     async def create(self) -> tuple[CheckpointRow | None, bool]:
         """Sign the current state if it changed since the latest checkpoint: (latest checkpoint, created)."""
@@ -68,6 +88,7 @@ class Checkpointer:
                     "frontier": [[s, h.hex()] for s, h in tree.frontier],
                 }
             if not states or (latest is not None and frontiers == previous):
+                self._observe(latest)
                 return latest, False
             seq = latest.seq + 1 if latest is not None else 1
             body = new_body(
@@ -86,9 +107,13 @@ class Checkpointer:
                 frontiers=frontiers,
             )
             log.info("audit checkpoint %d signed over %d entries", seq, body.tree_size)
-            return await trail.latest_checkpoint(conn), True
+            created = await trail.latest_checkpoint(conn)
+            self._observe(created)
+            return created, True
 
     async def start(self) -> None:
+        async with self._pool.acquire() as conn:
+            self._observe(await trail.latest_checkpoint(conn))
         if self._interval > 0:
             self._stopping.clear()
             self._task = asyncio.create_task(self._run(), name="audit-checkpoints")

@@ -16,7 +16,7 @@ import asyncpg
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.structs import ConsumerRecord
-from prometheus_client import Counter
+from prometheus_client import Counter, Gauge
 
 from audit_service.adapters import trail
 from audit_service.domain.chain import AuditChain, ChainHead, ChainId, Link
@@ -26,6 +26,9 @@ log = logging.getLogger(__name__)
 
 ENTRIES_RECORDED = Counter(
     "dcp_audit_entries_recorded_total", "Entries appended to the audit trail", ["topic"]
+)
+CHAIN_HEAD_OFFSET = Gauge(
+    "dcp_audit_chain_head_offset", "Kafka offset of the newest entry of each chain", ["topic", "partition"]
 )
 BATCHES_REFUSED = Counter(
     "dcp_audit_batches_refused_total", "Batches the database refused (re-read)", ["topic"]
@@ -158,6 +161,8 @@ class TrailIngestor:
         beginnings = await self._consumer.beginning_offsets(unknown) if unknown else {}
         for tp, head in heads.items():
             self._consumer.seek(tp, head.offset + 1 if head is not None else beginnings.get(tp, 0))
+            if head is not None:
+                CHAIN_HEAD_OFFSET.labels(tp.topic, str(tp.partition)).set(head.offset)
         if assigned:
             self.assigned.set()
 
@@ -186,6 +191,7 @@ class TrailIngestor:
                 log.warning("audit: cannot read the head of %s[%d] yet", tp.topic, tp.partition)
                 self._consumer.seek(tp, records[0].offset)
             return
+        CHAIN_HEAD_OFFSET.labels(tp.topic, str(tp.partition)).set(records[-1].offset)
         # Kafka's committed offset is informational (lag tooling); the trail's heads are the truth.
         with contextlib.suppress(Exception):
             await self._consumer.commit({tp: records[-1].offset + 1})
