@@ -1,0 +1,147 @@
+"""Keeps the case read models in step with the events, inside the appending transaction."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import func, insert
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from case_service.adapters import tables
+from case_service.domain.case import Case
+from case_service.domain.policy import CollectionPolicy
+from dcp_events.catalogue.cases import CaseBalanceChanged, CaseBucketChanged, CaseEvent
+from dcp_events.catalogue.enums import BalanceChangeReason
+
+
+def case_detail(case: Case) -> dict[str, Any]:
+    """The detail document of GET /cases/{id} (JSON-ready)."""
+    assert case.debtor is not None and case.account is not None and case.balance is not None
+    assert case.amounts_at_placement is not None
+    return {
+        "debtor": case.debtor.model_dump(mode="json"),
+        "account": case.account.model_dump(mode="json"),
+        "amounts_at_placement": case.amounts_at_placement.model_dump(mode="json"),
+        "balance": case.balance.model_dump(mode="json"),
+        "placement_id": case.placement_id,
+        "holds": [
+            {
+                "hold_id": h.hold_id,
+                "hold_type": h.hold_type.value,
+                "reason": h.reason,
+                "expires_at": h.expires_at.isoformat() if h.expires_at else None,
+            }
+            for h in case.holds.values()
+        ],
+        "strategy": case.strategy.model_dump(mode="json") if case.strategy else None,
+        "assignee": case.assignee.model_dump(mode="json") if case.assignee else None,
+        "settlement": (
+            {
+                "settlement_id": case.settlement.settlement_id,
+                "amount": case.settlement.amount.model_dump(mode="json"),
+                "due_on": case.settlement.due_on.isoformat(),
+            }
+            if case.settlement
+            else None
+        ),
+    }
+
+
+def case_row(case: Case, *, now: datetime, today: date, policy: CollectionPolicy) -> dict[str, Any]:
+    assert case.account is not None and case.balance is not None and case.debtor is not None
+    assert case.amounts_at_placement is not None
+    strategy = case.strategy
+    return {
+        "case_id": case.case_id,
+        "version": case.version,
+        "status": case.status,
+        "stage": case.stage.value,
+        "bucket": case.bucket,
+        "due_since": case.due_since,
+        "next_ageing_on": case.next_ageing_on(today, policy),
+        "balance_minor": case.balance.amount_minor,
+        "currency": case.balance.currency,
+        "placed_minor": case.amounts_at_placement.total_balance.amount_minor,
+        "recovered_minor": case.recovered_minor,
+        "jurisdiction": case.jurisdiction,
+        "product": case.account.product,
+        "creditor_id": case.account.creditor_id,
+        "account_reference": case.account.account_reference,
+        "language": case.debtor.language,
+        "risk_score": case.risk_score,
+        "assignee_kind": case.assignee.kind.value if case.assignee else None,
+        "assignee_id": case.assignee.id if case.assignee else None,
+        "segment": strategy.segment if strategy else None,
+        "strategy_id": strategy.strategy_id if strategy else None,
+        "strategy_version": strategy.strategy_version if strategy else None,
+        "experiment_id": strategy.experiment_id if strategy else None,
+        "experiment_arm": strategy.experiment_arm if strategy else None,
+        "active_holds": len(case.holds),
+        "close_reason": case.close_reason.value if case.close_reason else None,
+        "opened_at": now,
+        "updated_at": now,
+        "closed_at": now if case.status == "closed" else None,
+        "detail": case_detail(case),
+    }
+
+
+_KEEP_ON_UPDATE = {"case_id", "opened_at", "closed_at"}
+
+
+async def upsert_cases(conn: AsyncConnection, rows: Sequence[dict[str, Any]]) -> None:
+    """Insert or refresh case rows (opened_at kept from the first write, closed_at from the closing one)."""
+    if not rows:
+        return
+    stmt = pg_insert(tables.cases)
+    update: dict[str, Any] = {
+        c.name: stmt.excluded[c.name] for c in tables.cases.columns if c.name not in _KEEP_ON_UPDATE
+    }
+    update["closed_at"] = func.coalesce(tables.cases.c.closed_at, stmt.excluded.closed_at)
+    await conn.execute(
+        stmt.on_conflict_do_update(index_elements=[tables.cases.c.case_id], set_=update), list(rows)
+    )
+
+
+def kpi_rows(
+    case: Case, changes: Sequence[CaseEvent], now: datetime
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Bucket transitions and recoveries caused by `changes` (for roll, cure and recovery KPIs)."""
+    transitions: list[dict[str, Any]] = []
+    recoveries: list[dict[str, Any]] = []
+    for event in changes:
+        if isinstance(event, CaseBucketChanged):
+            transitions.append(
+                {
+                    "case_id": case.case_id,
+                    "from_bucket": event.from_bucket,
+                    "to_bucket": event.to_bucket,
+                    "at": now,
+                }
+            )
+        elif isinstance(event, CaseBalanceChanged) and event.reason in (
+            BalanceChangeReason.PAYMENT,
+            BalanceChangeReason.REVERSAL,
+        ):
+            recoveries.append(
+                {
+                    "case_id": case.case_id,
+                    "at": now,
+                    "amount_minor": -event.change.delta_minor,
+                    "currency": event.change.currency,
+                    "assignee_kind": case.assignee.kind.value if case.assignee else None,
+                    "assignee_id": case.assignee.id if case.assignee else None,
+                }
+            )
+    return transitions, recoveries
+
+
+async def write_kpis(
+    conn: AsyncConnection, transitions: Sequence[dict[str, Any]], recoveries: Sequence[dict[str, Any]]
+) -> None:
+    if transitions:
+        await conn.execute(insert(tables.kpi_bucket_transitions), list(transitions))
+    if recoveries:
+        await conn.execute(insert(tables.kpi_recoveries), list(recoveries))

@@ -1,0 +1,274 @@
+"""/cases: open, read, list, and the commands on one case."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, timedelta
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Response
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from case_service.adapters import queries
+from case_service.api.deps import CaseServiceDep, CaseWorker, ExpectedVersion, Placer, Reader, Supervisor
+from case_service.api.schemas import (
+    AssignCase,
+    CasePage,
+    CaseView,
+    ChangeStage,
+    CloseCase,
+    OpenCase,
+    PlaceHold,
+)
+from case_service.application.assignment import AssignmentRequest, assign
+from case_service.application.cases import CaseService
+from case_service.domain.ageing import days_past_due
+from case_service.domain.case import Case
+from dcp_events.catalogue.base import Money
+from dcp_events.catalogue.integration import case_id_for_account
+from dcp_platform.auth import Principal, Role
+from dcp_platform.problems import BadRequest, Forbidden, NotFound
+
+router = APIRouter(prefix="/cases", tags=["cases"])
+
+
+def _view(row: dict[str, Any], service: CaseService, *, detail: bool) -> CaseView:
+    return CaseView(
+        case_id=row["case_id"],
+        version=row["version"],
+        status=row["status"],
+        stage=row["stage"],
+        bucket=row["bucket"],
+        days_past_due=days_past_due(row["due_since"], service.today()) if row["status"] == "open" else 0,
+        due_since=row["due_since"],
+        balance=Money(amount_minor=row["balance_minor"], currency=row["currency"]),
+        jurisdiction=row["jurisdiction"],
+        product=row["product"],
+        creditor_id=row["creditor_id"],
+        account_reference=row["account_reference"],
+        risk_score=row["risk_score"],
+        assignee=(
+            {"kind": row["assignee_kind"], "id": row["assignee_id"]}
+            if row["assignee_id"] is not None
+            else None
+        ),
+        segment=row["segment"],
+        strategy_id=row["strategy_id"],
+        experiment_arm=row["experiment_arm"],
+        active_holds=row["active_holds"],
+        close_reason=row["close_reason"],
+        opened_at=row["opened_at"],
+        updated_at=row["updated_at"],
+        closed_at=row["closed_at"],
+        detail=row.get("detail") if detail else None,
+    )
+
+
+def _may_see(principal: Principal, row: dict[str, Any]) -> bool:
+    if principal.role is not Role.COLLECTOR:
+        return True
+    return bool(row["assignee_kind"] == "collector" and row["assignee_id"] == principal.subject)
+
+
+async def _visible_row(conn: AsyncConnection, case_id: str, principal: Principal) -> dict[str, Any]:
+    row = await queries.case_summary(conn, case_id)
+    if row is None:
+        raise NotFound(f"no case {case_id}")
+    if not _may_see(principal, row):
+        raise Forbidden("this case is not assigned to you")
+    return row
+
+
+async def _answer(service: CaseService, case_id: str, response: Response) -> CaseView:
+    async with service.engine.connect() as conn:
+        row = await queries.case_summary(conn, case_id)
+    assert row is not None
+    response.headers["ETag"] = f'"{row["version"]}"'
+    return _view(row, service, detail=True)
+
+
+@router.post("", status_code=201)
+async def open_case(body: OpenCase, _: Placer, service: CaseServiceDep, response: Response) -> CaseView:
+    """Open a case. The same creditor + account reference always maps to the same case: a repeated
+    placement answers 200 with the existing case and opens nothing."""
+    today = service.today()
+    if body.due_since is None and body.days_past_due is None:
+        raise BadRequest("give due_since or days_past_due")
+    due_since = body.due_since or today - timedelta(days=body.days_past_due or 0)
+    case_id = case_id_for_account(body.account.creditor_id, body.account.account_reference)
+    case = Case.open(
+        case_id,
+        debtor=body.debtor,
+        account=body.account,
+        amounts=body.amounts,
+        due_since=due_since,
+        jurisdiction=body.jurisdiction,
+        risk_score=body.risk_score,
+        placement_id=body.placement_id,
+        today=today,
+        policy=service.policy,
+    )
+    if not await service.open(case):
+        response.status_code = 200
+    response.headers["Location"] = f"/cases/{case_id}"
+    return await _answer(service, case_id, response)
+
+
+@router.get("")
+async def list_cases(
+    principal: Reader,
+    service: CaseServiceDep,
+    status: Annotated[str | None, Query(pattern="^(open|closed)$")] = None,
+    stage: Annotated[str | None, Query()] = None,
+    bucket: Annotated[str | None, Query()] = None,
+    assignee: Annotated[str | None, Query(description="collector, team or agency id")] = None,
+    jurisdiction: Annotated[str | None, Query()] = None,
+    currency: Annotated[str | None, Query()] = None,
+    balance_min: Annotated[int | None, Query(ge=0, description="minor units")] = None,
+    balance_max: Annotated[int | None, Query(ge=0, description="minor units")] = None,
+    cursor: Annotated[str | None, Query()] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+) -> CasePage:
+    """Cases by filter, in case id order; pass `next_cursor` back as `cursor` for the next page.
+    A collector sees only the cases assigned to them."""
+    flt = queries.CaseFilter(
+        status=status,
+        stage=stage,
+        bucket=bucket,
+        assignee_id=assignee,
+        jurisdiction=jurisdiction,
+        currency=currency,
+        balance_min=balance_min,
+        balance_max=balance_max,
+    )
+    if principal.role is Role.COLLECTOR:
+        if assignee not in (None, principal.subject):
+            raise Forbidden("collectors see only their own cases")
+        flt = queries.CaseFilter(
+            **{**flt.__dict__, "assignee_id": principal.subject, "assignee_kind": "collector"}
+        )
+    try:
+        after = queries.decode_cursor(cursor) if cursor else None
+    except ValueError as exc:
+        raise BadRequest("the cursor is not one this API returned") from exc
+    async with service.engine.connect() as conn:
+        rows, next_cursor = await queries.list_cases(conn, flt, after=after, limit=limit)
+    return CasePage(items=[_view(r, service, detail=False) for r in rows], next_cursor=next_cursor)
+
+
+@router.get("/{case_id}")
+async def get_case(case_id: str, principal: Reader, service: CaseServiceDep, response: Response) -> CaseView:
+    async with service.engine.connect() as conn:
+        row = await _visible_row(conn, case_id, principal)
+    response.headers["ETag"] = f'"{row["version"]}"'
+    return _view(row, service, detail=True)
+
+
+@router.get("/{case_id}/events")
+async def case_events(case_id: str, principal: Reader, service: CaseServiceDep) -> list[dict[str, Any]]:
+    """The case's full history as CloudEvents, oldest first."""
+    async with service.engine.connect() as conn:
+        await _visible_row(conn, case_id, principal)
+        history = await service.store.load(case_id, conn=conn)
+    return [
+        {**r.cloudevent_attributes(), "recordedat": r.recorded_at.astimezone(UTC).isoformat()}
+        for r in history
+    ]
+
+
+@router.post("/{case_id}/assignment")
+async def assign_case(
+    case_id: str,
+    body: AssignCase,
+    _: Supervisor,
+    service: CaseServiceDep,
+    version: ExpectedVersion,
+    response: Response,
+) -> CaseView:
+    """Assign by policy: round_robin (within `team`), least_loaded, agency_at_stage, recall, direct."""
+    try:
+        await assign(
+            service,
+            case_id,
+            AssignmentRequest(body.policy, body.team, body.assignee_id, body.reason),
+            expected_version=version,
+        )
+    except ValueError as exc:
+        raise BadRequest(str(exc)) from exc
+    return await _answer(service, case_id, response)
+
+
+@router.post("/{case_id}/stage")
+async def change_stage(
+    case_id: str,
+    body: ChangeStage,
+    _: Supervisor,
+    service: CaseServiceDep,
+    version: ExpectedVersion,
+    response: Response,
+) -> CaseView:
+    today = service.today()
+    await service.execute(
+        case_id, lambda c: c.escalate(body.to_stage, today, body.reason), expected_version=version
+    )
+    return await _answer(service, case_id, response)
+
+
+@router.post("/{case_id}/holds", status_code=201)
+async def place_hold(
+    case_id: str,
+    body: PlaceHold,
+    principal: CaseWorker,
+    service: CaseServiceDep,
+    version: ExpectedVersion,
+    response: Response,
+) -> CaseView:
+    async with service.engine.connect() as conn:
+        await _visible_row(conn, case_id, principal)
+    hold_id = body.hold_id or str(uuid.uuid4())
+    now = service.clock.now()
+    await service.execute(
+        case_id,
+        lambda c: c.place_hold(
+            hold_id,
+            body.hold_type,
+            reason=body.reason,
+            expires_at=body.expires_at.astimezone(UTC) if body.expires_at else None,
+            now=now,
+            evidence_ref=body.evidence_ref,
+        ),
+        expected_version=version,
+    )
+    response.headers["Location"] = f"/cases/{case_id}/holds/{hold_id}"
+    return await _answer(service, case_id, response)
+
+
+@router.delete("/{case_id}/holds/{hold_id}")
+async def release_hold(
+    case_id: str,
+    hold_id: str,
+    _: Supervisor,
+    service: CaseServiceDep,
+    version: ExpectedVersion,
+    response: Response,
+    reason: Annotated[str, Query(min_length=1, max_length=500)] = "released by a supervisor",
+) -> CaseView:
+    today = service.today()
+    await service.execute(
+        case_id, lambda c: c.release_hold(hold_id, reason, today, service.policy), expected_version=version
+    )
+    return await _answer(service, case_id, response)
+
+
+@router.post("/{case_id}/close")
+async def close_case(
+    case_id: str,
+    body: CloseCase,
+    _: Supervisor,
+    service: CaseServiceDep,
+    version: ExpectedVersion,
+    response: Response,
+) -> CaseView:
+    today = service.today()
+    await service.execute(case_id, lambda c: c.close(body.reason, body.note, today), expected_version=version)
+    return await _answer(service, case_id, response)

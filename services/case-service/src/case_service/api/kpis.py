@@ -1,0 +1,63 @@
+"""/kpis: portfolio, collector and strategy measures. Definitions: services/case-service/README.md."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+from pydantic import AwareDatetime
+
+from case_service.adapters import queries
+from case_service.api.deps import Analyst, CaseServiceDep
+from case_service.application.cases import CaseService
+from dcp_platform.problems import BadRequest
+
+router = APIRouter(prefix="/kpis", tags=["kpis"])
+
+COLLECTOR_MEASURES_NOTE = (
+    "Collectors are never assessed on recovery alone (CN-CBRC-NO-PURE-RECOVERY-KPI): amount recovered is"
+    " reported only next to contact quality (right-party-contact rate) and promise measures."
+)
+
+
+def _period(service: CaseService, start: datetime | None, end: datetime | None) -> tuple[datetime, datetime]:
+    # Periods are half-open [from, to); by default they run through the present moment.
+    end = end or service.clock.now() + timedelta(microseconds=1)
+    start = start or end - timedelta(days=30)
+    if start >= end:
+        raise BadRequest("`from` must be before `to`")
+    return start, end
+
+
+@router.get("/portfolio")
+async def portfolio(
+    _: Analyst,
+    service: CaseServiceDep,
+    start: Annotated[AwareDatetime | None, Query(alias="from")] = None,
+    end: Annotated[AwareDatetime | None, Query(alias="to")] = None,
+) -> dict[str, Any]:
+    """Open cases and balance per bucket and stage; roll and cure rates over [from, to) (default 30 days)."""
+    start, end = _period(service, start, end)
+    async with service.engine.connect() as conn:
+        return await queries.portfolio(conn, start, end)
+
+
+@router.get("/collectors")
+async def collectors(
+    _: Analyst,
+    service: CaseServiceDep,
+    start: Annotated[AwareDatetime | None, Query(alias="from")] = None,
+    end: Annotated[AwareDatetime | None, Query(alias="to")] = None,
+) -> dict[str, Any]:
+    start, end = _period(service, start, end)
+    async with service.engine.connect() as conn:
+        items = await queries.collectors(conn, start, end)
+    return {"period": {"from": start, "to": end}, "note": COLLECTOR_MEASURES_NOTE, "collectors": items}
+
+
+@router.get("/strategies")
+async def strategies(_: Analyst, service: CaseServiceDep) -> dict[str, Any]:
+    """Recovery rate (net amount recovered / amount placed) per strategy and experiment arm, per currency."""
+    async with service.engine.connect() as conn:
+        return {"strategies": await queries.strategies(conn)}

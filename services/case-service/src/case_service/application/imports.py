@@ -1,0 +1,417 @@
+"""Bulk placement: a CSV or JSON Lines portfolio file, streamed row by row, opened in chunked transactions.
+
+Each row is validated on its own; a bad row is recorded with its reason and the import goes on.
+A row whose account already has a case counts as a duplicate (re-importing a file opens nothing
+twice). Memory stays flat whatever the file size: one chunk of rows is held at a time.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import IO, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from sqlalchemy import insert, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from case_service.adapters import staff, tables
+from case_service.adapters.bulk_append import append_new_streams
+from case_service.application.cases import SOURCE, CaseService
+from case_service.domain.assignment import Candidate
+from case_service.domain.case import Case
+from case_service.domain.errors import CaseRuleViolation
+from dcp_events.catalogue.base import CaseAmounts, Money
+from dcp_events.catalogue.cases import CaseEvent
+from dcp_events.catalogue.debtor import Account, Debtor, EmailAddress, PhoneNumber, PostalAddress
+from dcp_events.catalogue.enums import AssigneeKind
+from dcp_events.catalogue.integration import case_id_for_account
+from dcp_platform.eventsourcing.events import event_for
+from dcp_platform.eventsourcing.store import ConcurrencyConflict, NewEvent
+
+ImportFormat = Literal["csv", "jsonl"]
+CHUNK_ROWS = 500
+
+
+class PlacementRow(BaseModel):
+    """One account of a portfolio file (CSV columns or JSON Lines keys; money in minor units)."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    creditor_id: str = Field(min_length=1, max_length=128)
+    account_reference: str = Field(min_length=1, max_length=128)
+    product: str = Field(min_length=1, max_length=128)
+    placement_id: str | None = None
+    debtor_id: str = Field(min_length=1, max_length=128)
+    full_name: str = Field(min_length=1, max_length=200)
+    national_id: str | None = None
+    language: str
+    time_zone: str
+    time_zone_source: str = "declared"
+    phone: str | None = None
+    phone_kind: str = "mobile"
+    consent_to_call: bool = False
+    consent_to_sms: bool = False
+    email: str | None = None
+    consent_to_email: bool = False
+    address_line1: str | None = None
+    address_line2: str | None = None
+    city: str | None = None
+    region: str | None = None
+    postal_code: str | None = None
+    country: str | None = None
+    currency: str
+    principal_minor: int = Field(ge=0)
+    interest_minor: int = Field(default=0, ge=0)
+    fees_minor: int = Field(default=0, ge=0)
+    total_balance_minor: int | None = Field(default=None, ge=0)
+    due_since: date | None = None
+    days_past_due: int | None = Field(default=None, ge=1)
+    jurisdiction: str
+    risk_score: int | None = Field(default=None, ge=0, le=1000)
+
+
+@dataclass(frozen=True)
+class Placement:
+    case_id: str
+    debtor: Debtor
+    account: Account
+    amounts: CaseAmounts
+    due_since: date
+    jurisdiction: str
+    risk_score: int | None
+    placement_id: str | None
+
+
+def _reason(exc: ValidationError) -> str:
+    parts = []
+    for err in exc.errors()[:5]:
+        where = ".".join(str(p) for p in err.get("loc", ()))
+        parts.append(f"{where}: {err.get('msg', '')}" if where else str(err.get("msg", "")))
+    return "; ".join(parts)
+
+
+def placement_from_row(raw: dict[str, Any], today: date) -> Placement:
+    """A validated placement, or ValueError with a reason a person can act on."""
+    cleaned = {k.strip(): v for k, v in raw.items() if k is not None and v not in ("", None)}
+    try:
+        row = PlacementRow.model_validate(cleaned)
+
+        def money(minor: int) -> Money:
+            return Money(amount_minor=minor, currency=row.currency)
+
+        total = row.total_balance_minor
+        if total is None:
+            total = row.principal_minor + row.interest_minor + row.fees_minor
+        amounts = CaseAmounts(
+            principal=money(row.principal_minor),
+            interest=money(row.interest_minor),
+            fees=money(row.fees_minor),
+            total_balance=money(total),
+        )
+        address = None
+        if row.address_line1 or row.city or row.country:
+            address = PostalAddress(
+                lines=[line for line in (row.address_line1, row.address_line2) if line],
+                city=row.city or "",
+                region=row.region,
+                postal_code=row.postal_code,
+                country=row.country or "",
+            )
+        debtor = Debtor(
+            debtor_id=row.debtor_id,
+            full_name=row.full_name,
+            national_id=row.national_id,
+            phones=[
+                PhoneNumber(
+                    number=row.phone,
+                    kind=row.phone_kind,
+                    consent_to_call=row.consent_to_call,
+                    consent_to_sms=row.consent_to_sms,
+                )
+            ]
+            if row.phone
+            else [],
+            emails=[EmailAddress(address=row.email, consent_to_email=row.consent_to_email)]
+            if row.email
+            else [],
+            address=address,
+            language=row.language,
+            time_zone=row.time_zone,
+            time_zone_source=row.time_zone_source,
+        )
+        account = Account(
+            creditor_id=row.creditor_id, account_reference=row.account_reference, product=row.product
+        )
+    except ValidationError as exc:
+        raise ValueError(_reason(exc)) from None
+    if row.due_since is None and row.days_past_due is None:
+        raise ValueError("due_since or days_past_due is required")
+    due_since = row.due_since if row.due_since is not None else today - timedelta(days=row.days_past_due or 0)
+    return Placement(
+        case_id=case_id_for_account(row.creditor_id, row.account_reference),
+        debtor=debtor,
+        account=account,
+        amounts=amounts,
+        due_since=due_since,
+        jurisdiction=row.jurisdiction,
+        risk_score=row.risk_score,
+        placement_id=row.placement_id,
+    )
+
+
+def iter_rows(source: IO[bytes], fmt: ImportFormat) -> Iterator[tuple[int, dict[str, Any] | str]]:
+    """(row number, raw row) pairs, or (row number, reason) for a line that is not a row at all.
+
+    Row numbers count data rows from 1 (the CSV header is not a row).
+    """
+    text = io.TextIOWrapper(source, encoding="utf-8-sig", newline="")
+    try:
+        yield from _rows(text, fmt)
+    finally:
+        text.detach()  # the caller owns `source`: the wrapper must not close it
+
+
+def _rows(text: io.TextIOWrapper, fmt: ImportFormat) -> Iterator[tuple[int, dict[str, Any] | str]]:
+    if fmt == "csv":
+        reader = csv.DictReader(text)
+        for number, record in enumerate(reader, start=1):
+            if None in record:
+                yield number, f"more fields than the header's {len(reader.fieldnames or [])}"
+            else:
+                yield number, dict(record)
+        return
+    number = 0
+    for line in text:
+        if not line.strip():
+            continue
+        number += 1
+        try:
+            value = json.loads(line)
+        except ValueError as exc:
+            yield number, f"not JSON: {exc}"
+            continue
+        yield number, value if isinstance(value, dict) else "a JSON Lines row must be an object"
+
+
+@dataclass
+class ImportProgress:
+    rows_read: int = 0
+    accepted: int = 0
+    duplicates: int = 0
+    rejected: int = 0
+    bytes_read: int = 0
+
+
+async def create_import(
+    service: CaseService,
+    *,
+    fmt: ImportFormat,
+    filename: str | None,
+    actor: str | None,
+    bytes_total: int | None,
+) -> str:
+    import_id = str(uuid.uuid4())
+    async with service.engine.begin() as conn:
+        await conn.execute(
+            insert(tables.imports).values(
+                import_id=import_id,
+                status="queued",
+                format=fmt,
+                filename=filename,
+                actor=actor,
+                bytes_total=bytes_total,
+                created_at=service.clock.now(),
+            )
+        )
+    return import_id
+
+
+async def run_import(
+    service: CaseService,
+    import_id: str,
+    source: IO[bytes],
+    fmt: ImportFormat,
+    *,
+    on_progress: Callable[[ImportProgress], None] | None = None,
+    chunk_rows: int = CHUNK_ROWS,
+) -> ImportProgress:
+    """Import every row of `source`; progress is committed with each chunk (GET /imports/{id})."""
+    progress = ImportProgress()
+    await _set_status(service, import_id, "running")
+    try:
+        chunk: list[tuple[int, dict[str, Any] | str]] = []
+        for item in iter_rows(source, fmt):
+            chunk.append(item)
+            if len(chunk) >= chunk_rows:
+                await _import_chunk(service, import_id, chunk, progress, source)
+                chunk = []
+                if on_progress is not None:
+                    on_progress(progress)
+        if chunk:
+            await _import_chunk(service, import_id, chunk, progress, source)
+        if on_progress is not None:
+            on_progress(progress)
+    except Exception as exc:
+        await _set_status(service, import_id, "failed", error=f"{type(exc).__name__}: {exc}"[:2000])
+        raise
+    await _set_status(service, import_id, "completed")
+    return progress
+
+
+async def _set_status(service: CaseService, import_id: str, status: str, error: str | None = None) -> None:
+    values: dict[str, Any] = {"status": status}
+    if status in ("completed", "failed"):
+        values["finished_at"] = service.clock.now()
+        values["error"] = error
+    async with service.engine.begin() as conn:
+        await conn.execute(
+            update(tables.imports).where(tables.imports.c.import_id == import_id).values(values)
+        )
+
+
+async def _import_chunk(
+    service: CaseService,
+    import_id: str,
+    chunk: list[tuple[int, dict[str, Any] | str]],
+    progress: ImportProgress,
+    source: IO[bytes],
+) -> None:
+    today = service.today()
+    now = service.clock.now()
+    rejections: list[dict[str, Any]] = []
+    placements: list[tuple[int, Placement]] = []
+    for number, raw in chunk:
+        if isinstance(raw, str):
+            rejections.append({"import_id": import_id, "row_number": number, "reason": raw})
+            continue
+        try:
+            placements.append((number, placement_from_row(raw, today)))
+        except ValueError as exc:
+            rejections.append({"import_id": import_id, "row_number": number, "reason": str(exc)})
+    accepted = duplicates = 0
+    async with service.engine.begin() as conn:
+        existing = await _existing(conn, [p.case_id for _, p in placements])
+        opened: list[tuple[Case, list[CaseEvent], list[NewEvent]]] = []
+        for number, placement in placements:
+            if placement.case_id in existing:
+                duplicates += 1
+                continue
+            try:
+                case = Case.open(
+                    placement.case_id,
+                    debtor=placement.debtor,
+                    account=placement.account,
+                    amounts=placement.amounts,
+                    due_since=placement.due_since,
+                    jurisdiction=placement.jurisdiction,
+                    risk_score=placement.risk_score,
+                    placement_id=placement.placement_id,
+                    today=today,
+                    policy=service.policy,
+                )
+            except CaseRuleViolation as exc:
+                rejections.append({"import_id": import_id, "row_number": number, "reason": str(exc)})
+                continue
+            changes = case.pull_changes()
+            events = [
+                event_for(
+                    c,
+                    subject=case.case_id,
+                    source=SOURCE,
+                    clock=service.clock,
+                    jurisdiction=case.jurisdiction,
+                )
+                for c in changes
+            ]
+            case.version = len(changes)
+            existing.add(case.case_id)
+            opened.append((case, changes, events))
+        try:
+            await append_new_streams(conn, [(case.case_id, events) for case, _, events in opened])
+        except IntegrityError:
+            # Some account was placed meanwhile by another path: append one by one, skipping those.
+            kept = []
+            for case, changes, events in opened:
+                try:
+                    await service.store.append(case.case_id, 0, events, conn=conn)
+                    kept.append((case, changes, events))
+                except ConcurrencyConflict:
+                    duplicates += 1
+            opened = kept
+        accepted = len(opened)
+        await service.project(conn, [(case, changes) for case, changes, _ in opened], now)
+        agencies: list[Candidate] | None = None
+        for case, changes, _ in opened:
+            if service.reached_agency_stage(case, changes):
+                if agencies is None:
+                    agencies = await staff.candidates(conn, AssigneeKind.AGENCY)
+                if agencies:
+                    await service.place_with_agency(conn, case)
+        if rejections:
+            await conn.execute(insert(tables.import_rejections), rejections)
+        progress.rows_read += len(chunk)
+        progress.accepted += accepted
+        progress.duplicates += duplicates
+        progress.rejected += len(rejections)
+        progress.bytes_read = source.tell() if source.seekable() else progress.bytes_read
+        await conn.execute(
+            update(tables.imports)
+            .where(tables.imports.c.import_id == import_id)
+            .values(
+                rows_read=progress.rows_read,
+                accepted=progress.accepted,
+                duplicates=progress.duplicates,
+                rejected=progress.rejected,
+                bytes_read=progress.bytes_read,
+            )
+        )
+
+
+async def _existing(conn: AsyncConnection, case_ids: list[str]) -> set[str]:
+    if not case_ids:
+        return set()
+    rows = await conn.execute(select(tables.cases.c.case_id).where(tables.cases.c.case_id.in_(case_ids)))
+    return {r.case_id for r in rows}
+
+
+async def import_status(
+    conn: AsyncConnection, import_id: str, rejections_limit: int = 1000
+) -> dict[str, Any] | None:
+    row = (await conn.execute(select(tables.imports).where(tables.imports.c.import_id == import_id))).first()
+    if row is None:
+        return None
+    rejections = await conn.execute(
+        select(tables.import_rejections.c.row_number, tables.import_rejections.c.reason)
+        .where(tables.import_rejections.c.import_id == import_id)
+        .order_by(tables.import_rejections.c.row_number)
+        .limit(rejections_limit)
+    )
+    status = dict(row._mapping)
+    status["rejections"] = [{"row": r.row_number, "reason": r.reason} for r in rejections]
+    status["rejections_truncated"] = status["rejected"] > len(status["rejections"])
+    return status
+
+
+def format_for(content_type: str | None, filename: str | None, explicit: str | None) -> ImportFormat:
+    if explicit in ("csv", "jsonl"):
+        return explicit  # type: ignore[return-value]
+    ct = (content_type or "").split(";")[0].strip().lower()
+    if ct in ("text/csv", "application/csv"):
+        return "csv"
+    if ct in ("application/x-ndjson", "application/jsonl", "application/x-jsonlines", "application/json-seq"):
+        return "jsonl"
+    name = (filename or "").lower()
+    if name.endswith(".csv"):
+        return "csv"
+    if name.endswith((".jsonl", ".ndjson")):
+        return "jsonl"
+    raise ValueError(
+        "say the file's format: Content-Type text/csv or application/x-ndjson, or ?format=csv|jsonl"
+    )

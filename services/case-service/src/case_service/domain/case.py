@@ -1,0 +1,602 @@
+"""The Case aggregate: a delinquent account from placement to closure, rebuilt from its events.
+
+Commands check the rules, then record catalogue events (`dcp_events.catalogue.cases`) which are
+applied to the state; `pull_changes()` hands the new ones to the application to append. Nothing
+here does I/O or reads a clock: "today" and "now" are arguments.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+
+from case_service.domain.ageing import CURRENT, days_past_due, stage_rank
+from case_service.domain.errors import (
+    CaseClosedError,
+    CloseNotAllowed,
+    CurrencyMismatch,
+    EscalationBlockedByHold,
+    HoldConflict,
+    HoldNotFound,
+    InvalidPlacement,
+    NegativeBalance,
+    NotWithAgency,
+    StageTransitionNotAllowed,
+)
+from case_service.domain.policy import CollectionPolicy
+from case_service.domain.segmentation import SegmentationProfile
+from dcp_events.catalogue.base import CaseAmounts, Money, MoneyDelta
+from dcp_events.catalogue.cases import (
+    Assignee,
+    CaseAssigned,
+    CaseBalanceChanged,
+    CaseBucketChanged,
+    CaseClosed,
+    CaseDebtorUpdated,
+    CaseEvent,
+    CaseHoldPlaced,
+    CaseHoldReleased,
+    CaseOpened,
+    CaseSettlementRecorded,
+    CaseStageChanged,
+    CaseStrategyAssigned,
+    TreatmentStep,
+)
+from dcp_events.catalogue.debtor import Account, Debtor, EmailAddress, PhoneNumber, PostalAddress
+from dcp_events.catalogue.enums import AssigneeKind, BalanceChangeReason, CloseReason, HoldType, Stage
+
+# Holds under which a case may not move to a harsher stage (collection of the debt is paused).
+# Cease-communication, attorney and complaint holds stop contact, not escalation.
+HOLDS_BLOCKING_ESCALATION: frozenset[HoldType] = frozenset(
+    {
+        HoldType.DISPUTE,
+        HoldType.BREATHING_SPACE,
+        HoldType.MENTAL_HEALTH_CRISIS,
+        HoldType.BANKRUPTCY,
+        HoldType.DECEASED,
+        HoldType.DEBT_ADVICE,
+    }
+)
+
+
+@dataclass(frozen=True)
+class Hold:
+    hold_id: str
+    hold_type: HoldType
+    reason: str | None
+    expires_at: datetime | None
+
+
+@dataclass(frozen=True)
+class Settlement:
+    settlement_id: str
+    amount: Money
+    due_on: date
+
+
+@dataclass
+class Case:
+    case_id: str
+    version: int = 0
+    status: str = "new"  # new -> open -> closed
+    close_reason: CloseReason | None = None
+    debtor: Debtor | None = None
+    account: Account | None = None
+    amounts_at_placement: CaseAmounts | None = None
+    balance: Money | None = None
+    jurisdiction: str = ""
+    risk_score: int | None = None
+    placement_id: str | None = None
+    due_since: date | None = None
+    bucket: str = CURRENT
+    stage: Stage = Stage.EARLY
+    holds: dict[str, Hold] = field(default_factory=dict)
+    strategy: CaseStrategyAssigned | None = None
+    assignee: Assignee | None = None
+    settlement: Settlement | None = None
+    applied_payments: dict[str, int] = field(default_factory=dict)  # payment id -> amount applied
+    recovered_minor: int = 0
+    _changes: list[CaseEvent] = field(default_factory=list, repr=False)
+
+    # --- rebuilding -----------------------------------------------------------------------
+
+    @classmethod
+    def from_history(cls, case_id: str, events: Iterable[CaseEvent]) -> Case:
+        case = cls(case_id)
+        for event in events:
+            case._apply(event)
+            case.version += 1
+        return case
+
+    def pull_changes(self) -> list[CaseEvent]:
+        changes, self._changes = self._changes, []
+        return changes
+
+    def _record(self, event: CaseEvent) -> None:
+        self._apply(event)
+        self._changes.append(event)
+
+    # --- queries --------------------------------------------------------------------------
+
+    @property
+    def is_open(self) -> bool:
+        return self.status == "open"
+
+    @property
+    def currency(self) -> str:
+        assert self.balance is not None
+        return self.balance.currency
+
+    def days_past_due(self, today: date) -> int:
+        return days_past_due(self.due_since, today)
+
+    def blocking_holds(self) -> list[Hold]:
+        return [h for h in self.holds.values() if h.hold_type in HOLDS_BLOCKING_ESCALATION]
+
+    def _require_open(self) -> None:
+        if self.status == "new":
+            raise CaseClosedError(f"case {self.case_id} was never opened")
+        if self.status == "closed":
+            reason = self.close_reason.value if self.close_reason else "closed"
+            raise CaseClosedError(f"case {self.case_id} is closed ({reason})")
+
+    # --- opening --------------------------------------------------------------------------
+
+    @classmethod
+    def open(
+        cls,
+        case_id: str,
+        *,
+        debtor: Debtor,
+        account: Account,
+        amounts: CaseAmounts,
+        due_since: date,
+        jurisdiction: str,
+        risk_score: int | None,
+        placement_id: str | None,
+        today: date,
+        policy: CollectionPolicy,
+    ) -> Case:
+        """A new case: opened, bucketed, given a strategy, escalated to the stage its DPD calls for."""
+        if due_since > today:
+            raise InvalidPlacement(f"due_since {due_since} is in the future")
+        if amounts.total_balance.amount_minor == 0:
+            raise InvalidPlacement("nothing is owed: the total balance is zero")
+        parts = amounts.principal.amount_minor + amounts.interest.amount_minor + amounts.fees.amount_minor
+        if parts != amounts.total_balance.amount_minor:
+            raise InvalidPlacement(
+                f"principal + interest + fees ({parts}) differ from the total balance"
+                f" ({amounts.total_balance.amount_minor})"
+            )
+        dpd = days_past_due(due_since, today)
+        if dpd == 0:
+            raise InvalidPlacement("the account is not past due")
+        case = cls(case_id)
+        case._record(
+            CaseOpened(
+                debtor=debtor,
+                account=account,
+                amounts=amounts,
+                days_past_due=dpd,
+                due_since=due_since,
+                jurisdiction=jurisdiction,
+                risk_score=risk_score,
+                placement_id=placement_id,
+            )
+        )
+        case._record(
+            CaseBucketChanged(
+                from_bucket=None,
+                to_bucket=policy.ageing.bucket_for(dpd),
+                days_past_due=dpd,
+                due_since=due_since,
+                reason="placed for collection",
+            )
+        )
+        case._segment(policy)
+        case._escalate_by_dpd(today, policy)
+        return case
+
+    # --- ageing, segmentation, stages -------------------------------------------------------
+
+    def age(self, today: date, policy: CollectionPolicy) -> None:
+        """The daily recomputation: bucket (re-segmenting on change) and DPD-driven escalation."""
+        if not self.is_open:
+            return
+        dpd = self.days_past_due(today)
+        bucket = policy.ageing.bucket_for(dpd)
+        if bucket != self.bucket:
+            self._record(
+                CaseBucketChanged(
+                    from_bucket=self.bucket,
+                    to_bucket=bucket,
+                    days_past_due=dpd,
+                    due_since=self.due_since,
+                    reason="daily ageing",
+                )
+            )
+            self._segment(policy)
+        self._escalate_by_dpd(today, policy)
+
+    def redate(self, due_since: date | None, today: date, policy: CollectionPolicy, reason: str) -> None:
+        """The creditor reports a new oldest due date (None: the account is current again: cured)."""
+        self._require_open()
+        if due_since is not None and due_since >= today:
+            due_since = None
+        dpd = days_past_due(due_since, today)
+        bucket = policy.ageing.bucket_for(dpd)
+        if due_since == self.due_since and bucket == self.bucket:
+            return
+        self._record(
+            CaseBucketChanged(
+                from_bucket=self.bucket,
+                to_bucket=bucket,
+                days_past_due=dpd,
+                due_since=due_since,
+                reason=reason,
+            )
+        )
+        if bucket == CURRENT:
+            if self.stage is not Stage.EARLY:
+                self._record(
+                    CaseStageChanged(
+                        from_stage=self.stage,
+                        to_stage=Stage.EARLY,
+                        days_past_due=0,
+                        reason="cured: account current",
+                    )
+                )
+            if self.balance is not None and self.balance.amount_minor == 0:
+                self._close(CloseReason.PAID_IN_FULL, "cured with nothing left to pay")
+                return
+        self._segment(policy)
+        self._escalate_by_dpd(today, policy)
+
+    def _segment(self, policy: CollectionPolicy) -> None:
+        assert self.account is not None and self.balance is not None
+        decision = policy.segmentation.decide(
+            SegmentationProfile(
+                case_id=self.case_id,
+                bucket=self.bucket,
+                balance_minor=self.balance.amount_minor,
+                currency=self.balance.currency,
+                product=self.account.product,
+                jurisdiction=self.jurisdiction,
+                risk_score=self.risk_score,
+            )
+        )
+        current = self.strategy
+        if (
+            current is not None
+            and current.segment == decision.segment
+            and current.strategy_id == decision.strategy.id
+            and current.strategy_version == decision.strategy.version
+            and current.experiment_arm == decision.arm
+        ):
+            return
+        self._record(
+            CaseStrategyAssigned(
+                segment=decision.segment,
+                strategy_id=decision.strategy.id,
+                strategy_version=decision.strategy.version,
+                experiment_id=decision.experiment_id,
+                experiment_arm=decision.arm,
+                ruleset_version=decision.ruleset_version,
+                treatment=[
+                    TreatmentStep(day_offset=s.day_offset, channel=s.channel, template=s.template)
+                    for s in decision.strategy.steps
+                ],
+            )
+        )
+
+    def _escalate_by_dpd(self, today: date, policy: CollectionPolicy) -> None:
+        if not self.is_open:
+            return
+        dpd = self.days_past_due(today)
+        target = policy.ageing.stage_for(dpd)
+        if stage_rank(target) <= stage_rank(self.stage) or self.blocking_holds():
+            return  # never automatically de-escalated; escalation waits for the hold's release
+        self._change_stage(target, dpd, f"{dpd} days past due")
+
+    def escalate(self, to_stage: Stage, today: date, reason: str) -> None:
+        """A supervisor moves the case to a later stage."""
+        self._require_open()
+        if stage_rank(to_stage) <= stage_rank(self.stage):
+            raise StageTransitionNotAllowed(
+                f"a case moves only forward ({self.stage.value} -> {to_stage.value} refused);"
+                " it returns to early only when cured"
+            )
+        if blocking := self.blocking_holds():
+            kinds = ", ".join(sorted(h.hold_type.value for h in blocking))
+            raise EscalationBlockedByHold(
+                f"case {self.case_id} is under a hold that forbids escalation: {kinds}"
+            )
+        self._change_stage(to_stage, self.days_past_due(today), reason)
+
+    def _change_stage(self, to_stage: Stage, dpd: int, reason: str) -> None:
+        self._record(
+            CaseStageChanged(from_stage=self.stage, to_stage=to_stage, days_past_due=dpd, reason=reason)
+        )
+        if to_stage is Stage.WRITTEN_OFF:
+            self._close(CloseReason.WRITTEN_OFF, reason)
+
+    # --- holds ----------------------------------------------------------------------------
+
+    def place_hold(
+        self,
+        hold_id: str,
+        hold_type: HoldType,
+        *,
+        reason: str | None,
+        expires_at: datetime | None,
+        now: datetime,
+        evidence_ref: str | None = None,
+    ) -> bool:
+        """Place a hold; placing the same hold again is a no-op (returns False)."""
+        self._require_open()
+        existing = self.holds.get(hold_id)
+        if existing is not None:
+            if existing.hold_type is not hold_type:
+                raise HoldConflict(
+                    f"hold {hold_id} is a {existing.hold_type.value} hold, not {hold_type.value}"
+                )
+            return False
+        if expires_at is not None and expires_at <= now:
+            raise HoldConflict(f"hold expiry {expires_at.isoformat()} is not in the future")
+        self._record(
+            CaseHoldPlaced(
+                hold_id=hold_id,
+                hold_type=hold_type,
+                reason=reason,
+                expires_at=expires_at,
+                evidence_ref=evidence_ref,
+            )
+        )
+        return True
+
+    def release_hold(self, hold_id: str, reason: str, today: date, policy: CollectionPolicy) -> None:
+        """Release a hold; escalation that waited for it catches up."""
+        self._require_open()
+        hold = self.holds.get(hold_id)
+        if hold is None:
+            raise HoldNotFound(f"case {self.case_id} has no active hold {hold_id}")
+        self._record(CaseHoldReleased(hold_id=hold_id, hold_type=hold.hold_type, reason=reason))
+        self._escalate_by_dpd(today, policy)
+
+    # --- money ----------------------------------------------------------------------------
+
+    def _check_money(self, amount: Money) -> None:
+        if amount.currency != self.currency:
+            raise CurrencyMismatch(f"case {self.case_id} is in {self.currency}, not {amount.currency}")
+
+    def change_balance(self, reason: BalanceChangeReason, delta: MoneyDelta, reference: str | None) -> None:
+        self._require_open()
+        assert self.balance is not None
+        if delta.currency != self.currency:
+            raise CurrencyMismatch(f"case {self.case_id} is in {self.currency}, not {delta.currency}")
+        after = self.balance.amount_minor + delta.delta_minor
+        if after < 0:
+            raise NegativeBalance(
+                f"{reason.value} of {delta.delta_minor} would take the balance of {self.balance.amount_minor}"
+                f" {self.currency} below zero"
+            )
+        if delta.delta_minor == 0:
+            return
+        self._record(
+            CaseBalanceChanged(
+                reason=reason,
+                change=delta,
+                balance_after=Money(amount_minor=after, currency=self.currency),
+                reference=reference,
+            )
+        )
+        if after == 0:
+            if self.settlement is not None:
+                self._close(CloseReason.SETTLED, f"settlement {self.settlement.settlement_id} paid")
+            else:
+                self._close(CloseReason.PAID_IN_FULL, "balance paid")
+
+    def apply_payment(self, payment_id: str, amount: Money) -> bool:
+        """A payment reduces the balance; the same payment twice is a no-op (returns False)."""
+        self._require_open()
+        self._check_money(amount)
+        if payment_id in self.applied_payments:
+            return False
+        self.change_balance(
+            BalanceChangeReason.PAYMENT,
+            MoneyDelta(delta_minor=-amount.amount_minor, currency=amount.currency),
+            payment_id,
+        )
+        return True
+
+    def reverse_payment(self, payment_id: str, amount: Money) -> bool:
+        """A chargeback or returned payment restores the balance (unknown or reversed payment: no-op)."""
+        self._require_open()
+        self._check_money(amount)
+        applied = self.applied_payments.get(payment_id)
+        if applied is None:
+            return False
+        if amount.amount_minor > applied:
+            raise NegativeBalance(
+                f"reversal of {amount.amount_minor} exceeds payment {payment_id} ({applied})"
+            )
+        self.change_balance(
+            BalanceChangeReason.REVERSAL,
+            MoneyDelta(delta_minor=amount.amount_minor, currency=amount.currency),
+            payment_id,
+        )
+        return True
+
+    def restate_balance(self, total: Money, reference: str | None) -> None:
+        """The creditor restates what is owed (interest, fees, corrections): an adjustment to that total."""
+        self._require_open()
+        self._check_money(total)
+        assert self.balance is not None
+        delta = total.amount_minor - self.balance.amount_minor
+        self.change_balance(
+            BalanceChangeReason.ADJUSTMENT, MoneyDelta(delta_minor=delta, currency=total.currency), reference
+        )
+
+    def record_settlement(
+        self, settlement_id: str, amount: Money, due_on: date, *, lapsed: bool = False
+    ) -> None:
+        self._require_open()
+        self._check_money(amount)
+        if lapsed and (self.settlement is None or self.settlement.settlement_id != settlement_id):
+            return
+        if not lapsed and self.settlement is not None and self.settlement.settlement_id == settlement_id:
+            return
+        self._record(
+            CaseSettlementRecorded(
+                settlement_id=settlement_id,
+                status="lapsed" if lapsed else "agreed",
+                settlement_amount=amount,
+                due_on=due_on,
+            )
+        )
+
+    def settlement_paid(self, settlement_id: str, amount: Money, due_on: date) -> None:
+        """The settlement was paid in time: the rest of the balance is waived; the case closes as settled."""
+        if self.status == "closed":
+            return  # the last payment already brought the balance to zero
+        self._require_open()
+        if self.settlement is None or self.settlement.settlement_id != settlement_id:
+            self.record_settlement(settlement_id, amount, due_on)
+        assert self.balance is not None
+        remaining = self.balance.amount_minor
+        if remaining == 0:
+            self._close(CloseReason.SETTLED, f"settlement {settlement_id} paid")
+            return
+        self.change_balance(
+            BalanceChangeReason.WAIVER,
+            MoneyDelta(delta_minor=-remaining, currency=self.currency),
+            settlement_id,
+        )
+
+    # --- assignment, debtor, closing ------------------------------------------------------
+
+    def assign(self, kind: AssigneeKind, assignee_id: str, reason: str, policy: str) -> bool:
+        self._require_open()
+        new = Assignee(kind=kind, id=assignee_id)
+        if self.assignee == new:
+            return False
+        self._record(
+            CaseAssigned(assignee=new, previous_assignee=self.assignee, reason=reason, policy=policy)
+        )
+        return True
+
+    def require_with_agency(self) -> None:
+        self._require_open()
+        if self.assignee is None or self.assignee.kind is not AssigneeKind.AGENCY:
+            raise NotWithAgency(f"case {self.case_id} is not placed with an agency")
+
+    def update_debtor(
+        self,
+        phones: list[PhoneNumber] | None,
+        emails: list[EmailAddress] | None,
+        address: PostalAddress | None,
+    ) -> None:
+        self._require_open()
+        if phones is None and emails is None and address is None:
+            return
+        self._record(CaseDebtorUpdated(phones=phones, emails=emails, address=address))
+
+    def close(self, reason: CloseReason, note: str | None, today: date) -> None:
+        self._require_open()
+        assert self.balance is not None
+        if reason is CloseReason.PAID_IN_FULL and self.balance.amount_minor != 0:
+            raise CloseNotAllowed(
+                "a case closes as paid in full only at a zero balance"
+                f" ({self.balance.amount_minor} {self.currency} owed)"
+            )
+        if reason is CloseReason.SETTLED:
+            if self.settlement is None:
+                raise CloseNotAllowed("no settlement was agreed for this case")
+            self.settlement_paid(
+                self.settlement.settlement_id, self.settlement.amount, self.settlement.due_on
+            )
+            return
+        if reason is CloseReason.WRITTEN_OFF:
+            if blocking := self.blocking_holds():
+                kinds = ", ".join(sorted(h.hold_type.value for h in blocking))
+                raise EscalationBlockedByHold(f"a case under a {kinds} hold cannot be written off")
+            self._change_stage(Stage.WRITTEN_OFF, self.days_past_due(today), note or "written off")
+            return
+        self._close(reason, note)
+
+    def _close(self, reason: CloseReason, note: str | None) -> None:
+        assert self.balance is not None
+        self._record(CaseClosed(reason=reason, final_balance=self.balance, note=note))
+
+    # --- applying events ------------------------------------------------------------------
+
+    def _apply(self, event: CaseEvent) -> None:
+        match event:
+            case CaseOpened():
+                self.status = "open"
+                self.debtor = event.debtor
+                self.account = event.account
+                self.amounts_at_placement = event.amounts
+                self.balance = event.amounts.total_balance
+                self.jurisdiction = event.jurisdiction
+                self.risk_score = event.risk_score
+                self.placement_id = event.placement_id
+                self.due_since = event.due_since
+            case CaseBucketChanged():
+                self.bucket = event.to_bucket
+                self.due_since = event.due_since
+            case CaseStrategyAssigned():
+                self.strategy = event
+            case CaseStageChanged():
+                self.stage = event.to_stage
+            case CaseAssigned():
+                self.assignee = event.assignee
+            case CaseHoldPlaced():
+                self.holds[event.hold_id] = Hold(
+                    event.hold_id, event.hold_type, event.reason, event.expires_at
+                )
+            case CaseHoldReleased():
+                self.holds.pop(event.hold_id, None)
+            case CaseBalanceChanged():
+                self.balance = event.balance_after
+                if event.reason is BalanceChangeReason.PAYMENT and event.reference is not None:
+                    self.applied_payments[event.reference] = -event.change.delta_minor
+                    self.recovered_minor -= event.change.delta_minor
+                elif event.reason is BalanceChangeReason.REVERSAL and event.reference is not None:
+                    self.applied_payments.pop(event.reference, None)
+                    self.recovered_minor -= event.change.delta_minor
+            case CaseSettlementRecorded():
+                if event.status == "agreed":
+                    self.settlement = Settlement(event.settlement_id, event.settlement_amount, event.due_on)
+                else:
+                    self.settlement = None
+            case CaseDebtorUpdated():
+                assert self.debtor is not None
+                changes: dict[str, object] = {}
+                if event.phones is not None:
+                    changes["phones"] = event.phones
+                if event.emails is not None:
+                    changes["emails"] = event.emails
+                if event.address is not None:
+                    changes["address"] = event.address
+                self.debtor = self.debtor.model_copy(update=changes)
+            case CaseClosed():
+                self.status = "closed"
+                self.close_reason = event.reason
+                self.holds.clear()
+            case _:  # pragma: no cover - every case event type is handled above
+                raise TypeError(f"unknown case event {type(event).__name__}")
+
+    def next_ageing_on(self, today: date, policy: CollectionPolicy) -> date | None:
+        """When the daily ageing next has something to do for this case (None: nothing, ever)."""
+        if not self.is_open:
+            return None
+        return policy.ageing.next_change_on(self.due_since, today)
+
+    def hold_expiries(self) -> list[Hold]:
+        return [h for h in self.holds.values() if h.expires_at is not None]
+
+
+def tomorrow(today: date) -> date:
+    return today + timedelta(days=1)

@@ -1,0 +1,37 @@
+"""The collection policy: ageing, segmentation and assignment settings, read from the versioned YAML file."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from case_service.domain.ageing import AgeingPolicy
+from case_service.domain.errors import PolicyError
+from case_service.domain.segmentation import Segmentation
+from dcp_events.catalogue.enums import Stage
+
+
+@dataclass(frozen=True)
+class CollectionPolicy:
+    version: int
+    ageing: AgeingPolicy
+    segmentation: Segmentation
+    agency_at_stage: Stage | None = None
+
+    @classmethod
+    def from_mapping(cls, data: Mapping[str, Any]) -> CollectionPolicy:
+        try:
+            version = int(data["version"])
+            assignment: Mapping[str, Any] = data.get("assignment") or {}
+            agency_at = assignment.get("agency_at_stage")
+            return cls(
+                version=version,
+                ageing=AgeingPolicy.from_mapping(data.get("ageing") or {}),
+                segmentation=Segmentation.from_mapping({**data["segmentation"], "version": version}),
+                agency_at_stage=None if agency_at is None else Stage(agency_at),
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            if isinstance(exc, PolicyError):
+                raise
+            raise PolicyError(f"invalid collection policy: {exc!r}") from exc

@@ -1,0 +1,245 @@
+"""The case API over HTTP against the real PostgreSQL and Kafka: open, read, commands, roles, concurrency."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+import pytest
+
+from dcp_events.catalogue.integration import case_id_for_account
+from dcp_platform.auth import Role
+
+from .conftest import SUPERVISOR, CaseHarness, bearer, placement_body
+
+pytestmark = pytest.mark.integration
+
+
+async def open_case(harness: CaseHarness, reference: str, **overrides: object) -> str:
+    response = await harness.client.post(
+        "/cases", json=placement_body(reference, **overrides), headers=SUPERVISOR
+    )
+    assert response.status_code == 201, response.text
+    return str(response.json()["case_id"])
+
+
+async def put_collector(harness: CaseHarness, staff_id: str, **overrides: object) -> None:
+    body = {
+        "kind": "collector",
+        "team": "early-gb",
+        "capacity": 10,
+        "qualifications": [{"jurisdictions": ["GB"], "languages": ["en"], "channels": ["phone"]}],
+    }
+    body.update(overrides)
+    response = await harness.client.put(f"/staff/{staff_id}", json=body, headers=SUPERVISOR)
+    assert response.status_code == 200, response.text
+
+
+async def test_opening_is_idempotent_by_creditor_and_account_and_records_the_history(
+    harness: CaseHarness,
+) -> None:
+    case_id = await open_case(harness, "OPEN-1")
+    assert case_id == case_id_for_account("acme-bank", "OPEN-1")
+    again = await harness.client.post("/cases", json=placement_body("OPEN-1"), headers=SUPERVISOR)
+    assert again.status_code == 200
+    assert again.json()["case_id"] == case_id
+
+    case = await harness.case(case_id)
+    assert (case["status"], case["stage"], case["bucket"], case["days_past_due"]) == (
+        "open",
+        "early",
+        "1-30",
+        20,
+    )
+    assert case["balance"] == {"amount_minor": 105000, "currency": "GBP"}
+    assert case["strategy_id"] in {"standard", "sms-first"}
+
+    events = (await harness.client.get(f"/cases/{case_id}/events", headers=SUPERVISOR)).json()
+    assert [e["type"] for e in events] == [
+        "collections.case.opened.v1",
+        "collections.case.bucket_changed.v1",
+        "collections.case.strategy_assigned.v1",
+    ]
+    assert [e["sequence"] for e in events] == [1, 2, 3]
+    assert events[0]["actor"] == "sup-1"
+
+
+async def test_a_placement_that_is_not_past_due_is_refused_with_a_stable_problem_type(
+    harness: CaseHarness,
+) -> None:
+    body = placement_body(
+        "BAD-1", days_past_due=None, due_since=(harness.clock.now() + timedelta(days=3)).date().isoformat()
+    )
+    response = await harness.client.post("/cases", json=body, headers=SUPERVISOR)
+    assert response.status_code == 422
+    assert response.headers["content-type"].startswith("application/problem+json")
+    assert response.json()["type"] == "https://errors.dcp.example/case/invalid-placement"
+
+
+async def test_roles_a_collector_sees_only_assigned_cases(harness: CaseHarness) -> None:
+    case_id = await open_case(harness, "ROLE-1")
+    assert (await harness.client.get(f"/cases/{case_id}")).status_code == 401
+    collector = bearer(Role.COLLECTOR, "col-role")
+    assert (await harness.client.get(f"/cases/{case_id}", headers=collector)).status_code == 403
+    assert (
+        await harness.client.post("/cases", json=placement_body("ROLE-2"), headers=collector)
+    ).status_code == 403
+
+    await put_collector(harness, "col-role", team="roles")
+    assigned = await harness.client.post(
+        f"/cases/{case_id}/assignment",
+        json={"policy": "direct", "assignee_id": "col-role"},
+        headers=SUPERVISOR,
+    )
+    assert assigned.status_code == 200, assigned.text
+    assert (await harness.client.get(f"/cases/{case_id}", headers=collector)).status_code == 200
+    page = (await harness.client.get("/cases", headers=collector)).json()
+    assert [c["case_id"] for c in page["items"]] == [case_id]
+
+
+async def test_assignment_never_goes_to_an_unqualified_or_expired_collector(harness: CaseHarness) -> None:
+    case_id = await open_case(harness, "ASSIGN-1")
+    today = harness.clock.now().date()
+    await put_collector(
+        harness,
+        "col-expired",
+        team="quals",
+        qualifications=[
+            {
+                "jurisdictions": ["GB"],
+                "languages": ["en"],
+                "expires_on": (today - timedelta(days=1)).isoformat(),
+            }
+        ],
+    )
+    await put_collector(
+        harness, "col-spanish", team="quals", qualifications=[{"jurisdictions": ["GB"], "languages": ["es"]}]
+    )
+    direct = await harness.client.post(
+        f"/cases/{case_id}/assignment",
+        json={"policy": "direct", "assignee_id": "col-expired"},
+        headers=SUPERVISOR,
+    )
+    assert direct.status_code == 409
+    assert direct.json()["type"].endswith("/case/assignee-not-qualified")
+    none_left = await harness.client.post(
+        f"/cases/{case_id}/assignment", json={"policy": "least_loaded", "team": "quals"}, headers=SUPERVISOR
+    )
+    assert none_left.status_code == 409
+    assert none_left.json()["type"].endswith("/case/no-qualified-assignee")
+
+    await put_collector(harness, "col-qualified", team="quals")
+    chosen = await harness.client.post(
+        f"/cases/{case_id}/assignment", json={"policy": "round_robin", "team": "quals"}, headers=SUPERVISOR
+    )
+    assert chosen.status_code == 200, chosen.text
+    assert chosen.json()["assignee"] == {"kind": "collector", "id": "col-qualified"}
+    events = (await harness.client.get(f"/cases/{case_id}/events", headers=SUPERVISOR)).json()
+    assert events[-1]["data"]["policy"] == "round_robin"
+    assert "round robin" in events[-1]["data"]["reason"]
+
+
+async def test_holds_block_escalation_until_released_and_close_rules_apply(harness: CaseHarness) -> None:
+    case_id = await open_case(harness, "HOLD-1")
+    placed = await harness.client.post(
+        f"/cases/{case_id}/holds",
+        json={"hold_type": "dispute", "hold_id": "h-1", "reason": "not mine"},
+        headers=SUPERVISOR,
+    )
+    assert placed.status_code == 201, placed.text
+    blocked = await harness.client.post(
+        f"/cases/{case_id}/stage",
+        json={"to_stage": "late", "reason": "supervisor review"},
+        headers=SUPERVISOR,
+    )
+    assert blocked.status_code == 409
+    assert blocked.json()["type"].endswith("/case/escalation-blocked-by-hold")
+
+    released = await harness.client.delete(f"/cases/{case_id}/holds/h-1", headers=SUPERVISOR)
+    assert released.status_code == 200
+    assert released.json()["active_holds"] == 0
+    assert (await harness.client.delete(f"/cases/{case_id}/holds/h-1", headers=SUPERVISOR)).status_code == 404
+    moved = await harness.client.post(
+        f"/cases/{case_id}/stage",
+        json={"to_stage": "late", "reason": "supervisor review"},
+        headers=SUPERVISOR,
+    )
+    assert moved.status_code == 200 and moved.json()["stage"] == "late"
+    back = await harness.client.post(
+        f"/cases/{case_id}/stage", json={"to_stage": "early", "reason": "undo"}, headers=SUPERVISOR
+    )
+    assert back.json()["type"].endswith("/case/stage-transition-not-allowed")
+
+    not_paid = await harness.client.post(
+        f"/cases/{case_id}/close", json={"reason": "paid_in_full"}, headers=SUPERVISOR
+    )
+    assert not_paid.status_code == 409 and not_paid.json()["type"].endswith("/case/close-not-allowed")
+    recalled = await harness.client.post(
+        f"/cases/{case_id}/close", json={"reason": "recalled"}, headers=SUPERVISOR
+    )
+    assert recalled.json()["status"] == "closed" and recalled.json()["close_reason"] == "recalled"
+    closed_again = await harness.client.post(
+        f"/cases/{case_id}/close", json={"reason": "recalled"}, headers=SUPERVISOR
+    )
+    assert closed_again.json()["type"].endswith("/case/case-closed")
+
+
+async def test_concurrent_commands_on_one_case_one_wins_the_other_gets_409(harness: CaseHarness) -> None:
+    case_id = await open_case(harness, "RACE-1")
+    version = (await harness.client.get(f"/cases/{case_id}", headers=SUPERVISOR)).headers["ETag"]
+
+    async def hold(hold_id: str, hold_type: str) -> int:
+        response = await harness.client.post(
+            f"/cases/{case_id}/holds",
+            json={"hold_type": hold_type, "hold_id": hold_id},
+            headers={**SUPERVISOR, "If-Match": version},
+        )
+        return response.status_code
+
+    statuses = sorted(await asyncio.gather(hold("a", "complaint"), hold("b", "attorney")))
+    assert statuses == [201, 409]
+    assert (await harness.case(case_id))["active_holds"] == 1
+
+
+async def test_a_hold_with_an_expiry_is_released_by_its_timer(harness: CaseHarness) -> None:
+    case_id = await open_case(harness, "EXPIRE-1")
+    expires = harness.clock.now() + timedelta(hours=2)
+    placed = await harness.client.post(
+        f"/cases/{case_id}/holds",
+        json={"hold_type": "breathing_space", "hold_id": "bs-1", "expires_at": expires.isoformat()},
+        headers=SUPERVISOR,
+    )
+    assert placed.json()["active_holds"] == 1
+    harness.move_clock(expires + timedelta(minutes=1))
+
+    async def released() -> bool:
+        return (await harness.case(case_id))["active_holds"] == 0
+
+    from .conftest import eventually
+
+    await eventually(released)
+    events = (await harness.client.get(f"/cases/{case_id}/events", headers=SUPERVISOR)).json()
+    assert events[-1]["type"] == "collections.case.hold_released.v1"
+    assert events[-1]["data"]["reason"] == "hold expired"
+
+
+async def test_listing_filters_and_pages_with_a_cursor(harness: CaseHarness) -> None:
+    ids = {await open_case(harness, f"LIST-{n}", jurisdiction="IE", days_past_due=40 + n) for n in range(5)}
+    seen: list[str] = []
+    cursor = None
+    while True:
+        params = {"jurisdiction": "IE", "bucket": "31-60", "limit": 2, "balance_min": 100000}
+        if cursor:
+            params["cursor"] = cursor
+        page = (await harness.client.get("/cases", params=params, headers=SUPERVISOR)).json()
+        seen += [c["case_id"] for c in page["items"]]
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    assert sorted(seen) == sorted(ids) and len(seen) == 5
+    none = (
+        await harness.client.get(
+            "/cases", params={"jurisdiction": "IE", "balance_max": 10}, headers=SUPERVISOR
+        )
+    ).json()
+    assert none["items"] == []
