@@ -111,3 +111,22 @@ async def test_naive_due_times_are_refused(database: Any) -> None:
     async with database.engine.begin() as conn:
         with pytest.raises(ValueError, match="timezone-aware"):
             await timers.schedule(conn, "x", "y", datetime(2026, 1, 1))  # noqa: DTZ001
+
+
+async def test_a_handler_can_reschedule_its_own_timer(database: Any) -> None:
+    await setup_fired_table(database)
+    clock = ManualClock(T0)
+
+    async def daily(conn: AsyncConnection, timer: DueTimer) -> None:
+        await record(conn, timer)
+        await timers.schedule(conn, timer.kind, timer.key, timer.due_at + timedelta(days=1))
+
+    async with database.engine.begin() as conn:
+        await timers.schedule(conn, "ageing", "daily", T0)
+    worker = TimerWorker(database.engine, clock, {"ageing": daily})
+
+    assert await worker.fire_due() == 1
+    assert await worker.fire_due() == 0  # next run is tomorrow
+    clock.advance(days=1)
+    assert await worker.fire_due() == 1
+    assert len(await fired(database)) == 2

@@ -58,7 +58,10 @@ _CLAIM = text(
     FOR UPDATE SKIP LOCKED
     """
 )
-_FIRED = text("UPDATE timers SET fired_at = :now, attempts = attempts + 1 WHERE id = :id")
+# A handler may reschedule its own timer (same kind and key, a later due time): then it stays pending.
+_FIRED = text(
+    "UPDATE timers SET fired_at = :now, attempts = attempts + 1 WHERE id = :id AND due_at = :due_at"
+)
 _FAILED = text("UPDATE timers SET attempts = attempts + 1, last_error = :error WHERE id = :id")
 
 
@@ -155,7 +158,7 @@ class TimerWorker:
             ):
                 async with conn.begin_nested():
                     await handler(conn, timer)
-                await conn.execute(_FIRED, {"now": now, "id": timer.id})
+                await conn.execute(_FIRED, {"now": now, "id": timer.id, "due_at": timer.due_at})
         except Exception as exc:
             log.warning("timer %s/%s failed: %s", timer.kind, timer.key, exc)
             await conn.execute(_FAILED, {"id": timer.id, "error": f"{type(exc).__name__}: {exc}"[:2000]})
