@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -15,7 +16,7 @@ from rich.table import Table
 
 from .config import StackConfig
 from .kafka import StackError
-from .services import service_url, start_services, stop_services
+from .services import manual_clock_env, recent_monday, service_url, start_services, stop_services
 from .stack import StackEndpoints, ensure_stack, stack_status, stop_all, stop_stack
 
 app = typer.Typer(help="Local stack: Apache Kafka (KRaft) + PostgreSQL, no Docker.", no_args_is_help=True)
@@ -134,16 +135,44 @@ def test(
     raise typer.Exit(code)
 
 
+def _parse_start(value: str | None) -> datetime:
+    if value is None:
+        return recent_monday()
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError as exc:
+        raise typer.BadParameter(f"not an ISO 8601 date-time: {value!r}") from exc
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
 @app.command()
-def run() -> None:
-    """Ensure the stack, start the four services in the background and print where they are."""
+def run(
+    start: Annotated[
+        str | None,
+        typer.Option(
+            help="Start of the services' manual clock (ISO 8601; default: the last Monday 08:00 UTC)."
+        ),
+    ] = None,
+    system_clock: Annotated[
+        bool, typer.Option("--system-clock", help="Run the services on the real clock instead.")
+    ] = False,
+) -> None:
+    """Ensure the stack, start the four services in the background and print where they are.
+
+    The services run on a manual clock (CLOCK_MODE=manual, dev only) starting at `--start`, so the demo
+    (`dcp-demo`) can move time with `PUT /admin/clock`; services already running keep their clock.
+    """
     cfg = StackConfig.from_env()
+    clock_start = None if system_clock else _parse_start(start)
     endpoints, seconds = _ensure(cfg)
     _print_endpoints(cfg, endpoints, seconds)
     t0 = time.monotonic()
+    env = _stack_env(endpoints)
+    if clock_start is not None:
+        env.update(manual_clock_env(clock_start))
     with console.status("starting the services…"):
         try:
-            result = start_services(cfg, _stack_env(endpoints))
+            result = start_services(cfg, env)
         except StackError as exc:
             err.print(f"[bold red]services failed:[/] {exc}")
             stop_services(cfg)
@@ -161,6 +190,11 @@ def run() -> None:
             _rel(cfg.logs_dir / f"{spec.label}.log"),
         )
     console.print(table)
+    if clock_start is not None and any(started for _, started in result):
+        console.print(
+            f"manual clock (CLOCK_MODE=manual) from [bold]{clock_start.isoformat()}[/]; "
+            "move it with PUT /admin/clock (admin token)"
+        )
     console.print(
         "token for the API: [bold]make token ROLE=collector[/]   stop everything: [bold]make down[/]"
     )

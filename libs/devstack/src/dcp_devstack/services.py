@@ -9,6 +9,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from .config import ServiceSpec, StackConfig
@@ -20,6 +21,20 @@ _MARKER = "uvicorn"
 
 def service_url(spec: ServiceSpec) -> str:
     return f"http://127.0.0.1:{spec.port}"
+
+
+def recent_monday(now: datetime | None = None) -> datetime:
+    """The most recent Monday 08:00 UTC at or before `now` (the demo clock's default start)."""
+    now = (now or datetime.now(UTC)).astimezone(UTC)
+    monday = (now - timedelta(days=now.weekday())).replace(hour=8, minute=0, second=0, microsecond=0)
+    return monday if monday <= now else monday - timedelta(days=7)
+
+
+def manual_clock_env(start: datetime) -> dict[str, str]:
+    """Environment that starts a service on a manual clock at `start` (moved by `PUT /admin/clock`)."""
+    if start.tzinfo is None:
+        raise ValueError("the clock start must carry a time zone")
+    return {"CLOCK_MODE": "manual", "CLOCK_FIXED_AT": start.astimezone(UTC).isoformat()}
 
 
 def _healthy(spec: ServiceSpec) -> bool:

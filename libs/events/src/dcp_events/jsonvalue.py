@@ -25,12 +25,44 @@ def format_utc(value: datetime) -> str:
     return value.astimezone(UTC).strftime(_UTC_FORMAT)
 
 
+class _NeedsPath(Exception):
+    """The fast walk met something it must refuse: the precise walk finds where, for the message."""
+
+
+def _fast(value: object) -> JsonValue:
+    # Exact type checks for the shapes events are made of; everything else takes the precise walk.
+    kind = type(value)
+    if kind is str or kind is bool or value is None:
+        return value  # type: ignore[return-value]
+    if kind is int:
+        return value  # type: ignore[return-value]
+    if kind is dict:
+        out: dict[str, JsonValue] = {}
+        for key, item in value.items():  # type: ignore[attr-defined]
+            if type(key) is not str:
+                raise _NeedsPath
+            out[key] = _fast(item)
+        return out
+    if kind is list:
+        return [_fast(item) for item in value]  # type: ignore[attr-defined]
+    if kind is float:
+        raise _NeedsPath
+    return _precise(value, "$")
+
+
 def to_json_value(value: object, *, path: str = "$") -> JsonValue:
     """Plain JSON tree for `value`; refuses floats and anything without one canonical JSON form."""
+    try:
+        return _fast(value)
+    except (_NeedsPath, CanonicalEncodingError):
+        return _precise(value, path)
+
+
+def _precise(value: object, path: str) -> JsonValue:
     if value is None or isinstance(value, bool | str):
         return value
     if isinstance(value, enum.Enum):
-        return to_json_value(value.value, path=path)
+        return _precise(value.value, path)
     if isinstance(value, int):
         return int(value)
     if isinstance(value, float):
@@ -48,12 +80,12 @@ def to_json_value(value: object, *, path: str = "$") -> JsonValue:
         for key, item in value.items():
             if not isinstance(key, str):
                 raise CanonicalEncodingError(f"object key {key!r} at {path} is not a string")
-            out[key] = to_json_value(item, path=f"{path}.{key}")
+            out[key] = _precise(item, f"{path}.{key}")
         return out
     if isinstance(value, Sequence) and not isinstance(value, bytes | bytearray):
-        return [to_json_value(item, path=f"{path}[{i}]") for i, item in enumerate(value)]
+        return [_precise(item, f"{path}[{i}]") for i, item in enumerate(value)]
     model_dump = getattr(value, "model_dump", None)
     if callable(model_dump):  # a pydantic model
         dumped: Any = model_dump(mode="json")
-        return to_json_value(dumped, path=path)
+        return _precise(dumped, path)
     raise CanonicalEncodingError(f"{type(value).__name__} at {path} has no canonical JSON form")

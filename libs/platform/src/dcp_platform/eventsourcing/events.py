@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from uuid import UUID
 
-from dcp_events import encode_event
-from dcp_events.canonical import event_to_json
 from dcp_events.catalogue.base import EventPayload
 from dcp_events.catalogue.building import new_event
 from dcp_platform.clock import Clock
@@ -38,8 +36,9 @@ def event_for(
         causationid=actor.causationid,
         traceparent=actor.traceparent,
     )
-    encode_event(cloud_event)  # refuses what could not be published (floats, non-UTC times)
-    envelope = {k: v for k, v in event_to_json(cloud_event).items() if k not in _STORE_OWNED}
+    # The CloudEvent's validation already reduced `data` to canonical JSON (floats and naive
+    # times refused), so the stored event is exactly what the relay will publish.
+    envelope = {k: v for k, v in cloud_event.attributes().items() if k not in _STORE_OWNED}
     return NewEvent(
         event_type=cloud_event.type,
         topic=type(payload).topic,
