@@ -66,12 +66,13 @@ async def test_bench_import_100k_rows(database_server_url: str, tmp_path: Path) 
             service, fmt="csv", filename=portfolio.name, actor="bench", bytes_total=portfolio.stat().st_size
         )
         rss_before = rss_mib()
-        tracemalloc.start()
+        if TRACE:
+            tracemalloc.start()
         started = time.perf_counter()
         with portfolio.open("rb") as source:
             progress = await run_import(service, import_id, source, "csv")
         elapsed = time.perf_counter() - started
-        _, peak = tracemalloc.get_traced_memory()
+        peak = tracemalloc.get_traced_memory()[1] if TRACE else 0
         tracemalloc.stop()
         rss_after = rss_mib()
         async with engine.connect() as conn:
