@@ -12,8 +12,8 @@ from dcp_events.errors import CanonicalEncodingError
 
 JsonValue = None | bool | int | str | list["JsonValue"] | dict[str, "JsonValue"]
 
-# Fixed precision so that one instant has exactly one textual form (the audit chain hashes the text).
-_UTC_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
+# Fixed precision so that one instant has exactly one textual form (the audit chain hashes the text):
+# YYYY-MM-DDTHH:MM:SS.ffffffZ.
 
 
 def format_utc(value: datetime) -> str:
@@ -22,7 +22,12 @@ def format_utc(value: datetime) -> str:
         raise CanonicalEncodingError(
             f"naive datetime {value.isoformat()} has no time zone; use UTC-aware times"
         )
-    return value.astimezone(UTC).strftime(_UTC_FORMAT)
+    u = value.astimezone(UTC)
+    # Not strftime: its %Y does not pad years before 1000 on every platform, and RFC 3339 needs 4 digits.
+    return (
+        f"{u.year:04d}-{u.month:02d}-{u.day:02d}T{u.hour:02d}:{u.minute:02d}:{u.second:02d}"
+        f".{u.microsecond:06d}Z"
+    )
 
 
 class _NeedsPath(Exception):

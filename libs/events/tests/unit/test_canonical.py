@@ -141,3 +141,13 @@ def test_decode_refuses_naive_time_on_the_wire(envelope_fields: dict[str, Any]) 
     obj["time"] = "2026-11-29T08:00:00"
     with pytest.raises(EventDecodeError, match="time"):
         decode_event(to_canonical_bytes(obj))
+
+
+def test_times_before_year_1000_keep_four_digit_years_and_round_trip() -> None:
+    from datetime import UTC, datetime
+
+    from dcp_events.jsonvalue import format_utc
+
+    early = datetime(362, 12, 18, 10, 4, 4, tzinfo=UTC)
+    assert format_utc(early) == "0362-12-18T10:04:04.000000Z"
+    assert datetime.fromisoformat(format_utc(early)) == early

@@ -145,12 +145,13 @@ def test_parse_data_as_checks_the_type() -> None:
 # Money
 
 
-def test_money_accepts_integer_minor_units() -> None:
+def test_money_accepts_integer_minor_units_up_to_the_bigint_safe_limit() -> None:
+    from dcp_events.catalogue.base import MAX_MINOR
+
     assert Money(amount_minor=0, currency="JPY").amount_minor == 0
-    assert (
-        Money.model_validate_json('{"amount_minor": 123456789012345678901, "currency": "EUR"}').currency
-        == "EUR"
-    )
+    assert Money.model_validate_json(f'{{"amount_minor": {MAX_MINOR}, "currency": "EUR"}}').currency == "EUR"
+    with pytest.raises(ValidationError):
+        Money.model_validate_json('{"amount_minor": 123456789012345678901, "currency": "EUR"}')
 
 
 @pytest.mark.parametrize(

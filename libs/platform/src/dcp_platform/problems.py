@@ -213,7 +213,40 @@ def map_domain_error(app: FastAPI, error: type[Exception], problem: type[Problem
     app.add_exception_handler(error, handler)
 
 
+def _input_fault(exc: BaseException) -> Problem | None:
+    """The client's fault behind a database error, if it is one: text the database cannot store
+    (JSON allows lone UTF-16 surrogates) or a value out of range for its column."""
+    import asyncpg
+
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, UnicodeEncodeError):
+            return BadRequest("text fields must be valid Unicode (a lone surrogate was sent)")
+        if isinstance(seen, asyncpg.DataError):
+            if isinstance(seen.__cause__, UnicodeEncodeError) or "surrogates not allowed" in str(seen):
+                return BadRequest("text fields must be valid Unicode (a lone surrogate was sent)")
+            return ValidationProblem("a value is out of range or malformed")
+        seen = seen.__cause__ or getattr(seen, "orig", None)
+    return None
+
+
+async def _handle_database_error(request: Request, exc: Exception) -> Response:
+    problem = _input_fault(exc)
+    if problem is None:
+        return await _handle_unexpected(request, exc)
+    # A bound that belongs in the API schema: logged so that it gets one.
+    _log.warning("database refused an input value", path=request.url.path, problem=problem.detail)
+    return problem_response(problem, request)
+
+
 def install_problem_handlers(app: FastAPI) -> None:
+    import asyncpg
+    from sqlalchemy.exc import DBAPIError
+
+    app.add_exception_handler(DBAPIError, _handle_database_error)
+    app.add_exception_handler(asyncpg.PostgresError, _handle_database_error)
+    app.add_exception_handler(asyncpg.InterfaceError, _handle_database_error)
+    app.add_exception_handler(UnicodeEncodeError, _handle_database_error)
     app.add_exception_handler(Problem, _handle_problem)
     app.add_exception_handler(RequestValidationError, _handle_validation)
     app.add_exception_handler(StarletteHTTPException, _handle_http_exception)

@@ -109,20 +109,24 @@ IsoDate = Annotated[date, BeforeValidator(_only_text_or_date)]
 Id = Annotated[str, StringConstraints(min_length=1, max_length=128)]
 Text = Annotated[str, StringConstraints(min_length=1, max_length=2000)]
 Jurisdiction = Annotated[str, StringConstraints(pattern=JURISDICTION_PATTERN)]
-Count = Annotated[StrictInt, Field(ge=0)]
+Count = Annotated[StrictInt, Field(ge=0, le=2**31 - 1)]
+
+# Largest amount in minor units: 10^15 (ten trillion in a two-decimal currency). Sums of such
+# amounts still fit PostgreSQL's bigint, so no ledger or read model can overflow.
+MAX_MINOR = 10**15
 
 
 class Money(PayloadModel):
     """An amount in minor units (pence, cents) of one currency; never a float, never negative."""
 
-    amount_minor: StrictInt = Field(ge=0)
+    amount_minor: StrictInt = Field(ge=0, le=MAX_MINOR)
     currency: Currency
 
 
 class MoneyDelta(PayloadModel):
     """A signed change of an amount, in minor units."""
 
-    delta_minor: StrictInt
+    delta_minor: StrictInt = Field(ge=-MAX_MINOR, le=MAX_MINOR)
     currency: Currency
 
 

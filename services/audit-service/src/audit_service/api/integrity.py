@@ -16,6 +16,8 @@ from audit_service.application.verify import verify_trail
 from audit_service.domain.checkpoints import public_key_pem
 from dcp_platform.auth import require_roles
 
+MAX_BIGINT = 2**63 - 1  # PostgreSQL bigint
+
 router = APIRouter(prefix="/audit", tags=["integrity"], dependencies=[Depends(require_roles(*AUDIT_ROLES))])
 
 
@@ -40,7 +42,7 @@ async def verify(runtime: RuntimeDep) -> dict[str, Any]:
 async def list_checkpoints(
     pool: PoolDep,
     runtime: RuntimeDep,
-    after: int = 0,
+    after: Annotated[int, Query(ge=0, le=MAX_BIGINT)] = 0,
     limit: Annotated[int | None, Query(ge=1, le=100000)] = None,
 ) -> dict[str, Any]:
     """Signed checkpoints in order (this document is what the standalone verifier takes)."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Path, Query
 
 from audit_service.adapters import trail
 from audit_service.api import cursors
@@ -19,6 +19,8 @@ from dcp_platform.problems import Conflict, NotFound
 router = APIRouter(prefix="/audit", tags=["audit trail"], dependencies=[Depends(require_roles(*AUDIT_ROLES))])
 
 Limit = Annotated[int, Query(ge=1, le=1000)]
+# Entry ids are PostgreSQL bigints: anything outside cannot exist (404), never a database error.
+EntryId = Annotated[int, Path(ge=1, le=2**63 - 1)]
 
 
 @router.get("/entries")
@@ -75,7 +77,7 @@ async def case_trail(
 
 @router.get("/entries/{entry_id}")
 async def get_entry(
-    entry_id: int, principal: AuditorDep, runtime: RuntimeDep, pool: PoolDep
+    entry_id: EntryId, principal: AuditorDep, runtime: RuntimeDep, pool: PoolDep
 ) -> dict[str, Any]:
     async with pool.acquire() as conn:
         row = await trail.entry_by_id(conn, entry_id)
@@ -85,7 +87,7 @@ async def get_entry(
 
 
 @router.get("/entries/{entry_id}/proof")
-async def entry_proof(entry_id: int, pool: PoolDep) -> dict[str, Any]:
+async def entry_proof(entry_id: EntryId, pool: PoolDep) -> dict[str, Any]:
     """Evidence that the entry is covered by a signed checkpoint (RFC 6962 inclusion paths, two levels).
 
     Check it with `audit-verify proof` and the public key, without trusting this service.

@@ -24,7 +24,7 @@ from case_service.application.assignment import AssignmentRequest, assign
 from case_service.application.cases import CaseService
 from case_service.domain.ageing import days_past_due
 from case_service.domain.case import Case
-from dcp_events.catalogue.base import Money
+from dcp_events.catalogue.base import MAX_MINOR, Money
 from dcp_events.catalogue.integration import case_id_for_account
 from dcp_platform.auth import Principal, Role
 from dcp_platform.problems import BadRequest, Forbidden, NotFound
@@ -124,8 +124,8 @@ async def list_cases(
     assignee: Annotated[str | None, Query(description="collector, team or agency id")] = None,
     jurisdiction: Annotated[str | None, Query()] = None,
     currency: Annotated[str | None, Query()] = None,
-    balance_min: Annotated[int | None, Query(ge=0, description="minor units")] = None,
-    balance_max: Annotated[int | None, Query(ge=0, description="minor units")] = None,
+    balance_min: Annotated[int | None, Query(ge=0, le=MAX_MINOR, description="minor units")] = None,
+    balance_max: Annotated[int | None, Query(ge=0, le=MAX_MINOR, description="minor units")] = None,
     cursor: Annotated[str | None, Query()] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> CasePage:

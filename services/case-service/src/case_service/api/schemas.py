@@ -65,7 +65,7 @@ class QualificationBody(Body):
 class StaffBody(Body):
     kind: Literal["collector", "agency"]
     team: str | None = None
-    capacity: int = Field(ge=0)
+    capacity: int = Field(ge=0, le=1_000_000, description="Most open cases at once.")
     active: bool = True
     qualifications: list[QualificationBody] = Field(default_factory=list)
 

@@ -1,0 +1,57 @@
+"""Schemathesis against each service's OpenAPI document, with valid tokens.
+
+Positive and negative inputs, a bounded number of examples per operation so the suite stays fast:
+no response is a 5xx, and every 4xx is RFC 9457 problem+json (see fuzz_checks.py).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from .platform_under_test import Platform, token
+
+pytestmark = pytest.mark.integration
+
+EXAMPLES_PER_OPERATION = 10
+SCHEMATHESIS = str(Path(sys.executable).parent / "schemathesis")
+
+
+@pytest.mark.parametrize("service", ["case", "contact", "payment", "audit"])
+def test_no_server_errors_and_problem_json_for_every_client_error(
+    service: str, platform: Platform, tmp_path: Path
+) -> None:
+    command = [
+        SCHEMATHESIS,
+        "--no-color",
+        "run",
+        f"{platform.url(service)}/openapi.json",
+        "--header",
+        f"Authorization: Bearer {token('admin', 'fuzz-admin')}",
+        "--checks",
+        "not_a_server_error,problem_json_for_client_errors",
+        "--mode",
+        "all",
+        "--max-examples",
+        str(EXAMPLES_PER_OPERATION),
+        "--seed",
+        "20261129",
+        "--phases",
+        "examples,coverage,fuzzing",
+        # The manual clock only moves forward: fuzzing it would jump the platform's time around.
+        "--exclude-path",
+        "/admin/clock",
+        "--request-timeout",
+        "30",
+        "--workers",
+        "2",
+    ]
+    env = {**os.environ, "SCHEMATHESIS_HOOKS": "fuzz_checks", "PYTHONPATH": str(Path(__file__).parent)}
+    result = subprocess.run(
+        command, env=env, capture_output=True, text=True, check=False, cwd=tmp_path, timeout=900
+    )
+    assert result.returncode == 0, result.stdout[-15000:] + result.stderr[-3000:]
