@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 PACKAGES := libs/events libs/compliance libs/devstack libs/platform services/case-service services/contact-service services/payment-service services/audit-service
 PYPROJECTS := $(addsuffix /pyproject.toml,$(PACKAGES))
 
-.PHONY: help venv up down status run test test-unit lint bench contracts contracts-generate deploy-check token clean
+.PHONY: tools help venv up down status run test test-unit lint bench contracts contracts-generate deploy-check token clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -34,7 +34,12 @@ status: venv ## show the local stack and services
 run: venv ## stack up, services up, URLs printed
 	$(BIN)/dcp-stack run
 
-test: venv ## set up, start the stack, run every test suite, stop what was started; exits with pytest's status
+tools: ## system tools the tests use as external clients (kcat, from Debian's packages)
+	@command -v kcat >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq kcat >/dev/null; \
+	  else echo "kcat is missing: sudo apt-get install kcat (the Kafka integration test needs it)"; fi; }
+
+test: venv tools ## set up, start the stack, run every test suite, stop what was started; exits with pytest's status
 	$(BIN)/dcp-stack test -- $(PYTEST_ARGS)
 
 test-unit: venv ## the tests that need no stack
