@@ -17,7 +17,7 @@ import sys
 import time
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +25,10 @@ import asyncpg
 import httpx
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
+from dcp_platform.auth import Role
+from dcp_platform.settings import DEV_HS256_SECRET
+from dcp_platform.tokens import issue_token
 
 SERVICES = {
     "case": "case_service",
@@ -50,11 +54,18 @@ def free_port() -> int:
 
 @functools.cache
 def token(role: str, subject: str, **claims: Any) -> str:
-    """A development bearer token, minted with the command an operator uses (`make token`)."""
-    args = [str(Path(sys.executable).parent / "dcp-token"), "--role", role, "--subject", subject]
-    for key, value in claims.items():
-        args += [f"--{key.replace('_', '-')}", str(value)]
-    return subprocess.run(args, check=True, capture_output=True, text=True).stdout.strip()
+    """A development bearer token, as `make token` / `dcp-token` mints it (the dev HS256 key).
+
+    Minted in-process with the same function as the command: a process per token costs seconds."""
+    return issue_token(
+        secret=DEV_HS256_SECRET,
+        role=Role(role),
+        subject=subject,
+        issuer=ISSUER,
+        audience=AUDIENCE,
+        ttl_seconds=4 * 3600,
+        **claims,
+    )
 
 
 @dataclass
@@ -75,6 +86,7 @@ class Platform:
 
     kafka_bootstrap: str
     topic_prefix: str
+    now: datetime
     services: dict[str, RunningService] = field(default_factory=dict)
 
     def url(self, service: str) -> str:
@@ -90,7 +102,11 @@ class Platform:
         return httpx.AsyncClient(base_url=self.url(service), headers=headers, timeout=30)
 
     async def set_clock(self, now: datetime) -> None:
-        """Move every service's clock to `now` (forward only)."""
+        """Move every service's clock to `now`. The clocks only move forward: an earlier `now` is a
+        mistake in the scenario (ValueError), so scenarios start from `new_day()`."""
+        if now < self.now:
+            raise ValueError(f"the platform clock is at {self.now.isoformat()}; {now.isoformat()} is earlier")
+        self.now = now
         async with httpx.AsyncClient(timeout=30) as client:
             headers = {"Authorization": f"Bearer {token('admin', 'clock')}"}
             for service in self.services.values():
@@ -98,6 +114,13 @@ class Platform:
                     f"{service.url}/admin/clock", json={"now": now.isoformat()}, headers=headers
                 )
                 response.raise_for_status()
+
+    def new_day(self) -> datetime:
+        """The next midnight UTC after the platform clock: a scenario's own fresh day.
+
+        Each scenario lays out its times from this, so scenarios never depend on their order."""
+        day = (self.now + timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)
+        return day
 
     async def publish(self, topic: str, key: str, value: bytes) -> None:
         producer = AIOKafkaProducer(
@@ -128,17 +151,33 @@ async def create_database(server_url: str, name: str) -> str:
     return server_url.rpartition("/")[0] + "/" + name
 
 
+async def migrate(module: str, env: dict[str, str]) -> None:
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        f"{module}.main",
+        "migrate",
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    output, _ = await process.communicate()
+    if process.returncode != 0:
+        raise RuntimeError(f"{module} migrate failed:\n{output.decode(errors='replace')[-3000:]}")
+
+
 async def start_platform(
     kafka_bootstrap: str, database_server_url: str, start_at: datetime, logs: Path
 ) -> Platform:
     run = uuid.uuid4().hex[:8]
-    platform = Platform(kafka_bootstrap=kafka_bootstrap, topic_prefix=f"e2e{run}.")
+    platform = Platform(kafka_bootstrap=kafka_bootstrap, topic_prefix=f"e2e{run}.", now=start_at)
     await create_topics(
         kafka_bootstrap, [platform.topic(t) for t in TOPICS] + [platform.topic(t) + ".dlq" for t in TOPICS]
     )
-    for name, module in SERVICES.items():
+    envs: dict[str, dict[str, str]] = {}
+    for name in SERVICES:
         database = await create_database(database_server_url, f"e2e{run}_{name}")
-        env = {
+        envs[name] = {
             **os.environ,
             "DCP_ENV": "dev",
             "SERVICE_DATABASE_URL": database,
@@ -148,9 +187,9 @@ async def start_platform(
             "CLOCK_MODE": "manual",
             "CLOCK_FIXED_AT": start_at.isoformat(),
         }
-        subprocess.run(
-            [sys.executable, "-m", f"{module}.main", "migrate"], env=env, check=True, capture_output=True
-        )
+    # The four migrations are independent: run them side by side (each takes seconds to start).
+    await asyncio.gather(*(migrate(module, envs[name]) for name, module in SERVICES.items()))
+    for name, module in SERVICES.items():
         port = free_port()
         log = logs / f"{name}-service.log"
         with log.open("ab") as out:
@@ -166,7 +205,7 @@ async def start_platform(
                     "--port",
                     str(port),
                 ],
-                env=env,
+                env=envs[name],
                 stdout=out,
                 stderr=subprocess.STDOUT,
             )

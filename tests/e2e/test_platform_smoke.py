@@ -6,14 +6,13 @@ from datetime import timedelta
 
 import pytest
 
-from .conftest import START
 from .platform_under_test import Platform
 
 pytestmark = pytest.mark.integration
 
 
 async def test_all_four_services_are_ready_and_follow_the_shared_clock(platform: Platform) -> None:
-    later = START + timedelta(hours=3)
+    later = platform.now + timedelta(hours=3)
     await platform.set_clock(later)
     for name in ("case", "contact", "payment", "audit"):
         async with platform.client(name) as client:

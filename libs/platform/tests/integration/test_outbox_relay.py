@@ -136,3 +136,16 @@ async def test_topic_prefix_isolates_deployments_on_one_broker(
     await relay.stop()
     [(key, _, _)] = await read_topic(kafka_bootstrap, prefixed, expect=1)
     assert key == b"case-x"
+
+
+async def test_records_carry_the_cloudevents_structured_mode_header(
+    database: Any, kafka_bootstrap: str, new_topic: Any
+) -> None:
+    topic = await new_topic("binding")
+    store = EventStore(database.engine)
+    await store.append("case-h", 0, [case_event("case-h", 1, topic=topic)])
+    relay = OutboxRelay(database.engine, database.url, kafka_bootstrap)
+    await relay.publish_pending()
+    await relay.stop()
+    [(_, _, headers)] = await read_topic(kafka_bootstrap, topic, expect=1)
+    assert ("content-type", b"application/cloudevents+json") in headers

@@ -43,6 +43,9 @@ RELAY_ERRORS = Counter("dcp_relay_errors_total", "Failed publication attempts (r
 
 Encoder = Callable[[Mapping[str, Any]], bytes]
 
+# CloudEvents Kafka protocol binding, structured content mode.
+STRUCTURED_MODE_HEADERS = [("content-type", b"application/cloudevents+json")]
+
 _PENDING = text(
     """
     SELECT e.position, e.stream_id, e.stream_version, e.event_id, e.event_type, e.topic,
@@ -227,7 +230,10 @@ class OutboxRelay:
             value = self._encoder(event.cloudevent_attributes())
             deliveries.append(
                 await producer.send(
-                    self._topic_prefix + event.topic, value=value, key=event.subject.encode("utf-8")
+                    self._topic_prefix + event.topic,
+                    value=value,
+                    key=event.subject.encode("utf-8"),
+                    headers=STRUCTURED_MODE_HEADERS,
                 )
             )
         await asyncio.gather(*deliveries)
