@@ -208,8 +208,9 @@ async def test_us_case_from_placement_to_paid_in_full_with_a_verified_trail(
     assert times == sorted(times), "the trail is in time order"
 
     # Verification: the chains hold, and a signed checkpoint covers every entry of the case.
+    async with platform.client("audit", "admin", "adm-1") as admin:
+        checkpoint = await admin.post("/audit/checkpoints")  # signing is an operator's act
     async with platform.client("audit", "auditor", "aud-1") as audit:
-        checkpoint = await audit.post("/audit/checkpoints")
         assert checkpoint.status_code in (200, 201), checkpoint.text
         verification = expect(await audit.get("/audit/verify"), 200)
         assert verification["ok"] is True, verification

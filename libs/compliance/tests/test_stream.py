@@ -150,3 +150,16 @@ def test_replay_finds_the_eighth_call_and_the_call_during_a_hold() -> None:
     replay.apply(wrap(CaseHoldPlaced(hold_id="h-1", hold_type=HoldType.ATTORNEY), T0 + timedelta(days=9)))
     during = replay.apply(attempt(99, T0 + timedelta(days=9, hours=1)))
     assert during is not None and during.rule_id == "US-REGF-ATTORNEY"
+
+
+def test_replay_counts_an_attempt_delivered_twice_once() -> None:
+    replay = ComplianceReplay()
+    replay.apply(opened())
+    calls = [attempt(n, T0 + timedelta(hours=n)) for n in range(7)]
+    for call in calls:
+        replay.apply(call)
+    # At-least-once delivery: the seventh call arrives again; it is not an eighth call.
+    assert replay.apply(calls[-1]) is None
+    assert len(replay.history["dbt-1"]) == 7
+    eighth = replay.apply(attempt(7, T0 + timedelta(hours=8)))
+    assert eighth is not None and eighth.rule_id == "US-REGF-7IN7"

@@ -423,7 +423,8 @@ def _check_time_barred(rule: Rule, params: TimeBarred, ctx: _Context) -> _Refusa
         barred_on = due_since.replace(year=due_since.year + params.limitation_years)
     except ValueError:  # 29 February
         barred_on = due_since.replace(year=due_since.year + params.limitation_years, day=28)
-    if ctx.at.date() >= barred_on:
+    today = _local_date(ctx.at, ctx.zone) if ctx.zone is not None else ctx.at.date()
+    if today >= barred_on:  # on the debtor's calendar, like every other rule
         return _Refusal(rule, f"the debt is time-barred since {barred_on}: no suit or threat of suit", None)
     return None
 

@@ -235,8 +235,14 @@ class ComplianceReplay:
 
     facts: dict[str, CaseFacts] = field(default_factory=dict)
     history: dict[str, list[ContactHistoryEntry]] = field(default_factory=dict)
+    seen: set[str] = field(default_factory=set)
 
     def apply(self, event: CloudEvent) -> Decision | None:
+        # Kafka delivers at least once: an event published twice must be counted once, or a repeated
+        # attempt would look like an extra call (a false 7-in-7 or 3-calls finding).
+        if event.id in self.seen:
+            return None
+        self.seen.add(event.id)
         payload = parse_data(event)
         case_id = event.subject or ""
         facts = self.facts.get(case_id)

@@ -13,7 +13,7 @@ from typing import Any, NoReturn
 from pydantic import ValidationError
 
 from dcp_events.envelope import CloudEvent
-from dcp_events.errors import CanonicalEncodingError, EventDecodeError
+from dcp_events.errors import CanonicalEncodingError, EventDecodeError, describe_validation_error
 from dcp_events.jsonvalue import JsonValue, to_json_value
 
 __all__ = ["CanonicalEncodingError", "EventDecodeError", "decode_event", "encode_event", "to_canonical_bytes"]
@@ -79,15 +79,6 @@ def loads_strict(raw: bytes) -> Any:
         raise EventDecodeError(f"event is not JSON: {exc}") from None
 
 
-def _describe(exc: ValidationError) -> str:
-    parts = []
-    for err in exc.errors():
-        where = ".".join(str(p) for p in err["loc"]) or "event"
-        what = "missing required attribute" if err["type"] == "missing" else err["msg"]
-        parts.append(f"{where}: {what}")
-    return "; ".join(parts)
-
-
 def decode_event(raw: bytes) -> CloudEvent:
     """Parse structured-mode bytes into a `CloudEvent`; raises `EventDecodeError` saying what is wrong."""
     if not isinstance(raw, bytes | bytearray | memoryview):
@@ -101,4 +92,4 @@ def decode_event(raw: bytes) -> CloudEvent:
     try:
         return CloudEvent.model_validate(obj)
     except ValidationError as exc:
-        raise EventDecodeError(f"invalid CloudEvent: {_describe(exc)}") from None
+        raise EventDecodeError(f"invalid CloudEvent: {describe_validation_error(exc)}") from None

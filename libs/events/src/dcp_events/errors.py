@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class EventError(Exception):
     """Base of every error this library raises about an event or its data."""
@@ -28,3 +30,14 @@ class UpcastError(EventError):
 
 class EventDataError(EventError, ValueError):
     """The event's `data` does not match the catalogue model of its type."""
+
+
+def describe_validation_error(exc: Any) -> str:
+    """Where and what is wrong, never the offending values: they may be personal data (names,
+    national ids) and the message ends up in logs and dead-letter headers."""
+    parts = []
+    for err in exc.errors():
+        where = ".".join(str(p) for p in err["loc"]) or "event"
+        what = "missing required attribute" if err["type"] == "missing" else err["msg"]
+        parts.append(f"{where}: {what}")
+    return "; ".join(parts)

@@ -72,3 +72,33 @@ def test_every_superseded_version_has_an_upcaster_chain() -> None:
 def test_versions_from_the_future_are_refused() -> None:
     with pytest.raises(UpcastError, match="newer"):
         upcast("collections.contact.attempted.v3", V1_DATA)
+
+
+def test_invalid_data_errors_name_the_field_but_never_its_value() -> None:
+    from dcp_events import parse_data
+    from dcp_events.catalogue.examples import EXAMPLES
+    from dcp_events.envelope import CloudEvent
+    from dcp_events.errors import EventDataError
+
+    data = EXAMPLES["collections.case.opened.v1"].model_dump(mode="json")
+    data["debtor"]["national_id"] = "QQ123456C"
+    data["debtor"]["full_name"] = 12345  # invalid: a name is text
+    event = CloudEvent(
+        id="6f1c7a52-3f0e-5d1b-9a51-0d0c0c0a5e11",
+        source="/test",
+        type="collections.case.opened.v1",
+        time="2026-11-29T08:00:00Z",
+        subject="case-1",
+        data=data,
+        actor="t",
+        actorrole="service",
+        correlationid="c",
+    )
+    try:
+        parse_data(event)
+    except EventDataError as exc:
+        message = str(exc)
+    else:
+        raise AssertionError("invalid data was accepted")
+    assert "debtor.full_name" in message
+    assert "12345" not in message and "QQ123456C" not in message

@@ -50,8 +50,3 @@ class FixedClock(ManualClock):
 
     def __init__(self, moment: datetime) -> None:
         super().__init__(moment)
-
-
-def utc_now(clock: Clock | None = None) -> datetime:
-    """The current aware UTC time from `clock` (the system clock when none is given)."""
-    return _as_utc(clock.now()) if clock is not None else datetime.now(UTC)

@@ -79,6 +79,7 @@ async def test_only_auditors_and_admins_get_in(fed: AuditUnderTest) -> None:
             assert (await fed.get(path, headers=token(role))).status_code == 403, (role, path)
     assert (await fed.client.get("/audit/entries")).status_code == 401
     assert (await fed.client.post("/audit/checkpoints", headers=token(Role.COLLECTOR))).status_code == 403
+    assert (await fed.client.post("/audit/checkpoints", headers=AUDITOR)).status_code == 403  # auditors read
     assert (await fed.get("/audit/entries", headers=ADMIN)).status_code == 200
 
 
@@ -133,10 +134,10 @@ async def test_personal_data_is_masked_unless_the_role_may_see_it(fed: AuditUnde
 
 
 async def test_checkpoint_proof_export_and_standalone_verifier(fed: AuditUnderTest, tmp_path: Path) -> None:
-    created = await fed.client.post("/audit/checkpoints", headers=AUDITOR)
+    created = await fed.client.post("/audit/checkpoints", headers=ADMIN)
     assert created.status_code == 201
     assert created.json()["signed"]["tree_size"] == len(EXAMPLES) + 2
-    assert (await fed.client.post("/audit/checkpoints", headers=AUDITOR)).status_code == 200  # nothing new
+    assert (await fed.client.post("/audit/checkpoints", headers=ADMIN)).status_code == 200  # nothing new
 
     verify = (await fed.get("/audit/verify")).json()
     assert verify["ok"] and verify["unsigned_entries"] == 0 and verify["entries"] == len(EXAMPLES) + 2

@@ -11,7 +11,7 @@ from pydantic import ValidationError
 from dcp_events.catalogue.base import EventPayload
 from dcp_events.catalogue.registry import model_for, schema_uri
 from dcp_events.envelope import ActorRole, CloudEvent
-from dcp_events.errors import EventDataError
+from dcp_events.errors import EventDataError, describe_validation_error
 from dcp_events.upcasting import upcast
 
 P = TypeVar("P", bound=EventPayload)
@@ -63,7 +63,8 @@ def parse_data(event: CloudEvent) -> EventPayload:
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        raise EventDataError(f"{event.type} event {event.id} has invalid data: {exc}") from None
+        problems = describe_validation_error(exc)
+        raise EventDataError(f"{event.type} event {event.id} has invalid data: {problems}") from None
 
 
 def parse_data_as(event: CloudEvent, model: type[P]) -> P:

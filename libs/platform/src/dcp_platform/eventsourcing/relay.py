@@ -59,9 +59,9 @@ _DELETE = text("DELETE FROM outbox WHERE position = ANY(:positions)")
 _PROGRESS = text(
     """
     INSERT INTO relay_progress (relay, last_position, published_total, updated_at)
-    VALUES (:relay, :last, :count, :now)
+    VALUES (:relay, :last, :count, now())
     ON CONFLICT (relay) DO UPDATE SET last_position = greatest(relay_progress.last_position, :last),
-        published_total = relay_progress.published_total + :count, updated_at = :now
+        published_total = relay_progress.published_total + :count, updated_at = now()
     """
 )
 _BACKLOG = text("SELECT count(*), min(enqueued_at) FROM outbox")
@@ -216,7 +216,6 @@ class OutboxRelay:
                         "relay": self._name,
                         "last": max(e.position for e in events),
                         "count": len(events),
-                        "now": datetime.now(UTC),
                     },
                 )
             total += len(events)

@@ -14,7 +14,7 @@ from audit_service.adapters.trail import CheckpointRow
 from audit_service.api.deps import AUDIT_ROLES, PoolDep, RuntimeDep
 from audit_service.application.verify import verify_trail
 from audit_service.domain.checkpoints import public_key_pem
-from dcp_platform.auth import require_roles
+from dcp_platform.auth import Role, require_roles
 
 MAX_BIGINT = 2**63 - 1  # PostgreSQL bigint
 
@@ -51,9 +51,11 @@ async def list_checkpoints(
     return {"key_id": runtime.signer.key_id, "checkpoints": [checkpoint_view(r) for r in rows]}
 
 
-@router.post("/checkpoints", status_code=201)
+@router.post("/checkpoints", status_code=201, dependencies=[Depends(require_roles(Role.ADMIN))])
 async def create_checkpoint(runtime: RuntimeDep) -> JSONResponse:
-    """Sign the current state now (200 with the latest checkpoint when nothing changed since)."""
+    """Sign the current state now (200 with the latest checkpoint when nothing changed since).
+
+    Admins only: auditors read, never write (not even a checkpoint)."""
     assert runtime.checkpointer is not None
     row, created = await runtime.checkpointer.create()
     if row is None:

@@ -41,9 +41,14 @@ async def on_case_event(conn: AsyncConnection, delivery: Delivery) -> None:
         total = payload.amounts.total_balance
         await rm.insert_case(conn, facts, total.currency, total.amount_minor, payload.risk_score)
         return
-    case = await rm.load_case(conn, case_id, for_update=True)
+    case = await rm.load_case(conn, case_id)
     if case is None:
         return  # a case opened before this service existed, or not ours: nothing to gate yet
+    # The same per-debtor lock as the gate and debtor requests: facts are never folded from a stale read.
+    await rm.lock_debtor(conn, case.debtor_id)
+    case = await rm.load_case(conn, case_id, for_update=True)
+    if case is None:
+        return
     changes: dict[str, Any] = {}
     facts = apply_payload(case.facts, payload, case_id, event.time)
     if facts is not None and facts != case.facts:
