@@ -122,3 +122,24 @@ async def test_append_joins_the_callers_transaction(database: Any) -> None:
 
     assert await store.load("case-6") == []
     assert [e.event_id for e in await store.read_all()] == []
+
+
+async def test_many_new_streams_in_one_statement_all_or_nothing(database: Any) -> None:
+    store = EventStore(database.engine)
+    await store.append("case-taken", 0, [event("case-taken", 1)])
+    async with database.engine.begin() as conn:
+        count = await store.append_new_streams(
+            [("case-a", [event("case-a", 1), event("case-a", 2)]), ("case-b", [event("case-b", 1)])],
+            conn=conn,
+        )
+    assert count == 3
+    assert [e.stream_version for e in await store.load("case-a")] == [1, 2]
+    async with database.engine.begin() as conn:
+        with pytest.raises(ConcurrencyConflict):
+            await store.append_new_streams(
+                [("case-c", [event("case-c", 1)]), ("case-taken", [event("case-taken", 9)])], conn=conn
+            )
+    assert await store.load("case-c") == []  # nothing of the failed batch was written
+    async with database.engine.connect() as conn:
+        queued = (await conn.execute(text("SELECT count(*) FROM outbox"))).scalar_one()
+    assert queued == 4  # every appended event is in the outbox for the relay

@@ -122,6 +122,24 @@ def _batch(events: Sequence[NewEvent]) -> list[dict[str, Any]]:
     ]
 
 
+_APPEND_NEW_STREAMS = text(
+    """
+    WITH batch AS (
+        SELECT * FROM jsonb_to_recordset(CAST(:batch AS jsonb)) AS b(
+            ord int, stream_id text, stream_version int, event_id uuid, event_type text, topic text,
+            payload jsonb, metadata jsonb)
+    ), inserted AS (
+        INSERT INTO events (stream_id, stream_version, event_id, event_type, topic, payload, metadata)
+        SELECT stream_id, stream_version, event_id, event_type, topic, payload, metadata
+        FROM batch ORDER BY ord
+        RETURNING position
+    ), queued AS (
+        INSERT INTO outbox (position) SELECT position FROM inserted
+    )
+    SELECT count(*) FROM inserted
+    """
+)
+
 _COLUMNS = "position, stream_id, stream_version, event_id, event_type, topic, payload, metadata, recorded_at"
 # The f-strings only splice in the constant column list.
 _LOAD = text(
@@ -265,6 +283,38 @@ class EventStore:
         for projector in self._projectors:
             await projector(conn, recorded)
         return recorded
+
+    async def append_new_streams(
+        self, streams: Sequence[tuple[str, Sequence[NewEvent]]], *, conn: AsyncConnection
+    ) -> int:
+        """Start many streams in one statement (bulk placement): each stream's events at versions 1..n.
+
+        All or nothing: if any stream already exists (or an event id is stored), ConcurrencyConflict
+        and nothing is written, and the caller falls back to `append` per stream. Projectors are not
+        run: the caller writes its read models for the batch in the same transaction.
+        """
+        batch: list[dict[str, Any]] = []
+        for stream_id, events in streams:
+            for version, event in enumerate(events, start=1):
+                batch.append(
+                    {
+                        "ord": len(batch),
+                        "stream_id": stream_id,
+                        "stream_version": version,
+                        **_batch([event])[0],
+                    }
+                )
+        if not batch:
+            return 0
+        try:
+            async with conn.begin_nested():
+                result = await conn.execute(_APPEND_NEW_STREAMS, {"batch": json.dumps(batch)})
+                count = int(result.scalar_one())
+        except IntegrityError as exc:
+            raise ConcurrencyConflict(str(streams[0][0]), 0) from exc
+        for item in batch:
+            EVENTS_APPENDED.labels(item["event_type"]).inc()
+        return count
 
     async def load(
         self, stream_id: str, *, after_version: int = 0, conn: AsyncConnection | None = None

@@ -18,11 +18,9 @@ from typing import IO, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy import insert, select, update
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from case_service.adapters import staff, tables
-from case_service.adapters.bulk_append import append_new_streams
 from case_service.application.cases import SOURCE, CaseService
 from case_service.domain.assignment import Candidate
 from case_service.domain.case import Case
@@ -334,8 +332,10 @@ async def _import_chunk(
             existing.add(case.case_id)
             opened.append((case, changes, events))
         try:
-            await append_new_streams(conn, [(case.case_id, events) for case, _, events in opened])
-        except IntegrityError:
+            await service.store.append_new_streams(
+                [(case.case_id, events) for case, _, events in opened], conn=conn
+            )
+        except ConcurrencyConflict:
             # Some account was placed meanwhile by another path: append one by one, skipping those.
             kept = []
             for case, changes, events in opened:
