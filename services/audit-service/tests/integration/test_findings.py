@@ -85,7 +85,13 @@ async def findings(audit: AuditUnderTest) -> dict[str, Any]:
         NOON - timedelta(hours=13),
         jurisdiction="CN",
     )
-    await audit.wait_for_entries(6 + 1 + 1 + 8 + 2 + 1 + 1)
+    await case("c-closed", "US", "America/New_York")
+    # The closure is recorded first, but a call at the very same instant was decided by a gate that
+    # could not know it yet; a call an hour later is a finding.
+    await audit.publish(EXAMPLES["collections.case.closed.v1"], "c-closed", NOON, jurisdiction="US")
+    await audit.publish(attempt(6), "c-closed", NOON, jurisdiction="US")
+    await audit.publish(attempt(7), "c-closed", NOON + timedelta(hours=1), jurisdiction="US")
+    await audit.wait_for_entries(7 + 1 + 1 + 8 + 2 + 1 + 1 + 3)
     return (await audit.get("/audit/findings")).json()
 
 
@@ -95,7 +101,13 @@ def by_case(findings: dict[str, Any], case: str) -> list[dict[str, Any]]:
 
 async def test_a_compliant_attempt_has_no_finding(findings: dict[str, Any]) -> None:
     assert by_case(findings, "c-ok") == []
-    assert findings["attempts_checked"] == 1 + 1 + 8 + 1 + 1 + 1
+    assert findings["attempts_checked"] == 1 + 1 + 8 + 1 + 1 + 1 + 2
+
+
+async def test_contact_after_closure_but_not_at_the_same_instant(findings: dict[str, Any]) -> None:
+    [found] = by_case(findings, "c-closed")
+    assert found["rule_id"] == "US-GATE-CLOSED"
+    assert found["local_time"].startswith("2026-12-01T11:00")
 
 
 async def test_contact_in_quiet_hours(findings: dict[str, Any]) -> None:
