@@ -6,7 +6,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-PACKAGES := libs/events libs/compliance libs/devstack libs/platform services/case-service services/contact-service services/payment-service services/audit-service
+PACKAGES := libs/events libs/compliance libs/devstack libs/platform services/case-service services/contact-service services/payment-service services/audit-service demo
 PYPROJECTS := $(addsuffix /pyproject.toml,$(PACKAGES))
 
 .PHONY: tools help venv up down status run test test-unit lint bench contracts contracts-generate deploy-check token clean
@@ -31,8 +31,9 @@ down: venv ## stop everything the local stack started
 status: venv ## show the local stack and services
 	$(BIN)/dcp-stack status
 
-run: venv ## stack up, services up, URLs printed
+run: venv ## stack up, services up on a manual clock, then the demo collection operation (DEMO_ARGS="--accounts 500")
 	$(BIN)/dcp-stack run
+	$(BIN)/dcp-demo $(DEMO_ARGS)
 
 tools: ## system tools the tests use as external clients (kcat, from Debian's packages)
 	@command -v kcat >/dev/null 2>&1 || { \
@@ -48,7 +49,7 @@ test-unit: venv ## the tests that need no stack
 lint: venv ## ruff and mypy
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy libs/*/src services/*/src
+	$(BIN)/mypy libs/*/src services/*/src demo/src
 
 contracts-generate: venv ## regenerate JSON Schemas and the AsyncAPI document from the event models
 	$(BIN)/python -m dcp_events.contracts generate

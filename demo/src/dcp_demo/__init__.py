@@ -1,0 +1,1 @@
+"""The demo collection operation of `make run`, through the services' public interfaces only."""

@@ -1,0 +1,265 @@
+"""The summary at the end: what the services say now (cases, money, KPIs, audit), and how to go on."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from dcp_demo.api import Api
+from dcp_demo.simulation import Operation
+
+DECIMALS = {"USD": 2, "GBP": 2, "CNY": 2, "JPY": 0}
+SYMBOLS = {"USD": "$", "GBP": "£", "CNY": "¥"}
+
+
+def money(minor: int, currency: str) -> str:
+    places = DECIMALS.get(currency, 2)
+    value = minor / 10**places
+    return f"{currency} {SYMBOLS.get(currency, '')}{value:,.{places}f}"
+
+
+def pct(value: float | None) -> str:
+    return "-" if value is None else f"{100 * value:.1f}%"
+
+
+@dataclass
+class Summary:
+    """The facts a user (and the demo's test) relies on."""
+
+    placed_import: int = 0
+    placed_kafka: int = 0
+    cases: int = 0
+    by_status: Counter[str] = field(default_factory=Counter)
+    by_stage_bucket: Counter[tuple[str, str]] = field(default_factory=Counter)
+    recovered: Counter[str] = field(default_factory=Counter)
+    payments: Counter[str] = field(default_factory=Counter)
+    allowed: Counter[str] = field(default_factory=Counter)
+    refused: Counter[str] = field(default_factory=Counter)
+    promises: Counter[str] = field(default_factory=Counter)
+    portfolio: dict[str, Any] = field(default_factory=dict)
+    strategies: list[dict[str, Any]] = field(default_factory=list)
+    findings: list[dict[str, Any]] = field(default_factory=list)
+    attempts_checked: int = 0
+    checkpoint: dict[str, Any] = field(default_factory=dict)
+    verification: dict[str, Any] = field(default_factory=dict)
+    anomalies: dict[str, int] = field(default_factory=dict)
+    anomaly_samples: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def verified(self) -> bool:
+        v = self.verification
+        return bool(v.get("ok", v.get("valid", v.get("verified", False))))
+
+
+async def _all(api: Api, service: str, path: str, params: dict[str, Any]) -> list[dict[str, Any]]:
+    items: list[dict[str, Any]] = []
+    cursor: str | None = None
+    while True:
+        page = await api.ok(service, "GET", path, params={**params, **({"cursor": cursor} if cursor else {})})
+        items.extend(page["items"])
+        cursor = page.get("next_cursor")
+        if not cursor:
+            return items
+
+
+async def collect(api: Api, op: Operation) -> Summary:
+    s = Summary(placed_import=op.stats.placed_import, placed_kafka=op.stats.placed_kafka)
+    s.allowed, s.refused = op.stats.allowed, op.stats.refused
+    s.anomalies = dict(op.stats.anomalies)
+    s.anomaly_samples = dict(op.stats.anomaly_samples)
+    # Let the events settle: payments reach the case-service, everything reaches the audit trail.
+    await asyncio.sleep(2)
+    cases = [c for c in await _all(api, "case", "/cases", {"limit": 500}) if c["case_id"] in op.accounts]
+    s.cases = len(cases)
+    for case in cases:
+        s.by_status[case["close_reason"] or case["status"]] += 1
+        if case["status"] == "open":
+            s.by_stage_bucket[(case["stage"], case["bucket"])] += 1
+    for payment in await _all(api, "payment", "/payments", {"limit": 500}):
+        if payment["case_id"] in op.accounts and payment["status"] == "applied":
+            s.recovered[payment["amount"]["currency"]] += int(payment["amount"]["amount_minor"])
+            s.payments[payment["method"]] += 1
+    for status in ("open", "kept", "broken"):
+        for promise in await api.ok("payment", "GET", "/promises", params={"status": status, "limit": 500}):
+            if promise["case_id"] in op.accounts:
+                s.promises[status] += 1
+    start = (op.start + timedelta(minutes=30)).isoformat()  # after the placements
+    end = (op.now + timedelta(microseconds=1)).isoformat()
+    s.portfolio = await api.ok("case", "GET", "/kpis/portfolio", params={"from": start, "to": end})
+    s.strategies = (await api.ok("case", "GET", "/kpis/strategies"))["strategies"]
+    # The auditor: wait until the trail has every allowed attempt, then findings, a checkpoint, verification.
+    auditor: dict[str, Any] = {"role": "auditor", "subject": "demo-auditor"}
+    deadline = time.monotonic() + 60
+    while True:
+        answer = await api.ok("audit", "GET", "/audit/findings", **auditor)
+        if answer["attempts_checked"] >= sum(s.allowed.values()) or time.monotonic() > deadline:
+            break
+        await asyncio.sleep(1)
+    s.findings = [f for f in answer["findings"] if f.get("case_id") in op.accounts or "case_id" not in f]
+    s.attempts_checked = int(answer["attempts_checked"])
+    # Signing a checkpoint is an operator's act (admin); auditors only read and verify.
+    created = await api.call("audit", "POST", "/audit/checkpoints", role="admin", subject="demo-operator")
+    s.checkpoint = created.json() if created.status_code in (200, 201) else {"error": created.text[:300]}
+    s.verification = await api.ok("audit", "GET", "/audit/verify", **auditor)
+    return s
+
+
+def _rate_rows(portfolio: dict[str, Any]) -> tuple[list[tuple[str, str, str, str]], str]:
+    rows = [
+        (str(r["from_bucket"]), str(r["to_bucket"]), str(r["cases"]), pct(r.get("rate")))
+        for r in portfolio.get("roll_rates", [])
+    ]
+    cure = portfolio.get("cure") or {}
+    text = f"{pct(cure.get('rate'))} ({cure.get('cured', 0)} of {cure.get('delinquent_at_start', 0)} cured)"
+    return rows, text
+
+
+def render(console: Console, op: Operation, s: Summary, urls: dict[str, str], wall: float) -> None:
+    st = op.stats
+    console.rule("[bold]Demo collection operation: summary")
+    console.print(
+        f"simulated {op.start:%a %Y-%m-%d %H:%M} → {op.now:%a %Y-%m-%d %H:%M} UTC ({op.s.days} days, "
+        f"seed {op.s.seed}) in {wall:.0f}s wall time"
+    )
+    console.print(
+        f"placed {s.placed_import + s.placed_kafka} accounts: {s.placed_import} by bulk import "
+        "(POST /imports), "
+        f"{s.placed_kafka} by AccountPlaced on integration.placements; {s.cases} cases known to case-service"
+    )
+    staff = ", ".join(f"{v} {k}" for k, v in sorted(st.assigned.items()))
+    console.print(f"assignment: {staff}; {len(op.collectors)} collectors, {st.worklists} worklists pulled")
+
+    t = Table(title="open cases by stage and bucket")
+    buckets = sorted(
+        {b for _, b in s.by_stage_bucket},
+        key=lambda b: (b != "current", int(b.split("-")[0].rstrip("+")) if b[0].isdigit() else 0),
+    )
+    t.add_column("stage")
+    for b in buckets:
+        t.add_column(b, justify="right")
+    t.add_column("total", justify="right")
+    for stage in ("early", "late", "legal", "written_off"):
+        counts = [s.by_stage_bucket[(stage, b)] for b in buckets]
+        if any(counts):
+            t.add_row(stage, *map(str, counts), str(sum(counts)))
+    console.print(t)
+    console.print("cases by status: " + ", ".join(f"{k} {v}" for k, v in sorted(s.by_status.items())))
+
+    t = Table(title="amount recovered (payments applied)")
+    t.add_column("currency")
+    t.add_column("recovered", justify="right")
+    t.add_column("via REST", justify="right")
+    t.add_column("via integration.payments", justify="right")
+    for currency in sorted(s.recovered):
+        t.add_row(
+            currency,
+            money(s.recovered[currency], currency),
+            money(st.paid_http[currency], currency),
+            money(st.paid_kafka[currency], currency),
+        )
+    console.print(t)
+
+    rolls, cure = _rate_rows(s.portfolio)
+    t = Table(title=f"roll rates over the run; cure rate {cure}")
+    for column in ("bucket at start", "at end", "cases", "roll rate"):
+        t.add_column(column)
+    for row in rolls:
+        t.add_row(*row)
+    console.print(t)
+    kept, broken = s.promises["kept"], s.promises["broken"]
+    rate = kept / (kept + broken) if kept + broken else None
+    console.print(
+        f"promises: {sum(s.promises.values())} made, {kept} kept, {broken} broken, {s.promises['open']} open "
+        f"→ promise-kept rate {pct(rate)}"
+    )
+    console.print("debtor actions: " + ", ".join(f"{k} {v}" for k, v in sorted(st.actions.items())))
+
+    t = Table(title="KPIs by strategy arm (case-service /kpis/strategies): recovered / placed")
+    for column in ("strategy", "experiment", "arm", "cases", "recovery rate per currency"):
+        t.add_column(column)
+    arms: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
+    for srow in s.strategies:
+        key = (
+            str(srow.get("strategy_id")),
+            str(srow.get("experiment_id") or "-"),
+            str(srow.get("experiment_arm") or "-"),
+        )
+        arms.setdefault(key, []).append(srow)
+    for (strategy, experiment, arm), arm_rows in sorted(arms.items()):
+        rates = "  ".join(
+            f"{r['currency']} {pct(r.get('recovery_rate'))} "
+            f"({money(int(r['recovered_minor']), r['currency'])})"
+            for r in arm_rows
+        )
+        t.add_row(strategy, experiment, arm, str(sum(int(r["cases"]) for r in arm_rows)), rates)
+    console.print(t)
+
+    t = Table(title="contacts through the gate")
+    t.add_column("decision")
+    t.add_column("channel / rule")
+    t.add_column("count", justify="right")
+    for channel, count in sorted(s.allowed.items()):
+        t.add_row("allowed", channel, str(count))
+    for rule, count in sorted(s.refused.items(), key=lambda kv: -kv[1]):
+        t.add_row("refused", rule, str(count))
+    console.print(t)
+    console.print(
+        "outcomes of allowed contacts: " + ", ".join(f"{k} {v}" for k, v in sorted(st.outcomes.items()))
+    )
+
+    colour = "green" if not s.findings else "red"
+    console.print(
+        f"[{colour}]audit findings: {len(s.findings)}[/] ({s.attempts_checked} attempts checked "
+        "by audit-service "
+        "GET /audit/findings; expected: none)"
+    )
+    for finding in s.findings[:10]:
+        console.print(f"  {finding}")
+    signed = s.checkpoint.get("signed") or {}
+    console.print(
+        f"signed checkpoint (POST /audit/checkpoints): seq {s.checkpoint.get('seq')}, Ed25519 key "
+        f"{s.checkpoint.get('key_id')}, tree size {signed.get('tree_size')}, "
+        f"root {str(signed.get('root'))[:16]}…"
+    )
+    colour = "green" if s.verified else "red"
+    v: dict[str, Any] = s.verification
+    chains = v.get("chains", [])
+    broken_links = [c for c in chains if c.get("first_broken_link") is not None]
+    checks: dict[str, Any] = v.get("checkpoints") or {}
+    console.print(
+        f"[{colour}]trail verification (GET /audit/verify): {'passed' if s.verified else 'FAILED'}[/]: "
+        f"{v.get('entries')} entries in {len(chains)} hash chains, {len(broken_links)} broken links, "
+        f"{checks.get('checked')} signed checkpoints checked "
+        f"(latest tree size {checks.get('latest_tree_size')}), "
+        f"problems: {checks.get('problems') or 'none'}"
+    )
+    if s.anomalies:
+        console.print("[yellow]unexpected answers from the services:[/]")
+        for what, count in s.anomalies.items():
+            console.print(f"  {count} x {what}: {s.anomaly_samples.get(what, '')}")
+
+    console.rule("[bold]The services keep running")
+    t = Table()
+    for column in ("service", "URL", "OpenAPI docs"):
+        t.add_column(column)
+    for name, url in urls.items():
+        t.add_row(f"{name}-service", url, f"{url}/docs")
+    console.print(t)
+    console.print(
+        "a token per role: "
+        + "  ".join(
+            f"make token ROLE={r}" for r in ("collector", "supervisor", "admin", "auditor", "integration")
+        )
+    )
+    console.print(
+        'e.g. curl -H "Authorization: Bearer $(make -s token ROLE=supervisor)" '
+        + f"{urls['case']}/kpis/portfolio"
+    )
+    console.print("stop everything: make down")

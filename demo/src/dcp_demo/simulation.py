@@ -1,0 +1,749 @@
+"""The collection operation: staff, placement, assignment, then days of collectors working their worklists."""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import random
+import time
+import uuid
+from collections import Counter
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any, TypeVar
+from zoneinfo import ZoneInfo
+
+from rich.progress import Progress
+
+from dcp_demo.api import Api
+from dcp_demo.portfolio import CREDITOR, Account, generate, write_jsonl
+from dcp_events.catalogue.base import CaseAmounts, Money
+from dcp_events.catalogue.debtor import Account as AccountRef
+from dcp_events.catalogue.debtor import Debtor, EmailAddress, PhoneNumber, PostalAddress
+from dcp_events.catalogue.enums import PaymentMethod, PhoneKind, TimeZoneSource
+from dcp_events.catalogue.integration import AccountPlaced, PaymentPosted, PlacementUpdated
+
+T = TypeVar("T")
+
+#: Local hours at which a collector opens their worklist (Mon-Fri).
+SESSION_HOURS = (9, 11, 14, 16)
+CORE_BANKING = "core-banking-feed"
+
+
+@dataclass(frozen=True)
+class Settings:
+    accounts: int = 2000
+    days: int = 10
+    seed: int = 7
+    #: worklist items a collector works per session
+    per_session: int = 6
+    #: the chance a collector tries a channel the worklist shows as refused (the gate refuses it)
+    careless: float = 0.07
+    kafka_share: float = 0.15
+    concurrency: int = 8
+    workdir: Path = Path(".local/demo")
+
+
+@dataclass(frozen=True)
+class Collector:
+    id: str
+    team: str
+    zone: str
+    jurisdictions: tuple[str, ...]
+    languages: tuple[str, ...]
+    agency_id: str | None = None
+
+
+@dataclass(order=True)
+class Pending:
+    """A payment the debtor will make at `at` (for a promise, an installment, a settlement, or unprompted)."""
+
+    at: datetime
+    case_id: str = field(compare=True)
+    amount_minor: int = field(compare=False, default=0)
+    via_kafka: bool = field(compare=False, default=False)
+    why: str = field(compare=False, default="")
+    collector: Collector | None = field(compare=False, default=None)
+
+
+@dataclass
+class Stats:
+    placed_import: int = 0
+    placed_kafka: int = 0
+    import_rejected: int = 0
+    assigned: Counter[str] = field(default_factory=Counter)
+    worklists: int = 0
+    allowed: Counter[str] = field(default_factory=Counter)  # by channel
+    refused: Counter[str] = field(default_factory=Counter)  # by rule id
+    outcomes: Counter[str] = field(default_factory=Counter)
+    actions: Counter[str] = field(default_factory=Counter)
+    paid_http: Counter[str] = field(default_factory=Counter)  # minor units by currency
+    paid_kafka: Counter[str] = field(default_factory=Counter)
+    anomalies: Counter[str] = field(default_factory=Counter)
+    anomaly_samples: dict[str, str] = field(default_factory=dict)
+    started_at: datetime | None = None
+    ended_at: datetime | None = None
+    wall_seconds: float = 0.0
+
+    def anomaly(self, key: str, sample: str) -> None:
+        self.anomalies[key] += 1
+        self.anomaly_samples.setdefault(key, sample[:400])
+
+
+async def bounded(concurrency: int, jobs: Iterable[Callable[[], Awaitable[T]]]) -> list[T]:
+    gate = asyncio.Semaphore(concurrency)
+
+    async def one(job: Callable[[], Awaitable[T]]) -> T:
+        async with gate:
+            return await job()
+
+    return await asyncio.gather(*(one(j) for j in jobs))
+
+
+def staff_for(accounts: list[Account]) -> tuple[list[Collector], dict[str, dict[str, Any]]]:
+    """Collectors per region (sized to the portfolio), two agencies and their agents; the staff bodies."""
+    per_region = Counter(a.jurisdiction for a in accounts)
+    plan = {
+        "US": ("team-us", ("America/New_York", "America/Chicago", "America/Los_Angeles"), ("en",)),
+        "GB": ("team-gb", ("Europe/London",), ("en",)),
+        "CN": ("team-cn", ("Asia/Shanghai",), ("zh",)),
+    }
+    collectors: list[Collector] = []
+    bodies: dict[str, dict[str, Any]] = {}
+    for jurisdiction, (team, zones, languages) in plan.items():
+        count = max(1, min(8, math.ceil(per_region[jurisdiction] / 170)))
+        capacity = math.ceil(per_region[jurisdiction] * 1.5 / count) + 10
+        for n in range(count):
+            cid = f"{team.removeprefix('team-')}-collector-{n + 1}"
+            collectors.append(Collector(cid, team, zones[n % len(zones)], (jurisdiction,), languages))
+            channels = ["phone", "sms", "email", "letter"] + (["field_visit"] if jurisdiction == "CN" else [])
+            bodies[cid] = {
+                "kind": "collector",
+                "team": team,
+                "capacity": capacity,
+                "qualifications": [
+                    {"jurisdictions": [jurisdiction], "languages": list(languages), "channels": channels}
+                ],
+            }
+    agencies = {
+        "agency-northwind": (("US", "GB"), ("en",), "America/New_York"),
+        "agency-huaxia": (("CN",), ("zh",), "Asia/Shanghai"),
+    }
+    for agency, (jurisdictions, languages, zone) in agencies.items():
+        bodies[agency] = {
+            "kind": "agency",
+            "capacity": len(accounts) + 100,
+            "qualifications": [{"jurisdictions": list(jurisdictions), "languages": list(languages)}],
+        }
+        collectors.append(
+            Collector(f"{agency}-agent-1", agency, zone, jurisdictions, languages, agency_id=agency)
+        )
+    return collectors, bodies
+
+
+class Operation:
+    def __init__(self, api: Api, settings: Settings, progress: Progress) -> None:
+        self.api = api
+        self.s = settings
+        self.progress = progress
+        self.stats = Stats()
+        self.accounts: dict[str, Account] = {}
+        self.collectors: list[Collector] = []
+        self.pending: list[Pending] = []
+        self.handled: set[str] = set()  # cases whose debtor already acted on their persona
+        self.closed: set[str] = set()
+        self.paying_off: set[str] = set()
+        self.worklists: dict[str, tuple[date | None, list[dict[str, Any]]]] = {}
+        self.now: datetime = datetime.min.replace(tzinfo=UTC)
+        self.start: datetime = datetime.min.replace(tzinfo=UTC)
+        self.batch = ""
+
+    # --- helpers -----------------------------------------------------------------------------------------
+    def local_today(self, account: Account) -> date:
+        return self.now.astimezone(ZoneInfo(account.row["time_zone"])).date()
+
+    async def move_clock(self, moment: datetime) -> None:
+        self.now = moment
+        await self.api.set_clock(moment)
+
+    def _record_error(self, what: str, response: Any) -> None:
+        self.stats.anomaly(f"{what} -> {response.status_code}", response.text)
+
+    # --- set-up ------------------------------------------------------------------------------------------
+    async def setup(self) -> None:
+        self.now = await self.api.clock()
+        self.start = self.now
+        self.stats.started_at = self.now
+        self.batch = f"{self.now:%Y%m%d%H}-s{self.s.seed}"
+        accounts = generate(self.s.accounts, self.s.seed, self.batch, self.now.date(), self.s.kafka_share)
+        self.accounts = {a.case_id: a for a in accounts}
+        self.collectors, bodies = staff_for(accounts)
+        for staff_id, body in bodies.items():
+            await self.api.ok(
+                "case", "PUT", f"/staff/{staff_id}", json=body, role="supervisor", subject="sup-1"
+            )
+
+    async def place(self) -> None:
+        accounts = list(self.accounts.values())
+        by_file = [a for a in accounts if not a.via_kafka]
+        by_topic = [a for a in accounts if a.via_kafka]
+        task = self.progress.add_task("placing the portfolio", total=len(accounts))
+        path = write_jsonl(by_file, self.s.workdir / f"portfolio-{self.batch}.jsonl")
+        started = await self.api.ok(
+            "case",
+            "POST",
+            "/imports",
+            params={"format": "jsonl", "filename": path.name},
+            content=path.read_bytes(),
+            headers={"Content-Type": "application/x-ndjson"},
+            role="integration",
+            subject="portfolio-upload",
+        )
+        for account in by_topic:
+            await self.api.publish(
+                self._placement(account),
+                case_id=account.case_id,
+                now=self.now,
+                actor="creditor-placement-feed",
+                jurisdiction=account.jurisdiction,
+            )
+        self.stats.placed_kafka = len(by_topic)
+        while True:
+            status = await self.api.ok(
+                "case",
+                "GET",
+                f"/imports/{started['import_id']}",
+                role="integration",
+                subject="portfolio-upload",
+            )
+            self.progress.update(task, completed=int(status.get("rows_read", 0)))
+            if status.get("status") in ("completed", "done", "failed", "finished"):
+                break
+            await asyncio.sleep(0.5)
+        self.stats.placed_import = int(status.get("accepted", 0))
+        self.stats.import_rejected = int(status.get("rejected", 0))
+        if status.get("status") == "failed" or self.stats.import_rejected:
+            self.stats.anomaly("import", str(status)[:400])
+        # The placements from the topic: wait until the case-service has opened them.
+        deadline = time.monotonic() + 120
+        missing = {a.case_id for a in by_topic}
+        while missing and time.monotonic() < deadline:
+            found = await self._known_cases()
+            missing -= found
+            self.progress.update(task, completed=len(accounts) - len(missing))
+            if missing:
+                await asyncio.sleep(1)
+        if missing:
+            self.stats.anomaly("placements not opened from integration.placements", f"{len(missing)} missing")
+        self.progress.update(task, completed=len(accounts))
+
+    def _placement(self, account: Account) -> AccountPlaced:
+        r = account.row
+        money = account.currency
+
+        def m(minor: int) -> Money:
+            return Money(amount_minor=minor, currency=money)
+
+        return AccountPlaced(
+            placement_id=r["placement_id"],
+            debtor=Debtor(
+                debtor_id=r["debtor_id"],
+                full_name=r["full_name"],
+                phones=[
+                    PhoneNumber(
+                        number=r["phone"],
+                        kind=PhoneKind(r["phone_kind"]),
+                        consent_to_call=r["consent_to_call"],
+                        consent_to_sms=r["consent_to_sms"],
+                    )
+                ],
+                emails=[EmailAddress(address=r["email"], consent_to_email=r["consent_to_email"])],
+                address=PostalAddress(
+                    lines=[r["address_line1"]],
+                    city=r["city"],
+                    region=r["region"],
+                    postal_code=r["postal_code"],
+                    country=r["country"],
+                ),
+                language=r["language"],
+                time_zone=r["time_zone"],
+                time_zone_source=TimeZoneSource(r["time_zone_source"]),
+            ),
+            account=AccountRef(
+                creditor_id=CREDITOR, account_reference=r["account_reference"], product=r["product"]
+            ),
+            amounts=CaseAmounts(
+                principal=m(r["principal_minor"]),
+                interest=m(r["interest_minor"]),
+                fees=m(r["fees_minor"]),
+                total_balance=m(r["total_balance_minor"]),
+            ),
+            days_past_due=(self.now.date() - date.fromisoformat(r["due_since"])).days,
+            due_since=date.fromisoformat(r["due_since"]),
+            jurisdiction=r["jurisdiction"],
+            risk_score=r["risk_score"],
+        )
+
+    async def _cases(self) -> list[dict[str, Any]]:
+        items: list[dict[str, Any]] = []
+        cursor: str | None = None
+        while True:
+            params: dict[str, Any] = {"limit": 500}
+            if cursor:
+                params["cursor"] = cursor
+            page = await self.api.ok(
+                "case", "GET", "/cases", params=params, role="supervisor", subject="sup-1"
+            )
+            items.extend(i for i in page["items"] if i["case_id"] in self.accounts)
+            cursor = page.get("next_cursor")
+            if not cursor:
+                return items
+
+    async def _known_cases(self) -> set[str]:
+        return {c["case_id"] for c in await self._cases()}
+
+    async def assign(self) -> None:
+        cases = await self._cases()
+        task = self.progress.add_task("assigning cases", total=len(cases))
+        team = {"US": "team-us", "GB": "team-gb", "CN": "team-cn"}
+        round_robin: Counter[str | None] = Counter()
+
+        def job(case: dict[str, Any]) -> Callable[[], Awaitable[None]]:
+            async def run() -> None:
+                if case["assignee"] is not None:
+                    self.stats.assigned[f"{case['assignee']['kind']} (at placement)"] += 1
+                else:
+                    legal = case["stage"] == "legal"
+                    body: dict[str, Any] = (
+                        {"policy": "agency_at_stage", "reason": "legal stage"}
+                        if legal
+                        else {"policy": "round_robin", "team": team[case["jurisdiction"]]}
+                    )
+                    response = await self.api.call(
+                        "case",
+                        "POST",
+                        f"/cases/{case['case_id']}/assignment",
+                        json=body,
+                        role="supervisor",
+                        subject="sup-1",
+                    )
+                    if response.status_code == 200:
+                        self.stats.assigned[body["policy"]] += 1
+                        round_robin[body.get("team")] += 1
+                    else:
+                        self._record_error("POST /cases/{id}/assignment", response)
+                self.progress.advance(task)
+
+            return run
+
+        await bounded(self.s.concurrency, [job(c) for c in cases])
+        # The contact-service learns assignments from collections.cases: wait until the last ones arrived.
+        sample = [c for c in self.collectors if c.agency_id is None]
+        deadline = time.monotonic() + 90
+        while sample and time.monotonic() < deadline:
+            sizes = await bounded(self.s.concurrency, [self._worklist_size(c) for c in sample[-1:]])
+            team_size = sum(1 for c in sample if c.team == sample[-1].team)
+            if sizes[0] >= 0.9 * round_robin[sample[-1].team] / team_size:
+                break
+            await asyncio.sleep(1)
+
+    def _worklist_size(self, collector: Collector) -> Callable[[], Awaitable[int]]:
+        async def run() -> int:
+            body = await self.api.ok(
+                "contact",
+                "GET",
+                "/worklist",
+                role="collector",
+                subject=collector.id,
+                agency_id=collector.agency_id,
+            )
+            return len(body["items"])
+
+        return run
+
+    # --- the days ----------------------------------------------------------------------------------------
+    async def simulate(self) -> None:
+        hours = self.s.days * 24
+        task = self.progress.add_task("simulating days", total=hours)
+        self.schedule_self_cures()
+        for h in range(1, hours + 1):
+            await self.move_clock(max(self.now, self.start + timedelta(hours=h)))
+            await self.pay_due()
+            working = [c for c in self.collectors if self._on_shift(c)]
+            if working:
+                await asyncio.gather(*(self.session(c, h) for c in working))
+            if any(p.at < self.now + timedelta(hours=1) for p in self.pending):
+                await self.move_clock(self.now + timedelta(minutes=30))
+                await self.pay_due()
+            day = h // 24 + 1
+            self.progress.update(
+                task,
+                advance=1,
+                description=(
+                    f"day {min(day, self.s.days)}/{self.s.days} {self.now:%a %H:%M} UTC · "
+                    f"{sum(self.stats.allowed.values())} allowed, {sum(self.stats.refused.values())} refused"
+                ),
+            )
+        self.stats.ended_at = self.now
+
+    def _on_shift(self, collector: Collector) -> bool:
+        local = self.now.astimezone(ZoneInfo(collector.zone))
+        return local.weekday() < 5 and local.hour in SESSION_HOURS
+
+    def schedule_self_cures(self) -> None:
+        rng = random.Random(f"{self.s.seed}-self-cure")
+        for account in sorted(self.accounts.values(), key=lambda a: a.case_id):
+            if account.persona == "self_cures":
+                at = self.start + timedelta(hours=rng.randint(6, max(7, self.s.days * 24 - 2)))
+                # The debtor pays the arrears at the bank; the creditor then reports the account current.
+                arrears = account.balance_minor * rng.randint(25, 45) // 100
+                self.pending.append(Pending(at, account.case_id, arrears, True, "self-cure"))
+
+    async def pay_due(self) -> None:
+        due = sorted(p for p in self.pending if p.at <= self.now)
+        self.pending = [p for p in self.pending if p.at > self.now]
+        for payment in due:
+            await self.pay(
+                payment.case_id, payment.amount_minor, via_kafka=payment.via_kafka, why=payment.why
+            )
+
+    async def pay(
+        self,
+        case_id: str,
+        amount_minor: int,
+        *,
+        via_kafka: bool,
+        why: str,
+        collector: Collector | None = None,
+    ) -> None:
+        account = self.accounts[case_id]
+        amount = min(amount_minor, account.balance_minor)
+        if amount <= 0 or case_id in self.closed:
+            return
+        reference = f"{self.batch}-{why}-{uuid.uuid4().hex[:12]}"
+        if via_kafka:
+            await self.api.publish(
+                PaymentPosted(
+                    posting_id=f"pst-{reference}",
+                    account=AccountRef(
+                        creditor_id=CREDITOR,
+                        account_reference=account.row["account_reference"],
+                        product=account.row["product"],
+                    ),
+                    amount=Money(amount_minor=amount, currency=account.currency),
+                    method=PaymentMethod.BANK_TRANSFER,
+                    external_reference=reference,
+                    posted_at=self.now,
+                    value_date=self.local_today(account),
+                ),
+                case_id=case_id,
+                now=self.now,
+                actor=CORE_BANKING,
+                jurisdiction=account.jurisdiction,
+            )
+            self.stats.paid_kafka[account.currency] += amount
+        else:
+            role, subject = ("collector", collector.id) if collector else ("integration", "payment-gateway")
+            response = await self.api.call(
+                "payment",
+                "POST",
+                "/payments",
+                json={
+                    "case_id": case_id,
+                    "amount": {"amount_minor": amount, "currency": account.currency},
+                    "method": "card" if collector else "direct_debit",
+                    "external_reference": reference,
+                },
+                role=role,
+                subject=subject,
+                agency_id=collector.agency_id if collector else None,
+            )
+            if response.status_code not in (200, 201):
+                self._record_error("POST /payments", response)
+                return
+            self.stats.paid_http[account.currency] += amount
+        self.stats.actions[f"payment ({why})"] += 1
+        if why == "self-cure":
+            await self.api.publish(
+                PlacementUpdated(
+                    placement_id=account.row["placement_id"],
+                    account=AccountRef(
+                        creditor_id=CREDITOR,
+                        account_reference=account.row["account_reference"],
+                        product=account.row["product"],
+                    ),
+                    days_past_due=0,
+                ),
+                case_id=case_id,
+                now=self.now,
+                actor="creditor-placement-feed",
+                jurisdiction=account.jurisdiction,
+            )
+            self.stats.actions["account brought current (PlacementUpdated)"] += 1
+        account.balance_minor -= amount
+        if account.balance_minor == 0:
+            self.closed.add(case_id)
+
+    async def session(self, collector: Collector, hour: int) -> None:
+        """A work session: the day's worklist (pulled at the first session of the collector's day), then
+        the next cases on it, each with its channels as the gate sees them now."""
+        rng = random.Random(f"{self.s.seed}-{collector.id}-{hour}")
+        local_day = self.now.astimezone(ZoneInfo(collector.zone)).date()
+        day, items = self.worklists.get(collector.id, (None, []))
+        if day != local_day:
+            response = await self.api.call(
+                "contact",
+                "GET",
+                "/worklist",
+                role="collector",
+                subject=collector.id,
+                agency_id=collector.agency_id,
+            )
+            if response.status_code != 200:
+                self._record_error("GET /worklist", response)
+                return
+            self.stats.worklists += 1
+            items = [i for i in response.json()["items"] if i["case_id"] in self.accounts]
+            self.worklists[collector.id] = (local_day, items)
+        worked = 0
+        while items and worked < self.s.per_session:
+            item = items.pop(0)
+            if item["case_id"] in self.closed or item["case_id"] in self.paying_off:
+                continue
+            response = await self.api.call(
+                "contact",
+                "GET",
+                f"/cases/{item['case_id']}/contact-options",
+                role="collector",
+                subject=collector.id,
+                agency_id=collector.agency_id,
+            )
+            if response.status_code == 403:  # escalated to an agency since the morning's worklist
+                self.stats.actions["case moved to an agency since the worklist was pulled"] += 1
+                continue
+            if response.status_code != 200:
+                self._record_error("GET /cases/{id}/contact-options", response)
+                continue
+            options = {o["channel"]: o for o in response.json()["channels"]}
+            allowed = [c for c in ("phone", "sms", "email") if options.get(c, {}).get("allowed")]
+            refused = [c for c in ("phone", "sms", "email") if c in options and not options[c]["allowed"]]
+            account = self.accounts[item["case_id"]]
+            attempt_id = f"att-{self.batch}-{collector.id}-{hour}-{worked}"
+            field_visit = options.get("field_visit", {}).get("allowed")
+            if account.jurisdiction == "CN" and field_visit and rng.random() < 0.03:
+                # A field visit: recorded in full (allowed), or now and then without a recording (refused).
+                recorded = rng.random() < 0.6
+                await self.attempt(collector, account, "field_visit", attempt_id, rng, recorded=recorded)
+            elif refused and rng.random() < self.s.careless:
+                await self.attempt(collector, account, rng.choice(refused), attempt_id, rng)
+            elif allowed:
+                await self.attempt(collector, account, allowed[0], attempt_id, rng)
+            elif "letter" in item["priority_reason"] and options.get("letter", {}).get("allowed"):
+                await self.attempt(collector, account, "letter", attempt_id, rng)
+            else:
+                continue
+            worked += 1
+
+    async def attempt(
+        self,
+        collector: Collector,
+        account: Account,
+        channel: str,
+        attempt_id: str,
+        rng: random.Random,
+        *,
+        recorded: bool = False,
+    ) -> None:
+        reached = channel in ("phone", "field_visit") and rng.random() < (
+            0.08 if account.persona == "unresponsive" else 0.45
+        )
+        if channel in ("phone", "field_visit") and not reached:
+            outcome = rng.choices(("no_answer", "voicemail", "wrong_number"), weights=(55, 40, 5))[0]
+        elif not reached:
+            outcome = "no_answer"  # a message or letter went out
+        elif account.case_id in self.handled or account.persona in ("unresponsive", "self_cures"):
+            outcome = "refused" if account.persona == "unresponsive" else "right_party_contact"
+        elif account.persona == "promise_keeper" or account.persona == "promise_breaker":
+            outcome = "promise_made"
+        elif account.persona == "disputes":
+            outcome = "dispute_raised"
+        else:
+            outcome = "right_party_contact"
+        body: dict[str, Any] = {
+            "attempt_id": attempt_id,
+            "case_id": account.case_id,
+            "channel": channel,
+            "outcome": outcome,
+            "duration_seconds": rng.randint(40, 600)
+            if reached
+            else (rng.randint(5, 40) if channel == "phone" else 0),
+        }
+        if channel == "field_visit" and recorded:
+            body["recording_ref"] = f"rec-{attempt_id}"
+        response = await self.api.call(
+            "contact",
+            "POST",
+            "/contact-attempts",
+            json=body,
+            role="collector",
+            subject=collector.id,
+            agency_id=collector.agency_id,
+        )
+        if response.status_code == 409 and "contact-refused" in response.text:
+            self.stats.refused[str(response.json().get("rule_id"))] += 1
+            return
+        if response.status_code == 403:
+            self.stats.actions["case moved to an agency since the worklist was pulled"] += 1
+            return
+        if response.status_code not in (200, 201):
+            self._record_error("POST /contact-attempts", response)
+            return
+        self.stats.allowed[channel] += 1
+        self.stats.outcomes[outcome] += 1
+        if reached and account.case_id not in self.handled:
+            await self.debtor_acts(collector, account, channel, attempt_id, outcome, rng)
+
+    async def debtor_acts(
+        self,
+        collector: Collector,
+        account: Account,
+        channel: str,
+        attempt_id: str,
+        outcome: str,
+        rng: random.Random,
+    ) -> None:
+        """What the debtor does once reached, by persona."""
+        persona = account.persona
+        case_id = account.case_id
+        today = self.local_today(account)
+        money = {"currency": account.currency}
+        who: dict[str, Any] = {"role": "collector", "subject": collector.id, "agency_id": collector.agency_id}
+        if persona in ("unresponsive", "self_cures"):
+            return
+        self.handled.add(case_id)
+        # A card payment agreed in the call is taken by the gateway half an hour later.
+        later = self.now + timedelta(minutes=30)
+        if persona == "pays_in_full":
+            self.pending.append(Pending(later, case_id, account.balance_minor, False, "in-full", collector))
+            self.paying_off.add(case_id)  # nobody calls again about a case being paid off
+        elif persona == "pays_in_part":
+            part = max(100, account.balance_minor * rng.randint(20, 60) // 100)
+            self.pending.append(Pending(later, case_id, part, False, "in-part", collector))
+            self.handled.discard(case_id)
+            account.persona = rng.choice(("promise_keeper", "promise_breaker", "unresponsive"))
+        elif persona in ("promise_keeper", "promise_breaker"):
+            amount = account.balance_minor if account.balance_minor < 300_000 else account.balance_minor // 2
+            due_on = today + timedelta(days=rng.randint(1, 6))
+            response = await self.api.call(
+                "contact",
+                "POST",
+                "/promises",
+                json={
+                    "case_id": case_id,
+                    "amount": {**money, "amount_minor": amount},
+                    "due_on": due_on.isoformat(),
+                    "channel": channel,
+                    "attempt_id": attempt_id,
+                },
+                **who,
+            )
+            if response.status_code == 409:
+                self.stats.actions["promise refused by rule"] += 1
+                return
+            if response.status_code != 201:
+                self._record_error("POST /promises", response)
+                return
+            self.stats.actions["promise made"] += 1
+            if persona == "promise_keeper":
+                zone = ZoneInfo(account.row["time_zone"])
+                pay_day = due_on - timedelta(days=rng.randint(0, 1))
+                at = datetime.combine(max(pay_day, today), datetime.min.time(), zone) + timedelta(
+                    hours=rng.randint(9, 17)
+                )
+                self.pending.append(
+                    Pending(
+                        max(at, self.now + timedelta(hours=1)), case_id, amount, rng.random() < 0.4, "promise"
+                    )
+                )
+            elif rng.random() < 0.3:  # a token payment that does not keep the promise
+                at = self.now + timedelta(days=rng.randint(1, 3))
+                self.pending.append(Pending(at, case_id, max(100, amount // 10), False, "token"))
+        elif persona == "plan":
+            count = rng.choice((4, 6, 8))
+            first = today + timedelta(days=rng.randint(2, 5))
+            response = await self.api.call(
+                "payment",
+                "POST",
+                "/payment-plans",
+                json={
+                    "case_id": case_id,
+                    "total": {**money, "amount_minor": account.balance_minor},
+                    "schedule": {"first_due_on": first.isoformat(), "count": count, "frequency": "weekly"},
+                    "channel": channel,
+                },
+                **who,
+            )
+            if response.status_code != 201:
+                self._record_error("POST /payment-plans", response)
+                return
+            self.stats.actions["plan agreed"] += 1
+            zone = ZoneInfo(account.row["time_zone"])
+            keeps = rng.random() < 0.75
+            for n, installment in enumerate(response.json()["installments"][:3]):
+                if not keeps and n >= 1:
+                    break
+                due = date.fromisoformat(installment["due_on"])
+                at = datetime.combine(due, datetime.min.time(), zone) + timedelta(hours=rng.randint(8, 18))
+                self.pending.append(
+                    Pending(
+                        at,
+                        case_id,
+                        int(installment["amount"]["amount_minor"]),
+                        rng.random() < 0.5,
+                        "installment",
+                    )
+                )
+        elif persona == "settlement":
+            amount = account.balance_minor * rng.randint(82, 92) // 100
+            due_on = today + timedelta(days=rng.randint(3, 10))
+            response = await self.api.call(
+                "payment",
+                "POST",
+                "/settlements",
+                json={
+                    "case_id": case_id,
+                    "amount": {**money, "amount_minor": amount},
+                    "due_on": due_on.isoformat(),
+                },
+                **who,
+            )
+            if response.status_code != 201:
+                self._record_error("POST /settlements", response)
+                return
+            self.stats.actions["settlement agreed"] += 1
+            at = self.now + timedelta(days=rng.randint(1, 3), hours=rng.randint(0, 6))
+            self.pending.append(Pending(at, case_id, amount, rng.random() < 0.5, "settlement"))
+            account.balance_minor = amount  # the rest is waived once the settlement is paid
+        elif persona in ("disputes", "ceases"):
+            kind = "dispute" if persona == "disputes" else "cease_communication"
+            body: dict[str, Any] = {
+                "case_id": case_id,
+                "kind": kind,
+                "received_via": channel if kind == "dispute" else "letter",
+                "reason": "the debtor says the amount is wrong"
+                if kind == "dispute"
+                else "written request to stop",
+            }
+            response = await self.api.call("contact", "POST", "/debtor-requests", json=body, **who)
+            if response.status_code != 201:
+                self._record_error("POST /debtor-requests", response)
+                return
+            self.stats.actions[f"{kind} request"] += 1
+
+    async def settle(self, settle_hours: int) -> None:
+        """After the last working day: time moves on (no contacts) so due payments and deadlines happen."""
+        for _ in range(0, settle_hours, 6):
+            await self.move_clock(self.now + timedelta(hours=6))
+            await self.pay_due()
