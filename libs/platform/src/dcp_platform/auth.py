@@ -1,12 +1,14 @@
 """Bearer JWT authentication and role checks.
 
 HS256 with a shared key from the environment (development) and RS256 with keys from a JWKS URL.
-Routes take `CurrentPrincipal` or depend on `require_roles(Role.SUPERVISOR, ...)`.
+Routes take `CurrentPrincipal` or depend on `require_roles(Role.SUPERVISOR, ...)`; a route about
+one case then narrows the role with `require_case_access(principal, CaseAssignment(...))`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import Annotated, Any
 
@@ -170,3 +172,77 @@ def require_roles(*roles: Role) -> Callable[[Principal], Awaitable[Principal]]:
         return principal
 
     return check_role
+
+
+# --- Per-case access: "Collectors see the cases assigned to them" (ARCHITECTURE.md section 6) ---
+
+
+class CaseAccess(StrEnum):
+    """What the caller wants to do with one case."""
+
+    READ = "read"
+    ACT = "act"
+
+
+@dataclass(frozen=True)
+class CaseAssignment:
+    """Who a case is assigned to, as a service's read model keeps it from `CaseAssigned`
+    (`kind`: "collector", "team" or "agency", the `AssigneeKind` of the event; None: not assigned)."""
+
+    case_id: str
+    kind: str | None = None
+    assignee_id: str | None = None
+
+
+def is_case_scoped(principal: Principal) -> bool:
+    """Whether the caller works only some cases (a collector), so a list across all cases is not theirs."""
+    return principal.role is Role.COLLECTOR
+
+
+def collector_assignees(principal: Principal) -> frozenset[tuple[str, str]]:
+    """The (kind, id) assignments whose cases a collector works: their own subject, their `team`
+    claim and their `agency_id` claim. Lists filter on these; `may_act_on_case` checks one of them."""
+    assignees = {("collector", principal.subject)}
+    if principal.team:
+        assignees.add(("team", principal.team))
+    if principal.agency_id:
+        assignees.add(("agency", principal.agency_id))
+    return frozenset(assignees)
+
+
+def may_act_on_case(
+    principal: Principal, assignment: CaseAssignment | None, access: CaseAccess = CaseAccess.ACT
+) -> bool:
+    """The one rule of case-level access, shared by every service.
+
+    Roles are checked first by `require_roles`; this rule only narrows them per case:
+    - collectors are scoped: they pass when the case is assigned to them (`kind` collector and
+      `assignee_id` their subject), to their team (`kind` team and their `team` claim) or to their
+      agency (`kind` agency and their `agency_id` claim). An unassigned or unknown case (None)
+      is nobody's, so a collector never passes on it;
+    - auditors read every case and act on none (auditors never write);
+    - supervisors, admins and the integration role are not case-scoped.
+    """
+    if principal.role is Role.AUDITOR:
+        return access is CaseAccess.READ
+    if not is_case_scoped(principal):
+        return True
+    if assignment is None or assignment.kind is None or assignment.assignee_id is None:
+        return False
+    return (str(assignment.kind), assignment.assignee_id) in collector_assignees(principal)
+
+
+def require_case_access(
+    principal: Principal, assignment: CaseAssignment | None, access: CaseAccess = CaseAccess.ACT
+) -> None:
+    """`may_act_on_case`, or a 403 problem+json (`Forbidden`) naming the case."""
+    if may_act_on_case(principal, assignment, access):
+        return
+    case = f"case {assignment.case_id}" if assignment is not None else "this case"
+    if is_case_scoped(principal):
+        detail = f"{case} is not assigned to you, your team or your agency."
+    else:
+        detail = f"Role '{principal.role.value}' may not {access.value} on {case}."
+    if assignment is None:
+        raise Forbidden(detail)
+    raise Forbidden(detail, case_id=assignment.case_id)

@@ -34,8 +34,18 @@ from dcp_platform.tokens import issue_token
 START = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
 
 
-def bearer(role: Role, subject: str = "sup-1") -> dict[str, str]:
-    token = issue_token(secret=DEV_HS256_SECRET, role=role, subject=subject, issuer="dcp", audience="dcp-api")
+def bearer(
+    role: Role, subject: str = "sup-1", *, team: str | None = None, agency_id: str | None = None
+) -> dict[str, str]:
+    token = issue_token(
+        secret=DEV_HS256_SECRET,
+        role=role,
+        subject=subject,
+        issuer="dcp",
+        audience="dcp-api",
+        team=team,
+        agency_id=agency_id,
+    )
     return {"Authorization": f"Bearer {token}"}
 
 

@@ -11,7 +11,7 @@ import asyncio
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -29,7 +29,10 @@ from dcp_events import encode_event
 from dcp_events.canonical import decode_event
 from dcp_events.catalogue import (
     Account,
+    Assignee,
+    AssigneeKind,
     CaseAmounts,
+    CaseAssigned,
     CaseOpened,
     Debtor,
     EventPayload,
@@ -49,12 +52,25 @@ from payment_service.main import MIGRATIONS, PaymentServiceSettings, create_app
 START = datetime(2027, 1, 4, 9, 0, tzinfo=UTC)
 
 
-def token(role: Role, subject: str = "u-1") -> dict[str, str]:
-    jwt = issue_token(secret=DEV_HS256_SECRET, role=role, subject=subject, issuer="dcp", audience="dcp-api")
+def token(
+    role: Role, subject: str = "u-1", *, team: str | None = None, agency_id: str | None = None
+) -> dict[str, str]:
+    jwt = issue_token(
+        secret=DEV_HS256_SECRET,
+        role=role,
+        subject=subject,
+        issuer="dcp",
+        audience="dcp-api",
+        team=team,
+        agency_id=agency_id,
+    )
     return {"Authorization": f"Bearer {jwt}"}
 
 
+# Cases opened by `Service.open_case` are assigned to collector-1 unless told otherwise.
 COLLECTOR = token(Role.COLLECTOR, "collector-1")
+OTHER_COLLECTOR = token(Role.COLLECTOR, "collector-2", team="team-2", agency_id="agency-2")
+AUDITOR = token(Role.AUDITOR, "auditor-1")
 SUPERVISOR = token(Role.SUPERVISOR, "supervisor-1")
 ADMIN = token(Role.ADMIN, "admin-1")
 INTEGRATION = token(Role.INTEGRATION, "core-banking")
@@ -71,6 +87,8 @@ class Service:
     prefix: str
     kafka: str
     producer: AIOKafkaProducer
+    # case id -> the assignee id open_case/assign published, which case_known waits for.
+    assignees: dict[str, str] = field(default_factory=dict)
 
     @property
     def runtime(self) -> EventSourcingRuntime:
@@ -106,8 +124,16 @@ class Service:
         await self.producer.send_and_wait(self.prefix + topic, value=value, key=key.encode())
 
     async def open_case(
-        self, case_id: str, *, currency: str = "GBP", balance: int = 100_000, tz: str = "UTC"
+        self,
+        case_id: str,
+        *,
+        currency: str = "GBP",
+        balance: int = 100_000,
+        tz: str = "UTC",
+        assignee: tuple[AssigneeKind, str] | None = (AssigneeKind.COLLECTOR, "collector-1"),
     ) -> None:
+        """Publish the case's CaseOpened and (unless `assignee` is None) its CaseAssigned."""
+
         def money(minor: int) -> Money:
             return Money(amount_minor=minor, currency=currency)
 
@@ -130,11 +156,25 @@ class Service:
             ),
             subject=case_id,
         )
+        if assignee is not None:
+            await self.assign(case_id, *assignee)
+
+    async def assign(self, case_id: str, kind: AssigneeKind, assignee_id: str) -> None:
+        """Publish CaseAssigned as case-service would, on the prefixed collections.cases."""
+        await self.publish(
+            CaseAssigned(assignee=Assignee(kind=kind, id=assignee_id), reason="test", policy="direct"),
+            subject=case_id,
+        )
+        self.assignees[case_id] = assignee_id
 
     async def case_known(self, case_id: str) -> bool:
-        """Whether the service has consumed the case's CaseOpened."""
+        """Whether the service has consumed the case's CaseOpened (and the CaseAssigned published last)."""
         async with self.runtime.engine.connect() as conn:
-            return await case_facts.get(conn, case_id) is not None
+            if await case_facts.get(conn, case_id) is None:
+                return False
+            assignment = await case_facts.assignment(conn, case_id)
+        expected = self.assignees.get(case_id)
+        return expected is None or (assignment is not None and assignment.assignee_id == expected)
 
     async def read_payment_events(
         self, case_id: str, until: Callable[[list[CloudEvent]], bool], timeout: float = 20.0

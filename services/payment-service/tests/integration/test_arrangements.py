@@ -34,6 +34,7 @@ async def open_case(service: Service, *, balance: int = 90_000, tz: str = "UTC")
         return bool(got.json()["type"] != PROBLEM + "case-unknown")
 
     await eventually(known)
+    await eventually(lambda: service.case_known(case_id))
     return case_id
 
 

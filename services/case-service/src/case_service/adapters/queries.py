@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, func, select, text
+from sqlalchemy import and_, func, or_, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from case_service.adapters import tables
@@ -24,6 +24,8 @@ class CaseFilter:
     currency: str | None = None
     balance_min: int | None = None
     balance_max: int | None = None
+    # Any of these (assignee kind, assignee id) pairs: a collector's own, team and agency cases.
+    assigned_to_any: tuple[tuple[str, str], ...] | None = None
 
 
 def encode_cursor(case_id: str) -> str:
@@ -62,6 +64,16 @@ async def list_cases(
         conditions.append(c.balance_minor >= flt.balance_min)
     if flt.balance_max is not None:
         conditions.append(c.balance_minor <= flt.balance_max)
+    if flt.assigned_to_any is not None:
+        conditions.append(
+            or_(
+                False,
+                *(
+                    and_(c.assignee_kind == kind, c.assignee_id == ident)
+                    for kind, ident in flt.assigned_to_any
+                ),
+            )
+        )
     if after is not None:
         conditions.append(c.case_id > after)
     query = select(*LIST_COLUMNS).where(and_(True, *conditions)).order_by(c.case_id).limit(limit + 1)

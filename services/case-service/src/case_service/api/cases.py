@@ -26,7 +26,14 @@ from case_service.domain.ageing import days_past_due
 from case_service.domain.case import Case
 from dcp_events.catalogue.base import MAX_MINOR, Money
 from dcp_events.catalogue.integration import case_id_for_account
-from dcp_platform.auth import Principal, Role
+from dcp_platform.auth import (
+    CaseAccess,
+    CaseAssignment,
+    Principal,
+    Role,
+    collector_assignees,
+    require_case_access,
+)
 from dcp_platform.problems import BadRequest, Forbidden, NotFound
 
 router = APIRouter(prefix="/cases", tags=["cases"])
@@ -64,18 +71,14 @@ def _view(row: dict[str, Any], service: CaseService, *, detail: bool) -> CaseVie
     )
 
 
-def _may_see(principal: Principal, row: dict[str, Any]) -> bool:
-    if principal.role is not Role.COLLECTOR:
-        return True
-    return bool(row["assignee_kind"] == "collector" and row["assignee_id"] == principal.subject)
-
-
-async def _visible_row(conn: AsyncConnection, case_id: str, principal: Principal) -> dict[str, Any]:
+async def _visible_row(
+    conn: AsyncConnection, case_id: str, principal: Principal, access: CaseAccess = CaseAccess.READ
+) -> dict[str, Any]:
+    """The case's row, if the platform's case-access rule lets the caller see (or act on) it."""
     row = await queries.case_summary(conn, case_id)
     if row is None:
         raise NotFound(f"no case {case_id}")
-    if not _may_see(principal, row):
-        raise Forbidden("this case is not assigned to you")
+    require_case_access(principal, CaseAssignment(case_id, row["assignee_kind"], row["assignee_id"]), access)
     return row
 
 
@@ -130,7 +133,7 @@ async def list_cases(
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> CasePage:
     """Cases by filter, in case id order; pass `next_cursor` back as `cursor` for the next page.
-    A collector sees only the cases assigned to them."""
+    A collector sees only the cases assigned to them, their team or their agency."""
     flt = queries.CaseFilter(
         status=status,
         stage=stage,
@@ -142,11 +145,10 @@ async def list_cases(
         balance_max=balance_max,
     )
     if principal.role is Role.COLLECTOR:
-        if assignee not in (None, principal.subject):
-            raise Forbidden("collectors see only their own cases")
-        flt = queries.CaseFilter(
-            **{**flt.__dict__, "assignee_id": principal.subject, "assignee_kind": "collector"}
-        )
+        mine = collector_assignees(principal)
+        if assignee is not None and assignee not in {ident for _, ident in mine}:
+            raise Forbidden("collectors see only the cases assigned to them, their team or their agency")
+        flt = queries.CaseFilter(**{**flt.__dict__, "assigned_to_any": tuple(sorted(mine))})
     try:
         after = queries.decode_cursor(cursor) if cursor else None
     except ValueError as exc:
@@ -224,7 +226,7 @@ async def place_hold(
     response: Response,
 ) -> CaseView:
     async with service.engine.connect() as conn:
-        await _visible_row(conn, case_id, principal)
+        await _visible_row(conn, case_id, principal, CaseAccess.ACT)
     hold_id = body.hold_id or str(uuid.uuid4())
     now = service.clock.now()
     await service.execute(

@@ -15,7 +15,7 @@ from contact_service.domain.errors import CaseUnknown
 from dcp_compliance import Channel, Decision, ProposedContact
 from dcp_events.catalogue.base import Money
 from dcp_platform.app import ClockDep
-from dcp_platform.auth import Principal, Role, require_roles
+from dcp_platform.auth import CaseAccess, Principal, Role, require_roles
 from dcp_platform.problems import Forbidden
 
 router = APIRouter(tags=["contacts"])
@@ -156,7 +156,7 @@ async def _readable_case(desk: ContactDesk, case_id: str, principal: Principal) 
         case = await rm.load_case(conn, case_id)
     if case is None:
         raise CaseUnknown(f"case {case_id} is not known to the contact service")
-    check_assignment(principal, case)
+    check_assignment(principal, case, CaseAccess.READ)
     return case
 
 

@@ -46,7 +46,7 @@ from dcp_events.catalogue.contacts import (
     WorkplaceContactProhibited,
 )
 from dcp_events.catalogue.enums import Channel, ContactOutcome, ContactParty
-from dcp_platform.auth import Principal, Role
+from dcp_platform.auth import CaseAccess, CaseAssignment, Principal, may_act_on_case
 from dcp_platform.eventsourcing.events import event_for
 from dcp_platform.eventsourcing.runtime import EventSourcingRuntime
 
@@ -65,18 +65,11 @@ class AttemptRecord:
     recording_ref: str | None
 
 
-def check_assignment(principal: Principal, case: rm.CaseRow) -> None:
-    """Collectors act only on cases assigned to them, their agency or their team; other staff roles on any."""
-    if principal.role is not Role.COLLECTOR:
-        return
-    kind, ident = case.assignee_kind, case.assignee_id
-    if (
-        (kind == "collector" and ident == principal.subject)
-        or (kind == "agency" and principal.agency_id is not None and ident == principal.agency_id)
-        or (kind == "team" and principal.team is not None and ident == principal.team)
-    ):
-        return
-    raise CaseNotAssigned(f"case {case.case_id} is not assigned to {principal.subject}")
+def check_assignment(principal: Principal, case: rm.CaseRow, access: CaseAccess = CaseAccess.ACT) -> None:
+    """The platform's case-access rule (`dcp_platform.auth.may_act_on_case`) on this service's case row."""
+    assignment = CaseAssignment(case.case_id, case.assignee_kind, case.assignee_id)
+    if not may_act_on_case(principal, assignment, access):
+        raise CaseNotAssigned(f"case {case.case_id} is not assigned to {principal.subject}")
 
 
 class ContactDesk:
@@ -92,6 +85,13 @@ class ContactDesk:
             raise CaseUnknown(f"case {case_id} is not known to the contact service")
         check_assignment(principal, case)
         return case
+
+    async def _case_locked(self, conn: AsyncConnection, case_id: str, principal: Principal) -> rm.CaseRow:
+        """The case, read again once its debtor's lock is held: a cease, opt-out or hold recorded by a
+        transaction that held the lock before us is part of the facts we decide on."""
+        case = await self._case(conn, case_id, principal)
+        await rm.lock_debtor(conn, case.debtor_id)
+        return await self._case(conn, case_id, principal)
 
     async def _append(self, conn: AsyncConnection, case: rm.CaseRow, payloads: list[EventPayload]) -> None:
         events = [
@@ -132,8 +132,7 @@ class ContactDesk:
         ContactRefused raised after commit) when refused. Returns (decision, created); a repeated
         attempt id returns the first answer."""
         async with self.runtime.engine.begin() as conn:
-            case = await self._case(conn, case_id, principal)
-            await rm.lock_debtor(conn, case.debtor_id)
+            case = await self._case_locked(conn, case_id, principal)
             existing = await rm.find_contact(conn, record.attempt_id)
             if existing is not None:
                 decision = _stored_decision(existing, case)
@@ -182,7 +181,7 @@ class ContactDesk:
         if amount.amount_minor <= 0:
             raise InvalidPromise("a promise is for an amount greater than zero")
         async with self.runtime.engine.begin() as conn:
-            case = await self._case(conn, case_id, principal)
+            case = await self._case_locked(conn, case_id, principal)
             if amount.currency != case.currency:
                 raise InvalidPromise(f"the case is in {case.currency}, not {amount.currency}")
             now = self.clock.now()
@@ -193,7 +192,6 @@ class ContactDesk:
             decision = check_promise(pack, case.facts, due_on, now)
             if not decision.allowed:
                 raise PromiseRefused(decision)
-            await rm.lock_debtor(conn, case.debtor_id)
             promise_id = f"prm-{uuid.uuid4().hex[:16]}"
             payload = PromiseMade(
                 promise_id=promise_id,
@@ -222,8 +220,7 @@ class ContactDesk:
         contacts concern the debtor: they are recorded on each of the debtor's open cases. Disputes and
         cease requests concern this debt. Returns the ids of the cases recorded on."""
         async with self.runtime.engine.begin() as conn:
-            case = await self._case(conn, case_id, principal)
-            await rm.lock_debtor(conn, case.debtor_id)
+            case = await self._case_locked(conn, case_id, principal)
             targets = [case.case_id]
             if make.whole_debtor:
                 targets = await rm.open_cases_of_debtor(conn, case.debtor_id) or [case.case_id]

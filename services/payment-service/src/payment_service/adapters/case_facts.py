@@ -1,4 +1,5 @@
-"""What the payment service knows of each case, kept from case-service's events on collections.cases."""
+"""What the payment service knows of each case, kept from case-service's events on collections.cases:
+its currency, time zone, balance and closure for the ledger, and who it is assigned to for access."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from dcp_platform.auth import CaseAssignment
 from payment_service.adapters.tables import case_facts
 from payment_service.domain.ledger import CaseFacts
 
@@ -62,3 +64,23 @@ async def record_closed(conn: AsyncConnection, case_id: str, balance_minor: int,
         .where(case_facts.c.case_id == case_id)
         .values(closed=True, balance_minor=balance_minor, updated_at=at)
     )
+
+
+async def record_assigned(
+    conn: AsyncConnection, case_id: str, assignee_kind: str, assignee_id: str, at: datetime
+) -> None:
+    """The case's assignee from `CaseAssigned` (which follows its `CaseOpened` on the case's partition)."""
+    await conn.execute(
+        update(case_facts)
+        .where(case_facts.c.case_id == case_id)
+        .values(assignee_kind=assignee_kind, assignee_id=assignee_id, updated_at=at)
+    )
+
+
+async def assignment(conn: AsyncConnection, case_id: str) -> CaseAssignment | None:
+    """Who the case is assigned to; None for a case this service does not know (yet)."""
+    c = case_facts.c
+    row = (await conn.execute(select(c.assignee_kind, c.assignee_id).where(c.case_id == case_id))).first()
+    if row is None:
+        return None
+    return CaseAssignment(case_id, row.assignee_kind, row.assignee_id)

@@ -1,4 +1,4 @@
-"""The read-model tables (created by migration 0002), as SQLAlchemy Core for the queries."""
+"""The read-model tables (created by migrations 0002 and 0003), as SQLAlchemy Core for the queries."""
 
 from __future__ import annotations
 
@@ -17,6 +17,8 @@ case_facts = Table(
     Column("jurisdiction", String(2)),
     Column("closed", Boolean, nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("assignee_kind", String(16)),  # migration 0003: from CaseAssigned
+    Column("assignee_id", String(128)),
 )
 
 payment_references = Table(

@@ -8,7 +8,16 @@ from fastapi import APIRouter, Query, Response, status
 
 from dcp_platform.problems import NotFound
 from payment_service.adapters import read_models
-from payment_service.api.deps import SUPERVISOR_ROLES, Commands, Negotiator, ReadConnection, Reader
+from payment_service.api.deps import (
+    SUPERVISOR_ROLES,
+    Commands,
+    Negotiator,
+    ReadConnection,
+    Reader,
+    require_case,
+    require_case_filter,
+    require_case_for_command,
+)
 from payment_service.api.schemas import PlanIn, PlanOut, PromiseOut, SettlementIn, SettlementOut
 from payment_service.application.commands import AgreePlan, AgreeSettlement
 
@@ -20,21 +29,23 @@ Limit = Annotated[int, Query(ge=1, le=500)]
 @router.get("/promises", tags=["promises"])
 async def list_promises(
     conn: ReadConnection,
-    _: Reader,
+    principal: Reader,
     case_id: str | None = None,
     status_filter: Annotated[Literal["open", "kept", "broken"] | None, Query(alias="status")] = None,
     limit: Limit = 100,
 ) -> list[PromiseOut]:
-    """Promises to pay made during contacts, and whether they were kept."""
+    """Promises to pay made during contacts, and whether they were kept. A collector gives `case_id`."""
+    await require_case_filter(conn, principal, case_id)
     rows = await read_models.list_promises(conn, case_id=case_id, status=status_filter, limit=limit)
     return [PromiseOut.from_row(r) for r in rows]
 
 
 @router.get("/promises/{promise_id}", tags=["promises"])
-async def get_promise(promise_id: str, conn: ReadConnection, _: Reader) -> PromiseOut:
+async def get_promise(promise_id: str, conn: ReadConnection, principal: Reader) -> PromiseOut:
     row = await read_models.get_promise(conn, promise_id)
     if row is None:
         raise NotFound(f"no promise {promise_id}")
+    await require_case(conn, principal, row["case_id"])
     return PromiseOut.from_row(row)
 
 
@@ -42,7 +53,9 @@ async def get_promise(promise_id: str, conn: ReadConnection, _: Reader) -> Promi
 async def agree_plan(body: PlanIn, commands: Commands, principal: Negotiator, response: Response) -> PlanOut:
     """Agree a repayment plan: explicit `installments`, or a regular `schedule`. The installments add
     up to `total`, none is in the past, the term is within the maximum, one active plan per case.
-    A term or discount above the collector's limits needs a supervisor (403 supervisor-approval-required)."""
+    A term or discount above the collector's limits needs a supervisor (403 supervisor-approval-required).
+    A collector agrees plans only on cases assigned to them, their team or agency (403 otherwise)."""
+    await require_case_for_command(commands, principal, body.case_id)
     plan_id = await commands.agree_plan(
         AgreePlan(
             case_id=body.case_id,
@@ -63,20 +76,22 @@ async def agree_plan(body: PlanIn, commands: Commands, principal: Negotiator, re
 @router.get("/payment-plans", tags=["payment plans"])
 async def list_plans(
     conn: ReadConnection,
-    _: Reader,
+    principal: Reader,
     case_id: str | None = None,
     status_filter: Annotated[Literal["active", "completed", "broken"] | None, Query(alias="status")] = None,
     limit: Limit = 100,
 ) -> list[PlanOut]:
+    await require_case_filter(conn, principal, case_id)
     rows = await read_models.list_plans(conn, case_id=case_id, status=status_filter, limit=limit)
     return [PlanOut.from_row(r) for r in rows]
 
 
 @router.get("/payment-plans/{plan_id}", tags=["payment plans"])
-async def get_plan(plan_id: str, conn: ReadConnection, _: Reader) -> PlanOut:
+async def get_plan(plan_id: str, conn: ReadConnection, principal: Reader) -> PlanOut:
     row = await read_models.get_plan(conn, plan_id)
     if row is None:
         raise NotFound(f"no payment plan {plan_id}")
+    await require_case(conn, principal, row["case_id"])
     return PlanOut.from_row(row)
 
 
@@ -86,7 +101,8 @@ async def agree_settlement(
 ) -> SettlementOut:
     """Agree a discounted payoff with a deadline. Paid in full in time: `SettlementPaid` (the case
     closes as settled); otherwise it lapses. Discounts or deadlines above the collector's limits
-    need a supervisor."""
+    need a supervisor. A collector agrees only on cases assigned to them, their team or agency."""
+    await require_case_for_command(commands, principal, body.case_id)
     settlement_id = await commands.agree_settlement(
         AgreeSettlement(
             case_id=body.case_id,
@@ -106,18 +122,20 @@ async def agree_settlement(
 @router.get("/settlements", tags=["settlements"])
 async def list_settlements(
     conn: ReadConnection,
-    _: Reader,
+    principal: Reader,
     case_id: str | None = None,
     status_filter: Annotated[Literal["active", "paid", "lapsed"] | None, Query(alias="status")] = None,
     limit: Limit = 100,
 ) -> list[SettlementOut]:
+    await require_case_filter(conn, principal, case_id)
     rows = await read_models.list_settlements(conn, case_id=case_id, status=status_filter, limit=limit)
     return [SettlementOut.from_row(r) for r in rows]
 
 
 @router.get("/settlements/{settlement_id}", tags=["settlements"])
-async def get_settlement(settlement_id: str, conn: ReadConnection, _: Reader) -> SettlementOut:
+async def get_settlement(settlement_id: str, conn: ReadConnection, principal: Reader) -> SettlementOut:
     row = await read_models.get_settlement(conn, settlement_id)
     if row is None:
         raise NotFound(f"no settlement {settlement_id}")
+    await require_case(conn, principal, row["case_id"])
     return SettlementOut.from_row(row)

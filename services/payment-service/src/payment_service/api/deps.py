@@ -1,4 +1,5 @@
-"""Dependencies of the routes as `Annotated` aliases: the command side, a read connection, roles."""
+"""Dependencies of the routes as `Annotated` aliases: the command side, a read connection, roles;
+and the per-case access check every case-scoped route makes (`dcp_platform.auth.require_case_access`)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,17 @@ from typing import Annotated
 from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from dcp_platform.auth import Principal, Role, require_roles
+from dcp_platform.auth import (
+    CaseAccess,
+    CaseAssignment,
+    Principal,
+    Role,
+    is_case_scoped,
+    require_case_access,
+    require_roles,
+)
+from dcp_platform.problems import Forbidden
+from payment_service.adapters import case_facts
 from payment_service.application.commands import PaymentCommands
 
 
@@ -38,3 +49,30 @@ PaymentPoster = Annotated[
 # Chargebacks and returns come from the bank (integration) or the back office, not from collectors.
 Reverser = Annotated[Principal, Depends(require_roles(Role.SUPERVISOR, Role.ADMIN, Role.INTEGRATION))]
 Negotiator = Annotated[Principal, Depends(require_roles(Role.COLLECTOR, Role.SUPERVISOR, Role.ADMIN))]
+
+
+async def require_case(
+    conn: AsyncConnection, principal: Principal, case_id: str, access: CaseAccess = CaseAccess.READ
+) -> None:
+    """403 unless the caller may read (or act on) the case. A collector passes only on a case this
+    service knows to be assigned to them, their team or their agency (from `CaseAssigned`); so never
+    on a case it does not know yet."""
+    assignment = await case_facts.assignment(conn, case_id) or CaseAssignment(case_id)
+    require_case_access(principal, assignment, access)
+
+
+async def require_case_filter(conn: AsyncConnection, principal: Principal, case_id: str | None) -> None:
+    """A list: a collector must name one case (`case_id`) they may read; 403 otherwise."""
+    if case_id is None:
+        if is_case_scoped(principal):
+            raise Forbidden("Collectors list by case: give case_id (assigned to you, your team or agency).")
+        return
+    await require_case(conn, principal, case_id)
+
+
+async def require_case_for_command(
+    commands: PaymentCommands, principal: Principal, case_id: str, access: CaseAccess = CaseAccess.ACT
+) -> None:
+    """`require_case` on a connection of its own, released before the command takes one."""
+    async with commands.engine.connect() as conn:
+        await require_case(conn, principal, case_id, access)

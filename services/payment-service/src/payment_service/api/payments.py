@@ -7,9 +7,19 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query, Response, status
 
 from dcp_events.catalogue.enums import PaymentMethod
+from dcp_platform.auth import CaseAccess
 from dcp_platform.problems import BadRequest, NotFound
 from payment_service.adapters import read_models
-from payment_service.api.deps import Commands, PaymentPoster, ReadConnection, Reader, Reverser
+from payment_service.api.deps import (
+    Commands,
+    PaymentPoster,
+    ReadConnection,
+    Reader,
+    Reverser,
+    require_case,
+    require_case_filter,
+    require_case_for_command,
+)
 from payment_service.api.schemas import PaymentIn, PaymentOut, PaymentPage, ReversalIn
 from payment_service.application.commands import RecordPayment
 
@@ -24,11 +34,14 @@ PaymentStatusFilter = Literal["applied", "unapplied", "reversed"]
     responses={200: {"description": "The same external reference again: the first payment."}},
 )
 async def post_payment(
-    body: PaymentIn, commands: Commands, response: Response, _: PaymentPoster
+    body: PaymentIn, commands: Commands, response: Response, principal: PaymentPoster
 ) -> PaymentOut:
     """Record a payment. Idempotent by `external_reference`: a retry returns the first payment (200);
     the same reference with another case or amount is refused (409 payment-reference-conflict).
-    A payment for a case not known yet, or closed, is held unapplied and applied when the case appears."""
+    A payment for a case not known yet, or closed, is held unapplied and applied when the case appears.
+    A collector posts only on a case assigned to them, their team or agency (403 otherwise, also for a
+    case not known yet); supervisors, admins and integration post on any."""
+    await require_case_for_command(commands, principal, body.case_id, CaseAccess.ACT)
     outcome = await commands.record_payment(
         RecordPayment(
             case_id=body.case_id,
@@ -58,13 +71,15 @@ def _cursor(value: str | None) -> int | None:
 @router.get("/payments")
 async def list_payments(
     conn: ReadConnection,
-    _: Reader,
+    principal: Reader,
     status_filter: Annotated[PaymentStatusFilter | None, Query(alias="status")] = None,
     case_id: str | None = None,
     cursor: str | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> PaymentPage:
-    """Payments, oldest first; `status=unapplied` lists the ones held for an unknown or closed case."""
+    """Payments, oldest first; `status=unapplied` lists the ones held for an unknown or closed case.
+    A collector must give `case_id`, a case they may read (403 otherwise)."""
+    await require_case_filter(conn, principal, case_id)
     rows = await read_models.list_payments(
         conn, status=status_filter, case_id=case_id, after=_cursor(cursor), limit=limit
     )
@@ -73,17 +88,24 @@ async def list_payments(
 
 
 @router.get("/payments/{payment_id}")
-async def get_payment(payment_id: str, conn: ReadConnection, _: Reader) -> PaymentOut:
+async def get_payment(payment_id: str, conn: ReadConnection, principal: Reader) -> PaymentOut:
     row = await read_models.get_payment(conn, payment_id)
     if row is None:
         raise NotFound(f"no payment {payment_id}")
+    await require_case(conn, principal, row["case_id"])
     return PaymentOut.from_row(row)
 
 
 @router.post("/payments/{payment_id}/reversal")
-async def reverse_payment(payment_id: str, body: ReversalIn, commands: Commands, _: Reverser) -> PaymentOut:
+async def reverse_payment(
+    payment_id: str, body: ReversalIn, commands: Commands, principal: Reverser
+) -> PaymentOut:
     """Reverse a payment (chargeback, returned payment): the case balance is restored, and a promise
     or installment the payment had kept is broken. A payment is reversed once (409 after that)."""
+    async with commands.engine.connect() as conn:
+        existing = await read_models.get_payment(conn, payment_id)
+    if existing is not None:
+        await require_case_for_command(commands, principal, existing["case_id"], CaseAccess.ACT)
     await commands.reverse_payment(payment_id, body.reason, body.reference, body.reversed_at)
     async with commands.engine.connect() as conn:
         row = await read_models.get_payment(conn, payment_id)
@@ -95,10 +117,11 @@ async def reverse_payment(payment_id: str, body: ReversalIn, commands: Commands,
 async def case_payments(
     case_id: str,
     conn: ReadConnection,
-    _: Reader,
+    principal: Reader,
     cursor: str | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> PaymentPage:
+    await require_case(conn, principal, case_id)
     rows = await read_models.list_payments(conn, case_id=case_id, after=_cursor(cursor), limit=limit)
     next_cursor = str(rows[-1]["seq"]) if len(rows) == limit else None
     return PaymentPage(items=[PaymentOut.from_row(r) for r in rows], next_cursor=next_cursor)

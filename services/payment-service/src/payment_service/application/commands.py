@@ -295,6 +295,9 @@ class PaymentCommands:
     async def case_closed(self, conn: AsyncConnection, case_id: str, final_balance_minor: int) -> None:
         await case_facts.record_closed(conn, case_id, final_balance_minor, self.clock.now())
 
+    async def case_assigned(self, conn: AsyncConnection, case_id: str, kind: str, assignee_id: str) -> None:
+        await case_facts.record_assigned(conn, case_id, kind, assignee_id, self.clock.now())
+
     # ---- due dates (timers) --------------------------------------------------------------------
 
     async def promise_due(self, conn: AsyncConnection, case_id: str, promise_id: str) -> None:

@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from dcp_events.catalogue.base import EventPayload
 from dcp_events.catalogue.building import parse_data_as
-from dcp_events.catalogue.cases import CaseBalanceChanged, CaseClosed, CaseOpened
+from dcp_events.catalogue.cases import CaseAssigned, CaseBalanceChanged, CaseClosed, CaseOpened
 from dcp_events.catalogue.contacts import PromiseMade
 from dcp_events.catalogue.integration import PaymentPosted, case_id_for_account
 from dcp_events.envelope import CloudEvent
@@ -32,7 +32,7 @@ from payment_service.domain.ledger import CaseFacts
 P = TypeVar("P", bound=EventPayload)
 Handler = Callable[[AsyncConnection, Delivery], Awaitable[None]]
 
-CASE_EVENTS = {m.type_name() for m in (CaseOpened, CaseBalanceChanged, CaseClosed)}
+CASE_EVENTS = {m.type_name() for m in (CaseOpened, CaseBalanceChanged, CaseClosed, CaseAssigned)}
 
 
 def _event(delivery: Delivery) -> CloudEvent:
@@ -43,7 +43,8 @@ def _event(delivery: Delivery) -> CloudEvent:
 
 
 def case_events_handler(commands: PaymentCommands) -> Handler:
-    """collections.cases: which cases exist, their currency, time zone, balance, and closure."""
+    """collections.cases: which cases exist, their currency, time zone, balance, closure, and who
+    they are assigned to (collectors act only on the cases assigned to them, their team or agency)."""
 
     async def handle(conn: AsyncConnection, delivery: Delivery) -> None:
         event = _event(delivery)
@@ -64,6 +65,11 @@ def case_events_handler(commands: PaymentCommands) -> Handler:
                     closed=False,
                 )
                 await commands.case_opened(conn, facts)
+            elif event.type == CaseAssigned.type_name():
+                assigned = _parse(event, CaseAssigned)
+                await commands.case_assigned(
+                    conn, event.subject, assigned.assignee.kind.value, assigned.assignee.id
+                )
             elif event.type == CaseBalanceChanged.type_name():
                 changed = _parse(event, CaseBalanceChanged)
                 await commands.case_balance_changed(conn, event.subject, changed.balance_after.amount_minor)
