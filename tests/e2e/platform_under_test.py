@@ -210,7 +210,11 @@ async def start_platform(
                 stderr=subprocess.STDOUT,
             )
         platform.services[name] = RunningService(name, port, process, log)
-    await wait_ready(platform)
+    try:
+        await wait_ready(platform)
+    except BaseException:
+        stop_platform(platform)  # one service failed to start: leave no orphans behind
+        raise
     return platform
 
 
