@@ -155,7 +155,9 @@ async def test_restart_after_the_database_commit_has_no_double_effect(
     with pytest.raises(Killed):
         await asyncio.wait_for(crashing.wait(), timeout=30)
     await crashing.stop()
-    assert await effects(database) == [("case-3", 1), ("case-3", 2), ("case-3", 3)]
+    # The first fetched batch committed before the "crash" (a fetch may bring 1 to 3 of the messages).
+    committed = await effects(database)
+    assert committed and committed == [("case-3", n) for n in range(1, len(committed) + 1)]
 
     await produce(kafka_bootstrap, topic, [(b"case-3", encode_event(cloudevent("case-3", 4)))])
     restarted = consumer_for(database, kafka_bootstrap, topic, dedup=False)
