@@ -95,6 +95,13 @@ def _context_of(event: Any) -> AbstractContextManager[object]:
 _LOAD_OFFSETS = text(
     "SELECT topic, partition, next_offset FROM consumer_offsets WHERE consumer_group = :group"
 )
+_LOCK_OFFSET = text(
+    """
+    SELECT next_offset FROM consumer_offsets
+    WHERE consumer_group = :group AND topic = :topic AND partition = :partition
+    FOR UPDATE
+    """
+)
 _SAVE_OFFSET = text(
     """
     INSERT INTO consumer_offsets (consumer_group, topic, partition, next_offset, updated_at)
@@ -229,6 +236,18 @@ class EventConsumer:
         assert self._consumer is not None
         outcomes: list[str] = []
         async with self._engine.begin() as conn:
+            # The stored offset, locked: records below it were applied already (a fetch that raced
+            # the seek on assignment, or another member that held the partition a moment ago).
+            stored = (
+                await conn.execute(
+                    _LOCK_OFFSET, {"group": self.group_id, "topic": tp.topic, "partition": tp.partition}
+                )
+            ).scalar_one_or_none()
+            fresh = [r for r in records if stored is None or r.offset >= stored]
+            if not fresh:
+                self._consumer.seek(tp, stored)
+                return
+            records = fresh
             for record in records:
                 outcomes.append(await self._process(conn, record))
             await conn.execute(
