@@ -35,10 +35,17 @@ run: venv ## stack up, services up on a manual clock, then the demo collection o
 	$(BIN)/dcp-stack run
 	$(BIN)/dcp-demo $(DEMO_ARGS)
 
-tools: ## system tools the tests use as external clients (kcat, from Debian's packages)
-	@command -v kcat >/dev/null 2>&1 || { \
-	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq kcat >/dev/null; \
-	  else echo "kcat is missing: sudo apt-get install kcat (the Kafka integration test needs it)"; fi; }
+# kcat is the Kafka client of the integration test. (deploy-check also renders with kubectl when one is
+# installed; Debian does not package it, so it is not installed here.)
+TOOLS := kcat
+
+tools: ## system tools the tests use, from Debian's packages
+	@missing=""; for t in $(TOOLS); do command -v $$t >/dev/null 2>&1 || missing="$$missing $$t"; done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; } \
+	    || echo "could not install$$missing; the tests that need them will say so"; \
+	  else echo "missing:$$missing (sudo apt-get install$$missing); the tests that need them will say so"; fi; \
+	fi
 
 test: venv tools ## set up, start the stack, run every test suite, stop what was started; exits with pytest's status
 	$(BIN)/dcp-stack test -- $(PYTEST_ARGS)
