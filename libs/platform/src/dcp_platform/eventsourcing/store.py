@@ -7,7 +7,8 @@ Appends never take a table lock: concurrency on one stream is settled by the uni
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -184,6 +185,14 @@ class EventStore:
 
     def add_projector(self, projector: Projector) -> None:
         self._projectors.append(projector)
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[AsyncConnection]:
+        """One database transaction: what is appended and projected in it commits together."""
+        async with self._engine.begin() as conn:
+            yield conn
+        if self._on_commit is not None:
+            self._on_commit()
 
     def set_on_commit(self, callback: Callable[[], None]) -> None:
         """Called after each committed append that this store's own transaction made (wakes the relay)."""

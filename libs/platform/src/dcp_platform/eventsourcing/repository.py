@@ -1,0 +1,113 @@
+"""The event-sourced repository: load an aggregate from its stream, save what its commands recorded.
+
+One class over either event store (`EventStore` on PostgreSQL, `InMemoryEventStore` for fast tests);
+both pass the same contract suite, so the application code above them cannot tell which it runs on.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from contextlib import AbstractAsyncContextManager
+from typing import Any, Generic, Protocol, TypeVar
+
+from dcp_events.catalogue.base import EventPayload
+from dcp_platform.clock import Clock
+from dcp_platform.eventsourcing.aggregate import Aggregate
+from dcp_platform.eventsourcing.events import event_for
+from dcp_platform.eventsourcing.store import NewEvent, RecordedEvent
+
+A = TypeVar("A", bound=Aggregate[Any])
+Tx = Any
+"""A transaction of the store: an `AsyncConnection` on PostgreSQL, a `MemoryTransaction` in memory."""
+
+
+class AggregateNotFound(LookupError):
+    """No stream for this aggregate id."""
+
+    def __init__(self, kind: str, aggregate_id: str) -> None:
+        super().__init__(f"no {kind} {aggregate_id}")
+        self.aggregate_id = aggregate_id
+
+
+class EventStorePort(Protocol):
+    """What the repository needs of a store (both stores implement it)."""
+
+    def transaction(self) -> AbstractAsyncContextManager[Any]: ...
+
+    async def append(
+        self, stream_id: str, expected_version: int, events: Sequence[NewEvent], *, conn: Any = None
+    ) -> list[RecordedEvent]: ...
+
+    async def load(
+        self, stream_id: str, *, after_version: int = 0, conn: Any = None
+    ) -> list[RecordedEvent]: ...
+
+    async def version(self, stream_id: str, *, conn: Any = None) -> int: ...
+
+
+class Repository(Generic[A]):
+    """Aggregates of one type in an event store.
+
+    `save` stamps each recorded event with the execution context's actor, correlation and trace
+    (`event_for`), the service's clock and source, and the aggregate's jurisdiction, and appends them
+    at the version the aggregate was loaded at: a concurrent writer makes it raise
+    `ConcurrencyConflict`, never overwrite.
+    """
+
+    def __init__(
+        self,
+        store: EventStorePort,
+        aggregate: type[A],
+        *,
+        source: str,
+        clock: Clock,
+        jurisdiction: Callable[[A], str | None] = lambda _a: None,
+        subject: Callable[[A], str] | None = None,
+    ) -> None:
+        self.store = store
+        self.aggregate = aggregate
+        self.source = source
+        self.clock = clock
+        self._jurisdiction = jurisdiction
+        self._subject = subject or (lambda a: a.aggregate_id)
+
+    def transaction(self) -> AbstractAsyncContextManager[Tx]:
+        return self.store.transaction()
+
+    async def find(self, aggregate_id: str, tx: Tx = None) -> A | None:
+        history = await self.store.load(self.aggregate.stream_id_for(aggregate_id), conn=tx)
+        if not history:
+            return None
+        return self.aggregate.from_history(aggregate_id, history)
+
+    async def get(self, aggregate_id: str, tx: Tx = None) -> A:
+        found = await self.find(aggregate_id, tx)
+        if found is None:
+            raise AggregateNotFound(self.aggregate.__name__, aggregate_id)
+        return found
+
+    async def exists(self, aggregate_id: str, tx: Tx = None) -> bool:
+        return (await self.store.version(self.aggregate.stream_id_for(aggregate_id), conn=tx)) > 0
+
+    def new_events(self, aggregate: A, changes: Sequence[EventPayload]) -> list[NewEvent]:
+        subject = self._subject(aggregate)
+        jurisdiction = self._jurisdiction(aggregate)
+        return [
+            event_for(c, subject=subject, source=self.source, clock=self.clock, jurisdiction=jurisdiction)
+            for c in changes
+        ]
+
+    async def save(self, aggregate: A, tx: Tx = None) -> list[RecordedEvent]:
+        """Append the aggregate's recorded events; its version moves past them."""
+        changes = aggregate.pull_changes()
+        if not changes:
+            return []
+        try:
+            recorded = await self.store.append(
+                aggregate.stream_id, aggregate.version, self.new_events(aggregate, changes), conn=tx
+            )
+        except BaseException:
+            aggregate._changes[:0] = changes  # still pending: the caller may retry on a fresh load
+            raise
+        aggregate.version += len(recorded)
+        return recorded

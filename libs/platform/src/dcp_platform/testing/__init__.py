@@ -1,0 +1,1 @@
+"""Test support shared by every service: the store and repository contract suite."""
