@@ -460,7 +460,7 @@ async def test_us_dispute_stops_collection_until_released_and_a_cease_request_st
             await case.post(f"/cases/{disputed}/stage", json={"to_stage": "late", "reason": "no payment"}),
             409,
         )
-        assert blocked["type"].endswith("/case/escalation-blocked-by-hold"), blocked
+        assert blocked["type"] == "https://errors.dcp.example/escalation-blocked-by-hold", blocked
 
         # Verification sent the next day; the supervisor releases the dispute: collection resumes.
         await platform.set_clock(day + timedelta(days=1, hours=15))

@@ -15,6 +15,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import JSONResponse, Response
 
 from dcp_platform.context import current_correlation_id
+from dcp_platform.errors import DomainError, ErrorKind
 
 PROBLEM_CONTENT_TYPE = "application/problem+json"
 PROBLEM_BASE_URI = "https://errors.dcp.example/"
@@ -213,6 +214,38 @@ def map_domain_error(app: FastAPI, error: type[Exception], problem: type[Problem
     app.add_exception_handler(error, handler)
 
 
+_KIND_STATUS: dict[ErrorKind, int] = {
+    ErrorKind.INVALID: 422,
+    ErrorKind.CONFLICT: 409,
+    ErrorKind.NOT_FOUND: 404,
+    ErrorKind.FORBIDDEN: 403,
+}
+
+
+def domain_problem_body(exc: DomainError, instance: str | None = None) -> tuple[dict[str, Any], int]:
+    """The problem document of a domain error, and its status: one scheme for every service."""
+    status = _KIND_STATUS[exc.kind]
+    members = dict(exc.problem_members())
+    previous = exc.previous_code()
+    if previous is not None:
+        members["previous_type"] = PROBLEM_BASE_URI + previous
+    body = problem_body(
+        type_=PROBLEM_BASE_URI + exc.code,
+        title=exc.title,
+        status=status,
+        detail=str(exc) or None,
+        instance=instance,
+        extra=members,
+    )
+    return body, status
+
+
+async def _handle_domain_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, DomainError)
+    body, status = domain_problem_body(exc, request.url.path)
+    return ProblemResponse(body, status_code=status)
+
+
 def _input_fault(exc: BaseException) -> Problem | None:
     """The client's fault behind a database error, if it is one: text the database cannot store
     (JSON allows lone UTF-16 surrogates) or a value out of range for its column."""
@@ -248,6 +281,7 @@ def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(asyncpg.InterfaceError, _handle_database_error)
     app.add_exception_handler(UnicodeEncodeError, _handle_database_error)
     app.add_exception_handler(Problem, _handle_problem)
+    app.add_exception_handler(DomainError, _handle_domain_error)
     app.add_exception_handler(RequestValidationError, _handle_validation)
     app.add_exception_handler(StarletteHTTPException, _handle_http_exception)
     app.add_exception_handler(Exception, _handle_unexpected)

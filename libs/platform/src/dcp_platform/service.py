@@ -17,6 +17,25 @@ from dcp_platform.problems import map_domain_error
 from dcp_platform.settings import ServiceSettings
 
 
+def build_runtime(
+    settings: ServiceSettings,
+    *,
+    subscriptions: Sequence[Subscription] = (),
+    timer_handlers: Mapping[str, TimerHandler] | None = None,
+) -> EventSourcingRuntime:
+    """The service's event store, outbox relay, consumers and timers, on the settings' clock; a
+    service's bootstrap adds its subscriptions and timer handlers with `subscribe` / `on_timer`."""
+    return EventSourcingRuntime(
+        database_url=settings.database_dsn,
+        kafka_bootstrap_servers=settings.kafka_bootstrap_servers,
+        clock=settings.make_clock(),
+        service_name=settings.service_name,
+        subscriptions=subscriptions,
+        timer_handlers=dict(timer_handlers or {}),
+        topic_prefix=settings.kafka_topic_prefix,
+    )
+
+
 def event_sourced_app(
     settings: ServiceSettings,
     *,
@@ -24,21 +43,15 @@ def event_sourced_app(
     routers: Sequence[APIRouter] = (),
     subscriptions: Sequence[Subscription] = (),
     timer_handlers: Mapping[str, TimerHandler] | None = None,
+    runtime: EventSourcingRuntime | None = None,
 ) -> FastAPI:
     """The service app with its event store, outbox relay, consumers and timers started in its lifespan.
 
     The runtime is at `app.state.runtime` for the routes' dependencies.
     """
-    clock = settings.make_clock()
-    runtime = EventSourcingRuntime(
-        database_url=settings.database_dsn,
-        kafka_bootstrap_servers=settings.kafka_bootstrap_servers,
-        clock=clock,
-        service_name=settings.service_name,
-        subscriptions=subscriptions,
-        timer_handlers=dict(timer_handlers or {}),
-        topic_prefix=settings.kafka_topic_prefix,
-    )
+    if runtime is None:
+        runtime = build_runtime(settings, subscriptions=subscriptions, timer_handlers=timer_handlers)
+    clock = runtime.clock
     app = create_service_app(
         settings, routers=routers, lifespan_hooks=[runtime.lifespan], clock=clock, description=description
     )

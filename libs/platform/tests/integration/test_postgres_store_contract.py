@@ -35,6 +35,9 @@ class TestPostgresEventStore(EventStoreContract):
 
         async def seen() -> list[Any]:
             async with store.engine.connect() as conn:
-                return [r.event_id for r in await conn.execute(text("SELECT event_id FROM contract_seen ORDER BY n"))]
+                return [
+                    r.event_id
+                    for r in await conn.execute(text("SELECT event_id FROM contract_seen ORDER BY n"))
+                ]
 
         return seen

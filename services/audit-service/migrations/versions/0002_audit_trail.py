@@ -23,4 +23,16 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    drop_trail(op.get_bind(), os.environ.get("AUDIT_DB_ROLE", DEFAULT_DB_ROLE))
+    role = os.environ.get("AUDIT_DB_ROLE", DEFAULT_DB_ROLE)
+    connection = op.get_bind()
+    drop_trail(connection, role)
+    # The role belongs to the server: it goes with the last database that grants it anything
+    # (DROP ROLE refuses while another database's trail still does).
+    connection.exec_driver_sql(
+        f"""
+        DO $$ BEGIN
+            DROP ROLE IF EXISTS {connection.dialect.identifier_preparer.quote(role)};
+        EXCEPTION WHEN dependent_objects_still_exist THEN NULL;
+        END $$
+        """
+    )

@@ -73,7 +73,9 @@ async def test_a_placement_that_is_not_past_due_is_refused_with_a_stable_problem
     response = await harness.client.post("/cases", json=body, headers=SUPERVISOR)
     assert response.status_code == 422
     assert response.headers["content-type"].startswith("application/problem+json")
-    assert response.json()["type"] == "https://errors.dcp.example/case/invalid-placement"
+    assert response.json()["type"] == "https://errors.dcp.example/invalid-placement"
+    # The URI published before one scheme for every service, kept as an alias for integrators.
+    assert response.json()["previous_type"] == "https://errors.dcp.example/case/invalid-placement"
 
 
 async def test_roles_a_collector_sees_only_assigned_cases(harness: CaseHarness) -> None:
@@ -121,12 +123,12 @@ async def test_assignment_never_goes_to_an_unqualified_or_expired_collector(harn
         headers=SUPERVISOR,
     )
     assert direct.status_code == 409
-    assert direct.json()["type"].endswith("/case/assignee-not-qualified")
+    assert direct.json()["type"] == "https://errors.dcp.example/assignee-not-qualified"
     none_left = await harness.client.post(
         f"/cases/{case_id}/assignment", json={"policy": "least_loaded", "team": "quals"}, headers=SUPERVISOR
     )
     assert none_left.status_code == 409
-    assert none_left.json()["type"].endswith("/case/no-qualified-assignee")
+    assert none_left.json()["type"] == "https://errors.dcp.example/no-qualified-assignee"
 
     await put_collector(harness, "col-qualified", team="quals")
     chosen = await harness.client.post(
@@ -153,7 +155,7 @@ async def test_holds_block_escalation_until_released_and_close_rules_apply(harne
         headers=SUPERVISOR,
     )
     assert blocked.status_code == 409
-    assert blocked.json()["type"].endswith("/case/escalation-blocked-by-hold")
+    assert blocked.json()["type"] == "https://errors.dcp.example/escalation-blocked-by-hold"
 
     released = await harness.client.delete(f"/cases/{case_id}/holds/h-1", headers=SUPERVISOR)
     assert released.status_code == 200
@@ -168,12 +170,12 @@ async def test_holds_block_escalation_until_released_and_close_rules_apply(harne
     back = await harness.client.post(
         f"/cases/{case_id}/stage", json={"to_stage": "early", "reason": "undo"}, headers=SUPERVISOR
     )
-    assert back.json()["type"].endswith("/case/stage-transition-not-allowed")
+    assert back.json()["type"] == "https://errors.dcp.example/stage-transition-not-allowed"
 
     not_paid = await harness.client.post(
         f"/cases/{case_id}/close", json={"reason": "paid_in_full"}, headers=SUPERVISOR
     )
-    assert not_paid.status_code == 409 and not_paid.json()["type"].endswith("/case/close-not-allowed")
+    assert not_paid.status_code == 409 and not_paid.json()["type"] == "https://errors.dcp.example/close-not-allowed"
     recalled = await harness.client.post(
         f"/cases/{case_id}/close", json={"reason": "recalled"}, headers=SUPERVISOR
     )
@@ -181,7 +183,7 @@ async def test_holds_block_escalation_until_released_and_close_rules_apply(harne
     closed_again = await harness.client.post(
         f"/cases/{case_id}/close", json={"reason": "recalled"}, headers=SUPERVISOR
     )
-    assert closed_again.json()["type"].endswith("/case/case-closed")
+    assert closed_again.json()["type"] == "https://errors.dcp.example/case-closed"
 
 
 async def test_concurrent_commands_on_one_case_one_wins_the_other_gets_409(harness: CaseHarness) -> None:

@@ -257,7 +257,7 @@ def test_the_aggregate_rebuilt_from_its_events_equals_the_live_one(policy: Colle
     case.place_hold("h", HoldType.COMPLAINT, reason="r", expires_at=NOW + timedelta(days=1), now=NOW)
     case.apply_payment("p", gbp(1_000))
     history = case.pull_changes()
-    rebuilt = Case.from_history("c-r", history)
+    rebuilt = Case.from_events("c-r", history)
     assert rebuilt.version == len(history)
     assert (rebuilt.balance, rebuilt.bucket, rebuilt.stage, rebuilt.holds) == (
         case.balance,

@@ -6,7 +6,6 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
-from contact_service.api import problems as contact_problems
 from contact_service.api.routes import router
 from contact_service.application.commands import ContactDesk
 from contact_service.application.projections import on_case_event, on_payment_event
@@ -42,7 +41,6 @@ def create_app(settings: ContactServiceSettings | None = None) -> FastAPI:
         ],
     )
     app.state.contact_desk = ContactDesk(app.state.runtime)
-    contact_problems.install(app)
     return app
 
 

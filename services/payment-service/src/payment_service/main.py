@@ -10,7 +10,7 @@ from pydantic import Field
 from dcp_platform.eventsourcing.runtime import EventSourcingRuntime
 from dcp_platform.service import event_sourced_app, service_cli
 from dcp_platform.settings import ServiceSettings
-from payment_service.api import arrangements, errors, payments
+from payment_service.api import arrangements, payments
 from payment_service.application.commands import PaymentCommands
 from payment_service.application.handlers import subscriptions, timer_handlers
 from payment_service.domain.ledger import ArrangementPolicy
@@ -68,7 +68,6 @@ def create_app(settings: PaymentServiceSettings | None = None) -> FastAPI:
     runtime: EventSourcingRuntime = app.state.runtime
     commands.bind(runtime.engine, runtime.store, runtime.clock, on_commit=runtime.relay.wake)
     app.state.commands = commands
-    errors.install(app)
     return app
 
 

@@ -16,7 +16,7 @@ from typing import Any, ClassVar, Generic, Self, TypeVar
 from dcp_events.catalogue.base import EventPayload
 from dcp_events.catalogue.registry import model_for
 from dcp_events.upcasting import upcast
-from dcp_platform.eventsourcing.store import RecordedEvent
+from dcp_platform.eventsourcing.records import RecordedEvent
 
 E = TypeVar("E", bound=EventPayload)
 

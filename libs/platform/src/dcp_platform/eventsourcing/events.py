@@ -8,7 +8,7 @@ from dcp_events.catalogue.base import EventPayload
 from dcp_events.catalogue.building import new_event
 from dcp_platform.clock import Clock
 from dcp_platform.context import current_actor
-from dcp_platform.eventsourcing.store import NewEvent
+from dcp_platform.eventsourcing.records import NewEvent
 
 # Attributes the store assigns or keeps apart from the envelope metadata.
 _STORE_OWNED = {"specversion", "id", "type", "subject", "sequence", "datacontenttype", "data"}

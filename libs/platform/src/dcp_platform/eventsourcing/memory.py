@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
-from dcp_platform.eventsourcing.store import (
+from dcp_platform.eventsourcing.records import (
     ConcurrencyConflict,
     DuplicateEventId,
     NewEvent,
@@ -34,7 +34,10 @@ class MemoryTransaction:
     """Scratch space for in-memory read models that want to commit with the transaction."""
 
     def stream(self, stream_id: str) -> list[RecordedEvent]:
-        return [*self.store._streams.get(stream_id, []), *(e for e in self.staged if e.stream_id == stream_id)]
+        return [
+            *self.store._streams.get(stream_id, []),
+            *(e for e in self.staged if e.stream_id == stream_id),
+        ]
 
     def event_ids(self) -> set[UUID]:
         return self.store._event_ids | {e.event_id for e in self.staged}
@@ -99,8 +102,7 @@ class InMemoryEventStore:
         if any(e.event_id in known for e in events) or len({e.event_id for e in events}) != len(events):
             raise DuplicateEventId(f"an event id of this append is already stored in {stream_id!r}")
         recorded = [
-            self._recorded(stream_id, expected_version + n, event)
-            for n, event in enumerate(events, start=1)
+            self._recorded(stream_id, expected_version + n, event) for n, event in enumerate(events, start=1)
         ]
         staged_before = len(conn.staged)
         conn.staged.extend(recorded)

@@ -12,17 +12,22 @@ from typing import Any, Generic, Protocol, TypeVar
 
 from dcp_events.catalogue.base import EventPayload
 from dcp_platform.clock import Clock
+from dcp_platform.errors import DomainError, ErrorKind
 from dcp_platform.eventsourcing.aggregate import Aggregate
 from dcp_platform.eventsourcing.events import event_for
-from dcp_platform.eventsourcing.store import NewEvent, RecordedEvent
+from dcp_platform.eventsourcing.records import NewEvent, RecordedEvent
 
 A = TypeVar("A", bound=Aggregate[Any])
 Tx = Any
 """A transaction of the store: an `AsyncConnection` on PostgreSQL, a `MemoryTransaction` in memory."""
 
 
-class AggregateNotFound(LookupError):
+class AggregateNotFound(DomainError, LookupError):
     """No stream for this aggregate id."""
+
+    code = "not-found"
+    title = "Not found"
+    kind = ErrorKind.NOT_FOUND
 
     def __init__(self, kind: str, aggregate_id: str) -> None:
         super().__init__(f"no {kind} {aggregate_id}")

@@ -60,19 +60,28 @@ class EventSourcingRuntime:
         self.timers = TimerWorker(
             self.engine, self.clock, self.timer_handlers, poll_interval=self.timer_poll_interval
         )
-        self.consumers = [
+        self.consumers = []
+        for subscription in self.subscriptions:
+            self.subscribe(subscription)
+
+    def subscribe(self, subscription: Subscription) -> None:
+        """Add a consumer group (before `start`)."""
+        self.consumers.append(
             EventConsumer(
                 self.engine,
                 self.kafka_bootstrap_servers,
-                group_id=s.group_id,
-                topics=s.topics,
-                handler=s.handler,
-                decoder=s.decoder,
+                group_id=subscription.group_id,
+                topics=subscription.topics,
+                handler=subscription.handler,
+                decoder=subscription.decoder,
                 after_commit=self._after_consumer_commit,
                 topic_prefix=self.topic_prefix,
             )
-            for s in self.subscriptions
-        ]
+        )
+
+    def on_timer(self, kind: str, handler: TimerHandler) -> None:
+        """Handle the durable timers of `kind` (before `start`)."""
+        self.timers.register(kind, handler)
 
     async def _after_consumer_commit(self) -> None:
         # Handlers append through the store inside the consumer's transaction: wake the relay.

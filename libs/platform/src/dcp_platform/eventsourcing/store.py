@@ -7,12 +7,9 @@ Appends never take a table lock: concurrency on one stream is settled by the uni
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
-from uuid import UUID, uuid4
 
 import asyncpg
 from prometheus_client import Counter
@@ -20,69 +17,18 @@ from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from dcp_platform.eventsourcing.records import (
+    ConcurrencyConflict,
+    DuplicateEventId,
+    NewEvent,
+    RecordedEvent,
+)
+
+__all__ = ["ConcurrencyConflict", "DuplicateEventId", "EventStore", "NewEvent", "Projector", "RecordedEvent"]
+
 EVENTS_APPENDED = Counter(
     "dcp_events_appended_total", "Events appended to the service's event store", ["event_type"]
 )
-
-
-class ConcurrencyConflict(Exception):
-    """Another writer appended to the stream since the caller read it."""
-
-    def __init__(self, stream_id: str, expected_version: int) -> None:
-        super().__init__(f"stream {stream_id!r} is no longer at version {expected_version}")
-        self.stream_id = stream_id
-        self.expected_version = expected_version
-
-
-class DuplicateEventId(Exception):
-    """An event with this id is already stored (a retried command, for example)."""
-
-
-@dataclass(frozen=True)
-class NewEvent:
-    """An event about to be appended: its CloudEvents attributes apart from the ones the store assigns."""
-
-    event_type: str
-    topic: str
-    subject: str
-    data: Mapping[str, Any]
-    envelope: Mapping[str, Any] = field(default_factory=dict)
-    event_id: UUID = field(default_factory=uuid4)
-
-
-@dataclass(frozen=True)
-class RecordedEvent:
-    """An event as stored: with its stream version and global position."""
-
-    position: int
-    stream_id: str
-    stream_version: int
-    event_id: UUID
-    event_type: str
-    topic: str
-    payload: dict[str, Any]
-    metadata: dict[str, Any]
-    recorded_at: datetime
-
-    @property
-    def subject(self) -> str:
-        return str(self.metadata.get("subject", self.stream_id))
-
-    def cloudevent_attributes(self) -> dict[str, Any]:
-        """The structured-mode CloudEvent of this record, as a plain mapping."""
-        attributes: dict[str, Any] = {
-            k: v for k, v in self.metadata.items() if v is not None and k != "subject"
-        }
-        attributes.update(
-            specversion="1.0",
-            id=str(self.event_id),
-            type=self.event_type,
-            subject=self.subject,
-            sequence=self.stream_version,
-            datacontenttype="application/json",
-            data=self.payload,
-        )
-        return attributes
 
 
 Projector = Callable[[AsyncConnection, Sequence[RecordedEvent]], Awaitable[None]]

@@ -103,6 +103,9 @@ class TimerWorker:
         self._stopping = asyncio.Event()
         self._wake = asyncio.Event()
 
+    def register(self, kind: str, handler: TimerHandler) -> None:
+        self._handlers[kind] = handler
+
     def wake(self) -> None:
         """Look for due timers now (for instance after the clock was moved)."""
         self._wake.set()

@@ -203,7 +203,9 @@ class EventStoreContract:
         c = stream()
         async with store.transaction() as tx:
             with pytest.raises(ConcurrencyConflict):
-                await store.append_new_streams([(c, [new_event(c)]), (existing, [new_event(existing)])], conn=tx)
+                await store.append_new_streams(
+                    [(c, [new_event(c)]), (existing, [new_event(existing)])], conn=tx
+                )
         assert await store.version(c) == 0
 
     async def test_concurrent_writers_of_one_stream_one_wins(self, store: Any) -> None:
@@ -287,4 +289,3 @@ class EventStoreContract:
         await store.append(ContactLedger.stream_id_for(ledger_id), 0, [new_event(ledger_id, unknown)])
         with pytest.raises(UnknownAggregateEvent):
             await repo.get(ledger_id)
-

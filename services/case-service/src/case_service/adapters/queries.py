@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import and_, func, or_, select, text
@@ -258,3 +258,21 @@ async def collectors(conn: AsyncConnection, start: datetime, end: datetime) -> l
             item["promises_kept"], item["promises_kept"] + item["promises_broken"]
         )
     return [by_id[k] for k in sorted(by_id)]
+
+
+async def existing_case_ids(conn: AsyncConnection, case_ids: list[str]) -> set[str]:
+    """Which of `case_ids` are already open or closed here."""
+    if not case_ids:
+        return set()
+    rows = await conn.execute(select(tables.cases.c.case_id).where(tables.cases.c.case_id.in_(case_ids)))
+    return {r.case_id for r in rows}
+
+
+async def case_ids_needing_ageing(conn: AsyncConnection, today: date, limit: int) -> list[str]:
+    rows = await conn.execute(
+        select(tables.cases.c.case_id)
+        .where(tables.cases.c.status == "open", tables.cases.c.next_ageing_on <= today)
+        .order_by(tables.cases.c.next_ageing_on, tables.cases.c.case_id)
+        .limit(limit)
+    )
+    return [r.case_id for r in rows]

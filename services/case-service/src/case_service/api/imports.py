@@ -10,13 +10,13 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
 
+from case_service.adapters.import_records import import_status
 from case_service.api.deps import CaseServiceDep, Placer
 from case_service.application.cases import CaseService
 from case_service.application.imports import (
     ImportFormat,
     create_import,
     format_for,
-    import_status,
     run_import,
 )
 from dcp_platform.problems import BadRequest, NotFound

@@ -6,17 +6,17 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from case_service.adapters import staff, tables
-from case_service.adapters.projection import case_row, kpi_rows, upsert_cases, write_kpis
+from case_service.adapters import queries, staff
+from case_service.adapters import timers as case_timers
+from case_service.adapters.projections import case_row, kpi_rows, upsert_cases, write_kpis
 from case_service.domain.assignment import AssignmentPolicy, CaseProfile, choose
 from case_service.domain.case import Case
-from case_service.domain.errors import NoQualifiedAssignee
+from case_service.domain.errors import CaseNotFound, NoQualifiedAssignee
 from case_service.domain.policy import CollectionPolicy
 from dcp_events.catalogue.cases import (
     CaseClosed,
@@ -35,13 +35,8 @@ from dcp_platform.eventsourcing.store import ConcurrencyConflict, EventStore, Re
 
 SOURCE = "/case-service"
 HOLD_EXPIRY_TIMER = "case.hold_expiry"
-AGEING_TIMER = "case.ageing"
 
 T = TypeVar("T")
-
-
-class CaseNotFound(LookupError):
-    pass
 
 
 def to_case_event(recorded: RecordedEvent) -> CaseEvent:
@@ -49,10 +44,6 @@ def to_case_event(recorded: RecordedEvent) -> CaseEvent:
     payload = model_for(type_str).model_validate(data)
     assert isinstance(payload, CaseEvent)
     return payload
-
-
-def next_midnight(now: datetime) -> datetime:
-    return datetime.combine(now.astimezone(UTC).date() + timedelta(days=1), time(0, 5), tzinfo=UTC)
 
 
 @dataclass
@@ -79,7 +70,7 @@ class CaseService:
         history = await self.store.load(case_id, conn=conn)
         if not history:
             raise CaseNotFound(case_id)
-        return Case.from_history(case_id, [to_case_event(r) for r in history])
+        return Case.from_history(case_id, history)
 
     async def exists(self, conn: AsyncConnection, case_id: str) -> bool:
         return (await self.store.version(case_id, conn=conn)) > 0
@@ -156,17 +147,8 @@ class CaseService:
             elif isinstance(change, CaseHoldReleased):
                 await timers.cancel(conn, HOLD_EXPIRY_TIMER, f"{case.case_id}:{change.hold_id}")
             elif isinstance(change, CaseClosed):
-                for hold_key in await self._pending_hold_timers(conn, case.case_id):
+                for hold_key in await case_timers.pending_keys(conn, HOLD_EXPIRY_TIMER, f"{case.case_id}:"):
                     await timers.cancel(conn, HOLD_EXPIRY_TIMER, hold_key)
-
-    async def _pending_hold_timers(self, conn: AsyncConnection, case_id: str) -> list[str]:
-        from sqlalchemy import text
-
-        rows = await conn.execute(
-            text("SELECT key FROM timers WHERE kind = :kind AND key LIKE :prefix AND fired_at IS NULL"),
-            {"kind": HOLD_EXPIRY_TIMER, "prefix": f"{case_id}:%"},
-        )
-        return [r.key for r in rows]
 
     async def execute(
         self,
@@ -199,10 +181,4 @@ class CaseService:
             return True
 
     async def case_ids_needing_ageing(self, conn: AsyncConnection, today: date, limit: int) -> list[str]:
-        rows = await conn.execute(
-            select(tables.cases.c.case_id)
-            .where(tables.cases.c.status == "open", tables.cases.c.next_ageing_on <= today)
-            .order_by(tables.cases.c.next_ageing_on, tables.cases.c.case_id)
-            .limit(limit)
-        )
-        return [r.case_id for r in rows]
+        return await queries.case_ids_needing_ageing(conn, today, limit)

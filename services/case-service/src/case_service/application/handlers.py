@@ -10,17 +10,17 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from case_service.adapters import tables
-from case_service.application.cases import AGEING_TIMER, CaseNotFound, CaseService, next_midnight
+from case_service.adapters import projections
+from case_service.adapters.timers import AGEING_TIMER, next_midnight
+from case_service.application.cases import CaseService
 from case_service.domain.case import Case
-from case_service.domain.errors import CaseRuleViolation
+from case_service.domain.errors import CaseNotFound, CaseRuleViolation
 from dcp_events.catalogue import contacts, integration, payments
 from dcp_events.catalogue.building import parse_data
 from dcp_events.catalogue.enums import CloseReason, ContactOutcome, HoldType
@@ -58,16 +58,9 @@ def _payload(delivery: Delivery) -> Any:
 
 @dataclass
 class InboundHandlers:
-    """Kafka handlers and timer handlers; `service` is set once the app (and its runtime) exists."""
+    """Kafka handlers and timer handlers: each turns what it received into a call on the service."""
 
-    service_factory: Callable[[], CaseService]
-    _service: CaseService | None = field(default=None, init=False)
-
-    @property
-    def service(self) -> CaseService:
-        if self._service is None:
-            self._service = self.service_factory()
-        return self._service
+    service: CaseService
 
     async def _run(self, conn: AsyncConnection, case_id: str, command: Callable[[Case], object]) -> None:
         try:
@@ -184,15 +177,7 @@ class InboundHandlers:
     async def _promise_settled(
         self, conn: AsyncConnection, promise_id: str, case_id: str, status: str, at: datetime
     ) -> None:
-        # The promise may not be known yet: contacts and payments are different topics.
-        stmt = pg_insert(tables.kpi_promises).values(
-            promise_id=promise_id, case_id=case_id, collector_id=None, made_at=at, status=status
-        )
-        await conn.execute(
-            stmt.on_conflict_do_update(
-                index_elements=[tables.kpi_promises.c.promise_id], set_={"status": status}
-            )
-        )
+        await projections.promise_settled(conn, promise_id, case_id, status, at)
 
     # --- collections.contacts --------------------------------------------------------------
 
@@ -238,30 +223,14 @@ class InboundHandlers:
                         conn, event_id + ":rpc", collector, case_id, "right_party_contact", at
                     )
             elif isinstance(payload, contacts.PromiseMade):
-                stmt = pg_insert(tables.kpi_promises).values(
-                    promise_id=payload.promise_id,
-                    case_id=case_id,
-                    collector_id=payload.collector_id,
-                    made_at=at,
-                    status="open",
-                )
-                await conn.execute(
-                    stmt.on_conflict_do_update(
-                        index_elements=[tables.kpi_promises.c.promise_id],
-                        set_={"collector_id": stmt.excluded.collector_id, "made_at": stmt.excluded.made_at},
-                    )
-                )
+                await projections.promise_made(conn, payload.promise_id, case_id, payload.collector_id, at)
                 if payload.collector_id is not None:
                     await self._activity(conn, event_id, payload.collector_id, case_id, "promise_made", at)
 
     async def _activity(
         self, conn: AsyncConnection, event_id: str, collector_id: str, case_id: str, kind: str, at: datetime
     ) -> None:
-        await conn.execute(
-            pg_insert(tables.kpi_collector_activity)
-            .values(event_id=event_id, collector_id=collector_id, case_id=case_id, kind=kind, at=at)
-            .on_conflict_do_nothing()
-        )
+        await projections.collector_activity(conn, event_id, collector_id, case_id, kind, at)
 
     # --- timers ----------------------------------------------------------------------------
 

@@ -17,10 +17,8 @@ from datetime import date, timedelta
 from typing import IO, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
-from sqlalchemy import insert, select, update
-from sqlalchemy.ext.asyncio import AsyncConnection
 
-from case_service.adapters import staff, tables
+from case_service.adapters import import_records, queries, staff
 from case_service.application.cases import SOURCE, CaseService
 from case_service.domain.assignment import Candidate
 from case_service.domain.case import Case
@@ -217,16 +215,14 @@ async def create_import(
 ) -> str:
     import_id = str(uuid.uuid4())
     async with service.engine.begin() as conn:
-        await conn.execute(
-            insert(tables.imports).values(
-                import_id=import_id,
-                status="queued",
-                format=fmt,
-                filename=filename,
-                actor=actor,
-                bytes_total=bytes_total,
-                created_at=service.clock.now(),
-            )
+        await import_records.insert_import(
+            conn,
+            import_id=import_id,
+            fmt=fmt,
+            filename=filename,
+            actor=actor,
+            bytes_total=bytes_total,
+            created_at=service.clock.now(),
         )
     return import_id
 
@@ -269,9 +265,7 @@ async def _set_status(service: CaseService, import_id: str, status: str, error: 
         values["finished_at"] = service.clock.now()
         values["error"] = error
     async with service.engine.begin() as conn:
-        await conn.execute(
-            update(tables.imports).where(tables.imports.c.import_id == import_id).values(values)
-        )
+        await import_records.update_import(conn, import_id, values)
 
 
 async def _import_chunk(
@@ -295,7 +289,7 @@ async def _import_chunk(
             rejections.append({"import_id": import_id, "row_number": number, "reason": str(exc)})
     accepted = duplicates = 0
     async with service.engine.begin() as conn:
-        existing = await _existing(conn, [p.case_id for _, p in placements])
+        existing = await queries.existing_case_ids(conn, [p.case_id for _, p in placements])
         opened: list[tuple[Case, list[CaseEvent], list[NewEvent]]] = []
         for number, placement in placements:
             if placement.case_id in existing:
@@ -354,49 +348,23 @@ async def _import_chunk(
                     agencies = await staff.candidates(conn, AssigneeKind.AGENCY)
                 if agencies:
                     await service.place_with_agency(conn, case)
-        if rejections:
-            await conn.execute(insert(tables.import_rejections), rejections)
+        await import_records.insert_rejections(conn, rejections)
         progress.rows_read += len(chunk)
         progress.accepted += accepted
         progress.duplicates += duplicates
         progress.rejected += len(rejections)
         progress.bytes_read = source.tell() if source.seekable() else progress.bytes_read
-        await conn.execute(
-            update(tables.imports)
-            .where(tables.imports.c.import_id == import_id)
-            .values(
-                rows_read=progress.rows_read,
-                accepted=progress.accepted,
-                duplicates=progress.duplicates,
-                rejected=progress.rejected,
-                bytes_read=progress.bytes_read,
-            )
+        await import_records.update_import(
+            conn,
+            import_id,
+            {
+                "rows_read": progress.rows_read,
+                "accepted": progress.accepted,
+                "duplicates": progress.duplicates,
+                "rejected": progress.rejected,
+                "bytes_read": progress.bytes_read,
+            },
         )
-
-
-async def _existing(conn: AsyncConnection, case_ids: list[str]) -> set[str]:
-    if not case_ids:
-        return set()
-    rows = await conn.execute(select(tables.cases.c.case_id).where(tables.cases.c.case_id.in_(case_ids)))
-    return {r.case_id for r in rows}
-
-
-async def import_status(
-    conn: AsyncConnection, import_id: str, rejections_limit: int = 1000
-) -> dict[str, Any] | None:
-    row = (await conn.execute(select(tables.imports).where(tables.imports.c.import_id == import_id))).first()
-    if row is None:
-        return None
-    rejections = await conn.execute(
-        select(tables.import_rejections.c.row_number, tables.import_rejections.c.reason)
-        .where(tables.import_rejections.c.import_id == import_id)
-        .order_by(tables.import_rejections.c.row_number)
-        .limit(rejections_limit)
-    )
-    status = dict(row._mapping)
-    status["rejections"] = [{"row": r.row_number, "reason": r.reason} for r in rejections]
-    status["rejections_truncated"] = status["rejected"] > len(status["rejections"])
-    return status
 
 
 def format_for(content_type: str | None, filename: str | None, explicit: str | None) -> ImportFormat:

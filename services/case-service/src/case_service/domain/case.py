@@ -7,7 +7,6 @@ here does I/O or reads a clock: "today" and "now" are arguments.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
@@ -45,6 +44,7 @@ from dcp_events.catalogue.cases import (
 )
 from dcp_events.catalogue.debtor import Account, Debtor, EmailAddress, PhoneNumber, PostalAddress
 from dcp_events.catalogue.enums import AssigneeKind, BalanceChangeReason, CloseReason, HoldType, Stage
+from dcp_platform.eventsourcing.aggregate import Aggregate, applies
 
 # Holds under which a case may not move to a harsher stage (collection of the debt is paused).
 # Cease-communication, attorney and complaint holds stop contact, not escalation.
@@ -76,9 +76,8 @@ class Settlement:
 
 
 @dataclass
-class Case:
+class Case(Aggregate[CaseEvent]):
     case_id: str
-    version: int = 0
     status: str = "new"  # new -> open -> closed
     close_reason: CloseReason | None = None
     debtor: Debtor | None = None
@@ -97,25 +96,14 @@ class Case:
     settlement: Settlement | None = None
     applied_payments: dict[str, int] = field(default_factory=dict)  # payment id -> amount applied
     recovered_minor: int = 0
-    _changes: list[CaseEvent] = field(default_factory=list, repr=False)
 
-    # --- rebuilding -----------------------------------------------------------------------
+    @property
+    def aggregate_id(self) -> str:
+        return self.case_id
 
     @classmethod
-    def from_history(cls, case_id: str, events: Iterable[CaseEvent]) -> Case:
-        case = cls(case_id)
-        for event in events:
-            case._apply(event)
-            case.version += 1
-        return case
-
-    def pull_changes(self) -> list[CaseEvent]:
-        changes, self._changes = self._changes, []
-        return changes
-
-    def _record(self, event: CaseEvent) -> None:
-        self._apply(event)
-        self._changes.append(event)
+    def new(cls, aggregate_id: str) -> Case:
+        return cls(aggregate_id)
 
     # --- queries --------------------------------------------------------------------------
 
@@ -529,64 +517,79 @@ class Case:
         assert self.balance is not None
         self._record(CaseClosed(reason=reason, final_balance=self.balance, note=note))
 
-    # --- applying events ------------------------------------------------------------------
+    # --- applying events (one mutator per event type) ---------------------------------------
 
-    def _apply(self, event: CaseEvent) -> None:
-        match event:
-            case CaseOpened():
-                self.status = "open"
-                self.debtor = event.debtor
-                self.account = event.account
-                self.amounts_at_placement = event.amounts
-                self.balance = event.amounts.total_balance
-                self.jurisdiction = event.jurisdiction
-                self.risk_score = event.risk_score
-                self.placement_id = event.placement_id
-                self.due_since = event.due_since
-            case CaseBucketChanged():
-                self.bucket = event.to_bucket
-                self.due_since = event.due_since
-            case CaseStrategyAssigned():
-                self.strategy = event
-            case CaseStageChanged():
-                self.stage = event.to_stage
-            case CaseAssigned():
-                self.assignee = event.assignee
-            case CaseHoldPlaced():
-                self.holds[event.hold_id] = Hold(
-                    event.hold_id, event.hold_type, event.reason, event.expires_at
-                )
-            case CaseHoldReleased():
-                self.holds.pop(event.hold_id, None)
-            case CaseBalanceChanged():
-                self.balance = event.balance_after
-                if event.reason is BalanceChangeReason.PAYMENT and event.reference is not None:
-                    self.applied_payments[event.reference] = -event.change.delta_minor
-                    self.recovered_minor -= event.change.delta_minor
-                elif event.reason is BalanceChangeReason.REVERSAL and event.reference is not None:
-                    self.applied_payments.pop(event.reference, None)
-                    self.recovered_minor -= event.change.delta_minor
-            case CaseSettlementRecorded():
-                if event.status == "agreed":
-                    self.settlement = Settlement(event.settlement_id, event.settlement_amount, event.due_on)
-                else:
-                    self.settlement = None
-            case CaseDebtorUpdated():
-                assert self.debtor is not None
-                changes: dict[str, object] = {}
-                if event.phones is not None:
-                    changes["phones"] = event.phones
-                if event.emails is not None:
-                    changes["emails"] = event.emails
-                if event.address is not None:
-                    changes["address"] = event.address
-                self.debtor = self.debtor.model_copy(update=changes)
-            case CaseClosed():
-                self.status = "closed"
-                self.close_reason = event.reason
-                self.holds.clear()
-            case _:  # pragma: no cover - every case event type is handled above
-                raise TypeError(f"unknown case event {type(event).__name__}")
+    @applies(CaseOpened)
+    def _opened(self, event: CaseOpened, _at: datetime | None) -> None:
+        self.status = "open"
+        self.debtor = event.debtor
+        self.account = event.account
+        self.amounts_at_placement = event.amounts
+        self.balance = event.amounts.total_balance
+        self.jurisdiction = event.jurisdiction
+        self.risk_score = event.risk_score
+        self.placement_id = event.placement_id
+        self.due_since = event.due_since
+
+    @applies(CaseBucketChanged)
+    def _bucket_changed(self, event: CaseBucketChanged, _at: datetime | None) -> None:
+        self.bucket = event.to_bucket
+        self.due_since = event.due_since
+
+    @applies(CaseStrategyAssigned)
+    def _strategy_assigned(self, event: CaseStrategyAssigned, _at: datetime | None) -> None:
+        self.strategy = event
+
+    @applies(CaseStageChanged)
+    def _stage_changed(self, event: CaseStageChanged, _at: datetime | None) -> None:
+        self.stage = event.to_stage
+
+    @applies(CaseAssigned)
+    def _assigned(self, event: CaseAssigned, _at: datetime | None) -> None:
+        self.assignee = event.assignee
+
+    @applies(CaseHoldPlaced)
+    def _hold_placed(self, event: CaseHoldPlaced, _at: datetime | None) -> None:
+        self.holds[event.hold_id] = Hold(event.hold_id, event.hold_type, event.reason, event.expires_at)
+
+    @applies(CaseHoldReleased)
+    def _hold_released(self, event: CaseHoldReleased, _at: datetime | None) -> None:
+        self.holds.pop(event.hold_id, None)
+
+    @applies(CaseBalanceChanged)
+    def _balance_changed(self, event: CaseBalanceChanged, _at: datetime | None) -> None:
+        self.balance = event.balance_after
+        if event.reason is BalanceChangeReason.PAYMENT and event.reference is not None:
+            self.applied_payments[event.reference] = -event.change.delta_minor
+            self.recovered_minor -= event.change.delta_minor
+        elif event.reason is BalanceChangeReason.REVERSAL and event.reference is not None:
+            self.applied_payments.pop(event.reference, None)
+            self.recovered_minor -= event.change.delta_minor
+
+    @applies(CaseSettlementRecorded)
+    def _settlement_recorded(self, event: CaseSettlementRecorded, _at: datetime | None) -> None:
+        if event.status == "agreed":
+            self.settlement = Settlement(event.settlement_id, event.settlement_amount, event.due_on)
+        else:
+            self.settlement = None
+
+    @applies(CaseDebtorUpdated)
+    def _debtor_updated(self, event: CaseDebtorUpdated, _at: datetime | None) -> None:
+        assert self.debtor is not None
+        changes: dict[str, object] = {}
+        if event.phones is not None:
+            changes["phones"] = event.phones
+        if event.emails is not None:
+            changes["emails"] = event.emails
+        if event.address is not None:
+            changes["address"] = event.address
+        self.debtor = self.debtor.model_copy(update=changes)
+
+    @applies(CaseClosed)
+    def _closed(self, event: CaseClosed, _at: datetime | None) -> None:
+        self.status = "closed"
+        self.close_reason = event.reason
+        self.holds.clear()
 
     def next_ageing_on(self, today: date, policy: CollectionPolicy) -> date | None:
         """When the daily ageing next has something to do for this case (None: nothing, ever)."""

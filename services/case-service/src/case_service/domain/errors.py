@@ -2,11 +2,24 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
 
-class CaseRuleViolation(Exception):
+from dcp_platform.errors import DomainError, ErrorKind
+
+
+class CaseRuleViolation(DomainError):
     """A command the case's rules refuse. `code` is the stable suffix of the problem type URI."""
 
     code = "case-rule-violation"
+    title = "CaseRuleViolation"
+
+    def __init_subclass__(cls) -> None:
+        super().__init_subclass__()
+        cls.title = cls.__name__  # the problem title names the rule
+
+    def previous_code(self) -> str:
+        # Before one scheme for all services, the case service published `.../case/<code>`.
+        return f"case/{self.code}"
 
 
 class CaseClosedError(CaseRuleViolation):
@@ -27,10 +40,12 @@ class NegativeBalance(CaseRuleViolation):
 
 class CurrencyMismatch(CaseRuleViolation):
     code = "currency-mismatch"
+    kind: ClassVar[ErrorKind] = ErrorKind.INVALID
 
 
 class HoldNotFound(CaseRuleViolation):
     code = "hold-not-found"
+    kind: ClassVar[ErrorKind] = ErrorKind.NOT_FOUND
 
 
 class HoldConflict(CaseRuleViolation):
@@ -45,6 +60,7 @@ class CloseNotAllowed(CaseRuleViolation):
 
 class InvalidPlacement(CaseRuleViolation):
     code = "invalid-placement"
+    kind: ClassVar[ErrorKind] = ErrorKind.INVALID
 
 
 class AssigneeNotQualified(CaseRuleViolation):
@@ -61,6 +77,18 @@ class NoQualifiedAssignee(CaseRuleViolation):
 
 class NotWithAgency(CaseRuleViolation):
     code = "not-with-agency"
+
+
+class CaseNotFound(DomainError, LookupError):
+    """No case with this id was ever opened here."""
+
+    code = "not-found"
+    title = "Not found"
+    kind = ErrorKind.NOT_FOUND
+
+    def __init__(self, case_id: str) -> None:
+        super().__init__(f"no case {case_id}")
+        self.case_id = case_id
 
 
 class PolicyError(ValueError):

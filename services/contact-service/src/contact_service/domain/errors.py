@@ -1,34 +1,81 @@
-"""Domain errors, each named for the rule it guards; the API maps them to problem+json."""
+"""Domain errors, each named for the rule it guards; the platform renders them as problem+json."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from dcp_compliance import Decision
+from dcp_platform.errors import DomainError, ErrorKind
 
 
-class ContactRefused(Exception):
+class ContactRefused(DomainError):
     """The compliance gate refused the contact (the refusal is recorded as `ContactBlocked`)."""
+
+    code = "contact-refused"
+    title = "Contact refused by the compliance gate"
+    kind = ErrorKind.CONFLICT
 
     def __init__(self, decision: Decision, attempt_id: str | None = None) -> None:
         super().__init__(f"{decision.rule_id}: {decision.reason}")
         self.decision = decision
         self.attempt_id = attempt_id
 
+    def problem_members(self) -> dict[str, Any]:
+        d = self.decision
+        return {
+            "attempt_id": self.attempt_id,
+            "rule_id": d.rule_id,
+            "citation": d.citation,
+            "reason": d.reason,
+            "next_allowed_at": d.next_allowed_at,
+            "rule_pack_id": d.pack_id,
+            "rule_pack_version": d.pack_version,
+            "time_zone": d.time_zone,
+            "time_zone_source": d.time_zone_source,
+        }
 
-class PromiseRefused(Exception):
+
+class PromiseRefused(DomainError):
     """A promise to pay the rules do not allow (during a hold, or due outside the horizon)."""
+
+    code = "promise-refused"
+    title = "Promise refused by the compliance rules"
+    kind = ErrorKind.CONFLICT
 
     def __init__(self, decision: Decision) -> None:
         super().__init__(f"{decision.rule_id}: {decision.reason}")
         self.decision = decision
 
+    def problem_members(self) -> dict[str, Any]:
+        d = self.decision
+        return {
+            "rule_id": d.rule_id,
+            "citation": d.citation,
+            "reason": d.reason,
+            "rule_pack_id": d.pack_id,
+            "rule_pack_version": d.pack_version,
+        }
 
-class InvalidPromise(Exception):
+
+class InvalidPromise(DomainError):
     """A promise that can never be valid: not positive, or not in the case currency."""
 
+    code = "invalid-promise"
+    title = "Invalid promise to pay"
+    kind = ErrorKind.INVALID
 
-class CaseUnknown(LookupError):
+
+class CaseUnknown(DomainError, LookupError):
     """No `CaseOpened` for the case has reached this service."""
 
+    code = "not-found"
+    title = "Not found"
+    kind = ErrorKind.NOT_FOUND
 
-class CaseNotAssigned(PermissionError):
+
+class CaseNotAssigned(DomainError, PermissionError):
     """A collector acts only on the cases assigned to them (or to their agency or team)."""
+
+    code = "forbidden"
+    title = "Forbidden"
+    kind = ErrorKind.FORBIDDEN

@@ -145,3 +145,42 @@ async def write_kpis(
         await conn.execute(insert(tables.kpi_bucket_transitions), list(transitions))
     if recoveries:
         await conn.execute(insert(tables.kpi_recoveries), list(recoveries))
+
+
+# --- KPI read models fed by the contact and payment topics ------------------------------------
+
+
+async def promise_made(
+    conn: AsyncConnection, promise_id: str, case_id: str, collector_id: str | None, at: datetime
+) -> None:
+    stmt = pg_insert(tables.kpi_promises).values(
+        promise_id=promise_id, case_id=case_id, collector_id=collector_id, made_at=at, status="open"
+    )
+    await conn.execute(
+        stmt.on_conflict_do_update(
+            index_elements=[tables.kpi_promises.c.promise_id],
+            set_={"collector_id": stmt.excluded.collector_id, "made_at": stmt.excluded.made_at},
+        )
+    )
+
+
+async def promise_settled(
+    conn: AsyncConnection, promise_id: str, case_id: str, status: str, at: datetime
+) -> None:
+    # The promise may not be known yet: contacts and payments are different topics.
+    stmt = pg_insert(tables.kpi_promises).values(
+        promise_id=promise_id, case_id=case_id, collector_id=None, made_at=at, status=status
+    )
+    await conn.execute(
+        stmt.on_conflict_do_update(index_elements=[tables.kpi_promises.c.promise_id], set_={"status": status})
+    )
+
+
+async def collector_activity(
+    conn: AsyncConnection, event_id: str, collector_id: str, case_id: str, kind: str, at: datetime
+) -> None:
+    await conn.execute(
+        pg_insert(tables.kpi_collector_activity)
+        .values(event_id=event_id, collector_id=collector_id, case_id=case_id, kind=kind, at=at)
+        .on_conflict_do_nothing()
+    )

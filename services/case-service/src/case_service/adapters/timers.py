@@ -1,0 +1,38 @@
+"""The case service's durable timers in the database: the daily ageing run and hold expiries."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, time, timedelta
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+AGEING_TIMER = "case.ageing"
+
+_ENSURE_AGEING_TIMER = text(
+    """
+    INSERT INTO timers (kind, key, due_at, payload)
+    SELECT CAST(:kind AS varchar), CAST(:key AS varchar), CAST(:due_at AS timestamptz), '{}'::jsonb
+    WHERE NOT EXISTS (SELECT 1 FROM timers WHERE kind = CAST(:kind AS varchar) AND fired_at IS NULL)
+    ON CONFLICT (kind, key) DO NOTHING
+    """
+)
+_PENDING_KEYS = text("SELECT key FROM timers WHERE kind = :kind AND key LIKE :prefix AND fired_at IS NULL")
+
+
+def next_midnight(now: datetime) -> datetime:
+    return datetime.combine(now.astimezone(UTC).date() + timedelta(days=1), time(0, 5), tzinfo=UTC)
+
+
+async def ensure_ageing_timer(conn: AsyncConnection, now: datetime) -> None:
+    """Schedule tomorrow's ageing run unless one is pending."""
+    due = next_midnight(now)
+    await conn.execute(
+        _ENSURE_AGEING_TIMER, {"kind": AGEING_TIMER, "key": due.date().isoformat(), "due_at": due}
+    )
+
+
+async def pending_keys(conn: AsyncConnection, kind: str, key_prefix: str) -> list[str]:
+    """Keys of the timers of `kind` not yet fired whose key starts with `key_prefix`."""
+    rows = await conn.execute(_PENDING_KEYS, {"kind": kind, "prefix": f"{key_prefix}%"})
+    return [r.key for r in rows]
