@@ -83,7 +83,7 @@ def pay(
 def replayed(ledger: CaseLedger) -> CaseLedger:
     """The same ledger rebuilt from its events (what the next command will see)."""
     events = list(ledger.pending)
-    rebuilt = CaseLedger.replay(ledger.case_id, [(e, NOW) for e in events])
+    rebuilt = CaseLedger.from_events(ledger.case_id, [(e, NOW) for e in events])
     return rebuilt
 
 

@@ -94,22 +94,30 @@ class Repository(Generic[A]):
     async def exists(self, aggregate_id: str, tx: Tx = None) -> bool:
         return (await self.store.version(self.aggregate.stream_id_for(aggregate_id), conn=tx)) > 0
 
-    def new_events(self, aggregate: A, changes: Sequence[EventPayload]) -> list[NewEvent]:
+    def new_events(
+        self, aggregate: A, changes: Sequence[EventPayload], jurisdiction: str | None = None
+    ) -> list[NewEvent]:
         subject = self._subject(aggregate)
-        jurisdiction = self._jurisdiction(aggregate)
+        jurisdiction = jurisdiction or self._jurisdiction(aggregate)
         return [
             event_for(c, subject=subject, source=self.source, clock=self.clock, jurisdiction=jurisdiction)
             for c in changes
         ]
 
-    async def save(self, aggregate: A, tx: Tx = None) -> list[RecordedEvent]:
-        """Append the aggregate's recorded events; its version moves past them."""
+    async def save(
+        self, aggregate: A, tx: Tx = None, *, jurisdiction: str | None = None
+    ) -> list[RecordedEvent]:
+        """Append the aggregate's recorded events; its version moves past them. `jurisdiction`
+        stamps the events when the aggregate itself does not know it (it comes from a read model)."""
         changes = aggregate.pull_changes()
         if not changes:
             return []
         try:
             recorded = await self.store.append(
-                aggregate.stream_id, aggregate.version, self.new_events(aggregate, changes), conn=tx
+                aggregate.stream_id,
+                aggregate.version,
+                self.new_events(aggregate, changes, jurisdiction),
+                conn=tx,
             )
         except BaseException:
             aggregate._changes[:0] = changes  # still pending: the caller may retry on a fresh load

@@ -15,6 +15,7 @@ from prometheus_client import Counter
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from contact_service.adapters import read_models as rm
+from contact_service.domain.contacts import CaseContacts
 from contact_service.domain.errors import (
     CaseNotAssigned,
     CaseUnknown,
@@ -38,6 +39,7 @@ from dcp_events.catalogue.contacts import (
     ChannelOptedOut,
     ContactAttempted,
     ContactBlocked,
+    ContactEvent,
     ContactPersonAgreed,
     ContactPreferencesSet,
     ContactWindow,
@@ -47,7 +49,8 @@ from dcp_events.catalogue.contacts import (
 )
 from dcp_events.catalogue.enums import Channel, ContactOutcome, ContactParty
 from dcp_platform.auth import CaseAccess, CaseAssignment, Principal, may_act_on_case
-from dcp_platform.eventsourcing.events import event_for
+from dcp_platform.clock import Clock
+from dcp_platform.eventsourcing.repository import EventStorePort, Repository
 from dcp_platform.eventsourcing.runtime import EventSourcingRuntime
 
 SOURCE = "/contact-service"
@@ -55,6 +58,11 @@ SOURCE = "/contact-service"
 GATE_DECISIONS = Counter(
     "dcp_gate_decisions_total", "Contact gate decisions", ["jurisdiction", "verdict", "rule_id", "kind"]
 )
+
+
+def contacts_repository(store: EventStorePort, clock: Clock) -> Repository[CaseContacts]:
+    """Case contact streams in `store` (their events carry the case's jurisdiction, from the read model)."""
+    return Repository(store, CaseContacts, source=SOURCE, clock=clock)
 
 
 @dataclass(frozen=True)
@@ -78,6 +86,7 @@ class ContactDesk:
     def __init__(self, runtime: EventSourcingRuntime) -> None:
         self.runtime = runtime
         self.clock = runtime.clock
+        self.contacts: Repository[CaseContacts] = contacts_repository(runtime.store, runtime.clock)
 
     async def _case(self, conn: AsyncConnection, case_id: str, principal: Principal) -> rm.CaseRow:
         case = await rm.load_case(conn, case_id)
@@ -94,14 +103,18 @@ class ContactDesk:
         return await self._case(conn, case_id, principal)
 
     async def _append(self, conn: AsyncConnection, case: rm.CaseRow, payloads: list[EventPayload]) -> None:
-        events = [
-            event_for(
-                p, subject=case.case_id, source=SOURCE, clock=self.clock, jurisdiction=case.jurisdiction
-            )
-            for p in payloads
-        ]
-        version = await self.runtime.store.version(case.case_id, conn=conn)
-        await self.runtime.store.append(case.case_id, version, events, conn=conn)
+        """Record `payloads` on the case's contact stream (loaded under the debtor's lock)."""
+        contacts = await self.contacts.find(case.case_id, conn) or CaseContacts.new(case.case_id)
+        now = self.clock.now()
+        for payload in payloads:
+            if isinstance(payload, ContactAttempted | ContactBlocked):
+                contacts.record_attempt(payload, now)
+            elif isinstance(payload, PromiseMade):
+                contacts.make_promise(payload, now)
+            else:
+                assert isinstance(payload, ContactEvent)
+                contacts.record_request(payload, now)
+        await self.contacts.save(contacts, conn, jurisdiction=case.jurisdiction)
 
     async def _decide(
         self, conn: AsyncConnection, case: rm.CaseRow, proposed: ProposedContact, now: datetime

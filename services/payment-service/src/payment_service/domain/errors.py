@@ -31,7 +31,10 @@ class PaymentReferenceConflict(PaymentDomainError):
         self.existing_payment_id = existing_payment_id
 
     def problem_members(self) -> dict[str, Any]:
-        return {"external_reference": self.external_reference, "existing_payment_id": self.existing_payment_id}
+        return {
+            "external_reference": self.external_reference,
+            "existing_payment_id": self.existing_payment_id,
+        }
 
 
 class CurrencyMismatch(PaymentDomainError):

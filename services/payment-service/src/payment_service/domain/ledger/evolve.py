@@ -1,0 +1,267 @@
+"""How a case ledger's state evolves: one mutator per payment event type (`@applies`), and the
+queries over that state which both the mutators and the decisions read.
+
+`touched` names the read-model rows (payment, promise, plan, settlement) the events applied since
+the last save changed; a replay leaves it empty, so only what a command decides is written.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from dcp_events.catalogue.payments import (
+    InstallmentMissed,
+    PaymentEvent,
+    PaymentHeld,
+    PaymentPlanAgreed,
+    PaymentPlanBroken,
+    PaymentPlanCompleted,
+    PaymentReceived,
+    PaymentReversed,
+    PromiseBroken,
+    PromiseKept,
+    PromiseTracked,
+    SettlementAgreed,
+    SettlementLapsed,
+    SettlementPaid,
+)
+from dcp_platform.eventsourcing.aggregate import Aggregate, applies
+from payment_service.domain.allocation import Allocation, allocate
+from payment_service.domain.ledger.state import (
+    ArrangementStatus,
+    LedgerPayment,
+    PaymentStatus,
+    Plan,
+    PlanInstallment,
+    Settlement,
+    TrackedPromise,
+)
+
+
+def _when(event: PaymentEvent, at: datetime | None) -> datetime:
+    # The ledger dates what it keeps (applied, agreed, ended); an event without its time is a bug.
+    if at is None:
+        raise ValueError(f"{event.type_name()} reached the case ledger without the time it happened")
+    return at
+
+
+@dataclass
+class CaseLedgerState(Aggregate[PaymentEvent]):
+    """A case ledger as its events leave it: no decisions here, only state, queries and mutators."""
+
+    case_id: str
+    payments: dict[str, LedgerPayment] = field(default_factory=dict)
+    promises: dict[str, TrackedPromise] = field(default_factory=dict)
+    plans: dict[str, Plan] = field(default_factory=dict)
+    settlements: dict[str, Settlement] = field(default_factory=dict)
+    touched: set[tuple[str, str]] = field(default_factory=set)
+
+    def _replayed(self) -> None:
+        self.touched.clear()
+
+    # ---- queries -------------------------------------------------------------------------------
+
+    @property
+    def active_plan(self) -> Plan | None:
+        return next((p for p in self.plans.values() if p.status is ArrangementStatus.ACTIVE), None)
+
+    @property
+    def active_settlement(self) -> Settlement | None:
+        return next((s for s in self.settlements.values() if s.status is ArrangementStatus.ACTIVE), None)
+
+    def counted_payments(
+        self, currency: str, start: datetime, end: datetime | None = None
+    ) -> list[LedgerPayment]:
+        """Applied, unreversed payments in `currency` received in [start, end), oldest first."""
+        chosen = [
+            p
+            for p in self.payments.values()
+            if p.status is PaymentStatus.APPLIED
+            and p.currency == currency
+            and p.received_at >= start
+            and (end is None or p.received_at < end)
+        ]
+        return sorted(chosen, key=lambda p: (p.received_at, p.order))
+
+    def allocation(self, plan: Plan) -> Allocation:
+        payments = self.counted_payments(plan.currency, plan.agreed_at)
+        return allocate(
+            [i.amount_minor for i in plan.installments], [(p.payment_id, p.amount_minor) for p in payments]
+        )
+
+    def settlement_paid_minor(self, settlement: Settlement, settles_at: datetime) -> tuple[int, list[str]]:
+        payments = self.counted_payments(settlement.currency, settlement.agreed_at, settles_at)
+        return sum(p.amount_minor for p in payments), [p.payment_id for p in payments]
+
+    # ---- mutators: payments --------------------------------------------------------------------
+
+    def _order_of(self, payment_id: str) -> int:
+        # A held payment applied later keeps the place it arrived in.
+        existing = self.payments.get(payment_id)
+        return existing.order if existing is not None else len(self.payments)
+
+    @applies(PaymentHeld)
+    def _payment_held(self, event: PaymentHeld, at: datetime | None) -> None:
+        self.payments[event.payment_id] = LedgerPayment(
+            payment_id=event.payment_id,
+            amount_minor=event.amount.amount_minor,
+            currency=event.amount.currency,
+            method=event.method,
+            external_reference=event.external_reference,
+            received_at=event.received_at,
+            status=PaymentStatus.UNAPPLIED,
+            order=self._order_of(event.payment_id),
+            unapplied_reason=event.reason,
+        )
+        self.touched.add(("payment", event.payment_id))
+
+    @applies(PaymentReceived)
+    def _payment_received(self, event: PaymentReceived, at: datetime | None) -> None:
+        self.payments[event.payment_id] = LedgerPayment(
+            payment_id=event.payment_id,
+            amount_minor=event.amount.amount_minor,
+            currency=event.amount.currency,
+            method=event.method,
+            external_reference=event.external_reference,
+            received_at=event.received_at,
+            status=PaymentStatus.APPLIED,
+            order=self._order_of(event.payment_id),
+            applied_at=_when(event, at),
+            was_applied=True,
+        )
+        self._touch_money()
+        self.touched.add(("payment", event.payment_id))
+
+    @applies(PaymentReversed)
+    def _payment_reversed(self, event: PaymentReversed, at: datetime | None) -> None:
+        payment = self.payments[event.payment_id]
+        payment.status = PaymentStatus.REVERSED
+        payment.reversed_at = event.reversed_at
+        payment.reversal_reason = event.reason
+        self.touched.add(("payment", event.payment_id))
+        if event.applied:
+            # A completed plan the reversal leaves underpaid is active again (unless another is).
+            for plan in self.plans.values():
+                if (
+                    plan.status is ArrangementStatus.COMPLETED
+                    and self.active_plan is None
+                    and self.allocation(plan).total_paid < plan.total_minor
+                ):
+                    plan.status = ArrangementStatus.ACTIVE
+                    plan.ended_at = None
+            self._touch_money()
+
+    def _touch_money(self) -> None:
+        # Allocation and amounts paid are derived from the payments: their read models change too.
+        for plan in self.plans.values():
+            if plan.status is not ArrangementStatus.BROKEN:
+                self.touched.add(("plan", plan.plan_id))
+        for settlement in self.settlements.values():
+            if settlement.status is ArrangementStatus.ACTIVE:
+                self.touched.add(("settlement", settlement.settlement_id))
+
+    # ---- mutators: promises --------------------------------------------------------------------
+
+    @applies(PromiseTracked)
+    def _promise_tracked(self, event: PromiseTracked, at: datetime | None) -> None:
+        self.promises[event.promise_id] = TrackedPromise(
+            promise_id=event.promise_id,
+            amount_minor=event.amount_promised.amount_minor,
+            currency=event.amount_promised.currency,
+            due_on=event.due_on,
+            made_at=event.made_at,
+            settles_at=event.settles_at,
+        )
+        self.touched.add(("promise", event.promise_id))
+
+    @applies(PromiseKept)
+    def _promise_kept(self, event: PromiseKept, at: datetime | None) -> None:
+        self._settle_promise(event, ArrangementStatus.KEPT, at)
+
+    @applies(PromiseBroken)
+    def _promise_broken(self, event: PromiseBroken, at: datetime | None) -> None:
+        self._settle_promise(event, ArrangementStatus.BROKEN, at)
+
+    def _settle_promise(
+        self, event: PromiseKept | PromiseBroken, status: ArrangementStatus, at: datetime | None
+    ) -> None:
+        settled_at = _when(event, at)
+        promise = self.promises[event.promise_id]
+        promise.status = status
+        promise.amount_paid_minor = event.amount_paid.amount_minor
+        promise.settled_at = settled_at
+        self.touched.add(("promise", event.promise_id))
+
+    # ---- mutators: plans -----------------------------------------------------------------------
+
+    @applies(PaymentPlanAgreed)
+    def _plan_agreed(self, event: PaymentPlanAgreed, at: datetime | None) -> None:
+        self.plans[event.plan_id] = Plan(
+            plan_id=event.plan_id,
+            currency=event.total.currency,
+            total_minor=event.total.amount_minor,
+            installments=[
+                PlanInstallment(number=i.number, due_on=i.due_on, amount_minor=i.amount.amount_minor)
+                for i in event.installments
+            ],
+            agreed_at=_when(event, at),
+            channel=event.channel,
+            collector_id=event.collector_id,
+        )
+        self.touched.add(("plan", event.plan_id))
+
+    @applies(InstallmentMissed)
+    def _installment_missed(self, event: InstallmentMissed, at: datetime | None) -> None:
+        self.plans[event.plan_id].installments[event.installment_number - 1].missed = True
+        self.touched.add(("plan", event.plan_id))
+
+    @applies(PaymentPlanCompleted)
+    def _plan_completed(self, event: PaymentPlanCompleted, at: datetime | None) -> None:
+        self._end_plan(event, ArrangementStatus.COMPLETED, at)
+
+    @applies(PaymentPlanBroken)
+    def _plan_broken(self, event: PaymentPlanBroken, at: datetime | None) -> None:
+        self._end_plan(event, ArrangementStatus.BROKEN, at)
+
+    def _end_plan(
+        self, event: PaymentPlanCompleted | PaymentPlanBroken, status: ArrangementStatus, at: datetime | None
+    ) -> None:
+        ended_at = _when(event, at)
+        plan = self.plans[event.plan_id]
+        plan.status = status
+        plan.ended_at = ended_at
+        self.touched.add(("plan", event.plan_id))
+
+    # ---- mutators: settlements -----------------------------------------------------------------
+
+    @applies(SettlementAgreed)
+    def _settlement_agreed(self, event: SettlementAgreed, at: datetime | None) -> None:
+        self.settlements[event.settlement_id] = Settlement(
+            settlement_id=event.settlement_id,
+            amount_minor=event.settlement_amount.amount_minor,
+            currency=event.settlement_amount.currency,
+            balance_at_agreement_minor=event.balance_at_agreement.amount_minor,
+            due_on=event.due_on,
+            agreed_at=_when(event, at),
+            collector_id=event.collector_id,
+        )
+        self.touched.add(("settlement", event.settlement_id))
+
+    @applies(SettlementPaid)
+    def _settlement_paid(self, event: SettlementPaid, at: datetime | None) -> None:
+        self._end_settlement(event, ArrangementStatus.PAID, at)
+
+    @applies(SettlementLapsed)
+    def _settlement_lapsed(self, event: SettlementLapsed, at: datetime | None) -> None:
+        self._end_settlement(event, ArrangementStatus.LAPSED, at)
+
+    def _end_settlement(
+        self, event: SettlementPaid | SettlementLapsed, status: ArrangementStatus, at: datetime | None
+    ) -> None:
+        ended_at = _when(event, at)
+        settlement = self.settlements[event.settlement_id]
+        settlement.status = status
+        settlement.amount_paid_minor = event.amount_paid.amount_minor
+        settlement.ended_at = ended_at
+        self.touched.add(("settlement", event.settlement_id))
