@@ -19,7 +19,7 @@ import pytest
 from aiokafka import AIOKafkaProducer
 from asgi_lifespan import LifespanManager
 
-from contact_service.adapters import read_models as rm
+from contact_service.adapters import projections as rm
 from contact_service.main import MIGRATIONS, ContactServiceSettings, create_app
 from dcp_compliance import Channel, ProposedContact, decide, load_pack
 from dcp_devstack.kafka import create_topics_async

@@ -1,4 +1,4 @@
-"""Wiring of the audit service: settings, app factory (`audit_service.main:create_app`), CLI."""
+"""The audit service's entry point: settings, the app factory (`audit_service.main:create_app`), CLI."""
 
 from __future__ import annotations
 
@@ -12,13 +12,11 @@ import typer
 from fastapi import FastAPI
 
 from audit_service import verifier
-from audit_service.api import export, findings, integrity, trail
 from audit_service.application.ingest import TrailWriter, replay
-from audit_service.application.runtime import AuditRuntime, check_trail_role, group_id, watched_topics
+from audit_service.application.runtime import check_trail_role, group_id, watched_topics
+from audit_service.bootstrap import bootstrap
 from audit_service.settings import AuditServiceSettings
 from dcp_platform import migrations
-from dcp_platform.app import create_service_app
-from dcp_platform.health import kafka_check, postgres_check
 from dcp_platform.service import service_cli
 
 MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
@@ -27,24 +25,7 @@ __all__ = ["MIGRATIONS", "AuditServiceSettings", "cli", "create_app"]
 
 
 def create_app(settings: AuditServiceSettings | None = None) -> FastAPI:
-    settings = settings or AuditServiceSettings()
-    clock = settings.make_clock()
-    runtime = AuditRuntime(settings, clock)
-    timeout = settings.readiness_timeout_seconds
-    app = create_service_app(
-        settings,
-        routers=[trail.router, integrity.router, export.router, findings.router],
-        lifespan_hooks=[runtime.lifespan],
-        readiness_checks=[
-            postgres_check(settings.trail_dsn, timeout=timeout),
-            kafka_check(settings.kafka_bootstrap_servers, timeout=timeout),
-        ],
-        include_default_readiness_checks=False,
-        clock=clock,
-        description="The audit service: the immutable, hash-chained, signed compliance trail, for auditors.",
-    )
-    app.state.audit = runtime
-    return app
+    return bootstrap(settings or AuditServiceSettings())
 
 
 async def rebuild_trail(settings: AuditServiceSettings) -> dict[str, dict[str, object]]:

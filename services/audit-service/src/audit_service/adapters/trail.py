@@ -347,3 +347,25 @@ async def insert_checkpoint(
         created_at,
         json.dumps(frontiers),
     )
+
+
+_CHECKPOINT_LOCK_KEY = 0x41554454  # "AUDT"
+
+
+async def lock_checkpointing(conn: asyncpg.Connection) -> None:
+    """One checkpointer at a time across replicas, until the transaction ends."""
+    await conn.execute("SELECT pg_advisory_xact_lock($1)", _CHECKPOINT_LOCK_KEY)
+
+
+async def trail_role_may_change_trail(pool: asyncpg.Pool) -> bool:
+    """Whether the service's database role could change the trail (superuser, RLS bypass, or the
+    UPDATE / DELETE / TRUNCATE privilege on the entries)."""
+    async with pool.acquire() as conn:
+        row = await conn.fetchrow(
+            """SELECT r.rolsuper OR r.rolbypassrls AS mighty,
+                      has_table_privilege('audit_entries', 'UPDATE')
+                      OR has_table_privilege('audit_entries', 'DELETE')
+                      OR has_table_privilege('audit_entries', 'TRUNCATE') AS can_change
+               FROM pg_roles r WHERE r.rolname = current_user"""
+        )
+    return row is None or bool(row["mighty"]) or bool(row["can_change"])

@@ -24,7 +24,6 @@ from dcp_platform.clock import Clock
 log = logging.getLogger(__name__)
 
 # pg_advisory_xact_lock key: one checkpoint writer at a time across replicas.
-_LOCK_KEY = 0x41554454  # "AUDT"
 
 
 CHECKPOINT_SEQ = Gauge("dcp_audit_last_checkpoint_seq", "Sequence number of the newest signed checkpoint")
@@ -61,7 +60,7 @@ class Checkpointer:
     async def create(self) -> tuple[CheckpointRow | None, bool]:
         """Sign the current state if it changed since the latest checkpoint: (latest checkpoint, created)."""
         async with self._pool.acquire() as conn, conn.transaction():
-            await conn.execute("SELECT pg_advisory_xact_lock($1)", _LOCK_KEY)
+            await trail.lock_checkpointing(conn)
             latest = await trail.latest_checkpoint(conn)
             previous = latest.frontiers if latest is not None else {}
             states: list[ChainState] = []

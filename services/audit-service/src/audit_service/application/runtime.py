@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 import asyncpg
 from fastapi import FastAPI
 
+from audit_service.adapters import trail
 from audit_service.adapters.signing_key import load_signer
 from audit_service.application.checkpoints import Checkpointer
 from audit_service.application.ingest import GROUP_ID, TrailIngestor, TrailWriter
@@ -32,15 +33,7 @@ def group_id(settings: AuditServiceSettings) -> str:
 
 
 async def check_trail_role(pool: asyncpg.Pool) -> None:
-    async with pool.acquire() as conn:
-        row = await conn.fetchrow(
-            """SELECT r.rolsuper OR r.rolbypassrls AS mighty,
-                      has_table_privilege('audit_entries', 'UPDATE')
-                      OR has_table_privilege('audit_entries', 'DELETE')
-                      OR has_table_privilege('audit_entries', 'TRUNCATE') AS can_change
-               FROM pg_roles r WHERE r.rolname = current_user"""
-        )
-    if row is None or row["mighty"] or row["can_change"]:
+    if await trail.trail_role_may_change_trail(pool):
         raise TrailRoleTooPowerful(
             "the service's database role may change the audit trail; run it as the trail role (AUDIT_DB_ROLE)"
         )

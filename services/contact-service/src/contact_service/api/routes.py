@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 
-from contact_service.adapters import read_models as rm
+from contact_service.adapters import projections as rm
 from contact_service.api import schemas
 from contact_service.application import worklist as wl
 from contact_service.application.commands import AttemptRecord, ContactDesk, RequestPayloads, check_assignment

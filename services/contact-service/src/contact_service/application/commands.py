@@ -14,7 +14,7 @@ from datetime import date, datetime, timedelta
 from prometheus_client import Counter
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from contact_service.adapters import read_models as rm
+from contact_service.adapters import projections as rm
 from contact_service.domain.contacts import CaseContacts
 from contact_service.domain.errors import (
     CaseNotAssigned,

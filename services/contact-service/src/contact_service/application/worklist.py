@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from contact_service.adapters import read_models as rm
+from contact_service.adapters import projections as rm
 from contact_service.domain import worklist as wl
 from dcp_compliance import Channel, Decision, channel_options, decide_case, load_pack
 from dcp_compliance.model import ProposedContact

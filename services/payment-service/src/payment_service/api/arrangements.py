@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query, Response, status
 
 from dcp_platform.problems import NotFound
-from payment_service.adapters import read_models
+from payment_service.adapters import projections
 from payment_service.api.deps import (
     SUPERVISOR_ROLES,
     Commands,
@@ -36,13 +36,13 @@ async def list_promises(
 ) -> list[PromiseOut]:
     """Promises to pay made during contacts, and whether they were kept. A collector gives `case_id`."""
     await require_case_filter(conn, principal, case_id)
-    rows = await read_models.list_promises(conn, case_id=case_id, status=status_filter, limit=limit)
+    rows = await projections.list_promises(conn, case_id=case_id, status=status_filter, limit=limit)
     return [PromiseOut.from_row(r) for r in rows]
 
 
 @router.get("/promises/{promise_id}", tags=["promises"])
 async def get_promise(promise_id: str, conn: ReadConnection, principal: Reader) -> PromiseOut:
-    row = await read_models.get_promise(conn, promise_id)
+    row = await projections.get_promise(conn, promise_id)
     if row is None:
         raise NotFound(f"no promise {promise_id}")
     await require_case(conn, principal, row["case_id"])
@@ -68,7 +68,7 @@ async def agree_plan(body: PlanIn, commands: Commands, principal: Negotiator, re
     )
     response.headers["Location"] = f"/payment-plans/{plan_id}"
     async with commands.engine.connect() as conn:
-        row = await read_models.get_plan(conn, plan_id)
+        row = await projections.get_plan(conn, plan_id)
     assert row is not None
     return PlanOut.from_row(row)
 
@@ -82,13 +82,13 @@ async def list_plans(
     limit: Limit = 100,
 ) -> list[PlanOut]:
     await require_case_filter(conn, principal, case_id)
-    rows = await read_models.list_plans(conn, case_id=case_id, status=status_filter, limit=limit)
+    rows = await projections.list_plans(conn, case_id=case_id, status=status_filter, limit=limit)
     return [PlanOut.from_row(r) for r in rows]
 
 
 @router.get("/payment-plans/{plan_id}", tags=["payment plans"])
 async def get_plan(plan_id: str, conn: ReadConnection, principal: Reader) -> PlanOut:
-    row = await read_models.get_plan(conn, plan_id)
+    row = await projections.get_plan(conn, plan_id)
     if row is None:
         raise NotFound(f"no payment plan {plan_id}")
     await require_case(conn, principal, row["case_id"])
@@ -114,7 +114,7 @@ async def agree_settlement(
     )
     response.headers["Location"] = f"/settlements/{settlement_id}"
     async with commands.engine.connect() as conn:
-        row = await read_models.get_settlement(conn, settlement_id)
+        row = await projections.get_settlement(conn, settlement_id)
     assert row is not None
     return SettlementOut.from_row(row)
 
@@ -128,13 +128,13 @@ async def list_settlements(
     limit: Limit = 100,
 ) -> list[SettlementOut]:
     await require_case_filter(conn, principal, case_id)
-    rows = await read_models.list_settlements(conn, case_id=case_id, status=status_filter, limit=limit)
+    rows = await projections.list_settlements(conn, case_id=case_id, status=status_filter, limit=limit)
     return [SettlementOut.from_row(r) for r in rows]
 
 
 @router.get("/settlements/{settlement_id}", tags=["settlements"])
 async def get_settlement(settlement_id: str, conn: ReadConnection, principal: Reader) -> SettlementOut:
-    row = await read_models.get_settlement(conn, settlement_id)
+    row = await projections.get_settlement(conn, settlement_id)
     if row is None:
         raise NotFound(f"no settlement {settlement_id}")
     await require_case(conn, principal, row["case_id"])

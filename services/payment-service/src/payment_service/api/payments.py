@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query, Response, status
 from dcp_events.catalogue.enums import PaymentMethod
 from dcp_platform.auth import CaseAccess
 from dcp_platform.problems import BadRequest, NotFound
-from payment_service.adapters import read_models
+from payment_service.adapters import projections
 from payment_service.api.deps import (
     Commands,
     PaymentPoster,
@@ -55,7 +55,7 @@ async def post_payment(
         response.status_code = status.HTTP_200_OK
     response.headers["Location"] = f"/payments/{outcome.payment_id}"
     async with commands.engine.connect() as conn:
-        row = await read_models.get_payment(conn, outcome.payment_id)
+        row = await projections.get_payment(conn, outcome.payment_id)
     assert row is not None
     return PaymentOut.from_row(row)
 
@@ -80,7 +80,7 @@ async def list_payments(
     """Payments, oldest first; `status=unapplied` lists the ones held for an unknown or closed case.
     A collector must give `case_id`, a case they may read (403 otherwise)."""
     await require_case_filter(conn, principal, case_id)
-    rows = await read_models.list_payments(
+    rows = await projections.list_payments(
         conn, status=status_filter, case_id=case_id, after=_cursor(cursor), limit=limit
     )
     next_cursor = str(rows[-1]["seq"]) if len(rows) == limit else None
@@ -89,7 +89,7 @@ async def list_payments(
 
 @router.get("/payments/{payment_id}")
 async def get_payment(payment_id: str, conn: ReadConnection, principal: Reader) -> PaymentOut:
-    row = await read_models.get_payment(conn, payment_id)
+    row = await projections.get_payment(conn, payment_id)
     if row is None:
         raise NotFound(f"no payment {payment_id}")
     await require_case(conn, principal, row["case_id"])
@@ -103,12 +103,12 @@ async def reverse_payment(
     """Reverse a payment (chargeback, returned payment): the case balance is restored, and a promise
     or installment the payment had kept is broken. A payment is reversed once (409 after that)."""
     async with commands.engine.connect() as conn:
-        existing = await read_models.get_payment(conn, payment_id)
+        existing = await projections.get_payment(conn, payment_id)
     if existing is not None:
         await require_case_for_command(commands, principal, existing["case_id"], CaseAccess.ACT)
     await commands.reverse_payment(payment_id, body.reason, body.reference, body.reversed_at)
     async with commands.engine.connect() as conn:
-        row = await read_models.get_payment(conn, payment_id)
+        row = await projections.get_payment(conn, payment_id)
     assert row is not None
     return PaymentOut.from_row(row)
 
@@ -122,6 +122,6 @@ async def case_payments(
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> PaymentPage:
     await require_case(conn, principal, case_id)
-    rows = await read_models.list_payments(conn, case_id=case_id, after=_cursor(cursor), limit=limit)
+    rows = await projections.list_payments(conn, case_id=case_id, after=_cursor(cursor), limit=limit)
     next_cursor = str(rows[-1]["seq"]) if len(rows) == limit else None
     return PaymentPage(items=[PaymentOut.from_row(r) for r in rows], next_cursor=next_cursor)

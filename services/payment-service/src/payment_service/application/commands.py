@@ -17,7 +17,7 @@ from dcp_events.catalogue.payments import PaymentPlanAgreed, PromiseTracked, Set
 from dcp_platform.clock import Clock
 from dcp_platform.eventsourcing import timers
 from dcp_platform.eventsourcing.store import ConcurrencyConflict, EventStore
-from payment_service.adapters import case_facts, ledgers, read_models, references
+from payment_service.adapters import case_facts, ledgers, projections, references
 from payment_service.adapters.references import PaymentReference
 from payment_service.domain.calendar import deadline
 from payment_service.domain.errors import PaymentReferenceConflict, PaymentUnknown, ReceivedInTheFuture
@@ -117,7 +117,7 @@ class PaymentCommands:
         new_events = list(ledger.pending)
         time_zone = facts.time_zone if facts is not None else UTC_ZONE
         await ledgers.append(self.store, conn, ledger, self.clock, facts.jurisdiction if facts else None)
-        await read_models.save(conn, ledger, self.policy, time_zone)
+        await projections.save(conn, ledger, self.policy, time_zone)
         await self._schedule(conn, ledger.case_id, new_events, time_zone)
 
     async def _schedule(

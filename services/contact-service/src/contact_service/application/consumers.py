@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from contact_service.adapters import read_models as rm
+from contact_service.adapters import projections as rm
 from dcp_compliance import apply_payload
 from dcp_events.catalogue.building import parse_data
 from dcp_events.catalogue.cases import (

@@ -1,0 +1,45 @@
+"""The payment service's settings (environment variables; the shared ones in `dcp_platform.settings`)."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from dcp_platform.settings import ServiceSettings
+from payment_service.domain.ledger import ArrangementPolicy
+
+
+class PaymentServiceSettings(ServiceSettings):
+    service_name: str = "payment-service"
+    http_port: int = 8003
+
+    promise_grace_days: int = Field(
+        default=2, ge=0, description="Days after a promise's due date it may still be paid."
+    )
+    installment_grace_days: int = Field(default=3, ge=0)
+    settlement_grace_days: int = Field(default=0, ge=0)
+    plan_max_term_months: int = Field(default=60, ge=1, description="No plan runs longer.")
+    plan_supervisor_term_months: int = Field(default=12, ge=1, description="Longer plans need a supervisor.")
+    plan_missed_installments_to_break: int = Field(default=2, ge=1)
+    supervisor_discount_bps: int = Field(
+        default=2000,
+        ge=0,
+        le=10_000,
+        description="Plans and settlements discounting more (basis points) need a supervisor.",
+    )
+    settlement_max_days: int = Field(default=180, ge=0)
+    settlement_supervisor_days: int = Field(
+        default=30, ge=0, description="Later deadlines need a supervisor."
+    )
+
+    def arrangement_policy(self) -> ArrangementPolicy:
+        return ArrangementPolicy(
+            promise_grace_days=self.promise_grace_days,
+            installment_grace_days=self.installment_grace_days,
+            settlement_grace_days=self.settlement_grace_days,
+            plan_max_term_months=self.plan_max_term_months,
+            plan_supervisor_term_months=self.plan_supervisor_term_months,
+            plan_missed_installments_to_break=self.plan_missed_installments_to_break,
+            supervisor_discount_bps=self.supervisor_discount_bps,
+            settlement_max_days=self.settlement_max_days,
+            settlement_supervisor_days=self.settlement_supervisor_days,
+        )
