@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 PACKAGES := libs/events libs/compliance libs/devstack libs/platform services/case-service services/contact-service services/payment-service services/audit-service demo
 PYPROJECTS := $(addsuffix /pyproject.toml,$(PACKAGES))
 
-.PHONY: tools help venv up down status run test test-unit lint bench contracts contracts-generate deploy-check token clean
+.PHONY: tools kustomize help venv up down status run test test-unit lint bench contracts contracts-generate deploy-check token clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -35,11 +35,14 @@ run: venv ## stack up, services up on a manual clock, then the demo collection o
 	$(BIN)/dcp-stack run
 	$(BIN)/dcp-demo $(DEMO_ARGS)
 
-# kcat is the Kafka client of the integration test. (deploy-check also renders with kubectl when one is
-# installed; Debian does not package it, so it is not installed here.)
+# kcat is the Kafka client of the integration test.
 TOOLS := kcat
+# kustomize renders the overlays for deploy-check and tests/test_deploy.py: built once from its Go module
+# into .cache/bin (deploy/build-kustomize.sh; Debian's golang when go is missing and we are root), then
+# found there. v5.8.3 needs Go 1.27.
+KUSTOMIZE_VERSION := v5.8.2
 
-tools: ## system tools the tests use, from Debian's packages
+tools: kustomize ## system tools the tests use: kcat from Debian's packages, kustomize built into .cache/bin
 	@missing=""; for t in $(TOOLS); do command -v $$t >/dev/null 2>&1 || missing="$$missing $$t"; done; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ]; then { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; } \
@@ -47,10 +50,14 @@ tools: ## system tools the tests use, from Debian's packages
 	  else echo "missing:$$missing (sudo apt-get install$$missing); the tests that need them will say so"; fi; \
 	fi
 
+kustomize: ## build the pinned kustomize into .cache/bin (once: skipped when that version is there)
+	@bash deploy/build-kustomize.sh $(KUSTOMIZE_VERSION) .cache/bin \
+	  || echo "could not build kustomize $(KUSTOMIZE_VERSION); deploy-check and tests/test_deploy.py will say so"
+
 test: venv tools ## set up, start the stack, run every test suite, stop what was started; exits with pytest's status
 	$(BIN)/dcp-stack test -- $(PYTEST_ARGS)
 
-test-unit: venv ## the tests that need no stack
+test-unit: venv kustomize ## the tests that need no stack
 	$(BIN)/pytest -m "not integration" $(PYTEST_ARGS)
 
 lint: venv ## ruff and mypy
@@ -66,7 +73,7 @@ contracts: venv ## validate the AsyncAPI document with the official AsyncAPI CLI
 	@mkdir -p .cache/npm
 	npx --yes --prefix .cache/npm @asyncapi/cli@6 validate contracts/asyncapi.yaml
 
-deploy-check: venv ## render every Kustomize overlay and validate images, manifests, ports and settings offline
+deploy-check: venv kustomize ## render every Kustomize overlay and validate images, manifests, ports and settings offline
 	$(BIN)/python -m deploy.check
 
 bench: venv ## benchmarks: print figures and ratios

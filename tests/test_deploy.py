@@ -1,12 +1,15 @@
 """deploy-check inside the test suite: the real manifests pass, and broken ones are caught.
 
-Offline only (no cluster, no Docker engine): renders, schemas, and the consistency rules of deploy/check.py.
+Offline only (no cluster, no Docker engine): renders with kustomize (`make tools` builds it into
+.cache/bin), schemas, and the consistency rules of deploy/check/.
 """
 
 from __future__ import annotations
 
 import copy
 import dataclasses
+import os
+import re
 import shutil
 import sys
 from pathlib import Path
@@ -19,7 +22,7 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from deploy import check, kustomize  # noqa: E402
+from deploy import check  # noqa: E402
 
 Obj = dict[str, Any]
 
@@ -30,8 +33,16 @@ def services() -> tuple[check.Service, ...]:
 
 
 @pytest.fixture(scope="module")
-def rendered() -> dict[str, list[Obj]]:
-    return check.render_overlays(REPO)
+def renderer() -> check.Renderer:
+    try:
+        return check.find_renderer(REPO)
+    except check.RenderError as error:
+        pytest.fail(f"{error} (make tools builds kustomize)")
+
+
+@pytest.fixture(scope="module")
+def rendered(renderer: check.Renderer) -> dict[str, list[Obj]]:
+    return check.render_overlays(REPO, renderer)
 
 
 @pytest.fixture
@@ -67,16 +78,44 @@ def test_the_unmodified_overlays_have_no_problem(
     assert overlay_problems(prod, services) == []
 
 
-@pytest.mark.skipif(shutil.which("kubectl") is None, reason="kubectl not installed")
-def test_python_renderer_matches_kubectl_kustomize(rendered: dict[str, list[Obj]]) -> None:
-    report = check.Report()
-    check.compare_with_kubectl(REPO, rendered, report)
-    assert report.problems == []
+def test_overlays_render_with_the_kustomize_the_makefile_pins(renderer: check.Renderer) -> None:
+    pinned = re.search(r"^KUSTOMIZE_VERSION := (\S+)$", (REPO / "Makefile").read_text(), re.MULTILINE)
+    assert pinned is not None
+    assert renderer.command[-1] == "build", f"rendered with {renderer.describe()}: run make tools"
+    assert renderer.version == f"kustomize {pinned[1]}", f"{renderer.describe()}: run make tools"
+    if check.render.KUSTOMIZE_ENV not in os.environ:
+        assert Path(renderer.command[0]) == REPO / check.render.BUILT
 
 
-def test_config_map_hash_is_kustomizes() -> None:
-    # The suffix kubectl kustomize (Kustomize v5.5.0) gives audit-service's ConfigMap with this data.
-    assert kustomize.config_map_hash({"HTTP_PORT": "8004", "SERVICE_NAME": "audit-service"}) == "88gddkc2gc"
+def test_config_map_hash_is_kustomizes(tmp_path: Path, renderer: check.Renderer) -> None:
+    # The suffix Kustomize (v5.5.0 and the pinned one) gives audit-service's ConfigMap with this data; the
+    # pods' references are renamed with it (resolve_env finds the ConfigMap by that name).
+    (tmp_path / "kustomization.yaml").write_text(
+        "resources: [deployment.yaml]\n"
+        "configMapGenerator:\n"
+        "  - name: dcp-audit-service-config\n"
+        "    literals: [HTTP_PORT=8004, SERVICE_NAME=audit-service]\n"
+    )
+    (tmp_path / "deployment.yaml").write_text(
+        "apiVersion: apps/v1\n"
+        "kind: Deployment\n"
+        "metadata: {name: dcp-audit-service}\n"
+        "spec:\n"
+        "  selector: {matchLabels: {app: audit}}\n"
+        "  template:\n"
+        "    metadata: {labels: {app: audit}}\n"
+        "    spec:\n"
+        "      containers:\n"
+        "        - name: app\n"
+        "          image: audit-service:1\n"
+        "          envFrom: [{configMapRef: {name: dcp-audit-service-config}}]\n"
+    )
+    objects = check.kustomize_build(tmp_path, renderer)
+    assert (
+        find(objects, "ConfigMap", "dcp-audit")["metadata"]["name"] == "dcp-audit-service-config-88gddkc2gc"
+    )
+    env_from = container(objects, name="dcp-audit-service")["envFrom"]
+    assert {"configMapRef": {"name": "dcp-audit-service-config-88gddkc2gc"}} in env_from
 
 
 def test_every_service_and_setting_is_seen(services: tuple[check.Service, ...]) -> None:
@@ -227,20 +266,35 @@ def test_schema_violations_are_caught(prod: list[Obj]) -> None:
 
 
 def test_a_modified_overlay_file_is_rendered_and_caught(
-    tmp_path: Path, services: tuple[check.Service, ...]
+    tmp_path: Path, services: tuple[check.Service, ...], renderer: check.Renderer
 ) -> None:
     shutil.copytree(REPO / "deploy" / "k8s", tmp_path / "k8s")
     patch = tmp_path / "k8s" / "overlays" / "prod" / "apps" / "hpa-patch.yaml"
     patch.write_text(patch.read_text().replace("maxReplicas: 6", "maxReplicas: 20"))
-    objects = kustomize.render(tmp_path / "k8s" / "overlays" / "prod")
+    objects = check.kustomize_build(tmp_path / "k8s" / "overlays" / "prod", renderer)
     problems = overlay_problems(objects, services)
     assert sum("maxReplicas 20 exceeds" in p for p in problems) == len(services)
 
 
-def test_unimplemented_kustomize_features_are_refused(tmp_path: Path) -> None:
-    (tmp_path / "kustomization.yaml").write_text("resources: []\nnamePrefix: x-\n")
-    with pytest.raises(kustomize.KustomizeError, match="namePrefix"):
-        kustomize.render(tmp_path)
+def test_unknown_kustomize_fields_are_refused(tmp_path: Path, renderer: check.Renderer) -> None:
+    (tmp_path / "kustomization.yaml").write_text("resources: []\nnamePrefixx: x-\n")
+    with pytest.raises(check.RenderError, match="namePrefix"):
+        check.kustomize_build(tmp_path, renderer)
+
+
+def test_an_overlay_that_does_not_render_fails_deploy_check(tmp_path: Path, renderer: check.Renderer) -> None:
+    for name in ("libs", "services"):
+        (tmp_path / name).symlink_to(REPO / name)
+    shutil.copytree(REPO / "deploy" / "k8s", tmp_path / "deploy" / "k8s")
+    (tmp_path / "deploy" / "k8s" / "overlays" / "prod" / "apps" / "hpa-patch.yaml").unlink()
+    report = check.run_checks(tmp_path, renderer=renderer)
+    assert any(p.startswith("deploy/k8s: render failed") and "hpa-patch.yaml" in p for p in report.problems)
+
+
+def test_a_missing_kustomize_is_named(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv(check.render.KUSTOMIZE_ENV, str(tmp_path / "kustomize"))
+    with pytest.raises(check.RenderError, match=r"KUSTOMIZE=.* is not an executable"):
+        check.find_renderer(REPO)
 
 
 # --- Dockerfile and compose ---------------------------------------------------------------------------

@@ -61,11 +61,13 @@ class EventSourcingRuntime:
             self.engine, self.clock, self.timer_handlers, poll_interval=self.timer_poll_interval
         )
         self.consumers = []
-        for subscription in self.subscriptions:
+        initial, self.subscriptions = list(self.subscriptions), []
+        for subscription in initial:
             self.subscribe(subscription)
 
     def subscribe(self, subscription: Subscription) -> None:
         """Add a consumer group (before `start`)."""
+        self.subscriptions = [*self.subscriptions, subscription]
         self.consumers.append(
             EventConsumer(
                 self.engine,
