@@ -11,17 +11,16 @@ import os
 import resource
 import time
 import tracemalloc
-import uuid
 from pathlib import Path
 
-import asyncpg
 import pytest
 
 from case_service.adapters.policy_file import load_policy
-from case_service.application.cases import CaseService
 from case_service.application.imports import create_import, run_import
+from case_service.application.ports import CaseEnvironment
+from case_service.bootstrap import case_bus
 from case_service.main import MIGRATIONS, CaseServiceSettings
-from dcp_devstack.postgres import database_url_for
+from dcp_devstack.testing import temporary_database
 from dcp_platform import migrations
 from dcp_platform.eventsourcing.postgres import create_engine
 from dcp_platform.eventsourcing.store import EventStore
@@ -52,16 +51,13 @@ def rss_mib() -> float:
 
 @pytest.mark.integration
 async def test_bench_import_100k_rows(database_server_url: str, tmp_path: Path) -> None:
-    name = f"bench_case_{uuid.uuid4().hex[:8]}"
-    admin = await asyncpg.connect(database_url_for(database_server_url, "postgres"))
-    await admin.execute(f'CREATE DATABASE "{name}"')
-    try:
-        settings = CaseServiceSettings(service_database_url=database_url_for(database_server_url, name))
+    async with temporary_database(database_server_url, "bench_case") as url:
+        settings = CaseServiceSettings(service_database_url=url)
         await asyncio.to_thread(migrations.upgrade, MIGRATIONS, settings.sqlalchemy_url)
         portfolio = tmp_path / "portfolio.csv"
         await asyncio.to_thread(write_portfolio, portfolio, ROWS)
         engine = create_engine(settings.database_dsn, pool_size=2, max_overflow=0)
-        service = CaseService(engine, EventStore(engine), settings.make_clock(), load_policy())
+        service = case_bus(EventStore(engine), CaseEnvironment(load_policy(), settings.make_clock()))
         import_id = await create_import(
             service, fmt="csv", filename=portfolio.name, actor="bench", bytes_total=portfolio.stat().st_size
         )
@@ -89,6 +85,3 @@ async def test_bench_import_100k_rows(database_server_url: str, tmp_path: Path) 
         )
         assert progress.accepted == ROWS
         assert rss_after - rss_before < 300  # MiB: streamed, bounded by one chunk, not by the file
-    finally:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.close()

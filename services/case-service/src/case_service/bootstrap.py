@@ -12,18 +12,22 @@ from fastapi import FastAPI
 
 from case_service.adapters import timers as case_timers
 from case_service.adapters.policy_file import load_policy
-from case_service.adapters.timers import AGEING_TIMER
+from case_service.adapters.unit_of_work import case_repository, unit_of_work_factory
 from case_service.api import cases, imports, kpis, staff
-from case_service.application.cases import HOLD_EXPIRY_TIMER, CaseService
-from case_service.application.handlers import InboundHandlers
+from case_service.api.deps import CaseApi
+from case_service.application.consumers import CaseConsumers
+from case_service.application.handlers import AGEING_TIMER, COMMAND_HANDLERS, HOLD_EXPIRY_TIMER
+from case_service.application.ports import CaseBus, CaseEnvironment
 from case_service.settings import CaseServiceSettings
+from dcp_platform.application import CommandBus
 from dcp_platform.eventsourcing.runtime import Subscription
+from dcp_platform.eventsourcing.store import EventStore
 from dcp_platform.service import build_runtime, event_sourced_app
 
 ROUTERS = (cases.router, imports.router, kpis.router, staff.router)
 
 
-def subscriptions(handlers: InboundHandlers) -> list[Subscription]:
+def subscriptions(handlers: CaseConsumers) -> list[Subscription]:
     return [
         Subscription("case-service.placements", ["integration.placements"], handlers.on_placement),
         Subscription("case-service.payments", ["collections.payments"], handlers.on_payment),
@@ -31,12 +35,16 @@ def subscriptions(handlers: InboundHandlers) -> list[Subscription]:
     ]
 
 
+def case_bus(store: EventStore, env: CaseEnvironment) -> CaseBus:
+    """The command bus over the service's event store: the one handler table, PostgreSQL units of work."""
+    return CommandBus(COMMAND_HANDLERS, unit_of_work_factory(store, case_repository(store, env), env), env)
+
+
 def bootstrap(settings: CaseServiceSettings) -> FastAPI:
     runtime = build_runtime(settings)
-    service = CaseService(
-        runtime.engine, runtime.store, runtime.clock, load_policy(settings.case_policy_file)
-    )
-    handlers = InboundHandlers(service)
+    env = CaseEnvironment(load_policy(settings.case_policy_file), runtime.clock)
+    bus = case_bus(runtime.store, env)
+    handlers = CaseConsumers(bus)
     for subscription in subscriptions(handlers):
         runtime.subscribe(subscription)
     runtime.on_timer(AGEING_TIMER, handlers.on_ageing)
@@ -47,7 +55,7 @@ def bootstrap(settings: CaseServiceSettings) -> FastAPI:
         description="The case service: placement, strategy, assignment, stages, holds, balance.",
         routers=ROUTERS,
     )
-    app.state.case_service = service
+    app.state.case_api = CaseApi(bus, env, runtime.engine, runtime.store)
     app.state.import_tasks = set()
     app.state.lifespan_hooks.append(_case_service_lifespan)
     return app
@@ -57,9 +65,9 @@ def bootstrap(settings: CaseServiceSettings) -> FastAPI:
 async def _case_service_lifespan(app: FastAPI) -> AsyncIterator[None]:
     """Make sure tomorrow's ageing run is scheduled; on shutdown, stop imports still running
     (their committed chunks stay; importing the file again adds the rest)."""
-    service: CaseService = app.state.case_service
-    async with service.engine.begin() as conn:
-        await case_timers.ensure_ageing_timer(conn, service.clock.now())
+    api: CaseApi = app.state.case_api
+    async with api.engine.begin() as conn:
+        await case_timers.ensure_ageing_timer(conn, api.clock.now())
     app.state.runtime.timers.wake()
     try:
         yield

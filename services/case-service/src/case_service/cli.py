@@ -19,8 +19,9 @@ from rich.progress import (
 )
 
 from case_service.adapters.policy_file import load_policy
-from case_service.application.cases import CaseService
-from case_service.application.imports import ImportProgress, create_import, format_for, run_import
+from case_service.application.commands import ImportProgress
+from case_service.application.imports import create_import, format_for, run_import
+from case_service.application.ports import CaseEnvironment
 from dcp_platform.context import bind_context
 from dcp_platform.eventsourcing.postgres import create_engine
 from dcp_platform.eventsourcing.store import EventStore
@@ -44,11 +45,13 @@ async def import_file(
         raise typer.BadParameter(str(exc)) from exc
     engine = create_engine(settings.database_dsn, pool_size=2, max_overflow=0)
     policy = load_policy(getattr(settings, "case_policy_file", None))
-    service = CaseService(engine, EventStore(engine), settings.make_clock(), policy)
+    from case_service.bootstrap import case_bus
+
+    bus = case_bus(EventStore(engine), CaseEnvironment(policy, settings.make_clock()))
     started = time.perf_counter()
     try:
         with bind_context(actor_id="case-service-cli", actor_role="admin"):
-            import_id = await create_import(service, fmt=chosen, filename=name, actor="cli", bytes_total=size)
+            import_id = await create_import(bus, fmt=chosen, filename=name, actor="cli", bytes_total=size)
             columns = (
                 TextColumn("[bold]{task.description}"),
                 BarColumn(),
@@ -64,7 +67,7 @@ async def import_file(
                     counts = f"rows {p.rows_read} opened {p.accepted} dup {p.duplicates} bad {p.rejected}"
                     bar.update(task, completed=p.bytes_read, counts=counts)
 
-                progress = await run_import(service, import_id, source, chosen, on_progress=show)
+                progress = await run_import(bus, import_id, source, chosen, on_progress=show)
                 bar.update(task, completed=size)
     finally:
         await engine.dispose()

@@ -8,7 +8,8 @@ from typing import Any
 
 import pytest
 
-from case_service.application.cases import CaseService
+from case_service.api.deps import CaseApi
+from case_service.application.handlers import execute
 from dcp_events.catalogue.enums import AssigneeKind
 from dcp_platform.auth import Role
 
@@ -77,8 +78,11 @@ async def test_a_collector_of_the_agency_a_case_is_placed_with_sees_it(harness: 
 
 async def test_a_collector_of_the_team_a_case_is_assigned_to_sees_it(harness: CaseHarness) -> None:
     case_id = await open_case(harness, "VIS-TEAM-1")
-    service: CaseService = harness.app.state.case_service
-    await service.execute(case_id, lambda c: c.assign(AssigneeKind.TEAM, "team-vis", "pooled", "direct"))
+    api: CaseApi = harness.app.state.case_api
+    async with api.bus.unit_of_work(None) as uow:
+        await execute(
+            uow, api.env, case_id, lambda c: c.assign(AssigneeKind.TEAM, "team-vis", "pooled", "direct")
+        )
     assert (await harness.case(case_id))["assignee"] == {"kind": "team", "id": "team-vis"}
 
     member = bearer(Role.COLLECTOR, "member-1", team="team-vis")

@@ -6,7 +6,7 @@ both pass the same contract suite, so the application code above them cannot tel
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from typing import Any, Generic, Protocol, TypeVar
 
@@ -20,6 +20,11 @@ from dcp_platform.eventsourcing.records import NewEvent, RecordedEvent
 A = TypeVar("A", bound=Aggregate[Any])
 Tx = Any
 """A transaction of the store: an `AsyncConnection` on PostgreSQL, a `MemoryTransaction` in memory."""
+
+
+Projection = Callable[[Tx, A, Sequence[EventPayload], Sequence[RecordedEvent]], Awaitable[None]]
+"""A read model kept from an aggregate's saves: `(tx, aggregate, changes, recorded)`, run in the
+saving transaction, so the read model commits with the events or not at all."""
 
 
 class AggregateNotFound(DomainError, LookupError):
@@ -75,6 +80,11 @@ class Repository(Generic[A]):
         self.clock = clock
         self._jurisdiction = jurisdiction
         self._subject = subject or (lambda a: a.aggregate_id)
+        self._projections: list[Projection[A]] = []
+
+    def add_projection(self, projection: Projection[A]) -> None:
+        """Keep a read model from every save (in the saving transaction)."""
+        self._projections.append(projection)
 
     def transaction(self) -> AbstractAsyncContextManager[Tx]:
         return self.store.transaction()
@@ -107,11 +117,14 @@ class Repository(Generic[A]):
     async def save(
         self, aggregate: A, tx: Tx = None, *, jurisdiction: str | None = None
     ) -> list[RecordedEvent]:
-        """Append the aggregate's recorded events; its version moves past them. `jurisdiction`
-        stamps the events when the aggregate itself does not know it (it comes from a read model)."""
-        changes = aggregate.pull_changes()
-        if not changes:
+        """Append the aggregate's recorded events, then run the projections; its version moves past
+        them. `jurisdiction` stamps the events when the aggregate itself does not know it."""
+        if not aggregate.pending:
             return []
+        if tx is None and self._projections:
+            async with self.store.transaction() as own:
+                return await self.save(aggregate, own, jurisdiction=jurisdiction)
+        changes = aggregate.pull_changes()
         try:
             recorded = await self.store.append(
                 aggregate.stream_id,
@@ -123,4 +136,6 @@ class Repository(Generic[A]):
             aggregate._changes[:0] = changes  # still pending: the caller may retry on a fresh load
             raise
         aggregate.version += len(recorded)
+        for projection in self._projections:
+            await projection(tx, aggregate, changes, recorded)
         return recorded

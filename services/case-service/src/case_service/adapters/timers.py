@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, time, timedelta
+from datetime import datetime
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-AGEING_TIMER = "case.ageing"
+from case_service.application.handlers import AGEING_TIMER
+from case_service.domain.ageing import next_midnight
 
 _ENSURE_AGEING_TIMER = text(
     """
@@ -18,10 +19,6 @@ _ENSURE_AGEING_TIMER = text(
     """
 )
 _PENDING_KEYS = text("SELECT key FROM timers WHERE kind = :kind AND key LIKE :prefix AND fired_at IS NULL")
-
-
-def next_midnight(now: datetime) -> datetime:
-    return datetime.combine(now.astimezone(UTC).date() + timedelta(days=1), time(0, 5), tzinfo=UTC)
 
 
 async def ensure_ageing_timer(conn: AsyncConnection, now: datetime) -> None:

@@ -10,7 +10,15 @@ from fastapi import APIRouter, Query, Response
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from case_service.adapters import queries
-from case_service.api.deps import CaseServiceDep, CaseWorker, ExpectedVersion, Placer, Reader, Supervisor
+from case_service.api.deps import (
+    CaseApi,
+    CaseApiDep,
+    CaseWorker,
+    ExpectedVersion,
+    Placer,
+    Reader,
+    Supervisor,
+)
 from case_service.api.schemas import (
     AssignCase,
     CasePage,
@@ -20,12 +28,10 @@ from case_service.api.schemas import (
     OpenCase,
     PlaceHold,
 )
-from case_service.application.assignment import AssignmentRequest, assign
-from case_service.application.cases import CaseService
+from case_service.application import commands
+from case_service.application.commands import Placement
 from case_service.domain.ageing import days_past_due
-from case_service.domain.case import Case
 from dcp_events.catalogue.base import MAX_MINOR, Money
-from dcp_events.catalogue.integration import case_id_for_account
 from dcp_platform.auth import (
     CaseAccess,
     CaseAssignment,
@@ -39,7 +45,7 @@ from dcp_platform.problems import BadRequest, Forbidden, NotFound
 router = APIRouter(prefix="/cases", tags=["cases"])
 
 
-def _view(row: dict[str, Any], service: CaseService, *, detail: bool) -> CaseView:
+def _view(row: dict[str, Any], service: CaseApi, *, detail: bool) -> CaseView:
     return CaseView(
         case_id=row["case_id"],
         version=row["version"],
@@ -82,7 +88,7 @@ async def _visible_row(
     return row
 
 
-async def _answer(service: CaseService, case_id: str, response: Response) -> CaseView:
+async def _answer(service: CaseApi, case_id: str, response: Response) -> CaseView:
     async with service.engine.connect() as conn:
         row = await queries.case_summary(conn, case_id)
     assert row is not None
@@ -91,27 +97,23 @@ async def _answer(service: CaseService, case_id: str, response: Response) -> Cas
 
 
 @router.post("", status_code=201)
-async def open_case(body: OpenCase, _: Placer, service: CaseServiceDep, response: Response) -> CaseView:
+async def open_case(body: OpenCase, _: Placer, service: CaseApiDep, response: Response) -> CaseView:
     """Open a case. The same creditor + account reference always maps to the same case: a repeated
     placement answers 200 with the existing case and opens nothing."""
     today = service.today()
     if body.due_since is None and body.days_past_due is None:
         raise BadRequest("give due_since or days_past_due")
-    due_since = body.due_since or today - timedelta(days=body.days_past_due or 0)
-    case_id = case_id_for_account(body.account.creditor_id, body.account.account_reference)
-    case = Case.open(
-        case_id,
+    placement = Placement(
         debtor=body.debtor,
         account=body.account,
         amounts=body.amounts,
-        due_since=due_since,
+        due_since=body.due_since or today - timedelta(days=body.days_past_due or 0),
         jurisdiction=body.jurisdiction,
         risk_score=body.risk_score,
         placement_id=body.placement_id,
-        today=today,
-        policy=service.policy,
     )
-    if not await service.open(case):
+    case_id = placement.case_id
+    if not await service.handle(commands.OpenCase(placement)):
         response.status_code = 200
     response.headers["Location"] = f"/cases/{case_id}"
     return await _answer(service, case_id, response)
@@ -120,7 +122,7 @@ async def open_case(body: OpenCase, _: Placer, service: CaseServiceDep, response
 @router.get("")
 async def list_cases(
     principal: Reader,
-    service: CaseServiceDep,
+    service: CaseApiDep,
     status: Annotated[str | None, Query(pattern="^(open|closed)$")] = None,
     stage: Annotated[str | None, Query()] = None,
     bucket: Annotated[str | None, Query()] = None,
@@ -159,7 +161,7 @@ async def list_cases(
 
 
 @router.get("/{case_id}")
-async def get_case(case_id: str, principal: Reader, service: CaseServiceDep, response: Response) -> CaseView:
+async def get_case(case_id: str, principal: Reader, service: CaseApiDep, response: Response) -> CaseView:
     async with service.engine.connect() as conn:
         row = await _visible_row(conn, case_id, principal)
     response.headers["ETag"] = f'"{row["version"]}"'
@@ -167,7 +169,7 @@ async def get_case(case_id: str, principal: Reader, service: CaseServiceDep, res
 
 
 @router.get("/{case_id}/events")
-async def case_events(case_id: str, principal: Reader, service: CaseServiceDep) -> list[dict[str, Any]]:
+async def case_events(case_id: str, principal: Reader, service: CaseApiDep) -> list[dict[str, Any]]:
     """The case's full history as CloudEvents, oldest first."""
     async with service.engine.connect() as conn:
         await _visible_row(conn, case_id, principal)
@@ -183,17 +185,14 @@ async def assign_case(
     case_id: str,
     body: AssignCase,
     _: Supervisor,
-    service: CaseServiceDep,
+    service: CaseApiDep,
     version: ExpectedVersion,
     response: Response,
 ) -> CaseView:
     """Assign by policy: round_robin (within `team`), least_loaded, agency_at_stage, recall, direct."""
     try:
-        await assign(
-            service,
-            case_id,
-            AssignmentRequest(body.policy, body.team, body.assignee_id, body.reason),
-            expected_version=version,
+        await service.handle(
+            commands.AssignCase(case_id, body.policy, body.team, body.assignee_id, body.reason, version)
         )
     except ValueError as exc:
         raise BadRequest(str(exc)) from exc
@@ -205,14 +204,11 @@ async def change_stage(
     case_id: str,
     body: ChangeStage,
     _: Supervisor,
-    service: CaseServiceDep,
+    service: CaseApiDep,
     version: ExpectedVersion,
     response: Response,
 ) -> CaseView:
-    today = service.today()
-    await service.execute(
-        case_id, lambda c: c.escalate(body.to_stage, today, body.reason), expected_version=version
-    )
+    await service.handle(commands.ChangeStage(case_id, body.to_stage, body.reason, version))
     return await _answer(service, case_id, response)
 
 
@@ -221,25 +217,23 @@ async def place_hold(
     case_id: str,
     body: PlaceHold,
     principal: CaseWorker,
-    service: CaseServiceDep,
+    service: CaseApiDep,
     version: ExpectedVersion,
     response: Response,
 ) -> CaseView:
     async with service.engine.connect() as conn:
         await _visible_row(conn, case_id, principal, CaseAccess.ACT)
     hold_id = body.hold_id or str(uuid.uuid4())
-    now = service.clock.now()
-    await service.execute(
-        case_id,
-        lambda c: c.place_hold(
+    await service.handle(
+        commands.PlaceHold(
+            case_id,
             hold_id,
             body.hold_type,
             reason=body.reason,
             expires_at=body.expires_at.astimezone(UTC) if body.expires_at else None,
-            now=now,
             evidence_ref=body.evidence_ref,
-        ),
-        expected_version=version,
+            expected_version=version,
+        )
     )
     response.headers["Location"] = f"/cases/{case_id}/holds/{hold_id}"
     return await _answer(service, case_id, response)
@@ -250,15 +244,12 @@ async def release_hold(
     case_id: str,
     hold_id: str,
     _: Supervisor,
-    service: CaseServiceDep,
+    service: CaseApiDep,
     version: ExpectedVersion,
     response: Response,
     reason: Annotated[str, Query(min_length=1, max_length=500)] = "released by a supervisor",
 ) -> CaseView:
-    today = service.today()
-    await service.execute(
-        case_id, lambda c: c.release_hold(hold_id, reason, today, service.policy), expected_version=version
-    )
+    await service.handle(commands.ReleaseHold(case_id, hold_id, reason, version))
     return await _answer(service, case_id, response)
 
 
@@ -267,10 +258,9 @@ async def close_case(
     case_id: str,
     body: CloseCase,
     _: Supervisor,
-    service: CaseServiceDep,
+    service: CaseApiDep,
     version: ExpectedVersion,
     response: Response,
 ) -> CaseView:
-    today = service.today()
-    await service.execute(case_id, lambda c: c.close(body.reason, body.note, today), expected_version=version)
+    await service.handle(commands.CloseCase(case_id, body.reason, body.note, version))
     return await _answer(service, case_id, response)

@@ -1,22 +1,52 @@
-"""Dependencies of the routes: the case service, role aliases and the If-Match version."""
+"""Dependencies of the routes: the case API (command bus and reads), role aliases and the If-Match version."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from dataclasses import dataclass
+from datetime import date
+from typing import Annotated, Any
 
 from fastapi import Depends, Header, Request
+from sqlalchemy.ext.asyncio import AsyncEngine
 
-from case_service.application.cases import CaseService
+from case_service.application.ports import CaseBus, CaseEnvironment
+from case_service.domain.policy import CollectionPolicy
 from dcp_platform.auth import Principal, Role, require_roles
+from dcp_platform.clock import Clock
+from dcp_platform.eventsourcing.store import EventStore
 from dcp_platform.problems import BadRequest
 
 
-def get_case_service(request: Request) -> CaseService:
-    service: CaseService = request.app.state.case_service
-    return service
+@dataclass(frozen=True)
+class CaseApi:
+    """What the routes use: the command bus for changes, the engine and store for reads."""
+
+    bus: CaseBus
+    env: CaseEnvironment
+    engine: AsyncEngine
+    store: EventStore
+
+    @property
+    def clock(self) -> Clock:
+        return self.env.clock
+
+    @property
+    def policy(self) -> CollectionPolicy:
+        return self.env.policy
+
+    def today(self) -> date:
+        return self.env.today()
+
+    async def handle(self, command: object) -> Any:
+        return await self.bus.handle(command)
 
 
-CaseServiceDep = Annotated[CaseService, Depends(get_case_service)]
+def get_case_api(request: Request) -> CaseApi:
+    api: CaseApi = request.app.state.case_api
+    return api
+
+
+CaseApiDep = Annotated[CaseApi, Depends(get_case_api)]
 
 Reader = Annotated[
     Principal, Depends(require_roles(Role.COLLECTOR, Role.SUPERVISOR, Role.ADMIN, Role.AUDITOR))

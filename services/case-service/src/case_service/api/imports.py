@@ -11,8 +11,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request, Response
 
 from case_service.adapters.import_records import import_status
-from case_service.api.deps import CaseServiceDep, Placer
-from case_service.application.cases import CaseService
+from case_service.api.deps import CaseApi, CaseApiDep, Placer
 from case_service.application.imports import (
     ImportFormat,
     create_import,
@@ -25,10 +24,10 @@ router = APIRouter(prefix="/imports", tags=["imports"])
 log = logging.getLogger(__name__)
 
 
-async def _run_and_clean_up(service: CaseService, import_id: str, path: str, fmt: ImportFormat) -> None:
+async def _run_and_clean_up(service: CaseApi, import_id: str, path: str, fmt: ImportFormat) -> None:
     try:
         with open(path, "rb") as source:  # noqa: ASYNC230 - a local temp file, read in small chunks
-            await run_import(service, import_id, source, fmt)
+            await run_import(service.bus, import_id, source, fmt)
     except Exception:
         log.exception("import %s failed", import_id)
     finally:
@@ -39,7 +38,7 @@ async def _run_and_clean_up(service: CaseService, import_id: str, path: str, fmt
 async def start_import(
     request: Request,
     principal: Placer,
-    service: CaseServiceDep,
+    service: CaseApiDep,
     response: Response,
     format: Annotated[str | None, Query(pattern="^(csv|jsonl)$")] = None,
     filename: Annotated[str | None, Query(max_length=500)] = None,
@@ -61,7 +60,7 @@ async def start_import(
         os.unlink(path)
         raise
     import_id = await create_import(
-        service, fmt=fmt, filename=filename, actor=principal.subject, bytes_total=size
+        service.bus, fmt=fmt, filename=filename, actor=principal.subject, bytes_total=size
     )
     tasks: set[asyncio.Task[None]] = request.app.state.import_tasks
     task = asyncio.create_task(_run_and_clean_up(service, import_id, path, fmt), name=f"import-{import_id}")
@@ -75,7 +74,7 @@ async def start_import(
 async def get_import(
     import_id: str,
     _: Placer,
-    service: CaseServiceDep,
+    service: CaseApiDep,
     rejections_limit: Annotated[int, Query(ge=0, le=10_000)] = 1000,
 ) -> dict[str, Any]:
     """Progress and outcome: rows read, accepted, duplicates (already placed), rejected rows with reasons."""

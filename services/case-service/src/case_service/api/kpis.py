@@ -9,8 +9,7 @@ from fastapi import APIRouter, Query
 from pydantic import AwareDatetime
 
 from case_service.adapters import queries
-from case_service.api.deps import Analyst, CaseServiceDep
-from case_service.application.cases import CaseService
+from case_service.api.deps import Analyst, CaseApi, CaseApiDep
 from dcp_platform.problems import BadRequest
 
 router = APIRouter(prefix="/kpis", tags=["kpis"])
@@ -21,7 +20,7 @@ COLLECTOR_MEASURES_NOTE = (
 )
 
 
-def _period(service: CaseService, start: datetime | None, end: datetime | None) -> tuple[datetime, datetime]:
+def _period(service: CaseApi, start: datetime | None, end: datetime | None) -> tuple[datetime, datetime]:
     # Periods are half-open [from, to); by default they run through the present moment.
     end = end or service.clock.now() + timedelta(microseconds=1)
     start = start or end - timedelta(days=30)
@@ -33,7 +32,7 @@ def _period(service: CaseService, start: datetime | None, end: datetime | None) 
 @router.get("/portfolio")
 async def portfolio(
     _: Analyst,
-    service: CaseServiceDep,
+    service: CaseApiDep,
     start: Annotated[AwareDatetime | None, Query(alias="from")] = None,
     end: Annotated[AwareDatetime | None, Query(alias="to")] = None,
 ) -> dict[str, Any]:
@@ -46,7 +45,7 @@ async def portfolio(
 @router.get("/collectors")
 async def collectors(
     _: Analyst,
-    service: CaseServiceDep,
+    service: CaseApiDep,
     start: Annotated[AwareDatetime | None, Query(alias="from")] = None,
     end: Annotated[AwareDatetime | None, Query(alias="to")] = None,
 ) -> dict[str, Any]:
@@ -57,7 +56,7 @@ async def collectors(
 
 
 @router.get("/strategies")
-async def strategies(_: Analyst, service: CaseServiceDep) -> dict[str, Any]:
+async def strategies(_: Analyst, service: CaseApiDep) -> dict[str, Any]:
     """Recovery rate (net amount recovered / amount placed) per strategy and experiment arm, per currency."""
     async with service.engine.connect() as conn:
         return {"strategies": await queries.strategies(conn)}

@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import APIRouter
 
 from case_service.adapters import staff
-from case_service.api.deps import CaseServiceDep, Supervisor
+from case_service.api.deps import CaseApiDep, Supervisor
 from case_service.api.schemas import StaffBody
 from case_service.domain.assignment import Qualification, StaffMember
 from dcp_events.catalogue.enums import AssigneeKind
@@ -28,9 +28,7 @@ def _json(member: StaffMember) -> dict[str, Any]:
 
 
 @router.put("/{staff_id}")
-async def put_member(
-    staff_id: str, body: StaffBody, _: Supervisor, service: CaseServiceDep
-) -> dict[str, Any]:
+async def put_member(staff_id: str, body: StaffBody, _: Supervisor, service: CaseApiDep) -> dict[str, Any]:
     member = StaffMember(
         kind=AssigneeKind(body.kind),
         id=staff_id,
@@ -53,7 +51,7 @@ async def put_member(
 
 
 @router.get("/{staff_id}")
-async def get_member(staff_id: str, _: Supervisor, service: CaseServiceDep) -> dict[str, Any]:
+async def get_member(staff_id: str, _: Supervisor, service: CaseApiDep) -> dict[str, Any]:
     async with service.engine.connect() as conn:
         member = await staff.get_member(conn, staff_id)
     if member is None:
@@ -62,6 +60,6 @@ async def get_member(staff_id: str, _: Supervisor, service: CaseServiceDep) -> d
 
 
 @router.get("")
-async def list_members(_: Supervisor, service: CaseServiceDep) -> list[dict[str, Any]]:
+async def list_members(_: Supervisor, service: CaseApiDep) -> list[dict[str, Any]]:
     async with service.engine.connect() as conn:
         return [_json(m) for m in await staff.list_members(conn)]

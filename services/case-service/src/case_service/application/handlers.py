@@ -1,267 +1,499 @@
-"""What the case service does with the events it consumes and the timers it set.
+"""The case service's use cases, one handler per command, and the table the command bus runs them from.
 
-A domain rule that refuses an inbound event (a payment on a closed case, an overpayment, a currency
-mismatch) makes the message a poison message: it goes to the topic's DLQ with the reason, for a
-person to resolve, and the consumer moves on.
+A handler loads the case through the unit of work's repository, runs the domain command, and saves
+what it recorded; the save projects the read models in the same transaction, then the handler keeps
+the case's timers (hold expiries) and the policy's reactions (agency placement at a stage) in step.
 """
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
-from datetime import datetime, timedelta
-from typing import Any
+from collections.abc import Callable, Sequence
+from datetime import timedelta
+from typing import Any, TypeVar
 
-from sqlalchemy.ext.asyncio import AsyncConnection
-
-from case_service.adapters import projections
-from case_service.adapters.timers import AGEING_TIMER, next_midnight
-from case_service.application.cases import CaseService
+from case_service.application import commands as c
+from case_service.application.imports import placement_from_row
+from case_service.application.ports import CaseEnvironment, CaseUnitOfWork
+from case_service.domain.ageing import next_midnight
+from case_service.domain.assignment import AssignmentPolicy, CaseProfile, Choice, check_direct, choose
 from case_service.domain.case import Case
-from case_service.domain.errors import CaseNotFound, CaseRuleViolation
-from dcp_events.catalogue import contacts, integration, payments
-from dcp_events.catalogue.building import parse_data
-from dcp_events.catalogue.enums import CloseReason, ContactOutcome, HoldType
-from dcp_events.envelope import CloudEvent
-from dcp_events.errors import EventError
-from dcp_platform.context import bind_context
-from dcp_platform.eventsourcing import timers
-from dcp_platform.eventsourcing.consumer import Delivery, PoisonMessage
-from dcp_platform.eventsourcing.timers import DueTimer
-
-log = logging.getLogger(__name__)
-
-AGEING_BATCH = 500
-
-
-@contextmanager
-def _caused_by(event: CloudEvent) -> Iterator[None]:
-    """Events we append because of `event` carry its correlation and trace, and name it as the cause."""
-    with bind_context(
-        correlation_id=event.correlationid,
-        causation_id=str(event.id),
-        traceparent=event.traceparent,
-        actor_id=event.actor,
-        actor_role=event.actorrole.value if event.actorrole is not None else None,
-    ):
-        yield
-
-
-def _payload(delivery: Delivery) -> Any:
-    try:
-        return parse_data(delivery.event)
-    except EventError as exc:
-        raise PoisonMessage(str(exc)) from exc
-
-
-@dataclass
-class InboundHandlers:
-    """Kafka handlers and timer handlers: each turns what it received into a call on the service."""
-
-    service: CaseService
-
-    async def _run(self, conn: AsyncConnection, case_id: str, command: Callable[[Case], object]) -> None:
-        try:
-            await self.service.execute(case_id, command, conn=conn)
-        except CaseNotFound as exc:
-            raise PoisonMessage(f"no case {case_id}") from exc
-        except CaseRuleViolation as exc:
-            raise PoisonMessage(f"{type(exc).__name__}: {exc}") from exc
-
-    # --- integration.placements ----------------------------------------------------------
-
-    async def on_placement(self, conn: AsyncConnection, delivery: Delivery) -> None:
-        payload = _payload(delivery)
-        service = self.service
-        today = service.today()
-        with _caused_by(delivery.event):
-            if isinstance(payload, integration.AccountPlaced):
-                case_id = integration.case_id_for_account(
-                    payload.account.creditor_id, payload.account.account_reference
-                )
-                if await service.exists(conn, case_id):
-                    return  # a placement of an account already placed: nothing to open twice
-                try:
-                    case = Case.open(
-                        case_id,
-                        debtor=payload.debtor,
-                        account=payload.account,
-                        amounts=payload.amounts,
-                        due_since=payload.due_since,
-                        jurisdiction=payload.jurisdiction,
-                        risk_score=payload.risk_score,
-                        placement_id=payload.placement_id,
-                        today=today,
-                        policy=service.policy,
-                    )
-                except CaseRuleViolation as exc:
-                    raise PoisonMessage(f"{type(exc).__name__}: {exc}") from exc
-                await service.open(case, conn=conn)
-            elif isinstance(payload, integration.PlacementUpdated):
-                update = payload
-                case_id = integration.case_id_for_account(
-                    update.account.creditor_id, update.account.account_reference
-                )
-
-                def apply_update(case: Case) -> None:
-                    if update.amounts is not None:
-                        case.restate_balance(update.amounts.total_balance, update.placement_id)
-                    if case.is_open and update.days_past_due is not None:
-                        due = today - timedelta(days=update.days_past_due) if update.days_past_due else None
-                        case.redate(due, today, service.policy, "placement update from the creditor")
-                    if case.is_open:
-                        case.update_debtor(update.phones, update.emails, update.address)
-
-                await self._run(conn, case_id, apply_update)
-            elif isinstance(payload, integration.PlacementRecalled):
-                recall = payload
-                case_id = integration.case_id_for_account(
-                    recall.account.creditor_id, recall.account.account_reference
-                )
-
-                def close(case: Case) -> None:
-                    if case.is_open:
-                        case.close(CloseReason.RECALLED, recall.reason, today)
-
-                await self._run(conn, case_id, close)
-
-    # --- collections.payments --------------------------------------------------------------
-
-    async def on_payment(self, conn: AsyncConnection, delivery: Delivery) -> None:
-        payload = _payload(delivery)
-        case_id = str(delivery.event.subject)
-        at = delivery.event.time
-        with _caused_by(delivery.event):
-            if isinstance(payload, payments.PaymentReceived):
-                received = payload
-                await self._run(
-                    conn, case_id, lambda c: c.apply_payment(received.payment_id, received.amount)
-                )
-            elif isinstance(payload, payments.PaymentReversed):
-                reversal = payload
-                if reversal.applied:
-                    await self._run(
-                        conn, case_id, lambda c: c.reverse_payment(reversal.payment_id, reversal.amount)
-                    )
-            elif isinstance(payload, payments.SettlementAgreed):
-                agreed = payload
-                await self._run(
-                    conn,
-                    case_id,
-                    lambda c: c.record_settlement(
-                        agreed.settlement_id, agreed.settlement_amount, agreed.due_on
-                    ),
-                )
-            elif isinstance(payload, payments.SettlementLapsed):
-                lapsed = payload
-
-                def lapse(case: Case) -> None:
-                    if case.is_open and case.settlement is not None:
-                        s = case.settlement
-                        case.record_settlement(lapsed.settlement_id, s.amount, s.due_on, lapsed=True)
-
-                await self._run(conn, case_id, lapse)
-            elif isinstance(payload, payments.SettlementPaid):
-                paid = payload
-                await self._run(
-                    conn,
-                    case_id,
-                    lambda c: c.settlement_paid(paid.settlement_id, paid.settlement_amount, paid.due_on),
-                )
-            elif isinstance(payload, payments.PromiseKept | payments.PromiseBroken):
-                status = "kept" if isinstance(payload, payments.PromiseKept) else "broken"
-                await self._promise_settled(conn, payload.promise_id, case_id, status, at)
-
-    async def _promise_settled(
-        self, conn: AsyncConnection, promise_id: str, case_id: str, status: str, at: datetime
-    ) -> None:
-        await projections.promise_settled(conn, promise_id, case_id, status, at)
-
-    # --- collections.contacts --------------------------------------------------------------
-
-    async def on_contact(self, conn: AsyncConnection, delivery: Delivery) -> None:
-        payload = _payload(delivery)
-        case_id = str(delivery.event.subject)
-        at = delivery.event.time
-        event_id = str(delivery.event.id)
-        with _caused_by(delivery.event):
-            if isinstance(payload, contacts.DisputeRaised):
-                dispute = payload
-
-                def hold_dispute(case: Case) -> None:
-                    if case.is_open:
-                        case.place_hold(
-                            dispute.dispute_id,
-                            HoldType.DISPUTE,
-                            reason=f"dispute raised via {dispute.received_via.value}: {dispute.reason}",
-                            expires_at=None,
-                            now=at,
-                        )
-
-                await self._run(conn, case_id, hold_dispute)
-            elif isinstance(payload, contacts.CeaseRequested):
-                cease = payload
-
-                def hold_cease(case: Case) -> None:
-                    if case.is_open:
-                        case.place_hold(
-                            cease.request_id,
-                            HoldType.CEASE_COMMUNICATION,
-                            reason=cease.note or f"cease requested via {cease.received_via.value}",
-                            expires_at=None,
-                            now=at,
-                        )
-
-                await self._run(conn, case_id, hold_cease)
-            elif isinstance(payload, contacts.ContactAttempted) and payload.collector_id is not None:
-                collector = payload.collector_id
-                await self._activity(conn, event_id, collector, case_id, "attempt", at)
-                if payload.outcome in _RIGHT_PARTY_OUTCOMES:
-                    await self._activity(
-                        conn, event_id + ":rpc", collector, case_id, "right_party_contact", at
-                    )
-            elif isinstance(payload, contacts.PromiseMade):
-                await projections.promise_made(conn, payload.promise_id, case_id, payload.collector_id, at)
-                if payload.collector_id is not None:
-                    await self._activity(conn, event_id, payload.collector_id, case_id, "promise_made", at)
-
-    async def _activity(
-        self, conn: AsyncConnection, event_id: str, collector_id: str, case_id: str, kind: str, at: datetime
-    ) -> None:
-        await projections.collector_activity(conn, event_id, collector_id, case_id, kind, at)
-
-    # --- timers ----------------------------------------------------------------------------
-
-    async def on_hold_expiry(self, conn: AsyncConnection, timer: DueTimer) -> None:
-        service = self.service
-        hold_id = str(timer.payload["hold_id"])
-
-        def expire(case: Case) -> None:
-            if case.is_open and hold_id in case.holds:
-                case.release_hold(hold_id, "hold expired", service.today(), service.policy)
-
-        with bind_context(causation_id=f"timer:{timer.kind}:{timer.key}"):
-            await service.execute(str(timer.payload["case_id"]), expire, conn=conn)
-
-    async def on_ageing(self, conn: AsyncConnection, timer: DueTimer) -> None:
-        """The daily ageing: cases whose bucket or stage changes today, in batches; then tomorrow's run."""
-        service = self.service
-        now = service.clock.now()
-        today = service.today()
-        policy = service.policy
-        with bind_context(causation_id=f"timer:{timer.kind}:{timer.key}"):
-            case_ids = await service.case_ids_needing_ageing(conn, today, AGEING_BATCH)
-            for case_id in case_ids:
-                await service.execute(case_id, lambda c: c.age(today, policy), conn=conn)
-        if len(case_ids) == AGEING_BATCH:  # more to do: continue at once, in a new transaction
-            await timers.schedule(conn, AGEING_TIMER, f"{today.isoformat()}:after:{case_ids[-1]}", now)
-        else:
-            tomorrow = next_midnight(now)
-            await timers.schedule(conn, AGEING_TIMER, tomorrow.date().isoformat(), tomorrow)
-
-
-_RIGHT_PARTY_OUTCOMES = frozenset(
-    {ContactOutcome.RIGHT_PARTY_CONTACT, ContactOutcome.PROMISE_MADE, ContactOutcome.DISPUTE_RAISED}
+from case_service.domain.errors import (
+    AssigneeNotQualified,
+    CaseNotFound,
+    CaseRuleViolation,
+    NoQualifiedAssignee,
 )
+from dcp_events.catalogue.cases import (
+    CaseClosed,
+    CaseEvent,
+    CaseHoldPlaced,
+    CaseHoldReleased,
+    CaseStageChanged,
+)
+from dcp_events.catalogue.enums import AssigneeKind, CloseReason
+from dcp_platform.application import Handler
+from dcp_platform.eventsourcing.store import ConcurrencyConflict
+
+HOLD_EXPIRY_TIMER = "case.hold_expiry"
+AGEING_TIMER = "case.ageing"
+
+T = TypeVar("T")
+
+
+# --- the shared steps ---------------------------------------------------------------------------
+
+
+async def load(uow: CaseUnitOfWork, case_id: str, expected_version: int | None = None) -> Case:
+    case = await uow.cases.find(case_id, uow.tx)
+    if case is None:
+        raise CaseNotFound(case_id)
+    if expected_version is not None and expected_version != case.version:
+        raise ConcurrencyConflict(case_id, expected_version)
+    return case
+
+
+async def save(uow: CaseUnitOfWork, env: CaseEnvironment, case: Case) -> list[CaseEvent]:
+    """Append what the case recorded (its read models project in the same transaction), then keep
+    its timers and the policy's reactions in step."""
+    changes = list(case.pending)
+    if not changes:
+        return []
+    await uow.cases.save(case, uow.tx)
+    await _keep_timers(uow, case, changes)
+    if reached_agency_stage(env, case, changes):
+        await place_with_agency(uow, env, case)
+    return changes
+
+
+async def execute(
+    uow: CaseUnitOfWork,
+    env: CaseEnvironment,
+    case_id: str,
+    command: Callable[[Case], T],
+    expected_version: int | None = None,
+) -> T:
+    case = await load(uow, case_id, expected_version)
+    result = command(case)
+    await save(uow, env, case)
+    return result
+
+
+def reached_agency_stage(env: CaseEnvironment, case: Case, changes: Sequence[CaseEvent]) -> bool:
+    stage = env.policy.agency_at_stage
+    return (
+        stage is not None
+        and case.is_open
+        and any(isinstance(e, CaseStageChanged) and e.to_stage is stage for e in changes)
+        and (case.assignee is None or case.assignee.kind is not AssigneeKind.AGENCY)
+    )
+
+
+async def place_with_agency(uow: CaseUnitOfWork, env: CaseEnvironment, case: Case) -> None:
+    """Agency placement at a stage: the least-loaded qualified agency, if any (else stays in house)."""
+    assert case.debtor is not None
+    pool = await uow.candidates(AssigneeKind.AGENCY)
+    try:
+        choice = choose(
+            AssignmentPolicy.AGENCY, CaseProfile(case.jurisdiction, case.debtor.language), pool, env.today()
+        )
+    except NoQualifiedAssignee:
+        return
+    case.assign(choice.kind, choice.id, choice.reason, choice.policy.value)
+    await save(uow, env, case)
+
+
+async def _keep_timers(uow: CaseUnitOfWork, case: Case, changes: Sequence[CaseEvent]) -> None:
+    for change in changes:
+        if isinstance(change, CaseHoldPlaced) and change.expires_at is not None:
+            await uow.schedule_timer(
+                HOLD_EXPIRY_TIMER,
+                f"{case.case_id}:{change.hold_id}",
+                change.expires_at,
+                {"case_id": case.case_id, "hold_id": change.hold_id},
+            )
+        elif isinstance(change, CaseHoldReleased):
+            await uow.cancel_timer(HOLD_EXPIRY_TIMER, f"{case.case_id}:{change.hold_id}")
+        elif isinstance(change, CaseClosed):
+            for key in await uow.pending_timer_keys(HOLD_EXPIRY_TIMER, f"{case.case_id}:"):
+                await uow.cancel_timer(HOLD_EXPIRY_TIMER, key)
+
+
+def new_case(placement: c.Placement, env: CaseEnvironment) -> Case:
+    """The one place a case is opened from a placement (REST, the placements topic, imports)."""
+    today = env.today()
+    return Case.open(
+        placement.case_id,
+        debtor=placement.debtor,
+        account=placement.account,
+        amounts=placement.amounts,
+        due_since=placement.due_since,
+        jurisdiction=placement.jurisdiction,
+        risk_score=placement.risk_score,
+        placement_id=placement.placement_id,
+        today=today,
+        policy=env.policy,
+    )
+
+
+# --- placements -----------------------------------------------------------------------------------
+
+
+async def open_case(command: c.OpenCase, uow: CaseUnitOfWork, env: CaseEnvironment) -> bool:
+    """Open the placed account's case; False when it is already placed (placements are idempotent)."""
+    case_id = command.placement.case_id
+    if await uow.cases.exists(case_id, uow.tx):
+        return False
+    case = new_case(command.placement, env)
+    try:
+        await save(uow, env, case)
+    except ConcurrencyConflict:
+        return False  # opened concurrently by another placement of the same account
+    return True
+
+
+async def open_cases(command: c.OpenCases, uow: CaseUnitOfWork, env: CaseEnvironment) -> dict[str, Any]:
+    """A chunk of a bulk import: one multi-row append and one multi-row projection for all of it."""
+    existing = await uow.existing_case_ids([p.case_id for _, p in command.placements])
+    rejections: list[tuple[int, str]] = []
+    fresh: list[tuple[Case, list[CaseEvent]]] = []
+    duplicates = 0
+    for number, placement in command.placements:
+        if placement.case_id in existing:
+            duplicates += 1
+            continue
+        try:
+            case = new_case(placement, env)
+        except CaseRuleViolation as exc:
+            rejections.append((number, str(exc)))
+            continue
+        existing.add(case.case_id)
+        fresh.append((case, list(case.pending)))
+    opened = await uow.open_new([case for case, _ in fresh])
+    kept = {id(case) for case in opened}
+    changed = [(case, changes) for case, changes in fresh if id(case) in kept]
+    duplicates += len(fresh) - len(changed)
+    await uow.project(changed)
+    for case, changes in changed:
+        if reached_agency_stage(env, case, changes):
+            await place_with_agency(uow, env, case)
+    return {"accepted": len(changed), "duplicates": duplicates, "rejections": rejections}
+
+
+async def update_placement(command: c.UpdatePlacement, uow: CaseUnitOfWork, env: CaseEnvironment) -> None:
+    today = env.today()
+
+    def apply(case: Case) -> None:
+        if command.amounts is not None:
+            case.restate_balance(command.amounts.total_balance, command.placement_id)
+        if case.is_open and command.days_past_due is not None:
+            due = today - timedelta(days=command.days_past_due) if command.days_past_due else None
+            case.redate(due, today, env.policy, "placement update from the creditor")
+        if case.is_open:
+            case.update_debtor(command.phones, command.emails, command.address)
+
+    await execute(uow, env, command.case_id, apply)
+
+
+async def recall_placement(command: c.RecallPlacement, uow: CaseUnitOfWork, env: CaseEnvironment) -> None:
+    today = env.today()
+
+    def close(case: Case) -> None:
+        if case.is_open:
+            case.close(CloseReason.RECALLED, command.reason, today)
+
+    await execute(uow, env, command.case_id, close)
+
+
+# --- case work (REST) -----------------------------------------------------------------------------
+
+
+async def assign_case(command: c.AssignCase, uow: CaseUnitOfWork, env: CaseEnvironment) -> Choice:
+    case = await load(uow, command.case_id, command.expected_version)
+    choice = await _choose(uow, env, case, command)
+    case.assign(choice.kind, choice.id, choice.reason, choice.policy.value)
+    if choice.policy is AssignmentPolicy.ROUND_ROBIN and choice.team is not None:
+        await uow.move_team_cursor(choice.team, choice.id)
+    await save(uow, env, case)
+    return choice
+
+
+async def _choose(uow: CaseUnitOfWork, env: CaseEnvironment, case: Case, command: c.AssignCase) -> Choice:
+    assert case.debtor is not None
+    profile = CaseProfile(case.jurisdiction, case.debtor.language)
+    today = env.today()
+    if command.policy is AssignmentPolicy.DIRECT:
+        if command.assignee_id is None:
+            raise ValueError("direct assignment names an assignee_id")
+        pool = {candidate.member.id: candidate for candidate in await uow.candidates()}
+        candidate = pool.get(command.assignee_id)
+        if candidate is None:
+            raise AssigneeNotQualified(f"{command.assignee_id} is not an active collector or agency")
+        reason = (
+            command.reason
+            or f"assigned by a supervisor to {candidate.member.kind.value} {candidate.member.id}"
+        )
+        return check_direct(candidate, profile, today, reason)
+    if command.policy is AssignmentPolicy.RECALL:
+        case.require_with_agency()
+    kind = AssigneeKind.AGENCY if command.policy is AssignmentPolicy.AGENCY else AssigneeKind.COLLECTOR
+    candidates = await uow.candidates(kind)
+    last = None
+    if command.policy is AssignmentPolicy.ROUND_ROBIN:
+        if command.team is None:
+            raise ValueError("round robin assignment names a team")
+        last = await uow.team_cursor(command.team)
+    choice = choose(command.policy, profile, candidates, today, team=command.team, last_assigned_in_team=last)
+    if command.reason:
+        return Choice(
+            choice.kind, choice.id, choice.policy, f"{choice.reason}; {command.reason}", choice.team
+        )
+    return choice
+
+
+async def change_stage(command: c.ChangeStage, uow: CaseUnitOfWork, env: CaseEnvironment) -> None:
+    today = env.today()
+    await execute(
+        uow,
+        env,
+        command.case_id,
+        lambda case: case.escalate(command.to_stage, today, command.reason),
+        command.expected_version,
+    )
+
+
+async def place_hold(command: c.PlaceHold, uow: CaseUnitOfWork, env: CaseEnvironment) -> None:
+    now = env.now()
+    await execute(
+        uow,
+        env,
+        command.case_id,
+        lambda case: case.place_hold(
+            command.hold_id,
+            command.hold_type,
+            reason=command.reason,
+            expires_at=command.expires_at,
+            now=now,
+            evidence_ref=command.evidence_ref,
+        ),
+        command.expected_version,
+    )
+
+
+async def hold_for_debtor_request(
+    command: c.HoldForDebtorRequest, uow: CaseUnitOfWork, env: CaseEnvironment
+) -> None:
+    def hold(case: Case) -> None:
+        if case.is_open:
+            case.place_hold(
+                command.hold_id, command.hold_type, reason=command.reason, expires_at=None, now=command.at
+            )
+
+    await execute(uow, env, command.case_id, hold)
+
+
+async def release_hold(command: c.ReleaseHold, uow: CaseUnitOfWork, env: CaseEnvironment) -> None:
+    today = env.today()
+    await execute(
+        uow,
+        env,
+        command.case_id,
+        lambda case: case.release_hold(command.hold_id, command.reason, today, env.policy),
+        command.expected_version,
+    )
+
+
+async def expire_hold(command: c.ExpireHold, uow: CaseUnitOfWork, env: CaseEnvironment) -> None:
+    today = env.today()
+
+    def expire(case: Case) -> None:
+        if case.is_open and command.hold_id in case.holds:
+            case.release_hold(command.hold_id, "hold expired", today, env.policy)
+
+    await execute(uow, env, command.case_id, expire)
+
+
+async def close_case(command: c.CloseCase, uow: CaseUnitOfWork, env: CaseEnvironment) -> None:
+    today = env.today()
+    await execute(
+        uow,
+        env,
+        command.case_id,
+        lambda case: case.close(command.reason, command.note, today),
+        command.expected_version,
+    )
+
+
+# --- what payment-service reports -----------------------------------------------------------------
+
+
+async def apply_payment(command: c.ApplyPayment, uow: CaseUnitOfWork, env: CaseEnvironment) -> None:
+    await execute(
+        uow, env, command.case_id, lambda case: case.apply_payment(command.payment_id, command.amount)
+    )
+
+
+async def reverse_payment(command: c.ReversePayment, uow: CaseUnitOfWork, env: CaseEnvironment) -> None:
+    await execute(
+        uow, env, command.case_id, lambda case: case.reverse_payment(command.payment_id, command.amount)
+    )
+
+
+async def record_settlement(command: c.RecordSettlement, uow: CaseUnitOfWork, env: CaseEnvironment) -> None:
+    await execute(
+        uow,
+        env,
+        command.case_id,
+        lambda case: case.record_settlement(command.settlement_id, command.amount, command.due_on),
+    )
+
+
+async def lapse_settlement(command: c.LapseSettlement, uow: CaseUnitOfWork, env: CaseEnvironment) -> None:
+    def lapse(case: Case) -> None:
+        if case.is_open and case.settlement is not None:
+            s = case.settlement
+            case.record_settlement(command.settlement_id, s.amount, s.due_on, lapsed=True)
+
+    await execute(uow, env, command.case_id, lapse)
+
+
+async def pay_settlement(command: c.PaySettlement, uow: CaseUnitOfWork, env: CaseEnvironment) -> None:
+    await execute(
+        uow,
+        env,
+        command.case_id,
+        lambda case: case.settlement_paid(command.settlement_id, command.amount, command.due_on),
+    )
+
+
+# --- ageing and the KPI read models ---------------------------------------------------------------
+
+
+async def age_cases(command: c.AgeCases, uow: CaseUnitOfWork, env: CaseEnvironment) -> int:
+    """One batch of the daily ageing; schedules the next batch at once, or tomorrow's run."""
+    now, today = env.now(), env.today()
+    case_ids = await uow.case_ids_needing_ageing(today, command.batch)
+
+    def age(case: Case) -> None:
+        case.age(today, env.policy)
+
+    for case_id in case_ids:
+        await execute(uow, env, case_id, age)
+    if len(case_ids) == command.batch:  # more to do: continue at once, in a new transaction
+        await uow.schedule_timer(AGEING_TIMER, f"{today.isoformat()}:after:{case_ids[-1]}", now)
+    else:
+        tomorrow = next_midnight(now)
+        await uow.schedule_timer(AGEING_TIMER, tomorrow.date().isoformat(), tomorrow)
+    return len(case_ids)
+
+
+async def record_promise_made(
+    command: c.RecordPromiseMade, uow: CaseUnitOfWork, env: CaseEnvironment
+) -> None:
+    await uow.promise_made(command.promise_id, command.case_id, command.collector_id, command.at)
+
+
+async def record_promise_settled(
+    command: c.RecordPromiseSettled, uow: CaseUnitOfWork, env: CaseEnvironment
+) -> None:
+    await uow.promise_settled(command.promise_id, command.case_id, command.status, command.at)
+
+
+async def record_contact_activity(
+    command: c.RecordContactActivity, uow: CaseUnitOfWork, env: CaseEnvironment
+) -> None:
+    at = command.at or env.now()
+    for n, kind in enumerate(command.kinds):
+        event_id = command.event_id if n == 0 else f"{command.event_id}:{_ACTIVITY_SUFFIX.get(kind, kind)}"
+        await uow.collector_activity(event_id, command.collector_id, command.case_id, kind, at)
+
+
+_ACTIVITY_SUFFIX = {"right_party_contact": "rpc"}
+
+
+# --- bulk imports ----------------------------------------------------------------------------------
+
+
+async def create_import(command: c.CreateImport, uow: CaseUnitOfWork, env: CaseEnvironment) -> None:
+    await uow.insert_import(
+        import_id=command.import_id,
+        fmt=command.fmt,
+        filename=command.filename,
+        actor=command.actor,
+        bytes_total=command.bytes_total,
+        created_at=env.now(),
+    )
+
+
+async def set_import_status(command: c.SetImportStatus, uow: CaseUnitOfWork, env: CaseEnvironment) -> None:
+    values: dict[str, Any] = {"status": command.status}
+    if command.status in ("completed", "failed"):
+        values["finished_at"] = env.now()
+        values["error"] = command.error
+    await uow.update_import(command.import_id, values)
+
+
+async def import_chunk(command: c.ImportChunk, uow: CaseUnitOfWork, env: CaseEnvironment) -> c.ImportProgress:
+    """Validate the rows, open the cases of the valid ones (one multi-row append), record the refused
+    rows and the progress, all in one transaction."""
+    today = env.today()
+    rejections: list[tuple[int, str]] = []
+    placements: list[tuple[int, c.Placement]] = []
+    for number, raw in command.rows:
+        if isinstance(raw, str):
+            rejections.append((number, raw))
+            continue
+        try:
+            placements.append((number, placement_from_row(raw, today)))
+        except ValueError as exc:
+            rejections.append((number, str(exc)))
+    opened = await open_cases(c.OpenCases(placements), uow, env)
+    rejections += opened["rejections"]
+    await uow.insert_rejections(
+        [{"import_id": command.import_id, "row_number": n, "reason": reason} for n, reason in rejections]
+    )
+    before = command.progress
+    after = c.ImportProgress(
+        rows_read=before.rows_read + len(command.rows),
+        accepted=before.accepted + opened["accepted"],
+        duplicates=before.duplicates + opened["duplicates"],
+        rejected=before.rejected + len(rejections),
+        bytes_read=command.bytes_read,
+    )
+    await uow.update_import(
+        command.import_id,
+        {
+            "rows_read": after.rows_read,
+            "accepted": after.accepted,
+            "duplicates": after.duplicates,
+            "rejected": after.rejected,
+            "bytes_read": after.bytes_read,
+        },
+    )
+    return after
+
+
+COMMAND_HANDLERS: dict[type, Handler[CaseUnitOfWork, CaseEnvironment]] = {
+    c.OpenCase: open_case,
+    c.OpenCases: open_cases,
+    c.UpdatePlacement: update_placement,
+    c.RecallPlacement: recall_placement,
+    c.AssignCase: assign_case,
+    c.ChangeStage: change_stage,
+    c.PlaceHold: place_hold,
+    c.HoldForDebtorRequest: hold_for_debtor_request,
+    c.ReleaseHold: release_hold,
+    c.ExpireHold: expire_hold,
+    c.CloseCase: close_case,
+    c.ApplyPayment: apply_payment,
+    c.ReversePayment: reverse_payment,
+    c.RecordSettlement: record_settlement,
+    c.LapseSettlement: lapse_settlement,
+    c.PaySettlement: pay_settlement,
+    c.AgeCases: age_cases,
+    c.RecordPromiseMade: record_promise_made,
+    c.RecordPromiseSettled: record_promise_settled,
+    c.RecordContactActivity: record_contact_activity,
+    c.CreateImport: create_import,
+    c.SetImportStatus: set_import_status,
+    c.ImportChunk: import_chunk,
+}

@@ -12,24 +12,16 @@ import io
 import json
 import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import IO, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from case_service.adapters import import_records, queries, staff
-from case_service.application.cases import SOURCE, CaseService
-from case_service.domain.assignment import Candidate
-from case_service.domain.case import Case
-from case_service.domain.errors import CaseRuleViolation
+from case_service.application import commands as c
+from case_service.application.commands import ImportProgress
+from case_service.application.ports import CaseBus
 from dcp_events.catalogue.base import CaseAmounts, Money
-from dcp_events.catalogue.cases import CaseEvent
 from dcp_events.catalogue.debtor import Account, Debtor, EmailAddress, PhoneNumber, PostalAddress
-from dcp_events.catalogue.enums import AssigneeKind
-from dcp_events.catalogue.integration import case_id_for_account
-from dcp_platform.eventsourcing.events import event_for
-from dcp_platform.eventsourcing.store import ConcurrencyConflict, NewEvent
 
 ImportFormat = Literal["csv", "jsonl"]
 CHUNK_ROWS = 500
@@ -73,18 +65,6 @@ class PlacementRow(BaseModel):
     risk_score: int | None = Field(default=None, ge=0, le=1000)
 
 
-@dataclass(frozen=True)
-class Placement:
-    case_id: str
-    debtor: Debtor
-    account: Account
-    amounts: CaseAmounts
-    due_since: date
-    jurisdiction: str
-    risk_score: int | None
-    placement_id: str | None
-
-
 def _reason(exc: ValidationError) -> str:
     parts = []
     for err in exc.errors()[:5]:
@@ -93,7 +73,7 @@ def _reason(exc: ValidationError) -> str:
     return "; ".join(parts)
 
 
-def placement_from_row(raw: dict[str, Any], today: date) -> Placement:
+def placement_from_row(raw: dict[str, Any], today: date) -> c.Placement:
     """A validated placement, or ValueError with a reason a person can act on."""
     cleaned = {k.strip(): v for k, v in raw.items() if k is not None and v not in ("", None)}
     try:
@@ -150,8 +130,7 @@ def placement_from_row(raw: dict[str, Any], today: date) -> Placement:
     if row.due_since is None and row.days_past_due is None:
         raise ValueError("due_since or days_past_due is required")
     due_since = row.due_since if row.due_since is not None else today - timedelta(days=row.days_past_due or 0)
-    return Placement(
-        case_id=case_id_for_account(row.creditor_id, row.account_reference),
+    return c.Placement(
         debtor=debtor,
         account=account,
         amounts=amounts,
@@ -196,39 +175,16 @@ def _rows(text: io.TextIOWrapper, fmt: ImportFormat) -> Iterator[tuple[int, dict
         yield number, value if isinstance(value, dict) else "a JSON Lines row must be an object"
 
 
-@dataclass
-class ImportProgress:
-    rows_read: int = 0
-    accepted: int = 0
-    duplicates: int = 0
-    rejected: int = 0
-    bytes_read: int = 0
-
-
 async def create_import(
-    service: CaseService,
-    *,
-    fmt: ImportFormat,
-    filename: str | None,
-    actor: str | None,
-    bytes_total: int | None,
+    bus: CaseBus, *, fmt: ImportFormat, filename: str | None, actor: str | None, bytes_total: int | None
 ) -> str:
     import_id = str(uuid.uuid4())
-    async with service.engine.begin() as conn:
-        await import_records.insert_import(
-            conn,
-            import_id=import_id,
-            fmt=fmt,
-            filename=filename,
-            actor=actor,
-            bytes_total=bytes_total,
-            created_at=service.clock.now(),
-        )
+    await bus.handle(c.CreateImport(import_id, fmt, filename, actor, bytes_total))
     return import_id
 
 
 async def run_import(
-    service: CaseService,
+    bus: CaseBus,
     import_id: str,
     source: IO[bytes],
     fmt: ImportFormat,
@@ -238,133 +194,37 @@ async def run_import(
 ) -> ImportProgress:
     """Import every row of `source`; progress is committed with each chunk (GET /imports/{id})."""
     progress = ImportProgress()
-    await _set_status(service, import_id, "running")
+    await bus.handle(c.SetImportStatus(import_id, "running"))
     try:
         chunk: list[tuple[int, dict[str, Any] | str]] = []
         for item in iter_rows(source, fmt):
             chunk.append(item)
             if len(chunk) >= chunk_rows:
-                await _import_chunk(service, import_id, chunk, progress, source)
+                progress = await _chunk(bus, import_id, chunk, progress, source)
                 chunk = []
                 if on_progress is not None:
                     on_progress(progress)
         if chunk:
-            await _import_chunk(service, import_id, chunk, progress, source)
+            progress = await _chunk(bus, import_id, chunk, progress, source)
         if on_progress is not None:
             on_progress(progress)
     except Exception as exc:
-        await _set_status(service, import_id, "failed", error=f"{type(exc).__name__}: {exc}"[:2000])
+        await bus.handle(c.SetImportStatus(import_id, "failed", error=f"{type(exc).__name__}: {exc}"[:2000]))
         raise
-    await _set_status(service, import_id, "completed")
+    await bus.handle(c.SetImportStatus(import_id, "completed"))
     return progress
 
 
-async def _set_status(service: CaseService, import_id: str, status: str, error: str | None = None) -> None:
-    values: dict[str, Any] = {"status": status}
-    if status in ("completed", "failed"):
-        values["finished_at"] = service.clock.now()
-        values["error"] = error
-    async with service.engine.begin() as conn:
-        await import_records.update_import(conn, import_id, values)
-
-
-async def _import_chunk(
-    service: CaseService,
+async def _chunk(
+    bus: CaseBus,
     import_id: str,
-    chunk: list[tuple[int, dict[str, Any] | str]],
+    rows: list[tuple[int, dict[str, Any] | str]],
     progress: ImportProgress,
     source: IO[bytes],
-) -> None:
-    today = service.today()
-    now = service.clock.now()
-    rejections: list[dict[str, Any]] = []
-    placements: list[tuple[int, Placement]] = []
-    for number, raw in chunk:
-        if isinstance(raw, str):
-            rejections.append({"import_id": import_id, "row_number": number, "reason": raw})
-            continue
-        try:
-            placements.append((number, placement_from_row(raw, today)))
-        except ValueError as exc:
-            rejections.append({"import_id": import_id, "row_number": number, "reason": str(exc)})
-    accepted = duplicates = 0
-    async with service.engine.begin() as conn:
-        existing = await queries.existing_case_ids(conn, [p.case_id for _, p in placements])
-        opened: list[tuple[Case, list[CaseEvent], list[NewEvent]]] = []
-        for number, placement in placements:
-            if placement.case_id in existing:
-                duplicates += 1
-                continue
-            try:
-                case = Case.open(
-                    placement.case_id,
-                    debtor=placement.debtor,
-                    account=placement.account,
-                    amounts=placement.amounts,
-                    due_since=placement.due_since,
-                    jurisdiction=placement.jurisdiction,
-                    risk_score=placement.risk_score,
-                    placement_id=placement.placement_id,
-                    today=today,
-                    policy=service.policy,
-                )
-            except CaseRuleViolation as exc:
-                rejections.append({"import_id": import_id, "row_number": number, "reason": str(exc)})
-                continue
-            changes = case.pull_changes()
-            events = [
-                event_for(
-                    c,
-                    subject=case.case_id,
-                    source=SOURCE,
-                    clock=service.clock,
-                    jurisdiction=case.jurisdiction,
-                )
-                for c in changes
-            ]
-            case.version = len(changes)
-            existing.add(case.case_id)
-            opened.append((case, changes, events))
-        try:
-            await service.store.append_new_streams(
-                [(case.case_id, events) for case, _, events in opened], conn=conn
-            )
-        except ConcurrencyConflict:
-            # Some account was placed meanwhile by another path: append one by one, skipping those.
-            kept = []
-            for case, changes, events in opened:
-                try:
-                    await service.store.append(case.case_id, 0, events, conn=conn)
-                    kept.append((case, changes, events))
-                except ConcurrencyConflict:
-                    duplicates += 1
-            opened = kept
-        accepted = len(opened)
-        await service.project(conn, [(case, changes) for case, changes, _ in opened], now)
-        agencies: list[Candidate] | None = None
-        for case, changes, _ in opened:
-            if service.reached_agency_stage(case, changes):
-                if agencies is None:
-                    agencies = await staff.candidates(conn, AssigneeKind.AGENCY)
-                if agencies:
-                    await service.place_with_agency(conn, case)
-        await import_records.insert_rejections(conn, rejections)
-        progress.rows_read += len(chunk)
-        progress.accepted += accepted
-        progress.duplicates += duplicates
-        progress.rejected += len(rejections)
-        progress.bytes_read = source.tell() if source.seekable() else progress.bytes_read
-        await import_records.update_import(
-            conn,
-            import_id,
-            {
-                "rows_read": progress.rows_read,
-                "accepted": progress.accepted,
-                "duplicates": progress.duplicates,
-                "rejected": progress.rejected,
-                "bytes_read": progress.bytes_read,
-            },
-        )
+) -> ImportProgress:
+    bytes_read = source.tell() if source.seekable() else progress.bytes_read
+    result: ImportProgress = await bus.handle(c.ImportChunk(import_id, rows, progress, bytes_read))
+    return result
 
 
 def format_for(content_type: str | None, filename: str | None, explicit: str | None) -> ImportFormat:

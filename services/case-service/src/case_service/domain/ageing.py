@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from case_service.domain.errors import PolicyError
@@ -127,3 +127,8 @@ class AgeingPolicy:
             if boundary > dpd:
                 return due_since + timedelta(days=boundary)
         return None
+
+
+def next_midnight(now: datetime) -> datetime:
+    """When the next daily ageing run is due: five past midnight UTC after `now`."""
+    return datetime.combine(now.astimezone(UTC).date() + timedelta(days=1), time(0, 5), tzinfo=UTC)

@@ -1,0 +1,171 @@
+"""The case service's unit of work on PostgreSQL: the case repository over the event store, and the
+read models, timers and staff directory of the same transaction."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from case_service.adapters import import_records, projections, queries, staff
+from case_service.adapters import timers as case_timers
+from case_service.application.ports import CaseEnvironment
+from case_service.domain.assignment import Candidate
+from case_service.domain.case import Case
+from case_service.domain.policy import CollectionPolicy
+from dcp_events.catalogue.cases import CaseEvent
+from dcp_events.catalogue.enums import AssigneeKind
+from dcp_platform.eventsourcing import timers
+from dcp_platform.eventsourcing.records import RecordedEvent
+from dcp_platform.eventsourcing.repository import Repository
+from dcp_platform.eventsourcing.store import ConcurrencyConflict, EventStore
+
+SOURCE = "/case-service"
+
+
+def case_repository(store: EventStore, env: CaseEnvironment) -> Repository[Case]:
+    """Cases in the service's event store; every save projects the case's read models with it."""
+    repository = Repository(
+        store, Case, source=SOURCE, clock=env.clock, jurisdiction=lambda case: case.jurisdiction
+    )
+
+    async def project(
+        conn: AsyncConnection, case: Case, changes: Sequence[Any], _recorded: Sequence[RecordedEvent]
+    ) -> None:
+        await project_cases(conn, [(case, changes)], env.now(), env.policy)
+
+    repository.add_projection(project)
+    return repository
+
+
+async def project_cases(
+    conn: AsyncConnection,
+    changed: Sequence[tuple[Case, Sequence[CaseEvent]]],
+    now: datetime,
+    policy: CollectionPolicy,
+) -> None:
+    """The case rows and the roll, cure and recovery KPIs of `changed`, in multi-row statements."""
+    today = now.astimezone(UTC).date()
+    await projections.upsert_cases(
+        conn, [projections.case_row(case, now=now, today=today, policy=policy) for case, _ in changed]
+    )
+    transitions: list[dict[str, Any]] = []
+    recoveries: list[dict[str, Any]] = []
+    for case, changes in changed:
+        t, r = projections.kpi_rows(case, changes, now)
+        transitions += t
+        recoveries += r
+    await projections.write_kpis(conn, transitions, recoveries)
+
+
+@dataclass
+class PostgresCaseUnitOfWork:
+    cases: Repository[Case]
+    tx: AsyncConnection
+    env: CaseEnvironment
+
+    async def open_new(self, cases: Sequence[Case]) -> list[Case]:
+        store = self.cases.store
+        assert isinstance(store, EventStore)
+        batch = [(case, self.cases.new_events(case, case.pending)) for case in cases]
+        try:
+            await store.append_new_streams([(case.case_id, events) for case, events in batch], conn=self.tx)
+            opened = [case for case, _ in batch]
+        except ConcurrencyConflict:
+            # Some account was placed meanwhile by another path: append one by one, skipping those.
+            opened = []
+            for case, events in batch:
+                try:
+                    await store.append(case.case_id, 0, events, conn=self.tx)
+                    opened.append(case)
+                except ConcurrencyConflict:
+                    continue
+        for case in opened:
+            case.version = len(case.pull_changes())
+        return opened
+
+    async def project(self, changed: Sequence[tuple[Case, Sequence[CaseEvent]]]) -> None:
+        await project_cases(self.tx, changed, self.env.now(), self.env.policy)
+
+    async def existing_case_ids(self, case_ids: Sequence[str]) -> set[str]:
+        return await queries.existing_case_ids(self.tx, list(case_ids))
+
+    async def case_ids_needing_ageing(self, today: date, limit: int) -> list[str]:
+        return await queries.case_ids_needing_ageing(self.tx, today, limit)
+
+    async def candidates(self, kind: AssigneeKind | None = None) -> list[Candidate]:
+        return await staff.candidates(self.tx, kind)
+
+    async def team_cursor(self, team: str) -> str | None:
+        return await staff.team_cursor(self.tx, team)
+
+    async def move_team_cursor(self, team: str, last: str) -> None:
+        await staff.move_team_cursor(self.tx, team, last)
+
+    async def schedule_timer(
+        self, kind: str, key: str, due_at: datetime, payload: Mapping[str, Any] | None = None
+    ) -> None:
+        await timers.schedule(self.tx, kind, key, due_at, payload)
+
+    async def cancel_timer(self, kind: str, key: str) -> None:
+        await timers.cancel(self.tx, kind, key)
+
+    async def pending_timer_keys(self, kind: str, key_prefix: str) -> list[str]:
+        return await case_timers.pending_keys(self.tx, kind, key_prefix)
+
+    async def promise_made(
+        self, promise_id: str, case_id: str, collector_id: str | None, at: datetime
+    ) -> None:
+        await projections.promise_made(self.tx, promise_id, case_id, collector_id, at)
+
+    async def promise_settled(self, promise_id: str, case_id: str, status: str, at: datetime) -> None:
+        await projections.promise_settled(self.tx, promise_id, case_id, status, at)
+
+    async def collector_activity(
+        self, event_id: str, collector_id: str, case_id: str, kind: str, at: datetime
+    ) -> None:
+        await projections.collector_activity(self.tx, event_id, collector_id, case_id, kind, at)
+
+    async def insert_import(
+        self,
+        *,
+        import_id: str,
+        fmt: str,
+        filename: str | None,
+        actor: str | None,
+        bytes_total: int | None,
+        created_at: datetime,
+    ) -> None:
+        await import_records.insert_import(
+            self.tx,
+            import_id=import_id,
+            fmt=fmt,
+            filename=filename,
+            actor=actor,
+            bytes_total=bytes_total,
+            created_at=created_at,
+        )
+
+    async def update_import(self, import_id: str, values: Mapping[str, Any]) -> None:
+        await import_records.update_import(self.tx, import_id, dict(values))
+
+    async def insert_rejections(self, rejections: Sequence[Mapping[str, Any]]) -> None:
+        await import_records.insert_rejections(self.tx, [dict(r) for r in rejections])
+
+
+def unit_of_work_factory(store: EventStore, repository: Repository[Case], env: CaseEnvironment) -> Any:
+    """`factory(tx)`: a unit of work in the caller's transaction, or in a new one."""
+
+    @asynccontextmanager
+    async def begin(tx: AsyncConnection | None) -> AsyncIterator[PostgresCaseUnitOfWork]:
+        if tx is not None:
+            yield PostgresCaseUnitOfWork(repository, tx, env)
+            return
+        async with store.transaction() as own:
+            yield PostgresCaseUnitOfWork(repository, own, env)
+
+    return begin

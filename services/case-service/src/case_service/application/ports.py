@@ -1,0 +1,96 @@
+"""What the case service's handlers need besides the domain: one unit of work per command (the case
+repository and the read models, timers and staff directory of the same transaction), and the
+environment every handler may read (policy and clock).
+
+Two implementations: PostgreSQL (`adapters/unit_of_work.py`) and, for the fast application tests,
+memory (`tests/unit/memory.py`), both over a store that passes the platform's contract suite.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Any, Protocol
+
+from case_service.domain.assignment import Candidate
+from case_service.domain.case import Case
+from case_service.domain.policy import CollectionPolicy
+from dcp_events.catalogue.cases import CaseEvent
+from dcp_events.catalogue.enums import AssigneeKind
+from dcp_platform.application import CommandBus
+from dcp_platform.clock import Clock
+from dcp_platform.eventsourcing.repository import Repository
+
+
+@dataclass(frozen=True)
+class CaseEnvironment:
+    policy: CollectionPolicy
+    clock: Clock
+
+    def now(self) -> datetime:
+        return self.clock.now()
+
+    def today(self) -> date:
+        return self.clock.now().astimezone(UTC).date()
+
+
+class CaseUnitOfWork(Protocol):
+    """Everything one command touches, in one transaction."""
+
+    cases: Repository[Case]
+    tx: Any
+
+    async def open_new(self, cases: Sequence[Case]) -> list[Case]:
+        """Append just-opened cases in bulk; those already placed meanwhile are left out."""
+        ...
+
+    async def project(self, changed: Sequence[tuple[Case, Sequence[CaseEvent]]]) -> None:
+        """The read models of cases appended by `open_new` (saves through `cases` project themselves)."""
+        ...
+
+    async def existing_case_ids(self, case_ids: Sequence[str]) -> set[str]: ...
+
+    async def case_ids_needing_ageing(self, today: date, limit: int) -> list[str]: ...
+
+    async def candidates(self, kind: AssigneeKind | None = None) -> list[Candidate]: ...
+
+    async def team_cursor(self, team: str) -> str | None: ...
+
+    async def move_team_cursor(self, team: str, last: str) -> None: ...
+
+    async def schedule_timer(
+        self, kind: str, key: str, due_at: datetime, payload: Mapping[str, Any] | None = None
+    ) -> None: ...
+
+    async def cancel_timer(self, kind: str, key: str) -> None: ...
+
+    async def pending_timer_keys(self, kind: str, key_prefix: str) -> list[str]: ...
+
+    async def promise_made(
+        self, promise_id: str, case_id: str, collector_id: str | None, at: datetime
+    ) -> None: ...
+
+    async def promise_settled(self, promise_id: str, case_id: str, status: str, at: datetime) -> None: ...
+
+    async def collector_activity(
+        self, event_id: str, collector_id: str, case_id: str, kind: str, at: datetime
+    ) -> None: ...
+
+    async def insert_import(
+        self,
+        *,
+        import_id: str,
+        fmt: str,
+        filename: str | None,
+        actor: str | None,
+        bytes_total: int | None,
+        created_at: datetime,
+    ) -> None: ...
+
+    async def update_import(self, import_id: str, values: Mapping[str, Any]) -> None: ...
+
+    async def insert_rejections(self, rejections: Sequence[Mapping[str, Any]]) -> None: ...
+
+
+CaseBus = CommandBus[CaseUnitOfWork, CaseEnvironment]
