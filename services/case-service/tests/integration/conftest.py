@@ -3,65 +3,32 @@ through its HTTP app (httpx + LifespanManager) with a manual clock the tests mov
 
 from __future__ import annotations
 
-import asyncio
-import time
+import functools
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-import asyncpg
 import httpx
 import pytest
 from aiokafka import AIOKafkaProducer
-from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
 
 from case_service.main import MIGRATIONS, CaseServiceSettings, create_app
-from dcp_devstack.kafka import create_topics_async
-from dcp_devstack.postgres import database_url_for
-from dcp_devstack.stack import catalogue_topics
+from dcp_devstack.testing import eventually as eventually  # re-exported: the tests import it from here
+from dcp_devstack.testing import service_under_test
+from dcp_devstack.testing import token as bearer
 from dcp_events import encode_event
 from dcp_events.catalogue.base import EventPayload
 from dcp_events.catalogue.building import new_event
-from dcp_platform import migrations
 from dcp_platform.auth import Role
 from dcp_platform.clock import ManualClock
-from dcp_platform.settings import DEV_HS256_SECRET
-from dcp_platform.tokens import issue_token
 
 START = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
 
 
-def bearer(
-    role: Role, subject: str = "sup-1", *, team: str | None = None, agency_id: str | None = None
-) -> dict[str, str]:
-    token = issue_token(
-        secret=DEV_HS256_SECRET,
-        role=role,
-        subject=subject,
-        issuer="dcp",
-        audience="dcp-api",
-        team=team,
-        agency_id=agency_id,
-    )
-    return {"Authorization": f"Bearer {token}"}
-
-
-SUPERVISOR = bearer(Role.SUPERVISOR)
-
-
-async def eventually(check: Callable[[], Awaitable[Any]], timeout: float = 30.0) -> Any:
-    """Poll `check` until it returns something truthy (or fail at the deadline)."""
-    deadline = time.monotonic() + timeout
-    last: Any = None
-    while time.monotonic() < deadline:
-        last = await check()
-        if last:
-            return last
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"condition not met before the deadline (last: {last!r})")
+SUPERVISOR = bearer(Role.SUPERVISOR, "sup-1")
 
 
 @dataclass
@@ -101,36 +68,28 @@ class CaseHarness:
 
 @pytest.fixture(scope="module")
 async def harness(database_server_url: str, kafka_bootstrap: str) -> AsyncIterator[CaseHarness]:
-    name = f"t_case_{uuid.uuid4().hex[:10]}"
-    admin = await asyncpg.connect(database_url_for(database_server_url, "postgres"))
-    await admin.execute(f'CREATE DATABASE "{name}"')
-    prefix = f"t{uuid.uuid4().hex[:8]}."
-    await create_topics_async(kafka_bootstrap, [prefix + t for t in catalogue_topics()])
-    url = database_url_for(database_server_url, name)
-    settings = CaseServiceSettings(
-        service_database_url=url,
-        kafka_bootstrap_servers=kafka_bootstrap,
-        kafka_topic_prefix=prefix,
-        clock_mode="manual",
-        clock_fixed_at=START,
-        log_level="WARNING",
+    settings = functools.partial(
+        CaseServiceSettings, clock_mode="manual", clock_fixed_at=START, log_level="WARNING"
     )
-    await asyncio.to_thread(migrations.upgrade, MIGRATIONS, settings.sqlalchemy_url)
-    app = create_app(settings)
-    producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap, enable_idempotence=True, acks="all")
-    await producer.start()
-    try:
-        async with (
-            LifespanManager(app, startup_timeout=60, shutdown_timeout=60),
-            httpx.AsyncClient(
-                transport=httpx.ASGITransport(app=app), base_url="http://case-service", timeout=30
-            ) as client,
-        ):
-            yield CaseHarness(app, client, app.state.clock, prefix, kafka_bootstrap, producer, url)
-    finally:
-        await producer.stop()
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.close()
+    async with service_under_test(
+        create_app,
+        settings,
+        MIGRATIONS,
+        database_server_url=database_server_url,
+        kafka_bootstrap=kafka_bootstrap,
+        base_url="http://case-service",
+        database_prefix="t_case",
+    ) as running:
+        app = running.app
+        yield CaseHarness(
+            app,
+            running.client,
+            app.state.clock,
+            running.topic_prefix,
+            kafka_bootstrap,
+            running.producer,
+            running.database_url,
+        )
 
 
 def placement_body(account_reference: str, **overrides: Any) -> dict[str, Any]:

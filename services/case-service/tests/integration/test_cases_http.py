@@ -175,7 +175,10 @@ async def test_holds_block_escalation_until_released_and_close_rules_apply(harne
     not_paid = await harness.client.post(
         f"/cases/{case_id}/close", json={"reason": "paid_in_full"}, headers=SUPERVISOR
     )
-    assert not_paid.status_code == 409 and not_paid.json()["type"] == "https://errors.dcp.example/close-not-allowed"
+    assert (
+        not_paid.status_code == 409
+        and not_paid.json()["type"] == "https://errors.dcp.example/close-not-allowed"
+    )
     recalled = await harness.client.post(
         f"/cases/{case_id}/close", json={"reason": "recalled"}, headers=SUPERVISOR
     )
