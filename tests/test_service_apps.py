@@ -113,9 +113,8 @@ async def test_migrated_service_starts_its_runtime_and_is_ready(
 
 
 async def test_a_manual_clock_moves_only_forward_and_only_for_admins(service: str) -> None:
+    from dcp_devstack.testing import token
     from dcp_platform.auth import Role
-    from dcp_platform.settings import DEV_HS256_SECRET
-    from dcp_platform.tokens import issue_token
 
     port = closed_port()
     app = app_for(
@@ -126,12 +125,8 @@ async def test_a_manual_clock_moves_only_forward_and_only_for_admins(service: st
         clock_fixed_at="2026-03-08T06:00:00Z",
     )
 
-    def bearer(role: Role) -> dict[str, str]:
-        token = issue_token(secret=DEV_HS256_SECRET, role=role, subject="u", issuer="dcp", audience="dcp-api")
-        return {"Authorization": f"Bearer {token}"}
-
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://svc") as client:
-        admin = bearer(Role.ADMIN)
+        admin = token(Role.ADMIN, "u")
         assert (await client.get("/admin/clock", headers=admin)).json() == {"now": "2026-03-08T06:00:00Z"}
         moved = await client.put("/admin/clock", json={"now": "2026-03-09T07:30:00+01:00"}, headers=admin)
         assert moved.status_code == 200
@@ -140,7 +135,7 @@ async def test_a_manual_clock_moves_only_forward_and_only_for_admins(service: st
         assert backwards.status_code == 409
         assert backwards.headers["content-type"].startswith("application/problem+json")
         collector = await client.put(
-            "/admin/clock", json={"now": "2026-03-10T00:00:00Z"}, headers=bearer(Role.COLLECTOR)
+            "/admin/clock", json={"now": "2026-03-10T00:00:00Z"}, headers=token(Role.COLLECTOR, "u")
         )
         assert collector.status_code == 403
         assert (await client.put("/admin/clock", json={"now": "2026-03-10T00:00:00Z"})).status_code == 401

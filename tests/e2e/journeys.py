@@ -6,47 +6,31 @@ check of another service's view polls until a deadline instead of sleeping.
 
 from __future__ import annotations
 
-import asyncio
-import os
+import functools
 import random
-import time
 import uuid
-from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from collections.abc import Callable
+from typing import Any
 
 import httpx
 
-from .platform_under_test import Platform
+from dcp_devstack import testing
 
-T = TypeVar("T")
+from .platform_under_test import Platform
 
 # How long an event may take from one service's commit to another service's read model.
 PROPAGATION_SECONDS = 45.0
 CREDITOR = "bank-e2e"
 
 
-async def eventually(
-    probe: Callable[[], Awaitable[T | None]], what: str, timeout: float = PROPAGATION_SECONDS
-) -> T:
-    """Poll `probe` until it returns something truthy; fail naming `what` (and the last value seen)."""
-    deadline = time.monotonic() + timeout
-    delay = 0.05
-    last: object = None
-    while True:
-        try:
-            result = await probe()
-        except (AssertionError, httpx.TransportError) as exc:
-            result, last = None, exc
-        else:
-            last = result
-        if result:
-            if os.environ.get("E2E_TIMINGS"):
-                print(f"[{time.monotonic() - deadline + timeout:6.2f}s] {what}")
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}; last seen: {last!r}")
-        await asyncio.sleep(delay)
-        delay = min(delay * 1.5, 0.5)
+# Polls another service's view through HTTP: a probe's failed `expect` or a refused connection just
+# means "not yet", and the polls back off further than in-process tests need.
+eventually = functools.partial(
+    testing.eventually,
+    timeout=PROPAGATION_SECONDS,
+    retry_on=(AssertionError, httpx.TransportError),
+    max_interval=0.5,
+)
 
 
 def expect(response: httpx.Response, status: int) -> dict[str, Any]:

@@ -21,14 +21,11 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import asyncpg
 import httpx
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
-from dcp_platform.auth import Role
-from dcp_platform.settings import DEV_HS256_SECRET
-from dcp_platform.tokens import issue_token
+from dcp_devstack.testing import bearer_token, new_database
 
 SERVICES = {
     "case": "case_service",
@@ -43,7 +40,6 @@ TOPICS = [
     "integration.placements",
     "integration.payments",
 ]
-ISSUER, AUDIENCE = "dcp", "dcp-api"
 
 
 def free_port() -> int:
@@ -52,20 +48,9 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-@functools.cache
-def token(role: str, subject: str, **claims: Any) -> str:
-    """A development bearer token, as `make token` / `dcp-token` mints it (the dev HS256 key).
-
-    Minted in-process with the same function as the command: a process per token costs seconds."""
-    return issue_token(
-        secret=DEV_HS256_SECRET,
-        role=Role(role),
-        subject=subject,
-        issuer=ISSUER,
-        audience=AUDIENCE,
-        ttl_seconds=4 * 3600,
-        **claims,
-    )
+# A development bearer token, minted in-process as `dcp-token` mints it (a process per token costs
+# seconds). Cached for the session, so each lives four hours.
+token = functools.cache(functools.partial(bearer_token, ttl_seconds=4 * 3600))
 
 
 @dataclass
@@ -142,15 +127,6 @@ async def create_topics(bootstrap: str, names: list[str]) -> None:
         await admin.close()
 
 
-async def create_database(server_url: str, name: str) -> str:
-    conn = await asyncpg.connect(server_url)
-    try:
-        await conn.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await conn.close()
-    return server_url.rpartition("/")[0] + "/" + name
-
-
 async def migrate(module: str, env: dict[str, str]) -> None:
     process = await asyncio.create_subprocess_exec(
         sys.executable,
@@ -176,7 +152,7 @@ async def start_platform(
     )
     envs: dict[str, dict[str, str]] = {}
     for name in SERVICES:
-        database = await create_database(database_server_url, f"e2e{run}_{name}")
+        database = await new_database(database_server_url, f"e2e{run}_{name}")
         envs[name] = {
             **os.environ,
             "DCP_ENV": "dev",

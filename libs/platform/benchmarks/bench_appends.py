@@ -23,6 +23,7 @@ import pytest
 from aiokafka import AIOKafkaConsumer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
+from dcp_devstack.testing import drop_database, new_database
 from dcp_platform.eventsourcing.postgres import asyncpg_dsn, create_engine
 from dcp_platform.eventsourcing.relay import OutboxRelay
 from dcp_platform.eventsourcing.schema import install
@@ -61,22 +62,8 @@ async def run_writers(writers: int, total: int, append_one: Callable[[int, int],
     return per_writer * writers / (time.perf_counter() - started)
 
 
-async def fresh_database(server_url: str) -> str:
-    name = f"bench_{uuid.uuid4().hex[:8]}"
-    admin = await asyncpg.connect(asyncpg_dsn(server_url))
-    await admin.execute(f'CREATE DATABASE "{name}"')
-    await admin.close()
-    return server_url.rpartition("/")[0] + "/" + name
-
-
-async def drop_database(server_url: str, url: str) -> None:
-    admin = await asyncpg.connect(asyncpg_dsn(server_url))
-    await admin.execute(f'DROP DATABASE IF EXISTS "{url.rpartition("/")[2]}" WITH (FORCE)')
-    await admin.close()
-
-
 async def bench_event_store(server_url: str, writers: int) -> float:
-    url = await fresh_database(server_url)
+    url = await new_database(server_url, "bench")
     engine = create_engine(url, pool_size=writers, max_overflow=0)
     await install(engine)
     store = EventStore(engine)
@@ -94,7 +81,7 @@ async def bench_event_store(server_url: str, writers: int) -> float:
 
 
 async def bench_plain_asyncpg(server_url: str, writers: int) -> float:
-    url = await fresh_database(server_url)
+    url = await new_database(server_url, "bench")
     pool = await asyncpg.create_pool(asyncpg_dsn(url), min_size=writers, max_size=writers)
     assert pool is not None
     await pool.execute(
@@ -125,7 +112,7 @@ def bench_eventsourcing_library(server_url: str, writers: int) -> float | None:
         return None
     from sqlalchemy.engine import make_url
 
-    url = asyncio.run(fresh_database(server_url))
+    url = asyncio.run(new_database(server_url, "bench"))
     parsed = make_url(url)
     datastore = PostgresDatastore(
         parsed.database or "",
@@ -163,7 +150,7 @@ def bench_eventsourcing_library(server_url: str, writers: int) -> float | None:
 
 
 async def bench_relay_latency(server_url: str, bootstrap: str, samples: int = 100) -> list[float]:
-    url = await fresh_database(server_url)
+    url = await new_database(server_url, "bench")
     engine = create_engine(url)
     await install(engine)
     topic = f"bench.latency.{uuid.uuid4().hex[:8]}"

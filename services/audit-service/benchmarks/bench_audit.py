@@ -19,8 +19,8 @@ from audit_service.application.verify import verify_trail
 from audit_service.main import MIGRATIONS
 from audit_service.settings import AuditServiceSettings
 from dcp_devstack.kafka import create_topics_async
-from dcp_devstack.postgres import database_url_for
 from dcp_devstack.stack import catalogue_topics
+from dcp_devstack.testing import drop_database, new_database
 from dcp_events import encode_event, new_event
 from dcp_events.catalogue.examples import EXAMPLES
 from dcp_platform import migrations
@@ -74,10 +74,7 @@ async def test_bench_audit_ingest_and_verification(kafka_bootstrap: str, databas
     plain_seconds = time.perf_counter() - started
     await consumer.stop()
 
-    name = f"b_audit_{uuid.uuid4().hex[:8]}"
-    admin = await asyncpg.connect(database_url_for(database_server_url, "postgres"))
-    await admin.execute(f'CREATE DATABASE "{name}"')
-    url = database_url_for(database_server_url, name)
+    url = await new_database(database_server_url, "b_audit")
     settings = AuditServiceSettings(
         service_database_url=url,
         kafka_topic_prefix=prefix,
@@ -112,8 +109,7 @@ async def test_bench_audit_ingest_and_verification(kafka_bootstrap: str, databas
         mean_entry = sum(len(e) for _, e in pairs) / len(pairs)
     finally:
         await pool.close()
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.close()
+        await drop_database(database_server_url, url)
 
     plain_rate, ingest_rate = N / plain_seconds, N / ingest_seconds
     verify_rate, sha_rate = N / verify_seconds, N / sha_seconds

@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import statistics
 import time
-import uuid
 from datetime import UTC, date, datetime, timedelta
 
 import asyncpg
@@ -22,9 +21,7 @@ from asgi_lifespan import LifespanManager
 from contact_service.adapters import projections as rm
 from contact_service.main import MIGRATIONS, ContactServiceSettings, create_app
 from dcp_compliance import Channel, ProposedContact, decide, load_pack
-from dcp_devstack.kafka import create_topics_async
-from dcp_devstack.postgres import database_url_for
-from dcp_devstack.stack import catalogue_topics
+from dcp_devstack.testing import drop_database, new_database, new_topic_prefix
 from dcp_events import encode_event
 from dcp_events.catalogue import Assignee, CaseAmounts, CaseAssigned, CaseOpened, Money, new_event
 from dcp_events.catalogue.debtor import Account, Debtor, PhoneNumber
@@ -61,12 +58,8 @@ def percentiles(samples: list[float]) -> str:
 async def test_gate_latency_with_a_million_history_rows(
     database_server_url: str, kafka_bootstrap: str
 ) -> None:
-    name = f"bench_{uuid.uuid4().hex[:10]}"
-    admin = await asyncpg.connect(database_url_for(database_server_url, "postgres"))
-    await admin.execute(f'CREATE DATABASE "{name}"')
-    prefix = f"b{uuid.uuid4().hex[:8]}."
-    await create_topics_async(kafka_bootstrap, [prefix + t for t in catalogue_topics()])
-    url = database_url_for(database_server_url, name)
+    url = await new_database(database_server_url, "bench")
+    prefix = await new_topic_prefix(kafka_bootstrap, "b")
     settings = ContactServiceSettings(
         service_database_url=url,
         kafka_bootstrap_servers=kafka_bootstrap,
@@ -141,8 +134,7 @@ async def test_gate_latency_with_a_million_history_rows(
         print(f"  gate in-process (history query + decide): {percentiles(in_process)}")
         print(f"  POST /contact-checks over HTTP (ASGI):    {percentiles(over_http)}")
     finally:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.close()
+        await drop_database(database_server_url, url)
 
 
 async def publish_case(bootstrap: str, prefix: str, case_id: str, debtor_id: str) -> None:

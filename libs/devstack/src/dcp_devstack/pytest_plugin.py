@@ -2,6 +2,8 @@
 
 Fixtures are lazy: the stack is only touched when a test requests one of them. Tests that do should be
 marked ``@pytest.mark.integration``. Environment variables win (see :func:`dcp_devstack.ensure_stack`).
+The helpers tests share (``eventually``, ``token``, ``new_database``, ``service_under_test``, ...) live
+beside this plugin in :mod:`dcp_devstack.testing`.
 """
 
 from __future__ import annotations
@@ -12,8 +14,8 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 
 import pytest
 
-from .postgres import database_url_for
 from .stack import StackEndpoints, ensure_stack, stop_stack
+from .testing import new_topic_prefix, temporary_database
 
 _ENV_KEYS = ("KAFKA_BOOTSTRAP_SERVERS", "DATABASE_URL")
 
@@ -51,17 +53,9 @@ def database_server_url(stack: StackEndpoints) -> str:
 
 @pytest.fixture
 async def fresh_database(database_server_url: str) -> AsyncIterator[str]:
-    """A new, empty database on the stack's server for one test (dropped afterwards); its URL."""
-    import asyncpg
-
-    name = f"t_{uuid.uuid4().hex[:12]}"
-    admin = await asyncpg.connect(database_url_for(database_server_url, "postgres"))
-    try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
-        yield database_url_for(database_server_url, name)
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await admin.close()
+    """A new, empty database on the stack's server for one test (dropped with FORCE afterwards); its URL."""
+    async with temporary_database(database_server_url) as url:
+        yield url
 
 
 @pytest.fixture
@@ -90,9 +84,4 @@ async def topic_prefix(kafka_bootstrap: str) -> str:
     Services started with `KAFKA_TOPIC_PREFIX` set to it publish and consume only there, so
     tests sharing one broker never see each other's events.
     """
-    from .kafka import create_topics_async
-    from .stack import catalogue_topics
-
-    prefix = f"t{uuid.uuid4().hex[:8]}."
-    await create_topics_async(kafka_bootstrap, [prefix + t for t in catalogue_topics()])
-    return prefix
+    return await new_topic_prefix(kafka_bootstrap)

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -12,6 +11,7 @@ import pytest
 from aiokafka import AIOKafkaConsumer
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from dcp_devstack.testing import eventually as eventually  # re-exported: the tests import it from here
 from dcp_platform.eventsourcing.postgres import create_engine
 from dcp_platform.eventsourcing.schema import install
 
@@ -59,15 +59,6 @@ async def read_topic(
         await consumer.stop()
     received.sort(key=lambda r: (r[0], r[1]))
     return [(k, v, h) for _, _, k, v, h in received]
-
-
-async def eventually(check: Callable[[], Awaitable[bool]], timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if await check():
-            return
-        await asyncio.sleep(0.05)
-    raise AssertionError("condition not met before the deadline")
 
 
 def case_event(case_id: str, n: int, *, topic: str = "collections.cases", **data: object) -> NewEvent:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import threading
 from collections.abc import Callable, Iterator
@@ -16,11 +17,11 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from fastapi import APIRouter, Depends
 from jwt.algorithms import RSAAlgorithm
 
+from dcp_devstack.testing import bearer_token
 from dcp_platform.auth import CurrentPrincipal, Principal, Role, require_roles
 from dcp_platform.clock import FixedClock
 from dcp_platform.context import current_actor
 from dcp_platform.settings import DEV_HS256_SECRET
-from dcp_platform.tokens import issue_token
 
 from .conftest import SECRET, make_settings
 
@@ -38,17 +39,9 @@ async def reassign() -> dict[str, str]:
     return {"status": "done"}
 
 
-def token(role: Role = Role.COLLECTOR, *, secret: str = SECRET, **overrides: Any) -> str:
-    values: dict[str, Any] = {
-        "secret": secret,
-        "role": role,
-        "subject": "alice",
-        "issuer": "dcp",
-        "audience": "dcp-api",
-        "agency_id": "A1",
-    }
-    values.update(overrides)
-    return issue_token(**values)
+# A token Alice (agency A1) would present, signed with the unit tests' key; keyword overrides (`secret`,
+# `issuer`, `audience`, `clock`, `ttl_seconds`, ...) mint the ones the service must refuse.
+token = functools.partial(bearer_token, subject="alice", secret=SECRET, agency_id="A1")
 
 
 def auth(value: str) -> dict[str, str]:

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-import time
+import contextlib
+import functools
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -14,59 +15,22 @@ import asyncpg
 import httpx
 import pytest
 from aiokafka import AIOKafkaProducer
-from asgi_lifespan import LifespanManager
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from fastapi import FastAPI
 
 from audit_service.adapters.signing_key import private_key_pem
 from audit_service.application.runtime import AuditRuntime
 from audit_service.main import MIGRATIONS, create_app
 from audit_service.settings import AuditServiceSettings
-from dcp_devstack.kafka import create_topics_async
-from dcp_devstack.postgres import database_url_for
-from dcp_devstack.stack import catalogue_topics
+from dcp_devstack.testing import drop_database as drop_database  # re-exported for test_exactly_once
+from dcp_devstack.testing import eventually, running_app, service_under_test, token
+from dcp_devstack.testing import new_database as new_database  # re-exported for test_exactly_once
 from dcp_events import EventPayload, encode_event, new_event
 from dcp_platform import migrations
 from dcp_platform.auth import Role
-from dcp_platform.settings import DEV_HS256_SECRET
-from dcp_platform.tokens import issue_token
-
-
-def token(role: Role, subject: str = "someone") -> dict[str, str]:
-    jwt = issue_token(secret=DEV_HS256_SECRET, role=role, subject=subject, issuer="dcp", audience="dcp-api")
-    return {"Authorization": f"Bearer {jwt}"}
-
 
 AUDITOR = token(Role.AUDITOR, "aud-1")
 ADMIN = token(Role.ADMIN, "adm-1")
-
-
-async def eventually(
-    check: Callable[[], Awaitable[bool]], timeout: float = 30.0, what: str = "condition"
-) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if await check():
-            return
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"{what} not met within {timeout}s")
-
-
-async def new_database(server_url: str) -> str:
-    name = f"t_audit_{uuid.uuid4().hex[:10]}"
-    admin = await asyncpg.connect(database_url_for(server_url, "postgres"))
-    try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await admin.close()
-    return database_url_for(server_url, name)
-
-
-async def drop_database(server_url: str, url: str) -> None:
-    admin = await asyncpg.connect(database_url_for(server_url, "postgres"))
-    try:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{url.rsplit("/", 1)[1]}" WITH (FORCE)')
-    finally:
-        await admin.close()
 
 
 async def migrate(url: str) -> None:
@@ -142,42 +106,61 @@ class AuditUnderTest:
         return await self.client.get(path, headers=headers, params=params)
 
 
-async def start_service(
-    bootstrap: str, database_url: str, prefix: str, key: Ed25519PrivateKey, **overrides: Any
-) -> tuple[Any, httpx.AsyncClient, AuditRuntime, AuditServiceSettings]:
-    settings = AuditServiceSettings(
-        service_database_url=database_url,
-        kafka_bootstrap_servers=bootstrap,
-        kafka_topic_prefix=prefix,
+def audit_settings(
+    key: Ed25519PrivateKey, batch_size: int = 200, **overrides: Any
+) -> Callable[..., AuditServiceSettings]:
+    """The audit service's test settings, still to be given the database, bootstrap and topic prefix."""
+    return functools.partial(
+        AuditServiceSettings,
         audit_signing_key=private_key_pem(key).decode(),
         audit_checkpoint_interval_seconds=0,
-        audit_ingest_batch_size=overrides.pop("batch_size", 200),
+        audit_ingest_batch_size=batch_size,
         **overrides,
     )
-    app = create_app(settings)
-    manager = LifespanManager(app, startup_timeout=60, shutdown_timeout=60)
-    await manager.__aenter__()
+
+
+async def ingestor_assigned(app: FastAPI) -> None:
     runtime: AuditRuntime = app.state.audit
     assert runtime.ingestor is not None
-    await asyncio.wait_for(runtime.ingestor.assigned.wait(), 60)
-    client = httpx.AsyncClient(transport=httpx.ASGITransport(app=manager.app), base_url="http://audit")
-    return manager, client, runtime, settings
+    await runtime.ingestor.assigned.wait()
+
+
+async def start_service(
+    bootstrap: str, database_url: str, prefix: str, key: Ed25519PrivateKey, **overrides: Any
+) -> tuple[contextlib.AsyncExitStack, httpx.AsyncClient, AuditRuntime, AuditServiceSettings]:
+    """An audit service on an existing database, to stop (``__aexit__``) and start again mid-test."""
+    settings = audit_settings(key, **overrides)(
+        service_database_url=database_url, kafka_bootstrap_servers=bootstrap, kafka_topic_prefix=prefix
+    )
+    app = create_app(settings)
+    manager = contextlib.AsyncExitStack()
+    client = await manager.enter_async_context(
+        running_app(app, base_url="http://audit", ready=ingestor_assigned)
+    )
+    return manager, client, app.state.audit, settings
 
 
 @pytest.fixture(scope="module")
 async def audit(kafka_bootstrap: str, database_server_url: str) -> AsyncIterator[AuditUnderTest]:
-    prefix = f"ta{uuid.uuid4().hex[:8]}."
-    await create_topics_async(kafka_bootstrap, [prefix + t for t in catalogue_topics()])
-    database_url = await new_database(database_server_url)
-    await migrate(database_url)
     key = Ed25519PrivateKey.generate()
-    manager, client, runtime, settings = await start_service(kafka_bootstrap, database_url, prefix, key)
-    producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap, enable_idempotence=True, acks="all")
-    await producer.start()
-    try:
-        yield AuditUnderTest(client, runtime, settings, database_url, prefix, kafka_bootstrap, key, producer)
-    finally:
-        await producer.stop()
-        await client.aclose()
-        await manager.__aexit__(None, None, None)
-        await drop_database(database_server_url, database_url)
+    async with service_under_test(
+        create_app,
+        audit_settings(key),
+        MIGRATIONS,
+        database_server_url=database_server_url,
+        kafka_bootstrap=kafka_bootstrap,
+        base_url="http://audit",
+        ready=ingestor_assigned,
+        database_prefix="t_audit",
+        topic_prefix="ta",
+    ) as running:
+        yield AuditUnderTest(
+            running.client,
+            running.app.state.audit,
+            running.settings,
+            running.database_url,
+            running.topic_prefix,
+            kafka_bootstrap,
+            key,
+            running.producer,
+        )

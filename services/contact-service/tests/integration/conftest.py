@@ -4,25 +4,22 @@ to publish case events and read the contact events it publishes."""
 
 from __future__ import annotations
 
-import asyncio
+import functools
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import asyncpg
 import httpx
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
-from asgi_lifespan import LifespanManager
 
 from contact_service.main import MIGRATIONS, ContactServiceSettings, create_app
-from dcp_devstack.kafka import create_topics_async
-from dcp_devstack.postgres import database_url_for
-from dcp_devstack.stack import catalogue_topics
+from dcp_devstack import testing
+from dcp_devstack.testing import eventually
 from dcp_events import decode_event, encode_event
 from dcp_events.catalogue import (
     Assignee,
@@ -36,11 +33,8 @@ from dcp_events.catalogue import (
 from dcp_events.catalogue.debtor import Account, Debtor, EmailAddress, PhoneNumber
 from dcp_events.catalogue.enums import AssigneeKind, PhoneKind, TimeZoneSource
 from dcp_events.envelope import CloudEvent
-from dcp_platform import migrations
 from dcp_platform.auth import Role
 from dcp_platform.clock import ManualClock
-from dcp_platform.settings import DEV_HS256_SECRET
-from dcp_platform.tokens import issue_token
 
 START = datetime(2026, 6, 10, 16, 0, tzinfo=UTC)  # 12:00 in New York, 17:00 in London, 00:00 in Shanghai
 ZONES = {"US": "America/New_York", "GB": "Europe/London", "CN": "Asia/Shanghai", "FR": "Europe/Paris"}
@@ -48,19 +42,8 @@ CURRENCY = {"US": "USD", "GB": "GBP", "CN": "CNY", "FR": "EUR"}
 
 
 def token(role: Role = Role.COLLECTOR, subject: str = "col-1", **claims: Any) -> dict[str, str]:
-    jwt = issue_token(
-        secret=DEV_HS256_SECRET, role=role, subject=subject, issuer="dcp", audience="dcp-api", **claims
-    )
-    return {"Authorization": f"Bearer {jwt}"}
-
-
-async def eventually(check: Callable[[], Awaitable[bool]], timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if await check():
-            return
-        await asyncio.sleep(0.05)
-    raise AssertionError("condition not met before the deadline")
+    """`dcp_devstack.testing.token`, by default for col-1: the collector `open_case` assigns cases to."""
+    return testing.token(role, subject, **claims)
 
 
 @dataclass
@@ -172,29 +155,20 @@ class ContactService:
 @pytest.fixture(scope="module")
 async def service(database_server_url: str, kafka_bootstrap: str) -> AsyncIterator[ContactService]:
     """Module-scoped equivalents of `fresh_database` and `topic_prefix` (those are per test)."""
-    name = f"t_{uuid.uuid4().hex[:12]}"
-    admin = await asyncpg.connect(database_url_for(database_server_url, "postgres"))
-    await admin.execute(f'CREATE DATABASE "{name}"')
-    prefix = f"t{uuid.uuid4().hex[:8]}."
-    await create_topics_async(kafka_bootstrap, [prefix + t for t in catalogue_topics()])
-    url = database_url_for(database_server_url, name)
-    settings = ContactServiceSettings(
-        service_database_url=url,
-        kafka_bootstrap_servers=kafka_bootstrap,
-        kafka_topic_prefix=prefix,
-        clock_mode="manual",
-        clock_fixed_at=START,
-    )
-    await asyncio.to_thread(migrations.upgrade, MIGRATIONS, settings.sqlalchemy_url)
-    app = create_app(settings)
-    producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap, enable_idempotence=True, acks="all")
-    await producer.start()
-    try:
-        async with LifespanManager(app, startup_timeout=60, shutdown_timeout=30):
-            transport = httpx.ASGITransport(app=app)
-            async with httpx.AsyncClient(transport=transport, base_url="http://contact") as client:
-                yield ContactService(client, app.state.clock, prefix, kafka_bootstrap, url, producer)
-    finally:
-        await producer.stop()
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.close()
+    settings = functools.partial(ContactServiceSettings, clock_mode="manual", clock_fixed_at=START)
+    async with testing.service_under_test(
+        create_app,
+        settings,
+        MIGRATIONS,
+        database_server_url=database_server_url,
+        kafka_bootstrap=kafka_bootstrap,
+        base_url="http://contact",
+    ) as running:
+        yield ContactService(
+            running.client,
+            running.app.state.clock,
+            running.topic_prefix,
+            kafka_bootstrap,
+            running.database_url,
+            running.producer,
+        )

@@ -1,30 +1,27 @@
 """A payment service per test module, on its own database and topic prefix, over the real stack.
 
 `fresh_database` and `topic_prefix` are per test; a service takes seconds to join its consumer
-groups, so these module-scoped twins (built on the same helpers and on the stack's session fixtures
-`database_server_url` and `kafka_bootstrap`) give each module one instance.
+groups, so `dcp_devstack.testing.service_under_test` (the same helpers, on the stack's session fixtures
+`database_server_url` and `kafka_bootstrap`) gives each module one instance.
 """
 
 from __future__ import annotations
 
-import asyncio
+import functools
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 
-import asyncpg
 import httpx
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
-from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
 
-from dcp_devstack.kafka import create_topics_async
-from dcp_devstack.postgres import database_url_for
-from dcp_devstack.stack import catalogue_topics
+from dcp_devstack.testing import eventually as eventually  # re-exported: the tests import it from here
+from dcp_devstack.testing import service_under_test, token
 from dcp_events import encode_event
 from dcp_events.canonical import decode_event
 from dcp_events.catalogue import (
@@ -41,30 +38,12 @@ from dcp_events.catalogue import (
     new_event,
 )
 from dcp_events.envelope import CloudEvent
-from dcp_platform import migrations
 from dcp_platform.auth import Role
 from dcp_platform.eventsourcing.runtime import EventSourcingRuntime
-from dcp_platform.settings import DEV_HS256_SECRET
-from dcp_platform.tokens import issue_token
 from payment_service.adapters import case_facts
 from payment_service.main import MIGRATIONS, PaymentServiceSettings, create_app
 
 START = datetime(2027, 1, 4, 9, 0, tzinfo=UTC)
-
-
-def token(
-    role: Role, subject: str = "u-1", *, team: str | None = None, agency_id: str | None = None
-) -> dict[str, str]:
-    jwt = issue_token(
-        secret=DEV_HS256_SECRET,
-        role=role,
-        subject=subject,
-        issuer="dcp",
-        audience="dcp-api",
-        team=team,
-        agency_id=agency_id,
-    )
-    return {"Authorization": f"Bearer {jwt}"}
 
 
 # Cases opened by `Service.open_case` are assigned to collector-1 unless told otherwise.
@@ -210,60 +189,31 @@ async def read_topic(
     raise AssertionError(f"{topic}: condition not met before the deadline; saw {[e.type for e in events]}")
 
 
-async def eventually(check: Callable[[], Awaitable[bool]], timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if await check():
-            return
-        await asyncio.sleep(0.05)
-    raise AssertionError("condition not met before the deadline")
-
-
 @pytest.fixture(scope="module")
-async def module_database(database_server_url: str) -> AsyncIterator[str]:
-    name = f"t_pay_{uuid.uuid4().hex[:10]}"
-    admin = await asyncpg.connect(database_url_for(database_server_url, "postgres"))
-    try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
-        yield database_url_for(database_server_url, name)
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await admin.close()
-
-
-@pytest.fixture(scope="module")
-async def module_topic_prefix(kafka_bootstrap: str) -> str:
-    prefix = f"t{uuid.uuid4().hex[:8]}."
-    await create_topics_async(kafka_bootstrap, [prefix + t for t in catalogue_topics()])
-    return prefix
-
-
-@pytest.fixture(scope="module")
-async def service(
-    module_database: str, module_topic_prefix: str, kafka_bootstrap: str, database_server_url: str
-) -> AsyncIterator[Service]:
-    settings = PaymentServiceSettings(
+async def service(database_server_url: str, kafka_bootstrap: str) -> AsyncIterator[Service]:
+    settings = functools.partial(
+        PaymentServiceSettings,
         database_url=database_server_url,
-        service_database_url=module_database,
-        kafka_bootstrap_servers=kafka_bootstrap,
-        kafka_topic_prefix=module_topic_prefix,
         clock_mode="manual",
         clock_fixed_at=START,
         promise_grace_days=2,
         installment_grace_days=3,
         plan_missed_installments_to_break=2,
     )
-    await asyncio.to_thread(migrations.upgrade, MIGRATIONS, settings.sqlalchemy_url)
-    app = create_app(settings)
-    producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap, enable_idempotence=True, acks="all")
-    await producer.start()
-    try:
-        async with LifespanManager(app, startup_timeout=60, shutdown_timeout=60):
-            transport = httpx.ASGITransport(app=app)
-            async with httpx.AsyncClient(transport=transport, base_url="http://payment-service") as client:
-                runtime: EventSourcingRuntime = app.state.runtime
-                for consumer in runtime.consumers:
-                    await asyncio.wait_for(consumer.assigned.wait(), timeout=60)
-                yield Service(app, client, module_topic_prefix, kafka_bootstrap, producer)
-    finally:
-        await producer.stop()
+
+    async def consumers_assigned(app: FastAPI) -> None:
+        runtime: EventSourcingRuntime = app.state.runtime
+        for consumer in runtime.consumers:
+            await consumer.assigned.wait()
+
+    async with service_under_test(
+        create_app,
+        settings,
+        MIGRATIONS,
+        database_server_url=database_server_url,
+        kafka_bootstrap=kafka_bootstrap,
+        base_url="http://payment-service",
+        ready=consumers_assigned,
+        database_prefix="t_pay",
+    ) as running:
+        yield Service(running.app, running.client, running.topic_prefix, kafka_bootstrap, running.producer)
