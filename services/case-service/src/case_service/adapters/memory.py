@@ -112,6 +112,9 @@ class InMemoryCaseUnitOfWork:
             if member.active and (kind is None or member.kind is kind)
         ]
 
+    async def upsert_member(self, member: StaffMember, now: datetime) -> None:
+        self.books.staff[member.id] = member
+
     async def team_cursor(self, team: str) -> str | None:
         return self.books.team_cursors.get(team)
 

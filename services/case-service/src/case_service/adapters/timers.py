@@ -18,7 +18,9 @@ _ENSURE_AGEING_TIMER = text(
     ON CONFLICT (kind, key) DO NOTHING
     """
 )
-_PENDING_KEYS = text("SELECT key FROM timers WHERE kind = :kind AND key LIKE :prefix AND fired_at IS NULL")
+_PENDING_KEYS = text(
+    "SELECT key FROM timers WHERE kind = :kind AND key LIKE :prefix AND fired_at IS NULL ORDER BY key"
+)
 
 
 async def ensure_ageing_timer(conn: AsyncConnection, now: datetime) -> None:

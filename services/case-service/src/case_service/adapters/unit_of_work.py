@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from case_service.adapters import import_records, projections, queries, staff
 from case_service.adapters import timers as case_timers
 from case_service.application.ports import CaseEnvironment
-from case_service.domain.assignment import Candidate
+from case_service.domain.assignment import Candidate, StaffMember
 from case_service.domain.case import Case
 from case_service.domain.policy import CollectionPolicy
 from dcp_events.catalogue.cases import CaseEvent
@@ -99,6 +99,9 @@ class PostgresCaseUnitOfWork:
 
     async def candidates(self, kind: AssigneeKind | None = None) -> list[Candidate]:
         return await staff.candidates(self.tx, kind)
+
+    async def upsert_member(self, member: StaffMember, now: datetime) -> None:
+        await staff.upsert_member(self.tx, member, now)
 
     async def team_cursor(self, team: str) -> str | None:
         return await staff.team_cursor(self.tx, team)

@@ -9,6 +9,7 @@ from fastapi import APIRouter
 from case_service.adapters import staff
 from case_service.api.deps import CaseApiDep, Supervisor
 from case_service.api.schemas import StaffBody
+from case_service.application.commands import UpsertStaffMember
 from case_service.domain.assignment import Qualification, StaffMember
 from dcp_events.catalogue.enums import AssigneeKind
 from dcp_platform.problems import NotFound
@@ -45,8 +46,7 @@ async def put_member(staff_id: str, body: StaffBody, _: Supervisor, service: Cas
             for q in body.qualifications
         ),
     )
-    async with service.engine.begin() as conn:
-        await staff.upsert_member(conn, member, service.clock.now())
+    await service.handle(UpsertStaffMember(member))
     return _json(member)
 
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from case_service.domain.assignment import AssignmentPolicy
+from case_service.domain.assignment import AssignmentPolicy, StaffMember
 from dcp_events.catalogue.base import CaseAmounts, Money
 from dcp_events.catalogue.debtor import Account, Debtor, EmailAddress, PhoneNumber, PostalAddress
 from dcp_events.catalogue.enums import CloseReason, HoldType, Stage
@@ -72,6 +72,13 @@ class AssignCase:
     assignee_id: str | None = None
     reason: str | None = None
     expected_version: int | None = None
+
+
+@dataclass(frozen=True)
+class UpsertStaffMember:
+    """A collector or agency joins the staff directory, or changes (capacity, team, qualifications)."""
+
+    member: StaffMember
 
 
 @dataclass(frozen=True)

@@ -250,6 +250,12 @@ async def _choose(uow: CaseUnitOfWork, env: CaseEnvironment, case: Case, command
     return choice
 
 
+async def upsert_staff_member(
+    command: c.UpsertStaffMember, uow: CaseUnitOfWork, env: CaseEnvironment
+) -> None:
+    await uow.upsert_member(command.member, env.now())
+
+
 async def change_stage(command: c.ChangeStage, uow: CaseUnitOfWork, env: CaseEnvironment) -> None:
     today = env.today()
     await execute(
@@ -478,6 +484,7 @@ COMMAND_HANDLERS: dict[type, Handler[CaseUnitOfWork, CaseEnvironment]] = {
     c.UpdatePlacement: update_placement,
     c.RecallPlacement: recall_placement,
     c.AssignCase: assign_case,
+    c.UpsertStaffMember: upsert_staff_member,
     c.ChangeStage: change_stage,
     c.PlaceHold: place_hold,
     c.HoldForDebtorRequest: hold_for_debtor_request,

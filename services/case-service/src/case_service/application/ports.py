@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any, Protocol
 
-from case_service.domain.assignment import Candidate
+from case_service.domain.assignment import Candidate, StaffMember
 from case_service.domain.case import Case
 from case_service.domain.policy import CollectionPolicy
 from dcp_events.catalogue.cases import CaseEvent
@@ -54,6 +54,8 @@ class CaseUnitOfWork(Protocol):
     async def case_ids_needing_ageing(self, today: date, limit: int) -> list[str]: ...
 
     async def candidates(self, kind: AssigneeKind | None = None) -> list[Candidate]: ...
+
+    async def upsert_member(self, member: StaffMember, now: datetime) -> None: ...
 
     async def team_cursor(self, team: str) -> str | None: ...
 

@@ -1,0 +1,154 @@
+"""The contract of the case service's unit of work: what the handlers rely on of the ports, passed by
+the PostgreSQL adapter (tests/integration) and the in-memory one (tests/unit) alike, so the fast
+application tests run on books that behave like the database.
+
+Subclass `CaseUnitOfWorkContract` with a `begin` fixture: an async function returning an async
+context manager that yields a unit of work in a new transaction (committed on exit, rolled back on
+an exception), and an `env` fixture.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from uuid import uuid4
+
+import pytest
+
+from case_service.application import commands as c
+from case_service.application.handlers import new_case
+from case_service.application.ports import CaseEnvironment
+from case_service.domain.assignment import Qualification, StaffMember
+from dcp_events.catalogue.base import CaseAmounts, Money
+from dcp_events.catalogue.debtor import Account, Debtor
+from dcp_events.catalogue.enums import AssigneeKind
+
+NOW = datetime(2026, 11, 30, 10, 0, tzinfo=UTC)
+
+
+def placement(dpd: int = 20) -> c.Placement:
+    reference = f"ACC-{uuid4().hex[:10]}"
+    gbp = Money(amount_minor=100_000, currency="GBP")
+    return c.Placement(
+        debtor=Debtor(
+            debtor_id=f"d-{reference}",
+            full_name="Ada Lovelace",
+            language="en-GB",
+            time_zone="Europe/London",
+            time_zone_source="address",
+        ),
+        account=Account(creditor_id="acme", account_reference=reference, product="credit_card"),
+        amounts=CaseAmounts(
+            principal=gbp,
+            interest=gbp.model_copy(update={"amount_minor": 0}),
+            fees=gbp.model_copy(update={"amount_minor": 0}),
+            total_balance=gbp,
+        ),
+        due_since=NOW.date() - timedelta(days=dpd),
+        jurisdiction="GB",
+    )
+
+
+def member(member_id: str, kind: AssigneeKind = AssigneeKind.COLLECTOR, active: bool = True) -> StaffMember:
+    return StaffMember(
+        kind=kind,
+        id=member_id,
+        capacity=5,
+        active=active,
+        qualifications=(Qualification(frozenset({"GB"}), frozenset({"en"})),),
+    )
+
+
+class CaseUnitOfWorkContract:
+    async def test_timers_are_scheduled_moved_listed_and_cancelled(self, begin: Any) -> None:
+        key = uuid4().hex
+        async with begin() as uow:
+            await uow.schedule_timer("contract.kind", f"{key}:a", NOW, {"n": 1})
+            await uow.schedule_timer("contract.kind", f"{key}:b", NOW)
+            await uow.schedule_timer("contract.kind", f"{key}:a", NOW + timedelta(hours=1))  # moved
+            await uow.schedule_timer("contract.other", f"{key}:c", NOW)
+        async with begin() as uow:
+            assert await uow.pending_timer_keys("contract.kind", f"{key}:") == [f"{key}:a", f"{key}:b"]
+            await uow.cancel_timer("contract.kind", f"{key}:a")
+        async with begin() as uow:
+            assert await uow.pending_timer_keys("contract.kind", f"{key}:") == [f"{key}:b"]
+            with pytest.raises(ValueError):
+                await uow.schedule_timer("contract.kind", f"{key}:naive", NOW.replace(tzinfo=None))
+
+    async def test_a_failed_unit_of_work_keeps_nothing(self, begin: Any) -> None:
+        key = uuid4().hex
+        with pytest.raises(RuntimeError):
+            async with begin() as uow:
+                await uow.schedule_timer("contract.kind", key, NOW)
+                await uow.move_team_cursor(f"team-{key}", "col-1")
+                raise RuntimeError("the command failed")
+        async with begin() as uow:
+            assert await uow.pending_timer_keys("contract.kind", key) == []
+            assert await uow.team_cursor(f"team-{key}") is None
+
+    async def test_the_team_cursor_remembers_the_last_assignee(self, begin: Any) -> None:
+        team = f"team-{uuid4().hex[:8]}"
+        async with begin() as uow:
+            assert await uow.team_cursor(team) is None
+            await uow.move_team_cursor(team, "col-1")
+            await uow.move_team_cursor(team, "col-2")
+        async with begin() as uow:
+            assert await uow.team_cursor(team) == "col-2"
+
+    async def test_new_cases_open_in_bulk_once_and_are_found(self, begin: Any, env: CaseEnvironment) -> None:
+        first, second = new_case(placement(), env), new_case(placement(), env)
+        async with begin() as uow:
+            opened = await uow.open_new([first])
+            await uow.project([(case, []) for case in opened])
+        again = new_case(
+            c.Placement(
+                debtor=first.debtor,
+                account=first.account,
+                amounts=first.amounts_at_placement,  # type: ignore[arg-type]
+                due_since=first.due_since,
+                jurisdiction=first.jurisdiction,  # type: ignore[arg-type]
+            ),
+            env,
+        )
+        async with begin() as uow:
+            opened = await uow.open_new([again, second])
+            assert [case.case_id for case in opened] == [second.case_id]  # the placed one is left out
+            assert opened[0].version > 0 and opened[0].pending == []
+            await uow.project([(case, []) for case in opened])
+        async with begin() as uow:
+            ids = [first.case_id, second.case_id, "never-placed"]
+            assert await uow.existing_case_ids(ids) == {first.case_id, second.case_id}
+            assert (await uow.cases.get(second.case_id, uow.tx)).case_id == second.case_id
+
+    async def test_cases_due_for_ageing_are_listed_oldest_first(
+        self, begin: Any, env: CaseEnvironment
+    ) -> None:
+        due_soon = new_case(placement(dpd=29), env)  # the bucket changes at 31 days past due
+        async with begin() as uow:
+            opened = await uow.open_new([due_soon])
+            await uow.project([(case, []) for case in opened])
+        async with begin() as uow:
+            assert due_soon.case_id not in await uow.case_ids_needing_ageing(NOW.date(), 10_000)
+            later = await uow.case_ids_needing_ageing(NOW.date() + timedelta(days=5), 10_000)
+            assert due_soon.case_id in later
+
+    async def test_candidates_are_the_active_staff_of_a_kind_with_their_loads(
+        self, begin: Any, env: CaseEnvironment
+    ) -> None:
+        tag = uuid4().hex[:8]
+        async with begin() as uow:
+            await uow.upsert_member(member(f"col-{tag}"), NOW)
+            await uow.upsert_member(member(f"gone-{tag}", active=False), NOW)
+            await uow.upsert_member(member(f"agency-{tag}", AssigneeKind.AGENCY), NOW)
+            case = new_case(placement(), env)
+            case.assign(AssigneeKind.COLLECTOR, f"col-{tag}", "contract", "direct")
+            opened = await uow.open_new([case])
+            await uow.project([(case, []) for case in opened])
+        async with begin() as uow:
+            collectors = {c.member.id: c.open_cases for c in await uow.candidates(AssigneeKind.COLLECTOR)}
+            agencies = {c.member.id for c in await uow.candidates(AssigneeKind.AGENCY)}
+            everyone = {c.member.id for c in await uow.candidates()}
+        assert collectors.get(f"col-{tag}") == 1
+        assert f"gone-{tag}" not in collectors and f"gone-{tag}" not in everyone
+        assert f"agency-{tag}" in agencies and f"agency-{tag}" not in collectors
+        assert {f"col-{tag}", f"agency-{tag}"} <= everyone
