@@ -96,20 +96,12 @@ class CaseUnitOfWorkContract:
             assert await uow.team_cursor(team) == "col-2"
 
     async def test_new_cases_open_in_bulk_once_and_are_found(self, begin: Any, env: CaseEnvironment) -> None:
-        first, second = new_case(placement(), env), new_case(placement(), env)
+        placed = placement()
+        first, second = new_case(placed, env), new_case(placement(), env)
         async with begin() as uow:
             opened = await uow.open_new([first])
             await uow.project([(case, []) for case in opened])
-        again = new_case(
-            c.Placement(
-                debtor=first.debtor,
-                account=first.account,
-                amounts=first.amounts_at_placement,  # type: ignore[arg-type]
-                due_since=first.due_since,
-                jurisdiction=first.jurisdiction,  # type: ignore[arg-type]
-            ),
-            env,
-        )
+        again = new_case(placed, env)  # the same account placed again
         async with begin() as uow:
             opened = await uow.open_new([again, second])
             assert [case.case_id for case in opened] == [second.case_id]  # the placed one is left out
