@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any
 from unittest import mock
 
-from fastapi import FastAPI
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 from pydantic import AliasChoices, AliasPath, SecretBytes, SecretStr
@@ -174,40 +173,20 @@ def discover_services(repo: Path = REPO) -> tuple[Service, ...]:
 
 
 def _consumed_topics(main: types.ModuleType, settings_class: type[BaseSettings]) -> list[str] | None:
-    """The topics the service consumes, read from its code (unprefixed names); None when unreadable."""
+    """The topics the service consumes, read from its code (unprefixed names); None when unreadable.
+
+    Every service app names its consumer groups in `app.state.consumers` (each with `group_id` and
+    `topics`), whether they run on the platform runtime or, as the audit ingest, on its own writer.
+    """
     try:
         with environment({}):
-            settings = settings_class()
-            watched = _audit_watched_topics(main, settings)
-            if watched is not None:
-                return watched
-            app = main.create_app(settings)
+            app = main.create_app(settings_class())
     except Exception:
         return None
-    return _runtime_subscriptions(app)
-
-
-def _audit_watched_topics(main: types.ModuleType, settings: BaseSettings) -> list[str] | None:
-    """The audit-service's topics, named by a `watched_topics(settings)` function in its main module.
-
-    The one special case: the audit-service runs its own consumer instead of the platform runtime that
-    `event_sourced_app` builds, so its app has no `subscriptions` to read. It is being moved onto that
-    runtime; once it is, this function and its call in _consumed_topics go.
-    """
-    watched = getattr(main, "watched_topics", None)
-    if not callable(watched):
+    consumers = getattr(app.state, "consumers", None)
+    if consumers is None:
         return None
-    return sorted({str(t) for t in watched(settings)})
-
-
-def _runtime_subscriptions(app: FastAPI) -> list[str] | None:
-    """The topics of the subscriptions of the runtimes an `event_sourced_app` keeps in `app.state`."""
-    # Starlette's State has no public way to list what it holds; its values live in `_state`.
-    state = getattr(app.state, "_state", {})
-    runtimes = [v for v in state.values() if hasattr(v, "subscriptions")]
-    if not runtimes:
-        return None
-    return sorted({str(t) for r in runtimes for s in r.subscriptions for t in s.topics})
+    return sorted({str(t) for consumer in consumers for t in consumer.topics})
 
 
 def catalogue_topics() -> dict[str, bool]:

@@ -57,6 +57,7 @@ def event_sourced_app(
     )
     app.state.clock_listeners.append(runtime.timers.wake)
     app.state.runtime = runtime
+    app.state.consumers = runtime.consumers  # every service app names its consumer groups here
     # A concurrent writer won the race for the same stream: the client re-reads and retries.
     map_domain_error(app, store.ConcurrencyConflict, problems.ConcurrencyConflict)
     map_domain_error(app, store.DuplicateEventId, problems.Conflict)

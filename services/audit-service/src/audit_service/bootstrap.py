@@ -31,4 +31,5 @@ def bootstrap(settings: AuditServiceSettings) -> FastAPI:
         description="The audit service: the immutable, hash-chained, signed compliance trail, for auditors.",
     )
     app.state.audit = runtime
+    app.state.consumers = runtime.consumers  # as every service app names its consumer groups
     return app

@@ -16,6 +16,7 @@ from typer.testing import CliRunner
 from audit_service.domain.checkpoints import load_public_key
 from audit_service.domain.proofs import check_proof
 from audit_service.main import cli
+from dcp_devstack.testing import eventually
 from dcp_events.catalogue.examples import EXAMPLE_CASE_ID, EXAMPLE_TIME, EXAMPLES
 from dcp_platform.auth import Role
 
@@ -64,6 +65,15 @@ async def test_every_event_type_and_dead_letter_is_recorded(fed: AuditUnderTest)
         )
         assert [i["offset"] for i in chain] == sorted(i["offset"] for i in chain)
         assert [i["seq"] for i in chain] == list(range(len(chain)))
+
+
+async def test_the_ingest_group_reports_its_lag_as_every_consumer_group_does(fed: AuditUnderTest) -> None:
+    sample = f'dcp_consumer_lag{{consumer_group="{fed.prefix}audit-service.trail",partition="'
+
+    async def reported() -> bool:
+        return sample in (await fed.client.get("/metrics")).text
+
+    await eventually(reported, 30, "the audit group's lag on /metrics")
 
 
 async def test_only_auditors_and_admins_get_in(fed: AuditUnderTest) -> None:

@@ -2,11 +2,13 @@
 
 For every message, the handler's effects, the processed event id and the next offset to
 consume commit in one PostgreSQL transaction. On partition assignment the consumer seeks to
-the offsets stored there, so a crash at any point leads neither to a lost message nor to a
-second effect; a duplicated message (same event id at another offset) is recognised and
-skipped. A message that cannot be decoded, fails validation, or keeps failing its handler
-after bounded retries is published to `<topic>.dlq` with the reason and its original
-coordinates in headers, and the consumer moves on.
+the offsets stored there (`consumer_offsets`, the `ResumePoints` of a `PartitionConsumer`), so
+a crash at any point leads neither to a lost message nor to a second effect; a duplicated
+message (same event id at another offset) is recognised and skipped. A message that cannot be
+decoded, fails validation, or keeps failing its handler after bounded retries is published to
+`<topic>.dlq` with the reason and its original coordinates in headers, and the consumer moves on.
+The handler runs in the consumed event's causal context: what it appends names that event as its
+cause and carries its correlation id, trace and actor.
 """
 
 from __future__ import annotations
@@ -15,19 +17,20 @@ import asyncio
 import contextlib
 import logging
 import traceback
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
+from aiokafka import AIOKafkaProducer, TopicPartition
 from aiokafka.structs import ConsumerRecord
-from prometheus_client import Counter, Gauge
+from prometheus_client import Counter
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from dcp_events.envelope import CloudEvent
 from dcp_platform.context import bind_context
+from dcp_platform.eventsourcing.partitions import PartitionConsumer
 
 log = logging.getLogger(__name__)
 
@@ -36,9 +39,6 @@ EVENTS_CONSUMED = Counter(
 )
 DLQ_PUBLISHED = Counter(
     "dcp_dlq_published_total", "Messages sent to a dead-letter topic", ["consumer_group", "topic"]
-)
-CONSUMER_LAG = Gauge(
-    "dcp_consumer_lag", "Messages behind the partition's end", ["consumer_group", "topic", "partition"]
 )
 
 
@@ -81,12 +81,15 @@ def cloudevent_decoder(record: ConsumerRecord[bytes, bytes]) -> tuple[str, Any]:
 
 
 def _context_of(event: Any) -> AbstractContextManager[object]:
-    """Events a handler appends are caused by the consumed event and share its correlation and trace."""
+    """Events a handler appends are caused by the consumed event: they name it as their cause, share
+    its correlation id and trace, and are acted by whoever acted it."""
     if isinstance(event, CloudEvent):
         return bind_context(
             correlation_id=event.correlationid,
-            causation_id=event.id,
+            causation_id=str(event.id),
             traceparent=event.traceparent,
+            actor_id=event.actor,
+            actor_role=event.actorrole.value,
             span_name=f"consume {event.type}",
         )
     return contextlib.nullcontext()
@@ -118,15 +121,18 @@ _MARK_PROCESSED = text(
 )
 
 
-class _SeekToStoredOffsets(ConsumerRebalanceListener):  # type: ignore[misc]
-    def __init__(self, runtime: EventConsumer) -> None:
-        self._runtime = runtime
+class StoredOffsets:
+    """A consumer group's resume points: the next offsets committed with its effects (`consumer_offsets`)."""
 
-    async def on_partitions_revoked(self, revoked: Sequence[TopicPartition]) -> None:
-        return None
+    def __init__(self, engine: AsyncEngine, group_id: str) -> None:
+        self._engine = engine
+        self._group_id = group_id
 
-    async def on_partitions_assigned(self, assigned: Sequence[TopicPartition]) -> None:
-        await self._runtime._seek_to_stored(assigned)
+    async def next_offsets(self, partitions: Sequence[TopicPartition]) -> Mapping[TopicPartition, int | None]:
+        async with self._engine.connect() as conn:
+            rows = (await conn.execute(_LOAD_OFFSETS, {"group": self._group_id})).all()
+        stored = {(r.topic, r.partition): int(r.next_offset) for r in rows}
+        return {tp: stored.get((tp.topic, tp.partition)) for tp in partitions}
 
 
 class EventConsumer:
@@ -151,121 +157,85 @@ class EventConsumer:
         self._engine = engine
         self._bootstrap = bootstrap_servers
         self.group_id = group_id
-        # Topics are named without the prefix; the prefix isolates deployments (and tests) on one broker.
         self._topic_prefix = topic_prefix
-        self._topics = [topic_prefix + t for t in topics]
         self._handler = handler
         self._decoder = decoder
         self._max_attempts = max_attempts
         self._retry_backoff = retry_backoff
-        self._batch_size = batch_size
         self._dedup = dedup
         self._after_commit = after_commit
-        self._consumer: AIOKafkaConsumer | None = None
+        self._partitions = PartitionConsumer(
+            bootstrap_servers,
+            group_id=group_id,
+            topics=topics,
+            topic_prefix=topic_prefix,
+            resume=StoredOffsets(engine, group_id),
+            on_batch=self._process_partition_batch,
+            batch_size=batch_size,
+        )
         self._dlq: AIOKafkaProducer | None = None
-        self._task: asyncio.Task[None] | None = None
-        self._stopping = asyncio.Event()
-        self.assigned = asyncio.Event()
+
+    @property
+    def topics(self) -> tuple[str, ...]:
+        """The topics consumed, named without the deployment's prefix."""
+        return self._partitions.topics
+
+    @property
+    def assigned(self) -> asyncio.Event:
+        """Set once partitions were assigned and sought to their stored offsets."""
+        return self._partitions.assigned
 
     async def start(self) -> None:
-        self._consumer = AIOKafkaConsumer(
-            bootstrap_servers=self._bootstrap,
-            group_id=self.group_id,
-            enable_auto_commit=False,
-            auto_offset_reset="earliest",
-            isolation_level="read_committed",
-            max_poll_records=self._batch_size,
-            client_id=f"dcp-{self.group_id}",
-        )
-        await self._consumer.start()
-        self._consumer.subscribe(self._topics, listener=_SeekToStoredOffsets(self))
+        # The dead-letter producer first: the first batch may already hold a poison message.
         self._dlq = AIOKafkaProducer(bootstrap_servers=self._bootstrap, enable_idempotence=True, acks="all")
         await self._dlq.start()
-        self._stopping.clear()
-        self._task = asyncio.create_task(self._run(), name=f"consumer-{self.group_id}")
+        try:
+            await self._partitions.start()
+        except BaseException:
+            await self._dlq.stop()
+            self._dlq = None
+            raise
 
     async def stop(self) -> None:
         """Stop fetching, finish and commit the batch in hand, then leave the group."""
-        self._stopping.set()
-        if self._task is not None:
-            try:
-                await self._task
-            except asyncio.CancelledError:
-                pass
-            except Exception:
-                log.exception("consumer %s: consume loop ended with an error", self.group_id)
-            self._task = None
-        if self._consumer is not None:
-            await self._consumer.stop()
-            self._consumer = None
+        await self._partitions.stop()
         if self._dlq is not None:
             await self._dlq.stop()
             self._dlq = None
 
     async def wait(self) -> None:
         """Until the consume loop ends (it ends on stop() or on an unrecoverable error)."""
-        if self._task is not None:
-            await self._task
-
-    async def _seek_to_stored(self, assigned: Sequence[TopicPartition]) -> None:
-        assert self._consumer is not None
-        async with self._engine.connect() as conn:
-            rows = (await conn.execute(_LOAD_OFFSETS, {"group": self.group_id})).all()
-        stored = {(r.topic, r.partition): r.next_offset for r in rows}
-        unknown = [tp for tp in assigned if (tp.topic, tp.partition) not in stored]
-        # Explicit offsets only: mixing seek() with seek_to_beginning() in one assignment lets
-        # aiokafka's pending reset override the stored position.
-        beginnings = await self._consumer.beginning_offsets(unknown) if unknown else {}
-        for tp in assigned:
-            self._consumer.seek(tp, stored.get((tp.topic, tp.partition), beginnings.get(tp, 0)))
-        if assigned:
-            self.assigned.set()
-
-    async def _run(self) -> None:
-        assert self._consumer is not None
-        while not self._stopping.is_set():
-            batches = await self._consumer.getmany(timeout_ms=200, max_records=self._batch_size)
-            for tp, records in batches.items():
-                # Finish the batch in hand even when asked to stop: its offsets commit with it.
-                await self._process_partition_batch(tp, records)
-            await self._report_lag()
+        await self._partitions.wait()
 
     async def _process_partition_batch(
         self, tp: TopicPartition, records: Sequence[ConsumerRecord[bytes, bytes]]
-    ) -> None:
-        assert self._consumer is not None
+    ) -> int | None:
         outcomes: list[str] = []
         async with self._engine.begin() as conn:
             # The stored offset, locked: records below it were applied already (a fetch that raced
             # the seek on assignment, or another member that held the partition a moment ago).
-            stored = (
+            stored: int | None = (
                 await conn.execute(
                     _LOCK_OFFSET, {"group": self.group_id, "topic": tp.topic, "partition": tp.partition}
                 )
             ).scalar_one_or_none()
             fresh = [r for r in records if stored is None or r.offset >= stored]
             if not fresh:
-                self._consumer.seek(tp, stored)
-                return
-            records = fresh
-            for record in records:
+                if stored is not None:
+                    self._partitions.seek(tp, stored)
+                return None
+            for record in fresh:
                 outcomes.append(await self._process(conn, record))
+            next_offset: int = fresh[-1].offset + 1
             await conn.execute(
                 _SAVE_OFFSET,
-                {
-                    "group": self.group_id,
-                    "topic": tp.topic,
-                    "partition": tp.partition,
-                    "offset": records[-1].offset + 1,
-                },
+                {"group": self.group_id, "topic": tp.topic, "partition": tp.partition, "offset": next_offset},
             )
         if self._after_commit is not None:
             await self._after_commit()
         for outcome in outcomes:
             EVENTS_CONSUMED.labels(self.group_id, tp.topic, outcome).inc()
-        # Kafka's own committed offset is informational (lag tooling); the database is the truth.
-        with contextlib.suppress(Exception):
-            await self._consumer.commit({tp: records[-1].offset + 1})
+        return next_offset
 
     async def _process(self, conn: AsyncConnection, record: ConsumerRecord[bytes, bytes]) -> str:
         try:
@@ -341,16 +311,3 @@ class EventConsumer:
             record.topic,
             reason,
         )
-
-    async def _report_lag(self) -> None:
-        if self._consumer is None:
-            return
-        for tp in self._consumer.assignment():
-            highwater = self._consumer.highwater(tp)
-            if highwater is None:
-                continue
-            with contextlib.suppress(Exception):
-                position = await asyncio.wait_for(self._consumer.position(tp), timeout=1.0)
-                CONSUMER_LAG.labels(self.group_id, tp.topic, str(tp.partition)).set(
-                    max(highwater - position, 0)
-                )

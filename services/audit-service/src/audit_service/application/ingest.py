@@ -1,19 +1,19 @@
 """Ingest: every record of every watched partition becomes the next entry of its chain, exactly once.
 
-The entries of a batch and the next offset commit in one transaction; on assignment the consumer seeks
-to the stored chain heads, so a crash anywhere neither loses nor repeats a record. A record is never
-skipped: when the database refuses a batch, the partition is re-read from the stored head.
+The entries of a batch and the next offset commit in one transaction; on assignment the consumer (the
+platform's `PartitionConsumer`) seeks to the stored chain heads, so a crash anywhere neither loses nor
+repeats a record. A record is never skipped nor dead-lettered, even one that cannot be decoded: when
+the database refuses a batch, the partition is re-read from the stored head.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import asyncpg
-from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
+from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.structs import ConsumerRecord
 from prometheus_client import Counter, Gauge
@@ -21,6 +21,7 @@ from prometheus_client import Counter, Gauge
 from audit_service.adapters import trail
 from audit_service.domain.chain import AuditChain, ChainHead, ChainId, Link
 from audit_service.domain.entries import EntryIndex, RecordFacts, build_entry, index_of
+from dcp_platform.eventsourcing.partitions import PartitionConsumer, seek_to_resume_points
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +39,10 @@ GROUP_ID = "audit-service.trail"
 
 
 class TrailWriter:
-    """Appends records to their chains; keeps the chain heads it last committed."""
+    """Appends records to their chains; keeps the chain heads it last committed.
+
+    Its resume points (`next_offsets`) are the stored chain heads: a partition is read on after its head.
+    """
 
     def __init__(self, pool: asyncpg.Pool, *, group_id: str = GROUP_ID, topic_prefix: str = "") -> None:
         self._pool = pool
@@ -58,6 +62,14 @@ class TrailWriter:
                 self.chains[chain] = AuditChain(chain, head)
                 heads[tp] = head
         return heads
+
+    async def next_offsets(self, partitions: Sequence[TopicPartition]) -> Mapping[TopicPartition, int | None]:
+        """The offset after each partition's stored chain head; None for a chain not begun yet."""
+        heads = await self.load(partitions)
+        for tp, head in heads.items():
+            if head is not None:
+                CHAIN_HEAD_OFFSET.labels(tp.topic, str(tp.partition)).set(head.offset)
+        return {tp: head.offset + 1 if head is not None else None for tp, head in heads.items()}
 
     async def write(self, tp: TopicPartition, records: Sequence[ConsumerRecord[bytes, bytes]]) -> int:
         """Append `records` (one partition, offset order); returns how many were new."""
@@ -90,91 +102,70 @@ class TrailWriter:
             await trail.save_offset(conn, self.group_id, tp.topic, tp.partition, links[-1][0].offset + 1)
         self.chains[chain_id] = draft
         ENTRIES_RECORDED.labels(chain_id.topic).inc(len(links))
+        CHAIN_HEAD_OFFSET.labels(tp.topic, str(tp.partition)).set(links[-1][0].offset)
         return len(links)
 
 
-class _SeekToChainHeads(ConsumerRebalanceListener):  # type: ignore[misc]
-    def __init__(self, ingestor: TrailIngestor) -> None:
-        self._ingestor = ingestor
-
-    async def on_partitions_revoked(self, revoked: Sequence[TopicPartition]) -> None:
-        return None
-
-    async def on_partitions_assigned(self, assigned: Sequence[TopicPartition]) -> None:
-        await self._ingestor.seek_to_heads(assigned)
-
-
 class TrailIngestor:
-    """The consumer group that feeds the trail."""
+    """The consumer group that feeds the trail.
+
+    Unlike the platform's EventConsumer it never dead-letters: every record, even one that cannot be
+    decoded, is recorded in its chain. A batch the database refuses is re-read from the stored head.
+    """
 
     def __init__(
         self,
-        writer: TrailWriter,
         bootstrap_servers: str,
         topics: Sequence[str],
         *,
+        group_id: str = GROUP_ID,
+        topic_prefix: str = "",
         batch_size: int = 500,
         retry_delay: float = 1.0,
     ) -> None:
-        self.writer = writer
-        self._bootstrap = bootstrap_servers
-        self._topics = list(topics)
-        self._batch_size = batch_size
+        self.group_id = group_id
+        self._topic_prefix = topic_prefix
         self._retry_delay = retry_delay
-        self._consumer: AIOKafkaConsumer | None = None
-        self._task: asyncio.Task[None] | None = None
-        self._stopping = asyncio.Event()
-        self.assigned = asyncio.Event()
-
-    async def start(self) -> None:
-        self._consumer = AIOKafkaConsumer(
-            bootstrap_servers=self._bootstrap,
-            group_id=self.writer.group_id,
-            enable_auto_commit=False,
-            auto_offset_reset="earliest",
-            isolation_level="read_committed",
-            max_poll_records=self._batch_size,
-            client_id=f"dcp-{self.writer.group_id}",
+        self._writer: TrailWriter | None = None
+        self._partitions = PartitionConsumer(
+            bootstrap_servers,
+            group_id=group_id,
+            topics=topics,
+            topic_prefix=topic_prefix,
+            resume=self,
+            on_batch=self._write,
+            batch_size=batch_size,
         )
-        await self._consumer.start()
-        self._consumer.subscribe(self._topics, listener=_SeekToChainHeads(self))
-        self._stopping.clear()
-        self._task = asyncio.create_task(self._run(), name="audit-trail-ingest")
+
+    @property
+    def topics(self) -> tuple[str, ...]:
+        """The topics recorded, named without the deployment's prefix."""
+        return self._partitions.topics
+
+    @property
+    def assigned(self) -> asyncio.Event:
+        """Set once partitions were assigned and sought to their chain heads."""
+        return self._partitions.assigned
+
+    @property
+    def writer(self) -> TrailWriter:
+        if self._writer is None:
+            raise RuntimeError("the trail ingestor is not started")
+        return self._writer
+
+    async def start(self, pool: asyncpg.Pool) -> None:
+        """Record into the trail behind `pool` (the trail role's)."""
+        self._writer = TrailWriter(pool, group_id=self.group_id, topic_prefix=self._topic_prefix)
+        await self._partitions.start()
 
     async def stop(self) -> None:
         """Finish and commit the batch in hand, then leave the group."""
-        self._stopping.set()
-        if self._task is not None:
-            try:
-                await self._task
-            except Exception:
-                log.exception("audit ingest loop ended with an error")
-            self._task = None
-        if self._consumer is not None:
-            await self._consumer.stop()
-            self._consumer = None
+        await self._partitions.stop()
 
-    async def seek_to_heads(self, assigned: Sequence[TopicPartition]) -> None:
-        assert self._consumer is not None
-        heads = await self.writer.load(assigned)
-        unknown = [tp for tp, head in heads.items() if head is None]
-        beginnings = await self._consumer.beginning_offsets(unknown) if unknown else {}
-        for tp, head in heads.items():
-            self._consumer.seek(tp, head.offset + 1 if head is not None else beginnings.get(tp, 0))
-            if head is not None:
-                CHAIN_HEAD_OFFSET.labels(tp.topic, str(tp.partition)).set(head.offset)
-        if assigned:
-            self.assigned.set()
+    async def next_offsets(self, partitions: Sequence[TopicPartition]) -> Mapping[TopicPartition, int | None]:
+        return await self.writer.next_offsets(partitions)
 
-    async def _run(self) -> None:
-        assert self._consumer is not None
-        while not self._stopping.is_set():
-            batches = await self._consumer.getmany(timeout_ms=200, max_records=self._batch_size)
-            for tp, records in batches.items():
-                await self._write(tp, records)
-
-    async def _write(self, tp: TopicPartition, records: Sequence[ConsumerRecord[bytes, bytes]]) -> None:
-        assert self._consumer is not None
+    async def _write(self, tp: TopicPartition, records: Sequence[ConsumerRecord[bytes, bytes]]) -> int | None:
         try:
             await self.writer.write(tp, records)
         except (asyncpg.PostgresError, OSError, asyncpg.InterfaceError) as exc:
@@ -183,21 +174,18 @@ class TrailIngestor:
             log.warning(
                 "audit: batch of %s[%d] refused (%s); re-reading", tp.topic, tp.partition, type(exc).__name__
             )
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(self._stopping.wait(), self._retry_delay)
+            await self._partitions.pause(self._retry_delay)
             try:
-                await self.seek_to_heads([tp])
+                await self._partitions.resume([tp])
             except (asyncpg.PostgresError, OSError, asyncpg.InterfaceError):
                 log.warning("audit: cannot read the head of %s[%d] yet", tp.topic, tp.partition)
-                self._consumer.seek(tp, records[0].offset)
-            return
-        CHAIN_HEAD_OFFSET.labels(tp.topic, str(tp.partition)).set(records[-1].offset)
-        # Kafka's committed offset is informational (lag tooling); the trail's heads are the truth.
-        with contextlib.suppress(Exception):
-            await self._consumer.commit({tp: records[-1].offset + 1})
+                self._partitions.seek(tp, records[0].offset)
+            return None
+        next_offset: int = records[-1].offset + 1
+        return next_offset
 
 
-async def _partitions(bootstrap_servers: str, topics: Sequence[str]) -> list[TopicPartition]:
+async def _topic_partitions(bootstrap_servers: str, topics: Sequence[str]) -> list[TopicPartition]:
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers)
     await admin.start()
     try:
@@ -227,15 +215,10 @@ async def replay(
     await consumer.start()
     written = 0
     try:
-        tps = await _partitions(bootstrap_servers, topics)
+        tps = await _topic_partitions(bootstrap_servers, topics)
         consumer.assign(tps)
-        heads = await writer.load(tps)
         ends = await consumer.end_offsets(tps)
-        beginnings = await consumer.beginning_offsets(tps)
-        starts: dict[TopicPartition, int] = {}
-        for tp, head in heads.items():
-            starts[tp] = head.offset + 1 if head is not None else beginnings[tp]
-            consumer.seek(tp, starts[tp])
+        starts = await seek_to_resume_points(consumer, writer, tps)
         pending = {tp for tp in tps if ends[tp] > starts[tp]}
         while pending:
             batches = await consumer.getmany(*pending, timeout_ms=500, max_records=batch_size)

@@ -11,7 +11,7 @@ from fastapi import FastAPI
 from audit_service.adapters import trail
 from audit_service.adapters.signing_key import load_signer
 from audit_service.application.checkpoints import Checkpointer
-from audit_service.application.ingest import GROUP_ID, TrailIngestor, TrailWriter
+from audit_service.application.ingest import GROUP_ID, TrailIngestor
 from audit_service.settings import AuditServiceSettings
 from dcp_events import TOPICS, dlq_topic
 from dcp_platform.clock import Clock
@@ -21,10 +21,14 @@ class TrailRoleTooPowerful(RuntimeError):
     """The service's database role could change the trail: it must only INSERT and SELECT it."""
 
 
+def watched_topic_names(settings: AuditServiceSettings) -> list[str]:
+    """Every catalogue topic and its DLQ, plus extra ones; named without the deployment's prefix."""
+    return list(dict.fromkeys([*TOPICS, *(dlq_topic(t) for t in TOPICS), *settings.extra_topics]))
+
+
 def watched_topics(settings: AuditServiceSettings) -> list[str]:
     """Every catalogue topic and its DLQ, plus extra ones; prefixed for this deployment."""
-    names = [*TOPICS, *(dlq_topic(t) for t in TOPICS), *settings.extra_topics]
-    return [settings.kafka_topic_prefix + t for t in dict.fromkeys(names)]
+    return [settings.kafka_topic_prefix + t for t in watched_topic_names(settings)]
 
 
 def group_id(settings: AuditServiceSettings) -> str:
@@ -40,12 +44,25 @@ async def check_trail_role(pool: asyncpg.Pool) -> None:
 
 
 class AuditRuntime:
+    """The trail role's pool, the ingest consumer group and the checkpointer, started with the app.
+
+    `consumers` names the consumer groups (`group_id`, `topics` without the prefix) as the platform's
+    EventSourcingRuntime does, so tooling reads what any service consumes the same way, unstarted.
+    """
+
     def __init__(self, settings: AuditServiceSettings, clock: Clock) -> None:
         self.settings = settings
         self.clock = clock
         self.signer = load_signer(settings)
         self._pool: asyncpg.Pool | None = None
-        self.ingestor: TrailIngestor | None = None
+        self.ingestor = TrailIngestor(
+            settings.kafka_bootstrap_servers,
+            watched_topic_names(settings),
+            group_id=group_id(settings),
+            topic_prefix=settings.kafka_topic_prefix,
+            batch_size=settings.audit_ingest_batch_size,
+        )
+        self.consumers: list[TrailIngestor] = [self.ingestor]
         self.checkpointer: Checkpointer | None = None
 
     @property
@@ -57,26 +74,16 @@ class AuditRuntime:
     async def start(self) -> None:
         self._pool = await asyncpg.create_pool(self.settings.trail_dsn, min_size=1, max_size=8)
         await check_trail_role(self._pool)
-        writer = TrailWriter(
-            self._pool, group_id=group_id(self.settings), topic_prefix=self.settings.kafka_topic_prefix
-        )
-        self.ingestor = TrailIngestor(
-            writer,
-            self.settings.kafka_bootstrap_servers,
-            watched_topics(self.settings),
-            batch_size=self.settings.audit_ingest_batch_size,
-        )
         self.checkpointer = Checkpointer(
             self._pool, self.signer, self.clock, self.settings.audit_checkpoint_interval_seconds
         )
-        await self.ingestor.start()
+        await self.ingestor.start(self._pool)
         await self.checkpointer.start()
 
     async def stop(self) -> None:
         if self.checkpointer is not None:
             await self.checkpointer.stop()
-        if self.ingestor is not None:
-            await self.ingestor.stop()
+        await self.ingestor.stop()
         if self._pool is not None:
             await self._pool.close()
             self._pool = None
