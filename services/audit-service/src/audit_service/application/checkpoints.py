@@ -16,14 +16,14 @@ from prometheus_client import Gauge
 
 from audit_service.adapters import trail
 from audit_service.adapters.trail import CheckpointRow
-from audit_service.domain.chain import GENESIS_HASH
-from audit_service.domain.checkpoints import ChainState, CheckpointSigner, new_body
-from audit_service.domain.merkle import MerkleAccumulator, leaf_hash
+from audit_service.application.commands import SignCheckpoint
+from audit_service.application.handlers import TrailNotSignable
+from audit_service.application.ports import AuditBus
 from dcp_platform.clock import Clock
 
-log = logging.getLogger(__name__)
+__all__ = ["CHECKPOINT_AGE", "CHECKPOINT_SEQ", "Checkpointer", "TrailNotSignable"]
 
-# pg_advisory_xact_lock key: one checkpoint writer at a time across replicas.
+log = logging.getLogger(__name__)
 
 
 CHECKPOINT_SEQ = Gauge("dcp_audit_last_checkpoint_seq", "Sequence number of the newest signed checkpoint")
@@ -32,14 +32,12 @@ CHECKPOINT_AGE = Gauge(
 )
 
 
-class TrailNotSignable(Exception):
-    """The stored chain does not link up; signing it would vouch for a broken trail."""
-
-
 class Checkpointer:
-    def __init__(self, pool: asyncpg.Pool, signer: CheckpointSigner, clock: Clock, interval: float) -> None:
+    """Signs a checkpoint at an interval (and on demand) through the command bus; keeps the metrics."""
+
+    def __init__(self, pool: asyncpg.Pool, bus: AuditBus, clock: Clock, interval: float) -> None:
         self._pool = pool
-        self._signer = signer
+        self._bus = bus
         self._clock = clock
         self._interval = interval
         self._stopping = asyncio.Event()
@@ -59,56 +57,9 @@ class Checkpointer:
 
     async def create(self) -> tuple[CheckpointRow | None, bool]:
         """Sign the current state if it changed since the latest checkpoint: (latest checkpoint, created)."""
-        async with self._pool.acquire() as conn, conn.transaction():
-            await trail.lock_checkpointing(conn)
-            latest = await trail.latest_checkpoint(conn)
-            previous = latest.frontiers if latest is not None else {}
-            states: list[ChainState] = []
-            frontiers: dict[str, object] = {}
-            for chain in await trail.chains(conn):
-                key = f"{chain.topic}/{chain.partition}"
-                known = previous.get(key)
-                tree = MerkleAccumulator(
-                    [(int(s), bytes.fromhex(h)) for s, h in known["frontier"]] if known else []
-                )
-                size = int(known["size"]) if known else 0
-                head = bytes.fromhex(known["head_hash"]) if known else GENESIS_HASH
-                last_offset = int(known["last_offset"]) if known else -1
-                async for seq, offset, prev_hash, entry_hash in trail.stream_chain_hashes(conn, chain, size):
-                    if seq != size or prev_hash != head:
-                        raise TrailNotSignable(f"{chain}: the link at seq {seq} does not join the chain")
-                    tree.add(leaf_hash(entry_hash))
-                    size, head, last_offset = size + 1, entry_hash, offset
-                states.append(ChainState(chain.topic, chain.partition, size, head, last_offset, tree.root()))
-                frontiers[key] = {
-                    "size": size,
-                    "head_hash": head.hex(),
-                    "last_offset": last_offset,
-                    "frontier": [[s, h.hex()] for s, h in tree.frontier],
-                }
-            if not states or (latest is not None and frontiers == previous):
-                self._observe(latest)
-                return latest, False
-            seq = latest.seq + 1 if latest is not None else 1
-            body = new_body(
-                seq, self._clock.now(), self._signer.key_id, latest.body if latest else None, states
-            )
-            raw = body.to_bytes()
-            await trail.insert_checkpoint(
-                conn,
-                seq=seq,
-                body=raw,
-                signature=self._signer.sign(raw),
-                key_id=self._signer.key_id,
-                root=body.root,
-                tree_size=body.tree_size,
-                created_at=self._clock.now(),
-                frontiers=frontiers,
-            )
-            log.info("audit checkpoint %d signed over %d entries", seq, body.tree_size)
-            created = await trail.latest_checkpoint(conn)
-            self._observe(created)
-            return created, True
+        latest, created = await self._bus.handle(SignCheckpoint())
+        self._observe(latest)
+        return latest, created
 
     async def start(self) -> None:
         async with self._pool.acquire() as conn:

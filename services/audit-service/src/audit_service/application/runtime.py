@@ -11,9 +11,12 @@ from fastapi import FastAPI
 from audit_service.adapters import trail
 from audit_service.adapters.signing_key import load_signer
 from audit_service.application.checkpoints import Checkpointer
+from audit_service.application.handlers import COMMAND_HANDLERS
 from audit_service.application.ingest import GROUP_ID, TrailIngestor
+from audit_service.application.ports import AuditBus, AuditEnvironment, AuditUnitOfWork
 from audit_service.settings import AuditServiceSettings
 from dcp_events import TOPICS, dlq_topic
+from dcp_platform.application import CommandBus
 from dcp_platform.clock import Clock
 
 
@@ -64,6 +67,17 @@ class AuditRuntime:
         )
         self.consumers: list[TrailIngestor] = [self.ingestor]
         self.checkpointer: Checkpointer | None = None
+        self.bus: AuditBus = CommandBus(
+            COMMAND_HANDLERS, self._unit_of_work, AuditEnvironment(self.signer, clock)
+        )
+
+    @asynccontextmanager
+    async def _unit_of_work(self, conn: asyncpg.Connection | None) -> AsyncIterator[AuditUnitOfWork]:
+        if conn is not None:
+            yield AuditUnitOfWork(conn)
+            return
+        async with self.pool.acquire() as own, own.transaction():
+            yield AuditUnitOfWork(own)
 
     @property
     def pool(self) -> asyncpg.Pool:
@@ -75,7 +89,7 @@ class AuditRuntime:
         self._pool = await asyncpg.create_pool(self.settings.trail_dsn, min_size=1, max_size=8)
         await check_trail_role(self._pool)
         self.checkpointer = Checkpointer(
-            self._pool, self.signer, self.clock, self.settings.audit_checkpoint_interval_seconds
+            self._pool, self.bus, self.clock, self.settings.audit_checkpoint_interval_seconds
         )
         await self.ingestor.start(self._pool)
         await self.checkpointer.start()

@@ -1,0 +1,26 @@
+"""What the audit service's handlers need: a connection in one transaction on the trail role's pool,
+and the environment (the checkpoint signer and the clock)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import asyncpg
+
+from audit_service.domain.checkpoints import CheckpointSigner
+from dcp_platform.application import CommandBus
+from dcp_platform.clock import Clock
+
+
+@dataclass(frozen=True)
+class AuditUnitOfWork:
+    conn: asyncpg.Connection
+
+
+@dataclass(frozen=True)
+class AuditEnvironment:
+    signer: CheckpointSigner
+    clock: Clock
+
+
+AuditBus = CommandBus[AuditUnitOfWork, AuditEnvironment]
