@@ -369,3 +369,17 @@ async def trail_role_may_change_trail(pool: asyncpg.Pool) -> bool:
                FROM pg_roles r WHERE r.rolname = current_user"""
         )
     return row is None or bool(row["mighty"]) or bool(row["can_change"])
+
+
+_IN_EVENT_TIME = f"""SELECT {_ROW} FROM audit_entries
+    WHERE topic = ANY($1::text[]) AND kind = 'json' AND ($2::text IS NULL OR case_id = $2)
+    ORDER BY coalesce(event_time, kafka_time), (topic NOT LIKE '%collections.contacts'), id"""  # noqa: S608
+
+
+async def stream_in_event_time(
+    conn: asyncpg.Connection, topics: list[str], case_id: str | None = None
+) -> AsyncIterator[EntryRow]:
+    """The JSON entries of `topics` (of one case, or all) in event-time order; at one instant, contacts
+    first (inside a transaction: a server-side cursor)."""
+    async for record in conn.cursor(_IN_EVENT_TIME, topics, case_id, prefetch=2000):
+        yield _entry_row(record)

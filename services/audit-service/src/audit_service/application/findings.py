@@ -89,12 +89,8 @@ async def compute_findings(pool: asyncpg.Pool, case_id: str | None = None) -> tu
     # At one and the same instant, contacts come before case and payment changes: the gate decided on
     # what it knew at that instant, and a closure or hold stamped with the same time in another
     # service cannot have been known to it (no finding for a tie; any later contact is judged).
-    query = f"""SELECT {trail._ROW} FROM audit_entries
-                WHERE topic = ANY($1::text[]) AND kind = 'json' AND ($2::text IS NULL OR case_id = $2)
-                ORDER BY coalesce(event_time, kafka_time), (topic NOT LIKE '%collections.contacts'), id"""  # noqa: S608
     async with pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
-        async for record in conn.cursor(query, list(FINDING_TOPICS), case_id, prefetch=2000):
-            row = trail._entry_row(record)
+        async for row in trail.stream_in_event_time(conn, list(FINDING_TOPICS), case_id):
             try:
                 event = decode_event(_event_bytes(row.entry))
                 decision = replay.apply(event)
