@@ -1,1 +1,2 @@
-"""Adapters of the payment service: event store, Kafka and database read models."""
+"""Adapters of the payment service: the ledger repository and units of work (PostgreSQL, memory),
+case facts, payment references and read models."""

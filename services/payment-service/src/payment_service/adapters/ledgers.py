@@ -1,14 +1,21 @@
-"""Case ledgers in the event store: one stream per case, loaded and appended inside a transaction."""
+"""Case ledgers in the event store: one stream per case (`ledger-<case id>`), loaded and appended
+inside a transaction; the handlers go through `ledger_repository`, the platform Repository."""
 
 from __future__ import annotations
 
 from dcp_platform.clock import Clock
 from dcp_platform.eventsourcing.events import event_for
-from dcp_platform.eventsourcing.repository import EventStorePort, Tx
+from dcp_platform.eventsourcing.repository import EventStorePort, Repository, Tx
 from dcp_platform.eventsourcing.store import RecordedEvent
 from payment_service.domain.ledger import CaseLedger
 
 SOURCE = "/payment-service"
+
+
+def ledger_repository(store: EventStorePort, clock: Clock) -> Repository[CaseLedger]:
+    """Case ledgers in the service's store; each save is stamped with the case's jurisdiction, which
+    the ledger does not know (the handler passes it from the case facts)."""
+    return Repository(store, CaseLedger, source=SOURCE, clock=clock)
 
 
 def stream_id(case_id: str) -> str:

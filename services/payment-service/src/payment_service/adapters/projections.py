@@ -4,6 +4,7 @@ ledger in the transaction that appends its events, and read by the API."""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Table, select
@@ -26,50 +27,66 @@ async def _upsert(conn: AsyncConnection, table: Table, key: str, values: dict[st
     )
 
 
-async def save(conn: AsyncConnection, ledger: CaseLedger, policy: ArrangementPolicy, time_zone: str) -> None:
-    """Write what the ledger's latest events changed."""
+@dataclass(frozen=True)
+class ReadModelRow:
+    """One row of a read-model table, keyed by `key` (its primary key column)."""
+
+    table: Table
+    key: str
+    values: dict[str, Any]
+
+    @property
+    def id(self) -> str:
+        return str(self.values[self.key])
+
+
+def rows(ledger: CaseLedger, policy: ArrangementPolicy, time_zone: str) -> list[ReadModelRow]:
+    """The rows of what the ledger's latest events changed (`ledger.touched`), as they are now."""
+    out: list[ReadModelRow] = []
     for kind, item_id in sorted(ledger.touched):
         if kind == "payment":
             p = ledger.payments[item_id]
-            await _upsert(
-                conn,
-                payments,
-                "payment_id",
-                {
-                    "payment_id": p.payment_id,
-                    "case_id": ledger.case_id,
-                    "external_reference": p.external_reference,
-                    "amount_minor": p.amount_minor,
-                    "currency": p.currency,
-                    "method": p.method.value,
-                    "received_at": p.received_at,
-                    "status": p.status.value,
-                    "unapplied_reason": p.unapplied_reason.value
-                    if p.status is PaymentStatus.UNAPPLIED and p.unapplied_reason
-                    else None,
-                    "applied_at": p.applied_at,
-                    "reversed_at": p.reversed_at,
-                    "reversal_reason": p.reversal_reason.value if p.reversal_reason else None,
-                },
+            out.append(
+                ReadModelRow(
+                    payments,
+                    "payment_id",
+                    {
+                        "payment_id": p.payment_id,
+                        "case_id": ledger.case_id,
+                        "external_reference": p.external_reference,
+                        "amount_minor": p.amount_minor,
+                        "currency": p.currency,
+                        "method": p.method.value,
+                        "received_at": p.received_at,
+                        "status": p.status.value,
+                        "unapplied_reason": p.unapplied_reason.value
+                        if p.status is PaymentStatus.UNAPPLIED and p.unapplied_reason
+                        else None,
+                        "applied_at": p.applied_at,
+                        "reversed_at": p.reversed_at,
+                        "reversal_reason": p.reversal_reason.value if p.reversal_reason else None,
+                    },
+                )
             )
         elif kind == "promise":
             pr = ledger.promises[item_id]
-            await _upsert(
-                conn,
-                promises,
-                "promise_id",
-                {
-                    "promise_id": pr.promise_id,
-                    "case_id": ledger.case_id,
-                    "amount_minor": pr.amount_minor,
-                    "currency": pr.currency,
-                    "due_on": pr.due_on,
-                    "made_at": pr.made_at,
-                    "settles_at": pr.settles_at,
-                    "status": pr.status.value,
-                    "amount_paid_minor": pr.amount_paid_minor,
-                    "settled_at": pr.settled_at,
-                },
+            out.append(
+                ReadModelRow(
+                    promises,
+                    "promise_id",
+                    {
+                        "promise_id": pr.promise_id,
+                        "case_id": ledger.case_id,
+                        "amount_minor": pr.amount_minor,
+                        "currency": pr.currency,
+                        "due_on": pr.due_on,
+                        "made_at": pr.made_at,
+                        "settles_at": pr.settles_at,
+                        "status": pr.status.value,
+                        "amount_paid_minor": pr.amount_paid_minor,
+                        "settled_at": pr.settled_at,
+                    },
+                )
             )
         elif kind == "plan":
             plan = ledger.plans[item_id]
@@ -89,48 +106,57 @@ async def save(conn: AsyncConnection, ledger: CaseLedger, policy: ArrangementPol
                         "deadline": deadline(i.due_on, policy.installment_grace_days, time_zone).isoformat(),
                     }
                 )
-            await _upsert(
-                conn,
-                payment_plans,
-                "plan_id",
-                {
-                    "plan_id": plan.plan_id,
-                    "case_id": ledger.case_id,
-                    "currency": plan.currency,
-                    "total_minor": plan.total_minor,
-                    "paid_minor": allocation.total_paid,
-                    "status": plan.status.value,
-                    "missed_installments": plan.missed_count,
-                    "installments": installments,
-                    "channel": plan.channel.value if plan.channel else None,
-                    "collector_id": plan.collector_id,
-                    "agreed_at": plan.agreed_at,
-                    "ended_at": plan.ended_at,
-                },
+            out.append(
+                ReadModelRow(
+                    payment_plans,
+                    "plan_id",
+                    {
+                        "plan_id": plan.plan_id,
+                        "case_id": ledger.case_id,
+                        "currency": plan.currency,
+                        "total_minor": plan.total_minor,
+                        "paid_minor": allocation.total_paid,
+                        "status": plan.status.value,
+                        "missed_installments": plan.missed_count,
+                        "installments": installments,
+                        "channel": plan.channel.value if plan.channel else None,
+                        "collector_id": plan.collector_id,
+                        "agreed_at": plan.agreed_at,
+                        "ended_at": plan.ended_at,
+                    },
+                )
             )
         elif kind == "settlement":
             s = ledger.settlements[item_id]
             settles_at = deadline(s.due_on, policy.settlement_grace_days, time_zone)
             paid = s.amount_paid_minor if s.ended_at else ledger.settlement_paid_minor(s, settles_at)[0]
-            await _upsert(
-                conn,
-                settlements,
-                "settlement_id",
-                {
-                    "settlement_id": s.settlement_id,
-                    "case_id": ledger.case_id,
-                    "currency": s.currency,
-                    "amount_minor": s.amount_minor,
-                    "balance_at_agreement_minor": s.balance_at_agreement_minor,
-                    "amount_paid_minor": paid,
-                    "due_on": s.due_on,
-                    "settles_at": settles_at,
-                    "status": s.status.value,
-                    "collector_id": s.collector_id,
-                    "agreed_at": s.agreed_at,
-                    "ended_at": s.ended_at,
-                },
+            out.append(
+                ReadModelRow(
+                    settlements,
+                    "settlement_id",
+                    {
+                        "settlement_id": s.settlement_id,
+                        "case_id": ledger.case_id,
+                        "currency": s.currency,
+                        "amount_minor": s.amount_minor,
+                        "balance_at_agreement_minor": s.balance_at_agreement_minor,
+                        "amount_paid_minor": paid,
+                        "due_on": s.due_on,
+                        "settles_at": settles_at,
+                        "status": s.status.value,
+                        "collector_id": s.collector_id,
+                        "agreed_at": s.agreed_at,
+                        "ended_at": s.ended_at,
+                    },
+                )
             )
+    return out
+
+
+async def save(conn: AsyncConnection, ledger: CaseLedger, policy: ArrangementPolicy, time_zone: str) -> None:
+    """Write what the ledger's latest events changed."""
+    for row in rows(ledger, policy, time_zone):
+        await _upsert(conn, row.table, row.key, row.values)
     ledger.touched.clear()
 
 

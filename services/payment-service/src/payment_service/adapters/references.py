@@ -6,22 +6,14 @@ commit and then find its row (never a check-then-insert).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from payment_service.adapters.tables import payment_references
+from payment_service.application.ports import PaymentReference
 
-
-@dataclass(frozen=True)
-class PaymentReference:
-    external_reference: str
-    payment_id: str
-    case_id: str
-    amount_minor: int
-    currency: str
+__all__ = ["PaymentReference", "claim", "find_by_payment"]
 
 
 async def claim(conn: AsyncConnection, reference: PaymentReference) -> PaymentReference | None:

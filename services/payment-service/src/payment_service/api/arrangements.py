@@ -10,8 +10,8 @@ from dcp_platform.problems import NotFound
 from payment_service.adapters import projections
 from payment_service.api.deps import (
     SUPERVISOR_ROLES,
-    Commands,
     Negotiator,
+    PaymentApiDep,
     ReadConnection,
     Reader,
     require_case,
@@ -50,13 +50,13 @@ async def get_promise(promise_id: str, conn: ReadConnection, principal: Reader) 
 
 
 @router.post("/payment-plans", status_code=status.HTTP_201_CREATED, tags=["payment plans"])
-async def agree_plan(body: PlanIn, commands: Commands, principal: Negotiator, response: Response) -> PlanOut:
+async def agree_plan(body: PlanIn, api: PaymentApiDep, principal: Negotiator, response: Response) -> PlanOut:
     """Agree a repayment plan: explicit `installments`, or a regular `schedule`. The installments add
     up to `total`, none is in the past, the term is within the maximum, one active plan per case.
     A term or discount above the collector's limits needs a supervisor (403 supervisor-approval-required).
     A collector agrees plans only on cases assigned to them, their team or agency (403 otherwise)."""
-    await require_case_for_command(commands, principal, body.case_id)
-    plan_id = await commands.agree_plan(
+    await require_case_for_command(api, principal, body.case_id)
+    plan_id: str = await api.handle(
         AgreePlan(
             case_id=body.case_id,
             total=body.total.to_event(),
@@ -67,7 +67,7 @@ async def agree_plan(body: PlanIn, commands: Commands, principal: Negotiator, re
         )
     )
     response.headers["Location"] = f"/payment-plans/{plan_id}"
-    async with commands.engine.connect() as conn:
+    async with api.engine.connect() as conn:
         row = await projections.get_plan(conn, plan_id)
     assert row is not None
     return PlanOut.from_row(row)
@@ -97,13 +97,13 @@ async def get_plan(plan_id: str, conn: ReadConnection, principal: Reader) -> Pla
 
 @router.post("/settlements", status_code=status.HTTP_201_CREATED, tags=["settlements"])
 async def agree_settlement(
-    body: SettlementIn, commands: Commands, principal: Negotiator, response: Response
+    body: SettlementIn, api: PaymentApiDep, principal: Negotiator, response: Response
 ) -> SettlementOut:
     """Agree a discounted payoff with a deadline. Paid in full in time: `SettlementPaid` (the case
     closes as settled); otherwise it lapses. Discounts or deadlines above the collector's limits
     need a supervisor. A collector agrees only on cases assigned to them, their team or agency."""
-    await require_case_for_command(commands, principal, body.case_id)
-    settlement_id = await commands.agree_settlement(
+    await require_case_for_command(api, principal, body.case_id)
+    settlement_id: str = await api.handle(
         AgreeSettlement(
             case_id=body.case_id,
             amount=body.amount.to_event(),
@@ -113,7 +113,7 @@ async def agree_settlement(
         )
     )
     response.headers["Location"] = f"/settlements/{settlement_id}"
-    async with commands.engine.connect() as conn:
+    async with api.engine.connect() as conn:
         row = await projections.get_settlement(conn, settlement_id)
     assert row is not None
     return SettlementOut.from_row(row)

@@ -1,13 +1,15 @@
-"""Dependencies of the routes as `Annotated` aliases: the command side, a read connection, roles;
-and the per-case access check every case-scoped route makes (`dcp_platform.auth.require_case_access`)."""
+"""Dependencies of the routes as `Annotated` aliases: the payment API (command bus and reads), a read
+connection, roles; and the per-case access check every case-scoped route makes
+(`dcp_platform.auth.require_case_access`)."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import Annotated
+from dataclasses import dataclass
+from typing import Annotated, Any
 
 from fastapi import Depends, Request
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from dcp_platform.auth import (
     CaseAccess,
@@ -18,23 +20,47 @@ from dcp_platform.auth import (
     require_case_access,
     require_roles,
 )
+from dcp_platform.eventsourcing.store import ConcurrencyConflict
 from dcp_platform.problems import Forbidden
 from payment_service.adapters import case_facts
-from payment_service.application.commands import PaymentCommands
+from payment_service.application.ports import PaymentBus, PaymentEnvironment
+
+MAX_ATTEMPTS = 8
 
 
-def get_commands(request: Request) -> PaymentCommands:
-    commands: PaymentCommands = request.app.state.commands
-    return commands
+@dataclass(frozen=True)
+class PaymentApi:
+    """What the routes use: the command bus for changes, the engine for reads."""
+
+    bus: PaymentBus
+    env: PaymentEnvironment
+    engine: AsyncEngine
+
+    async def handle(self, command: object) -> Any:
+        """Run the command in a transaction of its own, again when another writer of the same case
+        got there first (its ledger moved on between load and append)."""
+        for attempt in range(1, MAX_ATTEMPTS + 1):
+            try:
+                return await self.bus.handle(command)
+            except ConcurrencyConflict:
+                if attempt == MAX_ATTEMPTS:
+                    raise
+        raise AssertionError("unreachable")
 
 
-async def get_read_connection(request: Request) -> AsyncIterator[AsyncConnection]:
-    commands: PaymentCommands = request.app.state.commands
-    async with commands.engine.connect() as conn:
+def get_payment_api(request: Request) -> PaymentApi:
+    api: PaymentApi = request.app.state.payment_api
+    return api
+
+
+PaymentApiDep = Annotated[PaymentApi, Depends(get_payment_api)]
+
+
+async def get_read_connection(api: PaymentApiDep) -> AsyncIterator[AsyncConnection]:
+    async with api.engine.connect() as conn:
         yield conn
 
 
-Commands = Annotated[PaymentCommands, Depends(get_commands)]
 ReadConnection = Annotated[AsyncConnection, Depends(get_read_connection)]
 
 SUPERVISOR_ROLES = frozenset({Role.SUPERVISOR, Role.ADMIN})
@@ -71,8 +97,8 @@ async def require_case_filter(conn: AsyncConnection, principal: Principal, case_
 
 
 async def require_case_for_command(
-    commands: PaymentCommands, principal: Principal, case_id: str, access: CaseAccess = CaseAccess.ACT
+    api: PaymentApi, principal: Principal, case_id: str, access: CaseAccess = CaseAccess.ACT
 ) -> None:
     """`require_case` on a connection of its own, released before the command takes one."""
-    async with commands.engine.connect() as conn:
+    async with api.engine.connect() as conn:
         await require_case(conn, principal, case_id, access)

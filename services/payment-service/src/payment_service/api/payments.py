@@ -11,7 +11,7 @@ from dcp_platform.auth import CaseAccess
 from dcp_platform.problems import BadRequest, NotFound
 from payment_service.adapters import projections
 from payment_service.api.deps import (
-    Commands,
+    PaymentApiDep,
     PaymentPoster,
     ReadConnection,
     Reader,
@@ -21,7 +21,7 @@ from payment_service.api.deps import (
     require_case_for_command,
 )
 from payment_service.api.schemas import PaymentIn, PaymentOut, PaymentPage, ReversalIn
-from payment_service.application.commands import RecordPayment
+from payment_service.application.commands import PaymentOutcome, RecordPayment, ReversePayment
 
 router = APIRouter(tags=["payments"])
 
@@ -34,15 +34,15 @@ PaymentStatusFilter = Literal["applied", "unapplied", "reversed"]
     responses={200: {"description": "The same external reference again: the first payment."}},
 )
 async def post_payment(
-    body: PaymentIn, commands: Commands, response: Response, principal: PaymentPoster
+    body: PaymentIn, api: PaymentApiDep, response: Response, principal: PaymentPoster
 ) -> PaymentOut:
     """Record a payment. Idempotent by `external_reference`: a retry returns the first payment (200);
     the same reference with another case or amount is refused (409 payment-reference-conflict).
     A payment for a case not known yet, or closed, is held unapplied and applied when the case appears.
     A collector posts only on a case assigned to them, their team or agency (403 otherwise, also for a
     case not known yet); supervisors, admins and integration post on any."""
-    await require_case_for_command(commands, principal, body.case_id, CaseAccess.ACT)
-    outcome = await commands.record_payment(
+    await require_case_for_command(api, principal, body.case_id, CaseAccess.ACT)
+    outcome: PaymentOutcome = await api.handle(
         RecordPayment(
             case_id=body.case_id,
             amount=body.amount.to_event(),
@@ -54,7 +54,7 @@ async def post_payment(
     if not outcome.created:
         response.status_code = status.HTTP_200_OK
     response.headers["Location"] = f"/payments/{outcome.payment_id}"
-    async with commands.engine.connect() as conn:
+    async with api.engine.connect() as conn:
         row = await projections.get_payment(conn, outcome.payment_id)
     assert row is not None
     return PaymentOut.from_row(row)
@@ -98,16 +98,16 @@ async def get_payment(payment_id: str, conn: ReadConnection, principal: Reader) 
 
 @router.post("/payments/{payment_id}/reversal")
 async def reverse_payment(
-    payment_id: str, body: ReversalIn, commands: Commands, principal: Reverser
+    payment_id: str, body: ReversalIn, api: PaymentApiDep, principal: Reverser
 ) -> PaymentOut:
     """Reverse a payment (chargeback, returned payment): the case balance is restored, and a promise
     or installment the payment had kept is broken. A payment is reversed once (409 after that)."""
-    async with commands.engine.connect() as conn:
+    async with api.engine.connect() as conn:
         existing = await projections.get_payment(conn, payment_id)
     if existing is not None:
-        await require_case_for_command(commands, principal, existing["case_id"], CaseAccess.ACT)
-    await commands.reverse_payment(payment_id, body.reason, body.reference, body.reversed_at)
-    async with commands.engine.connect() as conn:
+        await require_case_for_command(api, principal, existing["case_id"], CaseAccess.ACT)
+    await api.handle(ReversePayment(payment_id, body.reason, body.reference, body.reversed_at))
+    async with api.engine.connect() as conn:
         row = await projections.get_payment(conn, payment_id)
     assert row is not None
     return PaymentOut.from_row(row)

@@ -1,1 +1,1 @@
-"""Command and event handlers of the payment service."""
+"""The payment service's commands, ports, handler table and the consumers that build commands; no SQL."""

@@ -1,174 +1,280 @@
-"""Event and timer handlers: what the payment service does with other services' events, with
-payments posted by core banking, and when a due date passes."""
+"""The payment service's use cases, one handler per command, and the table the command bus runs them from.
+
+A handler loads the case's ledger through the unit of work's repository, lets it decide, and saves
+what it recorded; the save writes the read models and schedules the due-date timers in the same
+transaction.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from typing import TypeVar
-
-from sqlalchemy.ext.asyncio import AsyncConnection
+import uuid
+from collections.abc import Sequence
+from datetime import datetime, timedelta
 
 from dcp_events.catalogue.base import EventPayload
-from dcp_events.catalogue.building import parse_data_as
-from dcp_events.catalogue.cases import CaseAssigned, CaseBalanceChanged, CaseClosed, CaseOpened
-from dcp_events.catalogue.contacts import PromiseMade
-from dcp_events.catalogue.integration import PaymentPosted, case_id_for_account
-from dcp_events.envelope import CloudEvent
-from dcp_events.errors import EventError
-from dcp_platform.context import bind_context
-from dcp_platform.eventsourcing.consumer import Delivery, PoisonMessage
-from dcp_platform.eventsourcing.runtime import Subscription
-from dcp_platform.eventsourcing.timers import DueTimer, TimerHandler
-from payment_service.application.commands import (
-    INSTALLMENT_DUE,
-    PROMISE_DUE,
-    SETTLEMENT_DUE,
-    PaymentCommands,
-    RecordPayment,
-)
-from payment_service.domain.errors import PaymentDomainError
-from payment_service.domain.ledger import CaseFacts
+from dcp_events.catalogue.payments import PaymentPlanAgreed, PromiseTracked, SettlementAgreed, SettlementPaid
+from dcp_platform.application import Handler
+from payment_service.application import commands as c
+from payment_service.application.ports import PaymentEnvironment, PaymentReference, PaymentUnitOfWork
+from payment_service.domain.calendar import deadline
+from payment_service.domain.errors import PaymentReferenceConflict, PaymentUnknown, ReceivedInTheFuture
+from payment_service.domain.ledger import UTC_ZONE, CaseFacts, CaseLedger
 
-P = TypeVar("P", bound=EventPayload)
-Handler = Callable[[AsyncConnection, Delivery], Awaitable[None]]
+PROMISE_DUE = "promise-due"
+INSTALLMENT_DUE = "installment-due"
+SETTLEMENT_DUE = "settlement-due"
 
-CASE_EVENTS = {m.type_name() for m in (CaseOpened, CaseBalanceChanged, CaseClosed, CaseAssigned)}
+# Clocks of payment providers drift; a payment stamped slightly ahead of ours is still believable.
+CLOCK_SKEW = timedelta(minutes=5)
 
 
-def _event(delivery: Delivery) -> CloudEvent:
-    event = delivery.event
-    if not isinstance(event, CloudEvent):
-        raise PoisonMessage("not a CloudEvent")
-    return event
+# --- the shared steps ---------------------------------------------------------------------------
 
 
-def case_events_handler(commands: PaymentCommands) -> Handler:
-    """collections.cases: which cases exist, their currency, time zone, balance, closure, and who
-    they are assigned to (collectors act only on the cases assigned to them, their team or agency)."""
+async def load(uow: PaymentUnitOfWork, case_id: str) -> CaseLedger:
+    """The case's ledger (a new, empty one before its first event)."""
+    return await uow.ledgers.find(case_id, uow.tx) or CaseLedger.new(case_id)
 
-    async def handle(conn: AsyncConnection, delivery: Delivery) -> None:
-        event = _event(delivery)
-        if event.type not in CASE_EVENTS:
-            return
-        with bind_context(
-            correlation_id=event.correlationid, causation_id=event.id, traceparent=event.traceparent
-        ):
-            if event.type == CaseOpened.type_name():
-                opened = _parse(event, CaseOpened)
-                balance = opened.amounts.total_balance
-                facts = CaseFacts(
-                    case_id=event.subject,
-                    currency=balance.currency,
-                    balance_minor=balance.amount_minor,
-                    time_zone=opened.debtor.time_zone,
-                    jurisdiction=opened.jurisdiction,
-                    closed=False,
+
+def time_zone_of(facts: CaseFacts | None) -> str:
+    """Deadlines fall in the debtor's time zone; in UTC while the case is unknown."""
+    return facts.time_zone if facts is not None else UTC_ZONE
+
+
+async def save(
+    uow: PaymentUnitOfWork, env: PaymentEnvironment, ledger: CaseLedger, facts: CaseFacts | None
+) -> None:
+    """Append what the ledger recorded, write its read models and schedule its due dates."""
+    new_events = list(ledger.pending)
+    time_zone = time_zone_of(facts)
+    await uow.ledgers.save(ledger, uow.tx, jurisdiction=facts.jurisdiction if facts is not None else None)
+    await uow.project(ledger, time_zone)
+    await _schedule(uow, env, ledger.case_id, new_events, time_zone)
+
+
+async def _schedule(
+    uow: PaymentUnitOfWork,
+    env: PaymentEnvironment,
+    case_id: str,
+    events: Sequence[EventPayload],
+    time_zone: str,
+) -> None:
+    """Due dates become durable timers in the same transaction as the events that set them."""
+    for event in events:
+        if isinstance(event, PromiseTracked):
+            await uow.schedule_timer(PROMISE_DUE, event.promise_id, event.settles_at, {"case_id": case_id})
+        elif isinstance(event, PaymentPlanAgreed):
+            for installment in event.installments:
+                due_at = deadline(installment.due_on, env.policy.installment_grace_days, time_zone)
+                await uow.schedule_timer(
+                    INSTALLMENT_DUE,
+                    f"{event.plan_id}#{installment.number}",
+                    due_at,
+                    {"case_id": case_id, "plan_id": event.plan_id, "number": installment.number},
                 )
-                await commands.case_opened(conn, facts)
-            elif event.type == CaseAssigned.type_name():
-                assigned = _parse(event, CaseAssigned)
-                await commands.case_assigned(
-                    conn, event.subject, assigned.assignee.kind.value, assigned.assignee.id
-                )
-            elif event.type == CaseBalanceChanged.type_name():
-                changed = _parse(event, CaseBalanceChanged)
-                await commands.case_balance_changed(conn, event.subject, changed.balance_after.amount_minor)
-            else:
-                closed = _parse(event, CaseClosed)
-                await commands.case_closed(conn, event.subject, closed.final_balance.amount_minor)
-
-    return handle
+        elif isinstance(event, SettlementAgreed):
+            due_at = deadline(event.due_on, env.policy.settlement_grace_days, time_zone)
+            await uow.schedule_timer(SETTLEMENT_DUE, event.settlement_id, due_at, {"case_id": case_id})
+        elif isinstance(event, SettlementPaid):
+            await uow.cancel_timer(SETTLEMENT_DUE, event.settlement_id)
 
 
-def contact_events_handler(commands: PaymentCommands) -> Handler:
-    """collections.contacts: promises to pay made during contacts are tracked to their due date."""
-
-    async def handle(conn: AsyncConnection, delivery: Delivery) -> None:
-        event = _event(delivery)
-        if event.type != PromiseMade.type_name():
-            return
-        promise = _parse(event, PromiseMade)
-        with bind_context(
-            correlation_id=event.correlationid, causation_id=event.id, traceparent=event.traceparent
-        ):
-            await commands.track_promise(
-                conn, event.subject, promise.promise_id, promise.amount, promise.due_on, event.time
-            )
-
-    return handle
+def _not_in_the_future(what: str, when: datetime, now: datetime) -> None:
+    if when > now + CLOCK_SKEW:
+        raise ReceivedInTheFuture(f"{what} {when.isoformat()} is in the future")
 
 
-def integration_payments_handler(commands: PaymentCommands) -> Handler:
-    """integration.payments: payments core banking took, applied like REST ones (same idempotency).
-
-    A payment that contradicts an earlier one with its reference, or is in the wrong currency, can
-    never be applied as sent: it goes to the dead-letter topic for a person to look at."""
-
-    async def handle(conn: AsyncConnection, delivery: Delivery) -> None:
-        event = _event(delivery)
-        if event.type != PaymentPosted.type_name():
-            raise PoisonMessage(f"{event.type} is not a payment posting")
-        posted = _parse(event, PaymentPosted)
-        case_id = case_id_for_account(posted.account.creditor_id, posted.account.account_reference)
-        if event.subject != case_id:
-            raise PoisonMessage(
-                f"subject {event.subject} is not the case of account {posted.account.account_reference}"
-            )
-        with bind_context(
-            correlation_id=event.correlationid, causation_id=event.id, traceparent=event.traceparent
-        ):
-            try:
-                await commands.record_payment_in(
-                    conn,
-                    RecordPayment(
-                        case_id=case_id,
-                        amount=posted.amount,
-                        method=posted.method,
-                        external_reference=posted.external_reference,
-                        received_at=posted.posted_at,
-                    ),
-                )
-            except PaymentDomainError as exc:
-                raise PoisonMessage(f"{type(exc).__name__}: {exc}") from exc
-
-    return handle
+# --- payments -------------------------------------------------------------------------------------
 
 
-def _parse(event: CloudEvent, model: type[P]) -> P:
-    """The event's payload as `model`; data that does not fit can never be handled (dead letter)."""
-    try:
-        return parse_data_as(event, model)
-    except EventError as exc:
-        raise PoisonMessage(str(exc)) from exc
+async def record_payment(
+    command: c.RecordPayment, uow: PaymentUnitOfWork, env: PaymentEnvironment
+) -> c.PaymentOutcome:
+    """Idempotent by external reference: the same reference returns the first payment; the same
+    reference with another case, amount or currency is a PaymentReferenceConflict. A payment for a
+    case not known yet, or closed, is held unapplied (the ledger decides)."""
+    now = env.now()
+    received_at = command.received_at or now
+    _not_in_the_future("received_at", received_at, now)
+    claim = PaymentReference(
+        external_reference=command.external_reference,
+        payment_id=str(uuid.uuid4()),
+        case_id=command.case_id,
+        amount_minor=command.amount.amount_minor,
+        currency=command.amount.currency,
+    )
+    earlier = await uow.claim_reference(claim)
+    if earlier is not None:
+        if earlier.case_id != claim.case_id:
+            raise PaymentReferenceConflict(claim.external_reference, earlier.payment_id, "case")
+        if (earlier.amount_minor, earlier.currency) != (claim.amount_minor, claim.currency):
+            raise PaymentReferenceConflict(claim.external_reference, earlier.payment_id, "amount")
+        return c.PaymentOutcome(earlier.payment_id, created=False)
+    facts = await uow.case_facts(command.case_id)
+    ledger = await load(uow, command.case_id)
+    ledger.receive_payment(
+        payment_id=claim.payment_id,
+        amount=command.amount,
+        method=command.method,
+        external_reference=command.external_reference,
+        received_at=received_at,
+        case=facts,
+        now=now,
+        policy=env.policy,
+    )
+    await save(uow, env, ledger, facts)
+    return c.PaymentOutcome(claim.payment_id, created=True)
 
 
-def subscriptions(commands: PaymentCommands) -> list[Subscription]:
-    return [
-        Subscription("payment-service.cases", ["collections.cases"], case_events_handler(commands)),
-        Subscription("payment-service.contacts", ["collections.contacts"], contact_events_handler(commands)),
-        Subscription(
-            "payment-service.integration-payments",
-            ["integration.payments"],
-            integration_payments_handler(commands),
-        ),
-    ]
+async def reverse_payment(command: c.ReversePayment, uow: PaymentUnitOfWork, env: PaymentEnvironment) -> None:
+    """A chargeback or returned payment: the ledger restores the balance and breaks what it kept."""
+    now = env.now()
+    when = command.reversed_at or now
+    _not_in_the_future("reversed_at", when, now)
+    known = await uow.reference_of_payment(command.payment_id)
+    if known is None:
+        raise PaymentUnknown(f"no payment {command.payment_id}")
+    facts = await uow.case_facts(known.case_id)
+    ledger = await load(uow, known.case_id)
+    ledger.reverse_payment(
+        payment_id=command.payment_id,
+        reason=command.reason,
+        reversal_reference=command.reference,
+        reversed_at=when,
+        case=facts,
+        now=now,
+        policy=env.policy,
+    )
+    await save(uow, env, ledger, facts)
 
 
-def timer_handlers(commands: PaymentCommands) -> dict[str, TimerHandler]:
-    """Promise, installment and settlement due dates (plus grace) are durable timers."""
+# --- plans, settlements and promises --------------------------------------------------------------
 
-    async def promise_due(conn: AsyncConnection, timer: DueTimer) -> None:
-        with bind_context(causation_id=f"timer:{timer.kind}:{timer.key}"):
-            await commands.promise_due(conn, timer.payload["case_id"], timer.key)
 
-    async def installment_due(conn: AsyncConnection, timer: DueTimer) -> None:
-        with bind_context(causation_id=f"timer:{timer.kind}:{timer.key}"):
-            await commands.installment_due(
-                conn, timer.payload["case_id"], timer.payload["plan_id"], int(timer.payload["number"])
-            )
+async def agree_plan(command: c.AgreePlan, uow: PaymentUnitOfWork, env: PaymentEnvironment) -> str:
+    """The new plan's id."""
+    plan_id = str(uuid.uuid4())
+    facts = await uow.case_facts(command.case_id)
+    ledger = await load(uow, command.case_id)
+    ledger.agree_plan(
+        plan_id=plan_id,
+        total=command.total,
+        installments=command.installments,
+        case=facts,
+        now=env.now(),
+        policy=env.policy,
+        by_supervisor=command.by_supervisor,
+        channel=command.channel,
+        collector_id=command.collector_id,
+    )
+    await save(uow, env, ledger, facts)
+    return plan_id
 
-    async def settlement_due(conn: AsyncConnection, timer: DueTimer) -> None:
-        with bind_context(causation_id=f"timer:{timer.kind}:{timer.key}"):
-            await commands.settlement_due(conn, timer.payload["case_id"], timer.key)
 
-    return {PROMISE_DUE: promise_due, INSTALLMENT_DUE: installment_due, SETTLEMENT_DUE: settlement_due}
+async def agree_settlement(
+    command: c.AgreeSettlement, uow: PaymentUnitOfWork, env: PaymentEnvironment
+) -> str:
+    """The new settlement's id."""
+    settlement_id = str(uuid.uuid4())
+    facts = await uow.case_facts(command.case_id)
+    ledger = await load(uow, command.case_id)
+    ledger.agree_settlement(
+        settlement_id=settlement_id,
+        amount=command.amount,
+        due_on=command.due_on,
+        case=facts,
+        now=env.now(),
+        policy=env.policy,
+        by_supervisor=command.by_supervisor,
+        collector_id=command.collector_id,
+    )
+    await save(uow, env, ledger, facts)
+    return settlement_id
+
+
+async def track_promise(command: c.TrackPromise, uow: PaymentUnitOfWork, env: PaymentEnvironment) -> None:
+    facts = await uow.case_facts(command.case_id)
+    ledger = await load(uow, command.case_id)
+    ledger.track_promise(
+        promise_id=command.promise_id,
+        amount=command.amount,
+        due_on=command.due_on,
+        made_at=command.made_at,
+        case=facts,
+        now=env.now(),
+        policy=env.policy,
+    )
+    await save(uow, env, ledger, facts)
+
+
+# --- what case-service reports --------------------------------------------------------------------
+
+
+async def record_case_opened(
+    command: c.RecordCaseOpened, uow: PaymentUnitOfWork, env: PaymentEnvironment
+) -> None:
+    """Remember the case, and apply the payments that were held waiting for it."""
+    now = env.now()
+    facts = command.facts
+    await uow.record_case_opened(facts, now)
+    ledger = await load(uow, facts.case_id)
+    ledger.apply_held_payments(facts, now, env.policy)
+    await save(uow, env, ledger, facts)
+
+
+async def record_case_balance(
+    command: c.RecordCaseBalance, uow: PaymentUnitOfWork, env: PaymentEnvironment
+) -> None:
+    await uow.record_case_balance(command.case_id, command.balance_minor, env.now())
+
+
+async def record_case_closed(
+    command: c.RecordCaseClosed, uow: PaymentUnitOfWork, env: PaymentEnvironment
+) -> None:
+    await uow.record_case_closed(command.case_id, command.final_balance_minor, env.now())
+
+
+async def record_case_assignment(
+    command: c.RecordCaseAssignment, uow: PaymentUnitOfWork, env: PaymentEnvironment
+) -> None:
+    await uow.record_case_assignment(command.case_id, command.assignee_kind, command.assignee_id, env.now())
+
+
+# --- due dates (timers) ---------------------------------------------------------------------------
+
+
+async def promise_due(command: c.PromiseDue, uow: PaymentUnitOfWork, env: PaymentEnvironment) -> None:
+    facts = await uow.case_facts(command.case_id)
+    ledger = await load(uow, command.case_id)
+    ledger.settle_promise(command.promise_id, env.now())
+    await save(uow, env, ledger, facts)
+
+
+async def installment_due(command: c.InstallmentDue, uow: PaymentUnitOfWork, env: PaymentEnvironment) -> None:
+    facts = await uow.case_facts(command.case_id)
+    ledger = await load(uow, command.case_id)
+    ledger.installment_due(command.plan_id, command.number, env.now(), time_zone_of(facts), env.policy)
+    await save(uow, env, ledger, facts)
+
+
+async def settlement_due(command: c.SettlementDue, uow: PaymentUnitOfWork, env: PaymentEnvironment) -> None:
+    facts = await uow.case_facts(command.case_id)
+    ledger = await load(uow, command.case_id)
+    ledger.settlement_due(command.settlement_id, env.now(), time_zone_of(facts), env.policy)
+    await save(uow, env, ledger, facts)
+
+
+COMMAND_HANDLERS: dict[type, Handler[PaymentUnitOfWork, PaymentEnvironment]] = {
+    c.RecordPayment: record_payment,
+    c.ReversePayment: reverse_payment,
+    c.AgreePlan: agree_plan,
+    c.AgreeSettlement: agree_settlement,
+    c.TrackPromise: track_promise,
+    c.RecordCaseOpened: record_case_opened,
+    c.RecordCaseBalance: record_case_balance,
+    c.RecordCaseClosed: record_case_closed,
+    c.RecordCaseAssignment: record_case_assignment,
+    c.PromiseDue: promise_due,
+    c.InstallmentDue: installment_due,
+    c.SettlementDue: settlement_due,
+}

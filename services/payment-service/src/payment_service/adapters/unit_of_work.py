@@ -1,0 +1,78 @@
+"""The payment service's unit of work on PostgreSQL: the ledger repository over the event store, and
+the case facts, payment references, read models and timers of the same transaction."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from dcp_platform.application import UnitOfWorkFactory
+from dcp_platform.eventsourcing import timers
+from dcp_platform.eventsourcing.repository import Repository
+from dcp_platform.eventsourcing.store import EventStore
+from payment_service.adapters import case_facts, projections, references
+from payment_service.application.ports import PaymentEnvironment, PaymentReference
+from payment_service.domain.ledger import CaseFacts, CaseLedger
+
+
+@dataclass
+class PostgresPaymentUnitOfWork:
+    ledgers: Repository[CaseLedger]
+    tx: AsyncConnection
+    env: PaymentEnvironment
+
+    async def claim_reference(self, reference: PaymentReference) -> PaymentReference | None:
+        return await references.claim(self.tx, reference)
+
+    async def reference_of_payment(self, payment_id: str) -> PaymentReference | None:
+        return await references.find_by_payment(self.tx, payment_id)
+
+    async def case_facts(self, case_id: str) -> CaseFacts | None:
+        return await case_facts.get(self.tx, case_id)
+
+    async def record_case_opened(self, facts: CaseFacts, at: datetime) -> None:
+        await case_facts.record_opened(self.tx, facts, at)
+
+    async def record_case_balance(self, case_id: str, balance_minor: int, at: datetime) -> None:
+        await case_facts.record_balance(self.tx, case_id, balance_minor, at)
+
+    async def record_case_closed(self, case_id: str, final_balance_minor: int, at: datetime) -> None:
+        await case_facts.record_closed(self.tx, case_id, final_balance_minor, at)
+
+    async def record_case_assignment(
+        self, case_id: str, assignee_kind: str, assignee_id: str, at: datetime
+    ) -> None:
+        await case_facts.record_assigned(self.tx, case_id, assignee_kind, assignee_id, at)
+
+    async def project(self, ledger: CaseLedger, time_zone: str) -> None:
+        await projections.save(self.tx, ledger, self.env.policy, time_zone)
+
+    async def schedule_timer(
+        self, kind: str, key: str, due_at: datetime, payload: Mapping[str, Any] | None = None
+    ) -> None:
+        await timers.schedule(self.tx, kind, key, due_at, payload)
+
+    async def cancel_timer(self, kind: str, key: str) -> None:
+        await timers.cancel(self.tx, kind, key)
+
+
+def unit_of_work_factory(
+    store: EventStore, repository: Repository[CaseLedger], env: PaymentEnvironment
+) -> UnitOfWorkFactory[PostgresPaymentUnitOfWork]:
+    """`factory(tx)`: a unit of work in the caller's transaction (a consumer batch, a timer), or in a
+    new one, whose commit wakes the outbox relay (the store's `on_commit`) so events publish at once."""
+
+    @asynccontextmanager
+    async def begin(tx: AsyncConnection | None) -> AsyncIterator[PostgresPaymentUnitOfWork]:
+        if tx is not None:
+            yield PostgresPaymentUnitOfWork(repository, tx, env)
+            return
+        async with store.transaction() as own:
+            yield PostgresPaymentUnitOfWork(repository, own, env)
+
+    return begin
