@@ -1,7 +1,7 @@
 """Gate decision latency with 1,000,000 contact history rows in the database.
 
 Reports p50/p99 of: the pure decision (`dcp_compliance.decide`, history in memory); the decision
-in-process with its history query (ContactDesk.check); and POST /contact-checks over HTTP (ASGI).
+in-process with its history query (the CheckContact command through the bus); and POST /contact-checks over HTTP (ASGI).
 Run with `make bench`. Prints figures; asserts nothing about speed.
 """
 
@@ -19,6 +19,7 @@ from aiokafka import AIOKafkaProducer
 from asgi_lifespan import LifespanManager
 
 from contact_service.adapters import projections as rm
+from contact_service.application.commands import CheckContact
 from contact_service.main import MIGRATIONS, ContactServiceSettings, create_app
 from dcp_compliance import Channel, ProposedContact, decide, load_pack
 from dcp_devstack.testing import drop_database, new_database, new_topic_prefix
@@ -81,17 +82,17 @@ async def test_gate_latency_with_a_million_history_rows(
         async with LifespanManager(app, startup_timeout=60, shutdown_timeout=30):
             case_id = "bc-42"  # debtor bd-42 has 10 contacts in the last 60 days among the million rows
             await publish_case(kafka_bootstrap, prefix, case_id, "bd-42")
-            desk = app.state.contact_desk
+            api = app.state.contact_api
             principal = Principal(subject="col-1", role=Role.COLLECTOR)
             proposed = ProposedContact(channel=Channel.PHONE)
             deadline = time.monotonic() + 30
             while time.monotonic() < deadline:
-                async with desk.runtime.engine.connect() as conn:
+                async with api.runtime.engine.connect() as conn:
                     if await rm.load_case(conn, case_id) is not None:
                         break
                 await asyncio.sleep(0.05)
 
-            async with desk.runtime.engine.connect() as conn:
+            async with api.runtime.engine.connect() as conn:
                 case = await rm.load_case(conn, case_id)
                 assert case is not None
                 pack = load_pack("US")
@@ -105,7 +106,7 @@ async def test_gate_latency_with_a_million_history_rows(
             in_process = []
             for _ in range(SAMPLES):
                 t0 = time.perf_counter()
-                decision = await desk.check(principal, case_id, proposed)
+                decision = await api.handle(CheckContact(principal, case_id, proposed))
                 in_process.append(time.perf_counter() - t0)
 
             jwt = issue_token(

@@ -1,29 +1,48 @@
-"""The one place that wires the contact service: runtime, the desk (gate and records), subscriptions,
-routers."""
+"""The one place that wires the contact service: runtime, environment, command bus, consumers,
+subscriptions and routers."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from fastapi import FastAPI
 
-from contact_service.api.routes import router
-from contact_service.application.commands import ContactDesk
-from contact_service.application.consumers import on_case_event, on_payment_event
+from contact_service.adapters.unit_of_work import read_models, unit_of_work_factory
+from contact_service.api import cases, contacts, debtor_requests, promises, worklists
+from contact_service.api.deps import ContactApi
+from contact_service.application.consumers import ContactConsumers
+from contact_service.application.handlers import COMMAND_HANDLERS
+from contact_service.application.ports import ContactBus, ContactEnvironment, contacts_repository
 from contact_service.settings import ContactServiceSettings
+from dcp_platform.application import CommandBus
 from dcp_platform.eventsourcing.runtime import Subscription
+from dcp_platform.eventsourcing.store import EventStore
 from dcp_platform.service import build_runtime, event_sourced_app
 
-ROUTERS = (router,)
-SUBSCRIPTIONS = (
-    Subscription(group_id="contact-service.cases", topics=["collections.cases"], handler=on_case_event),
-    Subscription(
-        group_id="contact-service.payments", topics=["collections.payments"], handler=on_payment_event
-    ),
-)
+ROUTERS = (contacts.router, promises.router, debtor_requests.router, worklists.router, cases.router)
+
+
+def subscriptions(handlers: ContactConsumers) -> list[Subscription]:
+    return [
+        Subscription("contact-service.cases", ["collections.cases"], handlers.on_case_event),
+        Subscription("contact-service.payments", ["collections.payments"], handlers.on_payment_event),
+    ]
+
+
+def contact_bus(
+    store: EventStore, env: ContactEnvironment, wake: Callable[[], None] | None = None
+) -> ContactBus:
+    """The command bus over the service's event store: the one handler table, PostgreSQL units of work."""
+    repository = contacts_repository(store, env.clock)
+    return CommandBus(COMMAND_HANDLERS, unit_of_work_factory(store, repository, wake), env)
 
 
 def bootstrap(settings: ContactServiceSettings) -> FastAPI:
     runtime = build_runtime(settings)
-    for subscription in SUBSCRIPTIONS:
+    env = ContactEnvironment(runtime.clock)
+    bus = contact_bus(runtime.store, env, runtime.relay.wake)
+    handlers = ContactConsumers(bus)
+    for subscription in subscriptions(handlers):
         runtime.subscribe(subscription)
     app = event_sourced_app(
         settings,
@@ -35,5 +54,5 @@ def bootstrap(settings: ContactServiceSettings) -> FastAPI:
         ),
         routers=ROUTERS,
     )
-    app.state.contact_desk = ContactDesk(runtime)
+    app.state.contact_api = ContactApi(bus, env, runtime, read_models(runtime.engine))
     return app

@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from contact_service.application.commands import contacts_repository
+from contact_service.application.ports import contacts_repository
 from contact_service.domain.contacts import CaseContacts
 from dcp_events.catalogue.base import Money
 from dcp_events.catalogue.cases import CaseClosed

@@ -1,34 +1,19 @@
-"""Queries on the contact service's read models (SQLAlchemy Core text on the caller's connection)."""
+"""The contact service's read models in SQL (SQLAlchemy Core text on the caller's connection): the case
+facts, the contact history with the gate's decisions, the promises, and the per-debtor lock."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from contact_service.application.ports import CaseRow
 from dcp_compliance import CaseFacts, ContactHistoryEntry, ContactPurpose, Decision
 from dcp_events.catalogue.enums import Channel, ContactOutcome, ContactParty
-
-
-@dataclass(frozen=True)
-class CaseRow:
-    case_id: str
-    debtor_id: str
-    jurisdiction: str
-    status: str
-    assignee_kind: str | None
-    assignee_id: str | None
-    currency: str
-    balance_minor: int
-    risk_score: int | None
-    strategy_assigned_at: datetime | None
-    treatment: list[dict[str, Any]]
-    facts: CaseFacts
 
 
 def _case(row: Any) -> CaseRow:

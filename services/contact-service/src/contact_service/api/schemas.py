@@ -165,3 +165,18 @@ class CaseContacts(BaseModel):
 class CaseContactOptions(BaseModel):
     case_id: str
     channels: list[ChannelOption]
+
+
+def channel_options(options: dict[Channel, Decision]) -> list[ChannelOption]:
+    """The gate's decision per channel, as the worklist and contact options show it."""
+    return [
+        ChannelOption(
+            channel=channel,
+            allowed=d.allowed,
+            rule_id=d.rule_id,
+            reason=d.reason,
+            next_allowed_at=d.next_allowed_at,
+            note="must be recorded in full" if channel is Channel.FIELD_VISIT and d.allowed else None,
+        )
+        for channel, d in options.items()
+    ]

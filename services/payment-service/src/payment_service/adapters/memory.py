@@ -1,10 +1,18 @@
 """The payment service's unit of work in memory, for the fast application tests: the ledger
 repository over the in-memory event store (which passes the platform's store contract), and dicts
 for the case facts, payment references, read models and timers. Everything a unit of work writes
-commits with its transaction, or not at all."""
+commits with its transaction, or not at all.
+
+A transaction works on its own copy of the books and its commit puts that copy in place, so two
+transactions open at once would lose the first one's writes, and the second claim of a payment
+reference would not see the first. So the service's units of work (and its timer transactions) run
+one at a time, in the order they start. On PostgreSQL the second one waits only on the key or row it
+shares with the first, but it ends the same way: both keep their writes, and the later claim of a
+reference gets the earlier one back. Both adapters pass `unit_of_work_contract.py`."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
@@ -144,6 +152,8 @@ class InMemoryPaymentService:
         self.store.committed_state[_BOOKS] = PaymentBooks()
         self.repository: Repository[CaseLedger] = ledger_repository(self.store, self.env.clock)
         self.bus: PaymentBus = CommandBus(COMMAND_HANDLERS, self._unit_of_work, self.env)
+        self._turn = asyncio.Lock()  # one transaction of the service's own at a time
+        self._turn_holder: asyncio.Task[Any] | None = None
 
     @property
     def books(self) -> PaymentBooks:
@@ -152,14 +162,32 @@ class InMemoryPaymentService:
         return books
 
     @asynccontextmanager
+    async def _transaction(self) -> AsyncIterator[MemoryTransaction]:
+        """A transaction of the service's own, on a copy of the books, once the one before it has
+        committed or rolled back."""
+        task = asyncio.current_task()
+        if task is not None and task is self._turn_holder:
+            raise RuntimeError(
+                "a new payment-service transaction inside another one of the same task would wait "
+                "for itself: pass the open transaction (tx) instead"
+            )
+        async with self._turn:
+            self._turn_holder = task
+            try:
+                async with self.store.transaction() as own:
+                    own.state[_BOOKS] = self.books.copy()  # the transaction's own copy: commits or not
+                    yield own
+            finally:
+                self._turn_holder = None
+
+    @asynccontextmanager
     async def _unit_of_work(self, tx: MemoryTransaction | None) -> AsyncIterator[InMemoryPaymentUnitOfWork]:
         if tx is not None:
             if tx.state.get(_BOOKS) is self.books:
                 tx.state[_BOOKS] = self.books.copy()  # the caller's transaction gets its own copy
             yield InMemoryPaymentUnitOfWork(self.repository, tx, self.env)
             return
-        async with self.store.transaction() as own:
-            own.state[_BOOKS] = self.books.copy()  # the transaction's own copy: commits or not
+        async with self._transaction() as own:
             yield InMemoryPaymentUnitOfWork(self.repository, own, self.env)
 
     async def handle(self, command: object) -> Any:
@@ -175,8 +203,7 @@ class InMemoryPaymentService:
         fired: list[tuple[str, str]] = []
         for n, (due_at, kind, key) in enumerate(due, start=1):
             payload = self.books.timers[(kind, key)][1]
-            async with self.store.transaction() as tx:
-                tx.state[_BOOKS] = self.books.copy()
+            async with self._transaction() as tx:
                 await handlers[kind](tx, DueTimer(n, kind, key, due_at, payload, attempts=0))
                 timers = _books(tx).timers
                 if timers.get((kind, key), (None,))[0] == due_at:  # not rescheduled by its handler

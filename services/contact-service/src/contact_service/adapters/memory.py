@@ -1,0 +1,294 @@
+"""The contact service's unit of work in memory, for the fast application tests: the case contact
+streams over the in-memory event store (which passes the platform's store contract), and dicts for
+the read models. Everything a unit of work writes commits with its transaction, or not at all."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+from contact_service.application.handlers import COMMAND_HANDLERS
+from contact_service.application.ports import (
+    CaseRow,
+    ContactBus,
+    ContactEnvironment,
+    ContactReads,
+    ContactRow,
+    contacts_repository,
+)
+from contact_service.domain.contacts import CaseContacts
+from dcp_compliance import CaseFacts, ContactHistoryEntry, ContactPurpose, Decision
+from dcp_events.catalogue.enums import Channel, ContactOutcome, ContactParty
+from dcp_platform.application import CommandBus
+from dcp_platform.eventsourcing.memory import InMemoryEventStore, MemoryTransaction
+from dcp_platform.eventsourcing.repository import Repository
+
+_BOOKS = "contact_books"
+
+
+@dataclass
+class ContactBooks:
+    """The read models (committed state): the case rows, the contact rows by attempt id (in the order
+    recorded), the promise rows by promise id."""
+
+    cases: dict[str, CaseRow] = field(default_factory=dict)
+    contacts: dict[str, ContactRow] = field(default_factory=dict)
+    promises: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def copy(self) -> ContactBooks:
+        return ContactBooks(
+            dict(self.cases),
+            {k: dict(v) for k, v in self.contacts.items()},
+            {k: dict(v) for k, v in self.promises.items()},
+        )
+
+
+def _books(tx: MemoryTransaction) -> ContactBooks:
+    books = tx.state.get(_BOOKS)
+    if not isinstance(books, ContactBooks):
+        raise RuntimeError("not a contact-service transaction")
+    return books
+
+
+def _history_entry(row: ContactRow) -> ContactHistoryEntry:
+    return ContactHistoryEntry.model_construct(
+        attempt_id=row["attempt_id"],
+        case_id=row["case_id"],
+        debtor_id=row["debtor_id"],
+        at=row["at"],
+        channel=Channel(row["channel"]),
+        party=ContactParty(row["party"]),
+        outcome=ContactOutcome(row["outcome"]),
+        collector_id=row["collector_id"],
+        agency_id=row["agency_id"],
+        contact_point=row["contact_point"],
+        purpose=ContactPurpose(row["purpose"]),
+    )
+
+
+@dataclass
+class InMemoryContactReads:
+    """The read models as the SQL of `adapters/projections.py` reads them."""
+
+    books: ContactBooks
+
+    async def case(self, case_id: str, *, for_update: bool = False) -> CaseRow | None:
+        return self.books.cases.get(case_id)
+
+    async def cases_assigned_to(self, kinds_ids: Sequence[tuple[str, str]]) -> list[CaseRow]:
+        return [
+            case
+            for kind, ident in kinds_ids
+            for case in self.books.cases.values()
+            if case.assignee_kind == kind and case.assignee_id == ident and case.status == "open"
+        ]
+
+    async def history(
+        self, debtor_id: str, since: datetime, third_party_point: str | None = None
+    ) -> list[ContactHistoryEntry]:
+        point = third_party_point or ""
+        return [
+            _history_entry(row)
+            for row in self.books.contacts.values()
+            if row["decision"] == "allow"
+            and row["debtor_id"] == debtor_id
+            and (
+                row["at"] >= since
+                or (row["party"] == ContactParty.THIRD_PARTY.value and row["contact_point"] == point)
+            )
+        ]
+
+    async def find_contact(self, attempt_id: str) -> ContactRow | None:
+        row = self.books.contacts.get(attempt_id)
+        return dict(row) if row is not None else None
+
+    async def contacts_of_case(self, case_id: str, limit: int) -> list[ContactRow]:
+        rows = sorted(
+            (r for r in self.books.contacts.values() if r["case_id"] == case_id),
+            key=lambda r: r["attempt_id"],
+        )
+        rows.sort(key=lambda r: r["at"], reverse=True)  # stable: newest first, then by attempt id
+        return [dict(r) for r in rows[:limit]]
+
+    async def recent_contacts_of_case(self, case_id: str, since: datetime) -> list[tuple[datetime, Channel]]:
+        return [
+            (r["at"], Channel(r["channel"]))
+            for r in self.books.contacts.values()
+            if r["case_id"] == case_id and r["decision"] == "allow" and r["at"] >= since
+        ]
+
+    async def promises_of_case(self, case_id: str) -> list[tuple[date, str]]:
+        return [(p["due_on"], p["status"]) for p in self.books.promises.values() if p["case_id"] == case_id]
+
+
+@dataclass
+class InMemoryContactUnitOfWork(InMemoryContactReads):
+    contacts: Repository[CaseContacts]
+    tx: MemoryTransaction
+    _after_commit: list[Callable[[], None]] = field(default_factory=list, init=False)
+
+    async def lock_debtor(self, debtor_id: str) -> None:
+        # Nothing left to serialise: the in-memory transactions run one at a time (see
+        # `InMemoryContactService`), which is stronger than PostgreSQL's per-debtor advisory lock.
+        return None
+
+    async def open_cases_of_debtor(self, debtor_id: str) -> list[str]:
+        return sorted(
+            c.case_id for c in self.books.cases.values() if c.debtor_id == debtor_id and c.status == "open"
+        )
+
+    async def insert_case(
+        self, facts: CaseFacts, currency: str, balance_minor: int, risk_score: int | None
+    ) -> None:
+        self.books.cases.setdefault(
+            facts.case_id,
+            CaseRow(
+                case_id=facts.case_id,
+                debtor_id=facts.debtor_id,
+                jurisdiction=facts.jurisdiction,
+                status="open",
+                assignee_kind=None,
+                assignee_id=None,
+                currency=currency,
+                balance_minor=balance_minor,
+                risk_score=risk_score,
+                strategy_assigned_at=None,
+                treatment=[],
+                facts=facts,
+            ),
+        )
+
+    async def update_case(self, case_id: str, changes: Mapping[str, Any]) -> None:
+        case = self.books.cases.get(case_id)
+        if case is not None:
+            self.books.cases[case_id] = dataclasses.replace(case, **changes)
+
+    async def record_contact(
+        self,
+        *,
+        attempt_id: str,
+        case_id: str,
+        debtor_id: str,
+        at: datetime,
+        decision: Decision,
+        channel: Channel,
+        party: ContactParty,
+        purpose: ContactPurpose,
+        outcome: ContactOutcome | None,
+        collector_id: str | None,
+        agency_id: str | None,
+        contact_point: str | None,
+        duration_seconds: int | None,
+        recording_ref: str | None,
+    ) -> None:
+        if attempt_id in self.books.contacts:
+            raise ValueError(f"attempt {attempt_id} is already recorded")  # the table's primary key
+        self.books.contacts[attempt_id] = {
+            "attempt_id": attempt_id,
+            "case_id": case_id,
+            "debtor_id": debtor_id,
+            "at": at,
+            "decision": decision.verdict.value,
+            "channel": channel.value,
+            "party": party.value,
+            "purpose": purpose.value,
+            "outcome": outcome.value if outcome is not None else None,
+            "collector_id": collector_id,
+            "agency_id": agency_id,
+            "contact_point": contact_point,
+            "duration_seconds": duration_seconds,
+            "recording_ref": recording_ref,
+            "rule_id": decision.rule_id,
+            "citation": decision.citation,
+            "reason": decision.reason,
+            "next_allowed_at": decision.next_allowed_at,
+            "pack_id": decision.pack_id,
+            "pack_version": decision.pack_version,
+        }
+
+    async def insert_promise(
+        self,
+        *,
+        promise_id: str,
+        case_id: str,
+        amount_minor: int,
+        currency: str,
+        due_on: date,
+        made_at: datetime,
+        collector_id: str | None,
+    ) -> None:
+        if promise_id in self.books.promises:
+            raise ValueError(f"promise {promise_id} is already recorded")  # the table's primary key
+        self.books.promises[promise_id] = {
+            "promise_id": promise_id,
+            "case_id": case_id,
+            "amount_minor": amount_minor,
+            "currency": currency,
+            "due_on": due_on,
+            "status": "open",
+            "made_at": made_at,
+            "collector_id": collector_id,
+        }
+
+    async def set_promise_status(self, promise_id: str, status: str) -> None:
+        promise = self.books.promises.get(promise_id)
+        if promise is not None:
+            promise["status"] = status
+
+    def after_commit(self, callback: Callable[[], None]) -> None:
+        self._after_commit.append(callback)
+
+    def committed(self) -> None:
+        for callback in self._after_commit:
+            callback()
+
+
+@dataclass
+class InMemoryContactService:
+    """The contact service's handlers on the in-memory store: a bus, the store and the books.
+
+    Its transactions run one at a time: each takes the books as committed, and its commit replaces
+    them whole, so two at once would lose one's writes; in one at a time, the per-debtor lock of the
+    handlers has nothing left to serialise."""
+
+    env: ContactEnvironment
+    store: InMemoryEventStore = field(default_factory=InMemoryEventStore)
+
+    def __post_init__(self) -> None:
+        self.store.committed_state[_BOOKS] = ContactBooks()
+        self.repository: Repository[CaseContacts] = contacts_repository(self.store, self.env.clock)
+        self.bus: ContactBus = CommandBus(COMMAND_HANDLERS, self._unit_of_work, self.env)
+        self._serial = asyncio.Lock()
+
+    @property
+    def books(self) -> ContactBooks:
+        books = self.store.committed_state[_BOOKS]
+        assert isinstance(books, ContactBooks)
+        return books
+
+    @asynccontextmanager
+    async def _unit_of_work(self, tx: MemoryTransaction | None) -> AsyncIterator[InMemoryContactUnitOfWork]:
+        if tx is not None:
+            uow = InMemoryContactUnitOfWork(_books(tx), self.repository, tx)
+            yield uow
+            uow.committed()  # the caller commits its transaction
+            return
+        async with self._serial:
+            async with self.store.transaction() as own:
+                own.state[_BOOKS] = _books(own).copy()  # the transaction's own copy: commits or not
+                uow = InMemoryContactUnitOfWork(_books(own), self.repository, own)
+                yield uow
+            uow.committed()
+
+    @asynccontextmanager
+    async def reading(self) -> AsyncIterator[ContactReads]:
+        """The read models as committed now."""
+        yield InMemoryContactReads(self.books)
+
+    async def handle(self, command: object) -> Any:
+        return await self.bus.handle(command)

@@ -1,0 +1,189 @@
+"""The contact service's unit of work on PostgreSQL: the case contact streams over the event store, and
+the read models and the per-debtor advisory lock of the same transaction."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from contact_service.adapters import projections as rm
+from contact_service.application.ports import CaseRow, ContactReads, ContactRow, ReadModels
+from contact_service.domain.contacts import CaseContacts
+from dcp_compliance import CaseFacts, ContactHistoryEntry, ContactPurpose, Decision
+from dcp_events.catalogue.enums import Channel, ContactOutcome, ContactParty
+from dcp_platform.eventsourcing.repository import Repository
+from dcp_platform.eventsourcing.store import EventStore
+
+
+@dataclass
+class PostgresContactReads:
+    """The read models on one connection."""
+
+    tx: AsyncConnection
+
+    async def case(self, case_id: str, *, for_update: bool = False) -> CaseRow | None:
+        return await rm.load_case(self.tx, case_id, for_update=for_update)
+
+    async def cases_assigned_to(self, kinds_ids: Sequence[tuple[str, str]]) -> list[CaseRow]:
+        return await rm.cases_assigned_to(self.tx, kinds_ids)
+
+    async def history(
+        self, debtor_id: str, since: datetime, third_party_point: str | None = None
+    ) -> list[ContactHistoryEntry]:
+        return await rm.history(self.tx, debtor_id, since, third_party_point)
+
+    async def find_contact(self, attempt_id: str) -> ContactRow | None:
+        return await rm.find_contact(self.tx, attempt_id)
+
+    async def contacts_of_case(self, case_id: str, limit: int) -> list[ContactRow]:
+        return await rm.contacts_of_case(self.tx, case_id, limit)
+
+    async def recent_contacts_of_case(self, case_id: str, since: datetime) -> list[tuple[datetime, Channel]]:
+        return await rm.recent_contacts_of_case(self.tx, case_id, since)
+
+    async def promises_of_case(self, case_id: str) -> list[tuple[date, str]]:
+        return await rm.promises_of_case(self.tx, case_id)
+
+
+@dataclass
+class PostgresContactUnitOfWork(PostgresContactReads):
+    contacts: Repository[CaseContacts]
+    _after_commit: list[Callable[[], None]] = field(default_factory=list, init=False)
+
+    async def lock_debtor(self, debtor_id: str) -> None:
+        await rm.lock_debtor(self.tx, debtor_id)
+
+    async def open_cases_of_debtor(self, debtor_id: str) -> list[str]:
+        return await rm.open_cases_of_debtor(self.tx, debtor_id)
+
+    async def insert_case(
+        self, facts: CaseFacts, currency: str, balance_minor: int, risk_score: int | None
+    ) -> None:
+        await rm.insert_case(self.tx, facts, currency, balance_minor, risk_score)
+
+    async def update_case(self, case_id: str, changes: Mapping[str, Any]) -> None:
+        await rm.update_case(self.tx, case_id, **changes)
+
+    async def record_contact(
+        self,
+        *,
+        attempt_id: str,
+        case_id: str,
+        debtor_id: str,
+        at: datetime,
+        decision: Decision,
+        channel: Channel,
+        party: ContactParty,
+        purpose: ContactPurpose,
+        outcome: ContactOutcome | None,
+        collector_id: str | None,
+        agency_id: str | None,
+        contact_point: str | None,
+        duration_seconds: int | None,
+        recording_ref: str | None,
+    ) -> None:
+        await rm.record_contact(
+            self.tx,
+            attempt_id=attempt_id,
+            case_id=case_id,
+            debtor_id=debtor_id,
+            at=at,
+            decision=decision,
+            channel=channel,
+            party=party,
+            purpose=purpose,
+            outcome=outcome,
+            collector_id=collector_id,
+            agency_id=agency_id,
+            contact_point=contact_point,
+            duration_seconds=duration_seconds,
+            recording_ref=recording_ref,
+        )
+
+    async def insert_promise(
+        self,
+        *,
+        promise_id: str,
+        case_id: str,
+        amount_minor: int,
+        currency: str,
+        due_on: date,
+        made_at: datetime,
+        collector_id: str | None,
+    ) -> None:
+        await rm.insert_promise(
+            self.tx,
+            promise_id=promise_id,
+            case_id=case_id,
+            amount_minor=amount_minor,
+            currency=currency,
+            due_on=due_on,
+            made_at=made_at,
+            collector_id=collector_id,
+        )
+
+    async def set_promise_status(self, promise_id: str, status: str) -> None:
+        await rm.set_promise_status(self.tx, promise_id, status)
+
+    def after_commit(self, callback: Callable[[], None]) -> None:
+        self._after_commit.append(callback)
+
+    def committed(self) -> None:
+        for callback in self._after_commit:
+            callback()
+
+
+def unit_of_work_factory(
+    store: EventStore, repository: Repository[CaseContacts], wake: Callable[[], None] | None = None
+) -> Callable[[AsyncConnection | None], AbstractAsyncContextManager[PostgresContactUnitOfWork]]:
+    """`factory(tx)`: a unit of work in the caller's transaction, or in a new one. A new one that
+    appended events wakes the outbox relay (`wake`) once it has committed; one that appended nothing
+    (a dry-run check) leaves the relay asleep: waking it on every check costs the gate about half a
+    millisecond (benchmarks/bench_gate.py)."""
+    appended: set[AsyncConnection] = set()
+
+    async def note_append(
+        tx: AsyncConnection, _contacts: CaseContacts, _changes: Sequence[Any], recorded: Sequence[Any]
+    ) -> None:
+        if recorded:
+            appended.add(tx)
+
+    repository.add_projection(note_append)
+
+    @asynccontextmanager
+    async def begin(tx: AsyncConnection | None) -> AsyncIterator[PostgresContactUnitOfWork]:
+        if tx is not None:
+            uow = PostgresContactUnitOfWork(tx, repository)
+            yield uow
+            uow.committed()  # the caller commits its transaction (a consumer's batch)
+            return
+        own: AsyncConnection | None = None
+        try:
+            async with store.engine.begin() as own:
+                uow = PostgresContactUnitOfWork(own, repository)
+                yield uow
+        finally:
+            woken = own is not None and own in appended
+            if own is not None:
+                appended.discard(own)
+        if woken and wake is not None:
+            wake()
+        uow.committed()
+
+    return begin
+
+
+def read_models(engine: AsyncEngine) -> ReadModels:
+    """`reading()`: the read models on a connection of their own (no transaction is committed)."""
+
+    @asynccontextmanager
+    async def reading() -> AsyncIterator[ContactReads]:
+        async with engine.connect() as conn:
+            yield PostgresContactReads(conn)
+
+    return reading

@@ -1,0 +1,243 @@
+"""The contract of the contact service's unit of work: what the handlers and queries rely on of the
+ports, passed by the PostgreSQL adapter (tests/integration) and the in-memory one (tests/unit) alike,
+so the fast application tests run on read models that behave like the database.
+
+Subclass `ContactUnitOfWorkContract` with a `begin` fixture: a function returning an async context
+manager that yields a unit of work in a new transaction (committed on exit, rolled back on an
+exception).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+from uuid import uuid4
+
+import pytest
+
+from contact_service.domain.contacts import CaseContacts
+from dcp_compliance import CaseFacts, ContactPurpose, Decision, Verdict
+from dcp_events.catalogue.contacts import CeaseRequested
+from dcp_events.catalogue.enums import Channel, ContactOutcome, ContactParty, TimeZoneSource
+
+NOW = datetime(2026, 6, 10, 16, 0, tzinfo=UTC)
+
+
+def facts(case_id: str, debtor_id: str, jurisdiction: str = "US") -> CaseFacts:
+    return CaseFacts(
+        case_id=case_id,
+        debtor_id=debtor_id,
+        jurisdiction=jurisdiction,
+        time_zone="America/New_York",
+        time_zone_source=TimeZoneSource.ADDRESS,
+        due_since=date(2026, 4, 26),
+    )
+
+
+def decision(verdict: Verdict = Verdict.ALLOW, rule_id: str | None = None) -> Decision:
+    return Decision(
+        verdict=verdict,
+        rule_id=rule_id,
+        citation="12 CFR 1006.6(b)(1)(i)" if rule_id else None,
+        reason="refused" if rule_id else None,
+        pack_id="us-regf",
+        pack_version="2026.1",
+        jurisdiction="US",
+        time_zone="America/New_York",
+        time_zone_source=TimeZoneSource.ADDRESS,
+        decided_at=NOW,
+    )
+
+
+def contact(
+    attempt_id: str,
+    case_id: str,
+    debtor_id: str,
+    at: datetime,
+    *,
+    verdict: Verdict = Verdict.ALLOW,
+    party: ContactParty = ContactParty.DEBTOR,
+    point: str | None = "+12025550101",
+) -> dict[str, Any]:
+    allowed = verdict is Verdict.ALLOW
+    return {
+        "attempt_id": attempt_id,
+        "case_id": case_id,
+        "debtor_id": debtor_id,
+        "at": at,
+        "decision": decision(verdict, None if allowed else "US-REGF-TIME"),
+        "channel": Channel.PHONE,
+        "party": party,
+        "purpose": ContactPurpose.COLLECTION
+        if party is ContactParty.DEBTOR
+        else ContactPurpose.LOCATION_INFORMATION,
+        "outcome": ContactOutcome.NO_ANSWER if allowed else None,
+        "collector_id": "col-1",
+        "agency_id": None,
+        "contact_point": point,
+        "duration_seconds": 30 if allowed else None,
+        "recording_ref": None,
+    }
+
+
+def ids() -> tuple[str, str]:
+    tag = uuid4().hex[:10]
+    return f"case-{tag}", f"dbt-{tag}"
+
+
+class ContactUnitOfWorkContract:
+    async def test_a_case_is_inserted_once_read_back_and_updated(self, begin: Any) -> None:
+        case_id, debtor = ids()
+        async with begin() as uow:
+            await uow.insert_case(facts(case_id, debtor), "USD", 250_000, 400)
+            await uow.insert_case(facts(case_id, "someone-else"), "EUR", 1, None)  # a repeat: nothing
+        async with begin() as uow:
+            case = await uow.case(case_id)
+            assert case is not None
+            assert (case.debtor_id, case.currency, case.balance_minor, case.risk_score) == (
+                debtor,
+                "USD",
+                250_000,
+                400,
+            )
+            assert (case.status, case.assignee_id, case.treatment) == ("open", None, [])
+            assert case.facts == facts(case_id, debtor)
+            closed = case.facts.model_copy(update={"workplace_contact_prohibited": True})
+            await uow.update_case(
+                case_id,
+                {
+                    "facts": closed,
+                    "assignee_kind": "collector",
+                    "assignee_id": "col-1",
+                    "strategy_assigned_at": NOW,
+                    "treatment": [{"day_offset": 0, "channel": "sms", "template": "t"}],
+                },
+            )
+        async with begin() as uow:
+            case = await uow.case(case_id, for_update=True)
+            assert case is not None and case.facts.workplace_contact_prohibited
+            assert (case.assignee_kind, case.assignee_id, case.strategy_assigned_at) == (
+                "collector",
+                "col-1",
+                NOW,
+            )
+            assert case.treatment == [{"day_offset": 0, "channel": "sms", "template": "t"}]
+            assert [c.case_id for c in await uow.cases_assigned_to([("collector", "col-1")])] == [case_id]
+            assert await uow.case("never-opened") is None
+
+    async def test_the_open_cases_of_a_debtor_in_id_order(self, begin: Any) -> None:
+        _, debtor = ids()
+        tag = uuid4().hex[:8]
+        async with begin() as uow:
+            for case_id in (f"b-{tag}", f"a-{tag}", f"c-{tag}"):
+                await uow.insert_case(facts(case_id, debtor), "USD", 100, None)
+            await uow.update_case(f"c-{tag}", {"status": "closed"})
+            await uow.update_case(f"a-{tag}", {"assignee_kind": "team", "assignee_id": f"t-{tag}"})
+        async with begin() as uow:
+            await uow.lock_debtor(debtor)
+            assert await uow.open_cases_of_debtor(debtor) == [f"a-{tag}", f"b-{tag}"]
+            assert [c.case_id for c in await uow.cases_assigned_to([("team", f"t-{tag}")])] == [f"a-{tag}"]
+            await uow.update_case(f"a-{tag}", {"status": "closed"})
+        async with begin() as uow:
+            assert await uow.cases_assigned_to([("team", f"t-{tag}")]) == []
+
+    async def test_the_history_counts_allowed_contacts_in_the_window_and_every_one_with_the_person_asked(
+        self, begin: Any
+    ) -> None:
+        case_id, debtor = ids()
+        old = NOW - timedelta(days=40)
+        async with begin() as uow:
+            await uow.record_contact(**contact(f"{case_id}-recent", case_id, debtor, NOW))
+            await uow.record_contact(**contact(f"{case_id}-old", case_id, debtor, old))
+            await uow.record_contact(
+                **contact(f"{case_id}-refused", case_id, debtor, NOW, verdict=Verdict.DENY)
+            )
+            await uow.record_contact(
+                **contact(f"{case_id}-3p", case_id, debtor, old, party=ContactParty.THIRD_PARTY, point="aunt")
+            )
+            await uow.record_contact(**contact(f"{case_id}-other", "case-x", f"{debtor}-other", NOW))
+        since = NOW - timedelta(days=8)
+        async with begin() as uow:
+            window = await uow.history(debtor, since)
+            asked = await uow.history(debtor, since, "aunt")
+            asked_again = await uow.history(debtor, since, "uncle")
+        assert {e.attempt_id for e in window} == {f"{case_id}-recent"}
+        assert {e.attempt_id for e in asked} == {f"{case_id}-recent", f"{case_id}-3p"}
+        assert {e.attempt_id for e in asked_again} == {f"{case_id}-recent"}
+        [entry] = window
+        assert (entry.channel, entry.party, entry.outcome, entry.at) == (
+            Channel.PHONE,
+            ContactParty.DEBTOR,
+            ContactOutcome.NO_ANSWER,
+            NOW,
+        )
+
+    async def test_contact_rows_are_found_by_attempt_id_and_listed_newest_first(self, begin: Any) -> None:
+        case_id, debtor = ids()
+        async with begin() as uow:
+            await uow.record_contact(**contact(f"{case_id}-1", case_id, debtor, NOW - timedelta(hours=2)))
+            await uow.record_contact(**contact(f"{case_id}-3", case_id, debtor, NOW))
+            await uow.record_contact(**contact(f"{case_id}-2", case_id, debtor, NOW, verdict=Verdict.DENY))
+        async with begin() as uow:
+            row = await uow.find_contact(f"{case_id}-2")
+            listed = await uow.contacts_of_case(case_id, 2)
+            recent = await uow.recent_contacts_of_case(case_id, NOW - timedelta(hours=1))
+            assert await uow.find_contact("never-attempted") is None
+        assert row is not None
+        assert (row["decision"], row["rule_id"], row["outcome"], row["pack_version"]) == (
+            "deny",
+            "US-REGF-TIME",
+            None,
+            "2026.1",
+        )
+        assert (row["channel"], row["party"], row["purpose"], row["at"]) == (
+            "phone",
+            "debtor",
+            "collection",
+            NOW,
+        )
+        assert [r["attempt_id"] for r in listed] == [f"{case_id}-2", f"{case_id}-3"]
+        assert recent == [(NOW, Channel.PHONE)]
+
+    async def test_promises_are_recorded_and_settled(self, begin: Any) -> None:
+        case_id, _ = ids()
+        async with begin() as uow:
+            for n, due in enumerate((date(2026, 6, 12), date(2026, 6, 20))):
+                await uow.insert_promise(
+                    promise_id=f"{case_id}-p{n}",
+                    case_id=case_id,
+                    amount_minor=5000,
+                    currency="USD",
+                    due_on=due,
+                    made_at=NOW,
+                    collector_id="col-1",
+                )
+        async with begin() as uow:
+            await uow.set_promise_status(f"{case_id}-p1", "broken")
+            await uow.set_promise_status("never-promised", "kept")
+        async with begin() as uow:
+            assert sorted(await uow.promises_of_case(case_id)) == [
+                (date(2026, 6, 12), "open"),
+                (date(2026, 6, 20), "broken"),
+            ]
+
+    async def test_a_failed_unit_of_work_keeps_nothing_and_runs_no_after_commit(self, begin: Any) -> None:
+        case_id, debtor = ids()
+        ran: list[str] = []
+        with pytest.raises(RuntimeError):
+            async with begin() as uow:
+                await uow.insert_case(facts(case_id, debtor), "USD", 100, None)
+                await uow.record_contact(**contact(f"{case_id}-1", case_id, debtor, NOW))
+                contacts = CaseContacts.new(case_id)
+                contacts.record_request(CeaseRequested(request_id="r-1", received_via=Channel.LETTER), NOW)
+                await uow.contacts.save(contacts, uow.tx, jurisdiction="US")
+                uow.after_commit(lambda: ran.append("rolled back"))
+                raise RuntimeError("the command failed")
+        assert ran == []
+        async with begin() as uow:
+            assert await uow.case(case_id) is None
+            assert await uow.find_contact(f"{case_id}-1") is None
+            assert await uow.contacts.find(case_id, uow.tx) is None
+            uow.after_commit(lambda: ran.append("committed"))
+            assert ran == []
+        assert ran == ["committed"]

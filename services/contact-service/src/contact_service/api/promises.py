@@ -1,0 +1,31 @@
+"""/promises: a promise to pay, within the rules (no hold, due within the pack's horizon)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from contact_service.api import schemas
+from contact_service.api.deps import ContactApiDep, Staff
+from contact_service.application import commands
+from dcp_platform.auth import Role
+
+router = APIRouter(tags=["promises"])
+
+
+@router.post("/promises", status_code=201, summary="Record a promise to pay")
+async def make_promise(
+    body: schemas.PromiseRequest, principal: Staff, api: ContactApiDep
+) -> schemas.PromiseAccepted:
+    collector = principal.subject if principal.role is Role.COLLECTOR else body.collector_id
+    promise_id: str = await api.handle(
+        commands.MakePromise(
+            principal=principal,
+            case_id=body.case_id,
+            amount=body.amount,
+            due_on=body.due_on,
+            channel=body.channel,
+            attempt_id=body.attempt_id,
+            collector_id=collector,
+        )
+    )
+    return schemas.PromiseAccepted(promise_id=promise_id)

@@ -1,0 +1,45 @@
+"""/worklist: a collector's open cases by priority, each with the channels the gate allows now."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from contact_service.api import schemas
+from contact_service.api.deps import ContactApiDep, Staff
+from contact_service.application import queries
+from dcp_events.catalogue.base import Money
+from dcp_platform.auth import Role
+from dcp_platform.problems import Forbidden
+
+router = APIRouter(tags=["worklists"])
+
+
+@router.get("/worklist", summary="A collector's cases by priority, with the channels allowed now")
+async def get_worklist(
+    principal: Staff,
+    api: ContactApiDep,
+    collector: Annotated[str | None, Query(max_length=128)] = None,
+) -> schemas.Worklist:
+    who = collector or principal.subject
+    if principal.role in (Role.COLLECTOR, Role.INTEGRATION) and who != principal.subject:
+        raise Forbidden("A collector sees only their own worklist.")
+    now = api.env.now()
+    async with api.reading() as reads:
+        items = await queries.worklist(reads, who, principal if who == principal.subject else None, now)
+    return schemas.Worklist(
+        collector=who,
+        generated_at=now,
+        items=[
+            schemas.WorklistEntry(
+                case_id=i.case.case_id,
+                debtor_id=i.case.debtor_id,
+                jurisdiction=i.case.jurisdiction,
+                priority_reason=i.reason,
+                expected_recovery=Money(amount_minor=i.expected_recovery_minor, currency=i.case.currency),
+                channels=schemas.channel_options(i.options),
+            )
+            for i in items
+        ],
+    )

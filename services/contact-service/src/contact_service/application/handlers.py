@@ -1,0 +1,342 @@
+"""The contact service's use cases, one handler per command, and the table the command bus runs them from.
+
+Every contact passes the gate inside a per-debtor lock: for one debtor, the case read again once the
+lock is held, the gate's reading of the history, the decision and the record of the attempt (event
+on the case's contact stream plus read-model row) happen in one unit of work, so two collectors
+placing the call that would exceed a cap at the same moment get one allow and one deny. Dry-run
+checks read without the lock.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+from prometheus_client import Counter
+
+from contact_service.application import commands as c
+from contact_service.application.ports import CaseRow, ContactEnvironment, ContactRow, ContactUnitOfWork
+from contact_service.application.queries import gate_decision, known_case
+from contact_service.domain.contacts import CaseContacts
+from contact_service.domain.errors import InvalidPromise, PromiseRefused
+from dcp_compliance import ContactPurpose, Decision, apply_payload, check_promise, load_pack
+from dcp_events.catalogue.base import EventPayload
+from dcp_events.catalogue.cases import (
+    CaseAssigned,
+    CaseBalanceChanged,
+    CaseClosed,
+    CaseOpened,
+    CaseStrategyAssigned,
+)
+from dcp_events.catalogue.contacts import (
+    CeaseRequested,
+    ChannelOptedOut,
+    ContactAttempted,
+    ContactBlocked,
+    ContactEvent,
+    ContactPersonAgreed,
+    ContactPreferencesSet,
+    DisputeRaised,
+    PromiseMade,
+    WorkplaceContactProhibited,
+)
+from dcp_platform.application import Handler
+from dcp_platform.auth import Principal
+
+GATE_DECISIONS = Counter(
+    "dcp_gate_decisions_total", "Contact gate decisions", ["jurisdiction", "verdict", "rule_id", "kind"]
+)
+
+
+# --- the shared steps ---------------------------------------------------------------------------
+
+
+async def case_locked(uow: ContactUnitOfWork, case_id: str, principal: Principal) -> CaseRow:
+    """The case, read again once its debtor's lock is held: a cease, opt-out or hold recorded by a
+    transaction that held the lock before us is part of the facts we decide on."""
+    case = await known_case(uow, case_id, principal)
+    await uow.lock_debtor(case.debtor_id)
+    return await known_case(uow, case_id, principal)
+
+
+async def record(
+    uow: ContactUnitOfWork, env: ContactEnvironment, case: CaseRow, payloads: Sequence[EventPayload]
+) -> None:
+    """Record `payloads` on the case's contact stream (loaded under the debtor's lock)."""
+    contacts = await uow.contacts.find(case.case_id, uow.tx) or CaseContacts.new(case.case_id)
+    now = env.now()
+    for payload in payloads:
+        if isinstance(payload, ContactAttempted | ContactBlocked):
+            contacts.record_attempt(payload, now)
+        elif isinstance(payload, PromiseMade):
+            contacts.make_promise(payload, now)
+        else:
+            assert isinstance(payload, ContactEvent)
+            contacts.record_request(payload, now)
+    await uow.contacts.save(contacts, uow.tx, jurisdiction=case.jurisdiction)
+
+
+def count_decision(case: CaseRow, decision: Decision, kind: str) -> None:
+    GATE_DECISIONS.labels(case.jurisdiction, decision.verdict.value, decision.rule_id or "", kind).inc()
+
+
+# --- the gate ------------------------------------------------------------------------------------
+
+
+async def check_contact(command: c.CheckContact, uow: ContactUnitOfWork, env: ContactEnvironment) -> Decision:
+    now = env.now()
+    case = await known_case(uow, command.case_id, command.principal)
+    decision = await gate_decision(uow, case, command.proposed, now)
+    count_decision(case, decision, "check")  # nothing to commit: a dry run records nothing
+    return decision
+
+
+async def record_attempt(
+    command: c.RecordAttempt, uow: ContactUnitOfWork, env: ContactEnvironment
+) -> c.AttemptAnswer:
+    """`ContactAttempted` when allowed, `ContactBlocked` when refused, with the contact row; both commit.
+    The caller raises the refusal (`AttemptAnswer.raise_if_refused`) after the bus has returned."""
+    case = await case_locked(uow, command.case_id, command.principal)
+    existing = await uow.find_contact(command.attempt_id)
+    if existing is not None:
+        return c.AttemptAnswer(command.attempt_id, stored_decision(existing, case), created=False)
+    now = env.now()
+    proposed = command.proposed
+    decision = await gate_decision(uow, case, proposed, now)
+    await record(uow, env, case, [attempt_event(case, command, decision)])
+    await uow.record_contact(
+        attempt_id=command.attempt_id,
+        case_id=case.case_id,
+        debtor_id=case.debtor_id,
+        at=now,
+        decision=decision,
+        channel=proposed.channel,
+        party=proposed.party,
+        purpose=proposed.purpose,
+        outcome=command.outcome if decision.allowed else None,
+        collector_id=proposed.collector_id,
+        agency_id=proposed.agency_id,
+        contact_point=proposed.contact_point,
+        duration_seconds=command.duration_seconds if decision.allowed else None,
+        recording_ref=proposed.recording_ref,
+    )
+    uow.after_commit(lambda: count_decision(case, decision, "attempt"))
+    return c.AttemptAnswer(command.attempt_id, decision, created=True)
+
+
+def attempt_event(case: CaseRow, command: c.RecordAttempt, decision: Decision) -> EventPayload:
+    proposed = command.proposed
+    purpose = None if proposed.purpose is ContactPurpose.COLLECTION else proposed.purpose
+    time_zone = decision.time_zone if decision.local_time is not None else None
+    if decision.allowed:
+        return ContactAttempted(
+            attempt_id=command.attempt_id,
+            channel=proposed.channel,
+            party=proposed.party,
+            collector_id=proposed.collector_id,
+            agency_id=proposed.agency_id,
+            outcome=command.outcome,
+            duration_seconds=command.duration_seconds,
+            recording_ref=proposed.recording_ref,
+            purpose=purpose,
+            contact_point=proposed.contact_point,
+            debtor_id=case.debtor_id,
+            rule_pack_id=decision.pack_id,
+            rule_pack_version=decision.pack_version,
+            debtor_time_zone=time_zone,
+            time_zone_source=decision.time_zone_source,
+        )
+    return ContactBlocked(
+        attempt_id=command.attempt_id,
+        channel=proposed.channel,
+        party=proposed.party,
+        collector_id=proposed.collector_id,
+        rule_id=decision.rule_id or "unknown",
+        citation=decision.citation or "unknown",
+        reason=decision.reason or "refused",
+        rule_pack_id=decision.pack_id,
+        rule_pack_version=decision.pack_version,
+        next_allowed_at=decision.next_allowed_at,
+        agency_id=proposed.agency_id,
+        purpose=purpose,
+        contact_point=proposed.contact_point,
+        debtor_id=case.debtor_id,
+        debtor_time_zone=time_zone,
+        time_zone_source=decision.time_zone_source,
+    )
+
+
+def stored_decision(row: ContactRow, case: CaseRow) -> Decision:
+    """The decision recorded for an attempt id, answered again to a repeat of the attempt."""
+    return Decision.model_validate(
+        {
+            "verdict": row["decision"],
+            "rule_id": row["rule_id"],
+            "citation": row["citation"],
+            "reason": row["reason"],
+            "next_allowed_at": row["next_allowed_at"],
+            "pack_id": row["pack_id"],
+            "pack_version": row["pack_version"],
+            "jurisdiction": case.jurisdiction,
+            "time_zone": case.facts.time_zone,
+            "time_zone_source": case.facts.time_zone_source,
+            "decided_at": row["at"],
+        }
+    )
+
+
+# --- promises and debtor requests ------------------------------------------------------------------
+
+
+async def make_promise(command: c.MakePromise, uow: ContactUnitOfWork, env: ContactEnvironment) -> str:
+    amount = command.amount
+    if amount.amount_minor <= 0:
+        raise InvalidPromise("a promise is for an amount greater than zero")
+    case = await case_locked(uow, command.case_id, command.principal)
+    if amount.currency != case.currency:
+        raise InvalidPromise(f"the case is in {case.currency}, not {amount.currency}")
+    now = env.now()
+    try:
+        pack = load_pack(case.jurisdiction, at=now)
+    except LookupError as exc:
+        raise InvalidPromise(f"no rule pack for jurisdiction {case.jurisdiction}") from exc
+    decision = check_promise(pack, case.facts, command.due_on, now)
+    if not decision.allowed:
+        raise PromiseRefused(decision)
+    promise_id = f"prm-{uuid.uuid4().hex[:16]}"
+    payload = PromiseMade(
+        promise_id=promise_id,
+        amount=amount,
+        due_on=command.due_on,
+        channel=command.channel,
+        collector_id=command.collector_id,
+        attempt_id=command.attempt_id,
+    )
+    await record(uow, env, case, [payload])
+    await uow.insert_promise(
+        promise_id=promise_id,
+        case_id=case.case_id,
+        amount_minor=amount.amount_minor,
+        currency=amount.currency,
+        due_on=command.due_on,
+        made_at=now,
+        collector_id=command.collector_id,
+    )
+    return promise_id
+
+
+async def record_debtor_request(
+    command: c.RecordDebtorRequest, uow: ContactUnitOfWork, env: ContactEnvironment
+) -> list[str]:
+    """Channel opt-outs, preferred times, workplace bans and agreed contacts concern the debtor: they
+    are recorded on each of the debtor's open cases. Disputes and cease requests concern this debt.
+    Answers the ids of the cases recorded on."""
+    case = await case_locked(uow, command.case_id, command.principal)
+    targets = [case.case_id]
+    if command.whole_debtor:
+        targets = await uow.open_cases_of_debtor(case.debtor_id) or [case.case_id]
+    for target_id in targets:
+        target = case if target_id == case.case_id else await uow.case(target_id)
+        if target is None:
+            continue
+        payloads = request_events(command)
+        await record(uow, env, target, payloads)
+        facts = target.facts
+        for payload in payloads:
+            # Applied here at once (the gate must honour it from this moment), with the same fold the
+            # audit-service uses on the published events.
+            facts = apply_payload(facts, payload, target.case_id, env.now()) or facts
+        await uow.update_case(target.case_id, {"facts": facts})
+    return targets
+
+
+def request_events(command: c.RecordDebtorRequest) -> list[EventPayload]:
+    """The events of one debtor request on one case (each with a new id)."""
+    ref = uuid.uuid4().hex[:16]
+    via = command.received_via
+    if command.kind == "dispute":
+        return [
+            DisputeRaised(
+                dispute_id=f"dsp-{ref}",
+                received_via=via,
+                reason=command.reason or "disputed by the debtor",
+                disputed_amount=command.disputed_amount,
+            )
+        ]
+    if command.kind == "cease_communication":
+        return [CeaseRequested(request_id=f"cease-{ref}", received_via=via, note=command.reason)]
+    if command.kind == "channel_opt_out":
+        assert command.channel is not None
+        return [
+            ChannelOptedOut(channel=command.channel, received_via=via, contact_point=command.contact_point)
+        ]
+    if command.kind == "preferred_contact_times":
+        return [
+            ContactPreferencesSet(
+                preferred_channel=command.preferred_channel, windows=list(command.windows or [])
+            )
+        ]
+    if command.kind == "workplace_contact_prohibited":
+        return [WorkplaceContactProhibited(received_via=via, note=command.reason)]
+    if command.kind == "agreed_contact_person":
+        assert command.contact_point is not None
+        return [
+            ContactPersonAgreed(
+                contact_point=command.contact_point, relation=command.relation or "other", received_via=via
+            )
+        ]
+    raise ValueError(f"unknown debtor request {command.kind!r}")
+
+
+# --- consumed events -----------------------------------------------------------------------------
+
+
+async def fold_case_event(command: c.FoldCaseEvent, uow: ContactUnitOfWork, env: ContactEnvironment) -> None:
+    """Case facts folded with `dcp_compliance.apply_payload`, the same fold the audit-service uses."""
+    payload, case_id = command.payload, command.case_id
+    if isinstance(payload, CaseOpened):
+        facts = apply_payload(None, payload, case_id, command.at)
+        assert facts is not None
+        total = payload.amounts.total_balance
+        await uow.insert_case(facts, total.currency, total.amount_minor, payload.risk_score)
+        return
+    case = await uow.case(case_id)
+    if case is None:
+        return  # a case opened before this service existed, or not ours: nothing to gate yet
+    # The same per-debtor lock as the gate and debtor requests: facts are never folded from a stale read.
+    await uow.lock_debtor(case.debtor_id)
+    case = await uow.case(case_id, for_update=True)
+    if case is None:
+        return
+    changes: dict[str, Any] = {}
+    facts = apply_payload(case.facts, payload, case_id, command.at)
+    if facts is not None and facts != case.facts:
+        changes["facts"] = facts
+    if isinstance(payload, CaseAssigned):
+        changes.update(assignee_kind=payload.assignee.kind.value, assignee_id=payload.assignee.id)
+    elif isinstance(payload, CaseClosed):
+        changes.update(status="closed", balance_minor=payload.final_balance.amount_minor)
+    elif isinstance(payload, CaseBalanceChanged):
+        changes.update(balance_minor=payload.balance_after.amount_minor)
+    elif isinstance(payload, CaseStrategyAssigned):
+        steps = [s.model_dump(mode="json") for s in payload.treatment or []]
+        changes.update(strategy_assigned_at=command.at, treatment=steps)
+    if changes:
+        await uow.update_case(case_id, changes)
+
+
+async def record_promise_outcome(
+    command: c.RecordPromiseOutcome, uow: ContactUnitOfWork, env: ContactEnvironment
+) -> None:
+    await uow.set_promise_status(command.promise_id, command.status)
+
+
+COMMAND_HANDLERS: dict[type, Handler[ContactUnitOfWork, ContactEnvironment]] = {
+    c.CheckContact: check_contact,
+    c.RecordAttempt: record_attempt,
+    c.MakePromise: make_promise,
+    c.RecordDebtorRequest: record_debtor_request,
+    c.FoldCaseEvent: fold_case_event,
+    c.RecordPromiseOutcome: record_promise_outcome,
+}

@@ -1,0 +1,170 @@
+"""What the contact service's handlers and queries need besides the domain: the read models (the case
+facts folded from collections.cases, the contact history with the gate's decisions, the promises),
+one unit of work per command (those read models and the case contact streams in one transaction,
+with the per-debtor lock), and the environment every handler may read (the clock).
+
+Two implementations: PostgreSQL (`adapters/unit_of_work.py`) and, for the fast application tests,
+memory (`adapters/memory.py`), both passing `adapters/unit_of_work_contract.py`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any, Protocol
+
+from contact_service.domain.contacts import CaseContacts
+from dcp_compliance import CaseFacts, ContactHistoryEntry, ContactPurpose, Decision
+from dcp_events.catalogue.enums import Channel, ContactOutcome, ContactParty
+from dcp_platform.application import CommandBus
+from dcp_platform.clock import Clock
+from dcp_platform.eventsourcing.repository import EventStorePort, Repository
+
+SOURCE = "/contact-service"
+
+
+def contacts_repository(store: EventStorePort, clock: Clock) -> Repository[CaseContacts]:
+    """Case contact streams in `store` (their events carry the case's jurisdiction, from the read model)."""
+    return Repository(store, CaseContacts, source=SOURCE, clock=clock)
+
+
+@dataclass(frozen=True)
+class ContactEnvironment:
+    """The clock; the rule packs are bundled data, read through `dcp_compliance.load_pack`."""
+
+    clock: Clock
+
+    def now(self) -> datetime:
+        return self.clock.now()
+
+
+@dataclass(frozen=True)
+class CaseRow:
+    """A case as this service knows it: the facts the gate decides on, folded from collections.cases,
+    and what worklists and case access read (assignee, balance, risk score, treatment)."""
+
+    case_id: str
+    debtor_id: str
+    jurisdiction: str
+    status: str
+    assignee_kind: str | None
+    assignee_id: str | None
+    currency: str
+    balance_minor: int
+    risk_score: int | None
+    strategy_assigned_at: datetime | None
+    treatment: list[dict[str, Any]]
+    facts: CaseFacts
+
+
+ContactRow = dict[str, Any]
+"""A row of the contact history by column name (`attempt_id`, `case_id`, `debtor_id`, `at`, `decision`
+(allow or deny), `channel`, `party`, `purpose`, `outcome`, `collector_id`, `agency_id`,
+`contact_point`, `duration_seconds`, `recording_ref`, `rule_id`, `citation`, `reason`,
+`next_allowed_at`, `pack_id`, `pack_version`; enums as their values)."""
+
+
+class ContactReads(Protocol):
+    """The read models, as the dry-run check, contact options, worklists and history read them (no lock)."""
+
+    async def case(self, case_id: str) -> CaseRow | None: ...
+
+    async def cases_assigned_to(self, kinds_ids: Sequence[tuple[str, str]]) -> list[CaseRow]:
+        """The open cases assigned to any of the (assignee kind, id) pairs."""
+        ...
+
+    async def history(
+        self, debtor_id: str, since: datetime, third_party_point: str | None = None
+    ) -> list[ContactHistoryEntry]:
+        """The debtor's allowed contacts since `since` (and every earlier one with the third party asked)."""
+        ...
+
+    async def find_contact(self, attempt_id: str) -> ContactRow | None: ...
+
+    async def contacts_of_case(self, case_id: str, limit: int) -> list[ContactRow]:
+        """Newest first (then by attempt id), refusals included."""
+        ...
+
+    async def recent_contacts_of_case(self, case_id: str, since: datetime) -> list[tuple[datetime, Channel]]:
+        """When and on which channel the case's allowed contacts since `since` took place."""
+        ...
+
+    async def promises_of_case(self, case_id: str) -> list[tuple[date, str]]:
+        """(due on, status) of every promise on the case."""
+        ...
+
+
+class ContactUnitOfWork(ContactReads, Protocol):
+    """Everything one command touches, in one transaction: the reads above, the case contact streams,
+    the writes to the read models, and the per-debtor lock."""
+
+    contacts: Repository[CaseContacts]
+    tx: Any
+
+    async def case(self, case_id: str, *, for_update: bool = False) -> CaseRow | None: ...
+
+    async def lock_debtor(self, debtor_id: str) -> None:
+        """Serialise every gate decision and record about one debtor until the transaction ends."""
+        ...
+
+    async def open_cases_of_debtor(self, debtor_id: str) -> list[str]:
+        """The ids of the debtor's open cases, in id order."""
+        ...
+
+    async def insert_case(
+        self, facts: CaseFacts, currency: str, balance_minor: int, risk_score: int | None
+    ) -> None:
+        """A case just opened (a repeat of a known case changes nothing)."""
+        ...
+
+    async def update_case(self, case_id: str, changes: Mapping[str, Any]) -> None:
+        """Set `CaseRow` fields of the case (`facts` as CaseFacts, `treatment` as a list)."""
+        ...
+
+    async def record_contact(
+        self,
+        *,
+        attempt_id: str,
+        case_id: str,
+        debtor_id: str,
+        at: datetime,
+        decision: Decision,
+        channel: Channel,
+        party: ContactParty,
+        purpose: ContactPurpose,
+        outcome: ContactOutcome | None,
+        collector_id: str | None,
+        agency_id: str | None,
+        contact_point: str | None,
+        duration_seconds: int | None,
+        recording_ref: str | None,
+    ) -> None: ...
+
+    async def insert_promise(
+        self,
+        *,
+        promise_id: str,
+        case_id: str,
+        amount_minor: int,
+        currency: str,
+        due_on: date,
+        made_at: datetime,
+        collector_id: str | None,
+    ) -> None: ...
+
+    async def set_promise_status(self, promise_id: str, status: str) -> None:
+        """`kept` or `broken` (an unknown promise changes nothing)."""
+        ...
+
+    def after_commit(self, callback: Callable[[], None]) -> None:
+        """Run `callback` once the unit of work's own transaction has committed (never if it rolls back);
+        in a caller's transaction (a consumer's batch), when the handler returns."""
+        ...
+
+
+ReadModels = Callable[[], AbstractAsyncContextManager[ContactReads]]
+"""`reading()`: the read models on a connection of their own, for the queries."""
+
+ContactBus = CommandBus[ContactUnitOfWork, ContactEnvironment]

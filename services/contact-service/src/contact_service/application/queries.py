@@ -1,0 +1,123 @@
+"""The reads: who may see or act on a case, the gate's decision on the history it counts, the contact
+options of a case, and a collector's worklist (their open cases in priority order, each with the
+channels allowed now). Reads are not commands: they run on the read models, without the lock."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from contact_service.application.ports import CaseRow, ContactReads
+from contact_service.domain import worklist as wl
+from contact_service.domain.errors import CaseNotAssigned, CaseUnknown
+from dcp_compliance import Channel, Decision, channel_options, decide_case, load_pack
+from dcp_compliance.model import ProposedContact
+from dcp_compliance.packs import UnknownJurisdiction
+from dcp_events.catalogue.enums import ContactParty
+from dcp_platform.auth import CaseAccess, CaseAssignment, Principal, may_act_on_case
+
+
+def check_assignment(principal: Principal, case: CaseRow, access: CaseAccess = CaseAccess.ACT) -> None:
+    """The platform's case-access rule (`dcp_platform.auth.may_act_on_case`) on this service's case row."""
+    assignment = CaseAssignment(case.case_id, case.assignee_kind, case.assignee_id)
+    if not may_act_on_case(principal, assignment, access):
+        raise CaseNotAssigned(f"case {case.case_id} is not assigned to {principal.subject}")
+
+
+async def known_case(
+    reads: ContactReads, case_id: str, principal: Principal, access: CaseAccess = CaseAccess.ACT
+) -> CaseRow:
+    """The case, if its `CaseOpened` reached this service (else 404) and the caller may use it (else 403)."""
+    case = await reads.case(case_id)
+    if case is None:
+        raise CaseUnknown(f"case {case_id} is not known to the contact service")
+    check_assignment(principal, case, access)
+    return case
+
+
+async def gate_decision(
+    reads: ContactReads, case: CaseRow, proposed: ProposedContact, now: datetime
+) -> Decision:
+    """The gate's decision on `proposed`, over the debtor's history in the pack's lookback (and every
+    earlier contact with the third party asked)."""
+    try:
+        lookback = load_pack(case.jurisdiction, at=now).lookback()
+    except (UnknownJurisdiction, LookupError):
+        lookback = timedelta(days=1)
+    point = proposed.contact_point if proposed.party is ContactParty.THIRD_PARTY else None
+    history = await reads.history(case.debtor_id, now - lookback, point)
+    return decide_case(case.facts, history, proposed, now)
+
+
+async def case_options(reads: ContactReads, case: CaseRow, now: datetime) -> dict[Channel, Decision]:
+    """The gate's decision now for every channel to the debtor."""
+    try:
+        pack = load_pack(case.jurisdiction, at=now)
+    except LookupError:
+        return {c: decide_case(case.facts, [], ProposedContact(channel=c), now) for c in Channel}
+    history = await reads.history(case.debtor_id, now - pack.lookback())
+    return channel_options(pack, case.facts, history, now)
+
+
+@dataclass(frozen=True)
+class WorklistItem:
+    case: CaseRow
+    reason: str
+    expected_recovery_minor: int
+    options: dict[Channel, Decision]
+    sort_key: tuple[int, int]
+
+
+async def worklist(
+    reads: ContactReads, assignee: str, principal: Principal | None, now: datetime
+) -> list[WorklistItem]:
+    """The open cases assigned to `assignee` (and, when `principal` is the assignee asking for their
+    own list, to their team and agency), by priority: promises, strategy steps due, expected recovery."""
+    keys = [("collector", assignee)]
+    if principal is not None and principal.subject == assignee:
+        if principal.agency_id:
+            keys.append(("agency", principal.agency_id))
+        if principal.team:
+            keys.append(("team", principal.team))
+    items: list[WorklistItem] = []
+    for case in await reads.cases_assigned_to(keys):
+        try:
+            today = now.astimezone(ZoneInfo(case.facts.time_zone)).date()
+        except Exception:  # an unknown zone: the gate refuses every channel anyway
+            today = now.date()
+        promises = [
+            wl.PromiseState(due_on=d, status=s) for d, s in await reads.promises_of_case(case.case_id)
+        ]
+        steps = [
+            wl.TreatmentStepDue(day_offset=int(s["day_offset"]), channel=Channel(s["channel"]))
+            for s in case.treatment
+        ]
+        since = case.strategy_assigned_at or now - timedelta(days=1)
+        contacts = await reads.recent_contacts_of_case(case.case_id, since)
+        due = wl.steps_due(steps, case.strategy_assigned_at, contacts, now)
+        promise_reason = wl.promise_needs_attention(promises, today)
+        recovery = wl.expected_recovery_minor(case.balance_minor, case.risk_score)
+        reason = promise_reason or (
+            f"strategy step due: {', '.join(s.channel.value for s in due)}" if due else "expected recovery"
+        )
+        items.append(
+            WorklistItem(
+                case=case,
+                reason=reason,
+                expected_recovery_minor=recovery,
+                options={},
+                sort_key=wl.priority(promise_reason, due, recovery),
+            )
+        )
+    items.sort(key=lambda i: (i.sort_key, i.case.case_id))
+    return [
+        WorklistItem(
+            case=i.case,
+            reason=i.reason,
+            expected_recovery_minor=i.expected_recovery_minor,
+            options=await case_options(reads, i.case, now),
+            sort_key=i.sort_key,
+        )
+        for i in items
+    ]
