@@ -28,6 +28,18 @@ class DomainError(Exception):
     title: ClassVar[str] = "Refused by a domain rule"
     kind: ClassVar[ErrorKind] = ErrorKind.CONFLICT
 
+    def __init_subclass__(
+        cls, *, code: str | None = None, title: str | None = None, kind: ErrorKind | None = None
+    ) -> None:
+        """`class HoldNotFound(CaseRuleViolation, code="hold-not-found", kind=ErrorKind.NOT_FOUND)`."""
+        super().__init_subclass__()
+        if code is not None:
+            cls.code = code
+        if title is not None:
+            cls.title = title
+        if kind is not None:
+            cls.kind = kind
+
     def problem_members(self) -> dict[str, Any]:
         """Extension members of the problem document (RFC 9457 section 3.2)."""
         return {}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from pathlib import Path
 
 from alembic import command
@@ -49,6 +50,20 @@ def run_env(context: object) -> None:
         await engine.dispose()
 
     asyncio.run(run_async())
+
+
+def event_sourcing_revision() -> tuple[str, None, Callable[[], None], Callable[[], None]]:
+    """Every service's first revision, "0001": `revision, down_revision, upgrade, downgrade` for its
+    module to take (the same tables in every service database)."""
+    from alembic import op
+
+    def upgrade() -> None:
+        create_event_sourcing_tables(op.get_bind())
+
+    def downgrade() -> None:
+        drop_event_sourcing_tables(op.get_bind())
+
+    return "0001", None, upgrade, downgrade
 
 
 def create_event_sourcing_tables(connection: Connection) -> None:

@@ -1,22 +1,9 @@
-"""Event store, outbox, consumer offsets, processed events and durable timers.
+"""Event store, outbox, consumer offsets, processed events and durable timers (the platform's tables).
 
 Revision ID: 0001
 Revises:
 """
 
-from alembic import op
+from dcp_platform.migrations import event_sourcing_revision
 
-from dcp_platform.migrations import create_event_sourcing_tables, drop_event_sourcing_tables
-
-revision = "0001"
-down_revision = None
-branch_labels = None
-depends_on = None
-
-
-def upgrade() -> None:
-    create_event_sourcing_tables(op.get_bind())
-
-
-def downgrade() -> None:
-    drop_event_sourcing_tables(op.get_bind())
+revision, down_revision, upgrade, downgrade = event_sourcing_revision()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any
 
 from dcp_platform.errors import DomainError, ErrorKind
 
@@ -13,8 +13,8 @@ class CaseRuleViolation(DomainError):
     code = "case-rule-violation"
     title = "CaseRuleViolation"
 
-    def __init_subclass__(cls) -> None:
-        super().__init_subclass__()
+    def __init_subclass__(cls, **problem: Any) -> None:
+        super().__init_subclass__(**problem)
         cls.title = cls.__name__  # the problem title names the rule
 
     def previous_code(self) -> str:
@@ -22,61 +22,56 @@ class CaseRuleViolation(DomainError):
         return f"case/{self.code}"
 
 
-class CaseClosedError(CaseRuleViolation):
-    code = "case-closed"
+class CaseClosedError(CaseRuleViolation, code="case-closed"):
+    """The case is closed (or was never opened): it takes no more commands."""
 
 
-class StageTransitionNotAllowed(CaseRuleViolation):
-    code = "stage-transition-not-allowed"
+class StageTransitionNotAllowed(CaseRuleViolation, code="stage-transition-not-allowed"):
+    """Stages move forward by escalation only; back only by cure."""
 
 
-class EscalationBlockedByHold(CaseRuleViolation):
-    code = "escalation-blocked-by-hold"
+class EscalationBlockedByHold(CaseRuleViolation, code="escalation-blocked-by-hold"):
+    """A dispute, moratorium, bankruptcy, deceased or debt-advice hold pauses escalation."""
 
 
-class NegativeBalance(CaseRuleViolation):
-    code = "negative-balance"
+class NegativeBalance(CaseRuleViolation, code="negative-balance"):
+    """A balance change would take the balance below zero."""
 
 
-class CurrencyMismatch(CaseRuleViolation):
-    code = "currency-mismatch"
-    kind: ClassVar[ErrorKind] = ErrorKind.INVALID
+class CurrencyMismatch(CaseRuleViolation, code="currency-mismatch", kind=ErrorKind.INVALID):
+    """Money in another currency than the case's."""
 
 
-class HoldNotFound(CaseRuleViolation):
-    code = "hold-not-found"
-    kind: ClassVar[ErrorKind] = ErrorKind.NOT_FOUND
+class HoldNotFound(CaseRuleViolation, code="hold-not-found", kind=ErrorKind.NOT_FOUND):
+    """No hold with this id on the case."""
 
 
-class HoldConflict(CaseRuleViolation):
+class HoldConflict(CaseRuleViolation, code="hold-conflict"):
     """The same hold id was used for a different hold type, or the expiry is not in the future."""
 
-    code = "hold-conflict"
+
+class CloseNotAllowed(CaseRuleViolation, code="close-not-allowed"):
+    """The close reason does not fit the case (paid in full above zero, settled without a settlement)."""
 
 
-class CloseNotAllowed(CaseRuleViolation):
-    code = "close-not-allowed"
+class InvalidPlacement(CaseRuleViolation, code="invalid-placement", kind=ErrorKind.INVALID):
+    """The placement cannot open a case (not past due, inconsistent amounts)."""
 
 
-class InvalidPlacement(CaseRuleViolation):
-    code = "invalid-placement"
-    kind: ClassVar[ErrorKind] = ErrorKind.INVALID
+class AssigneeNotQualified(CaseRuleViolation, code="assignee-not-qualified"):
+    """The assignee is not qualified for the case's jurisdiction and language."""
 
 
-class AssigneeNotQualified(CaseRuleViolation):
-    code = "assignee-not-qualified"
+class AssigneeAtCapacity(CaseRuleViolation, code="assignee-at-capacity"):
+    """The assignee has no room for another open case."""
 
 
-class AssigneeAtCapacity(CaseRuleViolation):
-    code = "assignee-at-capacity"
+class NoQualifiedAssignee(CaseRuleViolation, code="no-qualified-assignee"):
+    """Nobody qualified has room for the case."""
 
 
-class NoQualifiedAssignee(CaseRuleViolation):
-    code = "no-qualified-assignee"
-
-
-class NotWithAgency(CaseRuleViolation):
-    code = "not-with-agency"
+class NotWithAgency(CaseRuleViolation, code="not-with-agency"):
+    """A recall needs the case to be placed with an agency."""
 
 
 class CaseNotFound(DomainError, LookupError):

@@ -8,12 +8,13 @@ from dcp_compliance import Decision
 from dcp_platform.errors import DomainError, ErrorKind
 
 
-class ContactRefused(DomainError):
+class ContactRefused(
+    DomainError,
+    code="contact-refused",
+    title="Contact refused by the compliance gate",
+    kind=ErrorKind.CONFLICT,
+):
     """The compliance gate refused the contact (the refusal is recorded as `ContactBlocked`)."""
-
-    code = "contact-refused"
-    title = "Contact refused by the compliance gate"
-    kind = ErrorKind.CONFLICT
 
     def __init__(self, decision: Decision, attempt_id: str | None = None) -> None:
         super().__init__(f"{decision.rule_id}: {decision.reason}")
@@ -35,12 +36,13 @@ class ContactRefused(DomainError):
         }
 
 
-class PromiseRefused(DomainError):
+class PromiseRefused(
+    DomainError,
+    code="promise-refused",
+    title="Promise refused by the compliance rules",
+    kind=ErrorKind.CONFLICT,
+):
     """A promise to pay the rules do not allow (during a hold, or due outside the horizon)."""
-
-    code = "promise-refused"
-    title = "Promise refused by the compliance rules"
-    kind = ErrorKind.CONFLICT
 
     def __init__(self, decision: Decision) -> None:
         super().__init__(f"{decision.rule_id}: {decision.reason}")
@@ -57,25 +59,17 @@ class PromiseRefused(DomainError):
         }
 
 
-class InvalidPromise(DomainError):
+class InvalidPromise(
+    DomainError, code="invalid-promise", title="Invalid promise to pay", kind=ErrorKind.INVALID
+):
     """A promise that can never be valid: not positive, or not in the case currency."""
 
-    code = "invalid-promise"
-    title = "Invalid promise to pay"
-    kind = ErrorKind.INVALID
 
-
-class CaseUnknown(DomainError, LookupError):
+class CaseUnknown(DomainError, LookupError, code="not-found", title="Not found", kind=ErrorKind.NOT_FOUND):
     """No `CaseOpened` for the case has reached this service."""
 
-    code = "not-found"
-    title = "Not found"
-    kind = ErrorKind.NOT_FOUND
 
-
-class CaseNotAssigned(DomainError, PermissionError):
+class CaseNotAssigned(
+    DomainError, PermissionError, code="forbidden", title="Forbidden", kind=ErrorKind.FORBIDDEN
+):
     """A collector acts only on the cases assigned to them (or to their agency or team)."""
-
-    code = "forbidden"
-    title = "Forbidden"
-    kind = ErrorKind.FORBIDDEN

@@ -7,20 +7,19 @@ from typing import Any
 from dcp_platform.errors import DomainError, ErrorKind
 
 
-class PaymentDomainError(DomainError):
+class PaymentDomainError(
+    DomainError, code="payment-rule", title="Refused by a payment rule", kind=ErrorKind.INVALID
+):
     """A command the payment rules refuse."""
 
-    code = "payment-rule"
-    title = "Refused by a payment rule"
-    kind = ErrorKind.INVALID
 
-
-class PaymentReferenceConflict(PaymentDomainError):
+class PaymentReferenceConflict(
+    PaymentDomainError,
+    code="payment-reference-conflict",
+    title="External reference already used",
+    kind=ErrorKind.CONFLICT,
+):
     """The external reference was already used for a payment with another amount, currency or case."""
-
-    code = "payment-reference-conflict"
-    title = "External reference already used"
-    kind = ErrorKind.CONFLICT
 
     def __init__(self, external_reference: str, existing_payment_id: str, difference: str) -> None:
         super().__init__(
@@ -37,12 +36,13 @@ class PaymentReferenceConflict(PaymentDomainError):
         }
 
 
-class CurrencyMismatch(PaymentDomainError):
+class CurrencyMismatch(
+    PaymentDomainError,
+    code="currency-mismatch",
+    title="Currency differs from the case's",
+    kind=ErrorKind.INVALID,
+):
     """Money in a currency other than the case's."""
-
-    code = "currency-mismatch"
-    title = "Currency differs from the case's"
-    kind = ErrorKind.INVALID
 
     def __init__(self, given: str, case_currency: str) -> None:
         super().__init__(f"the case is in {case_currency}; {given} is refused")
@@ -53,81 +53,69 @@ class CurrencyMismatch(PaymentDomainError):
         return {"currency": self.given, "case_currency": self.case_currency}
 
 
-class ReceivedInTheFuture(PaymentDomainError):
+class ReceivedInTheFuture(
+    PaymentDomainError, code="received-in-the-future", title="Time in the future", kind=ErrorKind.INVALID
+):
     """A payment cannot have been received after now."""
 
-    code = "received-in-the-future"
-    title = "Time in the future"
-    kind = ErrorKind.INVALID
 
-
-class CaseUnknown(PaymentDomainError):
+class CaseUnknown(PaymentDomainError, code="case-unknown", title="Case not known", kind=ErrorKind.NOT_FOUND):
     """No case with this id is known (yet) to the payment service."""
 
-    code = "case-unknown"
-    title = "Case not known"
-    kind = ErrorKind.NOT_FOUND
 
-
-class CaseAlreadyClosed(PaymentDomainError):
+class CaseAlreadyClosed(
+    PaymentDomainError, code="case-closed", title="Case is closed", kind=ErrorKind.CONFLICT
+):
     """The case is closed: no new arrangements on it."""
 
-    code = "case-closed"
-    title = "Case is closed"
-    kind = ErrorKind.CONFLICT
 
-
-class PaymentUnknown(PaymentDomainError):
+class PaymentUnknown(PaymentDomainError, code="not-found", title="Not found", kind=ErrorKind.NOT_FOUND):
     """No payment with this id on the case."""
 
-    code = "not-found"
-    title = "Not found"
-    kind = ErrorKind.NOT_FOUND
 
-
-class PaymentAlreadyReversed(PaymentDomainError):
+class PaymentAlreadyReversed(
+    PaymentDomainError,
+    code="payment-already-reversed",
+    title="Payment already reversed",
+    kind=ErrorKind.CONFLICT,
+):
     """A payment is reversed at most once."""
 
-    code = "payment-already-reversed"
-    title = "Payment already reversed"
-    kind = ErrorKind.CONFLICT
 
-
-class InvalidPaymentPlan(PaymentDomainError):
+class InvalidPaymentPlan(
+    PaymentDomainError, code="invalid-payment-plan", title="Payment plan refused", kind=ErrorKind.INVALID
+):
     """The proposed schedule breaks a plan rule (sum, dates, term, amounts)."""
 
-    code = "invalid-payment-plan"
-    title = "Payment plan refused"
-    kind = ErrorKind.INVALID
 
-
-class ActivePlanExists(PaymentDomainError):
+class ActivePlanExists(
+    PaymentDomainError,
+    code="active-plan-exists",
+    title="The case already has an active plan",
+    kind=ErrorKind.CONFLICT,
+):
     """A case has at most one active repayment plan."""
 
-    code = "active-plan-exists"
-    title = "The case already has an active plan"
-    kind = ErrorKind.CONFLICT
 
-
-class InvalidSettlement(PaymentDomainError):
+class InvalidSettlement(
+    PaymentDomainError, code="invalid-settlement", title="Settlement refused", kind=ErrorKind.INVALID
+):
     """The proposed settlement breaks a settlement rule (amount, deadline)."""
 
-    code = "invalid-settlement"
-    title = "Settlement refused"
-    kind = ErrorKind.INVALID
 
-
-class ActiveSettlementExists(PaymentDomainError):
+class ActiveSettlementExists(
+    PaymentDomainError,
+    code="active-settlement-exists",
+    title="The case already has an open settlement",
+    kind=ErrorKind.CONFLICT,
+):
     """A case has at most one open settlement offer."""
 
-    code = "active-settlement-exists"
-    title = "The case already has an open settlement"
-    kind = ErrorKind.CONFLICT
 
-
-class SupervisorApprovalRequired(PaymentDomainError):
+class SupervisorApprovalRequired(
+    PaymentDomainError,
+    code="supervisor-approval-required",
+    title="Supervisor approval required",
+    kind=ErrorKind.FORBIDDEN,
+):
     """The arrangement's discount or term is above what a collector may agree alone."""
-
-    code = "supervisor-approval-required"
-    title = "Supervisor approval required"
-    kind = ErrorKind.FORBIDDEN
