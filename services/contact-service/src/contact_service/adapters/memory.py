@@ -8,7 +8,7 @@ import asyncio
 import dataclasses
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import date, datetime
 from typing import Any
 
@@ -18,11 +18,13 @@ from contact_service.application.ports import (
     ContactBus,
     ContactEnvironment,
     ContactReads,
+    ContactRecord,
     ContactRow,
+    PromiseRecord,
     contacts_repository,
 )
 from contact_service.domain.contacts import CaseContacts
-from dcp_compliance import CaseFacts, ContactHistoryEntry, ContactPurpose, Decision
+from dcp_compliance import CaseFacts, ContactHistoryEntry, ContactPurpose
 from dcp_events.catalogue.enums import Channel, ContactOutcome, ContactParty
 from dcp_platform.application import CommandBus
 from dcp_platform.eventsourcing.memory import InMemoryEventStore, MemoryTransaction
@@ -168,72 +170,15 @@ class InMemoryContactUnitOfWork(InMemoryContactReads):
         if case is not None:
             self.books.cases[case_id] = dataclasses.replace(case, **changes)
 
-    async def record_contact(
-        self,
-        *,
-        attempt_id: str,
-        case_id: str,
-        debtor_id: str,
-        at: datetime,
-        decision: Decision,
-        channel: Channel,
-        party: ContactParty,
-        purpose: ContactPurpose,
-        outcome: ContactOutcome | None,
-        collector_id: str | None,
-        agency_id: str | None,
-        contact_point: str | None,
-        duration_seconds: int | None,
-        recording_ref: str | None,
-    ) -> None:
-        if attempt_id in self.books.contacts:
-            raise ValueError(f"attempt {attempt_id} is already recorded")  # the table's primary key
-        self.books.contacts[attempt_id] = {
-            "attempt_id": attempt_id,
-            "case_id": case_id,
-            "debtor_id": debtor_id,
-            "at": at,
-            "decision": decision.verdict.value,
-            "channel": channel.value,
-            "party": party.value,
-            "purpose": purpose.value,
-            "outcome": outcome.value if outcome is not None else None,
-            "collector_id": collector_id,
-            "agency_id": agency_id,
-            "contact_point": contact_point,
-            "duration_seconds": duration_seconds,
-            "recording_ref": recording_ref,
-            "rule_id": decision.rule_id,
-            "citation": decision.citation,
-            "reason": decision.reason,
-            "next_allowed_at": decision.next_allowed_at,
-            "pack_id": decision.pack_id,
-            "pack_version": decision.pack_version,
-        }
+    async def record_contact(self, record: ContactRecord) -> None:
+        if record.attempt_id in self.books.contacts:
+            raise ValueError(f"attempt {record.attempt_id} is already recorded")  # the table's primary key
+        self.books.contacts[record.attempt_id] = record.row()
 
-    async def insert_promise(
-        self,
-        *,
-        promise_id: str,
-        case_id: str,
-        amount_minor: int,
-        currency: str,
-        due_on: date,
-        made_at: datetime,
-        collector_id: str | None,
-    ) -> None:
-        if promise_id in self.books.promises:
-            raise ValueError(f"promise {promise_id} is already recorded")  # the table's primary key
-        self.books.promises[promise_id] = {
-            "promise_id": promise_id,
-            "case_id": case_id,
-            "amount_minor": amount_minor,
-            "currency": currency,
-            "due_on": due_on,
-            "status": "open",
-            "made_at": made_at,
-            "collector_id": collector_id,
-        }
+    async def insert_promise(self, record: PromiseRecord) -> None:
+        if record.promise_id in self.books.promises:
+            raise ValueError(f"promise {record.promise_id} is already recorded")  # the table's primary key
+        self.books.promises[record.promise_id] = {**asdict(record), "status": "open"}
 
     async def set_promise_status(self, promise_id: str, status: str) -> None:
         promise = self.books.promises.get(promise_id)

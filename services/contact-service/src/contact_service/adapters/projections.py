@@ -5,14 +5,15 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from dataclasses import asdict
 from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from contact_service.application.ports import CaseRow
-from dcp_compliance import CaseFacts, ContactHistoryEntry, ContactPurpose, Decision
+from contact_service.application.ports import CaseRow, PromiseRecord
+from dcp_compliance import CaseFacts, ContactHistoryEntry, ContactPurpose
 from dcp_events.catalogue.enums import Channel, ContactOutcome, ContactParty
 
 
@@ -166,58 +167,21 @@ async def find_contact(conn: AsyncConnection, attempt_id: str) -> dict[str, Any]
     return dict(row._mapping) if row is not None else None
 
 
-async def record_contact(
-    conn: AsyncConnection,
-    *,
-    attempt_id: str,
-    case_id: str,
-    debtor_id: str,
-    at: datetime,
-    decision: Decision,
-    channel: Channel,
-    party: ContactParty,
-    purpose: ContactPurpose,
-    outcome: ContactOutcome | None,
-    collector_id: str | None,
-    agency_id: str | None,
-    contact_point: str | None,
-    duration_seconds: int | None,
-    recording_ref: str | None,
-) -> None:
-    await conn.execute(
-        text(
-            """
-            INSERT INTO contacts (attempt_id, case_id, debtor_id, at, decision, channel, party, purpose,
-                outcome, collector_id, agency_id, contact_point, duration_seconds, recording_ref, rule_id,
-                citation, reason, next_allowed_at, pack_id, pack_version)
-            VALUES (:attempt_id, :case_id, :debtor_id, :at, :decision, :channel, :party, :purpose,
-                :outcome, :collector_id, :agency_id, :contact_point, :duration_seconds, :recording_ref,
-                :rule_id, :citation, :reason, :next_allowed_at, :pack_id, :pack_version)
-            """
-        ),
-        {
-            "attempt_id": attempt_id,
-            "case_id": case_id,
-            "debtor_id": debtor_id,
-            "at": at,
-            "decision": decision.verdict.value,
-            "channel": channel.value,
-            "party": party.value,
-            "purpose": purpose.value,
-            "outcome": outcome.value if outcome is not None else None,
-            "collector_id": collector_id,
-            "agency_id": agency_id,
-            "contact_point": contact_point,
-            "duration_seconds": duration_seconds,
-            "recording_ref": recording_ref,
-            "rule_id": decision.rule_id,
-            "citation": decision.citation,
-            "reason": decision.reason,
-            "next_allowed_at": decision.next_allowed_at,
-            "pack_id": decision.pack_id,
-            "pack_version": decision.pack_version,
-        },
-    )
+_RECORD_CONTACT = text(
+    """
+    INSERT INTO contacts (attempt_id, case_id, debtor_id, at, decision, channel, party, purpose,
+        outcome, collector_id, agency_id, contact_point, duration_seconds, recording_ref, rule_id,
+        citation, reason, next_allowed_at, pack_id, pack_version)
+    VALUES (:attempt_id, :case_id, :debtor_id, :at, :decision, :channel, :party, :purpose,
+        :outcome, :collector_id, :agency_id, :contact_point, :duration_seconds, :recording_ref,
+        :rule_id, :citation, :reason, :next_allowed_at, :pack_id, :pack_version)
+    """
+)
+
+
+async def record_contact(conn: AsyncConnection, row: dict[str, Any]) -> None:
+    """One attempt (the row of `ContactRecord.row()`)."""
+    await conn.execute(_RECORD_CONTACT, row)
 
 
 async def contacts_of_case(conn: AsyncConnection, case_id: str, limit: int) -> list[dict[str, Any]]:
@@ -238,33 +202,14 @@ async def recent_contacts_of_case(
     return [(r.at, Channel(r.channel)) for r in rows]
 
 
-async def insert_promise(
-    conn: AsyncConnection,
-    *,
-    promise_id: str,
-    case_id: str,
-    amount_minor: int,
-    currency: str,
-    due_on: date,
-    made_at: datetime,
-    collector_id: str | None,
-) -> None:
-    await conn.execute(
-        text(
-            "INSERT INTO promises"
-            " (promise_id, case_id, amount_minor, currency, due_on, made_at, collector_id)"
-            " VALUES (:p, :c, :a, :cur, :d, :m, :col)"
-        ),
-        {
-            "p": promise_id,
-            "c": case_id,
-            "a": amount_minor,
-            "cur": currency,
-            "d": due_on,
-            "m": made_at,
-            "col": collector_id,
-        },
-    )
+_INSERT_PROMISE = text(
+    "INSERT INTO promises (promise_id, case_id, amount_minor, currency, due_on, made_at, collector_id)"
+    " VALUES (:promise_id, :case_id, :amount_minor, :currency, :due_on, :made_at, :collector_id)"
+)
+
+
+async def insert_promise(conn: AsyncConnection, record: PromiseRecord) -> None:
+    await conn.execute(_INSERT_PROMISE, asdict(record))
 
 
 async def set_promise_status(conn: AsyncConnection, promise_id: str, status: str) -> None:

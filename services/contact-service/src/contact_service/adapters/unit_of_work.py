@@ -12,10 +12,17 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from contact_service.adapters import projections as rm
-from contact_service.application.ports import CaseRow, ContactReads, ContactRow, ReadModels
+from contact_service.application.ports import (
+    CaseRow,
+    ContactReads,
+    ContactRecord,
+    ContactRow,
+    PromiseRecord,
+    ReadModels,
+)
 from contact_service.domain.contacts import CaseContacts
-from dcp_compliance import CaseFacts, ContactHistoryEntry, ContactPurpose, Decision
-from dcp_events.catalogue.enums import Channel, ContactOutcome, ContactParty
+from dcp_compliance import CaseFacts, ContactHistoryEntry
+from dcp_events.catalogue.enums import Channel
 from dcp_platform.eventsourcing.repository import Repository
 from dcp_platform.eventsourcing.store import EventStore
 
@@ -69,63 +76,11 @@ class PostgresContactUnitOfWork(PostgresContactReads):
     async def update_case(self, case_id: str, changes: Mapping[str, Any]) -> None:
         await rm.update_case(self.tx, case_id, **changes)
 
-    async def record_contact(
-        self,
-        *,
-        attempt_id: str,
-        case_id: str,
-        debtor_id: str,
-        at: datetime,
-        decision: Decision,
-        channel: Channel,
-        party: ContactParty,
-        purpose: ContactPurpose,
-        outcome: ContactOutcome | None,
-        collector_id: str | None,
-        agency_id: str | None,
-        contact_point: str | None,
-        duration_seconds: int | None,
-        recording_ref: str | None,
-    ) -> None:
-        await rm.record_contact(
-            self.tx,
-            attempt_id=attempt_id,
-            case_id=case_id,
-            debtor_id=debtor_id,
-            at=at,
-            decision=decision,
-            channel=channel,
-            party=party,
-            purpose=purpose,
-            outcome=outcome,
-            collector_id=collector_id,
-            agency_id=agency_id,
-            contact_point=contact_point,
-            duration_seconds=duration_seconds,
-            recording_ref=recording_ref,
-        )
+    async def record_contact(self, record: ContactRecord) -> None:
+        await rm.record_contact(self.tx, record.row())
 
-    async def insert_promise(
-        self,
-        *,
-        promise_id: str,
-        case_id: str,
-        amount_minor: int,
-        currency: str,
-        due_on: date,
-        made_at: datetime,
-        collector_id: str | None,
-    ) -> None:
-        await rm.insert_promise(
-            self.tx,
-            promise_id=promise_id,
-            case_id=case_id,
-            amount_minor=amount_minor,
-            currency=currency,
-            due_on=due_on,
-            made_at=made_at,
-            collector_id=collector_id,
-        )
+    async def insert_promise(self, record: PromiseRecord) -> None:
+        await rm.insert_promise(self.tx, record)
 
     async def set_promise_status(self, promise_id: str, status: str) -> None:
         await rm.set_promise_status(self.tx, promise_id, status)

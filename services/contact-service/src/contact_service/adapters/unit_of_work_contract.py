@@ -15,6 +15,7 @@ from uuid import uuid4
 
 import pytest
 
+from contact_service.application.ports import ContactRecord, PromiseRecord
 from contact_service.domain.contacts import CaseContacts
 from dcp_compliance import CaseFacts, ContactPurpose, Decision, Verdict
 from dcp_events.catalogue.contacts import CeaseRequested
@@ -58,26 +59,26 @@ def contact(
     verdict: Verdict = Verdict.ALLOW,
     party: ContactParty = ContactParty.DEBTOR,
     point: str | None = "+12025550101",
-) -> dict[str, Any]:
+) -> ContactRecord:
     allowed = verdict is Verdict.ALLOW
-    return {
-        "attempt_id": attempt_id,
-        "case_id": case_id,
-        "debtor_id": debtor_id,
-        "at": at,
-        "decision": decision(verdict, None if allowed else "US-REGF-TIME"),
-        "channel": Channel.PHONE,
-        "party": party,
-        "purpose": ContactPurpose.COLLECTION
+    return ContactRecord(
+        attempt_id=attempt_id,
+        case_id=case_id,
+        debtor_id=debtor_id,
+        at=at,
+        decision=decision(verdict, None if allowed else "US-REGF-TIME"),
+        channel=Channel.PHONE,
+        party=party,
+        purpose=ContactPurpose.COLLECTION
         if party is ContactParty.DEBTOR
         else ContactPurpose.LOCATION_INFORMATION,
-        "outcome": ContactOutcome.NO_ANSWER if allowed else None,
-        "collector_id": "col-1",
-        "agency_id": None,
-        "contact_point": point,
-        "duration_seconds": 30 if allowed else None,
-        "recording_ref": None,
-    }
+        outcome=ContactOutcome.NO_ANSWER if allowed else None,
+        collector_id="col-1",
+        agency_id=None,
+        contact_point=point,
+        duration_seconds=30 if allowed else None,
+        recording_ref=None,
+    )
 
 
 def ids() -> tuple[str, str]:
@@ -147,15 +148,15 @@ class ContactUnitOfWorkContract:
         case_id, debtor = ids()
         old = NOW - timedelta(days=40)
         async with begin() as uow:
-            await uow.record_contact(**contact(f"{case_id}-recent", case_id, debtor, NOW))
-            await uow.record_contact(**contact(f"{case_id}-old", case_id, debtor, old))
+            await uow.record_contact(contact(f"{case_id}-recent", case_id, debtor, NOW))
+            await uow.record_contact(contact(f"{case_id}-old", case_id, debtor, old))
             await uow.record_contact(
-                **contact(f"{case_id}-refused", case_id, debtor, NOW, verdict=Verdict.DENY)
+                contact(f"{case_id}-refused", case_id, debtor, NOW, verdict=Verdict.DENY)
             )
             await uow.record_contact(
-                **contact(f"{case_id}-3p", case_id, debtor, old, party=ContactParty.THIRD_PARTY, point="aunt")
+                contact(f"{case_id}-3p", case_id, debtor, old, party=ContactParty.THIRD_PARTY, point="aunt")
             )
-            await uow.record_contact(**contact(f"{case_id}-other", "case-x", f"{debtor}-other", NOW))
+            await uow.record_contact(contact(f"{case_id}-other", "case-x", f"{debtor}-other", NOW))
         since = NOW - timedelta(days=8)
         async with begin() as uow:
             window = await uow.history(debtor, since)
@@ -175,9 +176,9 @@ class ContactUnitOfWorkContract:
     async def test_contact_rows_are_found_by_attempt_id_and_listed_newest_first(self, begin: Any) -> None:
         case_id, debtor = ids()
         async with begin() as uow:
-            await uow.record_contact(**contact(f"{case_id}-1", case_id, debtor, NOW - timedelta(hours=2)))
-            await uow.record_contact(**contact(f"{case_id}-3", case_id, debtor, NOW))
-            await uow.record_contact(**contact(f"{case_id}-2", case_id, debtor, NOW, verdict=Verdict.DENY))
+            await uow.record_contact(contact(f"{case_id}-1", case_id, debtor, NOW - timedelta(hours=2)))
+            await uow.record_contact(contact(f"{case_id}-3", case_id, debtor, NOW))
+            await uow.record_contact(contact(f"{case_id}-2", case_id, debtor, NOW, verdict=Verdict.DENY))
         async with begin() as uow:
             row = await uow.find_contact(f"{case_id}-2")
             listed = await uow.contacts_of_case(case_id, 2)
@@ -204,13 +205,7 @@ class ContactUnitOfWorkContract:
         async with begin() as uow:
             for n, due in enumerate((date(2026, 6, 12), date(2026, 6, 20))):
                 await uow.insert_promise(
-                    promise_id=f"{case_id}-p{n}",
-                    case_id=case_id,
-                    amount_minor=5000,
-                    currency="USD",
-                    due_on=due,
-                    made_at=NOW,
-                    collector_id="col-1",
+                    PromiseRecord(f"{case_id}-p{n}", case_id, 5000, "USD", due, NOW, "col-1")
                 )
         async with begin() as uow:
             await uow.set_promise_status(f"{case_id}-p1", "broken")
@@ -227,7 +222,7 @@ class ContactUnitOfWorkContract:
         with pytest.raises(RuntimeError):
             async with begin() as uow:
                 await uow.insert_case(facts(case_id, debtor), "USD", 100, None)
-                await uow.record_contact(**contact(f"{case_id}-1", case_id, debtor, NOW))
+                await uow.record_contact(contact(f"{case_id}-1", case_id, debtor, NOW))
                 contacts = CaseContacts.new(case_id)
                 contacts.record_request(CeaseRequested(request_id="r-1", received_via=Channel.LETTER), NOW)
                 await uow.contacts.save(contacts, uow.tx, jurisdiction="US")

@@ -16,7 +16,14 @@ from typing import Any
 from prometheus_client import Counter
 
 from contact_service.application import commands as c
-from contact_service.application.ports import CaseRow, ContactEnvironment, ContactRow, ContactUnitOfWork
+from contact_service.application.ports import (
+    CaseRow,
+    ContactEnvironment,
+    ContactRecord,
+    ContactRow,
+    ContactUnitOfWork,
+    PromiseRecord,
+)
 from contact_service.application.queries import gate_decision, known_case
 from contact_service.domain.contacts import CaseContacts
 from contact_service.domain.errors import InvalidPromise, PromiseRefused
@@ -106,20 +113,22 @@ async def record_attempt(
     decision = await gate_decision(uow, case, proposed, now)
     await record(uow, env, case, [attempt_event(case, command, decision)])
     await uow.record_contact(
-        attempt_id=command.attempt_id,
-        case_id=case.case_id,
-        debtor_id=case.debtor_id,
-        at=now,
-        decision=decision,
-        channel=proposed.channel,
-        party=proposed.party,
-        purpose=proposed.purpose,
-        outcome=command.outcome if decision.allowed else None,
-        collector_id=proposed.collector_id,
-        agency_id=proposed.agency_id,
-        contact_point=proposed.contact_point,
-        duration_seconds=command.duration_seconds if decision.allowed else None,
-        recording_ref=proposed.recording_ref,
+        ContactRecord(
+            attempt_id=command.attempt_id,
+            case_id=case.case_id,
+            debtor_id=case.debtor_id,
+            at=now,
+            decision=decision,
+            channel=proposed.channel,
+            party=proposed.party,
+            purpose=proposed.purpose,
+            outcome=command.outcome if decision.allowed else None,
+            collector_id=proposed.collector_id,
+            agency_id=proposed.agency_id,
+            contact_point=proposed.contact_point,
+            duration_seconds=command.duration_seconds if decision.allowed else None,
+            recording_ref=proposed.recording_ref,
+        )
     )
     uow.after_commit(lambda: count_decision(case, decision, "attempt"))
     return c.AttemptAnswer(command.attempt_id, decision, created=True)
@@ -215,13 +224,15 @@ async def make_promise(command: c.MakePromise, uow: ContactUnitOfWork, env: Cont
     )
     await record(uow, env, case, [payload])
     await uow.insert_promise(
-        promise_id=promise_id,
-        case_id=case.case_id,
-        amount_minor=amount.amount_minor,
-        currency=amount.currency,
-        due_on=command.due_on,
-        made_at=now,
-        collector_id=command.collector_id,
+        PromiseRecord(
+            promise_id,
+            case.case_id,
+            amount.amount_minor,
+            amount.currency,
+            command.due_on,
+            now,
+            command.collector_id,
+        )
     )
     return promise_id
 

@@ -66,6 +66,65 @@ ContactRow = dict[str, Any]
 `next_allowed_at`, `pack_id`, `pack_version`; enums as their values)."""
 
 
+@dataclass(frozen=True)
+class ContactRecord:
+    """One attempt as the contacts read model keeps it: what the gate decided, and the outcome."""
+
+    attempt_id: str
+    case_id: str
+    debtor_id: str
+    at: datetime
+    decision: Decision
+    channel: Channel
+    party: ContactParty
+    purpose: ContactPurpose
+    outcome: ContactOutcome | None
+    collector_id: str | None
+    agency_id: str | None
+    contact_point: str | None
+    duration_seconds: int | None
+    recording_ref: str | None
+
+    def row(self) -> dict[str, Any]:
+        """The row of the `contacts` table."""
+        d = self.decision
+        return {
+            "attempt_id": self.attempt_id,
+            "case_id": self.case_id,
+            "debtor_id": self.debtor_id,
+            "at": self.at,
+            "decision": d.verdict.value,
+            "channel": self.channel.value,
+            "party": self.party.value,
+            "purpose": self.purpose.value,
+            "outcome": self.outcome.value if self.outcome is not None else None,
+            "collector_id": self.collector_id,
+            "agency_id": self.agency_id,
+            "contact_point": self.contact_point,
+            "duration_seconds": self.duration_seconds,
+            "recording_ref": self.recording_ref,
+            "rule_id": d.rule_id,
+            "citation": d.citation,
+            "reason": d.reason,
+            "next_allowed_at": d.next_allowed_at,
+            "pack_id": d.pack_id,
+            "pack_version": d.pack_version,
+        }
+
+
+@dataclass(frozen=True)
+class PromiseRecord:
+    """A promise to pay as the promises read model keeps it (open until payment-service settles it)."""
+
+    promise_id: str
+    case_id: str
+    amount_minor: int
+    currency: str
+    due_on: date
+    made_at: datetime
+    collector_id: str | None
+
+
 class ContactReads(Protocol):
     """The read models, as the dry-run check, contact options, worklists and history read them (no lock)."""
 
@@ -123,36 +182,9 @@ class ContactUnitOfWork(ContactReads, Protocol):
         """Set `CaseRow` fields of the case (`facts` as CaseFacts, `treatment` as a list)."""
         ...
 
-    async def record_contact(
-        self,
-        *,
-        attempt_id: str,
-        case_id: str,
-        debtor_id: str,
-        at: datetime,
-        decision: Decision,
-        channel: Channel,
-        party: ContactParty,
-        purpose: ContactPurpose,
-        outcome: ContactOutcome | None,
-        collector_id: str | None,
-        agency_id: str | None,
-        contact_point: str | None,
-        duration_seconds: int | None,
-        recording_ref: str | None,
-    ) -> None: ...
+    async def record_contact(self, record: ContactRecord) -> None: ...
 
-    async def insert_promise(
-        self,
-        *,
-        promise_id: str,
-        case_id: str,
-        amount_minor: int,
-        currency: str,
-        due_on: date,
-        made_at: datetime,
-        collector_id: str | None,
-    ) -> None: ...
+    async def insert_promise(self, record: PromiseRecord) -> None: ...
 
     async def set_promise_status(self, promise_id: str, status: str) -> None:
         """`kept` or `broken` (an unknown promise changes nothing)."""
