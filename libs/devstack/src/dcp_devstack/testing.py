@@ -206,6 +206,17 @@ async def temporary_database(server_url: str, prefix: str = "t") -> AsyncIterato
         await drop_database(server_url, url)
 
 
+@contextlib.asynccontextmanager
+async def migrated_database(server_url: str, migrations: Path) -> AsyncIterator[str]:
+    """A new database with a service's migrations applied (to head), for the block; its URL."""
+    from dcp_platform import migrations as alembic_migrations
+    from dcp_platform.eventsourcing.postgres import sqlalchemy_url
+
+    async with temporary_database(server_url) as url:
+        await asyncio.to_thread(alembic_migrations.upgrade, migrations, sqlalchemy_url(url))
+        yield url
+
+
 async def new_topic_prefix(kafka_bootstrap: str, prefix: str = "t") -> str:
     """A unique topic prefix ``<prefix><random>.`` under which every catalogue topic and its DLQ exists.
 

@@ -3,7 +3,6 @@ one of the fast application tests does)."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -13,10 +12,9 @@ from contact_service.adapters.unit_of_work import unit_of_work_factory
 from contact_service.adapters.unit_of_work_contract import NOW, ContactUnitOfWorkContract
 from contact_service.application.ports import contacts_repository
 from contact_service.main import MIGRATIONS
-from dcp_devstack.testing import temporary_database
-from dcp_platform import migrations
+from dcp_devstack.testing import migrated_database
 from dcp_platform.clock import ManualClock
-from dcp_platform.eventsourcing.postgres import create_engine, sqlalchemy_url
+from dcp_platform.eventsourcing.postgres import create_engine
 from dcp_platform.eventsourcing.store import EventStore
 
 pytestmark = pytest.mark.integration
@@ -24,8 +22,7 @@ pytestmark = pytest.mark.integration
 
 @pytest.fixture(scope="module")
 async def database(database_server_url: str) -> AsyncIterator[str]:
-    async with temporary_database(database_server_url) as url:
-        await asyncio.to_thread(migrations.upgrade, MIGRATIONS, sqlalchemy_url(url))
+    async with migrated_database(database_server_url, MIGRATIONS) as url:
         yield url
 
 

@@ -3,17 +3,15 @@ one of the fast application tests does)."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from dcp_devstack.testing import temporary_database
-from dcp_platform import migrations
+from dcp_devstack.testing import migrated_database
 from dcp_platform.clock import ManualClock
-from dcp_platform.eventsourcing.postgres import create_engine, sqlalchemy_url
+from dcp_platform.eventsourcing.postgres import create_engine
 from dcp_platform.eventsourcing.store import EventStore
 from dcp_platform.eventsourcing.timers import TimerWorker
 from payment_service.adapters.ledgers import ledger_repository
@@ -33,8 +31,7 @@ pytestmark = pytest.mark.integration
 
 @pytest.fixture(scope="module")
 async def database(database_server_url: str) -> AsyncIterator[str]:
-    async with temporary_database(database_server_url) as url:
-        await asyncio.to_thread(migrations.upgrade, MIGRATIONS, sqlalchemy_url(url))
+    async with migrated_database(database_server_url, MIGRATIONS) as url:
         yield url
 
 

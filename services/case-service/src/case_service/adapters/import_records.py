@@ -9,29 +9,24 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from case_service.adapters import tables
+from case_service.application.commands import CreateImport
 
 
-async def insert_import(
-    conn: AsyncConnection,
-    *,
-    import_id: str,
-    fmt: str,
-    filename: str | None,
-    actor: str | None,
-    bytes_total: int | None,
-    created_at: datetime,
-) -> None:
-    await conn.execute(
-        insert(tables.imports).values(
-            import_id=import_id,
-            status="queued",
-            format=fmt,
-            filename=filename,
-            actor=actor,
-            bytes_total=bytes_total,
-            created_at=created_at,
-        )
-    )
+def new_import_row(record: CreateImport, created_at: datetime) -> dict[str, Any]:
+    """The `imports` row of an import just created (queued)."""
+    return {
+        "import_id": record.import_id,
+        "status": "queued",
+        "format": record.fmt,
+        "filename": record.filename,
+        "actor": record.actor,
+        "bytes_total": record.bytes_total,
+        "created_at": created_at,
+    }
+
+
+async def insert_import(conn: AsyncConnection, record: CreateImport, created_at: datetime) -> None:
+    await conn.execute(insert(tables.imports).values(new_import_row(record, created_at)))
 
 
 async def update_import(conn: AsyncConnection, import_id: str, values: dict[str, Any]) -> None:

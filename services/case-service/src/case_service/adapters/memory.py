@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
+from case_service.adapters import import_records
+from case_service.application.commands import CreateImport
 from case_service.application.ports import CaseBus, CaseEnvironment
 from case_service.domain.assignment import Candidate, StaffMember
 from case_service.domain.case import Case
@@ -153,24 +155,8 @@ class InMemoryCaseUnitOfWork:
             event_id, {"collector_id": collector_id, "case_id": case_id, "kind": kind, "at": at}
         )
 
-    async def insert_import(
-        self,
-        *,
-        import_id: str,
-        fmt: str,
-        filename: str | None,
-        actor: str | None,
-        bytes_total: int | None,
-        created_at: datetime,
-    ) -> None:
-        self.books.imports[import_id] = {
-            "status": "queued",
-            "format": fmt,
-            "filename": filename,
-            "actor": actor,
-            "bytes_total": bytes_total,
-            "created_at": created_at,
-        }
+    async def insert_import(self, record: CreateImport, created_at: datetime) -> None:
+        self.books.imports[record.import_id] = import_records.new_import_row(record, created_at)
 
     async def update_import(self, import_id: str, values: Mapping[str, Any]) -> None:
         self.books.imports[import_id].update(values)

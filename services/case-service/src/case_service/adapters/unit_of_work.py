@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from case_service.adapters import import_records, projections, queries, staff
 from case_service.adapters import timers as case_timers
+from case_service.application.commands import CreateImport
 from case_service.application.ports import CaseEnvironment
 from case_service.domain.assignment import Candidate, StaffMember
 from case_service.domain.case import Case
@@ -133,25 +134,8 @@ class PostgresCaseUnitOfWork:
     ) -> None:
         await projections.collector_activity(self.tx, event_id, collector_id, case_id, kind, at)
 
-    async def insert_import(
-        self,
-        *,
-        import_id: str,
-        fmt: str,
-        filename: str | None,
-        actor: str | None,
-        bytes_total: int | None,
-        created_at: datetime,
-    ) -> None:
-        await import_records.insert_import(
-            self.tx,
-            import_id=import_id,
-            fmt=fmt,
-            filename=filename,
-            actor=actor,
-            bytes_total=bytes_total,
-            created_at=created_at,
-        )
+    async def insert_import(self, record: CreateImport, created_at: datetime) -> None:
+        await import_records.insert_import(self.tx, record, created_at)
 
     async def update_import(self, import_id: str, values: Mapping[str, Any]) -> None:
         await import_records.update_import(self.tx, import_id, dict(values))

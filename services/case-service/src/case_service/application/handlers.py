@@ -420,14 +420,7 @@ _ACTIVITY_SUFFIX = {"right_party_contact": "rpc"}
 
 
 async def create_import(command: c.CreateImport, uow: CaseUnitOfWork, env: CaseEnvironment) -> None:
-    await uow.insert_import(
-        import_id=command.import_id,
-        fmt=command.fmt,
-        filename=command.filename,
-        actor=command.actor,
-        bytes_total=command.bytes_total,
-        created_at=env.now(),
-    )
+    await uow.insert_import(command, env.now())
 
 
 async def set_import_status(command: c.SetImportStatus, uow: CaseUnitOfWork, env: CaseEnvironment) -> None:

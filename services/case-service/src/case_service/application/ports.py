@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any, Protocol
 
+from case_service.application.commands import CreateImport
 from case_service.domain.assignment import Candidate, StaffMember
 from case_service.domain.case import Case
 from case_service.domain.policy import CollectionPolicy
@@ -79,16 +80,7 @@ class CaseUnitOfWork(Protocol):
         self, event_id: str, collector_id: str, case_id: str, kind: str, at: datetime
     ) -> None: ...
 
-    async def insert_import(
-        self,
-        *,
-        import_id: str,
-        fmt: str,
-        filename: str | None,
-        actor: str | None,
-        bytes_total: int | None,
-        created_at: datetime,
-    ) -> None: ...
+    async def insert_import(self, record: CreateImport, created_at: datetime) -> None: ...
 
     async def update_import(self, import_id: str, values: Mapping[str, Any]) -> None: ...
 
