@@ -13,8 +13,6 @@ from audit_service.settings import DEFAULT_DB_ROLE
 
 revision = "0002"
 down_revision = "0001"
-branch_labels = None
-depends_on = None
 
 
 def upgrade() -> None:
