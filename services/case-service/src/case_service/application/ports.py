@@ -3,7 +3,7 @@ repository and the read models, timers and staff directory of the same transacti
 environment every handler may read (policy and clock).
 
 Two implementations: PostgreSQL (`adapters/unit_of_work.py`) and, for the fast application tests,
-memory (`tests/unit/memory.py`), both over a store that passes the platform's contract suite.
+memory (`adapters/memory.py`), both over a store that passes the platform's contract suite.
 """
 
 from __future__ import annotations
