@@ -20,6 +20,7 @@ from dcp_events.catalogue.enums import AssigneeKind, CloseReason, HoldType, Stag
 from dcp_platform.application import UnknownCommand
 from dcp_platform.clock import ManualClock
 from dcp_platform.eventsourcing.store import ConcurrencyConflict
+from dcp_platform.testing.handler_table import assert_every_command_has_a_handler
 
 NOW = datetime(2026, 11, 30, 10, 0, tzinfo=UTC)
 
@@ -206,13 +207,6 @@ async def test_a_command_without_a_handler_is_refused(service: InMemoryCaseServi
 
 
 def test_every_command_has_a_handler() -> None:
-    from dataclasses import is_dataclass
-
     from case_service.application.handlers import COMMAND_HANDLERS
 
-    declared = {
-        obj
-        for obj in vars(c).values()
-        if isinstance(obj, type) and is_dataclass(obj) and obj.__module__ == c.__name__
-    } - {c.Placement, c.ImportProgress}
-    assert declared == set(COMMAND_HANDLERS)
+    assert_every_command_has_a_handler(c, COMMAND_HANDLERS, not_commands={c.Placement, c.ImportProgress})

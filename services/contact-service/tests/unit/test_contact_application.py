@@ -4,7 +4,6 @@ the stack."""
 
 from __future__ import annotations
 
-import dataclasses
 from datetime import UTC, date, datetime, timedelta
 from uuid import uuid4
 from zoneinfo import ZoneInfo
@@ -34,6 +33,7 @@ from dcp_events.catalogue.enums import (
 from dcp_platform.application import UnknownCommand
 from dcp_platform.auth import Principal, Role
 from dcp_platform.clock import ManualClock
+from dcp_platform.testing.handler_table import assert_every_command_has_a_handler
 
 START = datetime(2026, 6, 10, 16, 0, tzinfo=UTC)  # 12:00 in New York, 17:00 in London, 00:00 in Shanghai
 ZONES = {"US": "America/New_York", "GB": "Europe/London", "CN": "Asia/Shanghai"}
@@ -348,15 +348,7 @@ async def test_gate_decisions_are_counted_once_per_decision(service: InMemoryCon
 
 
 def test_the_handler_table_covers_every_command() -> None:
-    commands = {
-        obj
-        for obj in vars(c).values()
-        if isinstance(obj, type)
-        and dataclasses.is_dataclass(obj)
-        and obj.__module__ == c.__name__
-        and obj is not c.AttemptAnswer  # an answer, not a command
-    }
-    assert commands == set(COMMAND_HANDLERS)
+    assert_every_command_has_a_handler(c, COMMAND_HANDLERS, not_commands={c.AttemptAnswer})
 
 
 async def test_a_command_without_a_handler_is_refused(service: InMemoryContactService) -> None:

@@ -4,7 +4,6 @@ and books: the same handlers the routes, consumers and timers run, without the s
 from __future__ import annotations
 
 import uuid
-from dataclasses import is_dataclass
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
@@ -34,6 +33,7 @@ from dcp_platform.application import UnknownCommand
 from dcp_platform.clock import ManualClock
 from dcp_platform.eventsourcing.consumer import Delivery, PoisonMessage
 from dcp_platform.eventsourcing.store import ConcurrencyConflict
+from dcp_platform.testing.handler_table import assert_every_command_has_a_handler
 from payment_service.adapters.memory import InMemoryPaymentService
 from payment_service.api.deps import MAX_ATTEMPTS, PaymentApi
 from payment_service.application import commands as c
@@ -402,9 +402,4 @@ async def test_a_command_without_a_handler_is_refused(service: InMemoryPaymentSe
 
 
 def test_every_command_has_a_handler() -> None:
-    declared = {
-        obj
-        for obj in vars(c).values()
-        if isinstance(obj, type) and is_dataclass(obj) and obj.__module__ == c.__name__
-    } - {c.PaymentOutcome}
-    assert declared == set(COMMAND_HANDLERS)
+    assert_every_command_has_a_handler(c, COMMAND_HANDLERS, not_commands={c.PaymentOutcome})

@@ -59,14 +59,23 @@ class UpdatePlacement:
 
 
 @dataclass(frozen=True)
-class RecallPlacement:
+class CaseCommand:
+    """A command on one case (the bases below share their fields; the table names the leaves)."""
+
     case_id: str
+
+
+@dataclass(frozen=True)
+class RecallPlacement(CaseCommand):
+    """The creditor takes the account back: the case closes as recalled."""
+
     reason: str | None
 
 
 @dataclass(frozen=True)
-class AssignCase:
-    case_id: str
+class AssignCase(CaseCommand):
+    """Assign by a policy: round robin in a team, least loaded, agency, recall, or a named assignee."""
+
     policy: AssignmentPolicy
     team: str | None = None
     assignee_id: str | None = None
@@ -82,17 +91,23 @@ class UpsertStaffMember:
 
 
 @dataclass(frozen=True)
-class ChangeStage:
-    case_id: str
+class ChangeStage(CaseCommand):
+    """A supervisor moves the case to a later stage."""
+
     to_stage: Stage
     reason: str
     expected_version: int | None = None
 
 
 @dataclass(frozen=True)
-class PlaceHold:
-    case_id: str
+class HoldCommand(CaseCommand):
     hold_id: str
+
+
+@dataclass(frozen=True)
+class PlaceHold(HoldCommand):
+    """A dispute, cease, moratorium, bankruptcy... hold, placed by a collector or supervisor."""
+
     hold_type: HoldType
     reason: str | None
     expires_at: datetime | None
@@ -101,72 +116,69 @@ class PlaceHold:
 
 
 @dataclass(frozen=True)
-class HoldForDebtorRequest:
+class HoldForDebtorRequest(HoldCommand):
     """A dispute or cease request from the contact service: a hold, unless the case is closed."""
 
-    case_id: str
-    hold_id: str
     hold_type: HoldType
     reason: str
     at: datetime
 
 
 @dataclass(frozen=True)
-class ReleaseHold:
-    case_id: str
-    hold_id: str
+class ReleaseHold(HoldCommand):
+    """A supervisor lifts a hold."""
+
     reason: str
     expected_version: int | None = None
 
 
-@dataclass(frozen=True)
-class ExpireHold:
-    case_id: str
-    hold_id: str
+class ExpireHold(HoldCommand):
+    """A hold's expiry timer fired."""
 
 
 @dataclass(frozen=True)
-class CloseCase:
-    case_id: str
+class CloseCase(CaseCommand):
+    """Close as paid in full, settled, written off or recalled (the rules say when each is allowed)."""
+
     reason: CloseReason
     note: str | None
     expected_version: int | None = None
 
 
 @dataclass(frozen=True)
-class ApplyPayment:
-    case_id: str
+class PaymentOnCase(CaseCommand):
     payment_id: str
     amount: Money
 
 
-@dataclass(frozen=True)
-class ReversePayment:
-    case_id: str
-    payment_id: str
-    amount: Money
+class ApplyPayment(PaymentOnCase):
+    """The payment service applied a payment: the balance goes down by its amount."""
+
+
+class ReversePayment(PaymentOnCase):
+    """An applied payment was reversed (chargeback, returned): the balance goes back up."""
 
 
 @dataclass(frozen=True)
-class RecordSettlement:
-    case_id: str
+class SettlementOnCase(CaseCommand):
     settlement_id: str
     amount: Money
     due_on: date
 
 
-@dataclass(frozen=True)
-class LapseSettlement:
-    case_id: str
-    settlement_id: str
+class RecordSettlement(SettlementOnCase):
+    """A settlement was agreed: the case may close as settled once it is paid."""
+
+
+class PaySettlement(SettlementOnCase):
+    """The settlement was paid in time: the case closes as settled."""
 
 
 @dataclass(frozen=True)
-class PaySettlement:
-    case_id: str
+class LapseSettlement(CaseCommand):
+    """The settlement's deadline passed unpaid: the full balance is owed again."""
+
     settlement_id: str
-    amount: Money
-    due_on: date
 
 
 @dataclass(frozen=True)

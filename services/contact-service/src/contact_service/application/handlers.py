@@ -138,41 +138,34 @@ def attempt_event(case: CaseRow, command: c.RecordAttempt, decision: Decision) -
     proposed = command.proposed
     purpose = None if proposed.purpose is ContactPurpose.COLLECTION else proposed.purpose
     time_zone = decision.time_zone if decision.local_time is not None else None
+    # What an allowed and a refused attempt both say: who, how, to whom, and which pack decided.
+    common: dict[str, Any] = {
+        "attempt_id": command.attempt_id,
+        "channel": proposed.channel,
+        "party": proposed.party,
+        "collector_id": proposed.collector_id,
+        "agency_id": proposed.agency_id,
+        "purpose": purpose,
+        "contact_point": proposed.contact_point,
+        "debtor_id": case.debtor_id,
+        "rule_pack_id": decision.pack_id,
+        "rule_pack_version": decision.pack_version,
+        "debtor_time_zone": time_zone,
+        "time_zone_source": decision.time_zone_source,
+    }
     if decision.allowed:
         return ContactAttempted(
-            attempt_id=command.attempt_id,
-            channel=proposed.channel,
-            party=proposed.party,
-            collector_id=proposed.collector_id,
-            agency_id=proposed.agency_id,
+            **common,
             outcome=command.outcome,
             duration_seconds=command.duration_seconds,
             recording_ref=proposed.recording_ref,
-            purpose=purpose,
-            contact_point=proposed.contact_point,
-            debtor_id=case.debtor_id,
-            rule_pack_id=decision.pack_id,
-            rule_pack_version=decision.pack_version,
-            debtor_time_zone=time_zone,
-            time_zone_source=decision.time_zone_source,
         )
     return ContactBlocked(
-        attempt_id=command.attempt_id,
-        channel=proposed.channel,
-        party=proposed.party,
-        collector_id=proposed.collector_id,
+        **common,
         rule_id=decision.rule_id or "unknown",
         citation=decision.citation or "unknown",
         reason=decision.reason or "refused",
-        rule_pack_id=decision.pack_id,
-        rule_pack_version=decision.pack_version,
         next_allowed_at=decision.next_allowed_at,
-        agency_id=proposed.agency_id,
-        purpose=purpose,
-        contact_point=proposed.contact_point,
-        debtor_id=case.debtor_id,
-        debtor_time_zone=time_zone,
-        time_zone_source=decision.time_zone_source,
     )
 
 

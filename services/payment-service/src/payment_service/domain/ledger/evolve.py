@@ -175,22 +175,14 @@ class CaseLedgerState(Aggregate[PaymentEvent]):
         )
         self.touched.add(("promise", event.promise_id))
 
-    @applies(PromiseKept)
-    def _promise_kept(self, event: PromiseKept, at: datetime | None) -> None:
-        self._settle_promise(event, ArrangementStatus.KEPT, at)
-
-    @applies(PromiseBroken)
-    def _promise_broken(self, event: PromiseBroken, at: datetime | None) -> None:
-        self._settle_promise(event, ArrangementStatus.BROKEN, at)
-
-    def _settle_promise(
-        self, event: PromiseKept | PromiseBroken, status: ArrangementStatus, at: datetime | None
-    ) -> None:
-        settled_at = _when(event, at)
+    @applies(PromiseKept, PromiseBroken)
+    def _promise_settled(self, event: PromiseKept | PromiseBroken, at: datetime | None) -> None:
         promise = self.promises[event.promise_id]
-        promise.status = status
+        promise.status = (
+            ArrangementStatus.KEPT if isinstance(event, PromiseKept) else ArrangementStatus.BROKEN
+        )
         promise.amount_paid_minor = event.amount_paid.amount_minor
-        promise.settled_at = settled_at
+        promise.settled_at = _when(event, at)
         self.touched.add(("promise", event.promise_id))
 
     # ---- mutators: plans -----------------------------------------------------------------------
@@ -216,21 +208,12 @@ class CaseLedgerState(Aggregate[PaymentEvent]):
         self.plans[event.plan_id].installments[event.installment_number - 1].missed = True
         self.touched.add(("plan", event.plan_id))
 
-    @applies(PaymentPlanCompleted)
-    def _plan_completed(self, event: PaymentPlanCompleted, at: datetime | None) -> None:
-        self._end_plan(event, ArrangementStatus.COMPLETED, at)
-
-    @applies(PaymentPlanBroken)
-    def _plan_broken(self, event: PaymentPlanBroken, at: datetime | None) -> None:
-        self._end_plan(event, ArrangementStatus.BROKEN, at)
-
-    def _end_plan(
-        self, event: PaymentPlanCompleted | PaymentPlanBroken, status: ArrangementStatus, at: datetime | None
-    ) -> None:
-        ended_at = _when(event, at)
+    @applies(PaymentPlanCompleted, PaymentPlanBroken)
+    def _plan_ended(self, event: PaymentPlanCompleted | PaymentPlanBroken, at: datetime | None) -> None:
         plan = self.plans[event.plan_id]
-        plan.status = status
-        plan.ended_at = ended_at
+        completed = isinstance(event, PaymentPlanCompleted)
+        plan.status = ArrangementStatus.COMPLETED if completed else ArrangementStatus.BROKEN
+        plan.ended_at = _when(event, at)
         self.touched.add(("plan", event.plan_id))
 
     # ---- mutators: settlements -----------------------------------------------------------------
@@ -248,20 +231,11 @@ class CaseLedgerState(Aggregate[PaymentEvent]):
         )
         self.touched.add(("settlement", event.settlement_id))
 
-    @applies(SettlementPaid)
-    def _settlement_paid(self, event: SettlementPaid, at: datetime | None) -> None:
-        self._end_settlement(event, ArrangementStatus.PAID, at)
-
-    @applies(SettlementLapsed)
-    def _settlement_lapsed(self, event: SettlementLapsed, at: datetime | None) -> None:
-        self._end_settlement(event, ArrangementStatus.LAPSED, at)
-
-    def _end_settlement(
-        self, event: SettlementPaid | SettlementLapsed, status: ArrangementStatus, at: datetime | None
-    ) -> None:
-        ended_at = _when(event, at)
+    @applies(SettlementPaid, SettlementLapsed)
+    def _settlement_ended(self, event: SettlementPaid | SettlementLapsed, at: datetime | None) -> None:
         settlement = self.settlements[event.settlement_id]
-        settlement.status = status
+        paid = isinstance(event, SettlementPaid)
+        settlement.status = ArrangementStatus.PAID if paid else ArrangementStatus.LAPSED
         settlement.amount_paid_minor = event.amount_paid.amount_minor
-        settlement.ended_at = ended_at
+        settlement.ended_at = _when(event, at)
         self.touched.add(("settlement", event.settlement_id))
