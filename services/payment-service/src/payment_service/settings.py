@@ -5,6 +5,7 @@ from __future__ import annotations
 from pydantic import Field
 
 from dcp_platform.settings import ServiceSettings
+from dcp_platform.values import from_fields
 from payment_service.domain.ledger import ArrangementPolicy
 
 
@@ -32,14 +33,4 @@ class PaymentServiceSettings(ServiceSettings):
     )
 
     def arrangement_policy(self) -> ArrangementPolicy:
-        return ArrangementPolicy(
-            promise_grace_days=self.promise_grace_days,
-            installment_grace_days=self.installment_grace_days,
-            settlement_grace_days=self.settlement_grace_days,
-            plan_max_term_months=self.plan_max_term_months,
-            plan_supervisor_term_months=self.plan_supervisor_term_months,
-            plan_missed_installments_to_break=self.plan_missed_installments_to_break,
-            supervisor_discount_bps=self.supervisor_discount_bps,
-            settlement_max_days=self.settlement_max_days,
-            settlement_supervisor_days=self.settlement_supervisor_days,
-        )
+        return from_fields(ArrangementPolicy, self)

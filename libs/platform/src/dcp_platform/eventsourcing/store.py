@@ -23,6 +23,7 @@ from dcp_platform.eventsourcing.records import (
     NewEvent,
     RecordedEvent,
 )
+from dcp_platform.values import from_fields
 
 __all__ = ["ConcurrencyConflict", "DuplicateEventId", "EventStore", "NewEvent", "Projector", "RecordedEvent"]
 
@@ -100,17 +101,7 @@ _VERSION = text("SELECT coalesce(max(stream_version), 0) FROM events WHERE strea
 
 
 def _row_to_event(row: Any) -> RecordedEvent:
-    return RecordedEvent(
-        position=row.position,
-        stream_id=row.stream_id,
-        stream_version=row.stream_version,
-        event_id=row.event_id,
-        event_type=row.event_type,
-        topic=row.topic,
-        payload=row.payload,
-        metadata=row.metadata,
-        recorded_at=row.recorded_at,
-    )
+    return from_fields(RecordedEvent, row)
 
 
 class EventStore:

@@ -15,23 +15,11 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from contact_service.application.ports import CaseRow, PromiseRecord
 from dcp_compliance import CaseFacts, ContactHistoryEntry, ContactPurpose
 from dcp_events.catalogue.enums import Channel, ContactOutcome, ContactParty
+from dcp_platform.values import from_fields
 
 
 def _case(row: Any) -> CaseRow:
-    return CaseRow(
-        case_id=row.case_id,
-        debtor_id=row.debtor_id,
-        jurisdiction=row.jurisdiction,
-        status=row.status,
-        assignee_kind=row.assignee_kind,
-        assignee_id=row.assignee_id,
-        currency=row.currency,
-        balance_minor=row.balance_minor,
-        risk_score=row.risk_score,
-        strategy_assigned_at=row.strategy_assigned_at,
-        treatment=row.treatment,
-        facts=CaseFacts.model_validate(row.facts),
-    )
+    return from_fields(CaseRow, row, facts=CaseFacts.model_validate(row.facts))
 
 
 _CASE_COLUMNS = (

@@ -10,6 +10,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from dcp_platform.auth import CaseAssignment
+from dcp_platform.values import from_fields
 from payment_service.adapters.tables import case_facts
 from payment_service.domain.ledger import CaseFacts
 
@@ -21,14 +22,7 @@ async def get(conn: AsyncConnection, case_id: str, *, for_update: bool = False) 
     row = (await conn.execute(query)).first()
     if row is None:
         return None
-    return CaseFacts(
-        case_id=row.case_id,
-        currency=row.currency,
-        balance_minor=row.balance_minor,
-        time_zone=row.time_zone,
-        jurisdiction=row.jurisdiction,
-        closed=row.closed,
-    )
+    return from_fields(CaseFacts, row)
 
 
 async def record_opened(conn: AsyncConnection, facts: CaseFacts, at: datetime) -> None:

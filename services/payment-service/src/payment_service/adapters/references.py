@@ -10,6 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from dcp_platform.values import from_fields
 from payment_service.adapters.tables import payment_references
 from payment_service.application.ports import PaymentReference
 
@@ -41,13 +42,7 @@ async def claim(conn: AsyncConnection, reference: PaymentReference) -> PaymentRe
             )
         )
     ).one()
-    return PaymentReference(
-        external_reference=row.external_reference,
-        payment_id=row.payment_id,
-        case_id=row.case_id,
-        amount_minor=row.amount_minor,
-        currency=row.currency,
-    )
+    return from_fields(PaymentReference, row)
 
 
 async def find_by_payment(conn: AsyncConnection, payment_id: str) -> PaymentReference | None:
@@ -56,6 +51,4 @@ async def find_by_payment(conn: AsyncConnection, payment_id: str) -> PaymentRefe
     ).first()
     if row is None:
         return None
-    return PaymentReference(
-        row.external_reference, row.payment_id, row.case_id, row.amount_minor, row.currency
-    )
+    return from_fields(PaymentReference, row)
