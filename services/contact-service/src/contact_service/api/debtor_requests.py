@@ -8,6 +8,7 @@ from fastapi import APIRouter
 from contact_service.api import schemas
 from contact_service.api.deps import ContactApiDep, Staff
 from contact_service.application import commands
+from dcp_platform.values import from_fields
 
 router = APIRouter(tags=["debtor requests"])
 
@@ -18,19 +19,7 @@ router = APIRouter(tags=["debtor requests"])
 async def debtor_request(
     body: schemas.DebtorRequest, principal: Staff, api: ContactApiDep
 ) -> schemas.DebtorRequestAccepted:
-    cases: list[str] = await api.handle(
-        commands.RecordDebtorRequest(
-            principal=principal,
-            case_id=body.case_id,
-            kind=body.kind,
-            received_via=body.received_via,
-            reason=body.reason,
-            channel=body.channel,
-            contact_point=body.contact_point,
-            windows=tuple(body.windows) if body.windows is not None else None,
-            preferred_channel=body.preferred_channel,
-            disputed_amount=body.disputed_amount,
-            relation=body.relation,
-        )
-    )
+    windows = tuple(body.windows) if body.windows is not None else None
+    command = from_fields(commands.RecordDebtorRequest, body, principal=principal, windows=windows)
+    cases: list[str] = await api.handle(command)
     return schemas.DebtorRequestAccepted(kind=body.kind, recorded_on_cases=cases)

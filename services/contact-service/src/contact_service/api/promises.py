@@ -8,6 +8,7 @@ from contact_service.api import schemas
 from contact_service.api.deps import ContactApiDep, Staff
 from contact_service.application import commands
 from dcp_platform.auth import Role
+from dcp_platform.values import from_fields
 
 router = APIRouter(tags=["promises"])
 
@@ -17,15 +18,6 @@ async def make_promise(
     body: schemas.PromiseRequest, principal: Staff, api: ContactApiDep
 ) -> schemas.PromiseAccepted:
     collector = principal.subject if principal.role is Role.COLLECTOR else body.collector_id
-    promise_id: str = await api.handle(
-        commands.MakePromise(
-            principal=principal,
-            case_id=body.case_id,
-            amount=body.amount,
-            due_on=body.due_on,
-            channel=body.channel,
-            attempt_id=body.attempt_id,
-            collector_id=collector,
-        )
-    )
+    command = from_fields(commands.MakePromise, body, principal=principal, collector_id=collector)
+    promise_id: str = await api.handle(command)
     return schemas.PromiseAccepted(promise_id=promise_id)

@@ -12,26 +12,9 @@ from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Self
 
+from dcp_events.catalogue import payments as events
 from dcp_events.catalogue.base import Money
 from dcp_events.catalogue.enums import Channel, PaymentMethod, ReversalReason
-from dcp_events.catalogue.payments import (
-    Installment,
-    InstallmentMissed,
-    PaymentEvent,
-    PaymentHeld,
-    PaymentPlanAgreed,
-    PaymentPlanBroken,
-    PaymentPlanCompleted,
-    PaymentReceived,
-    PaymentReversed,
-    PromiseBroken,
-    PromiseKept,
-    PromiseTracked,
-    SettlementAgreed,
-    SettlementLapsed,
-    SettlementPaid,
-    UnappliedReason,
-)
 from payment_service.domain.calendar import deadline
 from payment_service.domain.errors import (
     ActivePlanExists,
@@ -89,7 +72,7 @@ class CaseLedger(CaseLedgerState):
         case: CaseFacts | None,
         now: datetime,
         policy: ArrangementPolicy,
-    ) -> list[PaymentEvent]:
+    ) -> list[events.PaymentEvent]:
         """Apply a payment to the case, or hold it unapplied when the case is unknown or closed.
 
         A currency other than the case's is refused (CurrencyMismatch)."""
@@ -99,9 +82,11 @@ class CaseLedger(CaseLedgerState):
         if case is not None and not case.closed and amount.currency != case.currency:
             raise CurrencyMismatch(amount.currency, case.currency)
         if case is None or case.closed:
-            reason = UnappliedReason.UNKNOWN_CASE if case is None else UnappliedReason.CASE_CLOSED
+            reason = (
+                events.UnappliedReason.UNKNOWN_CASE if case is None else events.UnappliedReason.CASE_CLOSED
+            )
             self._record(
-                PaymentHeld(
+                events.PaymentHeld(
                     payment_id=payment_id,
                     amount=amount,
                     method=method,
@@ -113,7 +98,7 @@ class CaseLedger(CaseLedgerState):
             )
         else:
             self._record(
-                PaymentReceived(
+                events.PaymentReceived(
                     payment_id=payment_id,
                     amount=amount,
                     method=method,
@@ -127,14 +112,15 @@ class CaseLedger(CaseLedgerState):
 
     def apply_held_payments(
         self, case: CaseFacts, now: datetime, policy: ArrangementPolicy
-    ) -> list[PaymentEvent]:
+    ) -> list[events.PaymentEvent]:
         """The case has appeared: apply the payments held for it (a currency mismatch stays held)."""
         start = len(self.pending)
         held = sorted(
             (
                 p
                 for p in self.payments.values()
-                if p.status is PaymentStatus.UNAPPLIED and p.unapplied_reason is UnappliedReason.UNKNOWN_CASE
+                if p.status is PaymentStatus.UNAPPLIED
+                and p.unapplied_reason is events.UnappliedReason.UNKNOWN_CASE
             ),
             key=lambda p: (p.received_at, p.order),
         )
@@ -148,11 +134,13 @@ class CaseLedger(CaseLedgerState):
                 "received_at": p.received_at,
             }
             if case.closed:
-                self._record(PaymentHeld(**common, reason=UnappliedReason.CASE_CLOSED), now)
+                self._record(events.PaymentHeld(**common, reason=events.UnappliedReason.CASE_CLOSED), now)
             elif p.currency != case.currency:
-                self._record(PaymentHeld(**common, reason=UnappliedReason.CURRENCY_MISMATCH), now)
+                self._record(
+                    events.PaymentHeld(**common, reason=events.UnappliedReason.CURRENCY_MISMATCH), now
+                )
             else:
-                self._record(PaymentReceived(**common), now)
+                self._record(events.PaymentReceived(**common), now)
                 applied_any = True
         if applied_any:
             self._after_payment(case, now, policy)
@@ -168,7 +156,7 @@ class CaseLedger(CaseLedgerState):
         case: CaseFacts | None,
         now: datetime,
         policy: ArrangementPolicy,
-    ) -> list[PaymentEvent]:
+    ) -> list[events.PaymentEvent]:
         """Reverse a payment (chargeback, returned payment): the balance is restored, and what it
         had kept (a promise, an installment whose deadline passed) is broken."""
         payment = self.payments.get(payment_id)
@@ -179,7 +167,7 @@ class CaseLedger(CaseLedgerState):
         start = len(self.pending)
         was_applied = payment.status is PaymentStatus.APPLIED
         self._record(
-            PaymentReversed(
+            events.PaymentReversed(
                 payment_id=payment_id,
                 amount=payment.money,
                 reason=reason,
@@ -199,7 +187,7 @@ class CaseLedger(CaseLedgerState):
             paid = self._promise_paid(promise)
             if paid < promise.amount_minor:
                 self._record(
-                    PromiseBroken(
+                    events.PromiseBroken(
                         promise_id=promise.promise_id,
                         amount_promised=Money(amount_minor=promise.amount_minor, currency=promise.currency),
                         amount_paid=Money(amount_minor=paid, currency=promise.currency),
@@ -227,7 +215,7 @@ class CaseLedger(CaseLedgerState):
             paid, payment_ids = self.settlement_paid_minor(settlement, settles_at)
             if paid >= settlement.amount_minor and payment_ids:
                 self._record(
-                    SettlementPaid(
+                    events.SettlementPaid(
                         settlement_id=settlement.settlement_id,
                         settlement_amount=Money(
                             amount_minor=settlement.amount_minor, currency=settlement.currency
@@ -246,7 +234,7 @@ class CaseLedger(CaseLedgerState):
             allocation = self.allocation(plan)
             if allocation.total_paid >= plan.total_minor:
                 self._record(
-                    PaymentPlanCompleted(
+                    events.PaymentPlanCompleted(
                         plan_id=plan.plan_id,
                         total_paid=Money(amount_minor=allocation.total_paid, currency=plan.currency),
                     ),
@@ -265,14 +253,14 @@ class CaseLedger(CaseLedgerState):
         case: CaseFacts | None,
         now: datetime,
         policy: ArrangementPolicy,
-    ) -> list[PaymentEvent]:
+    ) -> list[events.PaymentEvent]:
         """Start watching a promise made during a contact (idempotent per promise id)."""
         if promise_id in self.promises:
             return []
         time_zone = case.time_zone if case is not None else UTC_ZONE
         start = len(self.pending)
         self._record(
-            PromiseTracked(
+            events.PromiseTracked(
                 promise_id=promise_id,
                 amount_promised=amount,
                 due_on=due_on,
@@ -283,7 +271,7 @@ class CaseLedger(CaseLedgerState):
         )
         return self.pending[start:]
 
-    def settle_promise(self, promise_id: str, now: datetime) -> list[PaymentEvent]:
+    def settle_promise(self, promise_id: str, now: datetime) -> list[events.PaymentEvent]:
         """At the promise's due date plus grace: kept when the promised amount was paid, else broken."""
         promise = self.promises.get(promise_id)
         if promise is None or promise.status is not ArrangementStatus.OPEN or now < promise.settles_at:
@@ -295,7 +283,7 @@ class CaseLedger(CaseLedgerState):
         paid_money = Money(amount_minor=paid, currency=promise.currency)
         if paid >= promise.amount_minor and payments:
             self._record(
-                PromiseKept(
+                events.PromiseKept(
                     promise_id=promise_id,
                     amount_promised=promised,
                     amount_paid=paid_money,
@@ -306,7 +294,7 @@ class CaseLedger(CaseLedgerState):
             )
         else:
             self._record(
-                PromiseBroken(
+                events.PromiseBroken(
                     promise_id=promise_id,
                     amount_promised=promised,
                     amount_paid=paid_money,
@@ -336,7 +324,7 @@ class CaseLedger(CaseLedgerState):
         by_supervisor: bool,
         channel: Channel | None = None,
         collector_id: str | None = None,
-    ) -> list[PaymentEvent]:
+    ) -> list[events.PaymentEvent]:
         """Agree a repayment plan: validated, and above the collector's limits only by a supervisor."""
         case = self._open_case(case)
         if self.active_plan is not None:
@@ -346,11 +334,11 @@ class CaseLedger(CaseLedgerState):
             check_collector_plan_limits(total, installments, case, now, policy)
         start = len(self.pending)
         self._record(
-            PaymentPlanAgreed(
+            events.PaymentPlanAgreed(
                 plan_id=plan_id,
                 total=total,
                 installments=[
-                    Installment(number=n, due_on=due_on, amount=amount)
+                    events.Installment(number=n, due_on=due_on, amount=amount)
                     for n, (due_on, amount) in enumerate(installments, start=1)
                 ],
                 channel=channel,
@@ -362,7 +350,7 @@ class CaseLedger(CaseLedgerState):
 
     def installment_due(
         self, plan_id: str, number: int, now: datetime, time_zone: str, policy: ArrangementPolicy
-    ) -> list[PaymentEvent]:
+    ) -> list[events.PaymentEvent]:
         """At an installment's due date plus grace: missed when not fully paid; too many misses
         break the plan."""
         plan = self.plans.get(plan_id)
@@ -392,7 +380,7 @@ class CaseLedger(CaseLedgerState):
         reversed_payment_id: str | None = None,
     ) -> None:
         self._record(
-            InstallmentMissed(
+            events.InstallmentMissed(
                 plan_id=plan.plan_id,
                 installment_number=installment.number,
                 due_on=installment.due_on,
@@ -409,7 +397,7 @@ class CaseLedger(CaseLedgerState):
             and plan.missed_count >= policy.plan_missed_installments_to_break
         ):
             self._record(
-                PaymentPlanBroken(
+                events.PaymentPlanBroken(
                     plan_id=plan.plan_id,
                     missed_installments=plan.missed_count,
                     reason=f"{plan.missed_count} installments missed "
@@ -431,7 +419,7 @@ class CaseLedger(CaseLedgerState):
         policy: ArrangementPolicy,
         by_supervisor: bool,
         collector_id: str | None = None,
-    ) -> list[PaymentEvent]:
+    ) -> list[events.PaymentEvent]:
         """Agree a discounted payoff with a deadline; paid in time it settles the case."""
         case = self._open_case(case)
         if self.active_settlement is not None:
@@ -443,7 +431,7 @@ class CaseLedger(CaseLedgerState):
             check_collector_settlement_limits(amount, days, case, policy)
         start = len(self.pending)
         self._record(
-            SettlementAgreed(
+            events.SettlementAgreed(
                 settlement_id=settlement_id,
                 settlement_amount=amount,
                 balance_at_agreement=Money(amount_minor=case.balance_minor, currency=case.currency),
@@ -456,7 +444,7 @@ class CaseLedger(CaseLedgerState):
 
     def settlement_due(
         self, settlement_id: str, now: datetime, time_zone: str, policy: ArrangementPolicy
-    ) -> list[PaymentEvent]:
+    ) -> list[events.PaymentEvent]:
         """At the settlement deadline: lapsed when it was not paid in full in time."""
         settlement = self.settlements.get(settlement_id)
         if settlement is None or settlement.status is not ArrangementStatus.ACTIVE:
@@ -467,7 +455,7 @@ class CaseLedger(CaseLedgerState):
         paid, _ = self.settlement_paid_minor(settlement, settles_at)
         start = len(self.pending)
         self._record(
-            SettlementLapsed(
+            events.SettlementLapsed(
                 settlement_id=settlement_id,
                 due_on=settlement.due_on,
                 amount_paid=Money(amount_minor=paid, currency=settlement.currency),

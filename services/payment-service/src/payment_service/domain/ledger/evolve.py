@@ -10,22 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from dcp_events.catalogue.payments import (
-    InstallmentMissed,
-    PaymentEvent,
-    PaymentHeld,
-    PaymentPlanAgreed,
-    PaymentPlanBroken,
-    PaymentPlanCompleted,
-    PaymentReceived,
-    PaymentReversed,
-    PromiseBroken,
-    PromiseKept,
-    PromiseTracked,
-    SettlementAgreed,
-    SettlementLapsed,
-    SettlementPaid,
-)
+from dcp_events.catalogue import payments as events
 from dcp_platform.eventsourcing.aggregate import Aggregate, applies
 from payment_service.domain.allocation import Allocation, allocate
 from payment_service.domain.ledger.state import (
@@ -39,7 +24,7 @@ from payment_service.domain.ledger.state import (
 )
 
 
-def _when(event: PaymentEvent, at: datetime | None) -> datetime:
+def _when(event: events.PaymentEvent, at: datetime | None) -> datetime:
     # The ledger dates what it keeps (applied, agreed, ended); an event without its time is a bug.
     if at is None:
         raise ValueError(f"{event.type_name()} reached the case ledger without the time it happened")
@@ -47,7 +32,7 @@ def _when(event: PaymentEvent, at: datetime | None) -> datetime:
 
 
 @dataclass
-class CaseLedgerState(Aggregate[PaymentEvent]):
+class CaseLedgerState(Aggregate[events.PaymentEvent]):
     """A case ledger as its events leave it: no decisions here, only state, queries and mutators."""
 
     case_id: str
@@ -101,8 +86,8 @@ class CaseLedgerState(Aggregate[PaymentEvent]):
         existing = self.payments.get(payment_id)
         return existing.order if existing is not None else len(self.payments)
 
-    @applies(PaymentHeld)
-    def _payment_held(self, event: PaymentHeld, at: datetime | None) -> None:
+    @applies(events.PaymentHeld)
+    def _payment_held(self, event: events.PaymentHeld, at: datetime | None) -> None:
         self.payments[event.payment_id] = LedgerPayment(
             payment_id=event.payment_id,
             amount_minor=event.amount.amount_minor,
@@ -116,8 +101,8 @@ class CaseLedgerState(Aggregate[PaymentEvent]):
         )
         self.touched.add(("payment", event.payment_id))
 
-    @applies(PaymentReceived)
-    def _payment_received(self, event: PaymentReceived, at: datetime | None) -> None:
+    @applies(events.PaymentReceived)
+    def _payment_received(self, event: events.PaymentReceived, at: datetime | None) -> None:
         self.payments[event.payment_id] = LedgerPayment(
             payment_id=event.payment_id,
             amount_minor=event.amount.amount_minor,
@@ -133,8 +118,8 @@ class CaseLedgerState(Aggregate[PaymentEvent]):
         self._touch_money()
         self.touched.add(("payment", event.payment_id))
 
-    @applies(PaymentReversed)
-    def _payment_reversed(self, event: PaymentReversed, at: datetime | None) -> None:
+    @applies(events.PaymentReversed)
+    def _payment_reversed(self, event: events.PaymentReversed, at: datetime | None) -> None:
         payment = self.payments[event.payment_id]
         payment.status = PaymentStatus.REVERSED
         payment.reversed_at = event.reversed_at
@@ -163,8 +148,8 @@ class CaseLedgerState(Aggregate[PaymentEvent]):
 
     # ---- mutators: promises --------------------------------------------------------------------
 
-    @applies(PromiseTracked)
-    def _promise_tracked(self, event: PromiseTracked, at: datetime | None) -> None:
+    @applies(events.PromiseTracked)
+    def _promise_tracked(self, event: events.PromiseTracked, at: datetime | None) -> None:
         self.promises[event.promise_id] = TrackedPromise(
             promise_id=event.promise_id,
             amount_minor=event.amount_promised.amount_minor,
@@ -175,11 +160,11 @@ class CaseLedgerState(Aggregate[PaymentEvent]):
         )
         self.touched.add(("promise", event.promise_id))
 
-    @applies(PromiseKept, PromiseBroken)
-    def _promise_settled(self, event: PromiseKept | PromiseBroken, at: datetime | None) -> None:
+    @applies(events.PromiseKept, events.PromiseBroken)
+    def _promise_settled(self, event: events.PromiseKept | events.PromiseBroken, at: datetime | None) -> None:
         promise = self.promises[event.promise_id]
         promise.status = (
-            ArrangementStatus.KEPT if isinstance(event, PromiseKept) else ArrangementStatus.BROKEN
+            ArrangementStatus.KEPT if isinstance(event, events.PromiseKept) else ArrangementStatus.BROKEN
         )
         promise.amount_paid_minor = event.amount_paid.amount_minor
         promise.settled_at = _when(event, at)
@@ -187,8 +172,8 @@ class CaseLedgerState(Aggregate[PaymentEvent]):
 
     # ---- mutators: plans -----------------------------------------------------------------------
 
-    @applies(PaymentPlanAgreed)
-    def _plan_agreed(self, event: PaymentPlanAgreed, at: datetime | None) -> None:
+    @applies(events.PaymentPlanAgreed)
+    def _plan_agreed(self, event: events.PaymentPlanAgreed, at: datetime | None) -> None:
         self.plans[event.plan_id] = Plan(
             plan_id=event.plan_id,
             currency=event.total.currency,
@@ -203,23 +188,25 @@ class CaseLedgerState(Aggregate[PaymentEvent]):
         )
         self.touched.add(("plan", event.plan_id))
 
-    @applies(InstallmentMissed)
-    def _installment_missed(self, event: InstallmentMissed, at: datetime | None) -> None:
+    @applies(events.InstallmentMissed)
+    def _installment_missed(self, event: events.InstallmentMissed, at: datetime | None) -> None:
         self.plans[event.plan_id].installments[event.installment_number - 1].missed = True
         self.touched.add(("plan", event.plan_id))
 
-    @applies(PaymentPlanCompleted, PaymentPlanBroken)
-    def _plan_ended(self, event: PaymentPlanCompleted | PaymentPlanBroken, at: datetime | None) -> None:
+    @applies(events.PaymentPlanCompleted, events.PaymentPlanBroken)
+    def _plan_ended(
+        self, event: events.PaymentPlanCompleted | events.PaymentPlanBroken, at: datetime | None
+    ) -> None:
         plan = self.plans[event.plan_id]
-        completed = isinstance(event, PaymentPlanCompleted)
+        completed = isinstance(event, events.PaymentPlanCompleted)
         plan.status = ArrangementStatus.COMPLETED if completed else ArrangementStatus.BROKEN
         plan.ended_at = _when(event, at)
         self.touched.add(("plan", event.plan_id))
 
     # ---- mutators: settlements -----------------------------------------------------------------
 
-    @applies(SettlementAgreed)
-    def _settlement_agreed(self, event: SettlementAgreed, at: datetime | None) -> None:
+    @applies(events.SettlementAgreed)
+    def _settlement_agreed(self, event: events.SettlementAgreed, at: datetime | None) -> None:
         self.settlements[event.settlement_id] = Settlement(
             settlement_id=event.settlement_id,
             amount_minor=event.settlement_amount.amount_minor,
@@ -231,10 +218,12 @@ class CaseLedgerState(Aggregate[PaymentEvent]):
         )
         self.touched.add(("settlement", event.settlement_id))
 
-    @applies(SettlementPaid, SettlementLapsed)
-    def _settlement_ended(self, event: SettlementPaid | SettlementLapsed, at: datetime | None) -> None:
+    @applies(events.SettlementPaid, events.SettlementLapsed)
+    def _settlement_ended(
+        self, event: events.SettlementPaid | events.SettlementLapsed, at: datetime | None
+    ) -> None:
         settlement = self.settlements[event.settlement_id]
-        paid = isinstance(event, SettlementPaid)
+        paid = isinstance(event, events.SettlementPaid)
         settlement.status = ArrangementStatus.PAID if paid else ArrangementStatus.LAPSED
         settlement.amount_paid_minor = event.amount_paid.amount_minor
         settlement.ended_at = _when(event, at)
