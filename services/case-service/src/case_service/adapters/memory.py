@@ -22,6 +22,7 @@ from dcp_platform.eventsourcing.memory import InMemoryEventStore, MemoryTransact
 from dcp_platform.eventsourcing.records import RecordedEvent
 from dcp_platform.eventsourcing.repository import Repository
 from dcp_platform.eventsourcing.store import ConcurrencyConflict
+from dcp_platform.eventsourcing.timer_ports import MemoryTimerBook, MemoryTimers
 
 
 @dataclass
@@ -66,7 +67,7 @@ def _project(tx: MemoryTransaction, case: Case, env: CaseEnvironment) -> None:
 
 
 @dataclass
-class InMemoryCaseUnitOfWork:
+class InMemoryCaseUnitOfWork(MemoryTimers):
     cases: Repository[Case]
     tx: MemoryTransaction
     env: CaseEnvironment
@@ -74,6 +75,10 @@ class InMemoryCaseUnitOfWork:
     @property
     def books(self) -> CaseBooks:
         return _books(self.tx)
+
+    @property
+    def timer_book(self) -> MemoryTimerBook:
+        return self.books.timers
 
     async def open_new(self, cases: Sequence[Case]) -> list[Case]:
         opened: list[Case] = []
@@ -122,19 +127,6 @@ class InMemoryCaseUnitOfWork:
 
     async def move_team_cursor(self, team: str, last: str) -> None:
         self.books.team_cursors[team] = last
-
-    async def schedule_timer(
-        self, kind: str, key: str, due_at: datetime, payload: Mapping[str, Any] | None = None
-    ) -> None:
-        if due_at.tzinfo is None:
-            raise ValueError("timer due times must be timezone-aware")
-        self.books.timers[(kind, key)] = (due_at, dict(payload or {}))
-
-    async def cancel_timer(self, kind: str, key: str) -> None:
-        self.books.timers.pop((kind, key), None)
-
-    async def pending_timer_keys(self, kind: str, key_prefix: str) -> list[str]:
-        return sorted(k for (t, k) in self.books.timers if t == kind and k.startswith(key_prefix))
 
     async def promise_made(
         self, promise_id: str, case_id: str, collector_id: str | None, at: datetime

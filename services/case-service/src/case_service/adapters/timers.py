@@ -18,9 +18,6 @@ _ENSURE_AGEING_TIMER = text(
     ON CONFLICT (kind, key) DO NOTHING
     """
 )
-_PENDING_KEYS = text(
-    "SELECT key FROM timers WHERE kind = :kind AND key LIKE :prefix AND fired_at IS NULL ORDER BY key"
-)
 
 
 async def ensure_ageing_timer(conn: AsyncConnection, now: datetime) -> None:
@@ -29,9 +26,3 @@ async def ensure_ageing_timer(conn: AsyncConnection, now: datetime) -> None:
     await conn.execute(
         _ENSURE_AGEING_TIMER, {"kind": AGEING_TIMER, "key": due.date().isoformat(), "due_at": due}
     )
-
-
-async def pending_keys(conn: AsyncConnection, kind: str, key_prefix: str) -> list[str]:
-    """Keys of the timers of `kind` not yet fired whose key starts with `key_prefix`."""
-    rows = await conn.execute(_PENDING_KEYS, {"kind": kind, "prefix": f"{key_prefix}%"})
-    return [r.key for r in rows]

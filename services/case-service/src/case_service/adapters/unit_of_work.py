@@ -12,7 +12,6 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from case_service.adapters import import_records, projections, queries, staff
-from case_service.adapters import timers as case_timers
 from case_service.application.commands import CreateImport
 from case_service.application.ports import CaseEnvironment
 from case_service.domain.assignment import Candidate, StaffMember
@@ -20,10 +19,10 @@ from case_service.domain.case import Case
 from case_service.domain.policy import CollectionPolicy
 from dcp_events.catalogue.cases import CaseEvent
 from dcp_events.catalogue.enums import AssigneeKind
-from dcp_platform.eventsourcing import timers
 from dcp_platform.eventsourcing.records import RecordedEvent
 from dcp_platform.eventsourcing.repository import Repository
 from dcp_platform.eventsourcing.store import ConcurrencyConflict, EventStore
+from dcp_platform.eventsourcing.timer_ports import PostgresTimers
 
 SOURCE = "/case-service"
 
@@ -64,7 +63,7 @@ async def project_cases(
 
 
 @dataclass
-class PostgresCaseUnitOfWork:
+class PostgresCaseUnitOfWork(PostgresTimers):
     cases: Repository[Case]
     tx: AsyncConnection
     env: CaseEnvironment
@@ -109,17 +108,6 @@ class PostgresCaseUnitOfWork:
 
     async def move_team_cursor(self, team: str, last: str) -> None:
         await staff.move_team_cursor(self.tx, team, last)
-
-    async def schedule_timer(
-        self, kind: str, key: str, due_at: datetime, payload: Mapping[str, Any] | None = None
-    ) -> None:
-        await timers.schedule(self.tx, kind, key, due_at, payload)
-
-    async def cancel_timer(self, kind: str, key: str) -> None:
-        await timers.cancel(self.tx, kind, key)
-
-    async def pending_timer_keys(self, kind: str, key_prefix: str) -> list[str]:
-        return await case_timers.pending_keys(self.tx, kind, key_prefix)
 
     async def promise_made(
         self, promise_id: str, case_id: str, collector_id: str | None, at: datetime

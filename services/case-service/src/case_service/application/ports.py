@@ -22,6 +22,7 @@ from dcp_events.catalogue.enums import AssigneeKind
 from dcp_platform.application import CommandBus
 from dcp_platform.clock import Clock
 from dcp_platform.eventsourcing.repository import Repository
+from dcp_platform.eventsourcing.timer_ports import TimerPort
 
 
 @dataclass(frozen=True)
@@ -36,7 +37,7 @@ class CaseEnvironment:
         return self.clock.now().astimezone(UTC).date()
 
 
-class CaseUnitOfWork(Protocol):
+class CaseUnitOfWork(TimerPort, Protocol):
     """Everything one command touches, in one transaction."""
 
     cases: Repository[Case]
@@ -61,14 +62,6 @@ class CaseUnitOfWork(Protocol):
     async def team_cursor(self, team: str) -> str | None: ...
 
     async def move_team_cursor(self, team: str, last: str) -> None: ...
-
-    async def schedule_timer(
-        self, kind: str, key: str, due_at: datetime, payload: Mapping[str, Any] | None = None
-    ) -> None: ...
-
-    async def cancel_timer(self, kind: str, key: str) -> None: ...
-
-    async def pending_timer_keys(self, kind: str, key_prefix: str) -> list[str]: ...
 
     async def promise_made(
         self, promise_id: str, case_id: str, collector_id: str | None, at: datetime

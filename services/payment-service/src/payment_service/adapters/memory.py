@@ -22,6 +22,7 @@ from typing import Any
 from dcp_platform.application import CommandBus
 from dcp_platform.eventsourcing.memory import InMemoryEventStore, MemoryTransaction
 from dcp_platform.eventsourcing.repository import Repository
+from dcp_platform.eventsourcing.timer_ports import MemoryTimerBook, MemoryTimers
 from dcp_platform.eventsourcing.timers import DueTimer
 from payment_service.adapters import projections
 from payment_service.adapters.ledgers import ledger_repository
@@ -82,7 +83,7 @@ def _books(tx: MemoryTransaction) -> PaymentBooks:
 
 
 @dataclass
-class InMemoryPaymentUnitOfWork:
+class InMemoryPaymentUnitOfWork(MemoryTimers):
     ledgers: Repository[CaseLedger]
     tx: MemoryTransaction
     env: PaymentEnvironment
@@ -90,6 +91,10 @@ class InMemoryPaymentUnitOfWork:
     @property
     def books(self) -> PaymentBooks:
         return _books(self.tx)
+
+    @property
+    def timer_book(self) -> MemoryTimerBook:
+        return self.books.timers
 
     async def claim_reference(self, reference: PaymentReference) -> PaymentReference | None:
         earlier = self.books.references.get(reference.external_reference)
@@ -127,16 +132,6 @@ class InMemoryPaymentUnitOfWork:
         for row in projections.rows(ledger, self.env.policy, time_zone):
             self.books.rows.setdefault(row.table.name, {})[row.id] = dict(row.values)
         ledger.touched.clear()
-
-    async def schedule_timer(
-        self, kind: str, key: str, due_at: datetime, payload: Mapping[str, Any] | None = None
-    ) -> None:
-        if due_at.tzinfo is None:
-            raise ValueError("timer due times must be timezone-aware")
-        self.books.timers[(kind, key)] = (due_at, dict(payload or {}))
-
-    async def cancel_timer(self, kind: str, key: str) -> None:
-        self.books.timers.pop((kind, key), None)
 
 
 @dataclass

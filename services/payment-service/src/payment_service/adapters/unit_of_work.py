@@ -3,25 +3,24 @@ the case facts, payment references, read models and timers of the same transacti
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from dcp_platform.application import UnitOfWorkFactory
-from dcp_platform.eventsourcing import timers
 from dcp_platform.eventsourcing.repository import Repository
 from dcp_platform.eventsourcing.store import EventStore
+from dcp_platform.eventsourcing.timer_ports import PostgresTimers
 from payment_service.adapters import case_facts, projections, references
 from payment_service.application.ports import PaymentEnvironment, PaymentReference
 from payment_service.domain.ledger import CaseFacts, CaseLedger
 
 
 @dataclass
-class PostgresPaymentUnitOfWork:
+class PostgresPaymentUnitOfWork(PostgresTimers):
     ledgers: Repository[CaseLedger]
     tx: AsyncConnection
     env: PaymentEnvironment
@@ -51,14 +50,6 @@ class PostgresPaymentUnitOfWork:
 
     async def project(self, ledger: CaseLedger, time_zone: str) -> None:
         await projections.save(self.tx, ledger, self.env.policy, time_zone)
-
-    async def schedule_timer(
-        self, kind: str, key: str, due_at: datetime, payload: Mapping[str, Any] | None = None
-    ) -> None:
-        await timers.schedule(self.tx, kind, key, due_at, payload)
-
-    async def cancel_timer(self, kind: str, key: str) -> None:
-        await timers.cancel(self.tx, kind, key)
 
 
 def unit_of_work_factory(

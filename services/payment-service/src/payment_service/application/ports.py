@@ -8,7 +8,6 @@ memory (`adapters/memory.py`, over the platform's in-memory event store).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
@@ -16,6 +15,7 @@ from typing import Any, Protocol
 from dcp_platform.application import CommandBus
 from dcp_platform.clock import Clock
 from dcp_platform.eventsourcing.repository import Repository
+from dcp_platform.eventsourcing.timer_ports import TimerPort
 from payment_service.domain.ledger import ArrangementPolicy, CaseFacts, CaseLedger
 
 
@@ -39,7 +39,7 @@ class PaymentReference:
     currency: str
 
 
-class PaymentUnitOfWork(Protocol):
+class PaymentUnitOfWork(TimerPort, Protocol):
     """Everything one command touches, in one transaction."""
 
     ledgers: Repository[CaseLedger]
@@ -75,12 +75,6 @@ class PaymentUnitOfWork(Protocol):
     async def project(self, ledger: CaseLedger, time_zone: str) -> None:
         """Write the read-model rows the ledger's latest events touched (deadlines in `time_zone`)."""
         ...
-
-    async def schedule_timer(
-        self, kind: str, key: str, due_at: datetime, payload: Mapping[str, Any] | None = None
-    ) -> None: ...
-
-    async def cancel_timer(self, kind: str, key: str) -> None: ...
 
 
 PaymentBus = CommandBus[PaymentUnitOfWork, PaymentEnvironment]
