@@ -8,8 +8,8 @@ transaction, or the caller's (a consumer runs every command of a batch in the ba
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
-from contextlib import AbstractAsyncContextManager
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any, Generic, TypeVar
 
 U = TypeVar("U")
@@ -20,6 +20,21 @@ E = TypeVar("E")
 Handler = Callable[[Any, U, E], Awaitable[Any]]
 UnitOfWorkFactory = Callable[[Any], AbstractAsyncContextManager[U]]
 """`factory(tx)`: a unit of work in the caller's transaction `tx`, or in a new one when `tx` is None."""
+
+
+def in_transaction(store: Any, make: Callable[[Any], U]) -> UnitOfWorkFactory[U]:
+    """The usual unit-of-work factory: `make(tx)` in the caller's transaction, or in a new one of
+    `store` (which commits, or rolls back on an exception, when the block ends)."""
+
+    @asynccontextmanager
+    async def begin(tx: Any) -> AsyncIterator[U]:
+        if tx is not None:
+            yield make(tx)
+            return
+        async with store.transaction() as own:
+            yield make(own)
+
+    return begin
 
 
 class UnknownCommand(LookupError):

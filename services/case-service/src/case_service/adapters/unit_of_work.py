@@ -3,8 +3,7 @@ read models, timers and staff directory of the same transaction."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
@@ -19,6 +18,7 @@ from case_service.domain.case import Case
 from case_service.domain.policy import CollectionPolicy
 from dcp_events.catalogue.cases import CaseEvent
 from dcp_events.catalogue.enums import AssigneeKind
+from dcp_platform.application import in_transaction
 from dcp_platform.eventsourcing.records import RecordedEvent
 from dcp_platform.eventsourcing.repository import Repository
 from dcp_platform.eventsourcing.store import ConcurrencyConflict, EventStore
@@ -134,13 +134,4 @@ class PostgresCaseUnitOfWork(PostgresTimers):
 
 def unit_of_work_factory(store: EventStore, repository: Repository[Case], env: CaseEnvironment) -> Any:
     """`factory(tx)`: a unit of work in the caller's transaction, or in a new one."""
-
-    @asynccontextmanager
-    async def begin(tx: AsyncConnection | None) -> AsyncIterator[PostgresCaseUnitOfWork]:
-        if tx is not None:
-            yield PostgresCaseUnitOfWork(repository, tx, env)
-            return
-        async with store.transaction() as own:
-            yield PostgresCaseUnitOfWork(repository, own, env)
-
-    return begin
+    return in_transaction(store, lambda tx: PostgresCaseUnitOfWork(repository, tx, env))

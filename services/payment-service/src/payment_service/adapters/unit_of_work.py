@@ -3,14 +3,12 @@ the case facts, payment references, read models and timers of the same transacti
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from dcp_platform.application import UnitOfWorkFactory
+from dcp_platform.application import UnitOfWorkFactory, in_transaction
 from dcp_platform.eventsourcing.repository import Repository
 from dcp_platform.eventsourcing.store import EventStore
 from dcp_platform.eventsourcing.timer_ports import PostgresTimers
@@ -57,13 +55,4 @@ def unit_of_work_factory(
 ) -> UnitOfWorkFactory[PostgresPaymentUnitOfWork]:
     """`factory(tx)`: a unit of work in the caller's transaction (a consumer batch, a timer), or in a
     new one, whose commit wakes the outbox relay (the store's `on_commit`) so events publish at once."""
-
-    @asynccontextmanager
-    async def begin(tx: AsyncConnection | None) -> AsyncIterator[PostgresPaymentUnitOfWork]:
-        if tx is not None:
-            yield PostgresPaymentUnitOfWork(repository, tx, env)
-            return
-        async with store.transaction() as own:
-            yield PostgresPaymentUnitOfWork(repository, own, env)
-
-    return begin
+    return in_transaction(store, lambda tx: PostgresPaymentUnitOfWork(repository, tx, env))
