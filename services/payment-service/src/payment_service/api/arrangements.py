@@ -6,7 +6,6 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Response, status
 
-from dcp_platform.problems import NotFound
 from payment_service.adapters import projections
 from payment_service.api.deps import (
     SUPERVISOR_ROLES,
@@ -14,9 +13,10 @@ from payment_service.api.deps import (
     PaymentApiDep,
     ReadConnection,
     Reader,
-    require_case,
+    read_back,
     require_case_filter,
     require_case_for_command,
+    visible_row,
 )
 from payment_service.api.schemas import PlanIn, PlanOut, PromiseOut, SettlementIn, SettlementOut
 from payment_service.application.commands import AgreePlan, AgreeSettlement
@@ -43,10 +43,7 @@ async def list_promises(
 @router.get("/promises/{promise_id}", tags=["promises"])
 async def get_promise(promise_id: str, conn: ReadConnection, principal: Reader) -> PromiseOut:
     row = await projections.get_promise(conn, promise_id)
-    if row is None:
-        raise NotFound(f"no promise {promise_id}")
-    await require_case(conn, principal, row["case_id"])
-    return PromiseOut.from_row(row)
+    return PromiseOut.from_row(await visible_row(conn, principal, row, f"promise {promise_id}"))
 
 
 @router.post("/payment-plans", status_code=status.HTTP_201_CREATED, tags=["payment plans"])
@@ -67,9 +64,7 @@ async def agree_plan(body: PlanIn, api: PaymentApiDep, principal: Negotiator, re
         )
     )
     response.headers["Location"] = f"/payment-plans/{plan_id}"
-    async with api.engine.connect() as conn:
-        row = await projections.get_plan(conn, plan_id)
-    assert row is not None
+    row = await read_back(api, lambda conn: projections.get_plan(conn, plan_id))
     return PlanOut.from_row(row)
 
 
@@ -89,10 +84,7 @@ async def list_plans(
 @router.get("/payment-plans/{plan_id}", tags=["payment plans"])
 async def get_plan(plan_id: str, conn: ReadConnection, principal: Reader) -> PlanOut:
     row = await projections.get_plan(conn, plan_id)
-    if row is None:
-        raise NotFound(f"no payment plan {plan_id}")
-    await require_case(conn, principal, row["case_id"])
-    return PlanOut.from_row(row)
+    return PlanOut.from_row(await visible_row(conn, principal, row, f"payment plan {plan_id}"))
 
 
 @router.post("/settlements", status_code=status.HTTP_201_CREATED, tags=["settlements"])
@@ -113,9 +105,7 @@ async def agree_settlement(
         )
     )
     response.headers["Location"] = f"/settlements/{settlement_id}"
-    async with api.engine.connect() as conn:
-        row = await projections.get_settlement(conn, settlement_id)
-    assert row is not None
+    row = await read_back(api, lambda conn: projections.get_settlement(conn, settlement_id))
     return SettlementOut.from_row(row)
 
 
@@ -135,7 +125,4 @@ async def list_settlements(
 @router.get("/settlements/{settlement_id}", tags=["settlements"])
 async def get_settlement(settlement_id: str, conn: ReadConnection, principal: Reader) -> SettlementOut:
     row = await projections.get_settlement(conn, settlement_id)
-    if row is None:
-        raise NotFound(f"no settlement {settlement_id}")
-    await require_case(conn, principal, row["case_id"])
-    return SettlementOut.from_row(row)
+    return SettlementOut.from_row(await visible_row(conn, principal, row, f"settlement {settlement_id}"))

@@ -4,7 +4,7 @@ connection, roles; and the per-case access check every case-scoped route makes
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Annotated, Any
 
@@ -21,7 +21,7 @@ from dcp_platform.auth import (
     require_roles,
 )
 from dcp_platform.eventsourcing.store import ConcurrencyConflict
-from dcp_platform.problems import Forbidden
+from dcp_platform.problems import Forbidden, NotFound
 from payment_service.adapters import case_facts
 from payment_service.application.ports import PaymentBus, PaymentEnvironment
 
@@ -85,6 +85,27 @@ async def require_case(
     on a case it does not know yet."""
     assignment = await case_facts.assignment(conn, case_id) or CaseAssignment(case_id)
     require_case_access(principal, assignment, access)
+
+
+async def visible_row(
+    conn: AsyncConnection, principal: Principal, row: Mapping[str, Any] | None, what: str
+) -> Mapping[str, Any]:
+    """The read-model row of one payment, promise, plan or settlement: 404 when there is none, 403
+    when the caller may not read its case."""
+    if row is None:
+        raise NotFound(f"no {what}")
+    await require_case(conn, principal, row["case_id"])
+    return row
+
+
+async def read_back(
+    api: PaymentApi, read: Callable[[AsyncConnection], Awaitable[Mapping[str, Any] | None]]
+) -> Mapping[str, Any]:
+    """The read-model row a command just wrote (in the same request: it is there)."""
+    async with api.engine.connect() as conn:
+        row = await read(conn)
+    assert row is not None
+    return row
 
 
 async def require_case_filter(conn: AsyncConnection, principal: Principal, case_id: str | None) -> None:

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query, Response, status
 
 from dcp_events.catalogue.enums import PaymentMethod
 from dcp_platform.auth import CaseAccess
-from dcp_platform.problems import BadRequest, NotFound
+from dcp_platform.problems import BadRequest
 from payment_service.adapters import projections
 from payment_service.api.deps import (
     PaymentApiDep,
@@ -16,9 +16,11 @@ from payment_service.api.deps import (
     ReadConnection,
     Reader,
     Reverser,
+    read_back,
     require_case,
     require_case_filter,
     require_case_for_command,
+    visible_row,
 )
 from payment_service.api.schemas import PaymentIn, PaymentOut, PaymentPage, ReversalIn
 from payment_service.application.commands import PaymentOutcome, RecordPayment, ReversePayment
@@ -54,9 +56,7 @@ async def post_payment(
     if not outcome.created:
         response.status_code = status.HTTP_200_OK
     response.headers["Location"] = f"/payments/{outcome.payment_id}"
-    async with api.engine.connect() as conn:
-        row = await projections.get_payment(conn, outcome.payment_id)
-    assert row is not None
+    row = await read_back(api, lambda conn: projections.get_payment(conn, outcome.payment_id))
     return PaymentOut.from_row(row)
 
 
@@ -90,10 +90,7 @@ async def list_payments(
 @router.get("/payments/{payment_id}")
 async def get_payment(payment_id: str, conn: ReadConnection, principal: Reader) -> PaymentOut:
     row = await projections.get_payment(conn, payment_id)
-    if row is None:
-        raise NotFound(f"no payment {payment_id}")
-    await require_case(conn, principal, row["case_id"])
-    return PaymentOut.from_row(row)
+    return PaymentOut.from_row(await visible_row(conn, principal, row, f"payment {payment_id}"))
 
 
 @router.post("/payments/{payment_id}/reversal")
@@ -107,9 +104,7 @@ async def reverse_payment(
     if existing is not None:
         await require_case_for_command(api, principal, existing["case_id"], CaseAccess.ACT)
     await api.handle(ReversePayment(payment_id, body.reason, body.reference, body.reversed_at))
-    async with api.engine.connect() as conn:
-        row = await projections.get_payment(conn, payment_id)
-    assert row is not None
+    row = await read_back(api, lambda conn: projections.get_payment(conn, payment_id))
     return PaymentOut.from_row(row)
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import date, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictInt, model_validator
 
@@ -38,6 +38,21 @@ def _money(amount_minor: int, currency: str) -> MoneyOut:
     return MoneyOut(amount_minor=amount_minor, currency=currency)
 
 
+OutT = TypeVar("OutT", bound=BaseModel)
+
+
+def _from_row(out: type[OutT], row: Mapping[str, Any], **columns: Any) -> OutT:
+    """A response model from its read-model row: the columns of the same names as they are; each
+    money field named in `columns` from its minor-units column (a string) in the row's currency;
+    any other value in `columns` as given."""
+    currency = row["currency"]
+    values = {
+        name: _money(row[column], currency) if isinstance(column, str) else column
+        for name, column in columns.items()
+    }
+    return out.model_validate({**row, **values})
+
+
 class PaymentIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -63,19 +78,7 @@ class PaymentOut(BaseModel):
 
     @classmethod
     def from_row(cls, row: Mapping[str, Any]) -> PaymentOut:
-        return cls(
-            payment_id=row["payment_id"],
-            case_id=row["case_id"],
-            external_reference=row["external_reference"],
-            amount=_money(row["amount_minor"], row["currency"]),
-            method=row["method"],
-            received_at=row["received_at"],
-            status=row["status"],
-            unapplied_reason=row["unapplied_reason"],
-            applied_at=row["applied_at"],
-            reversed_at=row["reversed_at"],
-            reversal_reason=row["reversal_reason"],
-        )
+        return _from_row(cls, row, amount="amount_minor")
 
 
 class PaymentPage(BaseModel):
@@ -104,17 +107,7 @@ class PromiseOut(BaseModel):
 
     @classmethod
     def from_row(cls, row: Mapping[str, Any]) -> PromiseOut:
-        return cls(
-            promise_id=row["promise_id"],
-            case_id=row["case_id"],
-            amount=_money(row["amount_minor"], row["currency"]),
-            due_on=row["due_on"],
-            made_at=row["made_at"],
-            settles_at=row["settles_at"],
-            status=row["status"],
-            amount_paid=_money(row["amount_paid_minor"], row["currency"]),
-            settled_at=row["settled_at"],
-        )
+        return _from_row(cls, row, amount="amount_minor", amount_paid="amount_paid_minor")
 
 
 class InstallmentIn(BaseModel):
@@ -192,29 +185,11 @@ class PlanOut(BaseModel):
     @classmethod
     def from_row(cls, row: Mapping[str, Any]) -> PlanOut:
         currency = row["currency"]
-        return cls(
-            plan_id=row["plan_id"],
-            case_id=row["case_id"],
-            total=_money(row["total_minor"], currency),
-            paid=_money(row["paid_minor"], currency),
-            status=row["status"],
-            missed_installments=row["missed_installments"],
-            installments=[
-                InstallmentOut(
-                    number=i["number"],
-                    due_on=i["due_on"],
-                    amount=_money(i["amount_minor"], currency),
-                    paid=_money(i["paid_minor"], currency),
-                    status=i["status"],
-                    deadline=i["deadline"],
-                )
-                for i in row["installments"]
-            ],
-            channel=row["channel"],
-            collector_id=row["collector_id"],
-            agreed_at=row["agreed_at"],
-            ended_at=row["ended_at"],
-        )
+        installments = [
+            _from_row(InstallmentOut, {**i, "currency": currency}, amount="amount_minor", paid="paid_minor")
+            for i in row["installments"]
+        ]
+        return _from_row(cls, row, total="total_minor", paid="paid_minor", installments=installments)
 
 
 class SettlementIn(BaseModel):
@@ -240,17 +215,10 @@ class SettlementOut(BaseModel):
 
     @classmethod
     def from_row(cls, row: Mapping[str, Any]) -> SettlementOut:
-        currency = row["currency"]
-        return cls(
-            settlement_id=row["settlement_id"],
-            case_id=row["case_id"],
-            amount=_money(row["amount_minor"], currency),
-            balance_at_agreement=_money(row["balance_at_agreement_minor"], currency),
-            amount_paid=_money(row["amount_paid_minor"], currency),
-            due_on=row["due_on"],
-            settles_at=row["settles_at"],
-            status=row["status"],
-            collector_id=row["collector_id"],
-            agreed_at=row["agreed_at"],
-            ended_at=row["ended_at"],
+        return _from_row(
+            cls,
+            row,
+            amount="amount_minor",
+            balance_at_agreement="balance_at_agreement_minor",
+            amount_paid="amount_paid_minor",
         )
