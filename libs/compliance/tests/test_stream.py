@@ -14,19 +14,7 @@ from dcp_compliance import (
     facts_from_events,
     history_entry,
 )
-from dcp_events.catalogue import (
-    CaseAmounts,
-    CaseHoldPlaced,
-    CaseHoldReleased,
-    CaseOpened,
-    CeaseRequested,
-    ChannelOptedOut,
-    ContactAttempted,
-    ContactPreferencesSet,
-    ContactWindow,
-    Money,
-    new_event,
-)
+from dcp_events import catalogue as ev
 from dcp_events.catalogue.debtor import Account, Debtor, PhoneNumber
 from dcp_events.catalogue.enums import ContactOutcome, ContactParty, PhoneKind, TimeZoneSource, Weekday
 from dcp_events.envelope import CloudEvent
@@ -35,7 +23,7 @@ T0 = datetime(2026, 6, 1, 14, 0, tzinfo=UTC)  # 10:00 in New York
 
 
 def wrap(payload: object, at: datetime, case_id: str = "case-1") -> CloudEvent:
-    return new_event(
+    return ev.new_event(
         payload,  # type: ignore[arg-type]
         subject=case_id,
         source="/test",
@@ -47,9 +35,9 @@ def wrap(payload: object, at: datetime, case_id: str = "case-1") -> CloudEvent:
 
 
 def opened(case_id: str = "case-1") -> CloudEvent:
-    usd = Money(amount_minor=100_00, currency="USD")
+    usd = ev.Money(amount_minor=100_00, currency="USD")
     return wrap(
-        CaseOpened(
+        ev.CaseOpened(
             debtor=Debtor(
                 debtor_id="dbt-1",
                 full_name="Pat Doe",
@@ -66,7 +54,7 @@ def opened(case_id: str = "case-1") -> CloudEvent:
                 time_zone_source=TimeZoneSource.PHONE_AREA_CODE,
             ),
             account=Account(creditor_id="bank", account_reference="A-1", product="card"),
-            amounts=CaseAmounts(principal=usd, interest=usd, fees=usd, total_balance=usd),
+            amounts=ev.CaseAmounts(principal=usd, interest=usd, fees=usd, total_balance=usd),
             days_past_due=40,
             due_since=date(2026, 4, 22),
             jurisdiction="US",
@@ -78,7 +66,7 @@ def opened(case_id: str = "case-1") -> CloudEvent:
 
 def attempt(n: int, at: datetime, outcome: ContactOutcome = ContactOutcome.NO_ANSWER) -> CloudEvent:
     return wrap(
-        ContactAttempted(
+        ev.ContactAttempted(
             attempt_id=f"att-{n}",
             channel=Channel.PHONE,
             party=ContactParty.DEBTOR,
@@ -97,10 +85,13 @@ def attempt(n: int, at: datetime, outcome: ContactOutcome = ContactOutcome.NO_AN
 def test_facts_follow_the_case_and_contact_events() -> None:
     events = [
         opened(),
-        wrap(ChannelOptedOut(channel=Channel.EMAIL, received_via=Channel.EMAIL), T0),
-        wrap(CeaseRequested(request_id="r-1", received_via=Channel.LETTER), T0),
+        wrap(ev.ChannelOptedOut(channel=Channel.EMAIL, received_via=Channel.EMAIL), T0),
+        wrap(ev.CeaseRequested(request_id="r-1", received_via=Channel.LETTER), T0),
         wrap(
-            ContactPreferencesSet(windows=[ContactWindow(days=[Weekday.MON], start="18:00", end="20:00")]), T0
+            ev.ContactPreferencesSet(
+                windows=[ev.ContactWindow(days=[Weekday.MON], start="18:00", end="20:00")]
+            ),
+            T0,
         ),
     ]
     facts = facts_from_events(events)
@@ -117,15 +108,16 @@ def test_facts_follow_the_case_and_contact_events() -> None:
     assert facts.opt_outs[0].channel is Channel.EMAIL
     assert facts.windows[0].start.hour == 18
     placed = apply_event(
-        facts, wrap(CaseHoldPlaced(hold_id="h-9", hold_type=HoldType.CEASE_COMMUNICATION), T0)
+        facts, wrap(ev.CaseHoldPlaced(hold_id="h-9", hold_type=HoldType.CEASE_COMMUNICATION), T0)
     )
     assert placed is not None
     assert [(h.hold_id, h.pending) for h in placed.holds] == [("h-9", False)]
     released = apply_event(
-        placed, wrap(CaseHoldReleased(hold_id="h-9", hold_type=HoldType.CEASE_COMMUNICATION, reason="x"), T0)
+        placed,
+        wrap(ev.CaseHoldReleased(hold_id="h-9", hold_type=HoldType.CEASE_COMMUNICATION, reason="x"), T0),
     )
     assert released is not None and released.holds == ()
-    assert apply_event(None, wrap(CaseHoldPlaced(hold_id="h", hold_type=HoldType.DISPUTE), T0)) is None
+    assert apply_event(None, wrap(ev.CaseHoldPlaced(hold_id="h", hold_type=HoldType.DISPUTE), T0)) is None
 
 
 def test_history_entry_from_an_attempt() -> None:
@@ -147,7 +139,7 @@ def test_replay_finds_the_eighth_call_and_the_call_during_a_hold() -> None:
     verdicts = [replay.apply(attempt(n, T0 + timedelta(hours=n))) for n in range(8)]
     assert [d.verdict for d in verdicts if d] == [Verdict.ALLOW] * 7 + [Verdict.DENY]
     assert verdicts[-1] is not None and verdicts[-1].rule_id == "US-REGF-7IN7"
-    replay.apply(wrap(CaseHoldPlaced(hold_id="h-1", hold_type=HoldType.ATTORNEY), T0 + timedelta(days=9)))
+    replay.apply(wrap(ev.CaseHoldPlaced(hold_id="h-1", hold_type=HoldType.ATTORNEY), T0 + timedelta(days=9)))
     during = replay.apply(attempt(99, T0 + timedelta(days=9, hours=1)))
     assert during is not None and during.rule_id == "US-REGF-ATTORNEY"
 

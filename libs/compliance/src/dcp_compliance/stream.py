@@ -32,26 +32,9 @@ from dcp_compliance.model import (
     ProposedContact,
 )
 from dcp_compliance.packs import UnknownJurisdiction, UnknownPackVersion, load_pack
+from dcp_events.catalogue import cases, contacts
 from dcp_events.catalogue.base import EventPayload
 from dcp_events.catalogue.building import parse_data
-from dcp_events.catalogue.cases import (
-    CaseBucketChanged,
-    CaseClosed,
-    CaseDebtorUpdated,
-    CaseHoldPlaced,
-    CaseHoldReleased,
-    CaseOpened,
-)
-from dcp_events.catalogue.contacts import (
-    CeaseRequested,
-    ChannelOptedOut,
-    ContactAttempted,
-    ContactPersonAgreed,
-    ContactPreferencesSet,
-    ContactPurpose,
-    DisputeRaised,
-    WorkplaceContactProhibited,
-)
 from dcp_events.catalogue.debtor import EmailAddress, PhoneNumber
 from dcp_events.envelope import CloudEvent
 
@@ -107,7 +90,7 @@ def apply_payload(
     facts: CaseFacts | None, payload: EventPayload, case_id: str, at: datetime
 ) -> CaseFacts | None:
     """`apply_event` for an already parsed payload of case `case_id`, recorded at `at`."""
-    if isinstance(payload, CaseOpened):
+    if isinstance(payload, cases.CaseOpened):
         debtor = payload.debtor
         return CaseFacts(
             case_id=case_id,
@@ -120,32 +103,32 @@ def apply_payload(
         )
     if facts is None:
         return None
-    if isinstance(payload, CaseHoldPlaced):
+    if isinstance(payload, cases.CaseHoldPlaced):
         hold = Hold(
             hold_id=payload.hold_id, hold_type=payload.hold_type, placed_at=at, expires_at=payload.expires_at
         )
         return _with_hold(facts, hold)
-    if isinstance(payload, CaseHoldReleased):
+    if isinstance(payload, cases.CaseHoldReleased):
         holds = tuple(
             h
             for h in facts.holds
             if h.hold_id != payload.hold_id and not (h.pending and h.hold_type == payload.hold_type)
         )
         return facts.model_copy(update={"holds": holds})
-    if isinstance(payload, CaseClosed):
+    if isinstance(payload, cases.CaseClosed):
         return facts.model_copy(update={"status": CaseStatus.CLOSED})
-    if isinstance(payload, CaseBucketChanged) and payload.due_since is not None:
+    if isinstance(payload, cases.CaseBucketChanged) and payload.due_since is not None:
         return facts.model_copy(update={"due_since": payload.due_since})
-    if isinstance(payload, CaseDebtorUpdated):
+    if isinstance(payload, cases.CaseDebtorUpdated):
         old_phones = [p for p in facts.contact_points if Channel.PHONE in p.usable_for]
         old_emails = [p for p in facts.contact_points if Channel.EMAIL in p.usable_for]
         phones = list(contact_points(payload.phones, [])) if payload.phones is not None else old_phones
         emails = list(contact_points([], payload.emails)) if payload.emails is not None else old_emails
         return facts.model_copy(update={"contact_points": (*phones, *emails)})
-    if isinstance(payload, ChannelOptedOut):
+    if isinstance(payload, contacts.ChannelOptedOut):
         opt = OptOut(channel=payload.channel, contact_point=payload.contact_point, at=at)
         return facts.model_copy(update={"opt_outs": (*facts.opt_outs, opt)})
-    if isinstance(payload, ContactPreferencesSet):
+    if isinstance(payload, contacts.ContactPreferencesSet):
         windows = tuple(
             LocalWindow(
                 days=frozenset(w.days), start=time.fromisoformat(w.start), end=time.fromisoformat(w.end)
@@ -153,7 +136,7 @@ def apply_payload(
             for w in payload.windows
         )
         return facts.model_copy(update={"windows": windows})
-    if isinstance(payload, CeaseRequested):
+    if isinstance(payload, contacts.CeaseRequested):
         hold = Hold(
             hold_id=PENDING_PREFIX + payload.request_id,
             hold_type=HoldType.CEASE_COMMUNICATION,
@@ -161,7 +144,7 @@ def apply_payload(
             pending=True,
         )
         return _with_hold(facts, hold)
-    if isinstance(payload, DisputeRaised):
+    if isinstance(payload, contacts.DisputeRaised):
         hold = Hold(
             hold_id=PENDING_PREFIX + payload.dispute_id,
             hold_type=HoldType.DISPUTE,
@@ -169,9 +152,9 @@ def apply_payload(
             pending=True,
         )
         return _with_hold(facts, hold)
-    if isinstance(payload, WorkplaceContactProhibited):
+    if isinstance(payload, contacts.WorkplaceContactProhibited):
         return facts.model_copy(update={"workplace_contact_prohibited": True})
-    if isinstance(payload, ContactPersonAgreed):
+    if isinstance(payload, contacts.ContactPersonAgreed):
         return facts.model_copy(update={"agreed_contacts": facts.agreed_contacts | {payload.contact_point}})
     return facts
 
@@ -192,7 +175,7 @@ def history_entry(event: CloudEvent, *, debtor_id: str | None = None) -> Contact
     """The contact a `ContactAttempted` records (None for any other event). The debtor comes from the
     event, else from `debtor_id` (an auditor knows it from the case's `CaseOpened`)."""
     payload = parse_data(event)
-    if not isinstance(payload, ContactAttempted):
+    if not isinstance(payload, contacts.ContactAttempted):
         return None
     debtor = payload.debtor_id or debtor_id
     if debtor is None:
@@ -208,15 +191,15 @@ def history_entry(event: CloudEvent, *, debtor_id: str | None = None) -> Contact
         collector_id=payload.collector_id,
         agency_id=payload.agency_id,
         contact_point=payload.contact_point,
-        purpose=payload.purpose or ContactPurpose.COLLECTION,
+        purpose=payload.purpose or contacts.ContactPurpose.COLLECTION,
     )
 
 
-def proposed_from_attempt(attempt: ContactAttempted) -> ProposedContact:
+def proposed_from_attempt(attempt: contacts.ContactAttempted) -> ProposedContact:
     return ProposedContact(
         channel=attempt.channel,
         party=attempt.party,
-        purpose=attempt.purpose or ContactPurpose.COLLECTION,
+        purpose=attempt.purpose or contacts.ContactPurpose.COLLECTION,
         contact_point=attempt.contact_point,
         recording_ref=attempt.recording_ref,
         attempt_id=attempt.attempt_id,
@@ -246,7 +229,7 @@ class ComplianceReplay:
         payload = parse_data(event)
         case_id = event.subject or ""
         facts = self.facts.get(case_id)
-        if isinstance(payload, ContactAttempted):
+        if isinstance(payload, contacts.ContactAttempted):
             if facts is None:
                 return None
             decision = self._recheck(facts, payload, event)
@@ -259,7 +242,7 @@ class ComplianceReplay:
             self.facts[case_id] = updated
         return None
 
-    def _recheck(self, facts: CaseFacts, attempt: ContactAttempted, event: CloudEvent) -> Decision:
+    def _recheck(self, facts: CaseFacts, attempt: contacts.ContactAttempted, event: CloudEvent) -> Decision:
         history = self.history.get(facts.debtor_id, [])
         proposed = proposed_from_attempt(attempt)
         if attempt.rule_pack_version is None:

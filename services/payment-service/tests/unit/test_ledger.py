@@ -6,24 +6,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from dcp_events.catalogue import (
-    InstallmentMissed,
-    Money,
-    PaymentHeld,
-    PaymentMethod,
-    PaymentPlanAgreed,
-    PaymentPlanBroken,
-    PaymentPlanCompleted,
-    PaymentReceived,
-    PaymentReversed,
-    PromiseBroken,
-    PromiseKept,
-    ReversalReason,
-    SettlementAgreed,
-    SettlementLapsed,
-    SettlementPaid,
-    UnappliedReason,
-)
+from dcp_events import catalogue as ev
 from payment_service.domain.errors import (
     ActivePlanExists,
     ActiveSettlementExists,
@@ -59,8 +42,8 @@ POLICY = ArrangementPolicy(
 CASE = CaseFacts("case-1", "GBP", 100_000, "UTC", "GB", closed=False)
 
 
-def gbp(minor: int) -> Money:
-    return Money(amount_minor=minor, currency="GBP")
+def gbp(minor: int) -> ev.Money:
+    return ev.Money(amount_minor=minor, currency="GBP")
 
 
 def pay(
@@ -70,7 +53,7 @@ def pay(
         ledger.receive_payment(
             payment_id=pid,
             amount=gbp(minor),
-            method=PaymentMethod.CARD,
+            method=ev.PaymentMethod.CARD,
             external_reference=f"ref-{pid}",
             received_at=at,
             case=case,
@@ -93,7 +76,7 @@ def replayed(ledger: CaseLedger) -> CaseLedger:
 def test_a_payment_for_an_open_case_is_applied() -> None:
     ledger = CaseLedger("case-1")
     [event] = pay(ledger, "p1", 5000, NOW)
-    assert isinstance(event, PaymentReceived)
+    assert isinstance(event, ev.PaymentReceived)
     assert ledger.payments["p1"].status is PaymentStatus.APPLIED
 
 
@@ -102,8 +85,8 @@ def test_a_payment_in_another_currency_is_refused() -> None:
     with pytest.raises(CurrencyMismatch):
         ledger.receive_payment(
             payment_id="p1",
-            amount=Money(amount_minor=5000, currency="EUR"),
-            method=PaymentMethod.CARD,
+            amount=ev.Money(amount_minor=5000, currency="EUR"),
+            method=ev.PaymentMethod.CARD,
             external_reference="r",
             received_at=NOW,
             case=CASE,
@@ -116,9 +99,9 @@ def test_a_payment_in_another_currency_is_refused() -> None:
 def test_a_payment_for_an_unknown_case_is_held_and_applied_when_the_case_appears() -> None:
     ledger = CaseLedger("case-1")
     [held] = pay(ledger, "p1", 5000, NOW, case=None)
-    assert isinstance(held, PaymentHeld) and held.reason is UnappliedReason.UNKNOWN_CASE
+    assert isinstance(held, ev.PaymentHeld) and held.reason is ev.UnappliedReason.UNKNOWN_CASE
     [applied] = ledger.apply_held_payments(CASE, NOW + timedelta(hours=1), POLICY)
-    assert isinstance(applied, PaymentReceived)
+    assert isinstance(applied, ev.PaymentReceived)
     assert applied.received_at == NOW  # the money arrived when it arrived
     assert ledger.payments["p1"].status is PaymentStatus.APPLIED
 
@@ -129,14 +112,14 @@ def test_a_held_payment_in_another_currency_than_the_case_that_appears_stays_hel
     [event] = ledger.apply_held_payments(
         CaseFacts("case-1", "USD", 100, "UTC", "US", closed=False), NOW, POLICY
     )
-    assert isinstance(event, PaymentHeld) and event.reason is UnappliedReason.CURRENCY_MISMATCH
+    assert isinstance(event, ev.PaymentHeld) and event.reason is ev.UnappliedReason.CURRENCY_MISMATCH
 
 
 def test_a_payment_for_a_closed_case_is_held() -> None:
     ledger = CaseLedger("case-1")
     closed = CaseFacts("case-1", "GBP", 0, "UTC", "GB", closed=True)
     [event] = pay(ledger, "p1", 5000, NOW, case=closed)
-    assert isinstance(event, PaymentHeld) and event.reason is UnappliedReason.CASE_CLOSED
+    assert isinstance(event, ev.PaymentHeld) and event.reason is ev.UnappliedReason.CASE_CLOSED
 
 
 def test_a_payment_is_reversed_once() -> None:
@@ -144,18 +127,18 @@ def test_a_payment_is_reversed_once() -> None:
     pay(ledger, "p1", 5000, NOW)
     [event] = ledger.reverse_payment(
         payment_id="p1",
-        reason=ReversalReason.CHARGEBACK,
+        reason=ev.ReversalReason.CHARGEBACK,
         reversal_reference="cb-1",
         reversed_at=NOW,
         case=CASE,
         now=NOW,
         policy=POLICY,
     )
-    assert isinstance(event, PaymentReversed) and event.applied
+    assert isinstance(event, ev.PaymentReversed) and event.applied
     with pytest.raises(PaymentAlreadyReversed):
         ledger.reverse_payment(
             payment_id="p1",
-            reason=ReversalReason.CHARGEBACK,
+            reason=ev.ReversalReason.CHARGEBACK,
             reversal_reference=None,
             reversed_at=NOW,
             case=CASE,
@@ -169,14 +152,14 @@ def test_reversing_a_held_payment_does_not_touch_the_balance() -> None:
     pay(ledger, "p1", 5000, NOW, case=None)
     [event] = ledger.reverse_payment(
         payment_id="p1",
-        reason=ReversalReason.RETURNED_PAYMENT,
+        reason=ev.ReversalReason.RETURNED_PAYMENT,
         reversal_reference=None,
         reversed_at=NOW,
         case=None,
         now=NOW,
         policy=POLICY,
     )
-    assert isinstance(event, PaymentReversed) and not event.applied
+    assert isinstance(event, ev.PaymentReversed) and not event.applied
     assert ledger.apply_held_payments(CASE, NOW, POLICY) == []
 
 
@@ -202,7 +185,7 @@ def test_payments_in_the_window_keep_the_promise() -> None:
     pay(ledger, "p1", 2000, datetime(2027, 1, 15, tzinfo=UTC))
     pay(ledger, "p2", 3000, datetime(2027, 1, 22, 23, 0, tzinfo=UTC))  # in the grace period
     [event] = ledger.settle_promise("pr-1", datetime(2027, 1, 23, tzinfo=UTC))
-    assert isinstance(event, PromiseKept)
+    assert isinstance(event, ev.PromiseKept)
     assert event.amount_paid == gbp(5000) and event.payment_ids == ["p1", "p2"]
 
 
@@ -213,7 +196,7 @@ def test_a_short_payment_or_one_outside_the_window_breaks_the_promise() -> None:
     pay(ledger, "p1", 4999, datetime(2027, 1, 20, tzinfo=UTC))
     pay(ledger, "p2", 5000, datetime(2027, 1, 23, tzinfo=UTC))  # after the grace period
     [event] = ledger.settle_promise("pr-1", datetime(2027, 1, 23, tzinfo=UTC))
-    assert isinstance(event, PromiseBroken) and event.amount_paid == gbp(4999)
+    assert isinstance(event, ev.PromiseBroken) and event.amount_paid == gbp(4999)
     assert ledger.settle_promise("pr-1", datetime(2027, 1, 24, tzinfo=UTC)) == []  # settled once
 
 
@@ -224,16 +207,16 @@ def test_a_reversal_breaks_a_kept_promise() -> None:
     ledger.settle_promise("pr-1", datetime(2027, 1, 23, tzinfo=UTC))
     events = ledger.reverse_payment(
         payment_id="p1",
-        reason=ReversalReason.CHARGEBACK,
+        reason=ev.ReversalReason.CHARGEBACK,
         reversal_reference=None,
         reversed_at=datetime(2027, 2, 1, tzinfo=UTC),
         case=CASE,
         now=datetime(2027, 2, 1, tzinfo=UTC),
         policy=POLICY,
     )
-    assert [type(e) for e in events] == [PaymentReversed, PromiseBroken]
+    assert [type(e) for e in events] == [ev.PaymentReversed, ev.PromiseBroken]
     broken = events[1]
-    assert isinstance(broken, PromiseBroken)
+    assert isinstance(broken, ev.PromiseBroken)
     assert broken.reversed_payment_id == "p1" and broken.amount_paid == gbp(0)
     assert ledger.promises["pr-1"].status is ArrangementStatus.BROKEN
 
@@ -265,7 +248,7 @@ THREE = [(date(2027, 1, 31), 30_000), (date(2027, 2, 28), 30_000), (date(2027, 3
 def test_a_valid_plan_is_agreed() -> None:
     ledger = CaseLedger("case-1")
     [event] = agree(ledger, THREE)
-    assert isinstance(event, PaymentPlanAgreed) and event.total == gbp(100_000)
+    assert isinstance(event, ev.PaymentPlanAgreed) and event.total == gbp(100_000)
 
 
 @pytest.mark.parametrize(
@@ -285,7 +268,7 @@ def test_plan_rules(installments: list[tuple[date, int]], total: int, message: s
         ledger.agree_plan(
             plan_id="plan-1",
             total=gbp(total),
-            installments=[(d, Money(amount_minor=m, currency="GBP")) for d, m in installments],
+            installments=[(d, ev.Money(amount_minor=m, currency="GBP")) for d, m in installments],
             case=CASE,
             now=NOW,
             policy=POLICY,
@@ -332,7 +315,7 @@ def test_payments_go_to_the_oldest_open_installment_and_complete_the_plan() -> N
     pay(ledger, "p1", 45_000, NOW + timedelta(days=1))
     assert ledger.allocation(ledger.plans["plan-1"]).paid == [30_000, 15_000, 0]
     events = pay(ledger, "p2", 55_000, NOW + timedelta(days=2))
-    assert [type(e) for e in events] == [PaymentReceived, PaymentPlanCompleted]
+    assert [type(e) for e in events] == [ev.PaymentReceived, ev.PaymentPlanCompleted]
     assert ledger.plans["plan-1"].status is ArrangementStatus.COMPLETED
 
 
@@ -350,10 +333,10 @@ def test_an_installment_is_missed_at_its_due_date_plus_grace_and_two_misses_brea
     before = datetime(2027, 2, 3, 23, 59, tzinfo=UTC)  # Jan 31 + 3 days of grace, end of day
     assert ledger.installment_due("plan-1", 1, before, "UTC", POLICY) == []
     [missed] = ledger.installment_due("plan-1", 1, datetime(2027, 2, 4, tzinfo=UTC), "UTC", POLICY)
-    assert isinstance(missed, InstallmentMissed) and missed.amount_paid == gbp(4_000)
+    assert isinstance(missed, ev.InstallmentMissed) and missed.amount_paid == gbp(4_000)
     assert ledger.plans["plan-1"].status is ArrangementStatus.ACTIVE
     events = ledger.installment_due("plan-1", 2, datetime(2027, 3, 4, tzinfo=UTC), "UTC", POLICY)
-    assert [type(e) for e in events] == [InstallmentMissed, PaymentPlanBroken]
+    assert [type(e) for e in events] == [ev.InstallmentMissed, ev.PaymentPlanBroken]
     assert ledger.plans["plan-1"].status is ArrangementStatus.BROKEN
     assert ledger.installment_due("plan-1", 3, datetime(2027, 4, 4, tzinfo=UTC), "UTC", POLICY) == []
 
@@ -373,16 +356,16 @@ def test_a_reversal_after_the_deadline_misses_the_installment_it_had_paid() -> N
     assert ledger.installment_due("plan-1", 1, datetime(2027, 2, 4, tzinfo=UTC), "UTC", POLICY) == []
     events = ledger.reverse_payment(
         payment_id="p1",
-        reason=ReversalReason.RETURNED_PAYMENT,
+        reason=ev.ReversalReason.RETURNED_PAYMENT,
         reversal_reference=None,
         reversed_at=datetime(2027, 2, 10, tzinfo=UTC),
         case=CASE,
         now=datetime(2027, 2, 10, tzinfo=UTC),
         policy=POLICY,
     )
-    assert [type(e) for e in events] == [PaymentReversed, InstallmentMissed]
+    assert [type(e) for e in events] == [ev.PaymentReversed, ev.InstallmentMissed]
     missed = events[1]
-    assert isinstance(missed, InstallmentMissed) and missed.reversed_payment_id == "p1"
+    assert isinstance(missed, ev.InstallmentMissed) and missed.reversed_payment_id == "p1"
 
 
 def test_a_reversal_reopens_a_completed_plan() -> None:
@@ -392,7 +375,7 @@ def test_a_reversal_reopens_a_completed_plan() -> None:
     assert ledger.plans["plan-1"].status is ArrangementStatus.COMPLETED
     ledger.reverse_payment(
         payment_id="p1",
-        reason=ReversalReason.CHARGEBACK,
+        reason=ev.ReversalReason.CHARGEBACK,
         reversal_reference=None,
         reversed_at=NOW + timedelta(days=2),
         case=CASE,
@@ -423,12 +406,12 @@ def settle(ledger: CaseLedger, minor: int, due_on: date, *, supervisor: bool = F
 def test_a_settlement_paid_by_its_deadline_is_paid() -> None:
     ledger = CaseLedger("case-1")
     [agreed] = settle(ledger, 80_000, date(2027, 1, 31))
-    assert isinstance(agreed, SettlementAgreed) and agreed.balance_at_agreement == gbp(100_000)
+    assert isinstance(agreed, ev.SettlementAgreed) and agreed.balance_at_agreement == gbp(100_000)
     pay(ledger, "p1", 50_000, datetime(2027, 1, 20, tzinfo=UTC))
     events = pay(ledger, "p2", 30_000, datetime(2027, 1, 31, 23, 59, tzinfo=UTC))
-    assert [type(e) for e in events] == [PaymentReceived, SettlementPaid]
+    assert [type(e) for e in events] == [ev.PaymentReceived, ev.SettlementPaid]
     paid = events[1]
-    assert isinstance(paid, SettlementPaid) and paid.payment_ids == ["p1", "p2"]
+    assert isinstance(paid, ev.SettlementPaid) and paid.payment_ids == ["p1", "p2"]
     assert ledger.settlement_due("stl-1", datetime(2027, 2, 1, tzinfo=UTC), "UTC", POLICY) == []
 
 
@@ -438,9 +421,11 @@ def test_a_settlement_not_paid_in_time_lapses_at_its_deadline() -> None:
     pay(ledger, "p1", 50_000, datetime(2027, 1, 20, tzinfo=UTC))
     assert ledger.settlement_due("stl-1", datetime(2027, 1, 31, 23, 59, tzinfo=UTC), "UTC", POLICY) == []
     [lapsed] = ledger.settlement_due("stl-1", datetime(2027, 2, 1, tzinfo=UTC), "UTC", POLICY)
-    assert isinstance(lapsed, SettlementLapsed) and lapsed.amount_paid == gbp(50_000)
+    assert isinstance(lapsed, ev.SettlementLapsed) and lapsed.amount_paid == gbp(50_000)
     # A payment after the deadline does not revive it.
-    assert [type(e) for e in pay(ledger, "p2", 30_000, datetime(2027, 2, 2, tzinfo=UTC))] == [PaymentReceived]
+    assert [type(e) for e in pay(ledger, "p2", 30_000, datetime(2027, 2, 2, tzinfo=UTC))] == [
+        ev.PaymentReceived
+    ]
 
 
 def test_the_settlement_deadline_is_the_end_of_the_due_day_in_the_debtors_time_zone() -> None:

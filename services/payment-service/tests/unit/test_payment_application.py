@@ -8,26 +8,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from dcp_events.catalogue import (
-    Account,
-    InstallmentMissed,
-    Money,
-    PaymentHeld,
-    PaymentMethod,
-    PaymentPlanAgreed,
-    PaymentPlanBroken,
-    PaymentPosted,
-    PaymentReceived,
-    PaymentReversed,
-    PromiseBroken,
-    PromiseKept,
-    PromiseTracked,
-    ReversalReason,
-    SettlementAgreed,
-    SettlementLapsed,
-    SettlementPaid,
-    new_event,
-)
+from dcp_events import catalogue as ev
 from dcp_events.catalogue.integration import case_id_for_account
 from dcp_platform.application import UnknownCommand
 from dcp_platform.clock import ManualClock
@@ -67,8 +48,8 @@ POLICY = ArrangementPolicy(
 )
 
 
-def gbp(minor: int) -> Money:
-    return Money(amount_minor=minor, currency="GBP")
+def gbp(minor: int) -> ev.Money:
+    return ev.Money(amount_minor=minor, currency="GBP")
 
 
 def facts(case_id: str, *, balance: int = 100_000) -> CaseFacts:
@@ -107,7 +88,7 @@ async def pay(
     service: InMemoryPaymentService, case_id: str, minor: int, reference: str | None = None
 ) -> c.PaymentOutcome:
     outcome = await service.handle(
-        c.RecordPayment(case_id, gbp(minor), PaymentMethod.CARD, reference or f"psp-{uuid.uuid4().hex}")
+        c.RecordPayment(case_id, gbp(minor), ev.PaymentMethod.CARD, reference or f"psp-{uuid.uuid4().hex}")
     )
     assert isinstance(outcome, c.PaymentOutcome)
     return outcome
@@ -122,7 +103,7 @@ async def test_a_payment_is_recorded_once_per_external_reference(service: InMemo
     again = await pay(service, "case-1", 2500, "psp-1")
     assert first.created and not again.created
     assert again.payment_id == first.payment_id
-    assert await event_types(service, "case-1") == [PaymentReceived.type_name()]
+    assert await event_types(service, "case-1") == [ev.PaymentReceived.type_name()]
     assert service.books.payments[first.payment_id]["status"] == "applied"
 
     with pytest.raises(PaymentReferenceConflict) as amount:
@@ -131,7 +112,7 @@ async def test_a_payment_is_recorded_once_per_external_reference(service: InMemo
     await open_case(service, "case-2")
     with pytest.raises(PaymentReferenceConflict):
         await pay(service, "case-2", 2500, "psp-1")
-    assert await event_types(service, "case-1") == [PaymentReceived.type_name()]
+    assert await event_types(service, "case-1") == [ev.PaymentReceived.type_name()]
     assert await event_types(service, "case-2") == []
     assert len(service.books.payments) == 1
 
@@ -142,13 +123,16 @@ async def test_a_payment_for_an_unknown_case_is_held_then_applied_when_the_case_
     held = await pay(service, "case-1", 4000)
     row = service.books.payments[held.payment_id]
     assert (row["status"], row["unapplied_reason"]) == ("unapplied", "unknown_case")
-    assert await event_types(service, "case-1") == [PaymentHeld.type_name()]
+    assert await event_types(service, "case-1") == [ev.PaymentHeld.type_name()]
 
     await open_case(service, "case-1")
 
     row = service.books.payments[held.payment_id]
     assert (row["status"], row["unapplied_reason"], row["applied_at"]) == ("applied", None, NOW)
-    assert await event_types(service, "case-1") == [PaymentHeld.type_name(), PaymentReceived.type_name()]
+    assert await event_types(service, "case-1") == [
+        ev.PaymentHeld.type_name(),
+        ev.PaymentReceived.type_name(),
+    ]
     assert (await service.ledger("case-1")).payments[held.payment_id].status == "applied"
 
 
@@ -173,10 +157,10 @@ async def test_a_payment_received_in_the_future_is_refused(service: InMemoryPaym
     await open_case(service, "case-1")
     with pytest.raises(ReceivedInTheFuture):
         await service.handle(
-            c.RecordPayment("case-1", gbp(100), PaymentMethod.CARD, "psp-f", NOW + timedelta(minutes=6))
+            c.RecordPayment("case-1", gbp(100), ev.PaymentMethod.CARD, "psp-f", NOW + timedelta(minutes=6))
         )
     slightly_ahead = await service.handle(
-        c.RecordPayment("case-1", gbp(100), PaymentMethod.CARD, "psp-f", NOW + timedelta(minutes=4))
+        c.RecordPayment("case-1", gbp(100), ev.PaymentMethod.CARD, "psp-f", NOW + timedelta(minutes=4))
     )
     assert slightly_ahead.created  # provider clocks drift; the refused attempt left no claim
 
@@ -192,19 +176,19 @@ async def test_a_reversal_restores_the_payment_and_breaks_the_promise_it_kept(
     assert await fire(service, consumers) == [(PROMISE_DUE, "prm-1")]
     assert service.books.promises["prm-1"]["status"] == "kept"
 
-    await service.handle(c.ReversePayment(payment.payment_id, ReversalReason.CHARGEBACK, "cb-1"))
+    await service.handle(c.ReversePayment(payment.payment_id, ev.ReversalReason.CHARGEBACK, "cb-1"))
 
     row = service.books.payments[payment.payment_id]
     assert (row["status"], row["reversal_reason"]) == ("reversed", "chargeback")
     assert service.books.promises["prm-1"]["status"] == "broken"
     assert (await event_types(service, "case-1"))[-2:] == [
-        PaymentReversed.type_name(),
-        PromiseBroken.type_name(),
+        ev.PaymentReversed.type_name(),
+        ev.PromiseBroken.type_name(),
     ]
     with pytest.raises(PaymentAlreadyReversed):
-        await service.handle(c.ReversePayment(payment.payment_id, ReversalReason.CHARGEBACK))
+        await service.handle(c.ReversePayment(payment.payment_id, ev.ReversalReason.CHARGEBACK))
     with pytest.raises(PaymentUnknown):
-        await service.handle(c.ReversePayment("no-such-payment", ReversalReason.ERROR))
+        await service.handle(c.ReversePayment("no-such-payment", ev.ReversalReason.ERROR))
 
 
 # --- promises, plans and settlements: agreed, then their timers fire ----------------------------
@@ -221,7 +205,7 @@ async def test_a_promise_is_kept_or_broken_when_its_timer_fires(
     await service.handle(c.TrackPromise("case-2", "prm-broken", gbp(3000), due_on, NOW))
     await service.handle(c.TrackPromise("case-2", "prm-broken", gbp(3000), due_on, NOW))  # redelivered
     assert service.books.timers[(PROMISE_DUE, "prm-kept")] == (settles_at, {"case_id": "case-1"})
-    assert await event_types(service, "case-2") == [PromiseTracked.type_name()]
+    assert await event_types(service, "case-2") == [ev.PromiseTracked.type_name()]
     await pay(service, "case-1", 3000)
     await pay(service, "case-2", 1000)
 
@@ -233,8 +217,8 @@ async def test_a_promise_is_kept_or_broken_when_its_timer_fires(
     assert service.books.promises["prm-kept"]["status"] == "kept"
     broken = service.books.promises["prm-broken"]
     assert (broken["status"], broken["amount_paid_minor"]) == ("broken", 1000)
-    assert (await event_types(service, "case-1"))[-1] == PromiseKept.type_name()
-    assert (await event_types(service, "case-2"))[-1] == PromiseBroken.type_name()
+    assert (await event_types(service, "case-1"))[-1] == ev.PromiseKept.type_name()
+    assert (await event_types(service, "case-2"))[-1] == ev.PromiseBroken.type_name()
     assert not service.books.timers
 
 
@@ -270,11 +254,11 @@ async def test_a_plan_is_agreed_and_broken_by_missed_installments(
     plan = service.books.plans[plan_id]
     assert (plan["status"], plan["missed_installments"], plan["paid_minor"]) == ("broken", 2, 10_000)
     types = await event_types(service, "case-1")
-    assert types[0] == PaymentPlanAgreed.type_name()
+    assert types[0] == ev.PaymentPlanAgreed.type_name()
     assert types[-3:] == [
-        InstallmentMissed.type_name(),
-        InstallmentMissed.type_name(),
-        PaymentPlanBroken.type_name(),
+        ev.InstallmentMissed.type_name(),
+        ev.InstallmentMissed.type_name(),
+        ev.PaymentPlanBroken.type_name(),
     ]
 
 
@@ -295,7 +279,7 @@ async def test_a_settlement_not_paid_in_time_lapses_when_its_timer_fires(
 
     row = service.books.settlements[settlement_id]
     assert (row["status"], row["amount_paid_minor"]) == ("lapsed", 10_000)
-    assert (await event_types(service, "case-1"))[-1] == SettlementLapsed.type_name()
+    assert (await event_types(service, "case-1"))[-1] == ev.SettlementLapsed.type_name()
 
 
 async def test_a_settlement_paid_in_full_in_time_cancels_its_timer(service: InMemoryPaymentService) -> None:
@@ -303,10 +287,10 @@ async def test_a_settlement_paid_in_full_in_time_cancels_its_timer(service: InMe
     settlement_id = await service.handle(
         c.AgreeSettlement("case-1", gbp(80_000), NOW.date() + timedelta(days=10), by_supervisor=False)
     )
-    assert (await event_types(service, "case-1")) == [SettlementAgreed.type_name()]
+    assert (await event_types(service, "case-1")) == [ev.SettlementAgreed.type_name()]
     await pay(service, "case-1", 80_000)
     assert service.books.settlements[settlement_id]["status"] == "paid"
-    assert (await event_types(service, "case-1"))[-1] == SettlementPaid.type_name()
+    assert (await event_types(service, "case-1"))[-1] == ev.SettlementPaid.type_name()
     assert (SETTLEMENT_DUE, settlement_id) not in service.books.timers
 
 
@@ -315,10 +299,10 @@ async def test_a_settlement_paid_in_full_in_time_cancels_its_timer(service: InMe
 
 async def test_a_failed_command_commits_nothing(service: InMemoryPaymentService) -> None:
     await open_case(service, "case-1")
-    euros = Money(amount_minor=2500, currency="EUR")
+    euros = ev.Money(amount_minor=2500, currency="EUR")
     with pytest.raises(CurrencyMismatch):
         # The reference is claimed before the ledger refuses the currency: the claim rolls back too.
-        await service.handle(c.RecordPayment("case-1", euros, PaymentMethod.CARD, "psp-1"))
+        await service.handle(c.RecordPayment("case-1", euros, ev.PaymentMethod.CARD, "psp-1"))
     assert service.books.references == {}
     assert service.books.payments == {}
     assert await event_types(service, "case-1") == []
@@ -328,21 +312,21 @@ async def test_a_failed_command_commits_nothing(service: InMemoryPaymentService)
 async def test_a_posted_payment_the_rules_refuse_is_a_poison_message(
     service: InMemoryPaymentService, consumers: PaymentConsumers
 ) -> None:
-    account = Account(creditor_id="acme", account_reference="acc-1", product="loan")
+    account = ev.Account(creditor_id="acme", account_reference="acc-1", product="loan")
     case_id = case_id_for_account(account.creditor_id, account.account_reference)
     await open_case(service, case_id)
 
     def delivery(currency: str) -> Delivery:
-        posted = PaymentPosted(
+        posted = ev.PaymentPosted(
             posting_id=f"post-{currency}",
             account=account,
-            amount=Money(amount_minor=2500, currency=currency),
-            method=PaymentMethod.BANK_TRANSFER,
+            amount=ev.Money(amount_minor=2500, currency=currency),
+            method=ev.PaymentMethod.BANK_TRANSFER,
             external_reference=f"core-{currency}",
             posted_at=NOW,
             value_date=date(2027, 1, 10),
         )
-        event = new_event(
+        event = ev.new_event(
             posted,
             subject=case_id,
             source="/core-banking",
@@ -386,14 +370,14 @@ async def test_an_http_command_is_run_again_when_another_writer_of_the_case_got_
 
     bus = RacedBus()
     api = PaymentApi(bus, service.env, engine=None)  # type: ignore[arg-type]
-    outcome = await api.handle(c.RecordPayment("case-1", gbp(2500), PaymentMethod.CARD, "psp-1"))
+    outcome = await api.handle(c.RecordPayment("case-1", gbp(2500), ev.PaymentMethod.CARD, "psp-1"))
     assert outcome.created
-    assert await event_types(service, "case-1") == [PaymentReceived.type_name()]
+    assert await event_types(service, "case-1") == [ev.PaymentReceived.type_name()]
 
     bus.losses = MAX_ATTEMPTS
     with pytest.raises(ConcurrencyConflict):
-        await api.handle(c.RecordPayment("case-1", gbp(100), PaymentMethod.CARD, "psp-2"))
-    assert await event_types(service, "case-1") == [PaymentReceived.type_name()]
+        await api.handle(c.RecordPayment("case-1", gbp(100), ev.PaymentMethod.CARD, "psp-2"))
+    assert await event_types(service, "case-1") == [ev.PaymentReceived.type_name()]
 
 
 async def test_a_command_without_a_handler_is_refused(service: InMemoryPaymentService) -> None:
