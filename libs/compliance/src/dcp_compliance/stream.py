@@ -17,20 +17,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, time
 
+from dcp_compliance import model
 from dcp_compliance.gate import decide, decide_case, refuse_unknown_jurisdiction
-from dcp_compliance.model import (
-    CaseFacts,
-    CaseStatus,
-    Channel,
-    ContactHistoryEntry,
-    ContactPoint,
-    Decision,
-    Hold,
-    HoldType,
-    LocalWindow,
-    OptOut,
-    ProposedContact,
-)
 from dcp_compliance.packs import UnknownJurisdiction, UnknownPackVersion, load_pack
 from dcp_events.catalogue import cases, contacts
 from dcp_events.catalogue.base import EventPayload
@@ -51,31 +39,35 @@ __all__ = [
 PENDING_PREFIX = "request:"
 
 
-def contact_points(phones: Iterable[PhoneNumber], emails: Iterable[EmailAddress]) -> tuple[ContactPoint, ...]:
+def contact_points(
+    phones: Iterable[PhoneNumber], emails: Iterable[EmailAddress]
+) -> tuple[model.ContactPoint, ...]:
     """The debtor's numbers and addresses as contact points with their consents."""
     points = [
-        ContactPoint(
+        model.ContactPoint(
             value=p.number,
-            usable_for=frozenset({Channel.PHONE, Channel.SMS}),
+            usable_for=frozenset({model.Channel.PHONE, model.Channel.SMS}),
             consented=frozenset(
-                c for c, ok in ((Channel.PHONE, p.consent_to_call), (Channel.SMS, p.consent_to_sms)) if ok
+                c
+                for c, ok in ((model.Channel.PHONE, p.consent_to_call), (model.Channel.SMS, p.consent_to_sms))
+                if ok
             ),
             phone_kind=p.kind,
         )
         for p in phones
     ]
     points += [
-        ContactPoint(
+        model.ContactPoint(
             value=e.address,
-            usable_for=frozenset({Channel.EMAIL}),
-            consented=frozenset({Channel.EMAIL}) if e.consent_to_email else frozenset(),
+            usable_for=frozenset({model.Channel.EMAIL}),
+            consented=frozenset({model.Channel.EMAIL}) if e.consent_to_email else frozenset(),
         )
         for e in emails
     ]
     return tuple(points)
 
 
-def _with_hold(facts: CaseFacts, hold: Hold) -> CaseFacts:
+def _with_hold(facts: model.CaseFacts, hold: model.Hold) -> model.CaseFacts:
     # The case-service's hold takes over from the debtor's request of the same type.
     kept = tuple(
         h
@@ -87,12 +79,12 @@ def _with_hold(facts: CaseFacts, hold: Hold) -> CaseFacts:
 
 
 def apply_payload(
-    facts: CaseFacts | None, payload: EventPayload, case_id: str, at: datetime
-) -> CaseFacts | None:
+    facts: model.CaseFacts | None, payload: EventPayload, case_id: str, at: datetime
+) -> model.CaseFacts | None:
     """`apply_event` for an already parsed payload of case `case_id`, recorded at `at`."""
     if isinstance(payload, cases.CaseOpened):
         debtor = payload.debtor
-        return CaseFacts(
+        return model.CaseFacts(
             case_id=case_id,
             debtor_id=debtor.debtor_id,
             jurisdiction=payload.jurisdiction,
@@ -104,7 +96,7 @@ def apply_payload(
     if facts is None:
         return None
     if isinstance(payload, cases.CaseHoldPlaced):
-        hold = Hold(
+        hold = model.Hold(
             hold_id=payload.hold_id, hold_type=payload.hold_type, placed_at=at, expires_at=payload.expires_at
         )
         return _with_hold(facts, hold)
@@ -116,38 +108,38 @@ def apply_payload(
         )
         return facts.model_copy(update={"holds": holds})
     if isinstance(payload, cases.CaseClosed):
-        return facts.model_copy(update={"status": CaseStatus.CLOSED})
+        return facts.model_copy(update={"status": model.CaseStatus.CLOSED})
     if isinstance(payload, cases.CaseBucketChanged) and payload.due_since is not None:
         return facts.model_copy(update={"due_since": payload.due_since})
     if isinstance(payload, cases.CaseDebtorUpdated):
-        old_phones = [p for p in facts.contact_points if Channel.PHONE in p.usable_for]
-        old_emails = [p for p in facts.contact_points if Channel.EMAIL in p.usable_for]
+        old_phones = [p for p in facts.contact_points if model.Channel.PHONE in p.usable_for]
+        old_emails = [p for p in facts.contact_points if model.Channel.EMAIL in p.usable_for]
         phones = list(contact_points(payload.phones, [])) if payload.phones is not None else old_phones
         emails = list(contact_points([], payload.emails)) if payload.emails is not None else old_emails
         return facts.model_copy(update={"contact_points": (*phones, *emails)})
     if isinstance(payload, contacts.ChannelOptedOut):
-        opt = OptOut(channel=payload.channel, contact_point=payload.contact_point, at=at)
+        opt = model.OptOut(channel=payload.channel, contact_point=payload.contact_point, at=at)
         return facts.model_copy(update={"opt_outs": (*facts.opt_outs, opt)})
     if isinstance(payload, contacts.ContactPreferencesSet):
         windows = tuple(
-            LocalWindow(
+            model.LocalWindow(
                 days=frozenset(w.days), start=time.fromisoformat(w.start), end=time.fromisoformat(w.end)
             )
             for w in payload.windows
         )
         return facts.model_copy(update={"windows": windows})
     if isinstance(payload, contacts.CeaseRequested):
-        hold = Hold(
+        hold = model.Hold(
             hold_id=PENDING_PREFIX + payload.request_id,
-            hold_type=HoldType.CEASE_COMMUNICATION,
+            hold_type=model.HoldType.CEASE_COMMUNICATION,
             placed_at=at,
             pending=True,
         )
         return _with_hold(facts, hold)
     if isinstance(payload, contacts.DisputeRaised):
-        hold = Hold(
+        hold = model.Hold(
             hold_id=PENDING_PREFIX + payload.dispute_id,
-            hold_type=HoldType.DISPUTE,
+            hold_type=model.HoldType.DISPUTE,
             placed_at=at,
             pending=True,
         )
@@ -159,19 +151,19 @@ def apply_payload(
     return facts
 
 
-def apply_event(facts: CaseFacts | None, event: CloudEvent) -> CaseFacts | None:
+def apply_event(facts: model.CaseFacts | None, event: CloudEvent) -> model.CaseFacts | None:
     """The case's facts after `event` (old event versions are upcast first)."""
     return apply_payload(facts, parse_data(event), event.subject or "", event.time)
 
 
-def facts_from_events(events: Iterable[CloudEvent]) -> CaseFacts | None:
-    facts: CaseFacts | None = None
+def facts_from_events(events: Iterable[CloudEvent]) -> model.CaseFacts | None:
+    facts: model.CaseFacts | None = None
     for event in events:
         facts = apply_event(facts, event)
     return facts
 
 
-def history_entry(event: CloudEvent, *, debtor_id: str | None = None) -> ContactHistoryEntry | None:
+def history_entry(event: CloudEvent, *, debtor_id: str | None = None) -> model.ContactHistoryEntry | None:
     """The contact a `ContactAttempted` records (None for any other event). The debtor comes from the
     event, else from `debtor_id` (an auditor knows it from the case's `CaseOpened`)."""
     payload = parse_data(event)
@@ -180,7 +172,7 @@ def history_entry(event: CloudEvent, *, debtor_id: str | None = None) -> Contact
     debtor = payload.debtor_id or debtor_id
     if debtor is None:
         raise ValueError(f"attempt {payload.attempt_id}: the debtor is unknown (pass debtor_id)")
-    return ContactHistoryEntry(
+    return model.ContactHistoryEntry(
         attempt_id=payload.attempt_id,
         case_id=event.subject or "",
         debtor_id=debtor,
@@ -195,8 +187,8 @@ def history_entry(event: CloudEvent, *, debtor_id: str | None = None) -> Contact
     )
 
 
-def proposed_from_attempt(attempt: contacts.ContactAttempted) -> ProposedContact:
-    return ProposedContact(
+def proposed_from_attempt(attempt: contacts.ContactAttempted) -> model.ProposedContact:
+    return model.ProposedContact(
         channel=attempt.channel,
         party=attempt.party,
         purpose=attempt.purpose or contacts.ContactPurpose.COLLECTION,
@@ -216,11 +208,11 @@ class ComplianceReplay:
     it returns the gate's decision for each `ContactAttempted` (a denial is a finding), else None.
     """
 
-    facts: dict[str, CaseFacts] = field(default_factory=dict)
-    history: dict[str, list[ContactHistoryEntry]] = field(default_factory=dict)
+    facts: dict[str, model.CaseFacts] = field(default_factory=dict)
+    history: dict[str, list[model.ContactHistoryEntry]] = field(default_factory=dict)
     seen: set[str] = field(default_factory=set)
 
-    def apply(self, event: CloudEvent) -> Decision | None:
+    def apply(self, event: CloudEvent) -> model.Decision | None:
         # Kafka delivers at least once: an event published twice must be counted once, or a repeated
         # attempt would look like an extra call (a false 7-in-7 or 3-calls finding).
         if event.id in self.seen:
@@ -242,7 +234,9 @@ class ComplianceReplay:
             self.facts[case_id] = updated
         return None
 
-    def _recheck(self, facts: CaseFacts, attempt: contacts.ContactAttempted, event: CloudEvent) -> Decision:
+    def _recheck(
+        self, facts: model.CaseFacts, attempt: contacts.ContactAttempted, event: CloudEvent
+    ) -> model.Decision:
         history = self.history.get(facts.debtor_id, [])
         proposed = proposed_from_attempt(attempt)
         if attempt.rule_pack_version is None:

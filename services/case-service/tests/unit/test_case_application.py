@@ -8,14 +8,14 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from case_service.adapters.memory import InMemoryCaseService
+from case_service.adapters.unit_of_work_contract import placement
 from case_service.application import commands as c
 from case_service.application.handlers import AGEING_TIMER, HOLD_EXPIRY_TIMER
 from case_service.application.ports import CaseEnvironment
 from case_service.domain.assignment import AssignmentPolicy, Qualification, StaffMember
 from case_service.domain.errors import CaseClosedError, CaseNotFound
 from case_service.domain.policy import CollectionPolicy
-from dcp_events.catalogue.base import CaseAmounts, Money
-from dcp_events.catalogue.debtor import Account, Debtor
+from dcp_events.catalogue.base import Money
 from dcp_events.catalogue.enums import AssigneeKind, CloseReason, HoldType, Stage
 from dcp_platform.application import UnknownCommand
 from dcp_platform.clock import ManualClock
@@ -27,23 +27,6 @@ NOW = datetime(2026, 11, 30, 10, 0, tzinfo=UTC)
 
 def gbp(minor: int) -> Money:
     return Money(amount_minor=minor, currency="GBP")
-
-
-def placement(reference: str, *, dpd: int = 20, balance: int = 100_000) -> c.Placement:
-    return c.Placement(
-        debtor=Debtor(
-            debtor_id=f"d-{reference}",
-            full_name="Ada Lovelace",
-            language="en-GB",
-            time_zone="Europe/London",
-            time_zone_source="address",
-        ),
-        account=Account(creditor_id="acme", account_reference=reference, product="credit_card"),
-        amounts=CaseAmounts(principal=gbp(balance), interest=gbp(0), fees=gbp(0), total_balance=gbp(balance)),
-        due_since=NOW.date() - timedelta(days=dpd),
-        jurisdiction="GB",
-        risk_score=300,
-    )
 
 
 @pytest.fixture

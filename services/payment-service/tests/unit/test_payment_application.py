@@ -4,7 +4,7 @@ and books: the same handlers the routes, consumers and timers run, without the s
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 
 import pytest
 
@@ -16,6 +16,7 @@ from dcp_platform.eventsourcing.consumer import Delivery, PoisonMessage
 from dcp_platform.eventsourcing.store import ConcurrencyConflict
 from dcp_platform.testing.handler_table import assert_every_command_has_a_handler
 from payment_service.adapters.memory import InMemoryPaymentService
+from payment_service.adapters.unit_of_work_contract import NOW, POLICY, TZ
 from payment_service.api.deps import MAX_ATTEMPTS, PaymentApi
 from payment_service.application import commands as c
 from payment_service.application.consumers import PaymentConsumers
@@ -36,16 +37,7 @@ from payment_service.domain.errors import (
     PaymentUnknown,
     ReceivedInTheFuture,
 )
-from payment_service.domain.ledger import ArrangementPolicy, CaseFacts
-
-NOW = datetime(2027, 1, 10, 12, 0, tzinfo=UTC)
-TZ = "Europe/London"
-POLICY = ArrangementPolicy(
-    promise_grace_days=2,
-    installment_grace_days=3,
-    settlement_grace_days=0,
-    plan_missed_installments_to_break=2,
-)
+from payment_service.domain.ledger import CaseFacts
 
 
 def gbp(minor: int) -> ev.Money:

@@ -26,9 +26,11 @@ from dcp_events.catalogue.enums import AssigneeKind
 NOW = datetime(2026, 11, 30, 10, 0, tzinfo=UTC)
 
 
-def placement(dpd: int = 20) -> c.Placement:
-    reference = f"ACC-{uuid4().hex[:10]}"
-    gbp = Money(amount_minor=100_000, currency="GBP")
+def placement(reference: str | None = None, *, dpd: int = 20, balance: int = 100_000) -> c.Placement:
+    """A GB credit-card account `dpd` days past due (a new account reference when none is given)."""
+    reference = reference or f"ACC-{uuid4().hex[:10]}"
+    gbp = Money(amount_minor=balance, currency="GBP")
+    zero = Money(amount_minor=0, currency="GBP")
     return c.Placement(
         debtor=Debtor(
             debtor_id=f"d-{reference}",
@@ -38,14 +40,10 @@ def placement(dpd: int = 20) -> c.Placement:
             time_zone_source="address",
         ),
         account=Account(creditor_id="acme", account_reference=reference, product="credit_card"),
-        amounts=CaseAmounts(
-            principal=gbp,
-            interest=gbp.model_copy(update={"amount_minor": 0}),
-            fees=gbp.model_copy(update={"amount_minor": 0}),
-            total_balance=gbp,
-        ),
+        amounts=CaseAmounts(principal=gbp, interest=zero, fees=zero, total_balance=gbp),
         due_since=NOW.date() - timedelta(days=dpd),
         jurisdiction="GB",
+        risk_score=300,
     )
 
 

@@ -25,23 +25,8 @@ from case_service.domain.errors import (
 )
 from case_service.domain.policy import CollectionPolicy
 from case_service.domain.segmentation import SegmentationProfile
+from dcp_events.catalogue import cases as events
 from dcp_events.catalogue.base import CaseAmounts, Money, MoneyDelta
-from dcp_events.catalogue.cases import (
-    Assignee,
-    CaseAssigned,
-    CaseBalanceChanged,
-    CaseBucketChanged,
-    CaseClosed,
-    CaseDebtorUpdated,
-    CaseEvent,
-    CaseHoldPlaced,
-    CaseHoldReleased,
-    CaseOpened,
-    CaseSettlementRecorded,
-    CaseStageChanged,
-    CaseStrategyAssigned,
-    TreatmentStep,
-)
 from dcp_events.catalogue.debtor import Account, Debtor, EmailAddress, PhoneNumber, PostalAddress
 from dcp_events.catalogue.enums import AssigneeKind, BalanceChangeReason, CloseReason, HoldType, Stage
 from dcp_platform.eventsourcing.aggregate import Aggregate, applies
@@ -76,7 +61,7 @@ class Settlement:
 
 
 @dataclass
-class Case(Aggregate[CaseEvent]):
+class Case(Aggregate[events.CaseEvent]):
     case_id: str
     status: str = "new"  # new -> open -> closed
     close_reason: CloseReason | None = None
@@ -91,8 +76,8 @@ class Case(Aggregate[CaseEvent]):
     bucket: str = CURRENT
     stage: Stage = Stage.EARLY
     holds: dict[str, Hold] = field(default_factory=dict)
-    strategy: CaseStrategyAssigned | None = None
-    assignee: Assignee | None = None
+    strategy: events.CaseStrategyAssigned | None = None
+    assignee: events.Assignee | None = None
     settlement: Settlement | None = None
     applied_payments: dict[str, int] = field(default_factory=dict)  # payment id -> amount applied
     recovered_minor: int = 0
@@ -162,7 +147,7 @@ class Case(Aggregate[CaseEvent]):
             raise InvalidPlacement("the account is not past due")
         case = cls(case_id)
         case._record(
-            CaseOpened(
+            events.CaseOpened(
                 debtor=debtor,
                 account=account,
                 amounts=amounts,
@@ -174,7 +159,7 @@ class Case(Aggregate[CaseEvent]):
             )
         )
         case._record(
-            CaseBucketChanged(
+            events.CaseBucketChanged(
                 from_bucket=None,
                 to_bucket=policy.ageing.bucket_for(dpd),
                 days_past_due=dpd,
@@ -196,7 +181,7 @@ class Case(Aggregate[CaseEvent]):
         bucket = policy.ageing.bucket_for(dpd)
         if bucket != self.bucket:
             self._record(
-                CaseBucketChanged(
+                events.CaseBucketChanged(
                     from_bucket=self.bucket,
                     to_bucket=bucket,
                     days_past_due=dpd,
@@ -217,7 +202,7 @@ class Case(Aggregate[CaseEvent]):
         if due_since == self.due_since and bucket == self.bucket:
             return
         self._record(
-            CaseBucketChanged(
+            events.CaseBucketChanged(
                 from_bucket=self.bucket,
                 to_bucket=bucket,
                 days_past_due=dpd,
@@ -228,7 +213,7 @@ class Case(Aggregate[CaseEvent]):
         if bucket == CURRENT:
             if self.stage is not Stage.EARLY:
                 self._record(
-                    CaseStageChanged(
+                    events.CaseStageChanged(
                         from_stage=self.stage,
                         to_stage=Stage.EARLY,
                         days_past_due=0,
@@ -264,7 +249,7 @@ class Case(Aggregate[CaseEvent]):
         ):
             return
         self._record(
-            CaseStrategyAssigned(
+            events.CaseStrategyAssigned(
                 segment=decision.segment,
                 strategy_id=decision.strategy.id,
                 strategy_version=decision.strategy.version,
@@ -272,7 +257,7 @@ class Case(Aggregate[CaseEvent]):
                 experiment_arm=decision.arm,
                 ruleset_version=decision.ruleset_version,
                 treatment=[
-                    TreatmentStep(day_offset=s.day_offset, channel=s.channel, template=s.template)
+                    events.TreatmentStep(day_offset=s.day_offset, channel=s.channel, template=s.template)
                     for s in decision.strategy.steps
                 ],
             )
@@ -304,7 +289,9 @@ class Case(Aggregate[CaseEvent]):
 
     def _change_stage(self, to_stage: Stage, dpd: int, reason: str) -> None:
         self._record(
-            CaseStageChanged(from_stage=self.stage, to_stage=to_stage, days_past_due=dpd, reason=reason)
+            events.CaseStageChanged(
+                from_stage=self.stage, to_stage=to_stage, days_past_due=dpd, reason=reason
+            )
         )
         if to_stage is Stage.WRITTEN_OFF:
             self._close(CloseReason.WRITTEN_OFF, reason)
@@ -333,7 +320,7 @@ class Case(Aggregate[CaseEvent]):
         if expires_at is not None and expires_at <= now:
             raise HoldConflict(f"hold expiry {expires_at.isoformat()} is not in the future")
         self._record(
-            CaseHoldPlaced(
+            events.CaseHoldPlaced(
                 hold_id=hold_id,
                 hold_type=hold_type,
                 reason=reason,
@@ -349,7 +336,7 @@ class Case(Aggregate[CaseEvent]):
         hold = self.holds.get(hold_id)
         if hold is None:
             raise HoldNotFound(f"case {self.case_id} has no active hold {hold_id}")
-        self._record(CaseHoldReleased(hold_id=hold_id, hold_type=hold.hold_type, reason=reason))
+        self._record(events.CaseHoldReleased(hold_id=hold_id, hold_type=hold.hold_type, reason=reason))
         self._escalate_by_dpd(today, policy)
 
     # --- money ----------------------------------------------------------------------------
@@ -372,7 +359,7 @@ class Case(Aggregate[CaseEvent]):
         if delta.delta_minor == 0:
             return
         self._record(
-            CaseBalanceChanged(
+            events.CaseBalanceChanged(
                 reason=reason,
                 change=delta,
                 balance_after=Money(amount_minor=after, currency=self.currency),
@@ -436,7 +423,7 @@ class Case(Aggregate[CaseEvent]):
         if not lapsed and self.settlement is not None and self.settlement.settlement_id == settlement_id:
             return
         self._record(
-            CaseSettlementRecorded(
+            events.CaseSettlementRecorded(
                 settlement_id=settlement_id,
                 status="lapsed" if lapsed else "agreed",
                 settlement_amount=amount,
@@ -466,11 +453,11 @@ class Case(Aggregate[CaseEvent]):
 
     def assign(self, kind: AssigneeKind, assignee_id: str, reason: str, policy: str) -> bool:
         self._require_open()
-        new = Assignee(kind=kind, id=assignee_id)
+        new = events.Assignee(kind=kind, id=assignee_id)
         if self.assignee == new:
             return False
         self._record(
-            CaseAssigned(assignee=new, previous_assignee=self.assignee, reason=reason, policy=policy)
+            events.CaseAssigned(assignee=new, previous_assignee=self.assignee, reason=reason, policy=policy)
         )
         return True
 
@@ -488,7 +475,7 @@ class Case(Aggregate[CaseEvent]):
         self._require_open()
         if phones is None and emails is None and address is None:
             return
-        self._record(CaseDebtorUpdated(phones=phones, emails=emails, address=address))
+        self._record(events.CaseDebtorUpdated(phones=phones, emails=emails, address=address))
 
     def close(self, reason: CloseReason, note: str | None, today: date) -> None:
         self._require_open()
@@ -515,12 +502,12 @@ class Case(Aggregate[CaseEvent]):
 
     def _close(self, reason: CloseReason, note: str | None) -> None:
         assert self.balance is not None
-        self._record(CaseClosed(reason=reason, final_balance=self.balance, note=note))
+        self._record(events.CaseClosed(reason=reason, final_balance=self.balance, note=note))
 
     # --- applying events (one mutator per event type) ---------------------------------------
 
-    @applies(CaseOpened)
-    def _opened(self, event: CaseOpened, _at: datetime | None) -> None:
+    @applies(events.CaseOpened)
+    def _opened(self, event: events.CaseOpened, _at: datetime | None) -> None:
         self.status = "open"
         self.debtor = event.debtor
         self.account = event.account
@@ -531,33 +518,33 @@ class Case(Aggregate[CaseEvent]):
         self.placement_id = event.placement_id
         self.due_since = event.due_since
 
-    @applies(CaseBucketChanged)
-    def _bucket_changed(self, event: CaseBucketChanged, _at: datetime | None) -> None:
+    @applies(events.CaseBucketChanged)
+    def _bucket_changed(self, event: events.CaseBucketChanged, _at: datetime | None) -> None:
         self.bucket = event.to_bucket
         self.due_since = event.due_since
 
-    @applies(CaseStrategyAssigned)
-    def _strategy_assigned(self, event: CaseStrategyAssigned, _at: datetime | None) -> None:
+    @applies(events.CaseStrategyAssigned)
+    def _strategy_assigned(self, event: events.CaseStrategyAssigned, _at: datetime | None) -> None:
         self.strategy = event
 
-    @applies(CaseStageChanged)
-    def _stage_changed(self, event: CaseStageChanged, _at: datetime | None) -> None:
+    @applies(events.CaseStageChanged)
+    def _stage_changed(self, event: events.CaseStageChanged, _at: datetime | None) -> None:
         self.stage = event.to_stage
 
-    @applies(CaseAssigned)
-    def _assigned(self, event: CaseAssigned, _at: datetime | None) -> None:
+    @applies(events.CaseAssigned)
+    def _assigned(self, event: events.CaseAssigned, _at: datetime | None) -> None:
         self.assignee = event.assignee
 
-    @applies(CaseHoldPlaced)
-    def _hold_placed(self, event: CaseHoldPlaced, _at: datetime | None) -> None:
+    @applies(events.CaseHoldPlaced)
+    def _hold_placed(self, event: events.CaseHoldPlaced, _at: datetime | None) -> None:
         self.holds[event.hold_id] = Hold(event.hold_id, event.hold_type, event.reason, event.expires_at)
 
-    @applies(CaseHoldReleased)
-    def _hold_released(self, event: CaseHoldReleased, _at: datetime | None) -> None:
+    @applies(events.CaseHoldReleased)
+    def _hold_released(self, event: events.CaseHoldReleased, _at: datetime | None) -> None:
         self.holds.pop(event.hold_id, None)
 
-    @applies(CaseBalanceChanged)
-    def _balance_changed(self, event: CaseBalanceChanged, _at: datetime | None) -> None:
+    @applies(events.CaseBalanceChanged)
+    def _balance_changed(self, event: events.CaseBalanceChanged, _at: datetime | None) -> None:
         self.balance = event.balance_after
         if event.reason is BalanceChangeReason.PAYMENT and event.reference is not None:
             self.applied_payments[event.reference] = -event.change.delta_minor
@@ -566,15 +553,15 @@ class Case(Aggregate[CaseEvent]):
             self.applied_payments.pop(event.reference, None)
             self.recovered_minor -= event.change.delta_minor
 
-    @applies(CaseSettlementRecorded)
-    def _settlement_recorded(self, event: CaseSettlementRecorded, _at: datetime | None) -> None:
+    @applies(events.CaseSettlementRecorded)
+    def _settlement_recorded(self, event: events.CaseSettlementRecorded, _at: datetime | None) -> None:
         if event.status == "agreed":
             self.settlement = Settlement(event.settlement_id, event.settlement_amount, event.due_on)
         else:
             self.settlement = None
 
-    @applies(CaseDebtorUpdated)
-    def _debtor_updated(self, event: CaseDebtorUpdated, _at: datetime | None) -> None:
+    @applies(events.CaseDebtorUpdated)
+    def _debtor_updated(self, event: events.CaseDebtorUpdated, _at: datetime | None) -> None:
         assert self.debtor is not None
         changes: dict[str, object] = {}
         if event.phones is not None:
@@ -585,8 +572,8 @@ class Case(Aggregate[CaseEvent]):
             changes["address"] = event.address
         self.debtor = self.debtor.model_copy(update=changes)
 
-    @applies(CaseClosed)
-    def _closed(self, event: CaseClosed, _at: datetime | None) -> None:
+    @applies(events.CaseClosed)
+    def _closed(self, event: events.CaseClosed, _at: datetime | None) -> None:
         self.status = "closed"
         self.close_reason = event.reason
         self.holds.clear()

@@ -10,29 +10,18 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
+from dcp_events.catalogue import contacts as events
 from dcp_events.catalogue.base import Money
-from dcp_events.catalogue.contacts import (
-    CeaseRequested,
-    ChannelOptedOut,
-    ContactAttempted,
-    ContactBlocked,
-    ContactEvent,
-    ContactPersonAgreed,
-    ContactPreferencesSet,
-    DisputeRaised,
-    PromiseMade,
-    WorkplaceContactProhibited,
-)
 from dcp_events.catalogue.enums import Channel, ContactOutcome
 from dcp_platform.eventsourcing.aggregate import Aggregate, applies
 
 DEBTOR_REQUESTS = (
-    DisputeRaised,
-    CeaseRequested,
-    ChannelOptedOut,
-    ContactPreferencesSet,
-    WorkplaceContactProhibited,
-    ContactPersonAgreed,
+    events.DisputeRaised,
+    events.CeaseRequested,
+    events.ChannelOptedOut,
+    events.ContactPreferencesSet,
+    events.WorkplaceContactProhibited,
+    events.ContactPersonAgreed,
 )
 
 
@@ -53,7 +42,7 @@ class RecordedPromise:
 
 
 @dataclass
-class CaseContacts(Aggregate[ContactEvent]):
+class CaseContacts(Aggregate[events.ContactEvent]):
     """The stream of a case's contact events (stream id: the case id)."""
 
     case_id: str
@@ -72,40 +61,40 @@ class CaseContacts(Aggregate[ContactEvent]):
 
     # --- commands -----------------------------------------------------------------------------
 
-    def record_attempt(self, event: ContactAttempted | ContactBlocked, at: datetime) -> bool:
+    def record_attempt(self, event: events.ContactAttempted | events.ContactBlocked, at: datetime) -> bool:
         """Record the gate's decision on one attempt; False when that attempt id is already recorded."""
         if event.attempt_id in self.attempts:
             return False
         self._record(event, at)
         return True
 
-    def make_promise(self, event: PromiseMade, at: datetime) -> None:
+    def make_promise(self, event: events.PromiseMade, at: datetime) -> None:
         self._record(event, at)
 
-    def record_request(self, event: ContactEvent, at: datetime) -> None:
+    def record_request(self, event: events.ContactEvent, at: datetime) -> None:
         if not isinstance(event, DEBTOR_REQUESTS):
             raise TypeError(f"{type(event).__name__} is not a debtor request")
         self._record(event, at)
 
     # --- mutators -----------------------------------------------------------------------------
 
-    @applies(ContactAttempted)
-    def _attempted(self, event: ContactAttempted, at: datetime | None) -> None:
+    @applies(events.ContactAttempted)
+    def _attempted(self, event: events.ContactAttempted, at: datetime | None) -> None:
         self.attempts[event.attempt_id] = RecordedAttempt(
             event.attempt_id, True, event.channel, event.outcome, None
         )
         self.last_contact_at = at or self.last_contact_at
 
-    @applies(ContactBlocked)
-    def _blocked(self, event: ContactBlocked, _at: datetime | None) -> None:
+    @applies(events.ContactBlocked)
+    def _blocked(self, event: events.ContactBlocked, _at: datetime | None) -> None:
         self.attempts[event.attempt_id] = RecordedAttempt(
             event.attempt_id, False, event.channel, None, event.rule_id
         )
 
-    @applies(PromiseMade)
-    def _promised(self, event: PromiseMade, _at: datetime | None) -> None:
+    @applies(events.PromiseMade)
+    def _promised(self, event: events.PromiseMade, _at: datetime | None) -> None:
         self.promises[event.promise_id] = RecordedPromise(event.promise_id, event.amount, event.due_on)
 
     @applies(*DEBTOR_REQUESTS)
-    def _requested(self, event: ContactEvent, _at: datetime | None) -> None:
+    def _requested(self, event: events.ContactEvent, _at: datetime | None) -> None:
         self.requests.append(event.type_name())

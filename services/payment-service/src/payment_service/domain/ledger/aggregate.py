@@ -25,22 +25,13 @@ from payment_service.domain.errors import (
     PaymentAlreadyReversed,
     PaymentUnknown,
 )
+from payment_service.domain.ledger import state
 from payment_service.domain.ledger.evolve import CaseLedgerState
 from payment_service.domain.ledger.rules import (
     check_collector_plan_limits,
     check_collector_settlement_limits,
     validate_plan,
     validate_settlement,
-)
-from payment_service.domain.ledger.state import (
-    UTC_ZONE,
-    ArrangementPolicy,
-    ArrangementStatus,
-    CaseFacts,
-    PaymentStatus,
-    Plan,
-    PlanInstallment,
-    TrackedPromise,
 )
 
 
@@ -69,9 +60,9 @@ class CaseLedger(CaseLedgerState):
         method: PaymentMethod,
         external_reference: str,
         received_at: datetime,
-        case: CaseFacts | None,
+        case: state.CaseFacts | None,
         now: datetime,
-        policy: ArrangementPolicy,
+        policy: state.ArrangementPolicy,
     ) -> list[events.PaymentEvent]:
         """Apply a payment to the case, or hold it unapplied when the case is unknown or closed.
 
@@ -111,7 +102,7 @@ class CaseLedger(CaseLedgerState):
         return self.pending[start:]
 
     def apply_held_payments(
-        self, case: CaseFacts, now: datetime, policy: ArrangementPolicy
+        self, case: state.CaseFacts, now: datetime, policy: state.ArrangementPolicy
     ) -> list[events.PaymentEvent]:
         """The case has appeared: apply the payments held for it (a currency mismatch stays held)."""
         start = len(self.pending)
@@ -119,7 +110,7 @@ class CaseLedger(CaseLedgerState):
             (
                 p
                 for p in self.payments.values()
-                if p.status is PaymentStatus.UNAPPLIED
+                if p.status is state.PaymentStatus.UNAPPLIED
                 and p.unapplied_reason is events.UnappliedReason.UNKNOWN_CASE
             ),
             key=lambda p: (p.received_at, p.order),
@@ -153,19 +144,19 @@ class CaseLedger(CaseLedgerState):
         reason: ReversalReason,
         reversal_reference: str | None,
         reversed_at: datetime,
-        case: CaseFacts | None,
+        case: state.CaseFacts | None,
         now: datetime,
-        policy: ArrangementPolicy,
+        policy: state.ArrangementPolicy,
     ) -> list[events.PaymentEvent]:
         """Reverse a payment (chargeback, returned payment): the balance is restored, and what it
         had kept (a promise, an installment whose deadline passed) is broken."""
         payment = self.payments.get(payment_id)
         if payment is None:
             raise PaymentUnknown(f"no payment {payment_id} on case {self.case_id}")
-        if payment.status is PaymentStatus.REVERSED:
+        if payment.status is state.PaymentStatus.REVERSED:
             raise PaymentAlreadyReversed(f"payment {payment_id} was already reversed")
         start = len(self.pending)
-        was_applied = payment.status is PaymentStatus.APPLIED
+        was_applied = payment.status is state.PaymentStatus.APPLIED
         self._record(
             events.PaymentReversed(
                 payment_id=payment_id,
@@ -180,7 +171,7 @@ class CaseLedger(CaseLedgerState):
         if not was_applied:
             return self.pending[start:]
         for promise in list(self.promises.values()):
-            if promise.status is not ArrangementStatus.KEPT or promise.currency != payment.currency:
+            if promise.status is not state.ArrangementStatus.KEPT or promise.currency != payment.currency:
                 continue
             if not promise.made_at <= payment.received_at < promise.settles_at:
                 continue
@@ -198,7 +189,7 @@ class CaseLedger(CaseLedgerState):
                 )
         plan = self.active_plan
         if plan is not None and payment.received_at >= plan.agreed_at:
-            time_zone = case.time_zone if case is not None else UTC_ZONE
+            time_zone = case.time_zone if case is not None else state.UTC_ZONE
             allocation = self.allocation(plan)
             for installment in plan.installments:
                 due = deadline(installment.due_on, policy.installment_grace_days, time_zone)
@@ -208,7 +199,7 @@ class CaseLedger(CaseLedgerState):
             self._break_if_too_many_missed(plan, now, policy)
         return self.pending[start:]
 
-    def _after_payment(self, case: CaseFacts, now: datetime, policy: ArrangementPolicy) -> None:
+    def _after_payment(self, case: state.CaseFacts, now: datetime, policy: state.ArrangementPolicy) -> None:
         settlement = self.active_settlement
         if settlement is not None:
             settles_at = deadline(settlement.due_on, policy.settlement_grace_days, case.time_zone)
@@ -250,14 +241,14 @@ class CaseLedger(CaseLedgerState):
         amount: Money,
         due_on: date,
         made_at: datetime,
-        case: CaseFacts | None,
+        case: state.CaseFacts | None,
         now: datetime,
-        policy: ArrangementPolicy,
+        policy: state.ArrangementPolicy,
     ) -> list[events.PaymentEvent]:
         """Start watching a promise made during a contact (idempotent per promise id)."""
         if promise_id in self.promises:
             return []
-        time_zone = case.time_zone if case is not None else UTC_ZONE
+        time_zone = case.time_zone if case is not None else state.UTC_ZONE
         start = len(self.pending)
         self._record(
             events.PromiseTracked(
@@ -274,7 +265,7 @@ class CaseLedger(CaseLedgerState):
     def settle_promise(self, promise_id: str, now: datetime) -> list[events.PaymentEvent]:
         """At the promise's due date plus grace: kept when the promised amount was paid, else broken."""
         promise = self.promises.get(promise_id)
-        if promise is None or promise.status is not ArrangementStatus.OPEN or now < promise.settles_at:
+        if promise is None or promise.status is not state.ArrangementStatus.OPEN or now < promise.settles_at:
             return []
         start = len(self.pending)
         payments = self.counted_payments(promise.currency, promise.made_at, promise.settles_at)
@@ -304,7 +295,7 @@ class CaseLedger(CaseLedgerState):
             )
         return self.pending[start:]
 
-    def _promise_paid(self, promise: TrackedPromise) -> int:
+    def _promise_paid(self, promise: state.TrackedPromise) -> int:
         return sum(
             p.amount_minor
             for p in self.counted_payments(promise.currency, promise.made_at, promise.settles_at)
@@ -318,9 +309,9 @@ class CaseLedger(CaseLedgerState):
         plan_id: str,
         total: Money,
         installments: Sequence[tuple[date, Money]],
-        case: CaseFacts | None,
+        case: state.CaseFacts | None,
         now: datetime,
-        policy: ArrangementPolicy,
+        policy: state.ArrangementPolicy,
         by_supervisor: bool,
         channel: Channel | None = None,
         collector_id: str | None = None,
@@ -349,14 +340,14 @@ class CaseLedger(CaseLedgerState):
         return self.pending[start:]
 
     def installment_due(
-        self, plan_id: str, number: int, now: datetime, time_zone: str, policy: ArrangementPolicy
+        self, plan_id: str, number: int, now: datetime, time_zone: str, policy: state.ArrangementPolicy
     ) -> list[events.PaymentEvent]:
         """At an installment's due date plus grace: missed when not fully paid; too many misses
         break the plan."""
         plan = self.plans.get(plan_id)
         if (
             plan is None
-            or plan.status is not ArrangementStatus.ACTIVE
+            or plan.status is not state.ArrangementStatus.ACTIVE
             or not 1 <= number <= len(plan.installments)
         ):
             return []
@@ -373,8 +364,8 @@ class CaseLedger(CaseLedgerState):
 
     def _miss(
         self,
-        plan: Plan,
-        installment: PlanInstallment,
+        plan: state.Plan,
+        installment: state.PlanInstallment,
         paid: int,
         now: datetime,
         reversed_payment_id: str | None = None,
@@ -391,9 +382,11 @@ class CaseLedger(CaseLedgerState):
             now,
         )
 
-    def _break_if_too_many_missed(self, plan: Plan, now: datetime, policy: ArrangementPolicy) -> None:
+    def _break_if_too_many_missed(
+        self, plan: state.Plan, now: datetime, policy: state.ArrangementPolicy
+    ) -> None:
         if (
-            plan.status is ArrangementStatus.ACTIVE
+            plan.status is state.ArrangementStatus.ACTIVE
             and plan.missed_count >= policy.plan_missed_installments_to_break
         ):
             self._record(
@@ -414,9 +407,9 @@ class CaseLedger(CaseLedgerState):
         settlement_id: str,
         amount: Money,
         due_on: date,
-        case: CaseFacts | None,
+        case: state.CaseFacts | None,
         now: datetime,
-        policy: ArrangementPolicy,
+        policy: state.ArrangementPolicy,
         by_supervisor: bool,
         collector_id: str | None = None,
     ) -> list[events.PaymentEvent]:
@@ -443,11 +436,11 @@ class CaseLedger(CaseLedgerState):
         return self.pending[start:]
 
     def settlement_due(
-        self, settlement_id: str, now: datetime, time_zone: str, policy: ArrangementPolicy
+        self, settlement_id: str, now: datetime, time_zone: str, policy: state.ArrangementPolicy
     ) -> list[events.PaymentEvent]:
         """At the settlement deadline: lapsed when it was not paid in full in time."""
         settlement = self.settlements.get(settlement_id)
-        if settlement is None or settlement.status is not ArrangementStatus.ACTIVE:
+        if settlement is None or settlement.status is not state.ArrangementStatus.ACTIVE:
             return []
         settles_at = deadline(settlement.due_on, policy.settlement_grace_days, time_zone)
         if now < settles_at:
@@ -466,7 +459,7 @@ class CaseLedger(CaseLedgerState):
         )
         return self.pending[start:]
 
-    def _open_case(self, case: CaseFacts | None) -> CaseFacts:
+    def _open_case(self, case: state.CaseFacts | None) -> state.CaseFacts:
         if case is None:
             raise CaseUnknown(f"case {self.case_id} is not known to the payment service")
         if case.closed:

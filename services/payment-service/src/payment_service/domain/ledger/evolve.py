@@ -13,15 +13,7 @@ from datetime import datetime
 from dcp_events.catalogue import payments as events
 from dcp_platform.eventsourcing.aggregate import Aggregate, applies
 from payment_service.domain.allocation import Allocation, allocate
-from payment_service.domain.ledger.state import (
-    ArrangementStatus,
-    LedgerPayment,
-    PaymentStatus,
-    Plan,
-    PlanInstallment,
-    Settlement,
-    TrackedPromise,
-)
+from payment_service.domain.ledger import state
 
 
 def _when(event: events.PaymentEvent, at: datetime | None) -> datetime:
@@ -36,10 +28,10 @@ class CaseLedgerState(Aggregate[events.PaymentEvent]):
     """A case ledger as its events leave it: no decisions here, only state, queries and mutators."""
 
     case_id: str
-    payments: dict[str, LedgerPayment] = field(default_factory=dict)
-    promises: dict[str, TrackedPromise] = field(default_factory=dict)
-    plans: dict[str, Plan] = field(default_factory=dict)
-    settlements: dict[str, Settlement] = field(default_factory=dict)
+    payments: dict[str, state.LedgerPayment] = field(default_factory=dict)
+    promises: dict[str, state.TrackedPromise] = field(default_factory=dict)
+    plans: dict[str, state.Plan] = field(default_factory=dict)
+    settlements: dict[str, state.Settlement] = field(default_factory=dict)
     touched: set[tuple[str, str]] = field(default_factory=set)
 
     def _replayed(self) -> None:
@@ -48,34 +40,38 @@ class CaseLedgerState(Aggregate[events.PaymentEvent]):
     # ---- queries -------------------------------------------------------------------------------
 
     @property
-    def active_plan(self) -> Plan | None:
-        return next((p for p in self.plans.values() if p.status is ArrangementStatus.ACTIVE), None)
+    def active_plan(self) -> state.Plan | None:
+        return next((p for p in self.plans.values() if p.status is state.ArrangementStatus.ACTIVE), None)
 
     @property
-    def active_settlement(self) -> Settlement | None:
-        return next((s for s in self.settlements.values() if s.status is ArrangementStatus.ACTIVE), None)
+    def active_settlement(self) -> state.Settlement | None:
+        return next(
+            (s for s in self.settlements.values() if s.status is state.ArrangementStatus.ACTIVE), None
+        )
 
     def counted_payments(
         self, currency: str, start: datetime, end: datetime | None = None
-    ) -> list[LedgerPayment]:
+    ) -> list[state.LedgerPayment]:
         """Applied, unreversed payments in `currency` received in [start, end), oldest first."""
         chosen = [
             p
             for p in self.payments.values()
-            if p.status is PaymentStatus.APPLIED
+            if p.status is state.PaymentStatus.APPLIED
             and p.currency == currency
             and p.received_at >= start
             and (end is None or p.received_at < end)
         ]
         return sorted(chosen, key=lambda p: (p.received_at, p.order))
 
-    def allocation(self, plan: Plan) -> Allocation:
+    def allocation(self, plan: state.Plan) -> Allocation:
         payments = self.counted_payments(plan.currency, plan.agreed_at)
         return allocate(
             [i.amount_minor for i in plan.installments], [(p.payment_id, p.amount_minor) for p in payments]
         )
 
-    def settlement_paid_minor(self, settlement: Settlement, settles_at: datetime) -> tuple[int, list[str]]:
+    def settlement_paid_minor(
+        self, settlement: state.Settlement, settles_at: datetime
+    ) -> tuple[int, list[str]]:
         payments = self.counted_payments(settlement.currency, settlement.agreed_at, settles_at)
         return sum(p.amount_minor for p in payments), [p.payment_id for p in payments]
 
@@ -88,14 +84,14 @@ class CaseLedgerState(Aggregate[events.PaymentEvent]):
 
     @applies(events.PaymentHeld)
     def _payment_held(self, event: events.PaymentHeld, at: datetime | None) -> None:
-        self.payments[event.payment_id] = LedgerPayment(
+        self.payments[event.payment_id] = state.LedgerPayment(
             payment_id=event.payment_id,
             amount_minor=event.amount.amount_minor,
             currency=event.amount.currency,
             method=event.method,
             external_reference=event.external_reference,
             received_at=event.received_at,
-            status=PaymentStatus.UNAPPLIED,
+            status=state.PaymentStatus.UNAPPLIED,
             order=self._order_of(event.payment_id),
             unapplied_reason=event.reason,
         )
@@ -103,14 +99,14 @@ class CaseLedgerState(Aggregate[events.PaymentEvent]):
 
     @applies(events.PaymentReceived)
     def _payment_received(self, event: events.PaymentReceived, at: datetime | None) -> None:
-        self.payments[event.payment_id] = LedgerPayment(
+        self.payments[event.payment_id] = state.LedgerPayment(
             payment_id=event.payment_id,
             amount_minor=event.amount.amount_minor,
             currency=event.amount.currency,
             method=event.method,
             external_reference=event.external_reference,
             received_at=event.received_at,
-            status=PaymentStatus.APPLIED,
+            status=state.PaymentStatus.APPLIED,
             order=self._order_of(event.payment_id),
             applied_at=_when(event, at),
             was_applied=True,
@@ -121,7 +117,7 @@ class CaseLedgerState(Aggregate[events.PaymentEvent]):
     @applies(events.PaymentReversed)
     def _payment_reversed(self, event: events.PaymentReversed, at: datetime | None) -> None:
         payment = self.payments[event.payment_id]
-        payment.status = PaymentStatus.REVERSED
+        payment.status = state.PaymentStatus.REVERSED
         payment.reversed_at = event.reversed_at
         payment.reversal_reason = event.reason
         self.touched.add(("payment", event.payment_id))
@@ -129,28 +125,28 @@ class CaseLedgerState(Aggregate[events.PaymentEvent]):
             # A completed plan the reversal leaves underpaid is active again (unless another is).
             for plan in self.plans.values():
                 if (
-                    plan.status is ArrangementStatus.COMPLETED
+                    plan.status is state.ArrangementStatus.COMPLETED
                     and self.active_plan is None
                     and self.allocation(plan).total_paid < plan.total_minor
                 ):
-                    plan.status = ArrangementStatus.ACTIVE
+                    plan.status = state.ArrangementStatus.ACTIVE
                     plan.ended_at = None
             self._touch_money()
 
     def _touch_money(self) -> None:
         # Allocation and amounts paid are derived from the payments: their read models change too.
         for plan in self.plans.values():
-            if plan.status is not ArrangementStatus.BROKEN:
+            if plan.status is not state.ArrangementStatus.BROKEN:
                 self.touched.add(("plan", plan.plan_id))
         for settlement in self.settlements.values():
-            if settlement.status is ArrangementStatus.ACTIVE:
+            if settlement.status is state.ArrangementStatus.ACTIVE:
                 self.touched.add(("settlement", settlement.settlement_id))
 
     # ---- mutators: promises --------------------------------------------------------------------
 
     @applies(events.PromiseTracked)
     def _promise_tracked(self, event: events.PromiseTracked, at: datetime | None) -> None:
-        self.promises[event.promise_id] = TrackedPromise(
+        self.promises[event.promise_id] = state.TrackedPromise(
             promise_id=event.promise_id,
             amount_minor=event.amount_promised.amount_minor,
             currency=event.amount_promised.currency,
@@ -164,7 +160,9 @@ class CaseLedgerState(Aggregate[events.PaymentEvent]):
     def _promise_settled(self, event: events.PromiseKept | events.PromiseBroken, at: datetime | None) -> None:
         promise = self.promises[event.promise_id]
         promise.status = (
-            ArrangementStatus.KEPT if isinstance(event, events.PromiseKept) else ArrangementStatus.BROKEN
+            state.ArrangementStatus.KEPT
+            if isinstance(event, events.PromiseKept)
+            else state.ArrangementStatus.BROKEN
         )
         promise.amount_paid_minor = event.amount_paid.amount_minor
         promise.settled_at = _when(event, at)
@@ -174,12 +172,12 @@ class CaseLedgerState(Aggregate[events.PaymentEvent]):
 
     @applies(events.PaymentPlanAgreed)
     def _plan_agreed(self, event: events.PaymentPlanAgreed, at: datetime | None) -> None:
-        self.plans[event.plan_id] = Plan(
+        self.plans[event.plan_id] = state.Plan(
             plan_id=event.plan_id,
             currency=event.total.currency,
             total_minor=event.total.amount_minor,
             installments=[
-                PlanInstallment(number=i.number, due_on=i.due_on, amount_minor=i.amount.amount_minor)
+                state.PlanInstallment(number=i.number, due_on=i.due_on, amount_minor=i.amount.amount_minor)
                 for i in event.installments
             ],
             agreed_at=_when(event, at),
@@ -199,7 +197,7 @@ class CaseLedgerState(Aggregate[events.PaymentEvent]):
     ) -> None:
         plan = self.plans[event.plan_id]
         completed = isinstance(event, events.PaymentPlanCompleted)
-        plan.status = ArrangementStatus.COMPLETED if completed else ArrangementStatus.BROKEN
+        plan.status = state.ArrangementStatus.COMPLETED if completed else state.ArrangementStatus.BROKEN
         plan.ended_at = _when(event, at)
         self.touched.add(("plan", event.plan_id))
 
@@ -207,7 +205,7 @@ class CaseLedgerState(Aggregate[events.PaymentEvent]):
 
     @applies(events.SettlementAgreed)
     def _settlement_agreed(self, event: events.SettlementAgreed, at: datetime | None) -> None:
-        self.settlements[event.settlement_id] = Settlement(
+        self.settlements[event.settlement_id] = state.Settlement(
             settlement_id=event.settlement_id,
             amount_minor=event.settlement_amount.amount_minor,
             currency=event.settlement_amount.currency,
@@ -224,7 +222,7 @@ class CaseLedgerState(Aggregate[events.PaymentEvent]):
     ) -> None:
         settlement = self.settlements[event.settlement_id]
         paid = isinstance(event, events.SettlementPaid)
-        settlement.status = ArrangementStatus.PAID if paid else ArrangementStatus.LAPSED
+        settlement.status = state.ArrangementStatus.PAID if paid else state.ArrangementStatus.LAPSED
         settlement.amount_paid_minor = event.amount_paid.amount_minor
         settlement.ended_at = _when(event, at)
         self.touched.add(("settlement", event.settlement_id))
