@@ -31,6 +31,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from dcp_platform.eventsourcing.postgres import connect
 from dcp_platform.eventsourcing.schema import NOTIFY_CHANNEL
 from dcp_platform.eventsourcing.store import RecordedEvent, _row_to_event
+from dcp_platform.lifecycle import BackgroundLoop
 
 log = logging.getLogger(__name__)
 
@@ -79,7 +80,7 @@ def default_encoder(attributes: Mapping[str, Any]) -> bytes:
     return to_canonical_bytes(attributes)
 
 
-class OutboxRelay:
+class OutboxRelay(BackgroundLoop):
     """Publishes a service's outbox to Kafka; run one per service process."""
 
     def __init__(
@@ -106,29 +107,21 @@ class OutboxRelay:
         self._encoder = encoder
         self._lock_key = lock_key
         self._topic_prefix = topic_prefix
-        self._wake = asyncio.Event()
-        self._stopping = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
+        BackgroundLoop.__init__(self)
         self._producer: AIOKafkaProducer | None = None
         self._listener: asyncpg.Connection | None = None
         self.is_leader = False
 
     def wake(self) -> None:
         """Ask the relay to look at the outbox now (called after a local commit)."""
-        self._wake.set()
+        BackgroundLoop.wake(self)
 
     async def start(self) -> None:
-        self._stopping.clear()
-        self._task = asyncio.create_task(self._run(), name=f"outbox-relay-{self._name}")
+        self.start_loop(self._run(), f"outbox-relay-{self._name}")
 
     async def stop(self) -> None:
         """Finish the batch in flight, then release the producer and the leadership lock."""
-        self._stopping.set()
-        self._wake.set()
-        if self._task is not None:
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await self.stop_loop()
         await self._close_producer()
         await self._close_listener()
 

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from dcp_platform.clock import Clock
@@ -15,6 +13,7 @@ from dcp_platform.eventsourcing.postgres import create_engine
 from dcp_platform.eventsourcing.relay import OutboxRelay
 from dcp_platform.eventsourcing.store import EventStore
 from dcp_platform.eventsourcing.timers import TimerHandler, TimerWorker
+from dcp_platform.lifecycle import Lifecycle
 
 
 @dataclass(frozen=True)
@@ -28,7 +27,7 @@ class Subscription:
 
 
 @dataclass
-class EventSourcingRuntime:
+class EventSourcingRuntime(Lifecycle):
     """What a service needs to be event-sourced; `lifespan` starts and stops it with the app."""
 
     database_url: str
@@ -102,11 +101,3 @@ class EventSourcingRuntime:
         await self.timers.stop()
         await self.relay.stop()
         await self.engine.dispose()
-
-    @asynccontextmanager
-    async def lifespan(self, _app: FastAPI) -> AsyncIterator[None]:
-        await self.start()
-        try:
-            yield
-        finally:
-            await self.stop()

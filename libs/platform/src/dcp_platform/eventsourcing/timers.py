@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from dcp_platform.clock import Clock
 from dcp_platform.context import bind_context
+from dcp_platform.lifecycle import BackgroundLoop
 
 log = logging.getLogger(__name__)
 
@@ -80,7 +81,7 @@ async def cancel(conn: AsyncConnection, kind: str, key: str) -> None:
     await conn.execute(_CANCEL, {"kind": kind, "key": key})
 
 
-class TimerWorker:
+class TimerWorker(BackgroundLoop):
     """Fires due timers through the handler registered for their kind."""
 
     def __init__(
@@ -99,28 +100,20 @@ class TimerWorker:
         self._poll_interval = poll_interval
         self._batch_size = batch_size
         self._max_attempts = max_attempts
-        self._task: asyncio.Task[None] | None = None
-        self._stopping = asyncio.Event()
-        self._wake = asyncio.Event()
+        BackgroundLoop.__init__(self)
 
     def register(self, kind: str, handler: TimerHandler) -> None:
         self._handlers[kind] = handler
 
     def wake(self) -> None:
         """Look for due timers now (for instance after the clock was moved)."""
-        self._wake.set()
+        BackgroundLoop.wake(self)
 
     async def start(self) -> None:
-        self._stopping.clear()
-        self._task = asyncio.create_task(self._run(), name="timer-worker")
+        self.start_loop(self._run(), "timer-worker")
 
     async def stop(self) -> None:
-        self._stopping.set()
-        self._wake.set()
-        if self._task is not None:
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await self.stop_loop()
 
     async def _run(self) -> None:
         while not self._stopping.is_set():

@@ -6,7 +6,6 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import asyncpg
-from fastapi import FastAPI
 
 from audit_service.adapters import trail
 from audit_service.adapters.signing_key import load_signer
@@ -18,6 +17,7 @@ from audit_service.settings import AuditServiceSettings
 from dcp_events import TOPICS, dlq_topic
 from dcp_platform.application import CommandBus
 from dcp_platform.clock import Clock
+from dcp_platform.lifecycle import Lifecycle
 
 
 class TrailRoleTooPowerful(RuntimeError):
@@ -46,7 +46,7 @@ async def check_trail_role(pool: asyncpg.Pool) -> None:
         )
 
 
-class AuditRuntime:
+class AuditRuntime(Lifecycle):
     """The trail role's pool, the ingest consumer group and the checkpointer, started with the app.
 
     `consumers` names the consumer groups (`group_id`, `topics` without the prefix) as the platform's
@@ -101,11 +101,3 @@ class AuditRuntime:
         if self._pool is not None:
             await self._pool.close()
             self._pool = None
-
-    @asynccontextmanager
-    async def lifespan(self, _app: FastAPI) -> AsyncIterator[None]:
-        await self.start()
-        try:
-            yield
-        finally:
-            await self.stop()

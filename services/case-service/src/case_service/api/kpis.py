@@ -5,11 +5,11 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Query
 from pydantic import AwareDatetime
 
 from case_service.adapters import queries
-from case_service.api.deps import Analyst, CaseApi, CaseApiDep
+from case_service.api.deps import Analyst, CaseApiDep
 from dcp_platform.problems import BadRequest
 
 router = APIRouter(prefix="/kpis", tags=["kpis"])
@@ -20,8 +20,12 @@ COLLECTOR_MEASURES_NOTE = (
 )
 
 
-def _period(service: CaseApi, start: datetime | None, end: datetime | None) -> tuple[datetime, datetime]:
-    # Periods are half-open [from, to); by default they run through the present moment.
+def _period(
+    service: CaseApiDep,
+    start: Annotated[AwareDatetime | None, Query(alias="from")] = None,
+    end: Annotated[AwareDatetime | None, Query(alias="to")] = None,
+) -> tuple[datetime, datetime]:
+    # Periods are half-open [from, to); by default they run the 30 days through the present moment.
     end = end or service.clock.now() + timedelta(microseconds=1)
     start = start or end - timedelta(days=30)
     if start >= end:
@@ -29,15 +33,17 @@ def _period(service: CaseApi, start: datetime | None, end: datetime | None) -> t
     return start, end
 
 
+Period = Annotated[tuple[datetime, datetime], Depends(_period)]
+
+
 @router.get("/portfolio")
 async def portfolio(
     _: Analyst,
     service: CaseApiDep,
-    start: Annotated[AwareDatetime | None, Query(alias="from")] = None,
-    end: Annotated[AwareDatetime | None, Query(alias="to")] = None,
+    period: Period,
 ) -> dict[str, Any]:
     """Open cases and balance per bucket and stage; roll and cure rates over [from, to) (default 30 days)."""
-    start, end = _period(service, start, end)
+    start, end = period
     async with service.engine.connect() as conn:
         return await queries.portfolio(conn, start, end)
 
@@ -46,10 +52,9 @@ async def portfolio(
 async def collectors(
     _: Analyst,
     service: CaseApiDep,
-    start: Annotated[AwareDatetime | None, Query(alias="from")] = None,
-    end: Annotated[AwareDatetime | None, Query(alias="to")] = None,
+    period: Period,
 ) -> dict[str, Any]:
-    start, end = _period(service, start, end)
+    start, end = period
     async with service.engine.connect() as conn:
         items = await queries.collectors(conn, start, end)
     return {"period": {"from": start, "to": end}, "note": COLLECTOR_MEASURES_NOTE, "collectors": items}

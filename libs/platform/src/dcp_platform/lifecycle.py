@@ -1,0 +1,52 @@
+"""The start/stop life cycle the platform's running parts share: the app lifespan that runs it, and
+the background loop (woken on demand or at its poll interval, stopped after the work in hand)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Coroutine
+from contextlib import asynccontextmanager
+from typing import Any
+
+
+class Lifecycle:
+    """Something started with the app and stopped with it."""
+
+    async def start(self) -> None:
+        raise NotImplementedError
+
+    async def stop(self) -> None:
+        raise NotImplementedError
+
+    @asynccontextmanager
+    async def lifespan(self, _app: object) -> AsyncIterator[None]:
+        await self.start()
+        try:
+            yield
+        finally:
+            await self.stop()
+
+
+class BackgroundLoop:
+    """One task running a loop; `wake()` asks it to look now, `stop_loop()` lets it finish its round."""
+
+    def __init__(self) -> None:
+        self._task: asyncio.Task[None] | None = None
+        self._stopping = asyncio.Event()
+        self._wake = asyncio.Event()
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def start_loop(self, run: Coroutine[Any, Any, None], name: str) -> None:
+        self._stopping.clear()
+        self._task = asyncio.create_task(run, name=name)
+
+    async def stop_loop(self) -> None:
+        self._stopping.set()
+        self._wake.set()
+        if self._task is not None:
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
