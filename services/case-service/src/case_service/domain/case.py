@@ -10,19 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
+from case_service.domain import errors
 from case_service.domain.ageing import CURRENT, days_past_due, stage_rank
-from case_service.domain.errors import (
-    CaseClosedError,
-    CloseNotAllowed,
-    CurrencyMismatch,
-    EscalationBlockedByHold,
-    HoldConflict,
-    HoldNotFound,
-    InvalidPlacement,
-    NegativeBalance,
-    NotWithAgency,
-    StageTransitionNotAllowed,
-)
 from case_service.domain.policy import CollectionPolicy
 from case_service.domain.segmentation import SegmentationProfile
 from dcp_events.catalogue import cases as events
@@ -109,10 +98,10 @@ class Case(Aggregate[events.CaseEvent]):
 
     def _require_open(self) -> None:
         if self.status == "new":
-            raise CaseClosedError(f"case {self.case_id} was never opened")
+            raise errors.CaseClosedError(f"case {self.case_id} was never opened")
         if self.status == "closed":
             reason = self.close_reason.value if self.close_reason else "closed"
-            raise CaseClosedError(f"case {self.case_id} is closed ({reason})")
+            raise errors.CaseClosedError(f"case {self.case_id} is closed ({reason})")
 
     # --- opening --------------------------------------------------------------------------
 
@@ -133,18 +122,18 @@ class Case(Aggregate[events.CaseEvent]):
     ) -> Case:
         """A new case: opened, bucketed, given a strategy, escalated to the stage its DPD calls for."""
         if due_since > today:
-            raise InvalidPlacement(f"due_since {due_since} is in the future")
+            raise errors.InvalidPlacement(f"due_since {due_since} is in the future")
         if amounts.total_balance.amount_minor == 0:
-            raise InvalidPlacement("nothing is owed: the total balance is zero")
+            raise errors.InvalidPlacement("nothing is owed: the total balance is zero")
         parts = amounts.principal.amount_minor + amounts.interest.amount_minor + amounts.fees.amount_minor
         if parts != amounts.total_balance.amount_minor:
-            raise InvalidPlacement(
+            raise errors.InvalidPlacement(
                 f"principal + interest + fees ({parts}) differ from the total balance"
                 f" ({amounts.total_balance.amount_minor})"
             )
         dpd = days_past_due(due_since, today)
         if dpd == 0:
-            raise InvalidPlacement("the account is not past due")
+            raise errors.InvalidPlacement("the account is not past due")
         case = cls(case_id)
         case._record(
             events.CaseOpened(
@@ -276,13 +265,13 @@ class Case(Aggregate[events.CaseEvent]):
         """A supervisor moves the case to a later stage."""
         self._require_open()
         if stage_rank(to_stage) <= stage_rank(self.stage):
-            raise StageTransitionNotAllowed(
+            raise errors.StageTransitionNotAllowed(
                 f"a case moves only forward ({self.stage.value} -> {to_stage.value} refused);"
                 " it returns to early only when cured"
             )
         if blocking := self.blocking_holds():
             kinds = ", ".join(sorted(h.hold_type.value for h in blocking))
-            raise EscalationBlockedByHold(
+            raise errors.EscalationBlockedByHold(
                 f"case {self.case_id} is under a hold that forbids escalation: {kinds}"
             )
         self._change_stage(to_stage, self.days_past_due(today), reason)
@@ -313,12 +302,12 @@ class Case(Aggregate[events.CaseEvent]):
         existing = self.holds.get(hold_id)
         if existing is not None:
             if existing.hold_type is not hold_type:
-                raise HoldConflict(
+                raise errors.HoldConflict(
                     f"hold {hold_id} is a {existing.hold_type.value} hold, not {hold_type.value}"
                 )
             return False
         if expires_at is not None and expires_at <= now:
-            raise HoldConflict(f"hold expiry {expires_at.isoformat()} is not in the future")
+            raise errors.HoldConflict(f"hold expiry {expires_at.isoformat()} is not in the future")
         self._record(
             events.CaseHoldPlaced(
                 hold_id=hold_id,
@@ -335,7 +324,7 @@ class Case(Aggregate[events.CaseEvent]):
         self._require_open()
         hold = self.holds.get(hold_id)
         if hold is None:
-            raise HoldNotFound(f"case {self.case_id} has no active hold {hold_id}")
+            raise errors.HoldNotFound(f"case {self.case_id} has no active hold {hold_id}")
         self._record(events.CaseHoldReleased(hold_id=hold_id, hold_type=hold.hold_type, reason=reason))
         self._escalate_by_dpd(today, policy)
 
@@ -343,16 +332,16 @@ class Case(Aggregate[events.CaseEvent]):
 
     def _check_money(self, amount: Money) -> None:
         if amount.currency != self.currency:
-            raise CurrencyMismatch(f"case {self.case_id} is in {self.currency}, not {amount.currency}")
+            raise errors.CurrencyMismatch(f"case {self.case_id} is in {self.currency}, not {amount.currency}")
 
     def change_balance(self, reason: BalanceChangeReason, delta: MoneyDelta, reference: str | None) -> None:
         self._require_open()
         assert self.balance is not None
         if delta.currency != self.currency:
-            raise CurrencyMismatch(f"case {self.case_id} is in {self.currency}, not {delta.currency}")
+            raise errors.CurrencyMismatch(f"case {self.case_id} is in {self.currency}, not {delta.currency}")
         after = self.balance.amount_minor + delta.delta_minor
         if after < 0:
-            raise NegativeBalance(
+            raise errors.NegativeBalance(
                 f"{reason.value} of {delta.delta_minor} would take the balance of {self.balance.amount_minor}"
                 f" {self.currency} below zero"
             )
@@ -393,7 +382,7 @@ class Case(Aggregate[events.CaseEvent]):
         if applied is None:
             return False
         if amount.amount_minor > applied:
-            raise NegativeBalance(
+            raise errors.NegativeBalance(
                 f"reversal of {amount.amount_minor} exceeds payment {payment_id} ({applied})"
             )
         self.change_balance(
@@ -464,7 +453,7 @@ class Case(Aggregate[events.CaseEvent]):
     def require_with_agency(self) -> None:
         self._require_open()
         if self.assignee is None or self.assignee.kind is not AssigneeKind.AGENCY:
-            raise NotWithAgency(f"case {self.case_id} is not placed with an agency")
+            raise errors.NotWithAgency(f"case {self.case_id} is not placed with an agency")
 
     def update_debtor(
         self,
@@ -481,13 +470,13 @@ class Case(Aggregate[events.CaseEvent]):
         self._require_open()
         assert self.balance is not None
         if reason is CloseReason.PAID_IN_FULL and self.balance.amount_minor != 0:
-            raise CloseNotAllowed(
+            raise errors.CloseNotAllowed(
                 "a case closes as paid in full only at a zero balance"
                 f" ({self.balance.amount_minor} {self.currency} owed)"
             )
         if reason is CloseReason.SETTLED:
             if self.settlement is None:
-                raise CloseNotAllowed("no settlement was agreed for this case")
+                raise errors.CloseNotAllowed("no settlement was agreed for this case")
             self.settlement_paid(
                 self.settlement.settlement_id, self.settlement.amount, self.settlement.due_on
             )
@@ -495,7 +484,7 @@ class Case(Aggregate[events.CaseEvent]):
         if reason is CloseReason.WRITTEN_OFF:
             if blocking := self.blocking_holds():
                 kinds = ", ".join(sorted(h.hold_type.value for h in blocking))
-                raise EscalationBlockedByHold(f"a case under a {kinds} hold cannot be written off")
+                raise errors.EscalationBlockedByHold(f"a case under a {kinds} hold cannot be written off")
             self._change_stage(Stage.WRITTEN_OFF, self.days_past_due(today), note or "written off")
             return
         self._close(reason, note)

@@ -7,6 +7,7 @@ from typing import Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
+from contact_service.application.commands import DebtorRequestKind
 from dcp_compliance import ContactPurpose, Decision
 from dcp_events.catalogue.base import Money
 from dcp_events.catalogue.contacts import ContactWindow
@@ -74,19 +75,9 @@ class PromiseAccepted(BaseModel):
     promise_id: str
 
 
-RequestKind = Literal[
-    "dispute",
-    "cease_communication",
-    "channel_opt_out",
-    "preferred_contact_times",
-    "workplace_contact_prohibited",
-    "agreed_contact_person",
-]
-
-
 class DebtorRequest(_Body):
     case_id: str = Field(min_length=1, max_length=128)
-    kind: RequestKind
+    kind: DebtorRequestKind
     received_via: Channel
     reason: str | None = Field(default=None, max_length=2000)
     channel: Channel | None = Field(default=None, description="channel_opt_out: the channel.")
