@@ -13,6 +13,24 @@ from dcp_platform.settings import ServiceSettings
 
 SECRET = "unit-test-hs256-secret-of-decent-length"
 
+# The settings the environment of the machine running the tests could leak into a test.
+SETTINGS_ENV = (
+    "DCP_ENV",
+    "AUTH_JWT_HS256_SECRET",
+    "AUTH_JWT_JWKS_URL",
+    "AUTH_JWT_ISSUER",
+    "AUTH_JWT_AUDIENCE",
+    "DATABASE_URL",
+    "SERVICE_DATABASE_URL",
+)
+
+
+@pytest.fixture
+def no_settings_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """None of SETTINGS_ENV is set for the test (each sets what it needs)."""
+    for name in SETTINGS_ENV:
+        monkeypatch.delenv(name, raising=False)
+
 
 def make_settings(**overrides: object) -> ServiceSettings:
     values: dict[str, object] = {

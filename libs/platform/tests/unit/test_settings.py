@@ -10,17 +10,7 @@ from pydantic import ValidationError
 from dcp_platform.clock import FixedClock
 from dcp_platform.settings import DEV_HS256_SECRET, ServiceSettings
 
-
-@pytest.fixture(autouse=True)
-def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in (
-        "DCP_ENV",
-        "AUTH_JWT_HS256_SECRET",
-        "AUTH_JWT_JWKS_URL",
-        "DATABASE_URL",
-        "SERVICE_DATABASE_URL",
-    ):
-        monkeypatch.delenv(name, raising=False)
+pytestmark = pytest.mark.usefixtures("no_settings_env")
 
 
 def test_service_database_is_derived_from_the_server_url(monkeypatch: pytest.MonkeyPatch) -> None:

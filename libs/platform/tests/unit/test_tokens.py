@@ -13,16 +13,7 @@ from dcp_platform.tokens import app
 runner = CliRunner()
 
 
-@pytest.fixture(autouse=True)
-def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in (
-        "DCP_ENV",
-        "AUTH_JWT_HS256_SECRET",
-        "AUTH_JWT_JWKS_URL",
-        "AUTH_JWT_ISSUER",
-        "AUTH_JWT_AUDIENCE",
-    ):
-        monkeypatch.delenv(name, raising=False)
+pytestmark = pytest.mark.usefixtures("no_settings_env")
 
 
 def test_dev_token_carries_role_subject_and_agency() -> None:

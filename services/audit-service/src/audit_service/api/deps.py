@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated
 
 import asyncpg
-from fastapi import Depends, Request
+from fastapi import Depends, Query, Request
 
+from audit_service.adapters import trail
 from audit_service.application.runtime import AuditRuntime
 from dcp_platform.auth import Principal, Role, require_roles
 
@@ -29,3 +31,29 @@ AuditorDep = Annotated[Principal, Depends(require_roles(*AUDIT_ROLES))]
 
 def reveals_pii(principal: Principal, runtime: AuditRuntime) -> bool:
     return principal.role.value in runtime.settings.pii_roles
+
+
+def _caller_sees_pii(principal: AuditorDep, runtime: RuntimeDep) -> bool:
+    return reveals_pii(principal, runtime)
+
+
+RevealsPii = Annotated[bool, Depends(_caller_sees_pii)]
+"""Whether the caller's role may see the trail's personal data (AUDIT_PII_ROLES); others get it masked."""
+
+
+def entry_filter(
+    actor: str | None = None,
+    type: str | None = None,
+    case_id: str | None = None,
+    topic: str | None = None,
+    from_: Annotated[datetime | None, Query(alias="from")] = None,
+    to: datetime | None = None,
+) -> trail.EntryFilter:
+    """The filter of the entry queries: actor, event type (with or without `.vN`), case, topic and
+    time range (`from`, `to`)."""
+    return trail.EntryFilter(
+        actor=actor, event_type=type, case_id=case_id, topic=topic, time_from=from_, time_to=to
+    )
+
+
+EntryFilterDep = Annotated[trail.EntryFilter, Depends(entry_filter)]

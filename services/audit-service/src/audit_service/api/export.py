@@ -6,14 +6,18 @@ import csv
 import io
 import json
 from collections.abc import AsyncIterator
-from datetime import datetime
-from typing import Annotated, Literal
+from typing import Literal
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends
 from starlette.responses import StreamingResponse
 
 from audit_service.adapters import trail
-from audit_service.api.deps import AUDIT_ROLES, AuditorDep, PoolDep, RuntimeDep, reveals_pii
+from audit_service.api.deps import (
+    AUDIT_ROLES,
+    EntryFilterDep,
+    PoolDep,
+    RevealsPii,
+)
 from audit_service.api.views import CSV_COLUMNS, csv_row, export_line
 from dcp_platform.auth import require_roles
 
@@ -22,23 +26,13 @@ router = APIRouter(prefix="/audit", tags=["export"], dependencies=[Depends(requi
 
 @router.get("/export")
 async def export(
-    principal: AuditorDep,
-    runtime: RuntimeDep,
+    reveal: RevealsPii,
     pool: PoolDep,
+    flt: EntryFilterDep,
     format: Literal["jsonl", "csv"] = "jsonl",
-    actor: str | None = None,
-    type: str | None = None,
-    case_id: str | None = None,
-    topic: str | None = None,
-    from_: Annotated[datetime | None, Query(alias="from")] = None,
-    to: datetime | None = None,
 ) -> StreamingResponse:
     """Entries in chain order (topic, partition, seq). JSON Lines carry each entry's canonical bytes for
     roles that may see personal data; the standalone verifier rehashes them."""
-    flt = trail.EntryFilter(
-        actor=actor, event_type=type, case_id=case_id, topic=topic, time_from=from_, time_to=to
-    )
-    reveal = reveals_pii(principal, runtime)
 
     async def lines() -> AsyncIterator[bytes]:
         async with pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):

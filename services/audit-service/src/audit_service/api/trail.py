@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query
 
 from audit_service.adapters import trail
 from audit_service.api import cursors
-from audit_service.api.deps import AUDIT_ROLES, AuditorDep, PoolDep, RuntimeDep, reveals_pii
+from audit_service.api.deps import (
+    AUDIT_ROLES,
+    EntryFilterDep,
+    PoolDep,
+    RevealsPii,
+)
 from audit_service.api.views import entry_view
 from audit_service.domain.chain import ChainId
 from audit_service.domain.proofs import build_proof
@@ -25,25 +29,15 @@ EntryId = Annotated[int, Path(ge=1, le=2**63 - 1)]
 
 @router.get("/entries")
 async def list_entries(
-    principal: AuditorDep,
-    runtime: RuntimeDep,
+    reveal: RevealsPii,
     pool: PoolDep,
-    actor: str | None = None,
-    type: str | None = None,
-    case_id: str | None = None,
-    topic: str | None = None,
-    from_: Annotated[datetime | None, Query(alias="from")] = None,
-    to: datetime | None = None,
+    flt: EntryFilterDep,
     cursor: str | None = None,
     limit: Limit = 100,
 ) -> dict[str, Any]:
     """Entries by actor, event type (with or without `.vN`), case, topic and time range, in trail order."""
-    flt = trail.EntryFilter(
-        actor=actor, event_type=type, case_id=case_id, topic=topic, time_from=from_, time_to=to
-    )
     async with pool.acquire() as conn:
         rows = await trail.list_entries(conn, flt, cursors.after_id(cursor), limit)
-    reveal = reveals_pii(principal, runtime)
     return {
         "items": [entry_view(r, reveal=reveal) for r in rows],
         "next_cursor": cursors.encode({"id": rows[-1].id}) if len(rows) == limit else None,
@@ -53,8 +47,7 @@ async def list_entries(
 @router.get("/cases/{case_id}/trail")
 async def case_trail(
     case_id: str,
-    principal: AuditorDep,
-    runtime: RuntimeDep,
+    reveal: RevealsPii,
     pool: PoolDep,
     cursor: str | None = None,
     limit: Limit = 500,
@@ -62,7 +55,6 @@ async def case_trail(
     """Everything that happened to a case, across all topics, in time order, with actor and evidence."""
     async with pool.acquire() as conn:
         rows = await trail.case_trail(conn, case_id, cursors.after_time_id(cursor), limit)
-    reveal = reveals_pii(principal, runtime)
     last = rows[-1] if len(rows) == limit else None
     return {
         "case_id": case_id,
@@ -76,14 +68,12 @@ async def case_trail(
 
 
 @router.get("/entries/{entry_id}")
-async def get_entry(
-    entry_id: EntryId, principal: AuditorDep, runtime: RuntimeDep, pool: PoolDep
-) -> dict[str, Any]:
+async def get_entry(entry_id: EntryId, reveal: RevealsPii, pool: PoolDep) -> dict[str, Any]:
     async with pool.acquire() as conn:
         row = await trail.entry_by_id(conn, entry_id)
     if row is None:
         raise NotFound(f"No entry {entry_id}.")
-    return entry_view(row, reveal=reveals_pii(principal, runtime))
+    return entry_view(row, reveal=reveal)
 
 
 @router.get("/entries/{entry_id}/proof")
