@@ -9,7 +9,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -17,28 +17,23 @@ import httpx
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
+from contact_service.adapters.unit_of_work_contract import case_opened
 from contact_service.main import MIGRATIONS, ContactServiceSettings, create_app
 from dcp_devstack import testing
 from dcp_devstack.testing import eventually
 from dcp_events import decode_event, encode_event
 from dcp_events.catalogue import (
     Assignee,
-    CaseAmounts,
     CaseAssigned,
-    CaseOpened,
     EventPayload,
-    Money,
     new_event,
 )
-from dcp_events.catalogue.debtor import Account, Debtor, EmailAddress, PhoneNumber
-from dcp_events.catalogue.enums import AssigneeKind, PhoneKind, TimeZoneSource
+from dcp_events.catalogue.enums import AssigneeKind
 from dcp_events.envelope import CloudEvent
 from dcp_platform.auth import Role
 from dcp_platform.clock import ManualClock
 
 START = datetime(2026, 6, 10, 16, 0, tzinfo=UTC)  # 12:00 in New York, 17:00 in London, 00:00 in Shanghai
-ZONES = {"US": "America/New_York", "GB": "Europe/London", "CN": "Asia/Shanghai", "FR": "Europe/Paris"}
-CURRENCY = {"US": "USD", "GB": "GBP", "CN": "CNY", "FR": "EUR"}
 
 
 def token(role: Role = Role.COLLECTOR, subject: str = "col-1", **claims: Any) -> dict[str, str]:
@@ -91,32 +86,8 @@ class ContactService:
     ) -> str:
         """Publish CaseOpened + CaseAssigned and wait until the service knows the case."""
         case_id = case_id or f"case-{uuid.uuid4().hex[:10]}"
-        currency = CURRENCY[jurisdiction]
-        money = Money(amount_minor=balance_minor, currency=currency)
-        zero = Money(amount_minor=0, currency=currency)
-        opened = CaseOpened(
-            debtor=Debtor(
-                debtor_id=debtor_id or f"dbt-{uuid.uuid4().hex[:10]}",
-                full_name="Pat Doe",
-                phones=[
-                    PhoneNumber(
-                        number="+12025550101",
-                        kind=PhoneKind.MOBILE,
-                        consent_to_call=True,
-                        consent_to_sms=True,
-                    )
-                ],
-                emails=[EmailAddress(address="pat@example.org", consent_to_email=True)],
-                language="en",
-                time_zone=ZONES[jurisdiction],
-                time_zone_source=TimeZoneSource.ADDRESS,
-            ),
-            account=Account(creditor_id="bank", account_reference=case_id, product="card"),
-            amounts=CaseAmounts(principal=money, interest=zero, fees=zero, total_balance=money),
-            days_past_due=45,
-            due_since=date(2026, 4, 26),
-            jurisdiction=jurisdiction,
-            risk_score=risk_score,
+        opened = case_opened(
+            case_id, jurisdiction, debtor_id=debtor_id, balance_minor=balance_minor, risk_score=risk_score
         )
         await self.publish("collections.cases", case_id, opened, jurisdiction=jurisdiction)
         assigned = CaseAssigned(assignee=Assignee(kind=AssigneeKind.COLLECTOR, id=collector), reason="test")

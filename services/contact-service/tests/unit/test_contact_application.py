@@ -4,7 +4,7 @@ the stack."""
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from uuid import uuid4
 from zoneinfo import ZoneInfo
 
@@ -12,23 +12,21 @@ import pytest
 from prometheus_client import REGISTRY
 
 from contact_service.adapters.memory import InMemoryContactService
+from contact_service.adapters.unit_of_work_contract import ZONES, case_opened
 from contact_service.application import commands as c
 from contact_service.application import queries
 from contact_service.application.handlers import COMMAND_HANDLERS
 from contact_service.application.ports import ContactEnvironment
 from contact_service.domain.errors import CaseNotAssigned, CaseUnknown, ContactRefused, PromiseRefused
 from dcp_compliance import ProposedContact
-from dcp_events.catalogue import Assignee, CaseAmounts, CaseAssigned, CaseOpened, Money
+from dcp_events.catalogue import Assignee, CaseAssigned, Money
 from dcp_events.catalogue.cases import CaseClosed, CaseHoldPlaced, CaseHoldReleased
-from dcp_events.catalogue.debtor import Account, Debtor, EmailAddress, PhoneNumber
 from dcp_events.catalogue.enums import (
     AssigneeKind,
     Channel,
     CloseReason,
     ContactOutcome,
     HoldType,
-    PhoneKind,
-    TimeZoneSource,
 )
 from dcp_platform.application import UnknownCommand
 from dcp_platform.auth import Principal, Role
@@ -36,8 +34,6 @@ from dcp_platform.clock import ManualClock
 from dcp_platform.testing.handler_table import assert_every_command_has_a_handler
 
 START = datetime(2026, 6, 10, 16, 0, tzinfo=UTC)  # 12:00 in New York, 17:00 in London, 00:00 in Shanghai
-ZONES = {"US": "America/New_York", "GB": "Europe/London", "CN": "Asia/Shanghai"}
-CURRENCY = {"US": "USD", "GB": "GBP", "CN": "CNY"}
 COLLECTOR = Principal(subject="col-1", role=Role.COLLECTOR)
 ATTEMPTED, BLOCKED = "collections.contact.attempted.v2", "collections.contact.blocked.v1"
 
@@ -68,29 +64,7 @@ async def open_case(
 ) -> str:
     """CaseOpened and CaseAssigned from collections.cases, folded as the consumer folds them."""
     case_id = f"case-{uuid4().hex[:10]}"
-    money = Money(amount_minor=250_000, currency=CURRENCY[jurisdiction])
-    zero = Money(amount_minor=0, currency=CURRENCY[jurisdiction])
-    opened = CaseOpened(
-        debtor=Debtor(
-            debtor_id=debtor_id or f"dbt-{uuid4().hex[:10]}",
-            full_name="Pat Doe",
-            phones=[
-                PhoneNumber(
-                    number="+12025550101", kind=PhoneKind.MOBILE, consent_to_call=True, consent_to_sms=True
-                )
-            ],
-            emails=[EmailAddress(address="pat@example.org", consent_to_email=True)],
-            language="en",
-            time_zone=ZONES[jurisdiction],
-            time_zone_source=TimeZoneSource.ADDRESS,
-        ),
-        account=Account(creditor_id="bank", account_reference=case_id, product="card"),
-        amounts=CaseAmounts(principal=money, interest=zero, fees=zero, total_balance=money),
-        days_past_due=45,
-        due_since=date(2026, 4, 26),
-        jurisdiction=jurisdiction,
-        risk_score=400,
-    )
+    opened = case_opened(case_id, jurisdiction, debtor_id=debtor_id)
     now = service.env.now()
     await service.handle(c.FoldCaseEvent(case_id, opened, now))
     assigned = CaseAssigned(assignee=Assignee(kind=AssigneeKind.COLLECTOR, id=collector), reason="test")

@@ -18,8 +18,11 @@ import pytest
 from contact_service.application.ports import ContactRecord, PromiseRecord
 from contact_service.domain.contacts import CaseContacts
 from dcp_compliance import CaseFacts, ContactPurpose, Decision, Verdict
+from dcp_events.catalogue.base import CaseAmounts, Money
+from dcp_events.catalogue.cases import CaseOpened
 from dcp_events.catalogue.contacts import CeaseRequested
-from dcp_events.catalogue.enums import Channel, ContactOutcome, ContactParty, TimeZoneSource
+from dcp_events.catalogue.debtor import Account, Debtor, EmailAddress, PhoneNumber
+from dcp_events.catalogue.enums import Channel, ContactOutcome, ContactParty, PhoneKind, TimeZoneSource
 
 NOW = datetime(2026, 6, 10, 16, 0, tzinfo=UTC)
 
@@ -236,3 +239,43 @@ class ContactUnitOfWorkContract:
             uow.after_commit(lambda: ran.append("committed"))
             assert ran == []
         assert ran == ["committed"]
+
+
+ZONES = {"US": "America/New_York", "GB": "Europe/London", "CN": "Asia/Shanghai", "FR": "Europe/Paris"}
+CURRENCY = {"US": "USD", "GB": "GBP", "CN": "CNY", "FR": "EUR"}
+
+
+def case_opened(
+    case_id: str,
+    jurisdiction: str = "US",
+    *,
+    debtor_id: str | None = None,
+    balance_minor: int = 250_000,
+    risk_score: int | None = 400,
+) -> CaseOpened:
+    """The `CaseOpened` of a card debt 45 days past due, its debtor reachable by phone, SMS and
+    e-mail with consent, in the jurisdiction's usual time zone (for the application and
+    integration tests)."""
+    money = Money(amount_minor=balance_minor, currency=CURRENCY[jurisdiction])
+    zero = Money(amount_minor=0, currency=CURRENCY[jurisdiction])
+    return CaseOpened(
+        debtor=Debtor(
+            debtor_id=debtor_id or f"dbt-{uuid4().hex[:10]}",
+            full_name="Pat Doe",
+            phones=[
+                PhoneNumber(
+                    number="+12025550101", kind=PhoneKind.MOBILE, consent_to_call=True, consent_to_sms=True
+                )
+            ],
+            emails=[EmailAddress(address="pat@example.org", consent_to_email=True)],
+            language="en",
+            time_zone=ZONES[jurisdiction],
+            time_zone_source=TimeZoneSource.ADDRESS,
+        ),
+        account=Account(creditor_id="bank", account_reference=case_id, product="card"),
+        amounts=CaseAmounts(principal=money, interest=zero, fees=zero, total_balance=money),
+        days_past_due=45,
+        due_since=date(2026, 4, 26),
+        jurisdiction=jurisdiction,
+        risk_score=risk_score,
+    )
