@@ -202,7 +202,7 @@ def run(
 
 def _bench_files(root: Path) -> list[str]:
     found: list[str] = []
-    for top in ("libs", "services"):
+    for top in ("libs", "services", "tests"):
         for path in sorted((root / top).rglob("bench_*.py")):
             if any(part.startswith(".") or part in ("node_modules", "__pycache__") for part in path.parts):
                 continue
@@ -212,11 +212,11 @@ def _bench_files(root: Path) -> list[str]:
 
 @app.command()
 def bench() -> None:
-    """Run the benchmarks (bench_*.py under libs/ and services/) against the stack, output shown."""
+    """Run the benchmarks (bench_*.py under libs/, services/ and tests/) against the stack, output shown."""
     cfg = StackConfig.from_env()
     files = _bench_files(cfg.repo_root)
     if not files:
-        console.print("no benchmarks (bench_*.py) under libs/ or services/ yet")
+        console.print("no benchmarks (bench_*.py) under libs/, services/ or tests/ yet")
         return
     code = _run_pytest(cfg, [*files, "-s", "-p", "no:cacheprovider"], "benchmarks")
     raise typer.Exit(code)
