@@ -91,18 +91,23 @@ def case_row(case: Case, *, now: datetime, today: date, policy: CollectionPolicy
 _KEEP_ON_UPDATE = {"case_id", "opened_at", "closed_at"}
 
 
-async def upsert_cases(conn: AsyncConnection, rows: Sequence[dict[str, Any]]) -> None:
-    """Insert or refresh case rows (opened_at kept from the first write, closed_at from the closing one)."""
-    if not rows:
-        return
+def _upsert_cases_statement() -> Any:
+    """Insert or refresh case rows (opened_at kept from the first write, closed_at from the closing
+    one); built once, executed with a list of rows."""
     stmt = pg_insert(tables.cases)
     update: dict[str, Any] = {
         c.name: stmt.excluded[c.name] for c in tables.cases.columns if c.name not in _KEEP_ON_UPDATE
     }
     update["closed_at"] = func.coalesce(tables.cases.c.closed_at, stmt.excluded.closed_at)
-    await conn.execute(
-        stmt.on_conflict_do_update(index_elements=[tables.cases.c.case_id], set_=update), list(rows)
-    )
+    return stmt.on_conflict_do_update(index_elements=[tables.cases.c.case_id], set_=update)
+
+
+_UPSERT_CASES = _upsert_cases_statement()
+
+
+async def upsert_cases(conn: AsyncConnection, rows: Sequence[dict[str, Any]]) -> None:
+    if rows:
+        await conn.execute(_UPSERT_CASES, list(rows))
 
 
 def kpi_rows(

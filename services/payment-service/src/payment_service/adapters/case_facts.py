@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -25,6 +25,24 @@ async def get(conn: AsyncConnection, case_id: str, *, for_update: bool = False) 
     return from_fields(CaseFacts, row)
 
 
+# Built once at import, executed with parameters (the statements of the case-event hot path).
+_OPENED_COLUMNS = ("currency", "balance_minor", "time_zone", "jurisdiction", "closed", "updated_at")
+_inserted = insert(case_facts)
+_UPSERT_OPENED = _inserted.on_conflict_do_update(
+    index_elements=[case_facts.c.case_id], set_={k: _inserted.excluded[k] for k in _OPENED_COLUMNS}
+)
+_by_id = update(case_facts).where(case_facts.c.case_id == bindparam("id"))
+_BALANCE = _by_id.values(balance_minor=bindparam("balance_minor"), updated_at=bindparam("updated_at"))
+_CLOSED = _by_id.values(
+    closed=True, balance_minor=bindparam("balance_minor"), updated_at=bindparam("updated_at")
+)
+_ASSIGNED = _by_id.values(
+    assignee_kind=bindparam("assignee_kind"),
+    assignee_id=bindparam("assignee_id"),
+    updated_at=bindparam("updated_at"),
+)
+
+
 async def record_opened(conn: AsyncConnection, facts: CaseFacts, at: datetime) -> None:
     values = {
         "case_id": facts.case_id,
@@ -35,40 +53,23 @@ async def record_opened(conn: AsyncConnection, facts: CaseFacts, at: datetime) -
         "closed": facts.closed,
         "updated_at": at,
     }
-    statement = insert(case_facts).values(values)
-    await conn.execute(
-        statement.on_conflict_do_update(
-            index_elements=[case_facts.c.case_id],
-            set_={k: statement.excluded[k] for k in values if k != "case_id"},
-        )
-    )
+    await conn.execute(_UPSERT_OPENED, values)
 
 
 async def record_balance(conn: AsyncConnection, case_id: str, balance_minor: int, at: datetime) -> None:
-    await conn.execute(
-        update(case_facts)
-        .where(case_facts.c.case_id == case_id)
-        .values(balance_minor=balance_minor, updated_at=at)
-    )
+    await conn.execute(_BALANCE, {"id": case_id, "balance_minor": balance_minor, "updated_at": at})
 
 
 async def record_closed(conn: AsyncConnection, case_id: str, balance_minor: int, at: datetime) -> None:
-    await conn.execute(
-        update(case_facts)
-        .where(case_facts.c.case_id == case_id)
-        .values(closed=True, balance_minor=balance_minor, updated_at=at)
-    )
+    await conn.execute(_CLOSED, {"id": case_id, "balance_minor": balance_minor, "updated_at": at})
 
 
 async def record_assigned(
     conn: AsyncConnection, case_id: str, assignee_kind: str, assignee_id: str, at: datetime
 ) -> None:
     """The case's assignee from `CaseAssigned` (which follows its `CaseOpened` on the case's partition)."""
-    await conn.execute(
-        update(case_facts)
-        .where(case_facts.c.case_id == case_id)
-        .values(assignee_kind=assignee_kind, assignee_id=assignee_id, updated_at=at)
-    )
+    values = {"id": case_id, "assignee_kind": assignee_kind, "assignee_id": assignee_id, "updated_at": at}
+    await conn.execute(_ASSIGNED, values)
 
 
 async def assignment(conn: AsyncConnection, case_id: str) -> CaseAssignment | None:
