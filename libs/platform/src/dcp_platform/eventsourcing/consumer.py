@@ -113,12 +113,26 @@ _SAVE_OFFSET = text(
     DO UPDATE SET next_offset = excluded.next_offset, updated_at = excluded.updated_at
     """
 )
+# The dedup records of a whole batch in one statement: the ids it returns are the batch's new events.
 _MARK_PROCESSED = text(
     """
-    INSERT INTO processed_events (consumer_group, event_id) VALUES (:group, :event_id)
-    ON CONFLICT DO NOTHING RETURNING 1
+    INSERT INTO processed_events (consumer_group, event_id)
+    SELECT :group, id FROM unnest(CAST(:ids AS varchar[])) AS ids(id)
+    ON CONFLICT DO NOTHING RETURNING event_id
     """
 )
+# A dead-lettered event is not processed: a fixed record published again is applied then.
+_UNMARK_PROCESSED = text(
+    "DELETE FROM processed_events WHERE consumer_group = :group AND event_id = :event_id"
+)
+
+
+def _take(ids: set[str], event_id: str) -> bool:
+    """Whether `event_id` is new in the batch: the first of its records takes it, a repeat is a duplicate."""
+    if event_id in ids:
+        ids.discard(event_id)
+        return True
+    return False
 
 
 class StoredOffsets:
@@ -224,8 +238,21 @@ class EventConsumer:
                 if stored is not None:
                     self._partitions.seek(tp, stored)
                 return None
+            decoded: list[tuple[ConsumerRecord[bytes, bytes], tuple[str, Any] | None]] = []
             for record in fresh:
-                outcomes.append(await self._process(conn, record))
+                try:
+                    decoded.append((record, self._decoder(record)))
+                except PoisonMessage as exc:
+                    await self._dead_letter(record, str(exc))
+                    decoded.append((record, None))
+            new_ids = await self._mark_processed(conn, [d[0] for _, d in decoded if d is not None])
+            for record, item in decoded:
+                if item is None:
+                    outcomes.append("dead_lettered")
+                elif new_ids is not None and not _take(new_ids, item[0]):
+                    outcomes.append("duplicate")
+                else:
+                    outcomes.append(await self._process(conn, record, *item))
             next_offset: int = fresh[-1].offset + 1
             await conn.execute(
                 _SAVE_OFFSET,
@@ -237,12 +264,19 @@ class EventConsumer:
             EVENTS_CONSUMED.labels(self.group_id, tp.topic, outcome).inc()
         return next_offset
 
-    async def _process(self, conn: AsyncConnection, record: ConsumerRecord[bytes, bytes]) -> str:
-        try:
-            event_id, event = self._decoder(record)
-        except PoisonMessage as exc:
-            await self._dead_letter(record, str(exc))
-            return "dead_lettered"
+    async def _mark_processed(self, conn: AsyncConnection, event_ids: list[str]) -> set[str] | None:
+        """The ids of the batch not processed before (recorded now, in the batch's transaction);
+        None when this consumer keeps no dedup records."""
+        if not self._dedup:
+            return None
+        if not event_ids:
+            return set()
+        rows = await conn.execute(_MARK_PROCESSED, {"group": self.group_id, "ids": event_ids})
+        return {row.event_id for row in rows}
+
+    async def _process(
+        self, conn: AsyncConnection, record: ConsumerRecord[bytes, bytes], event_id: str, event: Any
+    ) -> str:
         delivery = Delivery(
             topic=record.topic.removeprefix(self._topic_prefix),
             partition=record.partition,
@@ -255,15 +289,8 @@ class EventConsumer:
         last_error = ""
         for attempt in range(1, self._max_attempts + 1):
             try:
+                # A savepoint per record isolates a failing handler from the rest of the batch.
                 async with conn.begin_nested():
-                    if self._dedup:
-                        fresh = (
-                            await conn.execute(
-                                _MARK_PROCESSED, {"group": self.group_id, "event_id": event_id}
-                            )
-                        ).first()
-                        if fresh is None:
-                            return "duplicate"
                     with _context_of(event):
                         await self._handler(conn, delivery)
                 return "processed"
@@ -285,6 +312,8 @@ class EventConsumer:
                 log.debug("%s", traceback.format_exc())
                 if attempt < self._max_attempts:
                     await asyncio.sleep(self._retry_backoff * attempt)
+        if self._dedup:
+            await conn.execute(_UNMARK_PROCESSED, {"group": self.group_id, "event_id": event_id})
         await self._dead_letter(record, last_error)
         return "dead_lettered"
 
