@@ -262,3 +262,32 @@ async def _letters(bootstrap: str, topic: str, count: int) -> bool:
     from dcp_platform import dlq
 
     return len(await dlq.list_letters(bootstrap, topic)) >= count
+
+
+async def test_events_a_subscription_does_not_act_on_are_skipped_without_a_dedup_record(
+    database: Any, kafka_bootstrap: str, new_topic: Any
+) -> None:
+    topic = await new_topic("skip")
+    await make_effects_table(database)
+    acted_on = cloudevent("case-9", 1)
+    skipped = cloudevent("case-9", 2).model_copy(update={"type": "collections.payment.reversed.v1"})
+    unknown = cloudevent("case-9", 3).model_copy(update={"type": "collections.payment.refunded.v1"})
+    await produce(
+        kafka_bootstrap,
+        topic,
+        [(b"case-9", encode_event(e)) for e in (skipped, acted_on, unknown)],
+    )
+    consumer = consumer_for(
+        database, kafka_bootstrap, topic, handles=frozenset({"collections.payment.received"})
+    )
+    await consumer.start()
+    try:
+        await eventually(lambda: _has(database, 2))
+    finally:
+        await consumer.stop()
+    # The reversal (catalogued, not acted on) never reached the handler and left no dedup record;
+    # a type the catalogue does not know still reaches it (the real handlers dead-letter those).
+    assert await effects(database) == [("case-9", 1), ("case-9", 3)]
+    async with database.engine.connect() as conn:
+        recorded = (await conn.execute(text("SELECT event_id FROM processed_events"))).scalars().all()
+    assert sorted(recorded) == sorted([str(acted_on.id), str(unknown.id)])

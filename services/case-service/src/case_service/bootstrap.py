@@ -15,7 +15,7 @@ from case_service.adapters.policy_file import load_policy
 from case_service.adapters.unit_of_work import case_repository, unit_of_work_factory
 from case_service.api import cases, imports, kpis, staff
 from case_service.api.deps import CaseApi
-from case_service.application.consumers import CaseConsumers
+from case_service.application.consumers import CONTACT_EVENTS, PAYMENT_EVENTS, CaseConsumers
 from case_service.application.handlers import AGEING_TIMER, COMMAND_HANDLERS, HOLD_EXPIRY_TIMER
 from case_service.application.ports import CaseBus, CaseEnvironment
 from case_service.settings import CaseServiceSettings
@@ -30,8 +30,12 @@ ROUTERS = (cases.router, imports.router, kpis.router, staff.router)
 def subscriptions(handlers: CaseConsumers) -> list[Subscription]:
     return [
         Subscription("case-service.placements", ["integration.placements"], handlers.on_placement),
-        Subscription("case-service.payments", ["collections.payments"], handlers.on_payment),
-        Subscription("case-service.contacts", ["collections.contacts"], handlers.on_contact),
+        Subscription(
+            "case-service.payments", ["collections.payments"], handlers.on_payment, handles=PAYMENT_EVENTS
+        ),
+        Subscription(
+            "case-service.contacts", ["collections.contacts"], handlers.on_contact, handles=CONTACT_EVENTS
+        ),
     ]
 
 

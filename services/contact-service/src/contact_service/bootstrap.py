@@ -14,6 +14,7 @@ from contact_service.application.consumers import ContactConsumers
 from contact_service.application.handlers import COMMAND_HANDLERS
 from contact_service.application.ports import ContactBus, ContactEnvironment, contacts_repository
 from contact_service.settings import ContactServiceSettings
+from dcp_events.catalogue.payments import PromiseBroken, PromiseKept
 from dcp_platform.application import CommandBus
 from dcp_platform.eventsourcing.runtime import Subscription
 from dcp_platform.eventsourcing.store import EventStore
@@ -25,7 +26,12 @@ ROUTERS = (contacts.router, promises.router, debtor_requests.router, worklists.r
 def subscriptions(handlers: ContactConsumers) -> list[Subscription]:
     return [
         Subscription("contact-service.cases", ["collections.cases"], handlers.on_case_event),
-        Subscription("contact-service.payments", ["collections.payments"], handlers.on_payment_event),
+        Subscription(
+            "contact-service.payments",
+            ["collections.payments"],
+            handlers.on_payment_event,
+            handles=(PromiseKept, PromiseBroken),
+        ),
     ]
 
 

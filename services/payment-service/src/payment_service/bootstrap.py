@@ -14,7 +14,12 @@ from payment_service.adapters.ledgers import ledger_repository
 from payment_service.adapters.unit_of_work import unit_of_work_factory
 from payment_service.api import arrangements, payments
 from payment_service.api.deps import PaymentApi
-from payment_service.application.consumers import PaymentConsumers
+from payment_service.application.consumers import (
+    CASE_EVENT_TYPES,
+    CONTACT_EVENT_TYPES,
+    POSTED_EVENT_TYPES,
+    PaymentConsumers,
+)
 from payment_service.application.handlers import (
     COMMAND_HANDLERS,
     INSTALLMENT_DUE,
@@ -29,10 +34,20 @@ ROUTERS = (payments.router, arrangements.router)
 
 def subscriptions(handlers: PaymentConsumers) -> list[Subscription]:
     return [
-        Subscription("payment-service.cases", ["collections.cases"], handlers.on_case_event),
-        Subscription("payment-service.contacts", ["collections.contacts"], handlers.on_contact_event),
         Subscription(
-            "payment-service.integration-payments", ["integration.payments"], handlers.on_payment_posted
+            "payment-service.cases", ["collections.cases"], handlers.on_case_event, handles=CASE_EVENT_TYPES
+        ),
+        Subscription(
+            "payment-service.contacts",
+            ["collections.contacts"],
+            handlers.on_contact_event,
+            handles=CONTACT_EVENT_TYPES,
+        ),
+        Subscription(
+            "payment-service.integration-payments",
+            ["integration.payments"],
+            handlers.on_payment_posted,
+            handles=POSTED_EVENT_TYPES,
         ),
     ]
 

@@ -28,6 +28,7 @@ from prometheus_client import Counter
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from dcp_events.catalogue.registry import CURRENT_VERSIONS
 from dcp_events.envelope import CloudEvent
 from dcp_platform.context import bind_context
 from dcp_platform.eventsourcing.partitions import PartitionConsumer
@@ -167,6 +168,7 @@ class EventConsumer:
         dedup: bool = True,
         after_commit: Callable[[], Awaitable[None]] | None = None,
         topic_prefix: str = "",
+        handles: frozenset[str] | None = None,
     ) -> None:
         self._engine = engine
         self._bootstrap = bootstrap_servers
@@ -177,6 +179,8 @@ class EventConsumer:
         self._max_attempts = max_attempts
         self._retry_backoff = retry_backoff
         self._dedup = dedup
+        # Base types (no `.vN`) of the catalogue events the handler acts on; None: every event.
+        self._handles = handles
         self._after_commit = after_commit
         self._partitions = PartitionConsumer(
             bootstrap_servers,
@@ -245,10 +249,14 @@ class EventConsumer:
                 except PoisonMessage as exc:
                     await self._dead_letter(record, str(exc))
                     decoded.append((record, None))
-            new_ids = await self._mark_processed(conn, [d[0] for _, d in decoded if d is not None])
+            new_ids = await self._mark_processed(
+                conn, [d[0] for _, d in decoded if d is not None and not self._ignores(d[1])]
+            )
             for record, item in decoded:
                 if item is None:
                     outcomes.append("dead_lettered")
+                elif self._ignores(item[1]):
+                    outcomes.append("ignored")
                 elif new_ids is not None and not _take(new_ids, item[0]):
                     outcomes.append("duplicate")
                 else:
@@ -263,6 +271,14 @@ class EventConsumer:
         for outcome in outcomes:
             EVENTS_CONSUMED.labels(self.group_id, tp.topic, outcome).inc()
         return next_offset
+
+    def _ignores(self, event: Any) -> bool:
+        """A catalogue event of a type this subscription does not act on: no dedup record, no
+        savepoint, no handler call (unknown types still reach the handler, which dead-letters them)."""
+        if self._handles is None or not isinstance(event, CloudEvent):
+            return False
+        base = event.type.rsplit(".v", 1)[0]
+        return base not in self._handles and base in CURRENT_VERSIONS
 
     async def _mark_processed(self, conn: AsyncConnection, event_ids: list[str]) -> set[str] | None:
         """The ids of the batch not processed before (recorded now, in the batch's transaction);

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from dcp_events.catalogue.base import EventPayload
 from dcp_platform.clock import Clock
 from dcp_platform.eventsourcing.consumer import Decoder, EventConsumer, Handler, cloudevent_decoder
 from dcp_platform.eventsourcing.postgres import create_engine
@@ -24,6 +25,12 @@ class Subscription:
     topics: Sequence[str]
     handler: Handler
     decoder: Decoder = cloudevent_decoder
+    handles: Sequence[type[EventPayload]] | None = None
+    """The catalogue event types the handler acts on (the consumer skips the topic's others without
+    a savepoint or a dedup record); None: it sees every event."""
+
+    def handled_types(self) -> frozenset[str] | None:
+        return None if self.handles is None else frozenset(e.event_type for e in self.handles)
 
 
 @dataclass
@@ -77,6 +84,7 @@ class EventSourcingRuntime(Lifecycle):
                 decoder=subscription.decoder,
                 after_commit=self._after_consumer_commit,
                 topic_prefix=self.topic_prefix,
+                handles=subscription.handled_types(),
             )
         )
 

@@ -23,6 +23,23 @@ from dcp_platform.context import bind_context
 from dcp_platform.eventsourcing.consumer import Delivery, PoisonMessage
 from dcp_platform.eventsourcing.timers import DueTimer
 
+# The events of each topic these handlers act on (the consumer skips the topic's others).
+PAYMENT_EVENTS = (
+    payments.PaymentReceived,
+    payments.PaymentReversed,
+    payments.SettlementAgreed,
+    payments.SettlementLapsed,
+    payments.SettlementPaid,
+    payments.PromiseKept,
+    payments.PromiseBroken,
+)
+CONTACT_EVENTS = (
+    contacts.DisputeRaised,
+    contacts.CeaseRequested,
+    contacts.ContactAttempted,
+    contacts.PromiseMade,
+)
+
 _RIGHT_PARTY_OUTCOMES = frozenset(
     {ContactOutcome.RIGHT_PARTY_CONTACT, ContactOutcome.PROMISE_MADE, ContactOutcome.DISPUTE_RAISED}
 )

@@ -29,7 +29,11 @@ from payment_service.domain.ledger import CaseFacts
 
 P = TypeVar("P", bound=EventPayload)
 
-CASE_EVENTS = {m.type_name() for m in (CaseOpened, CaseBalanceChanged, CaseClosed, CaseAssigned)}
+# The events of each topic these handlers act on (the consumer skips the topic's others).
+CASE_EVENT_TYPES = (CaseOpened, CaseBalanceChanged, CaseClosed, CaseAssigned)
+CONTACT_EVENT_TYPES = (PromiseMade,)
+POSTED_EVENT_TYPES = (PaymentPosted,)
+CASE_EVENTS = {m.type_name() for m in CASE_EVENT_TYPES}
 
 
 def _event(delivery: Delivery) -> CloudEvent:
