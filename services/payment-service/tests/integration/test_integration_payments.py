@@ -82,6 +82,8 @@ async def test_a_posted_payment_is_applied_once_and_bad_messages_are_dead_letter
     events = await service.read_payment_events(case_id, until=lambda evs: len(evs) >= 1)
     assert [e.type for e in events] == ["collections.payment.received.v1"]
     assert events[0].causationid == str(first.id) and events[0].correlationid == first.correlationid
+    # Who caused it is the posting's actor (bound once, by the consumer), not the payment service.
+    assert (events[0].actor, events[0].actorrole) == (first.actor, first.actorrole)
     assert events[0].data["received_at"] == first.data["posted_at"]
 
     # Poison: not JSON at all; then the same reference with another amount; then another currency.

@@ -93,12 +93,9 @@ class PaymentConsumers:
         event = _event(delivery)
         if event.type not in CASE_EVENTS:
             return
-        with bind_context(
-            correlation_id=event.correlationid, causation_id=event.id, traceparent=event.traceparent
-        ):
-            command = case_event_command(event)
-            if command is not None:
-                await self.bus.handle(command, tx=conn)
+        command = case_event_command(event)
+        if command is not None:
+            await self.bus.handle(command, tx=conn)
 
     # --- collections.contacts ------------------------------------------------------------------
 
@@ -108,13 +105,10 @@ class PaymentConsumers:
         if event.type != PromiseMade.type_name():
             return
         promise = _parse(event, PromiseMade)
-        with bind_context(
-            correlation_id=event.correlationid, causation_id=event.id, traceparent=event.traceparent
-        ):
-            await self.bus.handle(
-                c.TrackPromise(event.subject, promise.promise_id, promise.amount, promise.due_on, event.time),
-                tx=conn,
-            )
+        await self.bus.handle(
+            c.TrackPromise(event.subject, promise.promise_id, promise.amount, promise.due_on, event.time),
+            tx=conn,
+        )
 
     # --- integration.payments ------------------------------------------------------------------
 
@@ -136,13 +130,10 @@ class PaymentConsumers:
             external_reference=posted.external_reference,
             received_at=posted.posted_at,
         )
-        with bind_context(
-            correlation_id=event.correlationid, causation_id=event.id, traceparent=event.traceparent
-        ):
-            try:
-                await self.bus.handle(command, tx=conn)
-            except PaymentDomainError as exc:
-                raise PoisonMessage(f"{type(exc).__name__}: {exc}") from exc
+        try:
+            await self.bus.handle(command, tx=conn)
+        except PaymentDomainError as exc:
+            raise PoisonMessage(f"{type(exc).__name__}: {exc}") from exc
 
     # --- timers: promise, installment and settlement due dates (plus grace) --------------------
 
