@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -291,3 +292,62 @@ async def test_events_a_subscription_does_not_act_on_are_skipped_without_a_dedup
     async with database.engine.connect() as conn:
         recorded = (await conn.execute(text("SELECT event_id FROM processed_events"))).scalars().all()
     assert sorted(recorded) == sorted([str(acted_on.id), str(unknown.id)])
+
+
+async def test_a_batch_applies_together_and_one_failing_record_is_isolated_without_a_second_effect(
+    database: Any, kafka_bootstrap: str, new_topic: Any
+) -> None:
+    """The batch runs under one savepoint; when a record in its middle fails, what the records
+    before it did is rolled back and applied again one by one: each effect once, one dead letter."""
+    topic = await new_topic("batch-isolate")
+    await make_effects_table(database)
+    failing = cloudevent("case-5", 2).model_copy(update={"data": {"n": 2, "fail": True}})
+    events = [cloudevent("case-5", 1), failing, cloudevent("case-5", 3), cloudevent("case-5", 4)]
+    await produce(kafka_bootstrap, topic, [(b"case-5", encode_event(e)) for e in events])
+    calls: list[int] = []
+
+    async def together(conn: AsyncConnection, deliveries: Sequence[Delivery]) -> None:
+        calls.append(len(deliveries))
+        for delivery in deliveries:
+            await record_effect(conn, delivery)
+
+    consumer = consumer_for(database, kafka_bootstrap, topic, max_attempts=2, batch_handler=together)
+    await consumer.start()
+    try:
+        await eventually(lambda: _has(database, 3))
+        dead = await read_topic(kafka_bootstrap, f"{topic}.dlq", expect=1)
+    finally:
+        await consumer.stop()
+
+    assert await effects(database) == [("case-5", 1), ("case-5", 3), ("case-5", 4)]
+    assert [dict(h)["dlq.original.offset"] for _, _, h in dead] == [b"1"]
+    assert calls and sum(calls) >= len(events)  # the batch handler saw the records together first
+    async with database.engine.connect() as conn:
+        recorded = (await conn.execute(text("SELECT event_id FROM processed_events"))).scalars().all()
+    assert sorted(recorded) == sorted(str(e.id) for e in events if e is not failing)
+
+
+async def test_a_batch_handler_is_given_the_whole_partition_batch_once(
+    database: Any, kafka_bootstrap: str, new_topic: Any
+) -> None:
+    topic = await new_topic("batch-once")
+    await make_effects_table(database)
+    events = [cloudevent("case-6", n) for n in range(1, 6)]
+    await produce(kafka_bootstrap, topic, [(b"case-6", encode_event(e)) for e in events])
+    calls: list[list[int]] = []
+
+    async def together(conn: AsyncConnection, deliveries: Sequence[Delivery]) -> None:
+        calls.append([d.offset for d in deliveries])
+        for delivery in deliveries:
+            await record_effect(conn, delivery)
+
+    consumer = consumer_for(database, kafka_bootstrap, topic, batch_handler=together)
+    await consumer.start()
+    try:
+        await eventually(lambda: _has(database, 5))
+    finally:
+        await consumer.stop()
+
+    assert await effects(database) == [("case-6", n) for n in range(1, 6)]
+    # Offsets in order, each handed over once, in as many calls as the broker's fetches took.
+    assert [offset for call in calls for offset in call] == [0, 1, 2, 3, 4]

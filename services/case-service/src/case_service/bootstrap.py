@@ -29,7 +29,12 @@ ROUTERS = (cases.router, imports.router, kpis.router, staff.router)
 
 def subscriptions(handlers: CaseConsumers) -> list[Subscription]:
     return [
-        Subscription("case-service.placements", ["integration.placements"], handlers.on_placement),
+        Subscription(
+            "case-service.placements",
+            ["integration.placements"],
+            handlers.on_placement,
+            batch_handler=handlers.on_placements,
+        ),
         Subscription(
             "case-service.payments", ["collections.payments"], handlers.on_payment, handles=PAYMENT_EVENTS
         ),

@@ -1,7 +1,10 @@
 """Kafka consumer runtime with application-owned offsets and exactly-once effects.
 
-For every message, the handler's effects, the processed event id and the next offset to
-consume commit in one PostgreSQL transaction. On partition assignment the consumer seeks to
+For every partition batch, the handler's effects, the processed event ids and the next offset to
+consume commit in one PostgreSQL transaction. The batch's records are applied together under one
+savepoint (by the subscription's batch handler, or its handler record after record); only when that
+fails is the batch applied again record by record, each under its own savepoint, to isolate the one
+that fails. On partition assignment the consumer seeks to
 the offsets stored there (`consumer_offsets`, the `ResumePoints` of a `PartitionConsumer`), so
 a crash at any point leads neither to a lost message nor to a second effect; a duplicated
 message (same event id at another offset) is recognised and skipped. A message that cannot be
@@ -66,6 +69,9 @@ class Decoder(Protocol):
 
 
 Handler = Callable[[AsyncConnection, Delivery], Awaitable[None]]
+BatchHandler = Callable[[AsyncConnection, Sequence[Delivery]], Awaitable[None]]
+"""Applies a partition batch's new deliveries (offset order) at once; it binds each delivery's
+context (`delivery_context`) around what that delivery causes."""
 
 
 def cloudevent_decoder(record: ConsumerRecord[bytes, bytes]) -> tuple[str, Any]:
@@ -81,7 +87,7 @@ def cloudevent_decoder(record: ConsumerRecord[bytes, bytes]) -> tuple[str, Any]:
     return str(event.id), event
 
 
-def _context_of(event: Any) -> AbstractContextManager[object]:
+def delivery_context(event: Any) -> AbstractContextManager[object]:
     """Events a handler appends are caused by the consumed event: they name it as their cause, share
     its correlation id and trace, and are acted by whoever acted it."""
     if isinstance(event, CloudEvent):
@@ -169,12 +175,14 @@ class EventConsumer:
         after_commit: Callable[[], Awaitable[None]] | None = None,
         topic_prefix: str = "",
         handles: frozenset[str] | None = None,
+        batch_handler: BatchHandler | None = None,
     ) -> None:
         self._engine = engine
         self._bootstrap = bootstrap_servers
         self.group_id = group_id
         self._topic_prefix = topic_prefix
         self._handler = handler
+        self._batch_handler = batch_handler
         self._decoder = decoder
         self._max_attempts = max_attempts
         self._retry_backoff = retry_backoff
@@ -252,6 +260,7 @@ class EventConsumer:
             new_ids = await self._mark_processed(
                 conn, [d[0] for _, d in decoded if d is not None and not self._ignores(d[1])]
             )
+            todo: list[tuple[int, Delivery]] = []
             for record, item in decoded:
                 if item is None:
                     outcomes.append("dead_lettered")
@@ -260,7 +269,10 @@ class EventConsumer:
                 elif new_ids is not None and not _take(new_ids, item[0]):
                     outcomes.append("duplicate")
                 else:
-                    outcomes.append(await self._process(conn, record, *item))
+                    todo.append((len(outcomes), self._delivery(record, *item)))
+                    outcomes.append("processed")
+            for index, outcome in await self._apply(conn, [d for _, d in todo], records_of=fresh):
+                outcomes[todo[index][0]] = outcome
             next_offset: int = fresh[-1].offset + 1
             await conn.execute(
                 _SAVE_OFFSET,
@@ -290,10 +302,8 @@ class EventConsumer:
         rows = await conn.execute(_MARK_PROCESSED, {"group": self.group_id, "ids": event_ids})
         return {row.event_id for row in rows}
 
-    async def _process(
-        self, conn: AsyncConnection, record: ConsumerRecord[bytes, bytes], event_id: str, event: Any
-    ) -> str:
-        delivery = Delivery(
+    def _delivery(self, record: ConsumerRecord[bytes, bytes], event_id: str, event: Any) -> Delivery:
+        return Delivery(
             topic=record.topic.removeprefix(self._topic_prefix),
             partition=record.partition,
             offset=record.offset,
@@ -302,12 +312,58 @@ class EventConsumer:
             event_id=event_id,
             event=event,
         )
+
+    async def _apply(
+        self,
+        conn: AsyncConnection,
+        deliveries: list[Delivery],
+        *,
+        records_of: Sequence[ConsumerRecord[bytes, bytes]],
+    ) -> list[tuple[int, str]]:
+        """Apply the batch's new deliveries: all together under one savepoint; when that fails, one by
+        one, each under its own savepoint with bounded retries, so that only the failing record is
+        dead-lettered. Returns (index, outcome) for the deliveries that were not simply processed."""
+        if not deliveries:
+            return []
+        if len(deliveries) > 1 or self._batch_handler is not None:
+            try:
+                async with conn.begin_nested():
+                    await self._apply_together(conn, deliveries)
+                return []
+            except Exception as exc:
+                log.info(
+                    "consumer %s: a batch of %d failed together (%s: %s); applying it record by record",
+                    self.group_id,
+                    len(deliveries),
+                    type(exc).__name__,
+                    exc,
+                )
+        by_offset = {(r.partition, r.offset): r for r in records_of}
+        results: list[tuple[int, str]] = []
+        for index, delivery in enumerate(deliveries):
+            outcome = await self._process(conn, by_offset[(delivery.partition, delivery.offset)], delivery)
+            if outcome != "processed":
+                results.append((index, outcome))
+        return results
+
+    async def _apply_together(self, conn: AsyncConnection, deliveries: list[Delivery]) -> None:
+        if self._batch_handler is not None:
+            await self._batch_handler(conn, deliveries)
+            return
+        for delivery in deliveries:
+            with delivery_context(delivery.event):
+                await self._handler(conn, delivery)
+
+    async def _process(
+        self, conn: AsyncConnection, record: ConsumerRecord[bytes, bytes], delivery: Delivery
+    ) -> str:
+        event_id, event = delivery.event_id, delivery.event
         last_error = ""
         for attempt in range(1, self._max_attempts + 1):
             try:
                 # A savepoint per record isolates a failing handler from the rest of the batch.
                 async with conn.begin_nested():
-                    with _context_of(event):
+                    with delivery_context(event):
                         await self._handler(conn, delivery)
                 return "processed"
             except PoisonMessage as exc:

@@ -9,7 +9,13 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from dcp_events.catalogue.base import EventPayload
 from dcp_platform.clock import Clock
-from dcp_platform.eventsourcing.consumer import Decoder, EventConsumer, Handler, cloudevent_decoder
+from dcp_platform.eventsourcing.consumer import (
+    BatchHandler,
+    Decoder,
+    EventConsumer,
+    Handler,
+    cloudevent_decoder,
+)
 from dcp_platform.eventsourcing.postgres import create_engine
 from dcp_platform.eventsourcing.relay import OutboxRelay
 from dcp_platform.eventsourcing.store import EventStore
@@ -28,6 +34,9 @@ class Subscription:
     handles: Sequence[type[EventPayload]] | None = None
     """The catalogue event types the handler acts on (the consumer skips the topic's others without
     a savepoint or a dedup record); None: it sees every event."""
+    batch_handler: BatchHandler | None = None
+    """Applies a partition batch's deliveries at once (multi-row reads and writes); `handler` is then
+    the fallback that applies them one by one when the batch as a whole fails."""
 
     def handled_types(self) -> frozenset[str] | None:
         return None if self.handles is None else frozenset(e.event_type for e in self.handles)
@@ -85,6 +94,7 @@ class EventSourcingRuntime(Lifecycle):
                 after_commit=self._after_consumer_commit,
                 topic_prefix=self.topic_prefix,
                 handles=subscription.handled_types(),
+                batch_handler=subscription.batch_handler,
             )
         )
 

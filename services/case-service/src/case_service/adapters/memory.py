@@ -12,7 +12,7 @@ from typing import Any
 
 from case_service.adapters import import_records
 from case_service.application.commands import CreateImport
-from case_service.application.ports import CaseBus, CaseEnvironment
+from case_service.application.ports import CaseBus, CaseCause, CaseEnvironment, stamped
 from case_service.domain.assignment import Candidate, StaffMember
 from case_service.domain.case import Case
 from dcp_events.catalogue.cases import CaseEvent
@@ -80,13 +80,11 @@ class InMemoryCaseUnitOfWork(MemoryTimers):
     def timer_book(self) -> MemoryTimerBook:
         return self.books.timers
 
-    async def open_new(self, cases: Sequence[Case]) -> list[Case]:
+    async def open_new(self, cases: Sequence[Case], cause: CaseCause | None = None) -> list[Case]:
         opened: list[Case] = []
         for case in cases:
             try:
-                await self.cases.store.append(
-                    case.case_id, 0, self.cases.new_events(case, case.pending), conn=self.tx
-                )
+                await self.cases.store.append(case.case_id, 0, stamped(self.cases, case, cause), conn=self.tx)
             except ConcurrencyConflict:
                 continue
             case.version = len(case.pull_changes())

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from case_service.adapters import import_records, projections, queries, staff
 from case_service.application.commands import CreateImport
-from case_service.application.ports import CaseEnvironment
+from case_service.application.ports import CaseCause, CaseEnvironment, stamped
 from case_service.domain.assignment import Candidate, StaffMember
 from case_service.domain.case import Case
 from case_service.domain.policy import CollectionPolicy
@@ -68,10 +68,10 @@ class PostgresCaseUnitOfWork(PostgresTimers):
     tx: AsyncConnection
     env: CaseEnvironment
 
-    async def open_new(self, cases: Sequence[Case]) -> list[Case]:
+    async def open_new(self, cases: Sequence[Case], cause: CaseCause | None = None) -> list[Case]:
         store = self.cases.store
         assert isinstance(store, EventStore)
-        batch = [(case, self.cases.new_events(case, case.pending)) for case in cases]
+        batch = [(case, stamped(self.cases, case, cause)) for case in cases]
         try:
             await store.append_new_streams([(case.case_id, events) for case, events in batch], conn=self.tx)
             opened = [case for case, _ in batch]

@@ -6,6 +6,8 @@ Each is handled by one function in `handlers.COMMAND_HANDLERS`. A command carrie
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
@@ -42,9 +44,13 @@ class OpenCase:
 
 @dataclass(frozen=True)
 class OpenCases:
-    """A chunk of a bulk import: open every placement not placed yet, in one transaction."""
+    """A chunk of a bulk import, or a batch of placements consumed from Kafka: open every placement
+    not placed yet, in one transaction."""
 
     placements: list[tuple[int, Placement]]  # (row number, placement)
+    cause: Callable[[int], AbstractContextManager[object]] | None = None
+    """The causal context (actor, correlation, causation) of row `number`'s events; None: the
+    current one for every row."""
 
 
 @dataclass(frozen=True)

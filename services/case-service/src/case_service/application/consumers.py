@@ -8,6 +8,7 @@ person to resolve, and the consumer moves on.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -20,7 +21,7 @@ from dcp_events.catalogue.building import parse_data
 from dcp_events.catalogue.enums import ContactOutcome, HoldType
 from dcp_events.errors import EventError
 from dcp_platform.context import bind_context
-from dcp_platform.eventsourcing.consumer import Delivery, PoisonMessage
+from dcp_platform.eventsourcing.consumer import Delivery, PoisonMessage, delivery_context
 from dcp_platform.eventsourcing.timers import DueTimer
 
 # The events of each topic these handlers act on (the consumer skips the topic's others).
@@ -52,6 +53,18 @@ def _payload(delivery: Delivery) -> Any:
         raise PoisonMessage(str(exc)) from exc
 
 
+def _placement(payload: integration.AccountPlaced) -> c.Placement:
+    return c.Placement(
+        debtor=payload.debtor,
+        account=payload.account,
+        amounts=payload.amounts,
+        due_since=payload.due_since,
+        jurisdiction=payload.jurisdiction,
+        risk_score=payload.risk_score,
+        placement_id=payload.placement_id,
+    )
+
+
 class CaseConsumers:
     """The Kafka and timer handlers of the case service."""
 
@@ -68,19 +81,41 @@ class CaseConsumers:
 
     # --- integration.placements ----------------------------------------------------------------
 
+    async def on_placements(self, conn: AsyncConnection, deliveries: Sequence[Delivery]) -> None:
+        """A partition batch of placements, in offset order: each run of `AccountPlaced` opens its
+        cases together (one multi-row append and projection, each case's events caused by its own
+        placement); updates and recalls between them one by one. A placement a rule refuses fails
+        the batch, which the consumer then applies record by record to dead-letter only that one."""
+        run: list[tuple[Delivery, integration.AccountPlaced]] = []
+        for delivery in deliveries:
+            payload = _payload(delivery)
+            if isinstance(payload, integration.AccountPlaced):
+                run.append((delivery, payload))
+                continue
+            await self._open_together(conn, run)
+            run = []
+            with delivery_context(delivery.event):
+                await self.on_placement(conn, delivery)
+        await self._open_together(conn, run)
+
+    async def _open_together(
+        self, conn: AsyncConnection, run: Sequence[tuple[Delivery, integration.AccountPlaced]]
+    ) -> None:
+        if not run:
+            return
+        command = c.OpenCases(
+            [(n, _placement(payload)) for n, (_, payload) in enumerate(run)],
+            cause=lambda n: delivery_context(run[n][0].event),
+        )
+        opened = await self.bus.handle(command, tx=conn)
+        if opened["rejections"]:
+            number, reason = opened["rejections"][0]
+            raise PoisonMessage(f"placement at offset {run[number][0].offset} refused: {reason}")
+
     async def on_placement(self, conn: AsyncConnection, delivery: Delivery) -> None:
         payload = _payload(delivery)
         if isinstance(payload, integration.AccountPlaced):
-            placement = c.Placement(
-                debtor=payload.debtor,
-                account=payload.account,
-                amounts=payload.amounts,
-                due_since=payload.due_since,
-                jurisdiction=payload.jurisdiction,
-                risk_score=payload.risk_score,
-                placement_id=payload.placement_id,
-            )
-            await self._run(conn, c.OpenCase(placement))
+            await self._run(conn, c.OpenCase(_placement(payload)))
         elif isinstance(payload, integration.PlacementUpdated):
             account = payload.account
             await self._run(

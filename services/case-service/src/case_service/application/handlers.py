@@ -8,6 +8,7 @@ the case's timers (hold expiries) and the policy's reactions (agency placement a
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from datetime import timedelta
 from typing import Any, TypeVar
 
@@ -152,10 +153,12 @@ async def open_case(command: c.OpenCase, uow: CaseUnitOfWork, env: CaseEnvironme
 
 
 async def open_cases(command: c.OpenCases, uow: CaseUnitOfWork, env: CaseEnvironment) -> dict[str, Any]:
-    """A chunk of a bulk import: one multi-row append and one multi-row projection for all of it."""
+    """A chunk of a bulk import or a batch of consumed placements: one multi-row append and one
+    multi-row projection for all of it."""
     existing = await uow.existing_case_ids([p.case_id for _, p in command.placements])
     rejections: list[tuple[int, str]] = []
     fresh: list[tuple[Case, list[CaseEvent]]] = []
+    numbers: dict[str, int] = {}
     duplicates = 0
     for number, placement in command.placements:
         if placement.case_id in existing:
@@ -168,14 +171,20 @@ async def open_cases(command: c.OpenCases, uow: CaseUnitOfWork, env: CaseEnviron
             continue
         existing.add(case.case_id)
         fresh.append((case, list(case.pending)))
-    opened = await uow.open_new([case for case, _ in fresh])
+        numbers[case.case_id] = number
+
+    def cause(case: Case) -> AbstractContextManager[object]:
+        return nullcontext() if command.cause is None else command.cause(numbers[case.case_id])
+
+    opened = await uow.open_new([case for case, _ in fresh], cause)
     kept = {id(case) for case in opened}
     changed = [(case, changes) for case, changes in fresh if id(case) in kept]
     duplicates += len(fresh) - len(changed)
     await uow.project(changed)
     for case, changes in changed:
         if reached_agency_stage(env, case, changes):
-            await place_with_agency(uow, env, case)
+            with cause(case):
+                await place_with_agency(uow, env, case)
     return {"accepted": len(changed), "duplicates": duplicates, "rejections": rejections}
 
 

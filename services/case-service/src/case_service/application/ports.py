@@ -8,7 +8,8 @@ memory (`adapters/memory.py`), both over a store that passes the platform's cont
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any, Protocol
@@ -21,8 +22,18 @@ from dcp_events.catalogue.cases import CaseEvent
 from dcp_events.catalogue.enums import AssigneeKind
 from dcp_platform.application import CommandBus
 from dcp_platform.clock import Clock
+from dcp_platform.eventsourcing.records import NewEvent
 from dcp_platform.eventsourcing.repository import Repository
 from dcp_platform.eventsourcing.timer_ports import TimerPort
+
+CaseCause = Callable[[Case], AbstractContextManager[object]]
+"""The causal context a just-opened case's events are stamped in."""
+
+
+def stamped(cases: Repository[Case], case: Case, cause: CaseCause | None) -> list[NewEvent]:
+    """The just-opened case's recorded changes as events to append, stamped within `cause(case)`."""
+    with cause(case) if cause is not None else nullcontext():
+        return cases.new_events(case, case.pending)
 
 
 @dataclass(frozen=True)
@@ -43,8 +54,9 @@ class CaseUnitOfWork(TimerPort, Protocol):
     cases: Repository[Case]
     tx: Any
 
-    async def open_new(self, cases: Sequence[Case]) -> list[Case]:
-        """Append just-opened cases in bulk; those already placed meanwhile are left out."""
+    async def open_new(self, cases: Sequence[Case], cause: CaseCause | None = None) -> list[Case]:
+        """Append just-opened cases in bulk; those already placed meanwhile are left out. Each case's
+        events are stamped within `cause(case)` (the current context when None)."""
         ...
 
     async def project(self, changed: Sequence[tuple[Case, Sequence[CaseEvent]]]) -> None:
