@@ -25,7 +25,12 @@ ROUTERS = (contacts.router, promises.router, debtor_requests.router, worklists.r
 
 def subscriptions(handlers: ContactConsumers) -> list[Subscription]:
     return [
-        Subscription("contact-service.cases", ["collections.cases"], handlers.on_case_event),
+        Subscription(
+            "contact-service.cases",
+            ["collections.cases"],
+            handlers.on_case_event,
+            batch_handler=handlers.on_case_events,
+        ),
         Subscription(
             "contact-service.payments",
             ["collections.payments"],

@@ -139,6 +139,19 @@ class InMemoryContactUnitOfWork(InMemoryContactReads):
         # `InMemoryContactService`), which is stronger than PostgreSQL's per-debtor advisory lock.
         return None
 
+    async def lock_debtors(self, debtor_ids: Sequence[str]) -> None:
+        return None  # as lock_debtor
+
+    async def cases(self, case_ids: Sequence[str], *, for_update: bool = False) -> dict[str, CaseRow]:
+        return {i: self.books.cases[i] for i in case_ids if i in self.books.cases}
+
+    async def save_cases(self, new: Sequence[CaseRow], changed: Sequence[CaseRow]) -> None:
+        for case in new:
+            self.books.cases.setdefault(case.case_id, case)
+        for case in changed:
+            if case.case_id in self.books.cases:
+                self.books.cases[case.case_id] = case
+
     async def open_cases_of_debtor(self, debtor_id: str) -> list[str]:
         return sorted(
             c.case_id for c in self.books.cases.values() if c.debtor_id == debtor_id and c.status == "open"

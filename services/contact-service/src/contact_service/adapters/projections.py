@@ -39,6 +39,67 @@ async def load_case(conn: AsyncConnection, case_id: str, *, for_update: bool = F
     return _case(row) if row is not None else None
 
 
+_CASES_BY_ID = text(
+    f"SELECT {_CASE_COLUMNS} FROM case_facts WHERE case_id = ANY(CAST(:ids AS text[]))"  # noqa: S608
+)
+_CASES_BY_ID_FOR_UPDATE = text(
+    f"SELECT {_CASE_COLUMNS} FROM case_facts WHERE case_id = ANY(CAST(:ids AS text[]))"  # noqa: S608
+    " ORDER BY case_id FOR UPDATE"
+)
+
+
+async def load_cases(
+    conn: AsyncConnection, case_ids: Sequence[str], *, for_update: bool = False
+) -> dict[str, CaseRow]:
+    """The cases of `case_ids` that are known, in one statement (locked in case id order when asked)."""
+    if not case_ids:
+        return {}
+    statement = _CASES_BY_ID_FOR_UPDATE if for_update else _CASES_BY_ID
+    rows = await conn.execute(statement, {"ids": list(case_ids)})
+    return {row.case_id: _case(row) for row in rows}
+
+
+_CASE_RECORD = (
+    "case_id text, debtor_id text, jurisdiction text, status text, assignee_kind text, assignee_id text,"
+    " currency text, balance_minor bigint, risk_score integer, strategy_assigned_at timestamptz,"
+    " treatment jsonb, facts jsonb"
+)
+_INSERT_CASES = text(
+    f"""
+    INSERT INTO case_facts ({_CASE_COLUMNS})
+    SELECT {_CASE_COLUMNS} FROM jsonb_to_recordset(CAST(:rows AS jsonb)) AS r({_CASE_RECORD})
+    ON CONFLICT (case_id) DO NOTHING
+    """  # noqa: S608
+)
+_UPDATE_CASES = text(
+    f"""
+    UPDATE case_facts AS t SET status = r.status, assignee_kind = r.assignee_kind,
+        assignee_id = r.assignee_id, balance_minor = r.balance_minor,
+        strategy_assigned_at = r.strategy_assigned_at, treatment = r.treatment, facts = r.facts,
+        updated_at = now()
+    FROM jsonb_to_recordset(CAST(:rows AS jsonb)) AS r({_CASE_RECORD})
+    WHERE t.case_id = r.case_id
+    """  # noqa: S608
+)
+
+
+def _case_record(case: CaseRow) -> dict[str, Any]:
+    record = asdict(case)
+    record["facts"] = case.facts.model_dump(mode="json")
+    at = case.strategy_assigned_at
+    record["strategy_assigned_at"] = None if at is None else at.isoformat()
+    return record
+
+
+async def save_cases(conn: AsyncConnection, new: Sequence[CaseRow], changed: Sequence[CaseRow]) -> None:
+    """Insert the `new` cases (a case already known is left as it is) and write the `changed` ones
+    whole: one statement each, however many cases."""
+    if new:
+        await conn.execute(_INSERT_CASES, {"rows": json.dumps([_case_record(c) for c in new])})
+    if changed:
+        await conn.execute(_UPDATE_CASES, {"rows": json.dumps([_case_record(c) for c in changed])})
+
+
 async def open_cases_of_debtor(conn: AsyncConnection, debtor_id: str) -> list[str]:
     rows = await conn.execute(
         text("SELECT case_id FROM case_facts WHERE debtor_id = :d AND status = 'open' ORDER BY case_id"),
@@ -101,6 +162,19 @@ async def update_case(conn: AsyncConnection, case_id: str, **columns: Any) -> No
             params[name] = value
     sets.append("updated_at = now()")
     await conn.execute(text(f"UPDATE case_facts SET {', '.join(sets)} WHERE case_id = :id"), params)  # noqa: S608
+
+
+_LOCK_DEBTORS = text(
+    "SELECT count(pg_advisory_xact_lock(hashtextextended(d, 7001)))"
+    " FROM unnest(CAST(:debtors AS text[])) AS d"
+)
+
+
+async def lock_debtors(conn: AsyncConnection, debtor_ids: Sequence[str]) -> None:
+    """`lock_debtor` of each of `debtor_ids` in one statement, in sorted order (so that two batches
+    never wait on each other's locks crosswise)."""
+    if debtor_ids:
+        await conn.execute(_LOCK_DEBTORS, {"debtors": sorted(set(debtor_ids))})
 
 
 async def lock_debtor(conn: AsyncConnection, debtor_id: str) -> None:

@@ -65,6 +65,15 @@ class PostgresContactUnitOfWork(PostgresContactReads):
     async def lock_debtor(self, debtor_id: str) -> None:
         await rm.lock_debtor(self.tx, debtor_id)
 
+    async def lock_debtors(self, debtor_ids: Sequence[str]) -> None:
+        await rm.lock_debtors(self.tx, debtor_ids)
+
+    async def cases(self, case_ids: Sequence[str], *, for_update: bool = False) -> dict[str, CaseRow]:
+        return await rm.load_cases(self.tx, case_ids, for_update=for_update)
+
+    async def save_cases(self, new: Sequence[CaseRow], changed: Sequence[CaseRow]) -> None:
+        await rm.save_cases(self.tx, new, changed)
+
     async def open_cases_of_debtor(self, debtor_id: str) -> list[str]:
         return await rm.open_cases_of_debtor(self.tx, debtor_id)
 

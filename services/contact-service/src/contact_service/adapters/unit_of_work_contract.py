@@ -9,6 +9,7 @@ exception).
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from uuid import uuid4
@@ -128,6 +129,32 @@ class ContactUnitOfWorkContract:
             assert case.treatment == [{"day_offset": 0, "channel": "sms", "template": "t"}]
             assert [c.case_id for c in await uow.cases_assigned_to([("collector", "col-1")])] == [case_id]
             assert await uow.case("never-opened") is None
+
+    async def test_cases_are_read_and_written_many_at_a_time(self, begin: Any) -> None:
+        (first, debtor), (second, other) = ids(), ids()
+        async with begin() as uow:
+            await uow.insert_case(facts(first, debtor), "USD", 500, 10)
+        async with begin() as uow:
+            rows = await uow.cases([first, second, "never-opened"])
+            assert list(rows) == [first]
+            await uow.lock_debtors([other, debtor, debtor])
+            new = dataclasses.replace(rows[first], case_id=second, debtor_id=other, balance_minor=7)
+            again = dataclasses.replace(rows[first], balance_minor=1)  # known already: left as it is
+            moved = dataclasses.replace(
+                rows[first],
+                status="closed",
+                assignee_kind="agency",
+                assignee_id="ag-1",
+                balance_minor=0,
+                strategy_assigned_at=NOW,
+                treatment=[{"day_offset": 2, "channel": "email", "template": "t2"}],
+                facts=rows[first].facts.model_copy(update={"workplace_contact_prohibited": True}),
+            )
+            await uow.save_cases([new, again], [moved])
+        async with begin() as uow:
+            rows = await uow.cases([second, first], for_update=True)
+            assert rows[first] == moved
+            assert rows[second] == new
 
     async def test_the_open_cases_of_a_debtor_in_id_order(self, begin: Any) -> None:
         _, debtor = ids()

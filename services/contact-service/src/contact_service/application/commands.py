@@ -7,6 +7,7 @@ debtor's lock).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Literal
@@ -119,6 +120,13 @@ class FoldCaseEvent:
     case_id: str
     payload: EventPayload
     at: datetime
+
+
+@dataclass(frozen=True)
+class FoldCaseEvents:
+    """A consumed batch of collections.cases events, in offset order, folded together."""
+
+    events: Sequence[FoldCaseEvent]
 
 
 @dataclass(frozen=True)

@@ -4,6 +4,7 @@ consumer's transaction (with the batch's offsets)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -30,6 +31,12 @@ class ContactConsumers:
         self.bus = bus
 
     # --- collections.cases ---------------------------------------------------------------------
+
+    async def on_case_events(self, conn: AsyncConnection, deliveries: Sequence[Delivery]) -> None:
+        """A partition batch of case events folded together (they change read models only, so they
+        cause no events of their own)."""
+        folds = [c.FoldCaseEvent(d.event.subject or "", _payload(d), d.event.time) for d in deliveries]
+        await self.bus.handle(c.FoldCaseEvents(folds), tx=conn)
 
     async def on_case_event(self, conn: AsyncConnection, delivery: Delivery) -> None:
         event = delivery.event

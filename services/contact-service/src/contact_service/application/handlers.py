@@ -9,8 +9,10 @@ checks read without the lock.
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 from prometheus_client import Counter
@@ -297,24 +299,66 @@ def request_events(command: c.RecordDebtorRequest) -> list[EventPayload]:
 
 
 async def fold_case_event(command: c.FoldCaseEvent, uow: ContactUnitOfWork, env: ContactEnvironment) -> None:
-    """Case facts folded with `dcp_compliance.apply_payload`, the same fold the audit-service uses."""
-    payload, case_id = command.payload, command.case_id
-    if isinstance(payload, CaseOpened):
-        facts = apply_payload(None, payload, case_id, command.at)
-        assert facts is not None
-        total = payload.amounts.total_balance
-        await uow.insert_case(facts, total.currency, total.amount_minor, payload.risk_score)
-        return
-    case = await uow.case(case_id)
-    if case is None:
-        return  # a case opened before this service existed, or not ours: nothing to gate yet
-    # The same per-debtor lock as the gate and debtor requests: facts are never folded from a stale read.
-    await uow.lock_debtor(case.debtor_id)
-    case = await uow.case(case_id, for_update=True)
-    if case is None:
-        return
+    await fold_case_events(c.FoldCaseEvents([command]), uow, env)
+
+
+async def fold_case_events(
+    command: c.FoldCaseEvents, uow: ContactUnitOfWork, env: ContactEnvironment
+) -> None:
+    """Case facts folded with `dcp_compliance.apply_payload`, the same fold the audit-service uses: the
+    batch's cases read in one statement, their debtors locked together (the same per-debtor lock as
+    the gate and debtor requests, so facts are never folded from a stale read), written in one."""
+    events = command.events
+    ids = list(dict.fromkeys(e.case_id for e in events))
+    known = await uow.cases(ids)
+    opened = {e.case_id: e for e in events if isinstance(e.payload, CaseOpened)}
+    debtors = [case.debtor_id for case in known.values()]
+    debtors += [e.payload.debtor.debtor_id for e in opened.values() if isinstance(e.payload, CaseOpened)]
+    await uow.lock_debtors(debtors)
+    rows = await uow.cases(list(known), for_update=True) if known else {}
+    new: set[str] = set()
+    changed: set[str] = set()
+    for event in events:
+        row = rows.get(event.case_id)
+        if isinstance(event.payload, CaseOpened):
+            if row is None:
+                rows[event.case_id] = opened_case(event.case_id, event.payload, event.at)
+                new.add(event.case_id)
+            continue  # a repeat of a known case changes nothing
+        if row is None:
+            continue  # a case opened before this service existed, or not ours: nothing to gate yet
+        folded = fold_case(row, event.payload, event.at)
+        if folded is not row:
+            rows[event.case_id] = folded
+            if event.case_id not in new:
+                changed.add(event.case_id)
+    await uow.save_cases([rows[i] for i in ids if i in new], [rows[i] for i in ids if i in changed])
+
+
+def opened_case(case_id: str, payload: CaseOpened, at: datetime) -> CaseRow:
+    facts = apply_payload(None, payload, case_id, at)
+    assert facts is not None
+    total = payload.amounts.total_balance
+    return CaseRow(
+        case_id=case_id,
+        debtor_id=facts.debtor_id,
+        jurisdiction=facts.jurisdiction,
+        status="open",
+        assignee_kind=None,
+        assignee_id=None,
+        currency=total.currency,
+        balance_minor=total.amount_minor,
+        risk_score=payload.risk_score,
+        strategy_assigned_at=None,
+        treatment=[],
+        facts=facts,
+    )
+
+
+def fold_case(case: CaseRow, payload: EventPayload, at: datetime) -> CaseRow:
+    """The case after one of its events (the same row when the event changes nothing here)."""
     changes: dict[str, Any] = {}
-    facts = apply_payload(case.facts, payload, case_id, command.at)
+    facts = apply_payload(case.facts, payload, case.case_id, at)
     if facts is not None and facts != case.facts:
         changes["facts"] = facts
     if isinstance(payload, CaseAssigned):
@@ -325,9 +369,8 @@ async def fold_case_event(command: c.FoldCaseEvent, uow: ContactUnitOfWork, env:
         changes.update(balance_minor=payload.balance_after.amount_minor)
     elif isinstance(payload, CaseStrategyAssigned):
         steps = [s.model_dump(mode="json") for s in payload.treatment or []]
-        changes.update(strategy_assigned_at=command.at, treatment=steps)
-    if changes:
-        await uow.update_case(case_id, changes)
+        changes.update(strategy_assigned_at=at, treatment=steps)
+    return dataclasses.replace(case, **changes) if changes else case
 
 
 async def record_promise_outcome(
@@ -342,5 +385,6 @@ COMMAND_HANDLERS: dict[type, Handler[ContactUnitOfWork, ContactEnvironment]] = {
     c.MakePromise: make_promise,
     c.RecordDebtorRequest: record_debtor_request,
     c.FoldCaseEvent: fold_case_event,
+    c.FoldCaseEvents: fold_case_events,
     c.RecordPromiseOutcome: record_promise_outcome,
 }

@@ -168,6 +168,18 @@ class ContactUnitOfWork(ContactReads, Protocol):
         """Serialise every gate decision and record about one debtor until the transaction ends."""
         ...
 
+    async def lock_debtors(self, debtor_ids: Sequence[str]) -> None:
+        """`lock_debtor` of each of them, in one go and in a fixed order."""
+        ...
+
+    async def cases(self, case_ids: Sequence[str], *, for_update: bool = False) -> dict[str, CaseRow]:
+        """The known cases among `case_ids`, by id."""
+        ...
+
+    async def save_cases(self, new: Sequence[CaseRow], changed: Sequence[CaseRow]) -> None:
+        """Insert the `new` cases (one already known is left as it is) and write the `changed` ones whole."""
+        ...
+
     async def open_cases_of_debtor(self, debtor_id: str) -> list[str]:
         """The ids of the debtor's open cases, in id order."""
         ...
