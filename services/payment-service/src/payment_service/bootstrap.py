@@ -35,7 +35,11 @@ ROUTERS = (payments.router, arrangements.router)
 def subscriptions(handlers: PaymentConsumers) -> list[Subscription]:
     return [
         Subscription(
-            "payment-service.cases", ["collections.cases"], handlers.on_case_event, handles=CASE_EVENT_TYPES
+            "payment-service.cases",
+            ["collections.cases"],
+            handlers.on_case_event,
+            handles=CASE_EVENT_TYPES,
+            batch_handler=handlers.on_case_events,
         ),
         Subscription(
             "payment-service.contacts",

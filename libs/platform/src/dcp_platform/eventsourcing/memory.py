@@ -149,6 +149,9 @@ class InMemoryEventStore:
         events = conn.stream(stream_id) if conn is not None else self._streams.get(stream_id, [])
         return [e for e in events if e.stream_version > after_version]
 
+    async def existing(self, stream_ids: Sequence[str], *, conn: MemoryTransaction | None = None) -> set[str]:
+        return {s for s in stream_ids if await self.version(s, conn=conn) > 0}
+
     async def version(self, stream_id: str, *, conn: MemoryTransaction | None = None) -> int:
         return len(conn.stream(stream_id) if conn is not None else self._streams.get(stream_id, []))
 

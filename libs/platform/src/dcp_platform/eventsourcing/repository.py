@@ -54,6 +54,8 @@ class EventStorePort(Protocol):
 
     async def version(self, stream_id: str, *, conn: Any = None) -> int: ...
 
+    async def existing(self, stream_ids: Sequence[str], *, conn: Any = None) -> set[str]: ...
+
 
 class Repository(Generic[A]):
     """Aggregates of one type in an event store.
@@ -103,6 +105,11 @@ class Repository(Generic[A]):
 
     async def exists(self, aggregate_id: str, tx: Tx = None) -> bool:
         return (await self.store.version(self.aggregate.stream_id_for(aggregate_id), conn=tx)) > 0
+
+    async def existing(self, aggregate_ids: Sequence[str], tx: Tx = None) -> set[str]:
+        """Which of `aggregate_ids` have a stream, in one query."""
+        streams = {self.aggregate.stream_id_for(i): i for i in aggregate_ids}
+        return {streams[s] for s in await self.store.existing(list(streams), conn=tx)}
 
     def new_events(
         self, aggregate: A, changes: Sequence[EventPayload], jurisdiction: str | None = None

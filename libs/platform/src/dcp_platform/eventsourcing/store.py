@@ -97,6 +97,9 @@ _LOAD = text(
 _READ_ALL = text(
     f"SELECT {_COLUMNS} FROM events WHERE position > :after ORDER BY position LIMIT :limit"  # noqa: S608
 )
+_EXISTING = text(
+    "SELECT stream_id FROM events WHERE stream_id = ANY(CAST(:ids AS text[])) AND stream_version = 1"
+)
 _VERSION = text("SELECT coalesce(max(stream_version), 0) FROM events WHERE stream_id = :stream_id")
 
 
@@ -271,6 +274,16 @@ class EventStore:
             return [_row_to_event(r) for r in (await conn.execute(_LOAD, params)).all()]
         async with self._engine.connect() as own:
             return [_row_to_event(r) for r in (await own.execute(_LOAD, params)).all()]
+
+    async def existing(self, stream_ids: Sequence[str], *, conn: AsyncConnection | None = None) -> set[str]:
+        """Which of `stream_ids` have events, in one statement."""
+        if not stream_ids:
+            return set()
+        params = {"ids": list(stream_ids)}
+        if conn is not None:
+            return set((await conn.execute(_EXISTING, params)).scalars())
+        async with self._engine.connect() as own:
+            return set((await own.execute(_EXISTING, params)).scalars())
 
     async def version(self, stream_id: str, *, conn: AsyncConnection | None = None) -> int:
         if conn is not None:

@@ -120,6 +120,16 @@ class EventStoreContract:
         assert [e.stream_version for e in await store.load(s, after_version=1)] == [2, 3]
         assert await store.version(s) == 3
 
+    async def test_which_of_many_streams_exist_in_one_call(self, store: Any) -> None:
+        a, b, never = stream(), stream(), stream()
+        await store.append(a, 0, [new_event(a)])
+        await store.append(b, 0, [new_event(b), new_event(b)])
+        assert await store.existing([a, never, b]) == {a, b}
+        assert await store.existing([]) == set()
+        async with store.transaction() as tx:
+            await store.append(never, 0, [new_event(never)], conn=tx)
+            assert await store.existing([never], conn=tx) == {never}  # the transaction's own appends
+
     async def test_positions_grow_in_append_order(self, store: Any) -> None:
         a, b = stream(), stream()
         one = await store.append(a, 0, [new_event(a)])
@@ -243,6 +253,7 @@ class EventStoreContract:
         assert loaded.opted_out == {Channel.SMS}
         assert loaded.times == [NOW, NOW]  # each event replays with the time it happened
         assert await repo.exists(ledger.ledger_id)
+        assert await repo.existing([ledger.ledger_id, "nobody"]) == {ledger.ledger_id}
 
     async def test_an_unknown_aggregate_is_not_found(self, store: Any) -> None:
         repo = self.repository(store)

@@ -3,6 +3,7 @@ its currency, time zone, balance and closure for the ledger, and who it is assig
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
 from sqlalchemy import bindparam, select, update
@@ -12,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from dcp_platform.auth import CaseAssignment
 from dcp_platform.values import from_fields
 from payment_service.adapters.tables import case_facts
+from payment_service.application.ports import CaseRecord
 from payment_service.domain.ledger import CaseFacts
 
 
@@ -41,6 +43,47 @@ _ASSIGNED = _by_id.values(
     assignee_id=bindparam("assignee_id"),
     updated_at=bindparam("updated_at"),
 )
+
+
+_RECORD_COLUMNS = (*_OPENED_COLUMNS, "assignee_kind", "assignee_id")
+_UPSERT_RECORDS = _inserted.on_conflict_do_update(
+    index_elements=[case_facts.c.case_id], set_={k: _inserted.excluded[k] for k in _RECORD_COLUMNS}
+)
+_RECORDS = select(case_facts).where(case_facts.c.case_id.in_(bindparam("ids", expanding=True)))
+
+
+async def records(conn: AsyncConnection, case_ids: Sequence[str]) -> dict[str, CaseRecord]:
+    if not case_ids:
+        return {}
+    rows = await conn.execute(_RECORDS, {"ids": list(case_ids)})
+    return {
+        row.case_id: CaseRecord(
+            from_fields(CaseFacts, row),
+            None if row.assignee_kind is None else (row.assignee_kind, row.assignee_id),
+        )
+        for row in rows
+    }
+
+
+async def save_records(conn: AsyncConnection, records: Sequence[CaseRecord], at: datetime) -> None:
+    """Each record whole, in one multi-row upsert."""
+    if not records:
+        return
+    values = [
+        {
+            "case_id": r.facts.case_id,
+            "currency": r.facts.currency,
+            "balance_minor": r.facts.balance_minor,
+            "time_zone": r.facts.time_zone,
+            "jurisdiction": r.facts.jurisdiction,
+            "closed": r.facts.closed,
+            "assignee_kind": None if r.assignee is None else r.assignee[0],
+            "assignee_id": None if r.assignee is None else r.assignee[1],
+            "updated_at": at,
+        }
+        for r in records
+    ]
+    await conn.execute(_UPSERT_RECORDS, values)
 
 
 async def record_opened(conn: AsyncConnection, facts: CaseFacts, at: datetime) -> None:

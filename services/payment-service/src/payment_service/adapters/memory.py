@@ -13,7 +13,7 @@ reference gets the earlier one back. Both adapters pass `unit_of_work_contract.p
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -26,7 +26,7 @@ from dcp_platform.eventsourcing.timer_ports import MemoryTimerBook, MemoryTimers
 from dcp_platform.eventsourcing.timers import DueTimer
 from payment_service.adapters import projections
 from payment_service.adapters.ledgers import ledger_repository
-from payment_service.application.ports import PaymentBus, PaymentEnvironment, PaymentReference
+from payment_service.application.ports import CaseRecord, PaymentBus, PaymentEnvironment, PaymentReference
 from payment_service.domain.ledger import CaseFacts, CaseLedger
 
 _BOOKS = "payment_books"
@@ -108,6 +108,22 @@ class InMemoryPaymentUnitOfWork(MemoryTimers):
 
     async def case_facts(self, case_id: str) -> CaseFacts | None:
         return self.books.case_facts.get(case_id)
+
+    async def case_records(self, case_ids: Sequence[str]) -> dict[str, CaseRecord]:
+        books = self.books
+        return {
+            i: CaseRecord(books.case_facts[i], books.assignees.get(i))
+            for i in case_ids
+            if i in books.case_facts
+        }
+
+    async def save_case_records(self, records: Sequence[CaseRecord], at: datetime) -> None:
+        for record in records:
+            self.books.case_facts[record.facts.case_id] = record.facts
+            if record.assignee is None:
+                self.books.assignees.pop(record.facts.case_id, None)
+            else:
+                self.books.assignees[record.facts.case_id] = record.assignee
 
     async def record_case_opened(self, facts: CaseFacts, at: datetime) -> None:
         self.books.case_facts[facts.case_id] = facts

@@ -3,6 +3,7 @@ the case facts, payment references, read models and timers of the same transacti
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -13,7 +14,7 @@ from dcp_platform.eventsourcing.repository import Repository
 from dcp_platform.eventsourcing.store import EventStore
 from dcp_platform.eventsourcing.timer_ports import PostgresTimers
 from payment_service.adapters import case_facts, projections, references
-from payment_service.application.ports import PaymentEnvironment, PaymentReference
+from payment_service.application.ports import CaseRecord, PaymentEnvironment, PaymentReference
 from payment_service.domain.ledger import CaseFacts, CaseLedger
 
 
@@ -31,6 +32,12 @@ class PostgresPaymentUnitOfWork(PostgresTimers):
 
     async def case_facts(self, case_id: str) -> CaseFacts | None:
         return await case_facts.get(self.tx, case_id)
+
+    async def case_records(self, case_ids: Sequence[str]) -> dict[str, CaseRecord]:
+        return await case_facts.records(self.tx, case_ids)
+
+    async def save_case_records(self, records: Sequence[CaseRecord], at: datetime) -> None:
+        await case_facts.save_records(self.tx, records, at)
 
     async def record_case_opened(self, facts: CaseFacts, at: datetime) -> None:
         await case_facts.record_opened(self.tx, facts, at)

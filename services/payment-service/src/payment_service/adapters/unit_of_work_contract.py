@@ -35,7 +35,7 @@ from dcp_events.catalogue.enums import PaymentMethod, ReversalReason
 from dcp_platform.clock import ManualClock
 from dcp_platform.eventsourcing.store import ConcurrencyConflict
 from dcp_platform.eventsourcing.timers import DueTimer
-from payment_service.application.ports import PaymentEnvironment, PaymentReference
+from payment_service.application.ports import CaseRecord, PaymentEnvironment, PaymentReference
 from payment_service.domain.ledger import ArrangementPolicy, CaseFacts, CaseLedger
 
 NOW = datetime(2027, 1, 10, 12, 0, tzinfo=UTC)
@@ -137,6 +137,24 @@ class PaymentUnitOfWorkContract:
             await uow.record_case_opened(reopened, NOW + timedelta(hours=1))
         async with begin() as uow:
             assert await uow.case_facts(case_id) == reopened
+
+    async def test_case_records_are_read_and_written_many_at_a_time(self, begin: Any) -> None:
+        first, second = new_case_id(), new_case_id()
+        async with begin() as uow:
+            await uow.record_case_opened(facts(first), NOW)
+            await uow.record_case_assignment(first, "collector", "collector-1", NOW)
+        async with begin() as uow:
+            records = await uow.case_records([first, second])
+            assert records == {first: CaseRecord(facts(first), ("collector", "collector-1"))}
+            moved = CaseRecord(replace(facts(first), balance_minor=1, closed=True), ("agency", "ag-1"))
+            await uow.save_case_records([moved, CaseRecord(facts(second))], NOW)
+        async with begin() as uow:
+            assert await uow.case_records([second, first]) == {
+                first: moved,
+                second: CaseRecord(facts(second)),
+            }
+            assert await uow.case_facts(first) == moved.facts
+            assert await uow.case_records([]) == {}
 
     async def test_the_facts_of_a_case_never_opened_stay_unknown(self, begin: Any) -> None:
         case_id = new_case_id()

@@ -5,7 +5,8 @@ Each is handled by one function in `handlers.COMMAND_HANDLERS`. A command carrie
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import date, datetime
 
@@ -85,6 +86,10 @@ class RecordCaseOpened:
 
     facts: CaseFacts
 
+    @property
+    def case_id(self) -> str:
+        return self.facts.case_id
+
 
 @dataclass(frozen=True)
 class RecordCaseBalance:
@@ -105,6 +110,16 @@ class RecordCaseAssignment:
     case_id: str
     assignee_kind: str
     assignee_id: str
+
+
+@dataclass(frozen=True)
+class RecordCaseEvents:
+    """A consumed batch of the case commands above (opened, balance, closed, assignment), in order."""
+
+    commands: Sequence[RecordCaseOpened | RecordCaseBalance | RecordCaseClosed | RecordCaseAssignment]
+    cause: Callable[[str], AbstractContextManager[object]] | None = None
+    """The causal context of what the opening of case `case_id` causes (its held payments applied);
+    None: the current one."""
 
 
 # --- due dates (durable timers) -----------------------------------------------------------------

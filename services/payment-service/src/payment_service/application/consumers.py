@@ -9,7 +9,8 @@ goes to the topic's DLQ with the reason, for a person to resolve, and the consum
 
 from __future__ import annotations
 
-from typing import TypeVar
+from collections.abc import Sequence
+from typing import Any, TypeVar
 
 from dcp_events.catalogue.base import EventPayload
 from dcp_events.catalogue.building import parse_data_as
@@ -19,7 +20,7 @@ from dcp_events.catalogue.integration import PaymentPosted, case_id_for_account
 from dcp_events.envelope import CloudEvent
 from dcp_events.errors import EventError
 from dcp_platform.context import bind_context
-from dcp_platform.eventsourcing.consumer import Delivery, PoisonMessage
+from dcp_platform.eventsourcing.consumer import Delivery, PoisonMessage, delivery_context
 from dcp_platform.eventsourcing.repository import Tx
 from dcp_platform.eventsourcing.timers import DueTimer
 from payment_service.application import commands as c
@@ -86,6 +87,23 @@ class PaymentConsumers:
         self.bus = bus
 
     # --- collections.cases ---------------------------------------------------------------------
+
+    async def on_case_events(self, conn: Tx, deliveries: Sequence[Delivery]) -> None:
+        """A partition batch of case events recorded together. They change read models only, but for
+        the payments held for a case opened in the batch: those are applied in the context of its
+        opening."""
+        commands: list[Any] = []
+        openings: dict[str, CloudEvent] = {}
+        for delivery in deliveries:
+            event = _event(delivery)
+            command = case_event_command(event)
+            if command is not None:
+                commands.append(command)
+                if isinstance(command, c.RecordCaseOpened):
+                    openings.setdefault(command.case_id, event)
+        await self.bus.handle(
+            c.RecordCaseEvents(commands, cause=lambda case_id: delivery_context(openings[case_id])), tx=conn
+        )
 
     async def on_case_event(self, conn: Tx, delivery: Delivery) -> None:
         """Which cases exist, their currency, time zone, balance, closure, and who they are assigned

@@ -9,13 +9,20 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from contextlib import nullcontext
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 from dcp_events.catalogue.base import EventPayload
 from dcp_events.catalogue.payments import PaymentPlanAgreed, PromiseTracked, SettlementAgreed, SettlementPaid
 from dcp_platform.application import Handler
 from payment_service.application import commands as c
-from payment_service.application.ports import PaymentEnvironment, PaymentReference, PaymentUnitOfWork
+from payment_service.application.ports import (
+    CaseRecord,
+    PaymentEnvironment,
+    PaymentReference,
+    PaymentUnitOfWork,
+)
 from payment_service.domain.calendar import deadline
 from payment_service.domain.errors import PaymentReferenceConflict, PaymentUnknown, ReceivedInTheFuture
 from payment_service.domain.ledger import UTC_ZONE, CaseFacts, CaseLedger
@@ -240,6 +247,41 @@ async def record_case_assignment(
     await uow.record_case_assignment(command.case_id, command.assignee_kind, command.assignee_id, env.now())
 
 
+async def record_case_events(
+    command: c.RecordCaseEvents, uow: PaymentUnitOfWork, env: PaymentEnvironment
+) -> None:
+    """A batch of case events as the commands above one by one would record them: the batch's cases
+    read in one statement and written in one; the payments held for a case opened in it applied."""
+    now = env.now()
+    ids = list(dict.fromkeys(cmd.case_id for cmd in command.commands))
+    records = await uow.case_records(ids)
+    touched: dict[str, None] = {}
+    opened: dict[str, CaseFacts] = {}
+    for cmd in command.commands:
+        case_id = cmd.case_id
+        known = records.get(case_id)
+        if isinstance(cmd, c.RecordCaseOpened):
+            records[case_id] = CaseRecord(cmd.facts, None if known is None else known.assignee)
+            opened.setdefault(case_id, cmd.facts)
+        elif known is None:
+            continue  # a case never opened here stays unknown
+        elif isinstance(cmd, c.RecordCaseBalance):
+            records[case_id] = replace(known, facts=replace(known.facts, balance_minor=cmd.balance_minor))
+        elif isinstance(cmd, c.RecordCaseClosed):
+            facts = replace(known.facts, balance_minor=cmd.final_balance_minor, closed=True)
+            records[case_id] = replace(known, facts=facts)
+        else:
+            records[case_id] = replace(known, assignee=(cmd.assignee_kind, cmd.assignee_id))
+        touched[case_id] = None
+    await uow.save_case_records([records[i] for i in touched], now)
+    # Payments that arrived before their case: held on a ledger that exists already.
+    for case_id in await uow.ledgers.existing(list(opened), uow.tx):
+        with nullcontext() if command.cause is None else command.cause(case_id):
+            ledger = await load(uow, case_id)
+            ledger.apply_held_payments(opened[case_id], now, env.policy)
+            await save(uow, env, ledger, opened[case_id])
+
+
 # --- due dates (timers) ---------------------------------------------------------------------------
 
 
@@ -274,6 +316,7 @@ COMMAND_HANDLERS: dict[type, Handler[PaymentUnitOfWork, PaymentEnvironment]] = {
     c.RecordCaseBalance: record_case_balance,
     c.RecordCaseClosed: record_case_closed,
     c.RecordCaseAssignment: record_case_assignment,
+    c.RecordCaseEvents: record_case_events,
     c.PromiseDue: promise_due,
     c.InstallmentDue: installment_due,
     c.SettlementDue: settlement_due,

@@ -8,6 +8,7 @@ memory (`adapters/memory.py`, over the platform's in-memory event store).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
@@ -39,6 +40,14 @@ class PaymentReference:
     currency: str
 
 
+@dataclass(frozen=True)
+class CaseRecord:
+    """What the service keeps of a case: its facts, and who it is assigned to (kind, id)."""
+
+    facts: CaseFacts
+    assignee: tuple[str, str] | None = None
+
+
 class PaymentUnitOfWork(TimerPort, Protocol):
     """Everything one command touches, in one transaction."""
 
@@ -57,6 +66,14 @@ class PaymentUnitOfWork(TimerPort, Protocol):
     # --- what the service knows of each case (from collections.cases) --------------------------
 
     async def case_facts(self, case_id: str) -> CaseFacts | None: ...
+
+    async def case_records(self, case_ids: Sequence[str]) -> dict[str, CaseRecord]:
+        """The facts and assignee of the known cases among `case_ids`, by id, in one read."""
+        ...
+
+    async def save_case_records(self, records: Sequence[CaseRecord], at: datetime) -> None:
+        """Write each record whole (insert or replace), in one statement."""
+        ...
 
     async def record_case_opened(self, facts: CaseFacts, at: datetime) -> None:
         """Insert or replace the case's facts (a repeated CaseOpened overwrites them)."""
