@@ -229,6 +229,30 @@ async def anchors(platform: Platform, records: int, size: int) -> tuple[float, f
     return float(sent[-1]), float(row["nMsg.sec"])
 
 
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) of process `pid` and its reaped children so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    utime, stime, cutime, cstime = (int(f) for f in fields[11:15])
+    return (utime + stime + cutime + cstime) / os.sysconf("SC_CLK_TCK")
+
+
+def cpu_by_process(platform: Platform) -> dict[str, float]:
+    """CPU seconds so far of each service process, the PostgreSQL server and the Kafka broker."""
+    usage = {name: cpu_seconds(s.process.pid) for name, s in platform.services.items()}
+    for label, pattern in (("postgresql", "postgres"), ("kafka", "kafka.Kafka")):
+        total = 0.0
+        for entry in Path("/proc").iterdir():
+            if entry.name.isdigit():
+                try:
+                    command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+                    if pattern in command and "ProducerPerformance" not in command:
+                        total += cpu_seconds(int(entry.name))
+                except (OSError, ValueError):
+                    continue
+        usage[label] = total
+    return usage
+
+
 async def test_placements_end_to_end(kafka_bootstrap: str, database_server_url: str, tmp_path: Path) -> None:
     platform = await start_platform(kafka_bootstrap, database_server_url, START, tmp_path)
     try:
@@ -236,12 +260,14 @@ async def test_placements_end_to_end(kafka_bootstrap: str, database_server_url: 
         records = [placement(n, run) for n in range(PLACEMENTS)]
         size = sum(len(v) for _, v in records) // len(records)
         deadline = time.monotonic() + TIMEOUT
+        cpu_before = cpu_by_process(platform)
         started = time.perf_counter()
         produce_seconds = await produce(platform, records)
         await cases_opened(platform, {key for key, _ in records}, deadline)
         opened_seconds = time.perf_counter() - started
         await audit_caught_up(platform, deadline)
         trail_seconds = time.perf_counter() - started
+        cpu_after = cpu_by_process(platform)
         producer_anchor, consumer_anchor = await anchors(platform, max(PLACEMENTS * 5, 20_000), size)
     finally:
         stop_platform(platform)
@@ -256,3 +282,10 @@ async def test_placements_end_to_end(kafka_bootstrap: str, database_server_url: 
     print(f"  placements end to end:    {pipeline:10,.1f}/s")
     print(f"  kafka-producer-perf-test: {producer_anchor:10,.0f}/s   ratio {pipeline / producer_anchor:.4f}x")
     print(f"  kafka-consumer-perf-test: {consumer_anchor:10,.0f}/s   ratio {pipeline / consumer_anchor:.4f}x")
+    spent = {name: cpu_after[name] - cpu_before[name] for name in cpu_after}
+    per_placement = "  ".join(f"{name} {1000 * cpu / PLACEMENTS:.2f}" for name, cpu in spent.items())
+    total = sum(spent.values())
+    print(f"  CPU ms per placement: {per_placement}  (total {1000 * total / PLACEMENTS:.2f})")
+    cores = os.cpu_count() or 1
+    bound = cores * PLACEMENTS / total
+    print(f"  {cores} cores at that cost bound the pipeline at {bound:,.0f} placements/s")

@@ -18,12 +18,16 @@ from pydantic import (
     PlainSerializer,
     StrictInt,
     StringConstraints,
+    ValidationInfo,
     field_validator,
 )
 
 from dcp_events.jsonvalue import JsonValue, format_utc, to_json_value
 
 SPEC_VERSION: Final = "1.0"
+PARSED_STRICT_JSON: Final = "parsed_strict_json"
+"""Validation context key: the input was parsed by `canonical.loads_strict`, so its `data` is plain
+JSON already and is not walked again."""
 DATA_CONTENT_TYPE: Final = "application/json"
 # Content type of a structured-mode CloudEvent (the Kafka `content-type` header).
 STRUCTURED_CONTENT_TYPE = "application/cloudevents+json"
@@ -141,7 +145,9 @@ class CloudEvent(BaseModel):
 
     @field_validator("data", mode="after")
     @classmethod
-    def _data_is_plain_json(cls, value: dict[str, Any]) -> dict[str, Any]:
+    def _data_is_plain_json(cls, value: dict[str, Any], info: ValidationInfo) -> dict[str, Any]:
+        if info.context is not None and info.context.get(PARSED_STRICT_JSON):
+            return value  # parsed by `loads_strict`: plain JSON already (no floats, string keys)
         plain = to_json_value(value, path="data")
         assert isinstance(plain, dict)
         return plain

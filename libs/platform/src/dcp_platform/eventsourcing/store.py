@@ -6,7 +6,6 @@ Appends never take a table lock: concurrency on one stream is settled by the uni
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
@@ -17,6 +16,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from dcp_platform import jsontext
 from dcp_platform.eventsourcing.records import (
     ConcurrencyConflict,
     DuplicateEventId,
@@ -178,7 +178,7 @@ class EventStore:
             try:
                 async with driver.transaction():
                     rows = await driver.fetch(
-                        _APPEND_DRIVER_SQL, stream_id, expected_version, json.dumps(batch)
+                        _APPEND_DRIVER_SQL, stream_id, expected_version, jsontext.dumps(batch)
                     )
             except asyncpg.UniqueViolationError as exc:
                 if exc.constraint_name == "events_event_id_key":
@@ -221,7 +221,7 @@ class EventStore:
         try:
             result = await conn.execute(
                 _APPEND,
-                {"stream_id": stream_id, "expected": expected_version, "batch": json.dumps(batch)},
+                {"stream_id": stream_id, "expected": expected_version, "batch": jsontext.dumps(batch)},
             )
             rows = [row._mapping for row in result.all()]
         except IntegrityError as exc:
@@ -257,7 +257,7 @@ class EventStore:
             return 0
         try:
             async with conn.begin_nested():
-                result = await conn.execute(_APPEND_NEW_STREAMS, {"batch": json.dumps(batch)})
+                result = await conn.execute(_APPEND_NEW_STREAMS, {"batch": jsontext.dumps(batch)})
                 count = int(result.scalar_one())
         except IntegrityError as exc:
             raise ConcurrencyConflict(str(streams[0][0]), 0) from exc

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from contact_service.application.ports import CaseRow, PromiseRecord
 from dcp_compliance import CaseFacts, ContactHistoryEntry, ContactPurpose
 from dcp_events.catalogue.enums import Channel, ContactOutcome, ContactParty
+from dcp_platform import jsontext
 from dcp_platform.values import from_fields
 
 
@@ -84,20 +85,30 @@ _UPDATE_CASES = text(
 
 
 def _case_record(case: CaseRow) -> dict[str, Any]:
-    record = asdict(case)
-    record["facts"] = case.facts.model_dump(mode="json")
     at = case.strategy_assigned_at
-    record["strategy_assigned_at"] = None if at is None else at.isoformat()
-    return record
+    return {
+        "case_id": case.case_id,
+        "debtor_id": case.debtor_id,
+        "jurisdiction": case.jurisdiction,
+        "status": case.status,
+        "assignee_kind": case.assignee_kind,
+        "assignee_id": case.assignee_id,
+        "currency": case.currency,
+        "balance_minor": case.balance_minor,
+        "risk_score": case.risk_score,
+        "strategy_assigned_at": None if at is None else at.isoformat(),
+        "treatment": case.treatment,
+        "facts": case.facts.model_dump(mode="json"),
+    }
 
 
 async def save_cases(conn: AsyncConnection, new: Sequence[CaseRow], changed: Sequence[CaseRow]) -> None:
     """Insert the `new` cases (a case already known is left as it is) and write the `changed` ones
     whole: one statement each, however many cases."""
     if new:
-        await conn.execute(_INSERT_CASES, {"rows": json.dumps([_case_record(c) for c in new])})
+        await conn.execute(_INSERT_CASES, {"rows": jsontext.dumps([_case_record(c) for c in new])})
     if changed:
-        await conn.execute(_UPDATE_CASES, {"rows": json.dumps([_case_record(c) for c in changed])})
+        await conn.execute(_UPDATE_CASES, {"rows": jsontext.dumps([_case_record(c) for c in changed])})
 
 
 async def open_cases_of_debtor(conn: AsyncConnection, debtor_id: str) -> list[str]:
