@@ -29,6 +29,7 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
+from dcp_devstack.benchreport import record
 from dcp_devstack.config import StackConfig
 
 from .platform_under_test import Platform, start_platform, stop_platform
@@ -289,3 +290,19 @@ async def test_placements_end_to_end(kafka_bootstrap: str, database_server_url: 
     cores = os.cpu_count() or 1
     bound = cores * PLACEMENTS / total
     print(f"  {cores} cores at that cost bound the pipeline at {bound:,.0f} placements/s")
+    record(
+        f"placements end to end ({PLACEMENTS:,}, one replica per service)",
+        f"{pipeline:,.0f}/s",
+        goal=">= 1,000/s",
+        anchor=f"kafka-producer-perf-test {producer_anchor:,.0f}/s",
+        ratio=pipeline / producer_anchor,
+        met=pipeline >= 1000,
+    )
+    record(
+        "placements end to end, beside the consumer tool",
+        f"{pipeline:,.0f}/s",
+        goal=">= 1,000/s",
+        anchor=f"kafka-consumer-perf-test {consumer_anchor:,.0f}/s",
+        ratio=pipeline / consumer_anchor,
+        met=pipeline >= 1000,
+    )

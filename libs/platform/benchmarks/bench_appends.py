@@ -23,6 +23,7 @@ import pytest
 from aiokafka import AIOKafkaConsumer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
+from dcp_devstack.benchreport import record
 from dcp_devstack.testing import drop_database, new_database
 from dcp_platform.eventsourcing.postgres import asyncpg_dsn, create_engine
 from dcp_platform.eventsourcing.relay import OutboxRelay
@@ -30,7 +31,7 @@ from dcp_platform.eventsourcing.schema import install
 from dcp_platform.eventsourcing.store import EventStore, NewEvent
 
 APPENDS_PER_RUN = 4000
-WRITER_COUNTS = (1, 16)
+WRITER_COUNTS = (1, 4, 16)
 PAYLOAD = {"amount": {"amount_minor": 12_345, "currency": "USD"}, "reason": "payment", "note": "x" * 200}
 
 
@@ -211,6 +212,16 @@ def test_append_throughput_and_relay_latency(database_server_url: str, kafka_boo
             print(f"event store / {name} at 16 writers: {ours / ref:.2f}x")
     scaling = ours / (results["event store"][1] or 1)
     print(f"event store 16 writers / 1 writer: {scaling:.2f}x")
+    four = results["event store"][4] or 1
+    plain = results["plain asyncpg"][16] or 1
+    record(
+        "appends at 16 writers",
+        f"{ours:,.0f}/s (16/4 writers {ours / four:.2f}x)",
+        goal=">= 0.8x, 16 writers >= 1.5x 4",
+        anchor=f"plain asyncpg {plain:,.0f}/s",
+        ratio=ours / plain,
+        met=ours / plain >= 0.8 and ours / four >= 1.5,
+    )
     ranked = sorted(latencies)
     p99 = ranked[min(len(ranked) - 1, round(0.99 * len(ranked)) - 1)]
     print(

@@ -18,6 +18,7 @@ from audit_service.application.ingest import TrailWriter, replay
 from audit_service.application.verify import verify_trail
 from audit_service.main import MIGRATIONS
 from audit_service.settings import AuditServiceSettings
+from dcp_devstack.benchreport import record
 from dcp_devstack.kafka import create_topics_async
 from dcp_devstack.stack import catalogue_topics
 from dcp_devstack.testing import drop_database, new_database
@@ -123,4 +124,20 @@ async def test_bench_audit_ingest_and_verification(kafka_bootstrap: str, databas
     print(
         f"  /audit/verify (DB read, rehash, re-derive columns, Merkle): {verify_rate:10.0f} entries/s"
         f"  = {verify_rate / sha_rate:.3f} x plain SHA-256"
+    )
+    record(
+        "audit ingest",
+        f"{ingest_rate:,.0f} entries/s",
+        goal=">= 0.5x",
+        anchor=f"plain aiokafka consume {plain_rate:,.0f}/s",
+        ratio=ingest_rate / plain_rate,
+        met=ingest_rate / plain_rate >= 0.5,
+    )
+    record(
+        "verification",
+        f"{verify_rate:,.0f} entries/s",
+        goal=">= 0.3x",
+        anchor=f"plain SHA-256 loop {sha_rate:,.0f}/s",
+        ratio=verify_rate / sha_rate,
+        met=verify_rate / sha_rate >= 0.3,
     )

@@ -218,7 +218,8 @@ def bench() -> None:
     if not files:
         console.print("no benchmarks (bench_*.py) under libs/, services/ or tests/ yet")
         return
-    code = _run_pytest(cfg, [*files, "-s", "-p", "no:cacheprovider"], "benchmarks")
+    args = [*files, "-s", "-p", "no:cacheprovider", "-p", "dcp_devstack.benchreport"]
+    code = _run_pytest(cfg, args, "benchmarks")
     raise typer.Exit(code)
 
 

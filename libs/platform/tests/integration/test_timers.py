@@ -130,3 +130,23 @@ async def test_a_handler_can_reschedule_its_own_timer(database: Any) -> None:
     clock.advance(days=1)
     assert await worker.fire_due() == 1
     assert len(await fired(database)) == 2
+
+
+async def test_a_continuation_scheduled_now_fires_in_the_same_pass(database: Any) -> None:
+    """A long run in batches (the daily ageing) schedules its next batch at "now": the worker runs
+    it at once, not a poll interval later."""
+    await setup_fired_table(database)
+    clock = ManualClock(T0)
+
+    async def in_batches(conn: AsyncConnection, timer: DueTimer) -> None:
+        await record(conn, timer)
+        batch = int(timer.payload["batch"])
+        if batch < 5:
+            await timers.schedule(conn, timer.kind, f"run:after:{batch}", clock.now(), {"batch": batch + 1})
+
+    async with database.engine.begin() as conn:
+        await timers.schedule(conn, "ageing", "run", T0, {"batch": 1})
+    worker = TimerWorker(database.engine, clock, {"ageing": in_batches})
+
+    assert await worker.fire_due() == 5
+    assert await fired(database) == ["run", "run:after:1", "run:after:2", "run:after:3", "run:after:4"]

@@ -121,6 +121,25 @@ async def test_reaching_the_agency_stage_places_the_case_with_an_agency(
     assert case.assignee is not None and case.assignee.kind is AssigneeKind.AGENCY
 
 
+async def test_cases_opened_together_at_the_agency_stage_share_the_agencies_by_load(
+    service: InMemoryCaseService, policy: CollectionPolicy
+) -> None:
+    service.books.staff["agency-1"] = staff("agency-1", AssigneeKind.AGENCY)
+    service.books.staff["agency-2"] = staff("agency-2", AssigneeKind.AGENCY)
+    legal_dpd = 120  # past the legal threshold (91 days): opened straight into the legal stage
+    placements = [placement(f"ACC-L{n}", dpd=legal_dpd) for n in range(4)]
+    await service.handle(c.OpenCases(list(enumerate(placements))))
+    assignees = []
+    for p in placements:
+        case = await service.repository.get(p.case_id)
+        assert case.stage is Stage.LEGAL and case.assignee is not None
+        assignees.append(case.assignee.id)
+        assert [e.event_type for e in await service.store.load(p.case_id)][
+            -1
+        ] == "collections.case.assigned.v1"
+    assert sorted(assignees) == ["agency-1", "agency-1", "agency-2", "agency-2"]  # least loaded
+
+
 async def test_an_import_chunk_opens_new_cases_counts_duplicates_and_keeps_refused_rows(
     service: InMemoryCaseService,
 ) -> None:

@@ -132,16 +132,28 @@ class InMemoryEventStore:
         self, streams: Sequence[tuple[str, Sequence[NewEvent]]], *, conn: MemoryTransaction
     ) -> int:
         """All streams new, or ConcurrencyConflict and nothing staged; projectors are not run."""
+        return await self.append_streams([(s, 0, events) for s, events in streams], conn=conn)
+
+    async def append_streams(
+        self, streams: Sequence[tuple[str, int, Sequence[NewEvent]]], *, conn: MemoryTransaction
+    ) -> int:
+        """Every stream still at its expected version, or ConcurrencyConflict and nothing staged."""
         known = conn.event_ids()
-        for stream_id, events in streams:
-            if conn.stream(stream_id) or any(e.event_id in known for e in events):
-                raise ConcurrencyConflict(stream_id, 0)
+        for stream_id, expected, events in streams:
+            if len(conn.stream(stream_id)) != expected or any(e.event_id in known for e in events):
+                raise ConcurrencyConflict(stream_id, expected)
         count = 0
-        for stream_id, events in streams:
-            for version, event in enumerate(events, start=1):
+        for stream_id, expected, events in streams:
+            for version, event in enumerate(events, start=expected + 1):
                 conn.staged.append(self._recorded(stream_id, version, event))
                 count += 1
         return count
+
+    async def load_many(
+        self, stream_ids: Sequence[str], *, conn: MemoryTransaction | None = None
+    ) -> dict[str, list[RecordedEvent]]:
+        found = {s: await self.load(s, conn=conn) for s in stream_ids}
+        return {s: events for s, events in found.items() if events}
 
     async def load(
         self, stream_id: str, *, after_version: int = 0, conn: MemoryTransaction | None = None

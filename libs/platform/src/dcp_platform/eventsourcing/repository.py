@@ -56,6 +56,14 @@ class EventStorePort(Protocol):
 
     async def existing(self, stream_ids: Sequence[str], *, conn: Any = None) -> set[str]: ...
 
+    async def load_many(
+        self, stream_ids: Sequence[str], *, conn: Any = None
+    ) -> dict[str, list[RecordedEvent]]: ...
+
+    async def append_streams(
+        self, streams: Sequence[tuple[str, int, Sequence[NewEvent]]], *, conn: Any
+    ) -> int: ...
+
 
 class Repository(Generic[A]):
     """Aggregates of one type in an event store.
@@ -105,6 +113,26 @@ class Repository(Generic[A]):
 
     async def exists(self, aggregate_id: str, tx: Tx = None) -> bool:
         return (await self.store.version(self.aggregate.stream_id_for(aggregate_id), conn=tx)) > 0
+
+    async def find_many(self, aggregate_ids: Sequence[str], tx: Tx = None) -> dict[str, A]:
+        """The aggregates of `aggregate_ids` that exist, by id, loaded in one query."""
+        streams = {self.aggregate.stream_id_for(i): i for i in aggregate_ids}
+        histories = await self.store.load_many(list(streams), conn=tx)
+        return {streams[s]: self.aggregate.from_history(streams[s], h) for s, h in histories.items()}
+
+    async def append_together(self, aggregates: Sequence[A], tx: Tx) -> list[tuple[A, list[EventPayload]]]:
+        """Append what each of `aggregates` recorded in one statement (all or none: ConcurrencyConflict
+        when any of them moved on, the caller then saves them one by one). The projections are not
+        run: the caller writes the read models of what it returns, `(aggregate, changes)`, itself."""
+        pending = [a for a in aggregates if a.pending]
+        streams = [(a.stream_id, a.version, self.new_events(a, a.pending)) for a in pending]
+        await self.store.append_streams(streams, conn=tx)
+        saved = []
+        for aggregate in pending:
+            changes = aggregate.pull_changes()
+            aggregate.version += len(changes)
+            saved.append((aggregate, changes))
+        return saved
 
     async def existing(self, aggregate_ids: Sequence[str], tx: Tx = None) -> set[str]:
         """Which of `aggregate_ids` have a stream, in one query."""

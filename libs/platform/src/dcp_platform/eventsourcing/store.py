@@ -94,6 +94,10 @@ _LOAD = text(
     f"SELECT {_COLUMNS} FROM events WHERE stream_id = :stream_id AND stream_version > :after"  # noqa: S608
     " ORDER BY stream_version"
 )
+_LOAD_MANY = text(
+    f"SELECT {_COLUMNS} FROM events WHERE stream_id = ANY(CAST(:ids AS text[]))"  # noqa: S608
+    " ORDER BY stream_id, stream_version"
+)
 _READ_ALL = text(
     f"SELECT {_COLUMNS} FROM events WHERE position > :after ORDER BY position LIMIT :limit"  # noqa: S608
 )
@@ -242,9 +246,19 @@ class EventStore:
         and nothing is written, and the caller falls back to `append` per stream. Projectors are not
         run: the caller writes its read models for the batch in the same transaction.
         """
+        return await self.append_streams([(s, 0, events) for s, events in streams], conn=conn)
+
+    async def append_streams(
+        self, streams: Sequence[tuple[str, int, Sequence[NewEvent]]], *, conn: AsyncConnection
+    ) -> int:
+        """Append to many streams in one statement, each at its expected version (0 for a new one).
+
+        All or nothing: if any stream moved on (or an event id is stored), ConcurrencyConflict and
+        nothing is written; the caller falls back to `append` per stream. Projectors are not run.
+        """
         batch: list[dict[str, Any]] = []
-        for stream_id, events in streams:
-            for version, event in enumerate(events, start=1):
+        for stream_id, expected, events in streams:
+            for version, event in enumerate(events, start=expected + 1):
                 batch.append(
                     {
                         "ord": len(batch),
@@ -260,10 +274,27 @@ class EventStore:
                 result = await conn.execute(_APPEND_NEW_STREAMS, {"batch": jsontext.dumps(batch)})
                 count = int(result.scalar_one())
         except IntegrityError as exc:
-            raise ConcurrencyConflict(str(streams[0][0]), 0) from exc
+            raise ConcurrencyConflict(str(streams[0][0]), streams[0][1]) from exc
         for item in batch:
             EVENTS_APPENDED.labels(item["event_type"]).inc()
         return count
+
+    async def load_many(
+        self, stream_ids: Sequence[str], *, conn: AsyncConnection | None = None
+    ) -> dict[str, list[RecordedEvent]]:
+        """The events of each of `stream_ids` that has any, in version order, in one query."""
+        if not stream_ids:
+            return {}
+        params = {"ids": list(stream_ids)}
+        if conn is not None:
+            rows = (await conn.execute(_LOAD_MANY, params)).all()
+        else:
+            async with self._engine.connect() as own:
+                rows = (await own.execute(_LOAD_MANY, params)).all()
+        found: dict[str, list[RecordedEvent]] = {}
+        for row in rows:
+            found.setdefault(row.stream_id, []).append(_row_to_event(row))
+        return found
 
     async def load(
         self, stream_id: str, *, after_version: int = 0, conn: AsyncConnection | None = None

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
@@ -21,6 +20,7 @@ from prometheus_client import Counter
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from dcp_platform import jsontext
 from dcp_platform.clock import Clock
 from dcp_platform.context import bind_context
 from dcp_platform.lifecycle import BackgroundLoop
@@ -72,9 +72,8 @@ async def schedule(
     """Schedule (or move) the timer (kind, key) in the caller's transaction."""
     if due_at.tzinfo is None:
         raise ValueError("timer due times must be timezone-aware")
-    await conn.execute(
-        _SCHEDULE, {"kind": kind, "key": key, "due_at": due_at, "payload": json.dumps(dict(payload or {}))}
-    )
+    params = {"kind": kind, "key": key, "due_at": due_at, "payload": jsontext.dumps(dict(payload or {}))}
+    await conn.execute(_SCHEDULE, params)
 
 
 async def cancel(conn: AsyncConnection, kind: str, key: str) -> None:
@@ -130,6 +129,7 @@ class TimerWorker(BackgroundLoop):
         fired = 0
         while True:
             now = self._clock.now()
+            fired_now = 0
             async with self._engine.begin() as conn:
                 rows = (
                     await conn.execute(
@@ -139,8 +139,11 @@ class TimerWorker(BackgroundLoop):
                 for row in rows:
                     timer = DueTimer(row.id, row.kind, row.key, row.due_at, row.payload, row.attempts)
                     if await self._fire(conn, timer, now):
-                        fired += 1
-            if len(rows) < self._batch_size:
+                        fired_now += 1
+            fired += fired_now
+            # A handler may have scheduled its continuation at "now" (a long run in batches): look
+            # again at once rather than a poll interval later, unless nothing fired this round.
+            if len(rows) < self._batch_size and fired_now == 0:
                 return fired
 
     async def _fire(self, conn: AsyncConnection, timer: DueTimer, now: datetime) -> bool:

@@ -130,6 +130,29 @@ class EventStoreContract:
             await store.append(never, 0, [new_event(never)], conn=tx)
             assert await store.existing([never], conn=tx) == {never}  # the transaction's own appends
 
+    async def test_many_streams_load_and_append_in_one_call_all_or_nothing(self, store: Any) -> None:
+        a, b, c = stream(), stream(), stream()
+        await store.append(a, 0, [new_event(a)])
+        await store.append(b, 0, [new_event(b), new_event(b)])
+        async with store.transaction() as tx:
+            assert (
+                await store.append_streams(
+                    [(a, 1, [new_event(a)]), (b, 2, [new_event(b)]), (c, 0, [new_event(c)])], conn=tx
+                )
+                == 3
+            )
+        loaded = await store.load_many([a, b, c, stream()])
+        assert {s: [e.stream_version for e in events] for s, events in loaded.items()} == {
+            a: [1, 2],
+            b: [1, 2, 3],
+            c: [1],
+        }
+        with pytest.raises(ConcurrencyConflict):
+            async with store.transaction() as tx:
+                await store.append_streams([(c, 1, [new_event(c)]), (a, 1, [new_event(a)])], conn=tx)
+        assert await store.version(c) == 1  # a stale stream refused the whole statement
+        assert await store.load_many([]) == {}
+
     async def test_positions_grow_in_append_order(self, store: Any) -> None:
         a, b = stream(), stream()
         one = await store.append(a, 0, [new_event(a)])

@@ -91,6 +91,15 @@ class InMemoryCaseUnitOfWork(MemoryTimers):
             opened.append(case)
         return opened
 
+    async def save_together(self, cases: Sequence[Case]) -> list[tuple[Case, list[CaseEvent]]]:
+        saved = []
+        for case in cases:
+            changes = list(case.pending)
+            if changes:
+                await self.cases.save(case, self.tx)
+                saved.append((case, changes))
+        return saved
+
     async def project(self, changed: Sequence[tuple[Case, Sequence[CaseEvent]]]) -> None:
         for case, _ in changed:
             _project(self.tx, case, self.env)

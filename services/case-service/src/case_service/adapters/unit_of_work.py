@@ -88,6 +88,12 @@ class PostgresCaseUnitOfWork(PostgresTimers):
             case.version = len(case.pull_changes())
         return opened
 
+    async def save_together(self, cases: Sequence[Case]) -> list[tuple[Case, list[CaseEvent]]]:
+        appended = await self.cases.append_together(cases, self.tx)
+        saved = [(case, [c for c in changes if isinstance(c, CaseEvent)]) for case, changes in appended]
+        await self.project(saved)
+        return saved
+
     async def project(self, changed: Sequence[tuple[Case, Sequence[CaseEvent]]]) -> None:
         await project_cases(self.tx, changed, self.env.now(), self.env.policy)
 

@@ -21,7 +21,8 @@ from case_service.application.ports import CaseEnvironment
 from case_service.domain.assignment import Qualification, StaffMember
 from dcp_events.catalogue.base import CaseAmounts, Money
 from dcp_events.catalogue.debtor import Account, Debtor
-from dcp_events.catalogue.enums import AssigneeKind
+from dcp_events.catalogue.enums import AssigneeKind, HoldType
+from dcp_platform.eventsourcing.records import ConcurrencyConflict
 
 NOW = datetime(2026, 11, 30, 10, 0, tzinfo=UTC)
 
@@ -109,6 +110,42 @@ class CaseUnitOfWorkContract:
             ids = [first.case_id, second.case_id, "never-placed"]
             assert await uow.existing_case_ids(ids) == {first.case_id, second.case_id}
             assert (await uow.cases.get(second.case_id, uow.tx)).case_id == second.case_id
+
+    async def test_cases_saved_together_append_and_project_each_or_none_when_one_moved_on(
+        self, begin: Any, env: CaseEnvironment
+    ) -> None:
+        first, second = new_case(placement(dpd=30), env), new_case(placement(dpd=30), env)
+        async with begin() as uow:
+            opened = await uow.open_new([first, second])
+            await uow.project([(case, []) for case in opened])
+        tomorrow = NOW.date() + timedelta(days=1)
+        async with begin() as uow:
+            found = await uow.cases.find_many([first.case_id, second.case_id, "never-placed"], uow.tx)
+            assert sorted(found) == sorted([first.case_id, second.case_id])
+            for case in found.values():
+                case.age(tomorrow, env.policy)  # 31 days past due: a new bucket
+            saved = await uow.save_together(list(found.values()))
+            assert sorted(case.case_id for case, changes in saved if changes) == sorted(found)
+            assert all(case.pending == [] for case in found.values())
+        async with begin() as uow:
+            for case_id in (first.case_id, second.case_id):
+                again = await uow.cases.get(case_id, uow.tx)
+                assert again.version == found[case_id].version and again.bucket != first.bucket
+        # One of them moved on meanwhile: a conflict, and the other is not saved either.
+        async with begin() as uow:
+            stale = await uow.cases.find_many([first.case_id, second.case_id], uow.tx)
+        async with begin() as uow:
+            moved = await uow.cases.get(first.case_id, uow.tx)
+            moved.place_hold("h-1", HoldType.DEBT_ADVICE, reason="adviser", expires_at=None, now=NOW)
+            await uow.cases.save(moved, uow.tx)
+        async with begin() as uow:
+            for case in stale.values():
+                case.place_hold("h-2", HoldType.DEBT_ADVICE, reason="adviser", expires_at=None, now=NOW)
+            with pytest.raises(ConcurrencyConflict):
+                await uow.save_together(list(stale.values()))
+        async with begin() as uow:
+            untouched = await uow.cases.get(second.case_id, uow.tx)
+            assert untouched.version == stale[second.case_id].version
 
     async def test_cases_due_for_ageing_are_listed_oldest_first(
         self, begin: Any, env: CaseEnvironment

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager, nullcontext
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any, TypeVar
 
@@ -16,7 +17,14 @@ from case_service.application import commands as c
 from case_service.application.imports import placement_from_row
 from case_service.application.ports import CaseEnvironment, CaseUnitOfWork
 from case_service.domain.ageing import next_midnight
-from case_service.domain.assignment import AssignmentPolicy, CaseProfile, Choice, check_direct, choose
+from case_service.domain.assignment import (
+    AssignmentPolicy,
+    Candidate,
+    CaseProfile,
+    Choice,
+    check_direct,
+    choose,
+)
 from case_service.domain.case import Case
 from case_service.domain.errors import (
     AssigneeNotQualified,
@@ -91,16 +99,25 @@ def reached_agency_stage(env: CaseEnvironment, case: Case, changes: Sequence[Cas
 
 async def place_with_agency(uow: CaseUnitOfWork, env: CaseEnvironment, case: Case) -> None:
     """Agency placement at a stage: the least-loaded qualified agency, if any (else stays in house)."""
+    if assign_to_agency(env, case, await uow.candidates(AssigneeKind.AGENCY)):
+        await save(uow, env, case)
+
+
+def assign_to_agency(env: CaseEnvironment, case: Case, pool: list[Candidate]) -> bool:
+    """Assign the case to the least-loaded qualified agency of `pool` (whose load then counts the
+    case); False when none is qualified and has room (the case stays in house)."""
     assert case.debtor is not None
-    pool = await uow.candidates(AssigneeKind.AGENCY)
     try:
         choice = choose(
             AssignmentPolicy.AGENCY, CaseProfile(case.jurisdiction, case.debtor.language), pool, env.today()
         )
     except NoQualifiedAssignee:
-        return
+        return False
     case.assign(choice.kind, choice.id, choice.reason, choice.policy.value)
-    await save(uow, env, case)
+    for n, candidate in enumerate(pool):
+        if candidate.member.kind is choice.kind and candidate.member.id == choice.id:
+            pool[n] = replace(candidate, open_cases=candidate.open_cases + 1)
+    return True
 
 
 async def _keep_timers(uow: CaseUnitOfWork, case: Case, changes: Sequence[CaseEvent]) -> None:
@@ -160,6 +177,11 @@ async def open_cases(command: c.OpenCases, uow: CaseUnitOfWork, env: CaseEnviron
     fresh: list[tuple[Case, list[CaseEvent]]] = []
     numbers: dict[str, int] = {}
     duplicates = 0
+    agencies: list[Candidate] | None = None
+
+    def cause_of(number: int) -> AbstractContextManager[object]:
+        return nullcontext() if command.cause is None else command.cause(number)
+
     for number, placement in command.placements:
         if placement.case_id in existing:
             duplicates += 1
@@ -169,22 +191,19 @@ async def open_cases(command: c.OpenCases, uow: CaseUnitOfWork, env: CaseEnviron
         except CaseRuleViolation as exc:
             rejections.append((number, str(exc)))
             continue
+        if reached_agency_stage(env, case, list(case.pending)):
+            if agencies is None:
+                agencies = await uow.candidates(AssigneeKind.AGENCY)  # once per chunk
+            assign_to_agency(env, case, agencies)
         existing.add(case.case_id)
         fresh.append((case, list(case.pending)))
         numbers[case.case_id] = number
 
-    def cause(case: Case) -> AbstractContextManager[object]:
-        return nullcontext() if command.cause is None else command.cause(numbers[case.case_id])
-
-    opened = await uow.open_new([case for case, _ in fresh], cause)
+    opened = await uow.open_new([case for case, _ in fresh], lambda case: cause_of(numbers[case.case_id]))
     kept = {id(case) for case in opened}
     changed = [(case, changes) for case, changes in fresh if id(case) in kept]
     duplicates += len(fresh) - len(changed)
     await uow.project(changed)
-    for case, changes in changed:
-        if reached_agency_stage(env, case, changes):
-            with cause(case):
-                await place_with_agency(uow, env, case)
     return {"accepted": len(changed), "duplicates": duplicates, "rejections": rejections}
 
 
@@ -387,12 +406,16 @@ async def age_cases(command: c.AgeCases, uow: CaseUnitOfWork, env: CaseEnvironme
     """One batch of the daily ageing; schedules the next batch at once, or tomorrow's run."""
     now, today = env.now(), env.today()
     case_ids = await uow.case_ids_needing_ageing(today, command.batch)
-
-    def age(case: Case) -> None:
+    cases = await uow.cases.find_many(case_ids, uow.tx)  # the batch's streams in one read
+    agencies: list[Candidate] | None = None
+    for case in cases.values():
         case.age(today, env.policy)
-
-    for case_id in case_ids:
-        await execute(uow, env, case_id, age)
+        if reached_agency_stage(env, case, list(case.pending)):
+            if agencies is None:
+                agencies = await uow.candidates(AssigneeKind.AGENCY)
+            assign_to_agency(env, case, agencies)
+    for case, changes in await uow.save_together(list(cases.values())):  # one append, one projection
+        await _keep_timers(uow, case, changes)
     if len(case_ids) == command.batch:  # more to do: continue at once, in a new transaction
         await uow.schedule_timer(AGEING_TIMER, f"{today.isoformat()}:after:{case_ids[-1]}", now)
     else:

@@ -59,6 +59,12 @@ class CaseUnitOfWork(TimerPort, Protocol):
         events are stamped within `cause(case)` (the current context when None)."""
         ...
 
+    async def save_together(self, cases: Sequence[Case]) -> list[tuple[Case, list[CaseEvent]]]:
+        """Append what each case recorded and project them, together (one append and one projection
+        where the store allows); ConcurrencyConflict, and nothing saved, when one of them moved on
+        since it was loaded. Returns (case, changes) of the cases that recorded something."""
+        ...
+
     async def project(self, changed: Sequence[tuple[Case, Sequence[CaseEvent]]]) -> None:
         """The read models of cases appended by `open_new` (saves through `cases` project themselves)."""
         ...
