@@ -194,6 +194,8 @@ def create_service_app(
         checks.append(health.postgres_check(settings.database_dsn, timeout=timeout))
         checks.append(health.kafka_check(settings.kafka_bootstrap_servers, timeout=timeout))
     checks.extend(readiness_checks)
+    app.state.consumers = []  # the service's consumer groups, named by its bootstrap
+    checks.append(health.consumers_check(lambda: app.state.consumers))
     app.state.readiness_checks = checks
 
     install_problem_handlers(app)

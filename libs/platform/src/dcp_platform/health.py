@@ -52,6 +52,26 @@ def kafka_check(bootstrap_servers: str, *, timeout: float = 2.0, name: str = "ka
     return ReadinessCheck(name, probe)
 
 
+class ConsumerUnhealthy(RuntimeError):
+    """A consumer group of the service does not consume (see its `health()`)."""
+
+
+def consumers_check(consumers: Callable[[], Sequence[Any]], *, name: str = "consumers") -> ReadinessCheck:
+    """Fails while any consumer group's loop has ended, keeps failing, or is stalled behind its lag:
+    a dead or stuck consumer never hides behind a healthy database and broker."""
+
+    async def probe() -> None:
+        problems = [
+            f"{c.group_id}: {reason}"
+            for c in consumers()
+            if hasattr(c, "health") and (reason := c.health()) is not None
+        ]
+        if problems:
+            raise ConsumerUnhealthy("; ".join(problems))
+
+    return ReadinessCheck(name, probe)
+
+
 async def _run_one(check: ReadinessCheck, timeout_seconds: float) -> dict[str, Any]:
     started = time.perf_counter()
     try:
@@ -61,6 +81,8 @@ async def _run_one(check: ReadinessCheck, timeout_seconds: float) -> dict[str, A
     except Exception as exc:
         _log.warning("readiness check failed", check=check.name, error=repr(exc))
         outcome = {"status": "fail", "error": type(exc).__name__}
+        if isinstance(exc, ConsumerUnhealthy):
+            outcome["detail"] = str(exc)[:1000]
     else:
         outcome = {"status": "ok"}
     outcome["duration_ms"] = round((time.perf_counter() - started) * 1000, 1)

@@ -143,8 +143,8 @@ async def test_restart_after_the_database_commit_has_no_double_effect(
         kafka_bootstrap, topic, [(b"case-3", encode_event(cloudevent("case-3", n))) for n in (1, 2, 3)]
     )
 
-    class Killed(Exception):
-        pass
+    class Killed(BaseException):
+        """The process dying: not an error the consume loop retries."""
 
     async def die_after_commit() -> None:
         # The database transaction committed; the process dies before anything else happens
@@ -351,3 +351,151 @@ async def test_a_batch_handler_is_given_the_whole_partition_batch_once(
     assert await effects(database) == [("case-6", n) for n in range(1, 6)]
     # Offsets in order, each handed over once, in as many calls as the broker's fetches took.
     assert [offset for call in calls for offset in call] == [0, 1, 2, 3, 4]
+
+
+async def test_an_infrastructure_failure_is_retried_and_never_dead_letters_a_record(
+    database: Any, kafka_bootstrap: str, new_topic: Any
+) -> None:
+    """The database connection lost mid-batch (terminated by the server) and the network failing:
+    the batch is retried from the stored offsets until it goes through; every record applied once,
+    none dead-lettered, and the loop keeps running."""
+    topic = await new_topic("infra")
+    await make_effects_table(database)
+    await produce(
+        kafka_bootstrap, topic, [(b"case-7", encode_event(cloudevent("case-7", n))) for n in range(1, 6)]
+    )
+    failures = {"terminated": False, "network": 0}
+
+    async def flaky(conn: AsyncConnection, delivery: Delivery) -> None:
+        if delivery.event.data["n"] == 3 and not failures["terminated"]:
+            failures["terminated"] = True
+            await conn.execute(text("SELECT pg_terminate_backend(pg_backend_pid())"))
+        if delivery.event.data["n"] == 4 and failures["network"] < 4:  # more than max_attempts
+            failures["network"] += 1
+            raise ConnectionResetError("connection reset by peer")
+        await record_effect(conn, delivery)
+
+    consumer = EventConsumer(
+        database.engine,
+        kafka_bootstrap,
+        group_id=f"g-{topic}",
+        topics=[topic],
+        handler=flaky,
+        retry_backoff=0.01,
+    )
+    await consumer.start()
+    try:
+        await eventually(lambda: _has(database, 5), timeout=60)
+        await asyncio.sleep(0.5)
+        assert consumer.health() is None
+    finally:
+        await consumer.stop()
+    assert failures == {"terminated": True, "network": 4}
+    assert await effects(database) == [("case-7", n) for n in range(1, 6)]
+    assert await read_topic(kafka_bootstrap, f"{topic}.dlq", expect=0, timeout=1) == []
+
+
+async def test_a_record_too_large_for_the_dead_letter_topic_leaves_a_compact_letter(
+    database: Any, kafka_bootstrap: str, new_topic: Any
+) -> None:
+    """A gzip batch the broker accepts holds a record of 3 MB that cannot be decoded: the dead
+    letter keeps the reason, the coordinates, the size and digest, and the consumer goes on."""
+    import hashlib
+
+    topic = await new_topic("huge")
+    await make_effects_table(database)
+    huge = b"{" + b"x" * (3 * 2**20)
+    producer = AIOKafkaProducer(
+        bootstrap_servers=kafka_bootstrap, compression_type="gzip", max_request_size=8 * 2**20
+    )
+    await producer.start()
+    try:
+        await producer.send_and_wait(topic, value=huge, key=b"case-8", partition=0)
+        await producer.send_and_wait(
+            topic, value=encode_event(cloudevent("case-8", 1)), key=b"case-8", partition=0
+        )
+    finally:
+        await producer.stop()
+    consumer = consumer_for(database, kafka_bootstrap, topic)
+    await consumer.start()
+    try:
+        await eventually(lambda: _has(database, 1), timeout=30)
+    finally:
+        await consumer.stop()
+    [(key, value, headers)] = await read_topic(kafka_bootstrap, f"{topic}.dlq", expect=1)
+    found = dict(headers)
+    assert key == b"case-8" and value in (None, b"")
+    assert b"cannot decode" in found["dlq.error"]
+    assert found["dlq.original.offset"] == b"0"
+    assert found["dlq.original.size"] == str(len(huge)).encode()
+    assert found["dlq.original.sha256"] == hashlib.sha256(huge).hexdigest().encode()
+
+
+async def test_a_catalogued_event_on_another_catalogue_topic_is_a_dead_letter(
+    database: Any, kafka_bootstrap: str, new_topic: Any
+) -> None:
+    prefix = (await new_topic("wrong")) + "."
+    from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
+    admin = AIOKafkaAdminClient(bootstrap_servers=kafka_bootstrap)
+    await admin.start()
+    try:
+        names = [f"{prefix}integration.placements", f"{prefix}integration.placements.dlq"]
+        await admin.create_topics([NewTopic(n, 1, 1) for n in names])
+    finally:
+        await admin.close()
+    await make_effects_table(database)
+    misplaced = cloudevent("case-9", 1)  # collections.payment.received: it belongs on collections.payments
+    await produce(kafka_bootstrap, names[0], [(b"case-9", encode_event(misplaced))])
+    consumer = EventConsumer(
+        database.engine,
+        kafka_bootstrap,
+        group_id=f"g-{prefix}",
+        topics=["integration.placements"],
+        handler=record_effect,
+        topic_prefix=prefix,
+    )
+    await consumer.start()
+    try:
+        [(_, value, headers)] = await read_topic(kafka_bootstrap, names[1], expect=1)
+    finally:
+        await consumer.stop()
+    assert value == encode_event(misplaced)
+    assert b"belongs on collections.payments" in dict(headers)["dlq.error"]
+    assert await effects(database) == []
+
+
+async def test_a_consumer_that_keeps_failing_says_so_and_recovers(
+    database: Any, kafka_bootstrap: str, new_topic: Any
+) -> None:
+    topic = await new_topic("unwell")
+    await make_effects_table(database)
+    await produce(kafka_bootstrap, topic, [(b"case-10", encode_event(cloudevent("case-10", 1)))])
+    down = {"database": True}
+
+    async def while_down(conn: AsyncConnection, delivery: Delivery) -> None:
+        if down["database"]:
+            raise OSError("could not connect to the database")
+        await record_effect(conn, delivery)
+
+    consumer = EventConsumer(
+        database.engine, kafka_bootstrap, group_id=f"g-{topic}", topics=[topic], handler=while_down
+    )
+    await consumer.start()
+    try:
+        await eventually(lambda: _unhealthy(consumer), timeout=30)
+        assert "could not connect" in (consumer.health() or "")
+        down["database"] = False
+        await eventually(lambda: _has(database, 1), timeout=60)
+        await eventually(lambda: _healthy(consumer), timeout=30)
+    finally:
+        await consumer.stop()
+    assert await read_topic(kafka_bootstrap, f"{topic}.dlq", expect=0, timeout=1) == []
+
+
+async def _unhealthy(consumer: EventConsumer) -> bool:
+    return consumer.health() is not None
+
+
+async def _healthy(consumer: EventConsumer) -> bool:
+    return consumer.health() is None

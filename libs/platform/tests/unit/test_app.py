@@ -53,6 +53,26 @@ async def test_readiness_runs_the_given_checks() -> None:
     assert checks_out["down"]["error"] == "ConnectionRefusedError"
 
 
+async def test_readiness_fails_while_a_consumer_group_does_not_consume() -> None:
+    class Group:
+        def __init__(self, group_id: str, reason: str | None) -> None:
+            self.group_id, self.reason = group_id, reason
+
+        def health(self) -> str | None:
+            return self.reason
+
+    app = create_service_app(make_settings(), include_default_readiness_checks=False)
+    healthy, stuck = Group("g-ok", None), Group("g-stuck", "stalled: 6 records behind")
+    app.state.consumers = [healthy, stuck]
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://unit") as client:
+        down = await client.get("/readyz")
+        stuck.reason = None
+        up = await client.get("/readyz")
+    assert down.status_code == 503
+    assert down.json()["checks"]["consumers"]["detail"] == "g-stuck: stalled: 6 records behind"
+    assert up.status_code == 200
+
+
 async def test_metrics_use_route_templates(build_client: Callable[..., httpx.AsyncClient]) -> None:
     router = APIRouter()
 

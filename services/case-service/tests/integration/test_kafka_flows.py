@@ -243,7 +243,9 @@ async def test_collector_kpis_combine_contact_quality_promises_and_recovery(harn
     async def kpis() -> dict[str, Any] | None:
         body = (await harness.client.get("/kpis/collectors", headers=SUPERVISOR)).json()
         mine = [c for c in body["collectors"] if c["collector_id"] == "col-kpi"]
-        return body if mine and mine[0]["promises_kept"] == 1 and mine[0]["recovered"] else None
+        # Contacts and payments are two consumer groups: wait until both have applied their events.
+        done = mine and mine[0]["promises_kept"] == 1 and mine[0]["recovered"] and mine[0]["attempts"] == 2
+        return body if done and mine[0]["right_party_contacts"] == 1 else None
 
     body = await eventually(kpis)
     mine = next(c for c in body["collectors"] if c["collector_id"] == "col-kpi")

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import logging
 import traceback
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -26,14 +27,16 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from aiokafka import AIOKafkaProducer, TopicPartition
+from aiokafka.errors import MessageSizeTooLargeError, RecordTooLargeError
 from aiokafka.structs import ConsumerRecord
 from prometheus_client import Counter
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from dcp_events.catalogue.registry import CURRENT_VERSIONS
+from dcp_events.catalogue.registry import CURRENT, CURRENT_VERSIONS
 from dcp_events.envelope import CloudEvent
 from dcp_platform.context import bind_context
+from dcp_platform.eventsourcing.faults import is_transient
 from dcp_platform.eventsourcing.partitions import PartitionConsumer
 
 log = logging.getLogger(__name__)
@@ -44,6 +47,9 @@ EVENTS_CONSUMED = Counter(
 DLQ_PUBLISHED = Counter(
     "dcp_dlq_published_total", "Messages sent to a dead-letter topic", ["consumer_group", "topic"]
 )
+
+
+_CATALOGUE_TOPICS = frozenset(model.topic for model in CURRENT.values())
 
 
 class PoisonMessage(Exception):
@@ -230,8 +236,12 @@ class EventConsumer:
             self._dlq = None
 
     async def wait(self) -> None:
-        """Until the consume loop ends (it ends on stop() or on an unrecoverable error)."""
+        """Until the consume loop ends (on stop(): errors are retried, they do not end it)."""
         await self._partitions.wait()
+
+    def health(self) -> str | None:
+        """None when the group consumes; else why not (see `PartitionConsumer.health`)."""
+        return self._partitions.health()
 
     async def _process_partition_batch(
         self, tp: TopicPartition, records: Sequence[ConsumerRecord[bytes, bytes]]
@@ -253,7 +263,9 @@ class EventConsumer:
             decoded: list[tuple[ConsumerRecord[bytes, bytes], tuple[str, Any] | None]] = []
             for record in fresh:
                 try:
-                    decoded.append((record, self._decoder(record)))
+                    event_id, event = self._decoder(record)
+                    self._check_topic(record, event)
+                    decoded.append((record, (event_id, event)))
                 except PoisonMessage as exc:
                     await self._dead_letter(record, str(exc))
                     decoded.append((record, None))
@@ -283,6 +295,16 @@ class EventConsumer:
         for outcome in outcomes:
             EVENTS_CONSUMED.labels(self.group_id, tp.topic, outcome).inc()
         return next_offset
+
+    def _check_topic(self, record: ConsumerRecord[bytes, bytes], event: Any) -> None:
+        """A catalogued event on a catalogue topic that is not its own is a dead letter (a payment
+        posting sent to the placements topic), never a silent no-op."""
+        if not isinstance(event, CloudEvent):
+            return
+        topic = record.topic.removeprefix(self._topic_prefix)
+        model = CURRENT.get(event.type.rsplit(".v", 1)[0])
+        if model is not None and topic in _CATALOGUE_TOPICS and model.topic != topic:
+            raise PoisonMessage(f"{event.type} belongs on {model.topic}, not on {topic}")
 
     def _ignores(self, event: Any) -> bool:
         """A catalogue event of a type this subscription does not act on: no dedup record, no
@@ -331,6 +353,8 @@ class EventConsumer:
                     await self._apply_together(conn, deliveries)
                 return []
             except Exception as exc:
+                if is_transient(exc):
+                    raise  # the database or broker: the whole batch is retried, nothing dead-lettered
                 log.info(
                     "consumer %s: a batch of %d failed together (%s: %s); applying it record by record",
                     self.group_id,
@@ -370,6 +394,8 @@ class EventConsumer:
                 last_error = str(exc)
                 break
             except Exception as exc:
+                if is_transient(exc):
+                    raise
                 last_error = f"{type(exc).__name__}: {exc}"
                 log.warning(
                     "consumer %s: handler failed on %s[%d]@%d (attempt %d/%d): %s",
@@ -399,9 +425,20 @@ class EventConsumer:
             ("dlq.consumer", self.group_id.encode()),
             *[(k, v) for k, v in (record.headers or ()) if not k.startswith("dlq.")],
         ]
-        await self._dlq.send_and_wait(
-            f"{record.topic}.dlq", value=record.value, key=record.key, headers=headers
-        )
+        try:
+            await self._dlq.send_and_wait(
+                f"{record.topic}.dlq", value=record.value, key=record.key, headers=headers
+            )
+        except (MessageSizeTooLargeError, RecordTooLargeError):
+            # Larger than the dead-letter topic (or the producer) accepts: a compact entry with the
+            # reason, the coordinates, and the original's size and digest, without its bytes.
+            value = record.value or b""
+            headers += [
+                ("dlq.value.omitted", b"too large for the dead-letter topic"),
+                ("dlq.original.size", str(len(value)).encode()),
+                ("dlq.original.sha256", hashlib.sha256(value).hexdigest().encode()),
+            ]
+            await self._dlq.send_and_wait(f"{record.topic}.dlq", value=None, key=record.key, headers=headers)
         DLQ_PUBLISHED.labels(self.group_id, record.topic).inc()
         log.error(
             "consumer %s: %s[%d]@%d sent to %s.dlq: %s",

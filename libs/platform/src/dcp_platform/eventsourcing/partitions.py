@@ -11,12 +11,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
+import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Protocol
 
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.structs import ConsumerRecord
-from prometheus_client import Gauge
+from prometheus_client import Counter, Gauge
 
 log = logging.getLogger(__name__)
 
@@ -25,6 +27,17 @@ CONSUMER_LAG = Gauge(
 )
 
 
+CONSUMER_RETRIES = Counter(
+    "dcp_consumer_retries_total", "Consume-loop failures retried from the stored offsets", ["consumer_group"]
+)
+CONSUMER_STALLED = Gauge(
+    "dcp_consumer_stalled",
+    "1 while the group has lag and has made no progress for the stall threshold",
+    ["consumer_group"],
+)
+RETRY_INITIAL_SECONDS = 0.5
+RETRY_MAX_SECONDS = 30.0
+STALLED_AFTER_SECONDS = float(os.environ.get("DCP_CONSUMER_STALLED_AFTER_SECONDS", "120"))
 FETCH_MIN_BYTES = 32 * 1024
 FETCH_MAX_WAIT_MS = 100
 
@@ -98,6 +111,9 @@ class PartitionConsumer:
         self._task: asyncio.Task[None] | None = None
         self._stopping = asyncio.Event()
         self.assigned = asyncio.Event()
+        self.failing: str | None = None
+        self.lag = 0
+        self.last_progress = time.monotonic()
 
     @property
     def subscribed_topics(self) -> list[str]:
@@ -127,19 +143,18 @@ class PartitionConsumer:
         """Stop fetching, finish and commit the batch in hand, then leave the group."""
         self._stopping.set()
         if self._task is not None:
-            try:
-                await self._task
-            except asyncio.CancelledError:
-                pass
-            except Exception:
-                log.exception("consumer %s: consume loop ended with an error", self.group_id)
-            self._task = None
+            task, self._task = self._task, None
+            # Wait for the batch in hand; a loop that already ended is collected, never re-raised here.
+            await asyncio.wait([task])
+            if not task.cancelled() and task.exception() is not None:
+                log.error("consumer %s: consume loop had ended: %r", self.group_id, task.exception())
         if self._consumer is not None:
             await self._consumer.stop()
             self._consumer = None
 
     async def wait(self) -> None:
-        """Until the consume loop ends (it ends on stop() or on an unrecoverable error)."""
+        """Until the consume loop ends: on stop(), or when the process is going down (errors are
+        retried from the stored offsets, they do not end it)."""
         if self._task is not None:
             await self._task
 
@@ -159,27 +174,75 @@ class PartitionConsumer:
             await asyncio.wait_for(self._stopping.wait(), seconds)
 
     async def _run(self) -> None:
+        """Fetch and hand over batches until stopped. Any failure (the database or the broker gone,
+        a handler's bug) is retried with backoff, from the stored resume points: the loop never ends
+        on an error, and never reads past a batch that was not committed."""
         assert self._consumer is not None
+        backoff = RETRY_INITIAL_SECONDS
+        resume_first = False
         while not self._stopping.is_set():
-            batches = await self._consumer.getmany(timeout_ms=200, max_records=self._batch_size)
-            for tp, records in batches.items():
-                # Finish the batch in hand even when asked to stop: its offsets commit with it.
-                committed = await self._on_batch(tp, records)
-                if committed is not None:
-                    # Kafka's own committed offset is informational (lag tooling); the database is the truth.
-                    with contextlib.suppress(Exception):
-                        await self._consumer.commit({tp: committed})
-            await self._report_lag()
+            try:
+                if resume_first:
+                    await self.resume(list(self._consumer.assignment()))
+                    resume_first = False
+                await self._fetch_and_apply()
+                backoff, self.failing = RETRY_INITIAL_SECONDS, None
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                self.failing = f"{type(exc).__name__}: {exc}"[:500]
+                CONSUMER_RETRIES.labels(self.group_id).inc()
+                log.warning(
+                    "consumer %s: %s; retrying in %.1f s from the stored offsets",
+                    self.group_id,
+                    self.failing,
+                    backoff,
+                )
+                resume_first = True
+                await self.pause(backoff)
+                backoff = min(backoff * 2, RETRY_MAX_SECONDS)
+
+    async def _fetch_and_apply(self) -> None:
+        assert self._consumer is not None
+        batches = await self._consumer.getmany(timeout_ms=200, max_records=self._batch_size)
+        for tp, records in batches.items():
+            # Finish the batch in hand even when asked to stop: its offsets commit with it.
+            committed = await self._on_batch(tp, records)
+            self.last_progress = time.monotonic()
+            if committed is not None:
+                # Kafka's own committed offset is informational (lag tooling); the database is the truth.
+                with contextlib.suppress(Exception):
+                    await self._consumer.commit({tp: committed})
+        await self._report_lag()
+        if not batches and self.lag == 0:
+            self.last_progress = time.monotonic()
+
+    def health(self, stalled_after: float = STALLED_AFTER_SECONDS) -> str | None:
+        """None when healthy; else why not: the loop ended, it keeps failing, or it has lag and has
+        made no progress for `stalled_after` seconds."""
+        if self._task is not None and self._task.done():
+            return "the consume loop ended"
+        if self.failing is not None:
+            return f"failing: {self.failing}"
+        idle = time.monotonic() - self.last_progress
+        if self.lag > 0 and idle > stalled_after:
+            return f"stalled: {self.lag} records behind and no progress for {idle:.0f} s"
+        return None
 
     async def _report_lag(self) -> None:
         if self._consumer is None:
             return
+        total = 0
         for tp in self._consumer.assignment():
             highwater = self._consumer.highwater(tp)
             if highwater is None:
                 continue
             with contextlib.suppress(Exception):
                 position = await asyncio.wait_for(self._consumer.position(tp), timeout=1.0)
-                CONSUMER_LAG.labels(self.group_id, tp.topic, str(tp.partition)).set(
-                    max(highwater - position, 0)
-                )
+                lag = max(highwater - position, 0)
+                total += lag
+                CONSUMER_LAG.labels(self.group_id, tp.topic, str(tp.partition)).set(lag)
+        self.lag = total
+        CONSUMER_STALLED.labels(self.group_id).set(
+            1 if total > 0 and time.monotonic() - self.last_progress > STALLED_AFTER_SECONDS else 0
+        )

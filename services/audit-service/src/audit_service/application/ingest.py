@@ -162,6 +162,10 @@ class TrailIngestor:
         """Finish and commit the batch in hand, then leave the group."""
         await self._partitions.stop()
 
+    def health(self) -> str | None:
+        """None when the trail is being fed; else why not (see `PartitionConsumer.health`)."""
+        return self._partitions.health()
+
     async def next_offsets(self, partitions: Sequence[TopicPartition]) -> Mapping[TopicPartition, int | None]:
         return await self.writer.next_offsets(partitions)
 
