@@ -104,3 +104,63 @@ async def test_services_resume_by_themselves_after_a_database_restart(
     print(f"\n  published {PLACEMENTS}, opened {len(set(opened))}, doubled {len(opened) - len(set(opened))}")
     assert len(set(opened)) == PLACEMENTS
     assert len(opened) == PLACEMENTS  # none opened twice (nor relayed twice)
+
+
+async def test_poison_records_of_every_kind_are_dead_lettered_and_the_next_placement_opens(
+    platform: Platform,
+) -> None:
+    """Bad JSON, bad UTF-8, a wrong schema, an unknown type, no key, a record larger than the
+    dead-letter topic accepts (gzip on the wire) and an event of another topic, then a good placement:
+    each poison record is one dead letter with its reason, and the placement after them opens."""
+    import json
+    import uuid
+
+    from aiokafka import AIOKafkaProducer
+
+    good_key, good = placement(0, "poison")
+
+    def variant(**change: object) -> dict[str, object]:  # another event (its own id) of the same shape
+        return {**json.loads(good), "id": str(uuid.uuid4()), **change}
+
+    schema = variant()
+    del schema["data"]["debtor"]  # type: ignore[attr-defined]
+    unknown = variant(type="integration.placement.teleported.v1")
+    other_topic = variant(type="integration.payment.posted.v1")
+    poison: list[tuple[bytes | None, bytes]] = [
+        (b"k-json", b"{not json"),
+        (b"k-utf8", b"\xff\xfe\x00"),
+        (b"k-schema", json.dumps(schema).encode()),
+        (b"k-unknown", json.dumps(unknown).encode()),
+        (None, b"{}"),
+        (b"k-huge", b"{" + b"x" * (3 * 2**20)),
+        (b"k-topic", json.dumps(other_topic).encode()),
+    ]
+    producer = AIOKafkaProducer(
+        bootstrap_servers=platform.kafka_bootstrap, compression_type="gzip", max_request_size=8 * 2**20
+    )
+    await producer.start()
+    try:
+        topic = platform.topic("integration.placements")
+        for key, value in poison:
+            await producer.send_and_wait(topic, value=value, key=key, partition=0)
+        await producer.send_and_wait(topic, value=good, key=good_key.encode(), partition=0)
+    finally:
+        await producer.stop()
+
+    await cases_opened(platform, {good_key}, time.monotonic() + 60)
+    dead = AIOKafkaConsumer(
+        topic + ".dlq", bootstrap_servers=platform.kafka_bootstrap, auto_offset_reset="earliest"
+    )
+    await dead.start()
+    reasons: dict[bytes | None, bytes] = {}
+    try:
+        deadline = time.monotonic() + 30
+        while len(reasons) < len(poison) and time.monotonic() < deadline:
+            for records in (await dead.getmany(timeout_ms=300)).values():
+                for r in records:
+                    reasons[r.key] = dict(r.headers)["dlq.error"]
+    finally:
+        await dead.stop()
+    assert set(reasons) == {key for key, _ in poison}
+    assert b"belongs on integration.payments" in reasons[b"k-topic"]
+    assert b"cannot decode" in reasons[b"k-huge"]
