@@ -160,11 +160,6 @@ async def test_sigterm_mid_batch_and_mid_request_loses_nothing_and_doubles_nothi
 
 
 async def new_topic_named(bootstrap: str, name: str) -> None:
-    from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+    from dcp_devstack.kafka import create_topics_async
 
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
-    try:
-        await admin.create_topics([NewTopic(name, 1, 1)])
-    finally:
-        await admin.close()
+    await create_topics_async(bootstrap, [name], partitions=1)

@@ -27,10 +27,10 @@ from pathlib import Path
 import httpx
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from dcp_devstack.benchreport import record
 from dcp_devstack.config import StackConfig
+from dcp_devstack.kafka import create_topics_async
 
 from .platform_under_test import Platform, start_platform, stop_platform
 
@@ -201,12 +201,7 @@ async def anchors(platform: Platform, records: int, size: int) -> tuple[float, f
     """(records/s produced by kafka-producer-perf-test, records/s consumed by
     kafka-consumer-perf-test), acks=all and idempotent as the integrators' producer, same size."""
     topic = platform.topic(f"bench.anchor.{uuid.uuid4().hex[:6]}")
-    admin = AIOKafkaAdminClient(bootstrap_servers=platform.kafka_bootstrap)
-    await admin.start()
-    try:
-        await admin.create_topics([NewTopic(topic, 3, 1)])
-    finally:
-        await admin.close()
+    await create_topics_async(platform.kafka_bootstrap, [topic], partitions=3)
     produced = await asyncio.to_thread(
         perf_tool,
         "org.apache.kafka.tools.ProducerPerformance",

@@ -23,8 +23,8 @@ from typing import Any
 
 import httpx
 from aiokafka import AIOKafkaProducer
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
+from dcp_devstack.kafka import create_topics_async
 from dcp_devstack.testing import bearer_token, new_database
 
 SERVICES = {
@@ -118,13 +118,8 @@ class Platform:
             await producer.stop()
 
 
-async def create_topics(bootstrap: str, names: list[str]) -> None:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
-    try:
-        await admin.create_topics([NewTopic(n, 3, 1) for n in names])
-    finally:
-        await admin.close()
+async def create_topics(bootstrap: str, names: list[str], partitions: int = 3) -> None:
+    await create_topics_async(bootstrap, names, partitions=partitions)
 
 
 async def migrate(module: str, env: dict[str, str]) -> None:

@@ -21,9 +21,9 @@ from collections.abc import Awaitable, Callable
 import asyncpg
 import pytest
 from aiokafka import AIOKafkaConsumer
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from dcp_devstack.benchreport import record
+from dcp_devstack.kafka import create_topics_async
 from dcp_devstack.testing import drop_database, new_database
 from dcp_platform.eventsourcing.postgres import asyncpg_dsn, create_engine
 from dcp_platform.eventsourcing.relay import OutboxRelay
@@ -155,10 +155,7 @@ async def bench_relay_latency(server_url: str, bootstrap: str, samples: int = 10
     engine = create_engine(url)
     await install(engine)
     topic = f"bench.latency.{uuid.uuid4().hex[:8]}"
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
-    await admin.create_topics([NewTopic(topic, 1, 1)])
-    await admin.close()
+    await create_topics_async(bootstrap, [topic], partitions=1)
     relay = OutboxRelay(engine, url, bootstrap, poll_interval=3600)  # NOTIFY wakes it, not polling
     await relay.start()
     consumer = AIOKafkaConsumer(

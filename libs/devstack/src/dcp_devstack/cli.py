@@ -16,7 +16,14 @@ from rich.table import Table
 
 from .config import StackConfig
 from .kafka import StackError
-from .services import manual_clock_env, recent_monday, service_url, start_services, stop_services
+from .services import (
+    manual_clock_env,
+    recent_monday,
+    service_url,
+    services_status,
+    start_services,
+    stop_services,
+)
 from .stack import StackEndpoints, ensure_stack, stack_status, stop_all, stop_stack
 
 app = typer.Typer(help="Local stack: Apache Kafka (KRaft) + PostgreSQL, no Docker.", no_args_is_help=True)
@@ -56,10 +63,28 @@ def _print_endpoints(cfg: StackConfig, endpoints: StackEndpoints, seconds: float
     console.print(f"  (also in {cfg.stack_env_file})")
 
 
+Brokers = Annotated[
+    int | None,
+    typer.Option(
+        "--brokers",
+        min=1,
+        max=9,
+        help="Kafka brokers in the local cluster (3: replication factor 3, min.insync.replicas 2); "
+        "default DCP_KAFKA_BROKERS, else the size last started here, else 1.",
+    ),
+]
+
+
+def _config(brokers: int | None = None) -> StackConfig:
+    if brokers is not None:
+        os.environ["DCP_KAFKA_BROKERS"] = str(brokers)
+    return StackConfig.from_env()
+
+
 @app.command()
-def up() -> None:
+def up(brokers: Brokers = None) -> None:
     """Start Kafka and PostgreSQL (unless KAFKA_BOOTSTRAP_SERVERS / DATABASE_URL name servers to use)."""
-    cfg = StackConfig.from_env()
+    cfg = _config(brokers)
     endpoints, seconds = _ensure(cfg)
     _print_endpoints(cfg, endpoints, seconds)
 
@@ -156,23 +181,36 @@ def run(
     system_clock: Annotated[
         bool, typer.Option("--system-clock", help="Run the services on the real clock instead.")
     ] = False,
+    replicas: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            max=9,
+            help="Processes of each service, in one consumer group (replica r listens on the "
+            "service's port + 100 * (r - 1)); the relay, timers and checkpoints are shared by locks.",
+        ),
+    ] = 1,
+    brokers: Brokers = None,
 ) -> None:
     """Ensure the stack, start the four services in the background and print where they are.
 
     The services run on a manual clock (CLOCK_MODE=manual, dev only) starting at `--start`, so the demo
     (`dcp-demo`) can move time with `PUT /admin/clock`; services already running keep their clock.
     """
-    cfg = StackConfig.from_env()
+    cfg = _config(brokers)
     clock_start = None if system_clock else _parse_start(start)
     endpoints, seconds = _ensure(cfg)
     _print_endpoints(cfg, endpoints, seconds)
     t0 = time.monotonic()
     env = _stack_env(endpoints)
     if clock_start is not None:
-        env.update(manual_clock_env(clock_start))
+        clock_file = cfg.data_dir / "clock"
+        if not any(svc["pid"] for svc in services_status(cfg).values()):
+            clock_file.unlink(missing_ok=True)  # no process keeps it: start from `--start`
+        env.update(manual_clock_env(clock_start, clock_file))
     with console.status("starting the services…"):
         try:
-            result = start_services(cfg, env)
+            result = start_services(cfg, env, replicas=replicas)
         except StackError as exc:
             err.print(f"[bold red]services failed:[/] {exc}")
             stop_services(cfg)
@@ -183,11 +221,11 @@ def run(
     for spec, started in result:
         url = service_url(spec)
         table.add_row(
-            spec.label,
+            spec.instance,
             url,
             f"{url}/docs",
             "started" if started else "already running",
-            _rel(cfg.logs_dir / f"{spec.label}.log"),
+            _rel(cfg.service_log(spec)),
         )
     console.print(table)
     if clock_start is not None and any(started for _, started in result):

@@ -1,4 +1,5 @@
-"""A single-node Apache Kafka broker (KRaft, broker + controller) from the Maven Central jars."""
+"""The local Apache Kafka: one broker, or a cluster of ``DCP_KAFKA_BROKERS`` (KRaft, each node broker and
+controller), from the Maven Central jars."""
 
 from __future__ import annotations
 
@@ -8,13 +9,18 @@ import hashlib
 import logging
 import os
 import shutil
+import signal
 import subprocess
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ._aio import run_sync
-from .config import StackConfig
-from .procs import live_pid, port_open, tail, terminate
+from .config import BROKERS_FILE, KafkaNode, StackConfig
+from .procs import live_pid, pid_alive, port_open, tail, terminate
+
+if TYPE_CHECKING:
+    from aiokafka.admin import AIOKafkaAdminClient
 
 log = logging.getLogger(__name__)
 
@@ -113,132 +119,236 @@ def _random_cluster_id() -> str:
             return value
 
 
-def _server_properties(cfg: StackConfig) -> str:
-    port, cport = cfg.kafka_port, cfg.kafka_controller_port
-    log_dir = cfg.kafka_dir / "data"
+def _server_properties(cfg: StackConfig, node: KafkaNode) -> str:
+    nodes = cfg.kafka_nodes()
+    replicas = cfg.kafka_replication_factor
+    min_isr = str(2 if replicas >= 3 else 1)
     props = {
         "process.roles": "broker,controller",
-        "node.id": "1",
-        "controller.quorum.bootstrap.servers": f"127.0.0.1:{cport}",
-        "listeners": f"PLAINTEXT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{cport}",
-        "advertised.listeners": f"PLAINTEXT://127.0.0.1:{port}",
+        "node.id": str(node.node_id),
+        "listeners": f"PLAINTEXT://127.0.0.1:{node.port},CONTROLLER://127.0.0.1:{node.controller_port}",
+        "advertised.listeners": f"PLAINTEXT://127.0.0.1:{node.port}",
         "controller.listener.names": "CONTROLLER",
         "inter.broker.listener.name": "PLAINTEXT",
         "listener.security.protocol.map": "CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
-        "log.dirs": str(log_dir),
+        "log.dirs": str(node.directory / "data"),
         "num.partitions": "3",
-        "default.replication.factor": "1",
-        "offsets.topic.replication.factor": "1",
+        "default.replication.factor": str(replicas),
+        "offsets.topic.replication.factor": str(replicas),
         "offsets.topic.num.partitions": "10",
-        "transaction.state.log.replication.factor": "1",
-        "transaction.state.log.min.isr": "1",
-        "share.coordinator.state.topic.replication.factor": "1",
-        "share.coordinator.state.topic.min.isr": "1",
-        "min.insync.replicas": "1",
+        "transaction.state.log.replication.factor": str(replicas),
+        "transaction.state.log.min.isr": min_isr,
+        "share.coordinator.state.topic.replication.factor": str(replicas),
+        "share.coordinator.state.topic.min.isr": min_isr,
+        "min.insync.replicas": min_isr,
         "group.initial.rebalance.delay.ms": "0",
         "auto.create.topics.enable": "false",
         "delete.topic.enable": "true",
         "log.retention.hours": "168",
     }
+    if len(nodes) == 1:
+        props["controller.quorum.bootstrap.servers"] = f"127.0.0.1:{node.controller_port}"
+    else:
+        # a static quorum of every node: each formatted with the same cluster id
+        props["controller.quorum.voters"] = ",".join(
+            f"{n.node_id}@127.0.0.1:{n.controller_port}" for n in nodes
+        )
+        # a broker killed and restarted must rejoin quickly, and leaders move back to it
+        props["replica.lag.time.max.ms"] = "10000"
+        props["unclean.leader.election.enable"] = "false"
     return "".join(f"{k}={v}\n" for k, v in props.items())
 
 
-def _prepare(cfg: StackConfig, java: str) -> Path:
-    """Write the configuration and format the storage once (again if the ports changed)."""
-    kdir = cfg.kafka_dir
-    kdir.mkdir(parents=True, exist_ok=True)
-    props_file = kdir / "server.properties"
-    props = _server_properties(cfg)
-    formatted_for = kdir / "formatted.properties"
-    (kdir / "log4j2.yaml").write_text(_LOG4J2)
-    log_dir = kdir / "data"
-    if (
+def _formatted(node: KafkaNode, props: str) -> bool:
+    formatted_for = node.directory / "formatted.properties"
+    return (
         formatted_for.is_file()
         and formatted_for.read_text() == props
-        and (log_dir / "meta.properties").is_file()
-    ):
-        props_file.write_text(props)
-        return props_file
-    # first start, or the listeners changed: the single-node quorum is re-created from scratch
-    if log_dir.exists():
-        shutil.rmtree(log_dir)
-    props_file.write_text(props)
-    cmd = [
-        java,
-        "-cp",
-        f"{cfg.kafka_libs}/*",
-        f"-Dlog4j2.configurationFile={kdir / 'log4j2.yaml'}",
-        "kafka.tools.StorageTool",
-        "format",
-        "-t",
-        _random_cluster_id(),
-        "-c",
-        str(props_file),
-        "--standalone",
-    ]
-    result = subprocess.run(cmd, capture_output=True, text=True, check=False)  # noqa: S603
-    if result.returncode != 0:
-        raise StackError(f"formatting the Kafka storage failed:\n{result.stdout}\n{result.stderr}")
-    formatted_for.write_text(props)
-    return props_file
+        and (node.directory / "data" / "meta.properties").is_file()
+    )
+
+
+def _prepare(cfg: StackConfig, java: str) -> None:
+    """Write each node's configuration; format the storage once (again, for every node, if the ports
+    or the cluster's size changed)."""
+    nodes = cfg.kafka_nodes()
+    wanted = {node.node_id: _server_properties(cfg, node) for node in nodes}
+    for node in nodes:
+        node.directory.mkdir(parents=True, exist_ok=True)
+        (node.directory / "log4j2.yaml").write_text(_LOG4J2)
+    if all(_formatted(node, wanted[node.node_id]) for node in nodes):
+        for node in nodes:
+            (node.directory / "server.properties").write_text(wanted[node.node_id])
+        return
+    # first start, or the listeners changed: the quorum is re-created from scratch
+    cluster_id = _random_cluster_id()
+    for node in nodes:
+        log_dir = node.directory / "data"
+        if log_dir.exists():
+            shutil.rmtree(log_dir)
+        props_file = node.directory / "server.properties"
+        props_file.write_text(wanted[node.node_id])
+        cmd = [
+            java,
+            "-cp",
+            f"{cfg.kafka_libs}/*",
+            f"-Dlog4j2.configurationFile={node.directory / 'log4j2.yaml'}",
+            "kafka.tools.StorageTool",
+            "format",
+            "-t",
+            cluster_id,
+            "-c",
+            str(props_file),
+            *(["--standalone"] if len(nodes) == 1 else []),
+        ]
+        result = subprocess.run(cmd, capture_output=True, text=True, check=False)  # noqa: S603
+        if result.returncode != 0:
+            raise StackError(f"formatting the Kafka storage failed:\n{result.stdout}\n{result.stderr}")
+        (node.directory / "formatted.properties").write_text(wanted[node.node_id])
+
+
+def node_pid(node: KafkaNode) -> int | None:
+    return live_pid(node.pid_file, BROKER_MAIN)
 
 
 def running_pid(cfg: StackConfig) -> int | None:
-    return live_pid(cfg.kafka_pid_file, BROKER_MAIN)
+    """The first running broker of the local cluster (the only one on a single node)."""
+    for node in cfg.kafka_nodes():
+        pid = node_pid(node)
+        if pid is not None:
+            return pid
+    return None
 
 
-def start(cfg: StackConfig, timeout: float = 90.0) -> bool:
-    """Start the broker unless ours already runs. True when this call started it."""
-    pid = running_pid(cfg)
-    if pid is not None:
-        wait_ready(cfg.kafka_bootstrap, timeout, pid=pid, log_file=cfg.kafka_dir / "broker.log")
-        return False
-    if port_open("127.0.0.1", cfg.kafka_port) or port_open("127.0.0.1", cfg.kafka_controller_port):
-        raise StackError(
-            f"port {cfg.kafka_port} or {cfg.kafka_controller_port} is taken by a process this stack "
-            "did not start; stop it, or set DCP_KAFKA_PORT / DCP_KAFKA_CONTROLLER_PORT, "
-            "or point KAFKA_BOOTSTRAP_SERVERS at it"
-        )
-    ensure_jars(cfg)
-    java = _java()
-    props_file = _prepare(cfg, java)
-    log_file = cfg.kafka_dir / "broker.log"
+def _launch(cfg: StackConfig, node: KafkaNode, java: str) -> int:
+    log_file = node.directory / "broker.log"
+    heap = "768m" if cfg.kafka_brokers == 1 else "512m"
     cmd = [
         java,
         "-Xms256m",
-        "-Xmx768m",
+        f"-Xmx{heap}",
         "-XX:+UseG1GC",
         "-Djava.awt.headless=true",
-        f"-Dlog4j2.configurationFile={cfg.kafka_dir / 'log4j2.yaml'}",
+        f"-Dlog4j2.configurationFile={node.directory / 'log4j2.yaml'}",
         "-cp",
         f"{cfg.kafka_libs}/*",
         BROKER_MAIN,
-        str(props_file),
+        str(node.directory / "server.properties"),
     ]
     with open(log_file, "ab") as out:
         proc = subprocess.Popen(  # noqa: S603
             cmd, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True
         )
-    cfg.kafka_pid_file.write_text(f"{proc.pid}\n")
+    node.pid_file.write_text(f"{proc.pid}\n")
+    return proc.pid
+
+
+def start(cfg: StackConfig, timeout: float = 90.0) -> bool:
+    """Start every broker of the local cluster that does not run yet. True when this call started one."""
+    nodes = cfg.kafka_nodes()
+    missing = [node for node in nodes if node_pid(node) is None]
+    if not missing:
+        _wait_nodes(cfg, nodes, timeout)
+        return False
+    for node in missing:
+        if port_open("127.0.0.1", node.port) or port_open("127.0.0.1", node.controller_port):
+            raise StackError(
+                f"port {node.port} or {node.controller_port} is taken by a process this stack "
+                "did not start; stop it, or set DCP_KAFKA_PORT / DCP_KAFKA_CONTROLLER_PORT, "
+                "or point KAFKA_BOOTSTRAP_SERVERS at it"
+            )
+    ensure_jars(cfg)
+    java = _java()
+    if len(missing) == len(nodes):
+        _prepare(cfg, java)
+    launched = {node.node_id: _launch(cfg, node, java) for node in missing}
+    (cfg.data_dir / BROKERS_FILE).write_text(f"{cfg.kafka_brokers}\n")
     try:
-        wait_ready(cfg.kafka_bootstrap, timeout, pid=proc.pid, log_file=log_file)
+        _wait_nodes(cfg, nodes, timeout)
     except BaseException:
-        terminate(proc.pid, 10)
-        cfg.kafka_pid_file.unlink(missing_ok=True)
+        for node in missing:
+            terminate(launched[node.node_id], 10)
+            node.pid_file.unlink(missing_ok=True)
         raise
     return True
 
 
-def stop(cfg: StackConfig, timeout: float = 30.0) -> bool:
-    """SIGTERM the broker, wait, SIGKILL after the deadline. True if a broker was running."""
-    pid = running_pid(cfg)
+def _wait_nodes(cfg: StackConfig, nodes: list[KafkaNode], timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    for node in nodes:
+        wait_ready(
+            node.address,
+            max(deadline - time.monotonic(), 1.0),
+            pid=node_pid(node),
+            log_file=node.directory / "broker.log",
+        )
+    if len(nodes) > 1:
+        run_sync(_wait_brokers(cfg.kafka_bootstrap, len(nodes), max(deadline - time.monotonic(), 1.0)))
+
+
+async def _wait_brokers(bootstrap: str, count: int, timeout: float) -> None:  # noqa: ASYNC109
+    """Wait until the cluster's metadata lists ``count`` brokers (each registered with the quorum)."""
+    import asyncio
+
+    from aiokafka.admin import AIOKafkaAdminClient
+
+    deadline = time.monotonic() + timeout
+    while True:
+        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=5000)
+        try:
+            await admin.start()
+            if len((await admin.describe_cluster())["brokers"]) >= count:
+                return
+        except Exception:  # noqa: S110 - not ready yet
+            pass
+        finally:
+            with contextlib.suppress(Exception):
+                await admin.close()
+        if time.monotonic() > deadline:
+            raise StackError(
+                f"the Kafka cluster at {bootstrap} did not list {count} brokers in {timeout:.0f}s"
+            )
+        await asyncio.sleep(0.3)
+
+
+def kill_node(cfg: StackConfig, node_id: int) -> None:
+    """SIGKILL one broker of the local cluster (a crash, for fault tests)."""
+    node = cfg.kafka_node(node_id)
+    pid = node_pid(node)
     if pid is None:
-        cfg.kafka_pid_file.unlink(missing_ok=True)
-        return False
-    if terminate(pid, timeout):
-        log.warning("the Kafka broker did not stop within %.0fs and was killed", timeout)
-    cfg.kafka_pid_file.unlink(missing_ok=True)
-    return True
+        raise StackError(f"broker {node_id} does not run")
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(pid, signal.SIGKILL)
+    deadline = time.monotonic() + 10
+    while pid_alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+
+
+def restart_node(cfg: StackConfig, node_id: int, timeout: float = 90.0) -> None:
+    """Start one broker again after a crash, and wait until the cluster lists every broker."""
+    node = cfg.kafka_node(node_id)
+    if node_pid(node) is None:
+        _launch(cfg, node, _java())
+    _wait_nodes(cfg, cfg.kafka_nodes(), timeout)
+
+
+def _pid_files(cfg: StackConfig) -> list[Path]:
+    """Every broker pid file in the data directory, whatever cluster size wrote it."""
+    return sorted({cfg.kafka_pid_file, *cfg.data_dir.glob("kafka-*.pid")})
+
+
+def stop(cfg: StackConfig, timeout: float = 30.0) -> bool:
+    """SIGTERM every broker, wait, SIGKILL after the deadline. True if a broker was running."""
+    stopped = False
+    for pid_file in _pid_files(cfg):
+        pid = live_pid(pid_file, BROKER_MAIN)
+        if pid is not None:
+            if terminate(pid, timeout):
+                log.warning("a Kafka broker did not stop within %.0fs and was killed", timeout)
+            stopped = True
+        pid_file.unlink(missing_ok=True)
+    (cfg.data_dir / BROKERS_FILE).unlink(missing_ok=True)
+    return stopped
 
 
 async def _metadata_ok(bootstrap: str) -> bool:
@@ -266,8 +376,6 @@ def is_ready(bootstrap: str) -> bool:
 def wait_ready(
     bootstrap: str, timeout: float, *, pid: int | None = None, log_file: Path | None = None
 ) -> None:
-    from .procs import pid_alive
-
     deadline = time.monotonic() + timeout
     while True:
         if is_ready(bootstrap):
@@ -281,19 +389,30 @@ def wait_ready(
         time.sleep(0.2)
 
 
-async def create_topics_async(bootstrap: str, topics: list[str], partitions: int = 3) -> list[str]:
-    """Create the topics that do not exist yet (replication factor 1). Returns the ones created."""
+async def replication_factor(admin: AIOKafkaAdminClient) -> int:
+    """The replication factor for new topics on this cluster: 3 where it has three brokers or more, else
+    one copy on each broker (a single broker: 1)."""
+    return max(1, min(3, len((await admin.describe_cluster())["brokers"])))
+
+
+async def create_topics_async(
+    bootstrap: str, topics: list[str] | dict[str, int], partitions: int = 3
+) -> list[str]:
+    """Create the topics that do not exist yet, replicated as :func:`replication_factor` says. ``topics``
+    is a list (each with ``partitions``) or a mapping of name to partition count. Returns those created."""
     from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
+    wanted = dict(topics) if isinstance(topics, dict) else dict.fromkeys(topics, partitions)
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=30000)
     await admin.start()
     try:
         existing = set(await admin.list_topics())
-        missing = [t for t in dict.fromkeys(topics) if t not in existing]
+        missing = [t for t in wanted if t not in existing]
         if not missing:
             return []
+        copies = await replication_factor(admin)
         response = await admin.create_topics(
-            [NewTopic(name=t, num_partitions=partitions, replication_factor=1) for t in missing]
+            [NewTopic(name=t, num_partitions=wanted[t], replication_factor=copies) for t in missing]
         )
         for error in getattr(response, "topic_errors", []):
             name, code = error[0], error[1]
@@ -316,5 +435,5 @@ async def _sleep(seconds: float) -> None:
     await asyncio.sleep(seconds)
 
 
-def create_topics(bootstrap: str, topics: list[str], partitions: int = 3) -> list[str]:
+def create_topics(bootstrap: str, topics: list[str] | dict[str, int], partitions: int = 3) -> list[str]:
     return run_sync(create_topics_async(bootstrap, topics, partitions))

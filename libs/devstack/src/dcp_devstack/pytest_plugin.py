@@ -61,20 +61,14 @@ async def fresh_database(database_server_url: str) -> AsyncIterator[str]:
 @pytest.fixture
 async def new_topic(kafka_bootstrap: str) -> AsyncIterator[Callable[..., Awaitable[str]]]:
     """A factory of new, uniquely named topics (each with its `.dlq`) for one test."""
-    from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-
-    admin = AIOKafkaAdminClient(bootstrap_servers=kafka_bootstrap)
-    await admin.start()
+    from .kafka import create_topics_async
 
     async def make(prefix: str = "test", partitions: int = 3) -> str:
         name = f"{prefix}.{uuid.uuid4().hex[:10]}"
-        await admin.create_topics([NewTopic(name, partitions, 1), NewTopic(f"{name}.dlq", 1, 1)])
+        await create_topics_async(kafka_bootstrap, {name: partitions, f"{name}.dlq": 1})
         return name
 
-    try:
-        yield make
-    finally:
-        await admin.close()
+    yield make
 
 
 @pytest.fixture

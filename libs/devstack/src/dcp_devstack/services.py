@@ -10,6 +10,7 @@ import time
 import urllib.error
 import urllib.request
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from .config import ServiceSpec, StackConfig
@@ -30,11 +31,15 @@ def recent_monday(now: datetime | None = None) -> datetime:
     return monday if monday <= now else monday - timedelta(days=7)
 
 
-def manual_clock_env(start: datetime) -> dict[str, str]:
-    """Environment that starts a service on a manual clock at `start` (moved by `PUT /admin/clock`)."""
+def manual_clock_env(start: datetime, shared_file: Path | None = None) -> dict[str, str]:
+    """Environment that starts a service on a manual clock at `start` (moved by `PUT /admin/clock`);
+    with `shared_file`, every process started with it keeps the clock there and moves together."""
     if start.tzinfo is None:
         raise ValueError("the clock start must carry a time zone")
-    return {"CLOCK_MODE": "manual", "CLOCK_FIXED_AT": start.astimezone(UTC).isoformat()}
+    env = {"CLOCK_MODE": "manual", "CLOCK_FIXED_AT": start.astimezone(UTC).isoformat()}
+    if shared_file is not None:
+        env["CLOCK_FILE"] = str(shared_file)
+    return env
 
 
 def _healthy(spec: ServiceSpec) -> bool:
@@ -46,16 +51,17 @@ def _healthy(spec: ServiceSpec) -> bool:
 
 
 def start_services(
-    cfg: StackConfig, env: dict[str, str], timeout: float = 60.0
+    cfg: StackConfig, env: dict[str, str], timeout: float = 60.0, *, replicas: int = 1
 ) -> list[tuple[ServiceSpec, bool]]:
-    """Start each service unless ours already runs; wait for every /healthz. Returns (spec, started)."""
+    """Start ``replicas`` processes of each service (each in the service's consumer group) unless ours
+    already run; wait for every /healthz. Returns (spec, started)."""
     missing = [s.module for s in cfg.services() if importlib.util.find_spec(s.module) is None]
     if missing:
         raise StackError(f"not installed in this environment: {', '.join(missing)} (run `make venv`)")
     cfg.logs_dir.mkdir(parents=True, exist_ok=True)
     full_env = {**os.environ, **env}
     launched: list[tuple[ServiceSpec, int, bool]] = []
-    for spec in cfg.services():
+    for spec in cfg.services(replicas):
         pid_file = cfg.service_pid_file(spec)
         pid = live_pid(pid_file, _MARKER)
         if pid is not None:
@@ -63,19 +69,23 @@ def start_services(
             continue
         if port_open("127.0.0.1", spec.port):
             raise StackError(
-                f"port {spec.port} for {spec.label} is taken by another process; "
+                f"port {spec.port} for {spec.instance} is taken by another process; "
                 f"set DCP_{spec.name.upper()}_PORT to another port"
             )
-        log_file = cfg.logs_dir / f"{spec.label}.log"
-        migrate = subprocess.run(  # noqa: S603
-            [sys.executable, "-m", f"{spec.module}.main", "migrate"],
-            env=full_env,
-            cwd=cfg.repo_root,
-            capture_output=True,
-            text=True,
-            check=False,
+        log_file = cfg.service_log(spec)
+        migrate = (
+            None
+            if spec.replica > 1
+            else subprocess.run(  # noqa: S603
+                [sys.executable, "-m", f"{spec.module}.main", "migrate"],
+                env=full_env,
+                cwd=cfg.repo_root,
+                capture_output=True,
+                text=True,
+                check=False,
+            )
         )
-        if migrate.returncode != 0:
+        if migrate is not None and migrate.returncode != 0:
             raise StackError(f"{spec.label}: migrations failed\n{migrate.stdout}{migrate.stderr}")
         cmd = [
             sys.executable,
@@ -103,38 +113,43 @@ def start_services(
 
     deadline = time.monotonic() + timeout
     for spec, pid, _ in launched:
-        log_file = cfg.logs_dir / f"{spec.label}.log"
+        log_file = cfg.service_log(spec)
         while not _healthy(spec):
             if not pid_alive(pid):
-                raise StackError(f"{spec.label} exited during start-up\n--- {log_file} ---\n{tail(log_file)}")
+                raise StackError(
+                    f"{spec.instance} exited during start-up\n--- {log_file} ---\n{tail(log_file)}"
+                )
             if time.monotonic() > deadline:
                 raise StackError(
-                    f"{spec.label} not healthy after {timeout:.0f}s\n--- {log_file} ---\n{tail(log_file)}"
+                    f"{spec.instance} not healthy after {timeout:.0f}s\n--- {log_file} ---\n{tail(log_file)}"
                 )
             time.sleep(0.2)
     return [(spec, started) for spec, _, started in launched]
 
 
 def stop_services(cfg: StackConfig, timeout: float = 15.0) -> list[str]:
+    """Stop every process `dcp-stack run` started, each replica of each service."""
     stopped: list[str] = []
-    for spec in cfg.services():
+    for spec in cfg.services(cfg.running_replicas()):
         pid_file = cfg.service_pid_file(spec)
         pid = live_pid(pid_file, _MARKER)
         if pid is not None:
             terminate(pid, timeout)
-            stopped.append(spec.label)
+            stopped.append(spec.instance)
         pid_file.unlink(missing_ok=True)
     return stopped
 
 
 def services_status(cfg: StackConfig) -> dict[str, dict[str, Any]]:
     result: dict[str, dict[str, Any]] = {}
-    for spec in cfg.services():
+    for spec in cfg.services(cfg.running_replicas()):
         pid = live_pid(cfg.service_pid_file(spec), _MARKER)
-        result[spec.label] = {
+        if spec.replica > 1 and pid is None:
+            continue
+        result[spec.instance] = {
             "running": pid is not None and _healthy(spec),
             "pid": pid,
             "url": service_url(spec),
-            "log": str(cfg.logs_dir / f"{spec.label}.log"),
+            "log": str(cfg.service_log(spec)),
         }
     return result

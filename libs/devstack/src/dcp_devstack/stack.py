@@ -112,7 +112,7 @@ def stack_status(cfg: StackConfig | None = None) -> dict[str, Any]:
             "bootstrap": bootstrap,
             "pid": kpid,
             "managed": env_bootstrap is None,
-            "log": str(cfg.kafka_dir / "broker.log"),
+            "log": str(cfg.kafka_nodes()[0].directory / "broker.log"),
         },
         "postgres": {
             "running": p_running,

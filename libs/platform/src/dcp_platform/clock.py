@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Protocol, runtime_checkable
 
 
@@ -43,6 +46,44 @@ class ManualClock:
         step = delta if delta is not None else timedelta(**kwargs)
         self._now = self._now + step
         return self._now
+
+
+class SharedManualClock(ManualClock):
+    """A manual clock that several processes share through one file (replicas of a service in the
+    local stack, so a `PUT /admin/clock` on one replica moves them all). The file holds the ISO 8601
+    time; it is read at every `now()` and written atomically (a rename)."""
+
+    def __init__(self, path: Path, start: datetime | None = None) -> None:
+        super().__init__(start)
+        self._path = path
+        if not path.exists():
+            self._write(self._now)
+        self._refresh()
+
+    def now(self) -> datetime:
+        self._refresh()
+        return self._now
+
+    def set(self, moment: datetime) -> None:
+        super().set(moment)
+        self._write(self._now)
+
+    def advance(self, delta: timedelta | None = None, /, **kwargs: float) -> datetime:
+        self._refresh()
+        moved = super().advance(delta, **kwargs)
+        self._write(moved)
+        return moved
+
+    def _refresh(self) -> None:
+        # read every time: file times are too coarse to tell two quick moves apart (dev only, ~10 µs)
+        with contextlib.suppress(ValueError, OSError):
+            self._now = _as_utc(datetime.fromisoformat(self._path.read_text().strip()))
+
+    def _write(self, moment: datetime) -> None:
+        self._path.parent.mkdir(parents=True, exist_ok=True)
+        scratch = self._path.with_name(f".{self._path.name}.{os.getpid()}")
+        scratch.write_text(moment.isoformat() + "\n")
+        os.replace(scratch, self._path)
 
 
 class FixedClock(ManualClock):

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from datetime import datetime
+from pathlib import Path
 from typing import Literal, Self
 
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import URL, make_url
 
-from dcp_platform.clock import Clock, FixedClock, ManualClock, SystemClock
+from dcp_platform.clock import Clock, FixedClock, ManualClock, SharedManualClock, SystemClock
 
 # Used only when DCP_ENV=dev (the default) and AUTH_JWT_HS256_SECRET is unset; never accepted elsewhere.
 DEV_HS256_SECRET = "dcp-dev-only-hs256-secret-not-for-production"  # noqa: S105
@@ -51,6 +52,9 @@ class ServiceSettings(BaseSettings):
     # for demos and end-to-end tests, refused outside DCP_ENV=dev.
     clock_mode: Literal["system", "fixed", "manual"] = "system"
     clock_fixed_at: datetime | None = None
+    # With CLOCK_MODE=manual: a file the manual clock is kept in, shared by every process naming it
+    # (replicas in the local stack move together); it starts at CLOCK_FIXED_AT when it does not exist.
+    clock_file: Path | None = None
 
     readiness_timeout_seconds: float = 2.0
     # OpenTelemetry: none (default), otlp (OTEL_EXPORTER_OTLP_* variables), console, memory (tests).
@@ -113,5 +117,7 @@ class ServiceSettings(BaseSettings):
         if self.clock_mode == "fixed" and self.clock_fixed_at is not None:
             return FixedClock(self.clock_fixed_at)
         if self.clock_mode == "manual":
+            if self.clock_file is not None:
+                return SharedManualClock(self.clock_file, self.clock_fixed_at)
             return ManualClock(self.clock_fixed_at)
         return SystemClock()

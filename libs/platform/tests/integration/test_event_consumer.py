@@ -435,15 +435,10 @@ async def test_a_catalogued_event_on_another_catalogue_topic_is_a_dead_letter(
     database: Any, kafka_bootstrap: str, new_topic: Any
 ) -> None:
     prefix = (await new_topic("wrong")) + "."
-    from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+    from dcp_devstack.kafka import create_topics_async
 
-    admin = AIOKafkaAdminClient(bootstrap_servers=kafka_bootstrap)
-    await admin.start()
-    try:
-        names = [f"{prefix}integration.placements", f"{prefix}integration.placements.dlq"]
-        await admin.create_topics([NewTopic(n, 1, 1) for n in names])
-    finally:
-        await admin.close()
+    names = [f"{prefix}integration.placements", f"{prefix}integration.placements.dlq"]
+    await create_topics_async(kafka_bootstrap, names, partitions=1)
     await make_effects_table(database)
     misplaced = cloudevent("case-9", 1)  # collections.payment.received: it belongs on collections.payments
     await produce(kafka_bootstrap, names[0], [(b"case-9", encode_event(misplaced))])

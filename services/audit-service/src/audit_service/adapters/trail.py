@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -31,12 +31,13 @@ _COLUMNS = (
     "actor_role",
     "event_time",
     "kafka_time",
+    "redelivery_of",
 )
 
 _VERSIONED = re.compile(r"\.v[0-9]+$")
 
 _ROW = """id, topic, partition, "offset", seq, entry, prev_hash, hash, kind, event_id, event_type, case_id,
-          actor, actor_role, event_time, kafka_time, ingested_at"""
+          actor, actor_role, event_time, kafka_time, ingested_at, redelivery_of"""
 
 
 @dataclass(frozen=True)
@@ -51,6 +52,7 @@ class EntryRow:
     hash: bytes
     index: EntryIndex
     ingested_at: datetime
+    redelivery_of: int | None = None  # the seq of the chain's first entry of this event id
 
     def stored(self) -> StoredEntry:
         return StoredEntry(
@@ -63,6 +65,7 @@ class EntryRow:
             prev_hash=self.prev_hash,
             hash=self.hash,
             index=self.index,
+            redelivery_of=self.redelivery_of,
         )
 
 
@@ -90,11 +93,18 @@ def _entry_row(r: asyncpg.Record) -> EntryRow:
             kafka_time=r["kafka_time"],
         ),
         ingested_at=r["ingested_at"],
+        redelivery_of=r["redelivery_of"],
     )
 
 
-async def append(conn: asyncpg.Connection, links: Sequence[tuple[Link, EntryIndex]]) -> None:
-    """Insert the links of one chain (COPY: needs only the INSERT privilege)."""
+async def append(
+    conn: asyncpg.Connection,
+    links: Sequence[tuple[Link, EntryIndex]],
+    redeliveries: Mapping[int, int] | None = None,
+) -> None:
+    """Insert the links of one chain (COPY: needs only the INSERT privilege); `redeliveries` maps the seq
+    of an entry that repeats an event id to the seq of the chain's first entry of it."""
+    redeliveries = redeliveries or {}
     await conn.copy_records_to_table(
         "audit_entries",
         columns=_COLUMNS,
@@ -115,6 +125,7 @@ async def append(conn: asyncpg.Connection, links: Sequence[tuple[Link, EntryInde
                 index.actor_role,
                 index.event_time,
                 index.kafka_time,
+                redeliveries.get(link.seq),
             )
             for link, index in links
         ],
@@ -134,6 +145,24 @@ async def save_offset(conn: asyncpg.Connection, group: str, topic: str, partitio
         partition,
         offset,
     )
+
+
+async def first_entries_of(
+    conn: asyncpg.Connection, chain: ChainId, event_ids: Sequence[str]
+) -> dict[str, int]:
+    """The seq of the chain's first entry of each of `event_ids` that it already holds."""
+    rows = await conn.fetch(
+        """SELECT event_id, min(seq) AS seq FROM audit_entries
+           WHERE topic = $1 AND partition = $2 AND event_id = ANY($3::text[]) GROUP BY event_id""",
+        chain.topic,
+        chain.partition,
+        list(event_ids),
+    )
+    return {r["event_id"]: r["seq"] for r in rows}
+
+
+async def redelivery_count(conn: asyncpg.Connection) -> int:
+    return int(await conn.fetchval("SELECT count(*) FROM audit_entries WHERE redelivery_of IS NOT NULL"))
 
 
 async def head_of(conn: asyncpg.Connection, chain: ChainId) -> ChainHead | None:
@@ -372,14 +401,15 @@ async def trail_role_may_change_trail(pool: asyncpg.Pool) -> bool:
 
 
 _IN_EVENT_TIME = f"""SELECT {_ROW} FROM audit_entries
-    WHERE topic = ANY($1::text[]) AND kind = 'json' AND ($2::text IS NULL OR case_id = $2)
+    WHERE topic = ANY($1::text[]) AND kind = 'json' AND redelivery_of IS NULL
+      AND ($2::text IS NULL OR case_id = $2)
     ORDER BY coalesce(event_time, kafka_time), (topic NOT LIKE '%collections.contacts'), id"""  # noqa: S608
 
 
 async def stream_in_event_time(
     conn: asyncpg.Connection, topics: list[str], case_id: str | None = None
 ) -> AsyncIterator[EntryRow]:
-    """The JSON entries of `topics` (of one case, or all) in event-time order; at one instant, contacts
-    first (inside a transaction: a server-side cursor)."""
+    """The JSON entries of `topics` (of one case, or all) in event-time order, each event once (no
+    redelivered copy); at one instant, contacts first (inside a transaction: a server-side cursor)."""
     async for record in conn.cursor(_IN_EVENT_TIME, topics, case_id, prefetch=2000):
         yield _entry_row(record)

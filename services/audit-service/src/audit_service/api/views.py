@@ -58,6 +58,8 @@ def entry_view(row: EntryRow, *, reveal: bool) -> dict[str, Any]:
         "time": _iso(ix.event_time),
         "kafka_time": _iso(ix.kafka_time),
         "ingested_at": _iso(row.ingested_at),
+        # a copy of an event the chain already holds at that seq (a producer re-sent it); else null
+        "redelivery_of": row.redelivery_of,
         "prev_hash": row.prev_hash.hex(),
         "hash": row.hash.hex(),
         "headers": _headers(doc, reveal),
@@ -101,6 +103,7 @@ CSV_COLUMNS = [
     "actor_role",
     "time",
     "kafka_time",
+    "redelivery_of",
     "prev_hash",
     "hash",
     "data",

@@ -31,6 +31,11 @@ ENTRIES_RECORDED = Counter(
 CHAIN_HEAD_OFFSET = Gauge(
     "dcp_audit_chain_head_offset", "Kafka offset of the newest entry of each chain", ["topic", "partition"]
 )
+REDELIVERIES = Counter(
+    "dcp_audit_redeliveries_total",
+    "Entries repeating an event id their chain already holds (a producer re-sent it): kept and marked",
+    ["topic"],
+)
 BATCHES_REFUSED = Counter(
     "dcp_audit_batches_refused_total", "Batches the database refused (re-read)", ["topic"]
 )
@@ -98,12 +103,34 @@ class TrailWriter:
         if not links:
             return 0
         async with self._pool.acquire() as conn, conn.transaction():
-            await trail.append(conn, links)
+            redeliveries = await self._redeliveries(conn, chain_id, links)
+            await trail.append(conn, links, redeliveries)
             await trail.save_offset(conn, self.group_id, tp.topic, tp.partition, links[-1][0].offset + 1)
         self.chains[chain_id] = draft
         ENTRIES_RECORDED.labels(chain_id.topic).inc(len(links))
+        if redeliveries:
+            REDELIVERIES.labels(chain_id.topic).inc(len(redeliveries))
         CHAIN_HEAD_OFFSET.labels(tp.topic, str(tp.partition)).set(links[-1][0].offset)
         return len(links)
+
+    @staticmethod
+    async def _redeliveries(
+        conn: asyncpg.Connection, chain: ChainId, links: Sequence[tuple[Link, EntryIndex]]
+    ) -> dict[int, int]:
+        """seq -> the seq of the chain's first entry of the same event id, for each link repeating one
+        (the chain before this batch, or earlier in it)."""
+        ids = {index.event_id for _, index in links if index.event_id is not None}
+        if not ids:
+            return {}
+        first = await trail.first_entries_of(conn, chain, sorted(ids))
+        marked: dict[int, int] = {}
+        for link, index in links:
+            if index.event_id is None:
+                continue
+            seen = first.setdefault(index.event_id, link.seq)
+            if seen != link.seq:
+                marked[link.seq] = seen
+        return marked
 
 
 class TrailIngestor:

@@ -31,6 +31,7 @@ class StoredEntry:
     prev_hash: bytes
     hash: bytes
     index: EntryIndex | None = None
+    redelivery_of: int | None = None  # as stored; checked where the row's columns are (index given)
 
 
 @dataclass(frozen=True)
@@ -59,6 +60,8 @@ class ChainVerifier:
         self._prev = GENESIS_HASH
         self._last_offset = -1
         self._tree = MerkleAccumulator()
+        self._first_seq: dict[str, int] = {}  # event id -> seq of its first entry in this chain
+        self.redeliveries = 0
 
     def _broken(self, e: StoredEntry, reason: str) -> None:
         if self.first_break is None:
@@ -98,6 +101,18 @@ class ChainVerifier:
                 f.name for f in fields(derived) if getattr(derived, f.name) != getattr(e.index, f.name)
             ]
             self._broken(e, f"query columns differ from the entry bytes: {', '.join(differing)}")
+            return
+        if derived.event_id is None:
+            return
+        first = self._first_seq.setdefault(derived.event_id, e.seq)
+        expected = None if first == e.seq else first
+        self.redeliveries += expected is not None
+        if e.index is not None and e.redelivery_of != expected:
+            self._broken(
+                e,
+                f"redelivery_of is {e.redelivery_of}, but the chain's first entry of event "
+                f"{derived.event_id} is seq {first}",
+            )
 
     def state(self) -> ChainState:
         return ChainState(
@@ -203,6 +218,10 @@ class VerificationResult:
         return sum(v.content_unchecked for v in self.chains)
 
     @property
+    def redeliveries(self) -> int:
+        return sum(v.redeliveries for v in self.chains)
+
+    @property
     def ok(self) -> bool:
         return not self.broken and not self.checkpoints.problems
 
@@ -212,11 +231,14 @@ class VerificationResult:
             "entries": self.entries,
             "unsigned_entries": max(self.entries - self.checkpoints.latest_tree_size, 0),
             "content_unchecked": self.content_unchecked,
+            # entries repeating an event id their chain already holds (kept in the chain, marked)
+            "redeliveries": self.redeliveries,
             "chains": [
                 {
                     "topic": v.chain.topic,
                     "partition": v.chain.partition,
                     "entries": v.count,
+                    "redeliveries": v.redeliveries,
                     "head_hash": v.state().head_hash.hex(),
                     "first_broken_link": (
                         None
