@@ -72,7 +72,14 @@ class Platform:
     kafka_bootstrap: str
     topic_prefix: str
     now: datetime
-    services: dict[str, RunningService] = field(default_factory=dict)
+    services: dict[str, RunningService] = field(default_factory=dict)  # the first replica of each
+    replicas: dict[str, list[RunningService]] = field(default_factory=dict)  # every process of each
+    databases: dict[str, str] = field(default_factory=dict)
+    envs: dict[str, dict[str, str]] = field(default_factory=dict)
+    logs: Path | None = None
+
+    def processes(self) -> list[RunningService]:
+        return [replica for replicas in self.replicas.values() for replica in replicas]
 
     def url(self, service: str) -> str:
         return self.services[service].url
@@ -137,17 +144,54 @@ async def migrate(module: str, env: dict[str, str]) -> None:
         raise RuntimeError(f"{module} migrate failed:\n{output.decode(errors='replace')[-3000:]}")
 
 
+def launch(platform: Platform, name: str, replica: int) -> RunningService:
+    """Start one process of a service (replica numbers from 1) in the service's consumer group."""
+    assert platform.logs is not None
+    port = free_port()
+    suffix = "" if replica == 1 else f"-{replica}"
+    log = platform.logs / f"{name}-service{suffix}.log"
+    with log.open("ab") as out:
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                "--factory",
+                f"{SERVICES[name]}.main:create_app",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+            ],
+            env=platform.envs[name],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    service = RunningService(name, port, process, log)
+    platform.replicas.setdefault(name, []).append(service)
+    platform.services.setdefault(name, service)
+    return service
+
+
 async def start_platform(
-    kafka_bootstrap: str, database_server_url: str, start_at: datetime, logs: Path
+    kafka_bootstrap: str,
+    database_server_url: str,
+    start_at: datetime,
+    logs: Path,
+    *,
+    replicas: dict[str, int] | None = None,
+    partitions: int = 3,
 ) -> Platform:
+    """The four services on fresh databases and topics; `replicas` processes of a service (default 1)
+    share its database and consumer group, and one manual clock."""
     run = uuid.uuid4().hex[:8]
-    platform = Platform(kafka_bootstrap=kafka_bootstrap, topic_prefix=f"e2e{run}.", now=start_at)
-    await create_topics(
-        kafka_bootstrap, [platform.topic(t) for t in TOPICS] + [platform.topic(t) + ".dlq" for t in TOPICS]
-    )
-    envs: dict[str, dict[str, str]] = {}
+    platform = Platform(kafka_bootstrap=kafka_bootstrap, topic_prefix=f"e2e{run}.", now=start_at, logs=logs)
+    await create_topics(kafka_bootstrap, [platform.topic(t) for t in TOPICS], partitions)
+    await create_topics(kafka_bootstrap, [platform.topic(t) + ".dlq" for t in TOPICS], 3)
+    envs = platform.envs
     for name in SERVICES:
         database = await new_database(database_server_url, f"e2e{run}_{name}")
+        platform.databases[name] = database
         envs[name] = {
             **os.environ,
             "DCP_ENV": "dev",
@@ -157,30 +201,13 @@ async def start_platform(
             "KAFKA_TOPIC_PREFIX": platform.topic_prefix,
             "CLOCK_MODE": "manual",
             "CLOCK_FIXED_AT": start_at.isoformat(),
+            "CLOCK_FILE": str(logs / f"clock-{run}"),
         }
     # The four migrations are independent: run them side by side (each takes seconds to start).
     await asyncio.gather(*(migrate(module, envs[name]) for name, module in SERVICES.items()))
-    for name, module in SERVICES.items():
-        port = free_port()
-        log = logs / f"{name}-service.log"
-        with log.open("ab") as out:
-            process = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "uvicorn",
-                    "--factory",
-                    f"{module}.main:create_app",
-                    "--host",
-                    "127.0.0.1",
-                    "--port",
-                    str(port),
-                ],
-                env=envs[name],
-                stdout=out,
-                stderr=subprocess.STDOUT,
-            )
-        platform.services[name] = RunningService(name, port, process, log)
+    for name in SERVICES:
+        for replica in range(1, (replicas or {}).get(name, 1) + 1):
+            launch(platform, name, replica)
     try:
         await wait_ready(platform)
     except BaseException:
@@ -192,7 +219,7 @@ async def start_platform(
 async def wait_ready(platform: Platform, timeout: float = 90.0) -> None:
     deadline = time.monotonic() + timeout
     async with httpx.AsyncClient(timeout=5) as client:
-        for service in platform.services.values():
+        for service in platform.processes():
             while True:
                 if service.process.poll() is not None:
                     raise RuntimeError(f"{service.name}-service exited:\n{service.log.read_text()[-3000:]}")
@@ -209,10 +236,10 @@ async def wait_ready(platform: Platform, timeout: float = 90.0) -> None:
 
 
 def stop_platform(platform: Platform) -> None:
-    for service in platform.services.values():
+    for service in platform.processes():
         if service.process.poll() is None:
             service.process.send_signal(signal.SIGTERM)
-    for service in platform.services.values():
+    for service in platform.processes():
         try:
             service.process.wait(30)
         except subprocess.TimeoutExpired:

@@ -36,6 +36,11 @@ from dcp_platform.lifecycle import BackgroundLoop
 log = logging.getLogger(__name__)
 
 EVENTS_PUBLISHED = Counter("dcp_events_published_total", "Events published to Kafka by the relay", ["topic"])
+RELAY_LEADER = Gauge(
+    "dcp_relay_leader",
+    "1 in the one process per database that holds the relay's lock and publishes, 0 in the standbys",
+    ["relay"],
+)
 OUTBOX_BACKLOG = Gauge("dcp_outbox_backlog", "Events committed but not yet published to Kafka")
 OUTBOX_OLDEST_AGE = Gauge(
     "dcp_outbox_oldest_age_seconds", "Age of the oldest event not yet published to Kafka"
@@ -110,7 +115,19 @@ class OutboxRelay(BackgroundLoop):
         BackgroundLoop.__init__(self)
         self._producer: AIOKafkaProducer | None = None
         self._listener: asyncpg.Connection | None = None
-        self.is_leader = False
+        self._leader = False
+
+    @property
+    def is_leader(self) -> bool:
+        """Whether this process holds the relay's lock (and so publishes)."""
+        return self._leader
+
+    @is_leader.setter
+    def is_leader(self, value: bool) -> None:
+        if value and not self._leader:
+            log.info("outbox relay %s: leader (publishing)", self._name)
+        self._leader = value
+        RELAY_LEADER.labels(self._name).set(int(value))
 
     def wake(self) -> None:
         """Ask the relay to look at the outbox now (called after a local commit)."""
