@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 PACKAGES := libs/events libs/compliance libs/devstack libs/platform services/case-service services/contact-service services/payment-service services/audit-service demo
 PYPROJECTS := $(addsuffix /pyproject.toml,$(PACKAGES))
 
-.PHONY: tools kustomize help venv up down status run test test-unit lint bench contracts contracts-generate deploy-check token clean
+.PHONY: tools kustomize help venv up down status run test test-cluster test-unit lint bench contracts contracts-generate deploy-check token clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -56,6 +56,15 @@ kustomize: ## build the pinned kustomize into .cache/bin (once: skipped when tha
 
 test: venv tools ## set up, start the stack, run every test suite, stop what was started; exits with pytest's status
 	$(BIN)/dcp-stack test -- $(PYTEST_ARGS)
+
+# The fault tests on a three-broker cluster (replication factor 3, min.insync.replicas 2) with replicas of
+# the services, beside the single-broker stack: own data directory and ports, started and stopped here.
+CLUSTER_ENV := DCP_KAFKA_BROKERS=3 DCP_DATA_DIR=$(CURDIR)/.local/cluster DCP_KAFKA_PORT=29092 \
+  DCP_KAFKA_CONTROLLER_PORT=29093 DCP_PG_PORT=25432
+CLUSTER_TESTS := tests/test_devstack.py tests/e2e/test_cluster_faults.py tests/e2e/test_outage_recovery.py
+
+test-cluster: venv tools ## start a 3-broker Kafka cluster, run the fault tests against it (brokers and replicas killed under load), stop it
+	$(CLUSTER_ENV) $(BIN)/dcp-stack test -- $(CLUSTER_TESTS) $(PYTEST_ARGS)
 
 test-unit: venv kustomize ## the tests that need no stack
 	$(BIN)/pytest -m "not integration" $(PYTEST_ARGS)

@@ -105,3 +105,28 @@ async def test_every_catalogue_topic_and_its_dead_letter_topic_exists(kafka_boot
     )
     assert set(catalogue_topics()) == {*TOPICS, *(f"{t}.dlq" for t in TOPICS)}
     assert set(catalogue_topics()) <= existing
+
+
+async def test_on_a_cluster_every_topic_has_three_copies_and_needs_two_in_sync(kafka_bootstrap: str) -> None:
+    """`dcp-stack up --brokers 3`: the catalogue topics are replicated three times, and a write with
+    acks=all needs two copies in sync (one broker may fail without losing an acknowledged event)."""
+    from aiokafka.admin import AIOKafkaAdminClient
+    from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
+
+    from dcp_devstack.config import StackConfig
+
+    if StackConfig.from_env().kafka_brokers < 3:
+        pytest.skip("the single-broker stack (make test-cluster runs this on three brokers)")
+    admin = AIOKafkaAdminClient(bootstrap_servers=kafka_bootstrap)
+    await admin.start()
+    try:
+        assert len((await admin.describe_cluster())["brokers"]) == 3
+        [described] = await admin.describe_topics(["collections.cases"])
+        assert {len(p["replicas"]) for p in described["partitions"]} == {3}
+        [response] = await admin.describe_configs(
+            [ConfigResource(ConfigResourceType.TOPIC, "collections.cases", {"min.insync.replicas": None})]
+        )
+    finally:
+        await admin.close()
+    [(_, _, _, _, configs)] = response.resources
+    assert {c[0]: c[1] for c in configs}["min.insync.replicas"] == "2"

@@ -13,6 +13,7 @@ from deploy.check.services import Service, environment
 # must be provided by the manifests and the compose file.
 NOT_DEPLOYED: dict[str, str] = {
     "CLOCK_FIXED_AT": "only read with CLOCK_MODE=fixed or manual; deployments run CLOCK_MODE=system",
+    "CLOCK_FILE": "only read with CLOCK_MODE=manual (dev replicas share a clock); deployments: system",
 }
 # Variables read by libraries straight from the environment (OpenTelemetry's OTEL_EXPORTER_OTLP_*), not by the
 # settings classes: allowed in the manifests although no settings field reads them.

@@ -234,7 +234,9 @@ def cpu_seconds(pid: int) -> float:
 
 def cpu_by_process(platform: Platform) -> dict[str, float]:
     """CPU seconds so far of each service process, the PostgreSQL server and the Kafka broker."""
-    usage = {name: cpu_seconds(s.process.pid) for name, s in platform.services.items()}
+    usage: dict[str, float] = {}
+    for service in platform.processes():  # every replica, summed per service
+        usage[service.name] = usage.get(service.name, 0.0) + cpu_seconds(service.process.pid)
     for label, pattern in (("postgresql", "postgres"), ("kafka", "kafka.Kafka")):
         total = 0.0
         for entry in Path("/proc").iterdir():

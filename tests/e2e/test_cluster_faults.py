@@ -105,7 +105,7 @@ async def fetch_one(database_url: str, query: str) -> asyncpg.Record:
         await conn.close()
 
 
-async def settled(platform: Platform, expected: int, deadline: float) -> None:
+async def settled(platform: Platform, expected: int, deadline: float, interval: float = 1.0) -> None:
     """Until case-service opened `expected` cases and the audit trail holds all of their CaseOpened."""
     while True:
         cases = await fetch_one(
