@@ -340,8 +340,12 @@ def _pid_files(cfg: StackConfig) -> list[Path]:
 def stop(cfg: StackConfig, timeout: float = 30.0) -> bool:
     """SIGTERM every broker, wait, SIGKILL after the deadline. True if a broker was running."""
     stopped = False
-    for pid_file in _pid_files(cfg):
-        pid = live_pid(pid_file, BROKER_MAIN)
+    running = [(f, live_pid(f, BROKER_MAIN)) for f in _pid_files(cfg)]
+    for _, pid in running:  # all at once: a cluster's last broker would wait for a quorum that left
+        if pid is not None:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(pid, signal.SIGTERM)
+    for pid_file, pid in running:
         if pid is not None:
             if terminate(pid, timeout):
                 log.warning("a Kafka broker did not stop within %.0fs and was killed", timeout)
