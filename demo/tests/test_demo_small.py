@@ -99,6 +99,13 @@ def test_the_auditor_finds_nothing_and_the_trail_verifies_against_signed_checkpo
     assert "trail verification (GET /audit/verify): passed" in text
 
 
+def test_payment_service_and_case_service_agree_on_every_payment(demo_run: tuple[DemoResult, str]) -> None:
+    result, text = demo_run
+    assert result.summary.payments_compared >= sum(result.summary.payments.values()) > 0
+    assert result.summary.divergences == []
+    assert "reconciliation (GET /audit/reconciliation): 0 divergences" in text
+
+
 def test_no_unexpected_answers_from_the_services(demo_run: tuple[DemoResult, str]) -> None:
     result, _ = demo_run
     assert result.summary.anomalies == {}, result.summary.anomaly_samples

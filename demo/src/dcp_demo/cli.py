@@ -116,7 +116,7 @@ def demo(
     )
     settings = Settings(accounts=accounts, days=days, seed=seed, per_session=per_session, workdir=workdir)
     result = asyncio.run(run_demo(endpoints, settings, settle_hours=settle_hours))
-    if result.summary.findings or not result.summary.verified:
+    if result.summary.findings or result.summary.divergences or not result.summary.verified:
         raise typer.Exit(1)
 
 

@@ -49,6 +49,8 @@ class Summary:
     attempts_checked: int = 0
     checkpoint: dict[str, Any] = field(default_factory=dict)
     verification: dict[str, Any] = field(default_factory=dict)
+    divergences: list[dict[str, Any]] = field(default_factory=list)
+    payments_compared: int = 0
     anomalies: dict[str, int] = field(default_factory=dict)
     anomaly_samples: dict[str, str] = field(default_factory=dict)
 
@@ -108,6 +110,17 @@ async def collect(api: Api, op: Operation) -> Summary:
     created = await api.call("audit", "POST", "/audit/checkpoints", role="admin", subject="demo-operator")
     s.checkpoint = created.json() if created.status_code in (200, 201) else {"error": created.text[:300]}
     s.verification = await api.ok("audit", "GET", "/audit/verify", **auditor)
+    # Payment-service's payments against case-service's bookings, once what is in flight has arrived.
+    deadline = time.monotonic() + 60
+    while True:
+        answer = await api.ok(
+            "audit", "GET", "/audit/reconciliation", params={"settle_seconds": 0}, **auditor
+        )
+        s.divergences = [d for d in answer["divergences"] if d.get("case_id") in op.accounts]
+        s.payments_compared = int(answer["payments_compared"])
+        if not s.divergences or time.monotonic() > deadline:
+            break
+        await asyncio.sleep(1)
     return s
 
 
@@ -240,6 +253,14 @@ def render(console: Console, op: Operation, s: Summary, urls: dict[str, str], wa
         f"(latest tree size {checks.get('latest_tree_size')}), "
         f"problems: {checks.get('problems') or 'none'}"
     )
+    colour = "green" if not s.divergences else "red"
+    console.print(
+        f"[{colour}]reconciliation (GET /audit/reconciliation): {len(s.divergences)} divergences[/] "
+        f"between payment-service's payments and case-service's bookings ({s.payments_compared} payments "
+        "compared; expected: none)"
+    )
+    for divergence in s.divergences[:10]:
+        console.print(f"  {divergence}")
     if s.anomalies:
         console.print("[yellow]unexpected answers from the services:[/]")
         for what, count in s.anomalies.items():

@@ -109,6 +109,8 @@ def apply_payload(
         return facts.model_copy(update={"holds": holds})
     if isinstance(payload, cases.CaseClosed):
         return facts.model_copy(update={"status": model.CaseStatus.CLOSED})
+    if isinstance(payload, cases.CaseReopened):
+        return facts.model_copy(update={"status": model.CaseStatus.OPEN})
     if isinstance(payload, cases.CaseBucketChanged) and payload.due_since is not None:
         return facts.model_copy(update={"due_since": payload.due_since})
     if isinstance(payload, cases.CaseDebtorUpdated):

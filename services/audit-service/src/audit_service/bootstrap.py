@@ -5,13 +5,13 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from audit_service.api import export, findings, integrity, trail
+from audit_service.api import export, findings, integrity, reconciliation, trail
 from audit_service.application.runtime import AuditRuntime
 from audit_service.settings import AuditServiceSettings
 from dcp_platform.app import create_service_app
 from dcp_platform.health import kafka_check, postgres_check
 
-ROUTERS = (trail.router, integrity.router, export.router, findings.router)
+ROUTERS = (trail.router, integrity.router, export.router, findings.router, reconciliation.router)
 
 
 def bootstrap(settings: AuditServiceSettings) -> FastAPI:

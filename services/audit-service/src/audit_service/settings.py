@@ -30,6 +30,9 @@ class AuditServiceSettings(ServiceSettings):
     dcp_data_dir: Path = Path(".local")
 
     audit_checkpoint_interval_seconds: float = 300.0
+    # How often the reconciliation of payments (payment-service against case-service) refreshes the
+    # `dcp_reconciliation_divergences` gauge; 0: only on request (GET /audit/reconciliation).
+    audit_reconcile_interval_seconds: float = 300.0
     audit_ingest_batch_size: int = 500
     # Roles that see phone numbers, e-mail addresses and national ids unmasked (comma-separated).
     audit_pii_roles: str = "admin"

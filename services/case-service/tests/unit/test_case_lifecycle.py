@@ -15,12 +15,11 @@ from case_service.domain.errors import (
     HoldConflict,
     HoldNotFound,
     InvalidPlacement,
-    NegativeBalance,
     NotWithAgency,
     StageTransitionNotAllowed,
 )
 from case_service.domain.policy import CollectionPolicy
-from dcp_events.catalogue.base import Money, MoneyDelta
+from dcp_events.catalogue.base import Money
 from dcp_events.catalogue.cases import (
     CaseAssigned,
     CaseBalanceChanged,
@@ -29,6 +28,8 @@ from dcp_events.catalogue.cases import (
     CaseHoldPlaced,
     CaseHoldReleased,
     CaseOpened,
+    CaseRefundDue,
+    CaseReopened,
     CaseStageChanged,
     CaseStrategyAssigned,
 )
@@ -165,19 +166,108 @@ def test_payments_reduce_the_balance_and_zero_closes_paid_in_full(policy: Collec
     assert [c.change.delta_minor for c in balance_changes] == [-10_000, 10_000, -30_000]
     assert isinstance(changes[-1], CaseClosed) and changes[-1].reason is CloseReason.PAID_IN_FULL
     assert case.recovered_minor == 30_000
-    with pytest.raises(CaseClosedError):
-        case.apply_payment("p-3", gbp(1))
 
 
-def test_an_overpayment_and_a_foreign_currency_are_refused(policy: CollectionPolicy) -> None:
+def test_a_foreign_currency_cannot_be_booked(policy: CollectionPolicy) -> None:
     case = new_case(policy, balance=30_000)
-    with pytest.raises(NegativeBalance):
-        case.apply_payment("p-1", gbp(30_001))
     with pytest.raises(CurrencyMismatch):
         case.apply_payment("p-1", Money(amount_minor=1, currency="EUR"))
     with pytest.raises(CurrencyMismatch):
-        case.change_balance(BalanceChangeReason.FEE, MoneyDelta(delta_minor=100, currency="USD"), None)
+        case.add_charge(BalanceChangeReason.FEE, Money(amount_minor=100, currency="USD"), None)
     assert case.pull_changes() == []
+
+
+def parts(case: Case) -> tuple[int, int, int, int, int]:
+    assert case.parts is not None
+    p = case.parts
+    return (p.principal, p.interest, p.fees, p.costs, p.credit)
+
+
+def test_a_payment_is_split_by_the_waterfall_and_the_split_is_in_the_event(policy: CollectionPolicy) -> None:
+    case = new_case(policy, balance=10_000)
+    case.add_charge(BalanceChangeReason.INTEREST, gbp(500), "int-1")
+    case.add_charge(BalanceChangeReason.FEE, gbp(300), "fee-1")
+    case.add_charge(BalanceChangeReason.COSTS, gbp(200), "legal-1")
+    case.pull_changes()
+    case.apply_payment("p-1", gbp(700))  # costs -> fees -> interest -> principal
+    [booked] = [c for c in case.pull_changes() if isinstance(c, CaseBalanceChanged)]
+    assert [(a.part.value, a.delta_minor) for a in booked.allocation or []] == [
+        ("costs", -200),
+        ("fees", -300),
+        ("interest", -200),
+    ]
+    assert booked.waterfall == "costs-fees-interest-principal"
+    assert booked.parts_after is not None and booked.parts_after.interest == 300
+    assert parts(case) == (10_000, 300, 0, 0, 0)
+    assert case.balance == gbp(10_300)
+
+
+def test_the_product_s_waterfall_wins_over_the_default(policy: CollectionPolicy) -> None:
+    case = new_case(policy, balance=10_000, product="personal_loan")
+    case.add_charge(BalanceChangeReason.FEE, gbp(300), "fee-1")
+    case.add_charge(BalanceChangeReason.INTEREST, gbp(500), "int-1")
+    waterfall = policy.allocations.for_account("acme", "personal_loan")
+    case.apply_payment("p-1", gbp(1_000), waterfall)  # interest -> principal -> fees -> costs
+    assert parts(case) == (9_500, 0, 300, 0, 0)
+
+
+def test_an_over_payment_closes_paid_in_full_with_a_credit_due_back(policy: CollectionPolicy) -> None:
+    case = new_case(policy, balance=5_000)
+    case.apply_payment("p-1", gbp(7_000))
+    changes = case.pull_changes()
+    assert types(changes) == ["CaseBalanceChanged", "CaseRefundDue", "CaseClosed"]
+    booked, refund, closed = changes
+    assert isinstance(booked, CaseBalanceChanged) and booked.change.delta_minor == -5_000
+    assert isinstance(refund, CaseRefundDue) and refund.amount == gbp(2_000) and refund.reference == "p-1"
+    assert isinstance(closed, CaseClosed) and closed.reason is CloseReason.PAID_IN_FULL
+    assert parts(case) == (0, 0, 0, 0, 2_000)
+    assert case.recovered_minor == 7_000
+    # paid again after closing: all of it is credit, the case stays closed
+    case.apply_payment("p-2", gbp(100))
+    assert types(case.pull_changes()) == ["CaseBalanceChanged", "CaseRefundDue"]
+    assert (case.status, parts(case)) == ("closed", (0, 0, 0, 0, 2_100))
+
+
+def test_reversing_the_closing_payment_reopens_the_case_with_the_balance_in_its_part(
+    policy: CollectionPolicy,
+) -> None:
+    case = new_case(policy, balance=5_000)
+    case.add_charge(BalanceChangeReason.FEE, gbp(1), "fee-1")
+    case.apply_payment("p-1", gbp(5_000))  # the fee first, then 4,999 of principal
+    case.apply_payment("p-2", gbp(1))
+    assert case.status == "closed"
+    case.pull_changes()
+    case.reverse_payment("p-2", gbp(1))
+    changes = case.pull_changes()
+    assert types(changes) == ["CaseReopened", "CaseBalanceChanged"]
+    reopened, booked = changes
+    assert isinstance(reopened, CaseReopened) and reopened.previous_close_reason is CloseReason.PAID_IN_FULL
+    assert isinstance(booked, CaseBalanceChanged) and booked.balance_after == gbp(1)
+    assert (case.status, parts(case)) == ("open", (1, 0, 0, 0, 0))
+    case.reverse_payment("p-1", gbp(5_000))
+    assert parts(case) == (5_000, 0, 1, 0, 0)  # the fee it paid is owed again as a fee
+
+
+def test_a_reversal_of_an_over_payment_takes_back_the_credit_first(policy: CollectionPolicy) -> None:
+    case = new_case(policy, balance=5_000)
+    case.apply_payment("p-1", gbp(7_000))
+    case.reverse_payment("p-1", gbp(7_000))
+    assert (case.status, parts(case)) == ("open", (5_000, 0, 0, 0, 0))
+
+
+def test_a_payment_after_write_off_is_a_recovery_and_the_case_stays_written_off(
+    policy: CollectionPolicy,
+) -> None:
+    case = new_case(policy, balance=5_000)
+    case.close(CloseReason.WRITTEN_OFF, "uncollectable", TODAY)
+    case.pull_changes()
+    case.apply_payment("p-1", gbp(2_000))
+    [booked] = case.pull_changes()
+    assert isinstance(booked, CaseBalanceChanged) and booked.written_off
+    assert (case.status, case.close_reason, case.balance) == ("closed", CloseReason.WRITTEN_OFF, gbp(3_000))
+    assert case.recovered_after_write_off_minor == 2_000
+    case.reverse_payment("p-1", gbp(2_000))
+    assert (case.status, case.balance, case.recovered_after_write_off_minor) == ("closed", gbp(5_000), 0)
 
 
 def test_a_settlement_closes_as_settled_once_paid_with_the_rest_waived(policy: CollectionPolicy) -> None:
@@ -266,3 +356,37 @@ def test_the_aggregate_rebuilt_from_its_events_equals_the_live_one(policy: Colle
         case.holds,
     )
     assert isinstance(history[3], CaseHoldPlaced) and not isinstance(history[3], CaseHoldReleased)
+
+
+def test_a_plan_being_paid_pauses_escalation_and_a_broken_plan_resumes_it(policy: CollectionPolicy) -> None:
+    case = new_case(policy, due_since=TODAY - timedelta(days=80))
+    assert case.stage is Stage.LATE
+    case.arrangement_started("plan", "plan-1", None)
+    case.pull_changes()
+    later = TODAY + timedelta(days=15)  # 95 days past due: legal, were it not for the plan
+    case.age(later, policy)
+    assert case.stage is Stage.LATE
+    assert not [e for e in case.pull_changes() if isinstance(e, CaseStageChanged)]
+
+    case.arrangement_ended("plan", "plan-1", "broken", later, policy)
+    changes = case.pull_changes()
+    assert types(changes) == ["CaseArrangementChanged", "CaseStrategyAssigned", "CaseStageChanged"]
+    assert isinstance(changes[-1], CaseStageChanged) and changes[-1].to_stage is Stage.LEGAL
+
+
+def test_a_promise_pauses_escalation_only_until_it_is_due(policy: CollectionPolicy) -> None:
+    case = new_case(policy, due_since=TODAY - timedelta(days=85))
+    case.arrangement_started("promise", "pr-1", TODAY + timedelta(days=10))
+    case.age(TODAY + timedelta(days=8), policy)  # 93 days past due, the promise not yet due
+    assert case.stage is Stage.LATE
+    case.age(TODAY + timedelta(days=11), policy)  # the promise's due date passed
+    assert case.stage is Stage.LEGAL
+
+
+def test_a_kept_promise_or_a_completed_plan_ends_the_pause(policy: CollectionPolicy) -> None:
+    case = new_case(policy, due_since=TODAY - timedelta(days=85))
+    case.arrangement_started("plan", "plan-1", None)
+    assert not case.arrangement_started("plan", "plan-1", None)  # the same fact twice
+    case.arrangement_ended("plan", "plan-1", "completed", TODAY, policy)
+    case.age(TODAY + timedelta(days=8), policy)
+    assert case.stage is Stage.LEGAL

@@ -16,6 +16,7 @@ from dcp_events.catalogue.cases import (
     CaseBalanceChanged,
     CaseClosed,
     CaseOpened,
+    CaseReopened,
     CaseStrategyAssigned,
 )
 from dcp_events.catalogue.examples import EXAMPLES
@@ -88,6 +89,8 @@ def expected(case_id: str, events: list[c.FoldCaseEvent]) -> CaseRow:
             change.update(assignee_kind=p.assignee.kind.value, assignee_id=p.assignee.id)
         elif isinstance(p, CaseClosed):
             change.update(status="closed", balance_minor=p.final_balance.amount_minor)
+        elif isinstance(p, CaseReopened):
+            change.update(status="open")
         elif isinstance(p, CaseBalanceChanged):
             change.update(balance_minor=p.balance_after.amount_minor)
         elif isinstance(p, CaseStrategyAssigned):

@@ -115,11 +115,11 @@ def test_a_held_payment_in_another_currency_than_the_case_that_appears_stays_hel
     assert isinstance(event, ev.PaymentHeld) and event.reason is ev.UnappliedReason.CURRENCY_MISMATCH
 
 
-def test_a_payment_for_a_closed_case_is_held() -> None:
+def test_a_payment_for_a_closed_case_is_applied_a_fact_case_service_books() -> None:
     ledger = CaseLedger("case-1")
     closed = CaseFacts("case-1", "GBP", 0, "UTC", "GB", closed=True)
     [event] = pay(ledger, "p1", 5000, NOW, case=closed)
-    assert isinstance(event, ev.PaymentHeld) and event.reason is ev.UnappliedReason.CASE_CLOSED
+    assert isinstance(event, ev.PaymentReceived)
 
 
 def test_a_payment_is_reversed_once() -> None:

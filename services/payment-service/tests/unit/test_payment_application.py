@@ -128,7 +128,7 @@ async def test_a_payment_for_an_unknown_case_is_held_then_applied_when_the_case_
     assert (await service.ledger("case-1")).payments[held.payment_id].status == "applied"
 
 
-async def test_a_payment_on_a_closed_case_is_held_and_no_arrangement_is_agreed(
+async def test_a_payment_on_a_closed_case_is_applied_and_no_arrangement_is_agreed(
     service: InMemoryPaymentService,
 ) -> None:
     await open_case(service, "case-1")
@@ -139,8 +139,8 @@ async def test_a_payment_on_a_closed_case_is_held_and_no_arrangement_is_agreed(
     await service.handle(c.RecordCaseClosed("case-1", 0))
     assert service.books.case_facts["case-1"].closed
 
-    held = await pay(service, "case-1", 1000)
-    assert service.books.payments[held.payment_id]["unapplied_reason"] == "case_closed"
+    paid = await pay(service, "case-1", 1000)
+    assert service.books.payments[paid.payment_id]["status"] == "applied"
     with pytest.raises(CaseAlreadyClosed):
         await service.handle(c.AgreeSettlement("case-1", gbp(500), NOW.date(), by_supervisor=True))
 
@@ -379,3 +379,14 @@ async def test_a_command_without_a_handler_is_refused(service: InMemoryPaymentSe
 
 def test_every_command_has_a_handler() -> None:
     assert_every_command_has_a_handler(c, COMMAND_HANDLERS, not_commands={c.PaymentOutcome})
+
+
+async def test_a_reopened_case_takes_arrangements_again(service: InMemoryPaymentService) -> None:
+    await open_case(service, "case-1")
+    await service.handle(c.RecordCaseClosed("case-1", 0))
+    await service.handle(c.RecordCaseReopened("case-1"))
+    assert not service.books.case_facts["case-1"].closed
+    await service.handle(
+        c.RecordCaseEvents([c.RecordCaseClosed("case-1", 0), c.RecordCaseReopened("case-1")])
+    )
+    assert not service.books.case_facts["case-1"].closed

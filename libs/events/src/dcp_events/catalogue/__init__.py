@@ -4,6 +4,8 @@ from dcp_events.catalogue.base import CaseAmounts, EventPayload, Money, MoneyDel
 from dcp_events.catalogue.building import new_event, parse_data, parse_data_as
 from dcp_events.catalogue.cases import (
     Assignee,
+    BalanceParts,
+    CaseArrangementChanged,
     CaseAssigned,
     CaseBalanceChanged,
     CaseBucketChanged,
@@ -12,9 +14,12 @@ from dcp_events.catalogue.cases import (
     CaseHoldPlaced,
     CaseHoldReleased,
     CaseOpened,
+    CaseRefundDue,
+    CaseReopened,
     CaseSettlementRecorded,
     CaseStageChanged,
     CaseStrategyAssigned,
+    PartChange,
     TreatmentStep,
 )
 from dcp_events.catalogue.contacts import (
@@ -35,6 +40,7 @@ from dcp_events.catalogue.debtor import Account, Debtor, EmailAddress, PhoneNumb
 from dcp_events.catalogue.enums import (
     AssigneeKind,
     BalanceChangeReason,
+    BalancePart,
     Channel,
     CloseReason,
     ContactOutcome,
@@ -104,6 +110,8 @@ __all__ = [
     "Assignee",
     "AssigneeKind",
     "BalanceChangeReason",
+    "BalancePart",
+    "BalanceParts",
     "CaseAmounts",
     "CaseAssigned",
     "CaseBalanceChanged",
@@ -113,6 +121,9 @@ __all__ = [
     "CaseHoldPlaced",
     "CaseHoldReleased",
     "CaseOpened",
+    "CaseRefundDue",
+    "CaseReopened",
+    "CaseArrangementChanged",
     "CaseSettlementRecorded",
     "CaseStageChanged",
     "CaseStrategyAssigned",
@@ -138,6 +149,7 @@ __all__ = [
     "InstallmentMissed",
     "Money",
     "MoneyDelta",
+    "PartChange",
     "PayloadModel",
     "PaymentHeld",
     "PaymentMethod",

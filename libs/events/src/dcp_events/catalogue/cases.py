@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from typing import ClassVar, Literal
 
-from pydantic import Field, StrictInt, model_validator
+from pydantic import Field, StrictBool, StrictInt, model_validator
 
 from dcp_events.catalogue.base import (
+    MAX_MINOR,
     CaseAmounts,
     Count,
+    Currency,
     EventPayload,
     Id,
     IsoDate,
@@ -23,6 +25,7 @@ from dcp_events.catalogue.debtor import Account, Debtor, EmailAddress, PhoneNumb
 from dcp_events.catalogue.enums import (
     AssigneeKind,
     BalanceChangeReason,
+    BalancePart,
     Channel,
     CloseReason,
     HoldType,
@@ -132,20 +135,96 @@ class CaseHoldReleased(CaseEvent):
     reason: Text
 
 
+class PartChange(PayloadModel):
+    part: BalancePart
+    delta_minor: StrictInt = Field(ge=-MAX_MINOR, le=MAX_MINOR)
+
+
+class BalanceParts(PayloadModel):
+    """A case's balance by part, in minor units of one currency."""
+
+    currency: Currency
+    principal: StrictInt = Field(ge=0, le=MAX_MINOR)
+    interest: StrictInt = Field(ge=0, le=MAX_MINOR)
+    fees: StrictInt = Field(ge=0, le=MAX_MINOR)
+    costs: StrictInt = Field(ge=0, le=MAX_MINOR)
+    credit: StrictInt = Field(default=0, ge=0, le=MAX_MINOR)
+
+    @property
+    def owed_minor(self) -> int:
+        return self.principal + self.interest + self.fees + self.costs
+
+
 class CaseBalanceChanged(CaseEvent):
     event_type: ClassVar[str] = "collections.case.balance_changed"
     version: ClassVar[int] = 1
 
     reason: BalanceChangeReason
-    change: MoneyDelta
-    balance_after: Money
+    change: MoneyDelta = Field(description="The change of what the debtor owes (the credit part excluded).")
+    balance_after: Money = Field(description="What the debtor owes after it: the owed parts' sum.")
     reference: Id | None = Field(default=None, description="Payment, reversal or adjustment id.")
+    allocation: list[PartChange] | None = Field(
+        default=None,
+        description="How the change was split over the parts (a payment by the allocation waterfall); "
+        "a credit entry is money the creditor now owes the debtor. None: written before parts existed.",
+    )
+    parts_after: BalanceParts | None = None
+    waterfall: Id | None = Field(default=None, description="The allocation order that split a payment.")
+    written_off: StrictBool = Field(
+        default=False, description="Booked on a written-off case: a post-write-off recovery or its reversal."
+    )
 
     @model_validator(mode="after")
     def _one_currency(self) -> CaseBalanceChanged:
         if self.change.currency != self.balance_after.currency:
             raise ValueError("change and balance_after are in different currencies")
+        if self.parts_after is not None:
+            if self.parts_after.currency != self.balance_after.currency:
+                raise ValueError("parts_after and balance_after are in different currencies")
+            if self.parts_after.owed_minor != self.balance_after.amount_minor:
+                raise ValueError("the owed parts do not add up to balance_after")
+        if self.allocation is not None:
+            owed = sum(p.delta_minor for p in self.allocation if p.part is not BalancePart.CREDIT)
+            if owed != self.change.delta_minor:
+                raise ValueError("the allocation's owed parts do not add up to the change")
         return self
+
+
+class CaseArrangementChanged(CaseEvent):
+    """A repayment plan or a promise to pay on the case started or ended. While one is active (a promise
+    until its due date), the collection path waits: no stage escalation, no agency placement (the
+    collection policy says which kinds pause it)."""
+
+    event_type: ClassVar[str] = "collections.case.arrangement_changed"
+    version: ClassVar[int] = 1
+
+    kind: Literal["plan", "promise"]
+    arrangement_id: Id
+    status: Literal["active", "kept", "completed", "broken"]
+    until: IsoDate | None = Field(default=None, description="A promise's due date; None for a plan.")
+
+
+class CaseReopened(CaseEvent):
+    """A closed case is open again: a fact arrived that makes something owed again (the reversal of
+    the payment that closed it). The close it undoes stays in the history."""
+
+    event_type: ClassVar[str] = "collections.case.reopened"
+    version: ClassVar[int] = 1
+
+    previous_close_reason: CloseReason
+    reason: Text
+    reference: Id | None = Field(default=None, description="The payment or reversal that reopened it.")
+
+
+class CaseRefundDue(CaseEvent):
+    """The case holds a credit balance (the debtor paid more than was owed): the surplus is due back."""
+
+    event_type: ClassVar[str] = "collections.case.refund_due"
+    version: ClassVar[int] = 1
+
+    amount: Money
+    credit_after: Money
+    reference: Id | None = Field(default=None, description="The payment that over-paid.")
 
 
 class CaseClosed(CaseEvent):

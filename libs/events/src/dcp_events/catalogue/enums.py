@@ -60,8 +60,21 @@ class BalanceChangeReason(StrEnum):
     REVERSAL = "reversal"
     INTEREST = "interest"
     FEE = "fee"
+    COSTS = "costs"  # legal costs added to the debt
     WAIVER = "waiver"
     ADJUSTMENT = "adjustment"
+    REFUND = "refund"  # a credit balance paid back to the debtor
+
+
+class BalancePart(StrEnum):
+    """The parts a case's balance is held in. The debtor owes principal + interest + fees + costs;
+    `credit` is what the creditor owes the debtor (an over-payment, until refunded)."""
+
+    PRINCIPAL = "principal"
+    INTEREST = "interest"
+    FEES = "fees"
+    COSTS = "costs"
+    CREDIT = "credit"
 
 
 class PaymentMethod(StrEnum):

@@ -11,6 +11,7 @@ from dcp_events.catalogue.debtor import Account, Debtor, EmailAddress, PhoneNumb
 from dcp_events.catalogue.enums import (
     AssigneeKind,
     BalanceChangeReason,
+    BalancePart,
     Channel,
     CloseReason,
     ContactOutcome,
@@ -85,8 +86,20 @@ EXAMPLES: Final[dict[str, EventPayload]] = {
             change=MoneyDelta(delta_minor=-5000, currency="GBP"),
             balance_after=_gbp(122050),
             reference="pay-1",
+            # costs -> fees -> interest -> principal: the fees and interest go first
+            allocation=[
+                cases.PartChange(part=BalancePart.FEES, delta_minor=-2500),
+                cases.PartChange(part=BalancePart.INTEREST, delta_minor=-2500),
+            ],
+            parts_after=cases.BalanceParts(currency="GBP", principal=120000, interest=2050, fees=0, costs=0),
+            waterfall="costs-fees-interest-principal",
         ),
         cases.CaseClosed(reason=CloseReason.PAID_IN_FULL, final_balance=_gbp(0)),
+        cases.CaseReopened(
+            previous_close_reason=CloseReason.PAID_IN_FULL, reason="payment pay-1 reversed", reference="pay-1"
+        ),
+        cases.CaseRefundDue(amount=_gbp(2000), credit_after=_gbp(2000), reference="pay-2"),
+        cases.CaseArrangementChanged(kind="plan", arrangement_id="plan-1", status="active"),
         cases.CaseBucketChanged(
             from_bucket="31-60",
             to_bucket="61-90",

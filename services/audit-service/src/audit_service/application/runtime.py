@@ -13,6 +13,7 @@ from audit_service.application.checkpoints import Checkpointer
 from audit_service.application.handlers import COMMAND_HANDLERS
 from audit_service.application.ingest import GROUP_ID, TrailIngestor
 from audit_service.application.ports import AuditBus, AuditEnvironment, AuditUnitOfWork
+from audit_service.application.reconciliation import Reconciler
 from audit_service.settings import AuditServiceSettings
 from dcp_events import TOPICS, dlq_topic
 from dcp_platform.application import CommandBus
@@ -67,6 +68,7 @@ class AuditRuntime(Lifecycle):
         )
         self.consumers: list[TrailIngestor] = [self.ingestor]
         self.checkpointer: Checkpointer | None = None
+        self.reconciler: Reconciler | None = None
         self.bus: AuditBus = CommandBus(
             COMMAND_HANDLERS, self._unit_of_work, AuditEnvironment(self.signer, clock)
         )
@@ -93,8 +95,12 @@ class AuditRuntime(Lifecycle):
         )
         await self.ingestor.start(self._pool)
         await self.checkpointer.start()
+        self.reconciler = Reconciler(self._pool, self.settings.audit_reconcile_interval_seconds)
+        await self.reconciler.start()
 
     async def stop(self) -> None:
+        if self.reconciler is not None:
+            await self.reconciler.stop()
         if self.checkpointer is not None:
             await self.checkpointer.stop()
         await self.ingestor.stop()

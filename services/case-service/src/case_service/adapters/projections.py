@@ -26,6 +26,13 @@ def case_detail(case: Case) -> dict[str, Any]:
         "account": case.account.model_dump(mode="json"),
         "amounts_at_placement": case.amounts_at_placement.model_dump(mode="json"),
         "balance": case.balance.model_dump(mode="json"),
+        # what is owed by part, and the credit due back to the debtor (an over-payment)
+        "balance_parts": case.parts.to_event().model_dump(mode="json") if case.parts else None,
+        "recovered": {"amount_minor": case.recovered_minor, "currency": case.currency},
+        "recovered_after_write_off": {
+            "amount_minor": case.recovered_after_write_off_minor,
+            "currency": case.currency,
+        },
         "placement_id": case.placement_id,
         "holds": [
             {

@@ -203,6 +203,18 @@ class RecordPromiseMade:
 
 
 @dataclass(frozen=True)
+class RecordArrangement:
+    """A plan agreed, completed or broken (payment-service), a promise made (contact-service), kept or
+    broken (payment-service): it pauses or resumes the collection path."""
+
+    case_id: str
+    kind: str  # plan | promise
+    arrangement_id: str
+    status: str  # active | kept | completed | broken
+    until: date | None = None
+
+
+@dataclass(frozen=True)
 class RecordPromiseSettled:
     promise_id: str
     case_id: str

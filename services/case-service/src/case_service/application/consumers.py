@@ -1,16 +1,23 @@
 """What the case service does with the events it consumes and the timers it set: each becomes a
 command for the bus, run in the consumer's (or timer's) transaction.
 
-A domain rule that refuses an inbound event (a payment on a closed case, an overpayment, a currency
-mismatch) makes the message a poison message: it goes to the topic's DLQ with the reason, for a
-person to resolve, and the consumer moves on.
+A payment, a reversal, a dispute, a contact that happened is a fact: the case books what it means
+for its own state (an over-payment is a credit, a reversal after closure reopens the case, a payment
+after write-off is a recovery) and never refuses it. A fact it has no way to book (a payment in
+another currency than the case's, on a case it never opened) is counted in
+`dcp_case_facts_not_booked_total` and logged; the reconciliation (`GET /audit/reconciliation`) shows
+the divergence with its evidence. Only a record that cannot be decoded goes to the DLQ. A placement is
+a request, not a fact: one the rules refuse (nothing owed, not past due) is dead-lettered with the
+reason, for the integrator to correct.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from typing import Any
 
+from prometheus_client import Counter
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from case_service.application import commands as c
@@ -24,6 +31,14 @@ from dcp_platform.context import bind_context
 from dcp_platform.eventsourcing.consumer import Delivery, PoisonMessage, delivery_context
 from dcp_platform.eventsourcing.timers import DueTimer
 
+log = logging.getLogger(__name__)
+
+FACTS_NOT_BOOKED = Counter(
+    "dcp_case_facts_not_booked_total",
+    "Facts (payments, reversals, disputes) the case service had no way to book: see the reconciliation",
+    ["event_type", "reason"],
+)
+
 # The events of each topic these handlers act on (the consumer skips the topic's others).
 PAYMENT_EVENTS = (
     payments.PaymentReceived,
@@ -33,6 +48,9 @@ PAYMENT_EVENTS = (
     payments.SettlementPaid,
     payments.PromiseKept,
     payments.PromiseBroken,
+    payments.PaymentPlanAgreed,
+    payments.PaymentPlanCompleted,
+    payments.PaymentPlanBroken,
 )
 CONTACT_EVENTS = (
     contacts.DisputeRaised,
@@ -72,12 +90,31 @@ class CaseConsumers:
         self.bus = bus
 
     async def _run(self, conn: AsyncConnection, command: object) -> None:
+        """A placement's command: a refusal dead-letters it, with the reason."""
         try:
             await self.bus.handle(command, tx=conn)
         except CaseNotFound as exc:
             raise PoisonMessage(str(exc)) from exc
         except CaseRuleViolation as exc:
             raise PoisonMessage(f"{type(exc).__name__}: {exc}") from exc
+
+    async def _book(self, conn: AsyncConnection, command: object, delivery: Delivery) -> None:
+        """A fact's command: booked; what cannot be booked is counted and logged, never refused.
+        Run under a savepoint, so a fact that cannot be booked leaves nothing half-done."""
+        try:
+            async with conn.begin_nested():
+                await self.bus.handle(command, tx=conn)
+        except (CaseNotFound, CaseRuleViolation) as exc:
+            reason = "unknown-case" if isinstance(exc, CaseNotFound) else exc.code
+            FACTS_NOT_BOOKED.labels(delivery.event.type, reason).inc()
+            log.warning(
+                "case %s: %s %s not booked (%s: %s)",
+                delivery.event.subject,
+                delivery.event.type,
+                delivery.event.id,
+                type(exc).__name__,
+                exc,
+            )
 
     # --- integration.placements ----------------------------------------------------------------
 
@@ -158,9 +195,18 @@ class CaseConsumers:
             )
         elif isinstance(payload, payments.PromiseKept | payments.PromiseBroken):
             status = "kept" if isinstance(payload, payments.PromiseKept) else "broken"
+            await self._book(
+                conn, c.RecordArrangement(case_id, "promise", payload.promise_id, status), delivery
+            )
             command = c.RecordPromiseSettled(payload.promise_id, case_id, status, delivery.event.time)
+        elif isinstance(payload, payments.PaymentPlanAgreed):
+            command = c.RecordArrangement(case_id, "plan", payload.plan_id, "active")
+        elif isinstance(payload, payments.PaymentPlanCompleted):
+            command = c.RecordArrangement(case_id, "plan", payload.plan_id, "completed")
+        elif isinstance(payload, payments.PaymentPlanBroken):
+            command = c.RecordArrangement(case_id, "plan", payload.plan_id, "broken")
         if command is not None:
-            await self._run(conn, command)
+            await self._book(conn, command, delivery)
 
     # --- collections.contacts ------------------------------------------------------------------
 
@@ -185,13 +231,20 @@ class CaseConsumers:
             )
             command = c.RecordContactActivity(event_id, case_id, payload.collector_id, kinds, at)
         elif isinstance(payload, contacts.PromiseMade):
-            await self._run(conn, c.RecordPromiseMade(payload.promise_id, case_id, payload.collector_id, at))
+            await self._book(
+                conn, c.RecordPromiseMade(payload.promise_id, case_id, payload.collector_id, at), delivery
+            )
+            await self._book(
+                conn,
+                c.RecordArrangement(case_id, "promise", payload.promise_id, "active", payload.due_on),
+                delivery,
+            )
             if payload.collector_id is not None:
                 command = c.RecordContactActivity(
                     event_id, case_id, payload.collector_id, ("promise_made",), at
                 )
         if command is not None:
-            await self._run(conn, command)
+            await self._book(conn, command, delivery)
 
     # --- timers --------------------------------------------------------------------------------
 

@@ -212,7 +212,7 @@ async def update_placement(command: c.UpdatePlacement, uow: CaseUnitOfWork, env:
 
     def apply(case: Case) -> None:
         if command.amounts is not None:
-            case.restate_balance(command.amounts.total_balance, command.placement_id)
+            case.restate(command.amounts, command.placement_id)
         if case.is_open and command.days_past_due is not None:
             due = today - timedelta(days=command.days_past_due) if command.days_past_due else None
             case.redate(due, today, env.policy, "placement update from the creditor")
@@ -361,15 +361,32 @@ async def close_case(command: c.CloseCase, uow: CaseUnitOfWork, env: CaseEnviron
 
 
 async def apply_payment(command: c.ApplyPayment, uow: CaseUnitOfWork, env: CaseEnvironment) -> None:
-    await execute(
-        uow, env, command.case_id, lambda case: case.apply_payment(command.payment_id, command.amount)
-    )
+    def apply(case: Case) -> None:
+        account = case.account
+        waterfall = env.policy.allocations.for_account(
+            account.creditor_id if account else None, account.product if account else None
+        )
+        case.apply_payment(command.payment_id, command.amount, waterfall)
+
+    await execute(uow, env, command.case_id, apply)
 
 
 async def reverse_payment(command: c.ReversePayment, uow: CaseUnitOfWork, env: CaseEnvironment) -> None:
     await execute(
         uow, env, command.case_id, lambda case: case.reverse_payment(command.payment_id, command.amount)
     )
+
+
+async def record_arrangement(command: c.RecordArrangement, uow: CaseUnitOfWork, env: CaseEnvironment) -> None:
+    today = env.today()
+
+    def apply(case: Case) -> None:
+        if command.status == "active":
+            case.arrangement_started(command.kind, command.arrangement_id, command.until)
+        else:
+            case.arrangement_ended(command.kind, command.arrangement_id, command.status, today, env.policy)
+
+    await execute(uow, env, command.case_id, apply)
 
 
 async def record_settlement(command: c.RecordSettlement, uow: CaseUnitOfWork, env: CaseEnvironment) -> None:
@@ -519,6 +536,7 @@ COMMAND_HANDLERS: dict[type, Handler[CaseUnitOfWork, CaseEnvironment]] = {
     c.ApplyPayment: apply_payment,
     c.ReversePayment: reverse_payment,
     c.RecordSettlement: record_settlement,
+    c.RecordArrangement: record_arrangement,
     c.LapseSettlement: lapse_settlement,
     c.PaySettlement: pay_settlement,
     c.AgeCases: age_cases,

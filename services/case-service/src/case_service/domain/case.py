@@ -10,14 +10,21 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
-from case_service.domain import errors
+from case_service.domain import errors, money
 from case_service.domain.ageing import CURRENT, days_past_due, stage_rank
 from case_service.domain.policy import CollectionPolicy
 from case_service.domain.segmentation import SegmentationProfile
 from dcp_events.catalogue import cases as events
 from dcp_events.catalogue.base import CaseAmounts, Money, MoneyDelta
 from dcp_events.catalogue.debtor import Account, Debtor, EmailAddress, PhoneNumber, PostalAddress
-from dcp_events.catalogue.enums import AssigneeKind, BalanceChangeReason, CloseReason, HoldType, Stage
+from dcp_events.catalogue.enums import (
+    AssigneeKind,
+    BalanceChangeReason,
+    BalancePart,
+    CloseReason,
+    HoldType,
+    Stage,
+)
 from dcp_platform.eventsourcing.aggregate import Aggregate, applies
 
 # Holds under which a case may not move to a harsher stage (collection of the debt is paused).
@@ -34,12 +41,30 @@ HOLDS_BLOCKING_ESCALATION: frozenset[HoldType] = frozenset(
 )
 
 
+# A case closed as paid that owes again (its closing payment reversed) is open again; a written-off or
+# recalled case stays closed and books what arrives (a recovery).
+_CLOSED_AS_PAID: frozenset[CloseReason] = frozenset({CloseReason.PAID_IN_FULL, CloseReason.SETTLED})
+
+_CHARGE_PARTS: dict[BalanceChangeReason, BalancePart] = {
+    BalanceChangeReason.INTEREST: BalancePart.INTEREST,
+    BalanceChangeReason.FEE: BalancePart.FEES,
+    BalanceChangeReason.COSTS: BalancePart.COSTS,
+}
+
+
 @dataclass(frozen=True)
 class Hold:
     hold_id: str
     hold_type: HoldType
     reason: str | None
     expires_at: datetime | None
+
+
+@dataclass(frozen=True)
+class Arrangement:
+    kind: str  # plan | promise
+    arrangement_id: str
+    until: date | None  # a promise's due date
 
 
 @dataclass(frozen=True)
@@ -68,8 +93,12 @@ class Case(Aggregate[events.CaseEvent]):
     strategy: events.CaseStrategyAssigned | None = None
     assignee: events.Assignee | None = None
     settlement: Settlement | None = None
+    arrangements: dict[str, Arrangement] = field(default_factory=dict)
+    parts: money.Parts | None = None
     applied_payments: dict[str, int] = field(default_factory=dict)  # payment id -> amount applied
+    payment_allocations: dict[str, money.Allocation] = field(default_factory=dict)
     recovered_minor: int = 0
+    recovered_after_write_off_minor: int = 0
 
     @property
     def aggregate_id(self) -> str:
@@ -215,7 +244,7 @@ class Case(Aggregate[events.CaseEvent]):
         self._segment(policy)
         self._escalate_by_dpd(today, policy)
 
-    def _segment(self, policy: CollectionPolicy) -> None:
+    def _segment(self, policy: CollectionPolicy, *, again: bool = False) -> None:
         assert self.account is not None and self.balance is not None
         decision = policy.segmentation.decide(
             SegmentationProfile(
@@ -230,7 +259,8 @@ class Case(Aggregate[events.CaseEvent]):
         )
         current = self.strategy
         if (
-            current is not None
+            not again
+            and current is not None
             and current.segment == decision.segment
             and current.strategy_id == decision.strategy.id
             and current.strategy_version == decision.strategy.version
@@ -252,9 +282,17 @@ class Case(Aggregate[events.CaseEvent]):
             )
         )
 
+    def pausing_arrangements(self, today: date, policy: CollectionPolicy) -> list[Arrangement]:
+        """The active plans and promises not yet due that make the collection path wait."""
+        return [
+            a
+            for a in self.arrangements.values()
+            if a.kind in policy.pause_escalation_for and (a.until is None or a.until >= today)
+        ]
+
     def _escalate_by_dpd(self, today: date, policy: CollectionPolicy) -> None:
-        if not self.is_open:
-            return
+        if not self.is_open or self.pausing_arrangements(today, policy):
+            return  # a plan being paid or a promise not yet due: the debtor is paying, escalation waits
         dpd = self.days_past_due(today)
         target = policy.ageing.stage_for(dpd)
         if stage_rank(target) <= stage_rank(self.stage) or self.blocking_holds():
@@ -284,6 +322,40 @@ class Case(Aggregate[events.CaseEvent]):
         )
         if to_stage is Stage.WRITTEN_OFF:
             self._close(CloseReason.WRITTEN_OFF, reason)
+
+    # --- arrangements (plans and promises from payment-service and contact-service) ---------
+
+    def arrangement_started(self, kind: str, arrangement_id: str, until: date | None) -> bool:
+        """A plan agreed or a promise made: recorded once (a fact, also on a closed case)."""
+        self._require_known()
+        if arrangement_id in self.arrangements:
+            return False
+        self._record(
+            events.CaseArrangementChanged(
+                kind=kind, arrangement_id=arrangement_id, status="active", until=until
+            )
+        )
+        return True
+
+    def arrangement_ended(
+        self, kind: str, arrangement_id: str, status: str, today: date, policy: CollectionPolicy
+    ) -> bool:
+        """A plan completed or broken, a promise kept or broken. A broken one resumes the collection
+        path: the strategy is assigned again (its treatment restarts) and escalation catches up."""
+        self._require_known()
+        known = self.arrangements.get(arrangement_id)
+        if known is None and status != "broken":
+            return False
+        until = known.until if known is not None else None
+        self._record(
+            events.CaseArrangementChanged(
+                kind=kind, arrangement_id=arrangement_id, status=status, until=until
+            )
+        )
+        if status == "broken" and self.is_open:
+            self._segment(policy, again=True)
+            self._escalate_by_dpd(today, policy)
+        return True
 
     # --- holds ----------------------------------------------------------------------------
 
@@ -329,77 +401,140 @@ class Case(Aggregate[events.CaseEvent]):
         self._escalate_by_dpd(today, policy)
 
     # --- money ----------------------------------------------------------------------------
+    #
+    # Payments and reversals are facts: they are booked on an open or a closed case alike. An
+    # over-payment leaves a credit (refund due); a reversal that makes a case paid in full or settled
+    # owe again reopens it; a payment on a written-off case is a recovery and the case stays written off.
 
-    def _check_money(self, amount: Money) -> None:
-        if amount.currency != self.currency:
-            raise errors.CurrencyMismatch(f"case {self.case_id} is in {self.currency}, not {amount.currency}")
+    def _require_known(self) -> None:
+        if self.status == "new":
+            raise errors.CaseClosedError(f"case {self.case_id} was never opened")
 
-    def change_balance(self, reason: BalanceChangeReason, delta: MoneyDelta, reference: str | None) -> None:
-        self._require_open()
-        assert self.balance is not None
-        if delta.currency != self.currency:
-            raise errors.CurrencyMismatch(f"case {self.case_id} is in {self.currency}, not {delta.currency}")
-        after = self.balance.amount_minor + delta.delta_minor
-        if after < 0:
-            raise errors.NegativeBalance(
-                f"{reason.value} of {delta.delta_minor} would take the balance of {self.balance.amount_minor}"
-                f" {self.currency} below zero"
-            )
-        if delta.delta_minor == 0:
+    @property
+    def written_off(self) -> bool:
+        return self.status == "closed" and self.close_reason is CloseReason.WRITTEN_OFF
+
+    def _book(
+        self,
+        reason: BalanceChangeReason,
+        allocation: money.Allocation,
+        reference: str | None,
+        *,
+        waterfall: str | None = None,
+    ) -> None:
+        """Record a change of the parts (and reopen a case closed as paid that owes again); a payment
+        that leaves a credit records the refund due; an open case that owes nothing closes."""
+        assert self.parts is not None
+        allocation = [(part, delta) for part, delta in allocation if delta]
+        if not allocation:
             return
+        after = self.parts.apply(allocation)
+        owed = money.owed_delta(allocation)
+        if (
+            self.status == "closed"
+            and self.close_reason in _CLOSED_AS_PAID
+            and owed > 0
+            and self.close_reason is not None
+        ):
+            self._record(
+                events.CaseReopened(
+                    previous_close_reason=self.close_reason,
+                    reason=f"{reason.value} {reference or ''}: {owed} {self.currency} owed again".replace(
+                        " :", ":"
+                    ),
+                    reference=reference,
+                )
+            )
+        credit_before = self.parts.credit
         self._record(
             events.CaseBalanceChanged(
                 reason=reason,
-                change=delta,
-                balance_after=Money(amount_minor=after, currency=self.currency),
+                change=MoneyDelta(delta_minor=owed, currency=self.currency),
+                balance_after=after.balance,
                 reference=reference,
+                allocation=money.to_changes(allocation),
+                parts_after=after.to_event(),
+                waterfall=waterfall,
+                written_off=self.written_off,
             )
         )
-        if after == 0:
+        if after.credit > credit_before:
+            self._record(
+                events.CaseRefundDue(
+                    amount=Money(amount_minor=after.credit - credit_before, currency=self.currency),
+                    credit_after=Money(amount_minor=after.credit, currency=self.currency),
+                    reference=reference,
+                )
+            )
+        if self.is_open and after.owed == 0 and owed < 0:
             if self.settlement is not None:
                 self._close(CloseReason.SETTLED, f"settlement {self.settlement.settlement_id} paid")
             else:
                 self._close(CloseReason.PAID_IN_FULL, "balance paid")
 
-    def apply_payment(self, payment_id: str, amount: Money) -> bool:
-        """A payment reduces the balance; the same payment twice is a no-op (returns False)."""
+    def _check_money(self, amount: Money) -> None:
+        if amount.currency != self.currency:
+            raise errors.CurrencyMismatch(f"case {self.case_id} is in {self.currency}, not {amount.currency}")
+
+    def add_charge(self, reason: BalanceChangeReason, amount: Money, reference: str | None) -> None:
+        """Interest, a fee or legal costs added to what is owed (each into its own part)."""
         self._require_open()
+        self._check_money(amount)
+        part = _CHARGE_PARTS.get(reason)
+        if part is None:
+            raise ValueError(f"{reason.value} is not a charge")
+        self._book(reason, [(part, amount.amount_minor)], reference)
+
+    def apply_payment(
+        self, payment_id: str, amount: Money, waterfall: money.Waterfall = money.DEFAULT_WATERFALL
+    ) -> bool:
+        """Book a payment, split by `waterfall`, whatever the case's state; the same payment twice is
+        a no-op (returns False). A currency other than the case's cannot be booked (CurrencyMismatch)."""
+        self._require_known()
         self._check_money(amount)
         if payment_id in self.applied_payments:
             return False
-        self.change_balance(
+        assert self.parts is not None
+        self._book(
             BalanceChangeReason.PAYMENT,
-            MoneyDelta(delta_minor=-amount.amount_minor, currency=amount.currency),
+            waterfall.pay(self.parts, amount.amount_minor),
             payment_id,
+            waterfall=waterfall.name,
         )
         return True
 
     def reverse_payment(self, payment_id: str, amount: Money) -> bool:
-        """A chargeback or returned payment restores the balance (unknown or reversed payment: no-op)."""
-        self._require_open()
+        """A chargeback or returned payment takes back what the payment paid, part by part (an unknown
+        or already reversed payment: no-op). A case closed as paid that owes again reopens."""
+        self._require_known()
         self._check_money(amount)
         applied = self.applied_payments.get(payment_id)
         if applied is None:
             return False
-        if amount.amount_minor > applied:
-            raise errors.NegativeBalance(
-                f"reversal of {amount.amount_minor} exceeds payment {payment_id} ({applied})"
-            )
-        self.change_balance(
+        assert self.parts is not None
+        booked = self.payment_allocations.get(payment_id) or [(BalancePart.PRINCIPAL, -applied)]
+        self._book(
             BalanceChangeReason.REVERSAL,
-            MoneyDelta(delta_minor=amount.amount_minor, currency=amount.currency),
+            money.undo(self.parts, booked, min(amount.amount_minor, applied)),
             payment_id,
         )
         return True
 
+    def restate(self, amounts: CaseAmounts, reference: str | None) -> None:
+        """The creditor restates what is owed by part (interest posted, fees, corrections)."""
+        self._require_known()
+        self._check_money(amounts.total_balance)
+        assert self.parts is not None
+        self._book(BalanceChangeReason.ADJUSTMENT, money.restate(self.parts, amounts), reference)
+
     def restate_balance(self, total: Money, reference: str | None) -> None:
-        """The creditor restates what is owed (interest, fees, corrections): an adjustment to that total."""
-        self._require_open()
+        """The creditor restates the total only: an increase is principal, a decrease comes off the
+        default waterfall."""
+        self._require_known()
         self._check_money(total)
-        assert self.balance is not None
-        delta = total.amount_minor - self.balance.amount_minor
-        self.change_balance(
-            BalanceChangeReason.ADJUSTMENT, MoneyDelta(delta_minor=delta, currency=total.currency), reference
+        assert self.parts is not None
+        self._book(
+            BalanceChangeReason.ADJUSTMENT, money.restate_total(self.parts, total.amount_minor), reference
         )
 
     def record_settlement(
@@ -427,16 +562,11 @@ class Case(Aggregate[events.CaseEvent]):
         self._require_open()
         if self.settlement is None or self.settlement.settlement_id != settlement_id:
             self.record_settlement(settlement_id, amount, due_on)
-        assert self.balance is not None
-        remaining = self.balance.amount_minor
-        if remaining == 0:
+        assert self.parts is not None
+        if self.parts.owed == 0:
             self._close(CloseReason.SETTLED, f"settlement {settlement_id} paid")
             return
-        self.change_balance(
-            BalanceChangeReason.WAIVER,
-            MoneyDelta(delta_minor=-remaining, currency=self.currency),
-            settlement_id,
-        )
+        self._book(BalanceChangeReason.WAIVER, money.waive_all(self.parts), settlement_id)
 
     # --- assignment, debtor, closing ------------------------------------------------------
 
@@ -501,7 +631,8 @@ class Case(Aggregate[events.CaseEvent]):
         self.debtor = event.debtor
         self.account = event.account
         self.amounts_at_placement = event.amounts
-        self.balance = event.amounts.total_balance
+        self.parts = money.Parts.from_amounts(event.amounts)
+        self.balance = self.parts.balance
         self.jurisdiction = event.jurisdiction
         self.risk_score = event.risk_score
         self.placement_id = event.placement_id
@@ -534,13 +665,46 @@ class Case(Aggregate[events.CaseEvent]):
 
     @applies(events.CaseBalanceChanged)
     def _balance_changed(self, event: events.CaseBalanceChanged, _at: datetime | None) -> None:
-        self.balance = event.balance_after
+        assert self.parts is not None
+        if event.allocation is not None:
+            allocation = money.from_changes(event.allocation)
+        else:  # recorded before the balance had parts
+            allocation = money.legacy(self.parts, event.change.delta_minor)
+        if event.parts_after is not None:
+            self.parts = money.Parts.from_event(event.parts_after)
+        else:
+            self.parts = self.parts.apply(allocation)
+        self.balance = self.parts.balance
+        # money in: what the owed parts lost plus what the credit gained (a reversal: negative)
+        money_in = sum(d for p, d in allocation if p is BalancePart.CREDIT) - money.owed_delta(allocation)
         if event.reason is BalanceChangeReason.PAYMENT and event.reference is not None:
-            self.applied_payments[event.reference] = -event.change.delta_minor
-            self.recovered_minor -= event.change.delta_minor
+            self.applied_payments[event.reference] = money_in
+            self.payment_allocations[event.reference] = allocation
         elif event.reason is BalanceChangeReason.REVERSAL and event.reference is not None:
             self.applied_payments.pop(event.reference, None)
-            self.recovered_minor -= event.change.delta_minor
+            self.payment_allocations.pop(event.reference, None)
+        if event.reason in (BalanceChangeReason.PAYMENT, BalanceChangeReason.REVERSAL):
+            self.recovered_minor += money_in
+            if event.written_off:
+                self.recovered_after_write_off_minor += money_in
+
+    @applies(events.CaseArrangementChanged)
+    def _arrangement_changed(self, event: events.CaseArrangementChanged, _at: datetime | None) -> None:
+        if event.status == "active":
+            self.arrangements[event.arrangement_id] = Arrangement(
+                event.kind, event.arrangement_id, event.until
+            )
+        else:
+            self.arrangements.pop(event.arrangement_id, None)
+
+    @applies(events.CaseReopened)
+    def _reopened(self, event: events.CaseReopened, _at: datetime | None) -> None:
+        self.status = "open"
+        self.close_reason = None
+
+    @applies(events.CaseRefundDue)
+    def _refund_due(self, event: events.CaseRefundDue, _at: datetime | None) -> None:
+        """The credit is in the parts already; the event is the notice that it is due back."""
 
     @applies(events.CaseSettlementRecorded)
     def _settlement_recorded(self, event: events.CaseSettlementRecorded, _at: datetime | None) -> None:

@@ -34,10 +34,6 @@ class EscalationBlockedByHold(CaseRuleViolation, code="escalation-blocked-by-hol
     """A dispute, moratorium, bankruptcy, deceased or debt-advice hold pauses escalation."""
 
 
-class NegativeBalance(CaseRuleViolation, code="negative-balance"):
-    """A balance change would take the balance below zero."""
-
-
 class CurrencyMismatch(CaseRuleViolation, code="currency-mismatch", kind=ErrorKind.INVALID):
     """Money in another currency than the case's."""
 

@@ -3,13 +3,21 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from case_service.domain.ageing import AgeingPolicy
 from case_service.domain.errors import PolicyError
+from case_service.domain.money import Allocations
 from case_service.domain.segmentation import Segmentation
 from dcp_events.catalogue.enums import Stage
+
+
+def _pauses(escalation: Mapping[str, Any]) -> frozenset[str]:
+    kinds = escalation.get("paused_while", ["plan", "promise"])
+    if not isinstance(kinds, list) or not set(kinds) <= {"plan", "promise"}:
+        raise PolicyError(f"escalation.paused_while: a list of plan and/or promise, got {kinds!r}")
+    return frozenset(kinds)
 
 
 @dataclass(frozen=True)
@@ -18,6 +26,9 @@ class CollectionPolicy:
     ageing: AgeingPolicy
     segmentation: Segmentation
     agency_at_stage: Stage | None = None
+    allocations: Allocations = field(default_factory=Allocations)
+    # Which arrangements make the collection path wait while active: no escalation, no agency placement.
+    pause_escalation_for: frozenset[str] = frozenset({"plan", "promise"})
 
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any]) -> CollectionPolicy:
@@ -30,6 +41,8 @@ class CollectionPolicy:
                 ageing=AgeingPolicy.from_mapping(data.get("ageing") or {}),
                 segmentation=Segmentation.from_mapping({**data["segmentation"], "version": version}),
                 agency_at_stage=None if agency_at is None else Stage(agency_at),
+                allocations=Allocations.from_mapping(data.get("allocation") or {}),
+                pause_escalation_for=_pauses(data.get("escalation") or {}),
             )
         except (KeyError, TypeError, ValueError) as exc:
             if isinstance(exc, PolicyError):

@@ -36,6 +36,7 @@ from dcp_events.catalogue.cases import (
     CaseBalanceChanged,
     CaseClosed,
     CaseOpened,
+    CaseReopened,
     CaseStrategyAssigned,
 )
 from dcp_events.catalogue.contacts import (
@@ -365,6 +366,8 @@ def fold_case(case: CaseRow, payload: EventPayload, at: datetime) -> CaseRow:
         changes.update(assignee_kind=payload.assignee.kind.value, assignee_id=payload.assignee.id)
     elif isinstance(payload, CaseClosed):
         changes.update(status="closed", balance_minor=payload.final_balance.amount_minor)
+    elif isinstance(payload, CaseReopened):
+        changes.update(status="open")
     elif isinstance(payload, CaseBalanceChanged):
         changes.update(balance_minor=payload.balance_after.amount_minor)
     elif isinstance(payload, CaseStrategyAssigned):

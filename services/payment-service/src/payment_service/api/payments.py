@@ -40,7 +40,8 @@ async def post_payment(
 ) -> PaymentOut:
     """Record a payment. Idempotent by `external_reference`: a retry returns the first payment (200);
     the same reference with another case or amount is refused (409 payment-reference-conflict).
-    A payment for a case not known yet, or closed, is held unapplied and applied when the case appears.
+    A payment for a case not known yet is held unapplied and applied when the case appears; on a closed
+    case it is applied (case-service books a credit due back, or a recovery after write-off).
     A collector posts only on a case assigned to them, their team or agency (403 otherwise, also for a
     case not known yet); supervisors, admins and integration post on any."""
     await require_case_for_command(api, principal, body.case_id, CaseAccess.ACT)

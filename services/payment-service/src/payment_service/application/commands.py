@@ -104,6 +104,13 @@ class RecordCaseClosed:
 
 
 @dataclass(frozen=True)
+class RecordCaseReopened:
+    """A closed case is open again (the reversal of the payment that closed it)."""
+
+    case_id: str
+
+
+@dataclass(frozen=True)
 class RecordCaseAssignment:
     """Who the case is assigned to (collectors act only on the cases assigned to them)."""
 

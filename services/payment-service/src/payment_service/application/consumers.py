@@ -14,7 +14,13 @@ from typing import Any, TypeVar
 
 from dcp_events.catalogue.base import EventPayload
 from dcp_events.catalogue.building import parse_data_as
-from dcp_events.catalogue.cases import CaseAssigned, CaseBalanceChanged, CaseClosed, CaseOpened
+from dcp_events.catalogue.cases import (
+    CaseAssigned,
+    CaseBalanceChanged,
+    CaseClosed,
+    CaseOpened,
+    CaseReopened,
+)
 from dcp_events.catalogue.contacts import PromiseMade
 from dcp_events.catalogue.integration import PaymentPosted, case_id_for_account
 from dcp_events.envelope import CloudEvent
@@ -31,7 +37,7 @@ from payment_service.domain.ledger import CaseFacts
 P = TypeVar("P", bound=EventPayload)
 
 # The events of each topic these handlers act on (the consumer skips the topic's others).
-CASE_EVENT_TYPES = (CaseOpened, CaseBalanceChanged, CaseClosed, CaseAssigned)
+CASE_EVENT_TYPES = (CaseOpened, CaseBalanceChanged, CaseClosed, CaseReopened, CaseAssigned)
 CONTACT_EVENT_TYPES = (PromiseMade,)
 POSTED_EVENT_TYPES = (PaymentPosted,)
 CASE_EVENTS = {m.type_name() for m in CASE_EVENT_TYPES}
@@ -76,6 +82,9 @@ def case_event_command(event: CloudEvent) -> object | None:
     if event.type == CaseBalanceChanged.type_name():
         changed = _parse(event, CaseBalanceChanged)
         return c.RecordCaseBalance(case_id, changed.balance_after.amount_minor)
+    if event.type == CaseReopened.type_name():
+        _parse(event, CaseReopened)
+        return c.RecordCaseReopened(case_id)
     closed = _parse(event, CaseClosed)
     return c.RecordCaseClosed(case_id, closed.final_balance.amount_minor)
 

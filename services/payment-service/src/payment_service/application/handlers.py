@@ -241,6 +241,14 @@ async def record_case_closed(
     await uow.record_case_closed(command.case_id, command.final_balance_minor, env.now())
 
 
+async def record_case_reopened(
+    command: c.RecordCaseReopened, uow: PaymentUnitOfWork, env: PaymentEnvironment
+) -> None:
+    known = (await uow.case_records([command.case_id])).get(command.case_id)
+    if known is not None:
+        await uow.save_case_records([replace(known, facts=replace(known.facts, closed=False))], env.now())
+
+
 async def record_case_assignment(
     command: c.RecordCaseAssignment, uow: PaymentUnitOfWork, env: PaymentEnvironment
 ) -> None:
@@ -270,6 +278,8 @@ async def record_case_events(
         elif isinstance(cmd, c.RecordCaseClosed):
             facts = replace(known.facts, balance_minor=cmd.final_balance_minor, closed=True)
             records[case_id] = replace(known, facts=facts)
+        elif isinstance(cmd, c.RecordCaseReopened):
+            records[case_id] = replace(known, facts=replace(known.facts, closed=False))
         else:
             records[case_id] = replace(known, assignee=(cmd.assignee_kind, cmd.assignee_id))
         touched[case_id] = None
@@ -315,6 +325,7 @@ COMMAND_HANDLERS: dict[type, Handler[PaymentUnitOfWork, PaymentEnvironment]] = {
     c.RecordCaseOpened: record_case_opened,
     c.RecordCaseBalance: record_case_balance,
     c.RecordCaseClosed: record_case_closed,
+    c.RecordCaseReopened: record_case_reopened,
     c.RecordCaseAssignment: record_case_assignment,
     c.RecordCaseEvents: record_case_events,
     c.PromiseDue: promise_due,

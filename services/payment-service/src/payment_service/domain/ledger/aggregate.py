@@ -64,18 +64,17 @@ class CaseLedger(CaseLedgerState):
         now: datetime,
         policy: state.ArrangementPolicy,
     ) -> list[events.PaymentEvent]:
-        """Apply a payment to the case, or hold it unapplied when the case is unknown or closed.
+        """Apply a payment to the case, or hold it unapplied while the case is unknown. A payment on a
+        closed case is applied too: case-service books it (a credit due back on a case closed as paid,
+        a recovery on a written-off one).
 
         A currency other than the case's is refused (CurrencyMismatch)."""
         if payment_id in self.payments:
             return []
         start = len(self.pending)
-        if case is not None and not case.closed and amount.currency != case.currency:
+        if case is not None and amount.currency != case.currency:
             raise CurrencyMismatch(amount.currency, case.currency)
-        if case is None or case.closed:
-            reason = (
-                events.UnappliedReason.UNKNOWN_CASE if case is None else events.UnappliedReason.CASE_CLOSED
-            )
+        if case is None:
             self._record(
                 events.PaymentHeld(
                     payment_id=payment_id,
@@ -83,7 +82,7 @@ class CaseLedger(CaseLedgerState):
                     method=method,
                     external_reference=external_reference,
                     received_at=received_at,
-                    reason=reason,
+                    reason=events.UnappliedReason.UNKNOWN_CASE,
                 ),
                 now,
             )
@@ -124,9 +123,7 @@ class CaseLedger(CaseLedgerState):
                 "external_reference": p.external_reference,
                 "received_at": p.received_at,
             }
-            if case.closed:
-                self._record(events.PaymentHeld(**common, reason=events.UnappliedReason.CASE_CLOSED), now)
-            elif p.currency != case.currency:
+            if p.currency != case.currency:
                 self._record(
                     events.PaymentHeld(**common, reason=events.UnappliedReason.CURRENCY_MISMATCH), now
                 )
