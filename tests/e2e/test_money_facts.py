@@ -14,6 +14,11 @@ from typing import Any
 import pytest
 from aiokafka import AIOKafkaConsumer
 
+from dcp_events import encode_event, new_event
+from dcp_events.catalogue.base import CaseAmounts, Money
+from dcp_events.catalogue.debtor import Account
+from dcp_events.catalogue.integration import PlacementUpdated
+
 from .journeys import expect, only, open_case, placement, wait_case, wait_trail
 from .platform_under_test import Platform
 
@@ -145,3 +150,68 @@ async def test_a_payment_after_write_off_is_a_recovery_and_the_case_stays_writte
     assert (recovered["status"], recovered["close_reason"]) == ("closed", "written_off")
     assert recovered["detail"]["recovered_after_write_off"] == usd(3_000)
     assert await dead_letters(platform, "collections.payments") == []
+
+
+async def test_breathing_space_freezes_charges_at_the_api_and_records_an_integration_increase_as_a_finding(
+    platform: Platform,
+) -> None:
+    body = placement(
+        "GB",
+        time_zone="Europe/London",
+        language="en-GB",
+        currency="GBP",
+        principal_minor=10_000,
+        country_code="44",
+    )
+    case_id = str((await open_case(platform, body, "sup-money"))["case_id"])
+    async with platform.client("case", "supervisor", "sup-money") as case:
+        expect(
+            await case.post(
+                f"/cases/{case_id}/holds",
+                json={"hold_type": "breathing_space", "reason": "debt advice referral"},
+            ),
+            201,
+        )
+        refused = await case.post(
+            f"/cases/{case_id}/charges",
+            json={"reason": "interest", "amount": {"amount_minor": 250, "currency": "GBP"}},
+        )
+    assert refused.status_code == 409
+    assert refused.headers["content-type"].startswith("application/problem+json")
+    problem = refused.json()
+    assert problem["type"] == "https://errors.dcp.example/charges-frozen"
+    assert problem["rule_id"] == "GB-BS-STANDARD" and "Debt Respite Scheme" in problem["citation"]
+
+    # the creditor's system sends higher figures on the integration topic: recorded, not applied
+    account = body["account"]
+    update = PlacementUpdated(
+        placement_id=body["placement_id"],
+        account=Account(**account),
+        amounts=CaseAmounts(
+            principal=Money(amount_minor=10_000, currency="GBP"),
+            interest=Money(amount_minor=300, currency="GBP"),
+            fees=Money(amount_minor=0, currency="GBP"),
+            total_balance=Money(amount_minor=10_300, currency="GBP"),
+        ),
+    )
+    event = new_event(
+        update,
+        subject=case_id,
+        source="/core-banking",
+        actor="core-banking",
+        actorrole="integration",
+        correlationid=str(uuid.uuid4()),
+        time=platform.now,
+    )
+    await platform.publish("integration.placements", case_id, encode_event(event))
+    entries = await wait_trail(platform, case_id, "collections.case.charge_frozen")
+    [frozen] = only(entries, "collections.case.charge_frozen")
+    assert frozen["event"]["data"]["amount"] == {"amount_minor": 300, "currency": "GBP"}
+    view = await wait_case(
+        platform, case_id, "the balance unchanged", lambda c: c["balance"]["amount_minor"] == 10_000
+    )
+    assert view["detail"]["balance_parts"]["interest"] == 0
+    async with platform.client("audit", "auditor", "aud-1") as audit:
+        findings = expect(await audit.get("/audit/findings", params={"case_id": case_id}), 200)["findings"]
+    assert [(f["rule_id"], f["rule_kind"]) for f in findings] == [("GB-BS-STANDARD", "charges_frozen")]
+    assert frozen["id"] in findings[0]["evidence_entry_ids"]

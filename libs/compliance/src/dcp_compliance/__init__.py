@@ -73,6 +73,7 @@ from dcp_compliance.packs import (
     UnknownJurisdiction,
     UnknownPackVersion,
     available_packs,
+    charges_freeze,
     load_pack,
     load_pack_file,
 )
@@ -117,6 +118,7 @@ __all__ = [
     "apply_payload",
     "available_packs",
     "channel_options",
+    "charges_freeze",
     "check_promise",
     "contact_points",
     "decide",

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import functools
 import re
+from collections.abc import Iterable
 from datetime import date, datetime, time, timedelta
 from importlib import resources
 from pathlib import Path
@@ -148,6 +149,11 @@ class HoldBlocks(_Params):
         default=None, ge=1, description="Length of a hold recorded without an expiry; None: until released."
     )
     exceptions: tuple[HoldException, ...] = ()
+    freezes_charges: bool = Field(
+        default=False,
+        description="While such a hold lasts, no interest, fee or cost may be added to the debt "
+        "(a moratorium: GB breathing space, a bankruptcy stay).",
+    )
 
 
 class OptOutBlocks(_Params):
@@ -375,3 +381,22 @@ def load_pack(jurisdiction: str, *, version: str | None = None, at: datetime | N
             raise UnknownPackVersion(jurisdiction, f"effective on {at.date().isoformat()}")
         return effective[-1]
     return versions[-1]
+
+
+def charges_freeze(
+    jurisdiction: str, hold_types: Iterable[HoldType], at: datetime | None = None
+) -> Rule | None:
+    """The rule of the jurisdiction's pack in force at `at` that freezes interest and charges under one
+    of `hold_types` (None: nothing freezes them, or no pack for the jurisdiction)."""
+    held = set(hold_types)
+    if not held:
+        return None
+    try:
+        pack = load_pack(jurisdiction, at=at)
+    except UnknownJurisdiction:
+        return None
+    for rule in pack.rules:
+        params = rule.parameters
+        if isinstance(params, HoldBlocks) and params.freezes_charges and params.hold_types & held:
+            return rule
+    return None

@@ -99,8 +99,10 @@ async def test_an_amount_booked_differently_and_a_one_sided_reversal_are_diverge
     await audit.publish(reversal, case, T0 + timedelta(seconds=4))
 
     async def both() -> list[dict[str, Any]] | None:
+        # the two topics are consumed independently: wait for the state after every event arrived
         found = await divergences(audit, case)
-        return found if len(found) == 2 else None
+        kinds = {d["payment_id"]: d["kind"] for d in found}
+        return found if kinds == {"pay-r2": "amount-differs", "pay-r3": "reversal-not-booked"} else None
 
     found = {d["payment_id"]: d for d in await eventually(both, 30, "two divergences")}
     assert found["pay-r2"]["kind"] == "amount-differs"

@@ -6,9 +6,10 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from case_service.domain.case import Case
+from case_service.domain.case import Case, Freeze
 from case_service.domain.errors import (
     CaseClosedError,
+    ChargesFrozen,
     CloseNotAllowed,
     CurrencyMismatch,
     EscalationBlockedByHold,
@@ -19,11 +20,12 @@ from case_service.domain.errors import (
     StageTransitionNotAllowed,
 )
 from case_service.domain.policy import CollectionPolicy
-from dcp_events.catalogue.base import Money
+from dcp_events.catalogue.base import CaseAmounts, Money
 from dcp_events.catalogue.cases import (
     CaseAssigned,
     CaseBalanceChanged,
     CaseBucketChanged,
+    CaseChargeFrozen,
     CaseClosed,
     CaseHoldPlaced,
     CaseHoldReleased,
@@ -390,3 +392,25 @@ def test_a_kept_promise_or_a_completed_plan_ends_the_pause(policy: CollectionPol
     case.arrangement_ended("plan", "plan-1", "completed", TODAY, policy)
     case.age(TODAY + timedelta(days=8), policy)
     assert case.stage is Stage.LEGAL
+
+
+BREATHING_SPACE = Freeze("GB-BS-STANDARD", "Debt Respite Scheme Regulations 2020", HoldType.BREATHING_SPACE)
+
+
+def test_a_freeze_refuses_a_charge_and_keeps_a_restated_increase_out_of_the_balance(
+    policy: CollectionPolicy,
+) -> None:
+    case = new_case(policy, balance=10_000)
+    with pytest.raises(ChargesFrozen) as refused:
+        case.add_charge(BalanceChangeReason.INTEREST, gbp(250), "int-1", BREATHING_SPACE)
+    assert refused.value.problem_members()["rule_id"] == "GB-BS-STANDARD"
+    assert case.pull_changes() == []
+
+    # the creditor restates principal down by 1,000 and adds 400 of interest: only the decrease applies
+    restated = CaseAmounts(principal=gbp(9_000), interest=gbp(400), fees=gbp(0), total_balance=gbp(9_400))
+    case.restate(restated, "upd-1", BREATHING_SPACE)
+    frozen, booked = case.pull_changes()
+    assert isinstance(frozen, CaseChargeFrozen) and frozen.amount == gbp(400)
+    assert frozen.rule_id == "GB-BS-STANDARD" and frozen.hold_type is HoldType.BREATHING_SPACE
+    assert isinstance(booked, CaseBalanceChanged) and booked.change.delta_minor == -1_000
+    assert parts(case) == (9_000, 0, 0, 0, 0)

@@ -13,6 +13,7 @@ from contact_service.api.deps import ContactApi
 from contact_service.application.consumers import ContactConsumers
 from contact_service.application.handlers import COMMAND_HANDLERS
 from contact_service.application.ports import ContactBus, ContactEnvironment, contacts_repository
+from contact_service.domain.fx import FxTable, packaged_table
 from contact_service.settings import ContactServiceSettings
 from dcp_events.catalogue.payments import PromiseBroken, PromiseKept
 from dcp_platform.application import CommandBus
@@ -50,7 +51,8 @@ def contact_bus(
 
 def bootstrap(settings: ContactServiceSettings) -> FastAPI:
     runtime = build_runtime(settings)
-    env = ContactEnvironment(runtime.clock)
+    fx_file = settings.contact_worklist_fx_rates_file
+    env = ContactEnvironment(runtime.clock, FxTable.from_file(fx_file) if fx_file else packaged_table())
     bus = contact_bus(runtime.store, env, runtime.relay.wake)
     handlers = ContactConsumers(bus)
     for subscription in subscriptions(handlers):

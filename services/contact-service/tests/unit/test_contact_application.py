@@ -19,7 +19,7 @@ from contact_service.application.handlers import COMMAND_HANDLERS
 from contact_service.application.ports import ContactEnvironment
 from contact_service.domain.errors import CaseNotAssigned, CaseUnknown, ContactRefused, PromiseRefused
 from dcp_compliance import ProposedContact
-from dcp_events.catalogue import Assignee, CaseAssigned, Money
+from dcp_events.catalogue import Assignee, CaseAmounts, CaseAssigned, Money
 from dcp_events.catalogue.cases import CaseClosed, CaseHoldPlaced, CaseHoldReleased
 from dcp_events.catalogue.enums import (
     AssigneeKind,
@@ -328,3 +328,37 @@ def test_the_handler_table_covers_every_command() -> None:
 async def test_a_command_without_a_handler_is_refused(service: InMemoryContactService) -> None:
     with pytest.raises(UnknownCommand):
         await service.handle(object())
+
+
+async def test_the_worklist_compares_expected_recovery_across_currencies_through_exchange_rates(
+    service: InMemoryContactService,
+) -> None:
+    """USD 5,000 before JPY 100,000 (~USD 670) before IDR 1,000,000 (~USD 63), though the IDR case has
+    the most minor units; a currency without a rate (XAF) after all of them."""
+    at_local(service, ZONES["US"], 12)
+    worker = Principal(subject="col-fx", role=Role.COLLECTOR)
+    amounts = {
+        "usd": (500_000, "USD"),
+        "jpy": (100_000, "JPY"),
+        "idr": (100_000_000, "IDR"),
+        "xaf": (10**9, "XAF"),
+    }
+    ids = {}
+    for name, (minor, currency) in amounts.items():
+        case_id = f"case-fx-{name}"
+        money = Money(amount_minor=minor, currency=currency)
+        zero = Money(amount_minor=0, currency=currency)
+        opened = case_opened(case_id, "US").model_copy(
+            update={"amounts": CaseAmounts(principal=money, interest=zero, fees=zero, total_balance=money)}
+        )
+        now = service.env.now()
+        await service.handle(c.FoldCaseEvent(case_id, opened, now))
+        assigned = CaseAssigned(assignee=Assignee(kind=AssigneeKind.COLLECTOR, id="col-fx"), reason="test")
+        await service.handle(c.FoldCaseEvent(case_id, assigned, now))
+        ids[name] = case_id
+    async with service.reading() as reads:
+        items = await queries.worklist(reads, "col-fx", worker, service.env.now(), service.env.fx)
+    assert [i.case.case_id for i in items] == [ids["usd"], ids["jpy"], ids["idr"], ids["xaf"]]
+    compared = {i.case.currency: i.expected_recovery_in_base_minor for i in items}
+    assert compared["XAF"] is None
+    assert compared["USD"] > compared["JPY"] > compared["IDR"] > 0

@@ -204,6 +204,21 @@ class CaseArrangementChanged(CaseEvent):
     until: IsoDate | None = Field(default=None, description="A promise's due date; None for a plan.")
 
 
+class CaseChargeFrozen(CaseEvent):
+    """An increase of the debt (interest, fees, costs, a creditor's restatement) arrived while a hold
+    freezes charges (GB breathing space, a bankruptcy stay): not applied; recorded for the auditor."""
+
+    event_type: ClassVar[str] = "collections.case.charge_frozen"
+    version: ClassVar[int] = 1
+
+    reason: BalanceChangeReason
+    amount: Money = Field(description="The increase that was not applied.")
+    hold_type: HoldType
+    rule_id: Id
+    citation: Text | None = None
+    reference: Id | None = None
+
+
 class CaseReopened(CaseEvent):
     """A closed case is open again: a fact arrived that makes something owed again (the reversal of
     the payment that closed it). The close it undoes stays in the history."""

@@ -100,6 +100,14 @@ EXAMPLES: Final[dict[str, EventPayload]] = {
         ),
         cases.CaseRefundDue(amount=_gbp(2000), credit_after=_gbp(2000), reference="pay-2"),
         cases.CaseArrangementChanged(kind="plan", arrangement_id="plan-1", status="active"),
+        cases.CaseChargeFrozen(
+            reason=BalanceChangeReason.INTEREST,
+            amount=_gbp(1250),
+            hold_type=HoldType.BREATHING_SPACE,
+            rule_id="GB-BS-STANDARD",
+            citation="Debt Respite Scheme Regulations 2020, regs. 7 and 26",
+            reference="int-2026-12",
+        ),
         cases.CaseBucketChanged(
             from_bucket="31-60",
             to_bucket="61-90",

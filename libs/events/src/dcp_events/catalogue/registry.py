@@ -45,6 +45,7 @@ _MODELS: list[type[EventPayload]] = [
     cases.CaseBucketChanged,
     cases.CaseSettlementRecorded,
     cases.CaseReopened,
+    cases.CaseChargeFrozen,
     cases.CaseArrangementChanged,
     cases.CaseRefundDue,
     cases.CaseDebtorUpdated,

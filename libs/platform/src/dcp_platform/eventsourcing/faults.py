@@ -16,6 +16,9 @@ _TRANSIENT: tuple[type[BaseException], ...] = (
     asyncpg.exceptions.InternalClientError,
     asyncpg.exceptions.OperatorInterventionError,  # admin shutdown, cannot connect now
     asyncpg.exceptions.InsufficientResourcesError,
+    # two transactions crossed (deadlock detected, could not serialize): run again, never the record's fault
+    asyncpg.exceptions.DeadlockDetectedError,
+    asyncpg.exceptions.SerializationError,
     sa_errors.PendingRollbackError,
     sa_errors.InterfaceError,
     sa_errors.TimeoutError,  # the connection pool

@@ -87,7 +87,8 @@ class EventSourcingRuntime(Lifecycle):
             EventConsumer(
                 self.engine,
                 self.kafka_bootstrap_servers,
-                group_id=subscription.group_id,
+                # the topic prefix keeps deployments (and test runs) on one broker in their own groups
+                group_id=self.topic_prefix + subscription.group_id,
                 topics=subscription.topics,
                 handler=subscription.handler,
                 decoder=subscription.decoder,

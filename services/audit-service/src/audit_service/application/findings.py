@@ -18,7 +18,7 @@ from audit_service.adapters import trail
 from audit_service.domain.entries import parse_entry
 from dcp_compliance import ComplianceReplay, Decision
 from dcp_compliance.packs import UnknownJurisdiction, UnknownPackVersion, load_pack
-from dcp_events import EventError, decode_event
+from dcp_events import CloudEvent, EventError, decode_event
 
 FINDING_TOPICS = ("collections.cases", "collections.contacts")
 
@@ -102,6 +102,9 @@ async def compute_findings(pool: asyncpg.Pool, case_id: str | None = None) -> tu
                 seen.opened = row.id
             elif kind.startswith(_HOLD_TYPES):
                 seen.holds.append(row.id)
+            elif kind.startswith("collections.case.charge_frozen."):
+                findings.append(_frozen_charge(event, row.id, seen))
+                continue
             if decision is None:
                 continue
             checked += 1
@@ -130,6 +133,30 @@ async def compute_findings(pool: asyncpg.Pool, case_id: str | None = None) -> tu
                 )
             seen.attempts.append((event.time, row.id))
     return findings, checked
+
+
+def _frozen_charge(event: CloudEvent, entry_id: int, seen: _CaseEntries) -> Finding:
+    """A creditor's increase that arrived while a hold froze interest and charges: not applied by
+    case-service, and a finding for the creditor's conduct (the entry holds the rule and citation)."""
+    data = event.data if isinstance(event.data, dict) else {}
+    amount = data.get("amount") or {}
+    return Finding(
+        rule_id=str(data.get("rule_id") or ""),
+        citation=data.get("citation"),
+        reason=(
+            f"an increase of {amount.get('amount_minor')} {amount.get('currency')} arrived during a "
+            f"{data.get('hold_type')} hold that freezes interest and charges; it was not applied"
+        ),
+        kind="charges_frozen",
+        pack_id="",
+        pack_version="",
+        case_id=str(event.subject or ""),
+        attempt_entry_id=entry_id,
+        occurred_at=event.time,
+        local_time=None,
+        time_zone=None,
+        evidence_entry_ids=sorted({entry_id, *seen.holds, *([seen.opened] if seen.opened else [])}),
+    )
 
 
 def _event_bytes(entry: bytes) -> bytes:

@@ -20,6 +20,7 @@ from case_service.api.deps import (
     Supervisor,
 )
 from case_service.api.schemas import (
+    AddCharge,
     AssignCase,
     CasePage,
     CaseView,
@@ -32,6 +33,7 @@ from case_service.application import commands
 from case_service.application.commands import Placement
 from case_service.domain.ageing import days_past_due
 from dcp_events.catalogue.base import MAX_MINOR, Money
+from dcp_events.catalogue.enums import BalanceChangeReason
 from dcp_platform.auth import (
     CaseAccess,
     CaseAssignment,
@@ -250,6 +252,29 @@ async def release_hold(
     reason: Annotated[str, Query(min_length=1, max_length=500)] = "released by a supervisor",
 ) -> CaseView:
     await service.handle(commands.ReleaseHold(case_id, hold_id, reason, version))
+    return await _answer(service, case_id, response)
+
+
+@router.post("/{case_id}/charges")
+async def add_charge(
+    case_id: str,
+    body: AddCharge,
+    _: Placer,
+    service: CaseApiDep,
+    version: ExpectedVersion,
+    response: Response,
+) -> CaseView:
+    """Interest, a fee or legal costs the creditor adds to the debt, into that part of the balance.
+    Refused (409 charges-frozen, with the rule and its citation) while a hold freezes interest and
+    charges: GB breathing space and mental health crisis moratoria, a US bankruptcy stay."""
+    reason = {
+        "interest": BalanceChangeReason.INTEREST,
+        "fee": BalanceChangeReason.FEE,
+        "costs": BalanceChangeReason.COSTS,
+    }
+    await service.handle(
+        commands.AddCharge(case_id, reason[body.reason], body.amount, body.reference, version)
+    )
     return await _answer(service, case_id, response)
 
 

@@ -13,6 +13,7 @@ from case_service.application.ports import CaseBus, CaseEnvironment
 from case_service.domain.policy import CollectionPolicy
 from dcp_platform.auth import Principal, Role, require_roles
 from dcp_platform.clock import Clock
+from dcp_platform.eventsourcing.store import ConcurrencyConflict
 from dcp_platform.eventsourcing.store import EventStore
 from dcp_platform.problems import BadRequest
 
@@ -38,7 +39,16 @@ class CaseApi:
         return self.env.today()
 
     async def handle(self, command: object) -> Any:
-        return await self.bus.handle(command)
+        """Run a command; one that names no expected version is run again (up to 3 times) when a
+        consumer appended to the case between its read and its write (a concurrent fact, e.g. a
+        payment). With an expected version (If-Match) the conflict is the caller's answer: 409."""
+        for attempt in range(3):
+            try:
+                return await self.bus.handle(command)
+            except ConcurrencyConflict:
+                if getattr(command, "expected_version", None) is not None or attempt == 2:
+                    raise
+        raise AssertionError("unreachable")
 
 
 def get_case_api(request: Request) -> CaseApi:

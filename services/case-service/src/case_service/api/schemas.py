@@ -50,6 +50,12 @@ class PlaceHold(Body):
     evidence_ref: str | None = Field(default=None, max_length=128)
 
 
+class AddCharge(Body):
+    reason: Literal["interest", "fee", "costs"] = Field(description="Which part of the debt grows.")
+    amount: Money
+    reference: str | None = Field(default=None, max_length=128, description="The creditor's reference.")
+
+
 class CloseCase(Body):
     reason: CloseReason
     note: str | None = Field(default=None, max_length=2000)

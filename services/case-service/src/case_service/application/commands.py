@@ -15,7 +15,7 @@ from typing import Any
 from case_service.domain.assignment import AssignmentPolicy, StaffMember
 from dcp_events.catalogue.base import CaseAmounts, Money
 from dcp_events.catalogue.debtor import Account, Debtor, EmailAddress, PhoneNumber, PostalAddress
-from dcp_events.catalogue.enums import CloseReason, HoldType, Stage
+from dcp_events.catalogue.enums import BalanceChangeReason, CloseReason, HoldType, Stage
 from dcp_events.catalogue.integration import case_id_for_account
 
 
@@ -140,6 +140,16 @@ class ReleaseHold(HoldCommand):
 
 class ExpireHold(HoldCommand):
     """A hold's expiry timer fired."""
+
+
+@dataclass(frozen=True)
+class AddCharge(CaseCommand):
+    """Interest, a fee or legal costs added to the debt by the creditor (refused under a freeze)."""
+
+    reason: BalanceChangeReason
+    amount: Money
+    reference: str | None
+    expected_version: int | None = None
 
 
 @dataclass(frozen=True)

@@ -231,13 +231,14 @@ class CaseConsumers:
             )
             command = c.RecordContactActivity(event_id, case_id, payload.collector_id, kinds, at)
         elif isinstance(payload, contacts.PromiseMade):
-            await self._book(
-                conn, c.RecordPromiseMade(payload.promise_id, case_id, payload.collector_id, at), delivery
-            )
+            # the case's stream first, then the KPI rows: the order every consumer takes (no deadlock)
             await self._book(
                 conn,
                 c.RecordArrangement(case_id, "promise", payload.promise_id, "active", payload.due_on),
                 delivery,
+            )
+            await self._book(
+                conn, c.RecordPromiseMade(payload.promise_id, case_id, payload.collector_id, at), delivery
             )
             if payload.collector_id is not None:
                 command = c.RecordContactActivity(

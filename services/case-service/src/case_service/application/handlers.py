@@ -25,13 +25,15 @@ from case_service.domain.assignment import (
     check_direct,
     choose,
 )
-from case_service.domain.case import Case
+from case_service.domain.case import Case, Freeze
 from case_service.domain.errors import (
     AssigneeNotQualified,
     CaseNotFound,
     CaseRuleViolation,
     NoQualifiedAssignee,
 )
+from dcp_compliance import charges_freeze
+from dcp_compliance.packs import HoldBlocks
 from dcp_events.catalogue.cases import (
     CaseClosed,
     CaseEvent,
@@ -212,7 +214,7 @@ async def update_placement(command: c.UpdatePlacement, uow: CaseUnitOfWork, env:
 
     def apply(case: Case) -> None:
         if command.amounts is not None:
-            case.restate(command.amounts, command.placement_id)
+            case.restate(command.amounts, command.placement_id, freeze_for(case, env))
         if case.is_open and command.days_past_due is not None:
             due = today - timedelta(days=command.days_past_due) if command.days_past_due else None
             case.redate(due, today, env.policy, "placement update from the creditor")
@@ -344,6 +346,28 @@ async def expire_hold(command: c.ExpireHold, uow: CaseUnitOfWork, env: CaseEnvir
             case.release_hold(command.hold_id, "hold expired", today, env.policy)
 
     await execute(uow, env, command.case_id, expire)
+
+
+def freeze_for(case: Case, env: CaseEnvironment) -> Freeze | None:
+    """The rule of the case's jurisdiction that freezes its charges under one of its holds, if any."""
+    rule = charges_freeze(case.jurisdiction, [h.hold_type for h in case.holds.values()], env.now())
+    if rule is None:
+        return None
+    assert isinstance(rule.parameters, HoldBlocks)
+    hold = next(h for h in case.holds.values() if h.hold_type in rule.parameters.hold_types)
+    return Freeze(rule.id, rule.citation, hold.hold_type)
+
+
+async def add_charge(command: c.AddCharge, uow: CaseUnitOfWork, env: CaseEnvironment) -> None:
+    await execute(
+        uow,
+        env,
+        command.case_id,
+        lambda case: case.add_charge(
+            command.reason, command.amount, command.reference, freeze_for(case, env)
+        ),
+        command.expected_version,
+    )
 
 
 async def close_case(command: c.CloseCase, uow: CaseUnitOfWork, env: CaseEnvironment) -> None:
@@ -533,6 +557,7 @@ COMMAND_HANDLERS: dict[type, Handler[CaseUnitOfWork, CaseEnvironment]] = {
     c.ReleaseHold: release_hold,
     c.ExpireHold: expire_hold,
     c.CloseCase: close_case,
+    c.AddCharge: add_charge,
     c.ApplyPayment: apply_payment,
     c.ReversePayment: reverse_payment,
     c.RecordSettlement: record_settlement,

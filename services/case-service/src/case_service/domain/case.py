@@ -61,6 +61,15 @@ class Hold:
 
 
 @dataclass(frozen=True)
+class Freeze:
+    """The rule that freezes interest and charges on the case now (its hold under a moratorium)."""
+
+    rule_id: str
+    citation: str | None
+    hold_type: HoldType
+
+
+@dataclass(frozen=True)
 class Arrangement:
     kind: str  # plan | promise
     arrangement_id: str
@@ -476,14 +485,46 @@ class Case(Aggregate[events.CaseEvent]):
         if amount.currency != self.currency:
             raise errors.CurrencyMismatch(f"case {self.case_id} is in {self.currency}, not {amount.currency}")
 
-    def add_charge(self, reason: BalanceChangeReason, amount: Money, reference: str | None) -> None:
-        """Interest, a fee or legal costs added to what is owed (each into its own part)."""
+    def add_charge(
+        self, reason: BalanceChangeReason, amount: Money, reference: str | None, freeze: Freeze | None = None
+    ) -> None:
+        """Interest, a fee or legal costs added to what is owed (each into its own part); refused
+        while a hold freezes charges (ChargesFrozen, with the rule and its citation)."""
         self._require_open()
         self._check_money(amount)
         part = _CHARGE_PARTS.get(reason)
         if part is None:
             raise ValueError(f"{reason.value} is not a charge")
+        if freeze is not None:
+            raise errors.ChargesFrozen(
+                f"case {self.case_id} is under a {freeze.hold_type.value} hold: interest and charges are "
+                f"frozen ({freeze.citation or freeze.rule_id})",
+                rule_id=freeze.rule_id,
+                citation=freeze.citation,
+                hold_type=freeze.hold_type.value,
+            )
         self._book(reason, [(part, amount.amount_minor)], reference)
+
+    def _frozen(
+        self, allocation: money.Allocation, reference: str | None, freeze: Freeze | None
+    ) -> money.Allocation:
+        """Under a freeze, the increases of a creditor's restatement are not applied but recorded for
+        the auditor (CaseChargeFrozen); its decreases are applied."""
+        if freeze is None:
+            return allocation
+        increase = sum(d for p, d in allocation if d > 0 and p is not BalancePart.CREDIT)
+        if increase:
+            self._record(
+                events.CaseChargeFrozen(
+                    reason=BalanceChangeReason.ADJUSTMENT,
+                    amount=Money(amount_minor=increase, currency=self.currency),
+                    hold_type=freeze.hold_type,
+                    rule_id=freeze.rule_id,
+                    citation=freeze.citation,
+                    reference=reference,
+                )
+            )
+        return [(p, d) for p, d in allocation if d < 0]
 
     def apply_payment(
         self, payment_id: str, amount: Money, waterfall: money.Waterfall = money.DEFAULT_WATERFALL
@@ -520,22 +561,23 @@ class Case(Aggregate[events.CaseEvent]):
         )
         return True
 
-    def restate(self, amounts: CaseAmounts, reference: str | None) -> None:
-        """The creditor restates what is owed by part (interest posted, fees, corrections)."""
+    def restate(self, amounts: CaseAmounts, reference: str | None, freeze: Freeze | None = None) -> None:
+        """The creditor restates what is owed by part (interest posted, fees, corrections); under a
+        freeze only its decreases apply."""
         self._require_known()
         self._check_money(amounts.total_balance)
         assert self.parts is not None
-        self._book(BalanceChangeReason.ADJUSTMENT, money.restate(self.parts, amounts), reference)
+        allocation = self._frozen(money.restate(self.parts, amounts), reference, freeze)
+        self._book(BalanceChangeReason.ADJUSTMENT, allocation, reference)
 
-    def restate_balance(self, total: Money, reference: str | None) -> None:
+    def restate_balance(self, total: Money, reference: str | None, freeze: Freeze | None = None) -> None:
         """The creditor restates the total only: an increase is principal, a decrease comes off the
-        default waterfall."""
+        default waterfall; under a freeze only a decrease applies."""
         self._require_known()
         self._check_money(total)
         assert self.parts is not None
-        self._book(
-            BalanceChangeReason.ADJUSTMENT, money.restate_total(self.parts, total.amount_minor), reference
-        )
+        allocation = self._frozen(money.restate_total(self.parts, total.amount_minor), reference, freeze)
+        self._book(BalanceChangeReason.ADJUSTMENT, allocation, reference)
 
     def record_settlement(
         self, settlement_id: str, amount: Money, due_on: date, *, lapsed: bool = False
@@ -696,6 +738,10 @@ class Case(Aggregate[events.CaseEvent]):
             )
         else:
             self.arrangements.pop(event.arrangement_id, None)
+
+    @applies(events.CaseChargeFrozen)
+    def _charge_frozen(self, event: events.CaseChargeFrozen, _at: datetime | None) -> None:
+        """Nothing changes: the increase was not applied."""
 
     @applies(events.CaseReopened)
     def _reopened(self, event: events.CaseReopened, _at: datetime | None) -> None:

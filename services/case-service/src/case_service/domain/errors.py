@@ -38,6 +38,17 @@ class CurrencyMismatch(CaseRuleViolation, code="currency-mismatch", kind=ErrorKi
     """Money in another currency than the case's."""
 
 
+class ChargesFrozen(CaseRuleViolation, code="charges-frozen"):
+    """A hold freezes interest and charges (GB breathing space, a bankruptcy stay): no increase."""
+
+    def __init__(self, message: str, *, rule_id: str, citation: str | None, hold_type: str) -> None:
+        super().__init__(message)
+        self.rule_id, self.citation, self.hold_type = rule_id, citation, hold_type
+
+    def problem_members(self) -> dict[str, Any]:
+        return {"rule_id": self.rule_id, "citation": self.citation, "hold_type": self.hold_type}
+
+
 class HoldNotFound(CaseRuleViolation, code="hold-not-found", kind=ErrorKind.NOT_FOUND):
     """No hold with this id on the case."""
 

@@ -118,12 +118,18 @@ class WorklistEntry(BaseModel):
     jurisdiction: str
     priority_reason: str
     expected_recovery: Money
+    expected_recovery_compared: Money | None = Field(
+        default=None,
+        description="Expected recovery in the exchange-rate table's base currency, which the ranking "
+        "compares; null when the table has no rate for the case's currency (ranked after, by currency).",
+    )
     channels: list[ChannelOption]
 
 
 class Worklist(BaseModel):
     collector: str
     generated_at: AwareDatetime
+    fx_rates_as_of: date | None = Field(default=None, description="The exchange rates' date.")
     items: list[WorklistEntry]
 
 

@@ -27,10 +27,13 @@ async def get_worklist(
         raise Forbidden("A collector sees only their own worklist.")
     now = api.env.now()
     async with api.reading() as reads:
-        items = await queries.worklist(reads, who, principal if who == principal.subject else None, now)
+        items = await queries.worklist(
+            reads, who, principal if who == principal.subject else None, now, api.env.fx
+        )
     return schemas.Worklist(
         collector=who,
         generated_at=now,
+        fx_rates_as_of=api.env.fx.as_of,
         items=[
             schemas.WorklistEntry(
                 case_id=i.case.case_id,
@@ -38,6 +41,11 @@ async def get_worklist(
                 jurisdiction=i.case.jurisdiction,
                 priority_reason=i.reason,
                 expected_recovery=Money(amount_minor=i.expected_recovery_minor, currency=i.case.currency),
+                expected_recovery_compared=(
+                    None
+                    if i.expected_recovery_in_base_minor is None
+                    else Money(amount_minor=i.expected_recovery_in_base_minor, currency=api.env.fx.base)
+                ),
                 channels=schemas.channel_options(i.options),
             )
             for i in items

@@ -11,11 +11,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, Protocol
 
 from contact_service.domain.contacts import CaseContacts
+from contact_service.domain.fx import FxTable, packaged_table
 from dcp_compliance import CaseFacts, ContactHistoryEntry, ContactPurpose, Decision
 from dcp_events.catalogue.enums import Channel, ContactOutcome, ContactParty
 from dcp_platform.application import CommandBus
@@ -32,9 +33,11 @@ def contacts_repository(store: EventStorePort, clock: Clock) -> Repository[CaseC
 
 @dataclass(frozen=True)
 class ContactEnvironment:
-    """The clock; the rule packs are bundled data, read through `dcp_compliance.load_pack`."""
+    """The clock and the exchange rates of the worklist; the rule packs are bundled data, read
+    through `dcp_compliance.load_pack`."""
 
     clock: Clock
+    fx: FxTable = field(default_factory=packaged_table)
 
     def now(self) -> datetime:
         return self.clock.now()

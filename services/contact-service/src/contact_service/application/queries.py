@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 from contact_service.application.ports import CaseRow, ContactReads
 from contact_service.domain import worklist as wl
 from contact_service.domain.errors import CaseNotAssigned, CaseUnknown
+from contact_service.domain.fx import FxTable
 from dcp_compliance import Channel, Decision, channel_options, decide_case, load_pack
 from dcp_compliance.model import ProposedContact
 from dcp_compliance.packs import UnknownJurisdiction
@@ -66,11 +67,12 @@ class WorklistItem:
     reason: str
     expected_recovery_minor: int
     options: dict[Channel, Decision]
-    sort_key: tuple[int, int]
+    sort_key: tuple[int, int, int, str, int]
+    expected_recovery_in_base_minor: int | None = None
 
 
 async def worklist(
-    reads: ContactReads, assignee: str, principal: Principal | None, now: datetime
+    reads: ContactReads, assignee: str, principal: Principal | None, now: datetime, fx: FxTable | None = None
 ) -> list[WorklistItem]:
     """The open cases assigned to `assignee` (and, when `principal` is the assignee asking for their
     own list, to their team and agency), by priority: promises, strategy steps due, expected recovery."""
@@ -98,6 +100,7 @@ async def worklist(
         due = wl.steps_due(steps, case.strategy_assigned_at, contacts, now)
         promise_reason = wl.promise_needs_attention(promises, today)
         recovery = wl.expected_recovery_minor(case.balance_minor, case.risk_score)
+        in_base = fx.to_base_minor(recovery, case.currency) if fx is not None else None
         reason = promise_reason or (
             f"strategy step due: {', '.join(s.channel.value for s in due)}" if due else "expected recovery"
         )
@@ -107,7 +110,8 @@ async def worklist(
                 reason=reason,
                 expected_recovery_minor=recovery,
                 options={},
-                sort_key=wl.priority(promise_reason, due, recovery),
+                sort_key=wl.priority(promise_reason, due, recovery, case.currency, in_base),
+                expected_recovery_in_base_minor=in_base,
             )
         )
     items.sort(key=lambda i: (i.sort_key, i.case.case_id))
@@ -118,6 +122,7 @@ async def worklist(
             expected_recovery_minor=i.expected_recovery_minor,
             options=await case_options(reads, i.case, now),
             sort_key=i.sort_key,
+            expected_recovery_in_base_minor=i.expected_recovery_in_base_minor,
         )
         for i in items
     ]

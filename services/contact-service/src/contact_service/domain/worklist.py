@@ -58,13 +58,21 @@ def steps_due(
 
 
 def priority(
-    promise_reason: str | None, due_steps: Sequence[TreatmentStepDue], recovery_minor: int
-) -> tuple[int, int]:
-    """Sort key (lower first)."""
+    promise_reason: str | None,
+    due_steps: Sequence[TreatmentStepDue],
+    recovery_minor: int,
+    currency: str,
+    recovery_in_base_minor: int | None,
+) -> tuple[int, int, int, str, int]:
+    """Sort key (lower first): the tier, then expected recovery compared in the exchange-rate table's
+    base currency, largest first; a case whose currency has no rate after the comparable ones of its
+    tier, grouped by currency, largest first within it. Never raw minor units across currencies."""
     if promise_reason is not None:
         tier = TIER_PROMISE
     elif due_steps:
         tier = TIER_STEP
     else:
         tier = TIER_RECOVERY
-    return (tier, -recovery_minor)
+    if recovery_in_base_minor is not None:
+        return (tier, 0, -recovery_in_base_minor, "", 0)
+    return (tier, 1, 0, currency, -recovery_minor)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import bindparam, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -50,6 +50,12 @@ _UPSERT_RECORDS = _inserted.on_conflict_do_update(
     index_elements=[case_facts.c.case_id], set_={k: _inserted.excluded[k] for k in _RECORD_COLUMNS}
 )
 _RECORDS = select(case_facts).where(case_facts.c.case_id.in_(bindparam("ids", expanding=True)))
+
+
+async def lock(conn: AsyncConnection, case_ids: Sequence[str]) -> None:
+    """Per-case transaction locks, taken in a stable order (no deadlock between two batches)."""
+    for case_id in sorted(set(case_ids)):
+        await conn.execute(text("SELECT pg_advisory_xact_lock(hashtextextended(:id, 7002))"), {"id": case_id})
 
 
 async def records(conn: AsyncConnection, case_ids: Sequence[str]) -> dict[str, CaseRecord]:

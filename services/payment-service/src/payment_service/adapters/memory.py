@@ -109,6 +109,9 @@ class InMemoryPaymentUnitOfWork(MemoryTimers):
     async def case_facts(self, case_id: str) -> CaseFacts | None:
         return self.books.case_facts.get(case_id)
 
+    async def lock_cases(self, case_ids: Sequence[str]) -> None:
+        """Commands run one at a time here: nothing to serialise."""
+
     async def case_records(self, case_ids: Sequence[str]) -> dict[str, CaseRecord]:
         books = self.books
         return {

@@ -33,6 +33,9 @@ class PostgresPaymentUnitOfWork(PostgresTimers):
     async def case_facts(self, case_id: str) -> CaseFacts | None:
         return await case_facts.get(self.tx, case_id)
 
+    async def lock_cases(self, case_ids: Sequence[str]) -> None:
+        await case_facts.lock(self.tx, case_ids)
+
     async def case_records(self, case_ids: Sequence[str]) -> dict[str, CaseRecord]:
         return await case_facts.records(self.tx, case_ids)
 

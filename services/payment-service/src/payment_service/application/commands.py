@@ -26,6 +26,9 @@ class RecordPayment:
     method: PaymentMethod
     external_reference: str
     received_at: datetime | None = None
+    # A payment reported by the bank (integration.payments) is a fact: in another currency than the
+    # case's it is held unapplied (CURRENCY_MISMATCH) rather than refused as at the API.
+    hold_foreign_currency: bool = False
 
 
 @dataclass(frozen=True)

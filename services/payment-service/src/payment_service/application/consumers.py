@@ -156,6 +156,7 @@ class PaymentConsumers:
             method=posted.method,
             external_reference=posted.external_reference,
             received_at=posted.posted_at,
+            hold_foreign_currency=True,
         )
         try:
             await self.bus.handle(command, tx=conn)

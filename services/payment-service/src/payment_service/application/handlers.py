@@ -117,6 +117,7 @@ async def record_payment(
         if (earlier.amount_minor, earlier.currency) != (claim.amount_minor, claim.currency):
             raise PaymentReferenceConflict(claim.external_reference, earlier.payment_id, "amount")
         return c.PaymentOutcome(earlier.payment_id, created=False)
+    await uow.lock_cases([command.case_id])  # against the case's opening being folded at this moment
     facts = await uow.case_facts(command.case_id)
     ledger = await load(uow, command.case_id)
     ledger.receive_payment(
@@ -128,6 +129,7 @@ async def record_payment(
         case=facts,
         now=now,
         policy=env.policy,
+        hold_foreign_currency=command.hold_foreign_currency,
     )
     await save(uow, env, ledger, facts)
     return c.PaymentOutcome(claim.payment_id, created=True)
@@ -223,6 +225,7 @@ async def record_case_opened(
     """Remember the case, and apply the payments that were held waiting for it."""
     now = env.now()
     facts = command.facts
+    await uow.lock_cases([facts.case_id])
     await uow.record_case_opened(facts, now)
     ledger = await load(uow, facts.case_id)
     ledger.apply_held_payments(facts, now, env.policy)
@@ -262,6 +265,8 @@ async def record_case_events(
     read in one statement and written in one; the payments held for a case opened in it applied."""
     now = env.now()
     ids = list(dict.fromkeys(cmd.case_id for cmd in command.commands))
+    # a payment held for a case opened here, committed as this batch runs, is then seen below
+    await uow.lock_cases([cmd.case_id for cmd in command.commands if isinstance(cmd, c.RecordCaseOpened)])
     records = await uow.case_records(ids)
     touched: dict[str, None] = {}
     opened: dict[str, CaseFacts] = {}

@@ -67,6 +67,11 @@ class PaymentUnitOfWork(TimerPort, Protocol):
 
     async def case_facts(self, case_id: str) -> CaseFacts | None: ...
 
+    async def lock_cases(self, case_ids: Sequence[str]) -> None:
+        """Serialise, until the transaction ends, the commands that decide from a case's facts whether a
+        payment is held (a payment arriving as its case is first seen must not be held forever)."""
+        ...
+
     async def case_records(self, case_ids: Sequence[str]) -> dict[str, CaseRecord]:
         """The facts and assignee of the known cases among `case_ids`, by id, in one read."""
         ...

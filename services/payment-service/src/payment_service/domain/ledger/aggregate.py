@@ -63,18 +63,22 @@ class CaseLedger(CaseLedgerState):
         case: state.CaseFacts | None,
         now: datetime,
         policy: state.ArrangementPolicy,
+        hold_foreign_currency: bool = False,
     ) -> list[events.PaymentEvent]:
         """Apply a payment to the case, or hold it unapplied while the case is unknown. A payment on a
         closed case is applied too: case-service books it (a credit due back on a case closed as paid,
         a recovery on a written-off one).
 
-        A currency other than the case's is refused (CurrencyMismatch)."""
+        A currency other than the case's is refused (CurrencyMismatch), or held unapplied with
+        `hold_foreign_currency` (a payment the bank reports happened)."""
         if payment_id in self.payments:
             return []
         start = len(self.pending)
-        if case is not None and amount.currency != case.currency:
+        foreign = case is not None and amount.currency != case.currency
+        if foreign and not hold_foreign_currency:
+            assert case is not None
             raise CurrencyMismatch(amount.currency, case.currency)
-        if case is None:
+        if case is None or foreign:
             self._record(
                 events.PaymentHeld(
                     payment_id=payment_id,
@@ -82,7 +86,11 @@ class CaseLedger(CaseLedgerState):
                     method=method,
                     external_reference=external_reference,
                     received_at=received_at,
-                    reason=events.UnappliedReason.UNKNOWN_CASE,
+                    reason=(
+                        events.UnappliedReason.UNKNOWN_CASE
+                        if case is None
+                        else events.UnappliedReason.CURRENCY_MISMATCH
+                    ),
                 ),
                 now,
             )
