@@ -13,8 +13,7 @@ from case_service.application.ports import CaseBus, CaseEnvironment
 from case_service.domain.policy import CollectionPolicy
 from dcp_platform.auth import Principal, Role, require_roles
 from dcp_platform.clock import Clock
-from dcp_platform.eventsourcing.store import ConcurrencyConflict
-from dcp_platform.eventsourcing.store import EventStore
+from dcp_platform.eventsourcing.store import ConcurrencyConflict, EventStore
 from dcp_platform.problems import BadRequest
 
 
