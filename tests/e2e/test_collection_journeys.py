@@ -670,3 +670,77 @@ async def test_contact_published_past_the_gate_is_an_audit_finding(platform: Pla
     assert rogue["actor"] == "col-rogue"
     assert rogue["id"] in finding["evidence_entry_ids"]
     assert only(entries, "collections.case.opened")[0]["id"] in finding["evidence_entry_ids"]
+
+
+async def test_a_plan_being_paid_holds_escalation_past_91_days_and_its_breaking_resumes_it(
+    platform: Platform,
+) -> None:
+    """Plan agreed at 80 days past due; the daily ageing passes 91 days with an installment paid and
+    the case stays late (no legal stage, no agency); the plan breaks: the strategy is assigned again
+    and the case escalates to legal."""
+    day = platform.new_day()
+    await platform.set_clock(day + timedelta(hours=15))
+    case_id = await _us_case(platform, "col-us-4", "sup-us4", 90_000, days_past_due=80)
+    first_due = (day + timedelta(days=3)).date()
+    async with platform.client("payment", "collector", "col-us-4") as payments:
+
+        async def plan_agreed() -> dict[str, Any] | None:
+            response = await payments.post(
+                "/payment-plans",
+                json={
+                    "case_id": case_id,
+                    "total": {"amount_minor": 90_000, "currency": "USD"},
+                    "schedule": {"first_due_on": first_due.isoformat(), "count": 3, "frequency": "weekly"},
+                    "channel": "phone",
+                },
+            )
+            return expect(response, 201) if response.status_code not in (403, 404) else None
+
+        plan = await eventually(plan_agreed, "payment-service to know the case and agree the plan")
+        await wait_trail(platform, case_id, "collections.case.arrangement_changed")
+        async with platform.client("payment", "integration", "core-banking") as bank:
+            expect(
+                await bank.post(
+                    "/payments",
+                    json={
+                        "case_id": case_id,
+                        "amount": {"amount_minor": 30_000, "currency": "USD"},
+                        "method": "bank_transfer",
+                        "external_reference": f"bank-{uuid.uuid4().hex[:12]}",
+                    },
+                ),
+                201,
+            )
+        # Twelve days on: 92 days past due, past the legal threshold; the daily ageing ran.
+        await platform.set_clock(day + timedelta(days=12, hours=15))
+        aged = await wait_case(platform, case_id, "aged past 91 days", lambda c: c["bucket"] == "91-180")
+        assert aged["stage"] == "late"
+        assert (aged["assignee"] or {}).get("kind") != "agency"
+
+        # The second and third installments are missed: the plan breaks.
+        await platform.set_clock(utc(plan["installments"][2]["deadline"]) + timedelta(hours=1))
+
+        async def broken() -> dict[str, Any] | None:
+            current = expect(await payments.get(f"/payment-plans/{plan['plan_id']}"), 200)
+            return current if current["status"] == "broken" else None
+
+        await eventually(broken, "the plan to break")
+    legal = await wait_case(platform, case_id, "escalated to legal", lambda c: c["stage"] == "legal")
+    assert legal["balance"] == {"amount_minor": 60_000, "currency": "USD"}
+
+    async def settled_trail() -> list[dict[str, Any]] | None:
+        # the trail is fed from the topics: wait for the break's consequences to reach it
+        entries = await trail(platform, case_id)
+        statuses = [
+            e["event"]["data"]["status"] for e in only(entries, "collections.case.arrangement_changed")
+        ]
+        stages = [e["event"]["data"]["to_stage"] for e in only(entries, "collections.case.stage_changed")]
+        return entries if statuses == ["active", "broken"] and "legal" in stages else None
+
+    entries = await eventually(settled_trail, "the trail to show the broken plan and the legal stage")
+    stages = [e["event"]["data"]["to_stage"] for e in only(entries, "collections.case.stage_changed")]
+    assert stages[-1] == "legal" and "legal" not in stages[:-1]
+    arrangements = only(entries, "collections.case.arrangement_changed")
+    broke = next(e for e in arrangements if e["event"]["data"]["status"] == "broken")
+    again = [e for e in only(entries, "collections.case.strategy_assigned") if e["id"] > broke["id"]]
+    assert again, "the strategy is assigned again when the plan breaks"

@@ -23,6 +23,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from dcp_platform import jsontext
 from dcp_platform.clock import Clock
 from dcp_platform.context import bind_context
+from dcp_platform.eventsourcing.faults import is_transient
+from dcp_platform.eventsourcing.store import ConcurrencyConflict
 from dcp_platform.lifecycle import BackgroundLoop
 
 log = logging.getLogger(__name__)
@@ -64,6 +66,9 @@ _FIRED = text(
     "UPDATE timers SET fired_at = :now, attempts = attempts + 1 WHERE id = :id AND due_at = :due_at"
 )
 _FAILED = text("UPDATE timers SET attempts = attempts + 1, last_error = :error WHERE id = :id")
+# A race (another writer moved a stream) or the infrastructure failing is not the timer's fault: it is
+# fired again on the next pass without using up one of its attempts.
+_RACED = text("UPDATE timers SET last_error = :error WHERE id = :id")
 
 
 async def schedule(
@@ -160,8 +165,11 @@ class TimerWorker(BackgroundLoop):
                 await conn.execute(_FIRED, {"now": now, "id": timer.id, "due_at": timer.due_at})
         except Exception as exc:
             log.warning("timer %s/%s failed: %s", timer.kind, timer.key, exc)
-            await conn.execute(_FAILED, {"id": timer.id, "error": f"{type(exc).__name__}: {exc}"[:2000]})
-            TIMERS_FIRED.labels(timer.kind, "failed").inc()
+            retried = isinstance(exc, ConcurrencyConflict) or is_transient(exc)
+            await conn.execute(
+                _RACED if retried else _FAILED, {"id": timer.id, "error": f"{type(exc).__name__}: {exc}"[:2000]}
+            )
+            TIMERS_FIRED.labels(timer.kind, "retried" if retried else "failed").inc()
             return False
         TIMERS_FIRED.labels(timer.kind, "fired").inc()
         return True
