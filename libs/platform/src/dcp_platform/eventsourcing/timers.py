@@ -166,9 +166,8 @@ class TimerWorker(BackgroundLoop):
         except Exception as exc:
             log.warning("timer %s/%s failed: %s", timer.kind, timer.key, exc)
             retried = isinstance(exc, ConcurrencyConflict) or is_transient(exc)
-            await conn.execute(
-                _RACED if retried else _FAILED, {"id": timer.id, "error": f"{type(exc).__name__}: {exc}"[:2000]}
-            )
+            error = f"{type(exc).__name__}: {exc}"[:2000]
+            await conn.execute(_RACED if retried else _FAILED, {"id": timer.id, "error": error})
             TIMERS_FIRED.labels(timer.kind, "retried" if retried else "failed").inc()
             return False
         TIMERS_FIRED.labels(timer.kind, "fired").inc()
