@@ -16,7 +16,12 @@ from case_service.adapters.unit_of_work import case_repository, unit_of_work_fac
 from case_service.api import cases, imports, kpis, staff
 from case_service.api.deps import CaseApi
 from case_service.application.consumers import CONTACT_EVENTS, PAYMENT_EVENTS, CaseConsumers
-from case_service.application.handlers import AGEING_TIMER, COMMAND_HANDLERS, HOLD_EXPIRY_TIMER
+from case_service.application.handlers import (
+    AGEING_TIMER,
+    COMMAND_HANDLERS,
+    HOLD_EXPIRY_TIMER,
+    INTEREST_TIMER,
+)
 from case_service.application.ports import CaseBus, CaseEnvironment
 from case_service.settings import CaseServiceSettings
 from dcp_platform.application import CommandBus
@@ -57,6 +62,7 @@ def bootstrap(settings: CaseServiceSettings) -> FastAPI:
     for subscription in subscriptions(handlers):
         runtime.subscribe(subscription)
     runtime.on_timer(AGEING_TIMER, handlers.on_ageing)
+    runtime.on_timer(INTEREST_TIMER, handlers.on_interest)
     runtime.on_timer(HOLD_EXPIRY_TIMER, handlers.on_hold_expiry)
     app = event_sourced_app(
         settings,
@@ -77,6 +83,7 @@ async def _case_service_lifespan(app: FastAPI) -> AsyncIterator[None]:
     api: CaseApi = app.state.case_api
     async with api.engine.begin() as conn:
         await case_timers.ensure_ageing_timer(conn, api.clock.now())
+        await case_timers.ensure_interest_timer(conn, api.clock.now())
     app.state.runtime.timers.wake()
     try:
         yield

@@ -3,6 +3,7 @@ and books: the same handlers the routes, consumers, timers and imports run, with
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -10,12 +11,13 @@ import pytest
 from case_service.adapters.memory import InMemoryCaseService
 from case_service.adapters.unit_of_work_contract import placement
 from case_service.application import commands as c
-from case_service.application.handlers import AGEING_TIMER, HOLD_EXPIRY_TIMER
+from case_service.application.handlers import AGEING_TIMER, HOLD_EXPIRY_TIMER, INTEREST_TIMER
 from case_service.application.ports import CaseEnvironment
 from case_service.domain.assignment import AssignmentPolicy, Qualification, StaffMember
 from case_service.domain.errors import CaseClosedError, CaseNotFound
 from case_service.domain.policy import CollectionPolicy
 from dcp_events.catalogue.base import Money
+from dcp_events.catalogue.cases import CaseInterestAccrued
 from dcp_events.catalogue.enums import AssigneeKind, CloseReason, HoldType, Stage
 from dcp_platform.application import UnknownCommand
 from dcp_platform.clock import ManualClock
@@ -208,3 +210,31 @@ def test_every_command_has_a_handler() -> None:
     from case_service.application.handlers import COMMAND_HANDLERS
 
     assert_every_command_has_a_handler(c, COMMAND_HANDLERS, not_commands={c.Placement, c.ImportProgress})
+
+
+async def test_the_monthly_interest_run_accrues_on_the_principal_and_a_freeze_charges_nothing(
+    policy: CollectionPolicy,
+) -> None:
+    rated = dataclasses.replace(policy, interest_rates_bps={"credit_card": 2400})
+    clock = ManualClock(NOW)
+    service = InMemoryCaseService(CaseEnvironment(rated, clock))
+    paying, frozen = placement("ACC-INT-1", balance=120_000), placement("ACC-INT-2", balance=120_000)
+    await service.handle(c.OpenCase(paying))
+    await service.handle(c.OpenCase(frozen))
+    await service.handle(c.PlaceHold(frozen.case_id, "h-bs", HoldType.BREATHING_SPACE, "moratorium", None))
+
+    clock.set(datetime(2027, 1, 1, 0, 0, tzinfo=UTC))  # 32 days since the opening on 30 November
+    assert await service.handle(c.AccrueInterest()) == 2
+    charged = await service.repository.get(paying.case_id)
+    assert charged.parts is not None and charged.parts.interest == 2_525  # 120,000 x 24% x 32 / 365
+    assert charged.balance == gbp(122_525)
+    held = await service.repository.get(frozen.case_id)
+    assert held.parts is not None and held.parts.interest == 0
+    history = await service.store.load(frozen.case_id)
+    stored = [r for r in history if r.event_type.startswith("collections.case.interest")]
+    [accrual] = [CaseInterestAccrued.model_validate(r.payload) for r in stored]
+    assert (accrual.amount, accrual.frozen_by) == (gbp(0), "GB-BS-STANDARD")
+    assert (INTEREST_TIMER, "2027-02-01") in service.books.timers
+
+    await service.handle(c.AccrueInterest())  # the same day again: nothing more
+    assert (await service.repository.get(paying.case_id)).parts.interest == 2_525  # type: ignore[union-attr]

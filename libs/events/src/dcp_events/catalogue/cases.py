@@ -204,6 +204,23 @@ class CaseArrangementChanged(CaseEvent):
     until: IsoDate | None = Field(default=None, description="A promise's due date; None for a plan.")
 
 
+class CaseInterestAccrued(CaseEvent):
+    """Interest computed for a period at the product's rate (simple interest on the principal, the
+    policy's day count). The amount is booked by the `CaseBalanceChanged` that follows; under a freeze
+    nothing is charged (`frozen_by` names the rule) and the period is still closed."""
+
+    event_type: ClassVar[str] = "collections.case.interest_accrued"
+    version: ClassVar[int] = 1
+
+    period_from: IsoDate = Field(description="First day of the period (inclusive).")
+    period_to: IsoDate = Field(description="The day the period ends (exclusive): accrued up to it.")
+    annual_rate_bps: StrictInt = Field(ge=0, le=100_000)
+    on_principal: Money
+    amount: Money
+    frozen_by: Id | None = Field(default=None, description="The rule that froze it (nothing charged).")
+    citation: Text | None = None
+
+
 class CaseChargeFrozen(CaseEvent):
     """An increase of the debt (interest, fees, costs, a creditor's restatement) arrived while a hold
     freezes charges (GB breathing space, a bankruptcy stay): not applied; recorded for the auditor."""

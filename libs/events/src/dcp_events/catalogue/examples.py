@@ -100,6 +100,13 @@ EXAMPLES: Final[dict[str, EventPayload]] = {
         ),
         cases.CaseRefundDue(amount=_gbp(2000), credit_after=_gbp(2000), reference="pay-2"),
         cases.CaseArrangementChanged(kind="plan", arrangement_id="plan-1", status="active"),
+        cases.CaseInterestAccrued(
+            period_from=date(2026, 11, 1),
+            period_to=date(2026, 12, 1),
+            annual_rate_bps=2400,
+            on_principal=_gbp(120000),
+            amount=_gbp(2367),
+        ),
         cases.CaseChargeFrozen(
             reason=BalanceChangeReason.INTEREST,
             amount=_gbp(1250),

@@ -46,6 +46,7 @@ _MODELS: list[type[EventPayload]] = [
     cases.CaseSettlementRecorded,
     cases.CaseReopened,
     cases.CaseChargeFrozen,
+    cases.CaseInterestAccrued,
     cases.CaseArrangementChanged,
     cases.CaseRefundDue,
     cases.CaseDebtorUpdated,

@@ -115,6 +115,19 @@ class InMemoryCaseUnitOfWork(MemoryTimers):
         ]
         return [case_id for _, case_id in sorted(due)[:limit]]
 
+    async def open_case_ids_of_products(
+        self, products: Sequence[str], after: str | None, limit: int
+    ) -> list[str]:
+        ids = sorted(
+            case_id
+            for case_id, case in self.books.cases.items()
+            if case.is_open
+            and case.account is not None
+            and case.account.product in products
+            and (after is None or case_id > after)
+        )
+        return ids[:limit]
+
     async def candidates(self, kind: AssigneeKind | None = None) -> list[Candidate]:
         loads: dict[str, int] = {}
         for case in self.books.cases.values():

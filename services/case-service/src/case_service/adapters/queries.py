@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -275,4 +276,15 @@ async def case_ids_needing_ageing(conn: AsyncConnection, today: date, limit: int
         .order_by(tables.cases.c.next_ageing_on, tables.cases.c.case_id)
         .limit(limit)
     )
+    return [r.case_id for r in rows]
+
+
+async def open_case_ids_of_products(
+    conn: AsyncConnection, products: Sequence[str], after: str | None, limit: int
+) -> list[str]:
+    c = tables.cases.c
+    query = select(c.case_id).where(c.status == "open", c.product.in_(list(products)))
+    if after is not None:
+        query = query.where(c.case_id > after)
+    rows = await conn.execute(query.order_by(c.case_id).limit(limit))
     return [r.case_id for r in rows]

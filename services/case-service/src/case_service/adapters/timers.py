@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from case_service.application.handlers import AGEING_TIMER
+from case_service.application.handlers import AGEING_TIMER, INTEREST_TIMER, next_month_start
 from case_service.domain.ageing import next_midnight
 
 _ENSURE_AGEING_TIMER = text(
@@ -25,4 +25,12 @@ async def ensure_ageing_timer(conn: AsyncConnection, now: datetime) -> None:
     due = next_midnight(now)
     await conn.execute(
         _ENSURE_AGEING_TIMER, {"kind": AGEING_TIMER, "key": due.date().isoformat(), "due_at": due}
+    )
+
+
+async def ensure_interest_timer(conn: AsyncConnection, now: datetime) -> None:
+    """Schedule next month's interest run unless one is pending."""
+    due = next_month_start(now)
+    await conn.execute(
+        _ENSURE_AGEING_TIMER, {"kind": INTEREST_TIMER, "key": due.date().isoformat(), "due_at": due}
     )

@@ -103,6 +103,11 @@ class PostgresCaseUnitOfWork(PostgresTimers):
     async def case_ids_needing_ageing(self, today: date, limit: int) -> list[str]:
         return await queries.case_ids_needing_ageing(self.tx, today, limit)
 
+    async def open_case_ids_of_products(
+        self, products: Sequence[str], after: str | None, limit: int
+    ) -> list[str]:
+        return await queries.open_case_ids_of_products(self.tx, products, after, limit)
+
     async def candidates(self, kind: AssigneeKind | None = None) -> list[Candidate]:
         return await staff.candidates(self.tx, kind)
 

@@ -159,6 +159,21 @@ class CaseUnitOfWorkContract:
             later = await uow.case_ids_needing_ageing(NOW.date() + timedelta(days=5), 10_000)
             assert due_soon.case_id in later
 
+    async def test_open_cases_of_products_are_listed_in_case_id_order_after_a_cursor(
+        self, begin: Any, env: CaseEnvironment
+    ) -> None:
+        cases = sorted((new_case(placement(), env) for _ in range(3)), key=lambda case: case.case_id)
+        async with begin() as uow:
+            opened = await uow.open_new(cases)
+            await uow.project([(case, []) for case in opened])
+        ids = [case.case_id for case in cases]
+        async with begin() as uow:
+            listed = await uow.open_case_ids_of_products(["credit_card"], None, 10_000)
+            assert [i for i in listed if i in ids] == ids
+            after_first = await uow.open_case_ids_of_products(["credit_card"], ids[0], 10_000)
+            assert ids[0] not in after_first and ids[1] in after_first
+            assert await uow.open_case_ids_of_products(["mortgage"], None, 10_000) == []
+
     async def test_candidates_are_the_active_staff_of_a_kind_with_their_loads(
         self, begin: Any, env: CaseEnvironment
     ) -> None:

@@ -198,6 +198,14 @@ class LapseSettlement(CaseCommand):
 
 
 @dataclass(frozen=True)
+class AccrueInterest:
+    """The monthly interest run (a batch of cases after `after`; the handler schedules the rest)."""
+
+    after: str | None = None
+    batch: int = 500
+
+
+@dataclass(frozen=True)
 class AgeCases:
     """The daily ageing run (a batch of cases; the handler schedules the rest)."""
 

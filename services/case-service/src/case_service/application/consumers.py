@@ -255,6 +255,12 @@ class CaseConsumers:
                 c.ExpireHold(str(timer.payload["case_id"]), str(timer.payload["hold_id"])), tx=conn
             )
 
+    async def on_interest(self, conn: AsyncConnection, timer: DueTimer) -> None:
+        """The monthly interest run, in batches (a continuation names the last case done)."""
+        with bind_context(causation_id=f"timer:{timer.kind}:{timer.key}"):
+            after = timer.payload.get("after") if timer.payload else None
+            await self.bus.handle(c.AccrueInterest(after=str(after) if after else None), tx=conn)
+
     async def on_ageing(self, conn: AsyncConnection, timer: DueTimer) -> None:
         """The daily ageing: cases whose bucket or stage changes today, in batches; then tomorrow's run."""
         with bind_context(causation_id=f"timer:{timer.kind}:{timer.key}"):

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import replace
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 from case_service.application import commands as c
@@ -47,6 +47,7 @@ from dcp_platform.eventsourcing.store import ConcurrencyConflict
 
 HOLD_EXPIRY_TIMER = "case.hold_expiry"
 AGEING_TIMER = "case.ageing"
+INTEREST_TIMER = "case.interest"
 
 T = TypeVar("T")
 
@@ -465,6 +466,37 @@ async def age_cases(command: c.AgeCases, uow: CaseUnitOfWork, env: CaseEnvironme
     return len(case_ids)
 
 
+def next_month_start(now: datetime) -> datetime:
+    """00:00 UTC on the first day of the month after `now`."""
+    first = now.astimezone(UTC).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    return (first + timedelta(days=32)).replace(day=1)
+
+
+async def accrue_interest(command: c.AccrueInterest, uow: CaseUnitOfWork, env: CaseEnvironment) -> int:
+    """One batch of the monthly interest run: each open case of a product with a rate accrues up to
+    today; the next batch continues at once, else next month's run is scheduled."""
+    now, today = env.now(), env.today()
+    rates = env.policy.interest_rates_bps
+    case_ids = (
+        await uow.open_case_ids_of_products(sorted(rates), command.after, command.batch) if rates else []
+    )
+    cases = await uow.cases.find_many(case_ids, uow.tx)
+    for case in cases.values():
+        assert case.account is not None
+        rate = rates.get(case.account.product)
+        if rate:
+            case.accrue_interest(today, rate, env.policy.interest_day_count, freeze_for(case, env))
+    await uow.save_together(list(cases.values()))
+    if len(case_ids) == command.batch:
+        await uow.schedule_timer(
+            INTEREST_TIMER, f"{today.isoformat()}:after:{case_ids[-1]}", now, {"after": case_ids[-1]}
+        )
+    else:
+        due = next_month_start(now)
+        await uow.schedule_timer(INTEREST_TIMER, due.date().isoformat(), due)
+    return len(case_ids)
+
+
 async def record_promise_made(
     command: c.RecordPromiseMade, uow: CaseUnitOfWork, env: CaseEnvironment
 ) -> None:
@@ -565,6 +597,7 @@ COMMAND_HANDLERS: dict[type, Handler[CaseUnitOfWork, CaseEnvironment]] = {
     c.LapseSettlement: lapse_settlement,
     c.PaySettlement: pay_settlement,
     c.AgeCases: age_cases,
+    c.AccrueInterest: accrue_interest,
     c.RecordPromiseMade: record_promise_made,
     c.RecordPromiseSettled: record_promise_settled,
     c.RecordContactActivity: record_contact_activity,

@@ -103,6 +103,7 @@ class Case(Aggregate[events.CaseEvent]):
     assignee: events.Assignee | None = None
     settlement: Settlement | None = None
     arrangements: dict[str, Arrangement] = field(default_factory=dict)
+    interest_through: date | None = None  # interest accrued up to this day (exclusive)
     parts: money.Parts | None = None
     applied_payments: dict[str, int] = field(default_factory=dict)  # payment id -> amount applied
     payment_allocations: dict[str, money.Allocation] = field(default_factory=dict)
@@ -331,6 +332,43 @@ class Case(Aggregate[events.CaseEvent]):
         )
         if to_stage is Stage.WRITTEN_OFF:
             self._close(CloseReason.WRITTEN_OFF, reason)
+
+    # --- interest ----------------------------------------------------------------------------
+
+    def accrue_interest(
+        self, through: date, annual_rate_bps: int, day_count: int, freeze: Freeze | None = None
+    ) -> bool:
+        """Accrue simple interest on the principal from the last accrual up to `through` (exclusive):
+        `CaseInterestAccrued`, then the interest part grows. Under a freeze nothing is charged and
+        the period is closed all the same (frozen interest is never charged later)."""
+        if not self.is_open or self.interest_through is None or through <= self.interest_through:
+            return False
+        assert self.parts is not None
+        days = (through - self.interest_through).days
+        numerator = self.parts.principal * annual_rate_bps * days
+        denominator = 10_000 * day_count
+        amount, rest = divmod(numerator, denominator)
+        if 2 * rest > denominator or (2 * rest == denominator and amount % 2):
+            amount += 1  # half to even
+        charged = 0 if freeze is not None else amount
+        self._record(
+            events.CaseInterestAccrued(
+                period_from=self.interest_through,
+                period_to=through,
+                annual_rate_bps=annual_rate_bps,
+                on_principal=Money(amount_minor=self.parts.principal, currency=self.currency),
+                amount=Money(amount_minor=charged, currency=self.currency),
+                frozen_by=freeze.rule_id if freeze is not None else None,
+                citation=freeze.citation if freeze is not None else None,
+            )
+        )
+        if charged:
+            self._book(
+                BalanceChangeReason.INTEREST,
+                [(BalancePart.INTEREST, charged)],
+                f"interest:{self.interest_through.isoformat()}:{through.isoformat()}",
+            )
+        return True
 
     # --- arrangements (plans and promises from payment-service and contact-service) ---------
 
@@ -668,8 +706,9 @@ class Case(Aggregate[events.CaseEvent]):
     # --- applying events (one mutator per event type) ---------------------------------------
 
     @applies(events.CaseOpened)
-    def _opened(self, event: events.CaseOpened, _at: datetime | None) -> None:
+    def _opened(self, event: events.CaseOpened, at: datetime | None) -> None:
         self.status = "open"
+        self.interest_through = at.date() if at is not None else None
         self.debtor = event.debtor
         self.account = event.account
         self.amounts_at_placement = event.amounts
@@ -738,6 +777,10 @@ class Case(Aggregate[events.CaseEvent]):
             )
         else:
             self.arrangements.pop(event.arrangement_id, None)
+
+    @applies(events.CaseInterestAccrued)
+    def _interest_accrued(self, event: events.CaseInterestAccrued, _at: datetime | None) -> None:
+        self.interest_through = event.period_to
 
     @applies(events.CaseChargeFrozen)
     def _charge_frozen(self, event: events.CaseChargeFrozen, _at: datetime | None) -> None:

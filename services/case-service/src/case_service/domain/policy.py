@@ -20,6 +20,16 @@ def _pauses(escalation: Mapping[str, Any]) -> frozenset[str]:
     return frozenset(kinds)
 
 
+def _rates(products: Mapping[str, Any]) -> dict[str, int]:
+    rates = {}
+    for product, spec in products.items():
+        bps = int(spec["annual_rate_bps"]) if isinstance(spec, Mapping) else int(spec)
+        if not 0 <= bps <= 100_000:
+            raise PolicyError(f"interest for {product!r}: annual_rate_bps {bps} out of range 0..100000")
+        rates[str(product)] = bps
+    return rates
+
+
 @dataclass(frozen=True)
 class CollectionPolicy:
     version: int
@@ -29,6 +39,9 @@ class CollectionPolicy:
     allocations: Allocations = field(default_factory=Allocations)
     # Which arrangements make the collection path wait while active: no escalation, no agency placement.
     pause_escalation_for: frozenset[str] = frozenset({"plan", "promise"})
+    # Interest the platform accrues monthly, by product: annual rate in basis points on the principal.
+    interest_rates_bps: Mapping[str, int] = field(default_factory=dict)
+    interest_day_count: int = 365
 
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any]) -> CollectionPolicy:
@@ -43,6 +56,8 @@ class CollectionPolicy:
                 agency_at_stage=None if agency_at is None else Stage(agency_at),
                 allocations=Allocations.from_mapping(data.get("allocation") or {}),
                 pause_escalation_for=_pauses(data.get("escalation") or {}),
+                interest_rates_bps=_rates((data.get("interest") or {}).get("products") or {}),
+                interest_day_count=int((data.get("interest") or {}).get("day_count", 365)),
             )
         except (KeyError, TypeError, ValueError) as exc:
             if isinstance(exc, PolicyError):
