@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Coroutine
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -50,3 +51,32 @@ class BackgroundLoop:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
+
+
+class Periodic(BackgroundLoop):
+    """Runs `action` every `interval` seconds (never when the interval is 0); a failure is logged as
+    `failure` with its traceback and the next round runs all the same."""
+
+    def __init__(
+        self, name: str, interval: float, action: Callable[[], Awaitable[object]], failure: str
+    ) -> None:
+        BackgroundLoop.__init__(self)
+        self._name, self._interval, self._action, self._failure = name, interval, action, failure
+
+    async def start(self) -> None:
+        if self._interval > 0:
+            self.start_loop(self._run(), self._name)
+
+    async def stop(self) -> None:
+        await self.stop_loop()
+
+    async def _run(self) -> None:
+        while not self._stopping.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), self._interval)
+            if self._stopping.is_set():
+                return
+            try:
+                await self._action()
+            except Exception:
+                logging.getLogger(__name__).exception(self._failure)

@@ -6,9 +6,6 @@ A chain whose stored links do not join up is never signed: the checkpoint fails 
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import logging
 from datetime import datetime
 
 import asyncpg
@@ -20,10 +17,10 @@ from audit_service.application.commands import SignCheckpoint
 from audit_service.application.handlers import TrailNotSignable
 from audit_service.application.ports import AuditBus
 from dcp_platform.clock import Clock
+from dcp_platform.lifecycle import Periodic
 
 __all__ = ["CHECKPOINT_AGE", "CHECKPOINT_SEQ", "Checkpointer", "TrailNotSignable"]
 
-log = logging.getLogger(__name__)
 
 
 CHECKPOINT_SEQ = Gauge("dcp_audit_last_checkpoint_seq", "Sequence number of the newest signed checkpoint")
@@ -40,8 +37,7 @@ class Checkpointer:
         self._bus = bus
         self._clock = clock
         self._interval = interval
-        self._stopping = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
+        self._loop = Periodic("audit-checkpoints", interval, self.create, "audit checkpoint failed")
         self._last_signed_at: datetime | None = None
         CHECKPOINT_AGE.set_function(self._age)
 
@@ -64,23 +60,7 @@ class Checkpointer:
     async def start(self) -> None:
         async with self._pool.acquire() as conn:
             self._observe(await trail.latest_checkpoint(conn))
-        if self._interval > 0:
-            self._stopping.clear()
-            self._task = asyncio.create_task(self._run(), name="audit-checkpoints")
+        await self._loop.start()
 
     async def stop(self) -> None:
-        self._stopping.set()
-        if self._task is not None:
-            await self._task
-            self._task = None
-
-    async def _run(self) -> None:
-        while not self._stopping.is_set():
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(self._stopping.wait(), self._interval)
-            if self._stopping.is_set():
-                return
-            try:
-                await self.create()
-            except Exception:
-                log.exception("audit checkpoint failed")
+        await self._loop.stop()

@@ -3,8 +3,6 @@ payment-service and case-service, computed from the trail (`domain/reconciliatio
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 from datetime import UTC, datetime, timedelta
 
@@ -17,6 +15,7 @@ from audit_service.domain.reconciliation import Divergence, Reconciliation
 from dcp_events import EventError, decode_event
 from dcp_events.canonical import to_canonical_bytes
 from dcp_events.catalogue.building import parse_data
+from dcp_platform.lifecycle import Periodic
 
 log = logging.getLogger(__name__)
 
@@ -46,34 +45,12 @@ async def reconcile(
     return fold.divergences(settled_before), len(fold.payments)
 
 
-class Reconciler:
+class Reconciler(Periodic):
     """Reconciles at an interval and keeps the gauge (an alert on any divergence)."""
 
     def __init__(self, pool: asyncpg.Pool, interval: float) -> None:
-        self._pool = pool
-        self._interval = interval
-        self._stopping = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
+        async def refresh() -> None:
+            found, _ = await reconcile(pool)
+            DIVERGENCES.set(len(found))
 
-    async def start(self) -> None:
-        if self._interval > 0:
-            self._stopping.clear()
-            self._task = asyncio.create_task(self._run(), name="audit-reconciliation")
-
-    async def stop(self) -> None:
-        self._stopping.set()
-        if self._task is not None:
-            await self._task
-            self._task = None
-
-    async def _run(self) -> None:
-        while not self._stopping.is_set():
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(self._stopping.wait(), self._interval)
-            if self._stopping.is_set():
-                return
-            try:
-                found, _ = await reconcile(self._pool)
-                DIVERGENCES.set(len(found))
-            except Exception:
-                log.exception("audit reconciliation failed")
+        Periodic.__init__(self, "audit-reconciliation", interval, refresh, "audit reconciliation failed")
