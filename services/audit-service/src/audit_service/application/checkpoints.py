@@ -22,7 +22,6 @@ from dcp_platform.lifecycle import Periodic
 __all__ = ["CHECKPOINT_AGE", "CHECKPOINT_SEQ", "Checkpointer", "TrailNotSignable"]
 
 
-
 CHECKPOINT_SEQ = Gauge("dcp_audit_last_checkpoint_seq", "Sequence number of the newest signed checkpoint")
 CHECKPOINT_AGE = Gauge(
     "dcp_audit_last_checkpoint_age_seconds", "Seconds since the newest signed checkpoint (service clock)"
