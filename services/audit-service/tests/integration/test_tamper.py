@@ -191,3 +191,28 @@ async def test_a_rewrite_that_recomputes_the_hashes_is_caught_by_the_signed_chec
     assert not report["ok"] and "entries were rewritten" in report["checkpoints"]["problems"][0]
     result = CliRunner().invoke(cli, ["verify", "trail", *await _export(signed, tmp_path)])
     assert result.exit_code == 1 and "entries were rewritten" in result.output
+
+
+async def test_a_deleted_tail_makes_the_next_checkpoint_a_409_problem_not_a_500(
+    signed: AuditUnderTest,
+) -> None:
+    """Entries deleted after the last checkpoint, then new records: the checkpointer refuses to sign
+    a chain that does not link up, and says so as problem+json (409 trail-not-signable)."""
+    count = await signed.entry_count()
+    for n in (7, 8):  # after the last checkpoint: not signed yet
+        await signed.publish(attempt(n), "case-tamper", T0 + timedelta(minutes=n))
+    await signed.wait_for_entries(count + 2)
+    su = await signed.superuser()
+    try:
+        await su.execute("ALTER TABLE audit_entries DISABLE TRIGGER audit_entries_append_only")
+        newest = "SELECT max(id) FROM audit_entries WHERE case_id = 'case-tamper'"
+        await su.execute(f"DELETE FROM audit_entries WHERE id = ({newest})")  # noqa: S608
+        await su.execute("ALTER TABLE audit_entries ENABLE TRIGGER audit_entries_append_only")
+    finally:
+        await su.close()
+    await signed.publish(attempt(9), "case-tamper", T0 + timedelta(minutes=9))
+    await signed.wait_for_entries(count + 2)
+    response = await signed.client.post("/audit/checkpoints", headers=ADMIN)
+    assert response.status_code == 409
+    assert response.headers["content-type"].startswith("application/problem+json")
+    assert response.json()["type"] == "https://errors.dcp.example/trail-not-signable"

@@ -12,12 +12,16 @@ from audit_service.domain.chain import GENESIS_HASH
 from audit_service.domain.checkpoints import ChainState, new_body
 from audit_service.domain.merkle import MerkleAccumulator, leaf_hash
 from dcp_platform.application import Handler
+from dcp_platform.errors import DomainError, ErrorKind
 
 log = logging.getLogger("audit_service.application.checkpoints")
 
 
-class TrailNotSignable(Exception):
-    """The stored chain does not link up; signing it would vouch for a broken trail."""
+class TrailNotSignable(DomainError, code="trail-not-signable", kind=ErrorKind.CONFLICT):
+    """The stored chain does not link up (entries missing or altered since the last checkpoint);
+    signing it would vouch for a broken trail. `GET /audit/verify` says where it breaks."""
+
+    title = "The trail does not link up: not signed"
 
 
 async def sign_checkpoint(
