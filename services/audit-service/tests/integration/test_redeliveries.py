@@ -90,6 +90,7 @@ async def test_the_chains_verify_and_report_the_redeliveries(resent: dict[str, A
     report = resent["verify"]
     assert report["ok"] is True, report
     assert report["redeliveries"] == 3
+    assert report["kafka"] == {"compared": True, "problems": []}
 
 
 async def test_findings_count_each_event_once(resent: dict[str, Any]) -> None:

@@ -18,7 +18,7 @@ from audit_service.main import cli
 from dcp_events.catalogue import ContactAttempted
 from dcp_events.catalogue.enums import Channel, ContactOutcome, ContactParty
 
-from .conftest import ADMIN, AuditUnderTest
+from .conftest import ADMIN, AuditUnderTest, eventually
 
 pytestmark = pytest.mark.integration
 
@@ -216,3 +216,39 @@ async def test_a_deleted_tail_makes_the_next_checkpoint_a_409_problem_not_a_500(
     assert response.status_code == 409
     assert response.headers["content-type"].startswith("application/problem+json")
     assert response.json()["type"] == "https://errors.dcp.example/trail-not-signable"
+
+
+async def test_a_tail_deleted_after_the_last_checkpoint_is_caught_against_kafka(
+    signed: AuditUnderTest,
+) -> None:
+    """No checkpoint covers the newest entries; the superuser deletes them. The chains still link up
+    and the checkpoints still verify, but Kafka, outside the database, holds the offset the trail's
+    consumer group committed: the chain ends before it."""
+    count = await signed.entry_count()
+    for n in (20, 21, 22):
+        await signed.publish(attempt(n), "case-tail", T0 + timedelta(minutes=n))
+    await signed.wait_for_entries(count + 3)
+
+    async def committed_in_kafka() -> bool:
+        report = (await signed.get("/audit/verify")).json()
+        return bool(report["kafka"]["compared"])
+
+    await eventually(committed_in_kafka, 30, "verify to compare with Kafka")
+    su = await signed.superuser()
+    try:
+        chain = await su.fetchrow(
+            "SELECT topic, partition FROM audit_entries WHERE case_id = 'case-tail' LIMIT 1"
+        )
+        await su.execute("ALTER TABLE audit_entries DISABLE TRIGGER audit_entries_append_only")
+        await su.execute(
+            "DELETE FROM audit_entries WHERE topic = $1 AND partition = $2 AND case_id = 'case-tail'",
+            chain["topic"],
+            chain["partition"],
+        )
+        await su.execute("ALTER TABLE audit_entries ENABLE TRIGGER audit_entries_append_only")
+    finally:
+        await su.close()
+    report = (await signed.get("/audit/verify")).json()
+    assert report["ok"] is False
+    [problem] = [p for p in report["kafka"]["problems"] if f"{chain['topic']}[{chain['partition']}]" in p]
+    assert "are missing" in problem

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import dataclasses
 import json
 from typing import Annotated, Any
 
@@ -12,7 +13,8 @@ from starlette.responses import JSONResponse
 from audit_service.adapters import trail
 from audit_service.adapters.trail import CheckpointRow
 from audit_service.api.deps import AUDIT_ROLES, PoolDep, RuntimeDep
-from audit_service.application.verify import verify_trail
+from audit_service.application.runtime import group_id
+from audit_service.application.verify import committed_offsets, kafka_problems, verify_trail
 from audit_service.domain.checkpoints import public_key_pem
 from dcp_platform.auth import Role, require_roles
 
@@ -34,7 +36,13 @@ def checkpoint_view(row: CheckpointRow) -> dict[str, Any]:
 @router.get("/verify")
 async def verify(runtime: RuntimeDep) -> dict[str, Any]:
     """Recompute every chain; report the first broken link per chain and checkpoint mismatches."""
+    settings = runtime.settings
+    # Kafka first: what was committed there before the database snapshot must be in it
+    committed = await committed_offsets(settings.kafka_bootstrap_servers, group_id(settings))
     result = await verify_trail(runtime.pool, runtime.signer.public_key)
+    if committed is not None:
+        found = kafka_problems(committed, result.last_offsets(), settings.kafka_topic_prefix)
+        result = dataclasses.replace(result, kafka_problems=found)
     return result.to_json()
 
 

@@ -204,6 +204,8 @@ class VerificationResult:
 
     chains: list[ChainVerifier]
     checkpoints: CheckpointReport
+    # Against Kafka (outside the database): None when not compared (offline, or Kafka unreachable).
+    kafka_problems: list[str] | None = None
 
     @property
     def entries(self) -> int:
@@ -223,7 +225,11 @@ class VerificationResult:
 
     @property
     def ok(self) -> bool:
-        return not self.broken and not self.checkpoints.problems
+        return not self.broken and not self.checkpoints.problems and not self.kafka_problems
+
+    def last_offsets(self) -> dict[ChainId, int]:
+        """The Kafka offset of each chain's newest entry."""
+        return {v.chain: v.state().last_offset for v in self.chains}
 
     def to_json(self) -> dict[str, object]:
         return {
@@ -253,6 +259,12 @@ class VerificationResult:
                 }
                 for v in sorted(self.chains, key=lambda v: (v.chain.topic, v.chain.partition))
             ],
+            # the trail against what its consumer group committed in Kafka: a tail deleted from the
+            # database after it was ingested shows here, even with no checkpoint after it
+            "kafka": {
+                "compared": self.kafka_problems is not None,
+                "problems": self.kafka_problems or [],
+            },
             "checkpoints": {
                 "checked": self.checkpoints.checked,
                 "latest": self.checkpoints.latest_seq,
