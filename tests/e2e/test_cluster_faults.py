@@ -175,6 +175,9 @@ async def count(platform: Platform, keys: set[str], published: int) -> Counts:
 
 async def verify(platform: Platform) -> dict[str, object]:
     async with httpx.AsyncClient(base_url=platform.url("audit"), timeout=120) as client:
+        signer = {"Authorization": f"Bearer {token('admin', 'adm-cluster')}"}
+        signed = await client.post("/audit/checkpoints", headers=signer)
+        assert signed.status_code in (200, 201), signed.text
         headers = {"Authorization": f"Bearer {token('auditor', 'aud-cluster')}"}
         response = await client.get("/audit/verify", headers=headers)
         response.raise_for_status()

@@ -54,8 +54,8 @@ class BackgroundLoop:
 
 
 class Periodic(BackgroundLoop):
-    """Runs `action` every `interval` seconds (never when the interval is 0); a failure is logged as
-    `failure` with its traceback and the next round runs all the same."""
+    """Runs `action` every `interval` seconds (never when the interval is 0), and at once on `wake()`;
+    a failure is logged as `failure` with its traceback and the next round runs all the same."""
 
     def __init__(
         self, name: str, interval: float, action: Callable[[], Awaitable[object]], failure: str
@@ -73,7 +73,8 @@ class Periodic(BackgroundLoop):
     async def _run(self) -> None:
         while not self._stopping.is_set():
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stopping.wait(), self._interval)
+                await asyncio.wait_for(self._wake.wait(), self._interval)
+            self._wake.clear()
             if self._stopping.is_set():
                 return
             try:

@@ -29,7 +29,18 @@ class AuditServiceSettings(ServiceSettings):
     audit_signing_key_file: Path | None = None
     dcp_data_dir: Path = Path(".local")
 
-    audit_checkpoint_interval_seconds: float = 300.0
+    # A checkpoint is signed (and published) this often, even when nothing changed, and after every
+    # AUDIT_CHECKPOINT_EVERY_ENTRIES new entries; 0 turns either off. `/audit/verify` is not ok when the
+    # newest checkpoint is older than twice the interval.
+    audit_checkpoint_interval_seconds: float = 60.0
+    audit_checkpoint_every_entries: int = 10000
+    # Where checkpoints are published besides the database (never expires; acks=all), and an optional
+    # directory each checkpoint is also written to as a file an operator ships elsewhere (a witness).
+    audit_checkpoint_topic: str = "audit.checkpoints"
+    # Records in Kafka older than this and not in the trail make `/audit/verify` fail (younger: lag).
+    # Default: twice the checkpoint interval, at least 30 s.
+    audit_ingest_grace_seconds: float | None = None
+    audit_witness_dir: Path | None = None
     # How often the reconciliation of payments (payment-service against case-service) refreshes the
     # `dcp_reconciliation_divergences` gauge; 0: only on request (GET /audit/reconciliation).
     audit_reconcile_interval_seconds: float = 300.0
@@ -46,6 +57,12 @@ class AuditServiceSettings(ServiceSettings):
                 "AUDIT_SIGNING_KEY or AUDIT_SIGNING_KEY_FILE is required when DCP_ENV is not 'dev'"
             )
         return self
+
+    @property
+    def ingest_grace_seconds(self) -> float:
+        if self.audit_ingest_grace_seconds is not None:
+            return self.audit_ingest_grace_seconds
+        return max(2 * self.audit_checkpoint_interval_seconds, 30.0)
 
     @property
     def pii_roles(self) -> frozenset[str]:

@@ -1,30 +1,71 @@
 """The standalone verifier: an export, the checkpoints and the public key in; a verdict out.
 
-It needs neither the service nor its database: `audit-verify trail export.jsonl checkpoints.json key.pem`.
-Exit status 0: complete and untampered; 1: a problem was found (the broken entries are named);
-2: the export withheld entry bytes (masked), so contents were not rehashed.
+It needs neither the service nor its database: `audit-service verify trail export.jsonl checkpoints.json
+key.pem --state retained.json`. The retained state is the auditor's own memory (as a Certificate
+Transparency monitor keeps the last tree head it saw): the newest checkpoint it accepted, and the keys it
+learnt. A trail or checkpoint set that is not a consistent extension of it is refused, so deleting the
+newest checkpoints, rewriting history or truncating below a checkpoint is caught by anyone who once saw a
+later one. Exit status 0: complete and untampered; 1: a problem was found (named); 2: the export
+withheld entry bytes, so those contents were not rehashed.
 """
 
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from audit_service.domain.checkpoints import load_public_key
-from audit_service.domain.proofs import check_proof
+from audit_service.adapters.checkpoint_log import read_witness
+from audit_service.domain.chain import ChainId
+from audit_service.domain.checkpoints import (
+    CheckpointBody,
+    KeyRing,
+    load_public_key,
+    public_key_pem,
+    signature_valid,
+)
+from audit_service.domain.entries import EntryIndex
+from audit_service.domain.proofs import check_consistency, check_proof
 from audit_service.domain.verification import (
     SignedCheckpoint,
     StoredEntry,
     VerificationResult,
+    extension_problems,
     verify_entries,
 )
 
 cli = typer.Typer(add_completion=False, no_args_is_help=True, help="Verify an audit trail export offline.")
+
+
+def _time(value: object) -> datetime | None:
+    return datetime.fromisoformat(value) if isinstance(value, str) else None
+
+
+def _index(obj: dict[str, Any]) -> EntryIndex | None:
+    """The query columns as exported; None for an export without them."""
+    if "kafka_time" not in obj or "kind" not in obj:
+        return None
+    return EntryIndex(
+        topic=obj["topic"],
+        partition=int(obj["partition"]),
+        offset=int(obj["offset"]),
+        kind=obj["kind"],
+        event_id=obj.get("event_id"),
+        event_type=obj.get("type"),
+        case_id=obj.get("case_id"),
+        actor=obj.get("actor"),
+        actor_role=obj.get("actor_role"),
+        event_time=_time(obj.get("time")),
+        kafka_time=_time(obj["kafka_time"]),  # type: ignore[arg-type]
+    )
 
 
 def read_export(path: Path) -> Iterator[StoredEntry]:
@@ -43,35 +84,155 @@ def read_export(path: Path) -> Iterator[StoredEntry]:
                     entry=base64.b64decode(obj["entry"]) if obj.get("entry") is not None else None,
                     prev_hash=bytes.fromhex(obj["prev_hash"]),
                     hash=bytes.fromhex(obj["hash"]),
+                    index=_index(obj),
+                    redelivery_of=obj.get("redelivery_of"),
                 )
             except (ValueError, KeyError, TypeError) as exc:
                 raise typer.BadParameter(f"{path}:{number}: not an export line: {exc}") from exc
 
 
-def read_checkpoints(path: Path) -> list[SignedCheckpoint]:
-    doc: Any = json.loads(path.read_text())
-    items = doc["checkpoints"] if isinstance(doc, dict) else doc
-    return [
-        SignedCheckpoint(int(c["seq"]), base64.b64decode(c["body"]), base64.b64decode(c["signature"]))
-        for c in items
-    ]
-
-
-def _public_key_text(path: Path) -> str:
-    text = path.read_text()
-    if text.lstrip().startswith("{"):
-        return str(json.loads(text)["public_key_pem"])
-    return text
-
-
-def verify_files(export: Path, checkpoints: Path, public_key: Path) -> VerificationResult:
-    entries = sorted(read_export(export), key=lambda e: (e.topic, e.partition, e.seq))
-    return verify_entries(
-        entries, read_checkpoints(checkpoints), load_public_key(_public_key_text(public_key))
+def _signed(obj: dict[str, Any]) -> SignedCheckpoint:
+    return SignedCheckpoint(
+        int(obj["seq"]), base64.b64decode(obj["body"]), base64.b64decode(obj["signature"])
     )
 
 
-def render(result: VerificationResult) -> list[str]:
+def read_checkpoints(path: Path) -> list[SignedCheckpoint]:
+    """GET /audit/checkpoints, a JSON list of checkpoints, or a witness directory of checkpoint files."""
+    if path.is_dir():
+        return read_witness(path)
+    doc: Any = json.loads(path.read_text())
+    items = doc["checkpoints"] if isinstance(doc, dict) else doc
+    return [_signed(c) for c in items]
+
+
+def read_keys(path: Path) -> list[Ed25519PublicKey]:
+    """The trusted keys: PEM block(s), base64 of raw keys one per line, or GET /audit/public-key's JSON."""
+    text = path.read_text()
+    if text.lstrip().startswith("{"):
+        doc = json.loads(text)
+        pems = [k["public_key_pem"] for k in doc.get("keys", [])] or [doc["public_key_pem"]]
+        return [load_public_key(p) for p in pems]
+    if "BEGIN" in text:
+        blocks = text.split("-----END PUBLIC KEY-----")
+        return [load_public_key(b + "-----END PUBLIC KEY-----") for b in blocks if "BEGIN" in b]
+    return [load_public_key(line) for line in text.split() if line.strip()]
+
+
+@dataclass
+class RetainedState:
+    """What an auditor keeps between verifications: the newest checkpoint it accepted, the keys it knows."""
+
+    checkpoint: SignedCheckpoint
+    keys: list[Ed25519PublicKey]
+
+    @classmethod
+    def load(cls, path: Path) -> RetainedState | None:
+        if not path.exists() or not path.read_text().strip():
+            return None
+        doc = json.loads(path.read_text())
+        return cls(_signed(doc["checkpoint"]), [load_public_key(p) for p in doc.get("keys", [])])
+
+    def save(self, path: Path) -> None:
+        doc = {
+            "checkpoint": {
+                "seq": self.checkpoint.seq,
+                "body": base64.b64encode(self.checkpoint.body).decode(),
+                "signature": base64.b64encode(self.checkpoint.signature).decode(),
+            },
+            "keys": [public_key_pem(k) for k in self.keys],
+        }
+        temporary = path.with_name(path.name + ".tmp")
+        temporary.write_text(json.dumps(doc, indent=2) + "\n")
+        temporary.replace(path)
+
+
+def retained_problems(
+    retained: RetainedState, checkpoints: list[SignedCheckpoint], ring: KeyRing
+) -> list[str]:
+    """The checkpoints given must hold the retained one unchanged or extend past it."""
+    body = CheckpointBody.from_bytes(retained.checkpoint.body)
+    key = ring.key(body.key_id)
+    if key is None or not signature_valid(key, retained.checkpoint.body, retained.checkpoint.signature):
+        return [f"retained checkpoint {body.seq}: not signed by a trusted key"]
+    by_seq = {c.seq: c for c in checkpoints}
+    newest = max(by_seq, default=0)
+    problems = []
+    same = by_seq.get(body.seq)
+    if newest < body.seq:
+        problems.append(
+            f"the newest checkpoint given is {newest or 'none'}, but checkpoint {body.seq} was retained: "
+            "newer checkpoints were deleted"
+        )
+    elif same is None:
+        problems.append(f"retained checkpoint {body.seq} is missing from the checkpoints given")
+    elif (same.body, same.signature) != (retained.checkpoint.body, retained.checkpoint.signature):
+        problems.append(
+            f"checkpoint {body.seq} differs from the one retained: the checkpoint history was rewritten"
+        )
+    if newest > body.seq:
+        with contextlib.suppress(ValueError, KeyError, TypeError):  # unreadable: the checkpoint check says
+            problems += extension_problems(body, CheckpointBody.from_bytes(by_seq[newest].body))
+    return problems
+
+
+def retained_sizes(retained: RetainedState | None) -> dict[ChainId, set[int]]:
+    if retained is None:
+        return {}
+    body = CheckpointBody.from_bytes(retained.checkpoint.body)
+    return {ChainId(c.topic, c.partition): {c.size} for c in body.chains}
+
+
+def retained_chain_problems(retained: RetainedState, result: VerificationResult) -> list[str]:
+    """The entries must still hold every chain as the retained checkpoint signed it."""
+    body = CheckpointBody.from_bytes(retained.checkpoint.body)
+    verifiers = {v.chain: v for v in result.chains}
+    problems = []
+    for signed in body.chains:
+        chain = ChainId(signed.topic, signed.partition)
+        verifier = verifiers.get(chain)
+        have = verifier.count if verifier is not None else 0
+        if verifier is None or have < signed.size:
+            problems.append(
+                f"retained checkpoint {body.seq}: {chain} has {have} entries but {signed.size} were "
+                f"signed: entries from seq {have} on are missing"
+            )
+        elif verifier.states.get(signed.size) != signed:
+            problems.append(
+                f"retained checkpoint {body.seq}: {chain} up to seq {signed.size - 1} differs from what "
+                "was signed: entries were rewritten"
+            )
+    return problems
+
+
+@dataclass
+class Verdict:
+    result: VerificationResult
+    retained: list[str]
+    ring: KeyRing
+    newest: SignedCheckpoint | None
+
+    @property
+    def ok(self) -> bool:
+        return self.result.ok and not self.retained and self.newest is not None
+
+
+def verify_files(
+    export: Path, checkpoints: Path, public_key: Path, state: RetainedState | None = None
+) -> Verdict:
+    entries = sorted(read_export(export), key=lambda e: (e.topic, e.partition, e.seq))
+    signed = read_checkpoints(checkpoints)
+    ring = KeyRing(read_keys(public_key) + (state.keys if state is not None else []))
+    retained = retained_problems(state, signed, KeyRing(list(ring.keys.values()))) if state else []
+    result = verify_entries(entries, signed, ring, retained_sizes(state))
+    if state is not None:
+        retained += retained_chain_problems(state, result)
+    newest = max(signed, key=lambda c: c.seq) if signed else None
+    return Verdict(result, retained, ring, newest)
+
+
+def render(verdict: Verdict) -> list[str]:
+    result = verdict.result
     lines = [
         f"{result.entries} entries in {len(result.chains)} chains; "
         f"{result.checkpoints.checked} checkpoints (latest {result.checkpoints.latest_seq}, "
@@ -79,8 +240,7 @@ def render(result: VerificationResult) -> list[str]:
     ]
     lines += [f"BROKEN {b.describe()}" for b in result.broken]
     lines += [f"CHECKPOINT {p}" for p in result.checkpoints.problems]
-    if result.checkpoints.latest_seq is None:
-        lines.append("CHECKPOINT none given: nothing proves the trail complete")
+    lines += [f"RETAINED {p}" for p in verdict.retained]
     if result.content_unchecked:
         lines.append(
             f"NOTE {result.content_unchecked} entries withheld their bytes (masked export): not rehashed"
@@ -88,24 +248,80 @@ def render(result: VerificationResult) -> list[str]:
     return lines
 
 
+StateOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--state",
+        help="The retained state: the newest checkpoint you accepted before (created on first use, "
+        "advanced after each successful verification)",
+    ),
+]
+
+
 @cli.command("trail")
 def verify_trail_command(
     export: Annotated[Path, typer.Argument(help="JSON Lines from GET /audit/export", exists=True)],
-    checkpoints: Annotated[Path, typer.Argument(help="JSON from GET /audit/checkpoints", exists=True)],
-    public_key: Annotated[Path, typer.Argument(help="PEM (or JSON of GET /audit/public-key)", exists=True)],
+    checkpoints: Annotated[
+        Path,
+        typer.Argument(help="JSON from GET /audit/checkpoints, or a witness directory", exists=True),
+    ],
+    public_key: Annotated[
+        Path, typer.Argument(help="Trusted key(s): PEM (or JSON of GET /audit/public-key)", exists=True)
+    ],
+    state: StateOption = None,
 ) -> None:
-    """Is the trail complete (every signed entry present) and untampered (every hash and signature holds)?"""
-    result = verify_files(export, checkpoints, public_key)
-    for line in render(result):
+    """Is the trail complete (every signed entry present) and untampered (every hash, query column and
+    signature holds), and a consistent extension of what you retained?"""
+    retained = RetainedState.load(state) if state is not None else None
+    verdict = verify_files(export, checkpoints, public_key, retained)
+    for line in render(verdict):
         typer.echo(line)
-    complete = result.checkpoints.latest_seq is not None
-    if not result.ok or not complete:
+    if not verdict.ok:
         typer.echo("FAILED: the trail is tampered or incomplete")
         raise typer.Exit(1)
-    if result.content_unchecked:
+    assert verdict.newest is not None
+    if state is not None:
+        RetainedState(verdict.newest, list(verdict.ring.keys.values())).save(state)
+        typer.echo(f"STATE retained checkpoint {verdict.newest.seq} in {state}")
+    if verdict.result.content_unchecked:
         typer.echo("PARTIAL: links and checkpoints hold; contents not rehashed")
         raise typer.Exit(2)
     typer.echo("OK: complete and untampered")
+
+
+@cli.command("consistency")
+def verify_consistency_command(
+    proof: Annotated[Path, typer.Argument(help="JSON from GET /audit/checkpoints/consistency", exists=True)],
+    public_key: Annotated[
+        Path, typer.Argument(help="Trusted key(s): PEM (or JSON of GET /audit/public-key)", exists=True)
+    ],
+    state: StateOption = None,
+) -> None:
+    """Does the newer checkpoint extend the older one (no entry signed before was changed or removed)?
+    With --state, the older one must be the checkpoint you retained; the newer one is retained after."""
+    doc = json.loads(proof.read_text())
+    retained = RetainedState.load(state) if state is not None else None
+    ring = KeyRing(read_keys(public_key) + (retained.keys if retained is not None else []))
+    problems = []
+    first = _signed(doc["first"])
+    if retained is not None and (first.body, first.signature) != (
+        retained.checkpoint.body,
+        retained.checkpoint.signature,
+    ):
+        problems.append(
+            f"the proof starts at checkpoint {first.seq}, not at the retained checkpoint "
+            f"{retained.checkpoint.seq}: ask for from={retained.checkpoint.seq}"
+        )
+    problems += check_consistency(doc, ring)
+    for problem in problems:
+        typer.echo(f"FAILED: {problem}")
+    if problems:
+        raise typer.Exit(1)
+    second = _signed(doc["second"])
+    if state is not None:
+        RetainedState(second, list(ring.keys.values())).save(state)
+        typer.echo(f"STATE retained checkpoint {second.seq} in {state}")
+    typer.echo(f"OK: checkpoint {second.seq} extends checkpoint {first.seq}")
 
 
 @cli.command("proof")
@@ -114,7 +330,7 @@ def verify_proof_command(
     public_key: Annotated[Path, typer.Argument(help="PEM (or JSON of GET /audit/public-key)", exists=True)],
 ) -> None:
     """Is the entry covered by a checkpoint signed with this key?"""
-    problems = check_proof(json.loads(proof.read_text()), load_public_key(_public_key_text(public_key)))
+    problems = check_proof(json.loads(proof.read_text()), KeyRing(read_keys(public_key)))
     for problem in problems:
         typer.echo(f"FAILED: {problem}")
     if problems:

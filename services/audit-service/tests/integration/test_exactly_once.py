@@ -18,7 +18,7 @@ from dcp_events.catalogue import CaseAssigned
 from dcp_events.catalogue.cases import Assignee
 from dcp_events.catalogue.enums import AssigneeKind
 
-from .conftest import AuditUnderTest, drop_database, eventually, migrate, new_database, start_service
+from .conftest import ADMIN, AuditUnderTest, drop_database, eventually, migrate, new_database, start_service
 
 pytestmark = pytest.mark.integration
 
@@ -101,8 +101,9 @@ async def test_restart_mid_batch_records_every_record_exactly_once(
         assert [(t, p, o) for t, p, o in audit.published] == [
             ("collections.cases", rows[0]["partition"], o) for o in range(N)
         ]
+        assert (await audit.client.post("/audit/checkpoints", headers=ADMIN)).status_code == 201
         report = (await audit.get("/audit/verify")).json()
-        assert report["ok"] and report["entries"] == N
+        assert report["ok"] and report["entries"] == N, report
     finally:
         await su.close()
         await producer.stop()

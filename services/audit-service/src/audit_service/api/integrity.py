@@ -3,20 +3,26 @@
 from __future__ import annotations
 
 import base64
-import dataclasses
 import json
 from typing import Annotated, Any
 
+from aiokafka.errors import KafkaError
 from fastapi import APIRouter, Depends, Query
 from starlette.responses import JSONResponse
 
 from audit_service.adapters import trail
+from audit_service.adapters.checkpoint_log import read_published
+from audit_service.adapters.kafka_positions import read_positions
 from audit_service.adapters.trail import CheckpointRow
 from audit_service.api.deps import AUDIT_ROLES, PoolDep, RuntimeDep
-from audit_service.application.runtime import group_id
-from audit_service.application.verify import committed_offsets, kafka_problems, verify_trail
-from audit_service.domain.checkpoints import public_key_pem
+from audit_service.application.runtime import checkpoint_topic, group_id, watched_topics
+from audit_service.application.verify import verify_trail
+from audit_service.domain.chain import ChainId
+from audit_service.domain.checkpoints import CheckpointBody, public_key_pem
+from audit_service.domain.merkle import consistency_proof, leaf_hash
+from audit_service.domain.proofs import consistency_document
 from dcp_platform.auth import Role, require_roles
+from dcp_platform.problems import BadRequest, Conflict, NotFound
 
 MAX_BIGINT = 2**63 - 1  # PostgreSQL bigint
 
@@ -35,15 +41,36 @@ def checkpoint_view(row: CheckpointRow) -> dict[str, Any]:
 
 @router.get("/verify")
 async def verify(runtime: RuntimeDep) -> dict[str, Any]:
-    """Recompute every chain; report the first broken link per chain and checkpoint mismatches."""
+    """Recompute every chain; check it against the signed checkpoints (the published ones outrank the
+    database's), against their age, and against what Kafka holds. `ok` only when all of it holds."""
     settings = runtime.settings
-    # Kafka first: what was committed there before the database snapshot must be in it
-    committed = await committed_offsets(settings.kafka_bootstrap_servers, group_id(settings))
-    result = await verify_trail(runtime.pool, runtime.signer.public_key)
-    if committed is not None:
-        found = kafka_problems(committed, result.last_offsets(), settings.kafka_topic_prefix)
-        result = dataclasses.replace(result, kafka_problems=found)
-    return result.to_json()
+    # Kafka first: what was there before the database snapshot must be in it
+    kafka = await read_positions(
+        settings.kafka_bootstrap_servers,
+        watched_topics(settings),
+        group_id(settings),
+        settings.kafka_topic_prefix,
+        settings.ingest_grace_seconds,
+    )
+    try:
+        published = await read_published(settings.kafka_bootstrap_servers, checkpoint_topic(settings))
+    except (KafkaError, OSError, TimeoutError):
+        published = None
+    result = await verify_trail(
+        runtime.pool,
+        runtime.signer.public_key,
+        published=published,
+        kafka=kafka,
+        now=runtime.clock.now(),
+        max_age=2 * settings.audit_checkpoint_interval_seconds,
+    )
+    report = result.to_json()
+    checkpoints: dict[str, Any] = report["checkpoints"]  # type: ignore[assignment]
+    checkpoints["published"] = {
+        "compared": published is not None,
+        "latest": published.latest_seq if published is not None else None,
+    }
+    return report
 
 
 @router.get("/checkpoints")
@@ -57,6 +84,44 @@ async def list_checkpoints(
     async with pool.acquire() as conn:
         rows = await trail.checkpoints(conn, after, limit)
     return {"key_id": runtime.signer.key_id, "checkpoints": [checkpoint_view(r) for r in rows]}
+
+
+@router.get("/checkpoints/consistency")
+async def checkpoint_consistency(
+    pool: PoolDep,
+    first: Annotated[int, Query(alias="from", ge=1, le=MAX_BIGINT)],
+    second: Annotated[int, Query(alias="to", ge=1, le=MAX_BIGINT)],
+) -> dict[str, Any]:
+    """Proof (RFC 6962 section 2.1.2, per chain) that checkpoint `to` extends checkpoint `from`: an
+    auditor who kept `from` checks a newer checkpoint with it, without the trail
+    (`audit-service verify consistency`)."""
+    if second < first:
+        raise BadRequest("`to` must not be before `from`.")
+    async with pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
+        rows = {r.seq: r for r in await trail.checkpoints(conn, first - 1, second - first + 1)}
+        if first not in rows or second not in rows:
+            missing = first if first not in rows else second
+            raise NotFound(f"No checkpoint {missing}.")
+        earlier, later = rows[first], rows[second]
+        later_body = CheckpointBody.from_bytes(later.body)
+        proofs: dict[tuple[str, int], list[bytes]] = {}
+        for before in CheckpointBody.from_bytes(earlier.body).chains:
+            after = later_body.chain(before.topic, before.partition)
+            if after is None or after.size == before.size or before.size == 0:
+                continue
+            chain = ChainId(before.topic, before.partition)
+            leaves = [
+                leaf_hash(h) async for _, _, _, h in trail.stream_chain_hashes(conn, chain, 0, after.size)
+            ]
+            if len(leaves) < after.size:
+                raise Conflict(
+                    f"{chain}: checkpoint {second} signed {after.size} entries, the database holds "
+                    f"{len(leaves)}: entries seq {len(leaves)} to {after.size - 1} are missing"
+                )
+            proofs[(before.topic, before.partition)] = consistency_proof(leaves, before.size)
+    return consistency_document(
+        (earlier.seq, earlier.body, earlier.signature), (later.seq, later.body, later.signature), proofs
+    )
 
 
 @router.post("/checkpoints", status_code=201, dependencies=[Depends(require_roles(Role.ADMIN))])

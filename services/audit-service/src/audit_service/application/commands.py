@@ -8,4 +8,8 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class SignCheckpoint:
-    """Sign every chain's head and Merkle root now, unless nothing changed since the last checkpoint."""
+    """Sign every chain's head and Merkle root now, unless nothing changed since the last checkpoint and
+    it is younger than `refresh_after_seconds` (0: only on change). The schedule refreshes an unchanged
+    checkpoint so that its age alone tells a verifier the signer is alive and the trail not frozen."""
+
+    refresh_after_seconds: float = 0.0

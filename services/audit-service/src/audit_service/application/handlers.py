@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import logging
 
+import asyncpg
+
 from audit_service.adapters import trail
 from audit_service.adapters.trail import CheckpointRow
 from audit_service.application.commands import SignCheckpoint
 from audit_service.application.ports import AuditEnvironment, AuditUnitOfWork
-from audit_service.domain.chain import GENESIS_HASH
+from audit_service.domain.chain import GENESIS_HASH, ChainId
 from audit_service.domain.checkpoints import ChainState, new_body
 from audit_service.domain.merkle import MerkleAccumulator, leaf_hash
 from dcp_platform.application import Handler
@@ -36,9 +38,12 @@ async def sign_checkpoint(
     await trail.lock_checkpointing(conn)
     latest = await trail.latest_checkpoint(conn)
     previous = latest.frontiers if latest is not None else {}
+    present = await trail.chains(conn)
+    if latest is not None:
+        await _check_signed_entries_remain(conn, latest, present)
     states: list[ChainState] = []
     frontiers: dict[str, object] = {}
-    for chain in await trail.chains(conn):
+    for chain in present:
         key = f"{chain.topic}/{chain.partition}"
         known = previous.get(key)
         tree = MerkleAccumulator([(int(s), bytes.fromhex(h)) for s, h in known["frontier"]] if known else [])
@@ -46,8 +51,16 @@ async def sign_checkpoint(
         head = bytes.fromhex(known["head_hash"]) if known else GENESIS_HASH
         last_offset = int(known["last_offset"]) if known else -1
         async for seq, offset, prev_hash, entry_hash in trail.stream_chain_hashes(conn, chain, size):
-            if seq != size or prev_hash != head:
-                raise TrailNotSignable(f"{chain}: the link at seq {seq} does not join the chain")
+            if seq != size:
+                raise TrailNotSignable(
+                    f"{chain}: entries seq {size} to {seq - 1} (after offset {last_offset}) are missing "
+                    "from the database: not signed"
+                )
+            if prev_hash != head:
+                raise TrailNotSignable(
+                    f"{chain}: the entry at seq {seq} (offset {offset}) does not link to the one before it: "
+                    "not signed"
+                )
             tree.add(leaf_hash(entry_hash))
             size, head, last_offset = size + 1, entry_hash, offset
         states.append(ChainState(chain.topic, chain.partition, size, head, last_offset, tree.root()))
@@ -57,7 +70,12 @@ async def sign_checkpoint(
             "last_offset": last_offset,
             "frontier": [[s, h.hex()] for s, h in tree.frontier],
         }
-    if not states or (latest is not None and frontiers == previous):
+    unchanged = latest is not None and frontiers == previous
+    fresh = latest is not None and (
+        command.refresh_after_seconds <= 0
+        or (env.clock.now() - latest.created_at).total_seconds() < command.refresh_after_seconds
+    )
+    if not states or (unchanged and fresh):
         return latest, False
     seq = latest.seq + 1 if latest is not None else 1
     body = new_body(seq, env.clock.now(), env.signer.key_id, latest.body if latest else None, states)
@@ -76,6 +94,25 @@ async def sign_checkpoint(
     log.info("audit checkpoint %d signed over %d entries", seq, body.tree_size)
     created = await trail.latest_checkpoint(conn)
     return created, True
+
+
+async def _check_signed_entries_remain(
+    conn: asyncpg.Connection, latest: CheckpointRow, present: list[ChainId]
+) -> None:
+    """Every chain still holds at least the entries the latest checkpoint signed (a truncation below it
+    is refused by name, never signed over)."""
+    for key, signed in sorted(latest.frontiers.items()):
+        topic, _, partition = key.rpartition("/")
+        chain = ChainId(topic, int(partition))
+        size = int(signed["size"])
+        head = await trail.head_of(conn, chain) if chain in present else None
+        have = head.seq + 1 if head is not None else 0
+        if have < size:
+            raise TrailNotSignable(
+                f"{chain}: checkpoint {latest.seq} signed {size} entries (up to offset "
+                f"{signed['last_offset']}), the database holds {have}: entries seq {have} to {size - 1} "
+                "are missing"
+            )
 
 
 COMMAND_HANDLERS: dict[type, Handler[AuditUnitOfWork, AuditEnvironment]] = {

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import asyncpg
 from aiokafka import AIOKafkaConsumer, TopicPartition
@@ -154,6 +154,7 @@ class TrailIngestor:
         self._topic_prefix = topic_prefix
         self._retry_delay = retry_delay
         self._writer: TrailWriter | None = None
+        self.on_written: Callable[[int], None] | None = None  # told how many entries each batch added
         self._partitions = PartitionConsumer(
             bootstrap_servers,
             group_id=group_id,
@@ -198,7 +199,7 @@ class TrailIngestor:
 
     async def _write(self, tp: TopicPartition, records: Sequence[ConsumerRecord[bytes, bytes]]) -> int | None:
         try:
-            await self.writer.write(tp, records)
+            written = await self.writer.write(tp, records)
         except (asyncpg.PostgresError, OSError, asyncpg.InterfaceError) as exc:
             # Refused (another writer moved the chain, or the database failed): re-read from the head.
             BATCHES_REFUSED.labels(tp.topic).inc()
@@ -212,6 +213,8 @@ class TrailIngestor:
                 log.warning("audit: cannot read the head of %s[%d] yet", tp.topic, tp.partition)
                 self._partitions.seek(tp, records[0].offset)
             return None
+        if written and self.on_written is not None:
+            self.on_written(written)
         next_offset: int = records[-1].offset + 1
         return next_offset
 

@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 import asyncpg
 
 from audit_service.adapters import trail
+from audit_service.adapters.checkpoint_log import CheckpointPublisher
 from audit_service.adapters.signing_key import load_signer
 from audit_service.application.checkpoints import Checkpointer
 from audit_service.application.handlers import COMMAND_HANDLERS
@@ -33,6 +34,11 @@ def watched_topic_names(settings: AuditServiceSettings) -> list[str]:
 def watched_topics(settings: AuditServiceSettings) -> list[str]:
     """Every catalogue topic and its DLQ, plus extra ones; prefixed for this deployment."""
     return [settings.kafka_topic_prefix + t for t in watched_topic_names(settings)]
+
+
+def checkpoint_topic(settings: AuditServiceSettings) -> str:
+    """The topic checkpoints are published to, prefixed for this deployment."""
+    return settings.kafka_topic_prefix + settings.audit_checkpoint_topic
 
 
 def group_id(settings: AuditServiceSettings) -> str:
@@ -90,9 +96,18 @@ class AuditRuntime(Lifecycle):
     async def start(self) -> None:
         self._pool = await asyncpg.create_pool(self.settings.trail_dsn, min_size=1, max_size=8)
         await check_trail_role(self._pool)
+        settings = self.settings
         self.checkpointer = Checkpointer(
-            self._pool, self.bus, self.clock, self.settings.audit_checkpoint_interval_seconds
+            self._pool,
+            self.bus,
+            self.clock,
+            settings.audit_checkpoint_interval_seconds,
+            every_entries=settings.audit_checkpoint_every_entries,
+            publisher=CheckpointPublisher(
+                settings.kafka_bootstrap_servers, checkpoint_topic(settings), settings.audit_witness_dir
+            ),
         )
+        self.ingestor.on_written = self.checkpointer.entries_written
         await self.ingestor.start(self._pool)
         await self.checkpointer.start()
         self.reconciler = Reconciler(self._pool, self.settings.audit_reconcile_interval_seconds)

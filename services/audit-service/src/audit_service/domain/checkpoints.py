@@ -79,6 +79,9 @@ class CheckpointBody:
     key_id: str
     previous: str | None  # hex SHA-256 of the previous checkpoint's body bytes
     chains: list[ChainState]
+    # A key rotation: the successor's public key (base64 of its 32 raw bytes), announced under this
+    # checkpoint's key; checkpoints after this one may be signed by it. None: no rotation.
+    next_key: str | None = None
 
     @property
     def tree_size(self) -> int:
@@ -89,18 +92,25 @@ class CheckpointBody:
         return top_root(self.chains)
 
     def to_bytes(self) -> bytes:
-        return to_canonical_bytes(
-            {
-                "format": CHECKPOINT_FORMAT,
-                "seq": self.seq,
-                "created_at": self.created_at,
-                "key_id": self.key_id,
-                "previous": self.previous,
-                "tree_size": self.tree_size,
-                "root": self.root.hex(),
-                "chains": [c.to_json() for c in sorted_chains(self.chains)],
-            }
-        )
+        doc: dict[str, Any] = {
+            "format": CHECKPOINT_FORMAT,
+            "seq": self.seq,
+            "created_at": self.created_at,
+            "key_id": self.key_id,
+            "previous": self.previous,
+            "tree_size": self.tree_size,
+            "root": self.root.hex(),
+            "chains": [c.to_json() for c in sorted_chains(self.chains)],
+        }
+        if self.next_key is not None:
+            doc["next_key"] = self.next_key
+        return to_canonical_bytes(doc)
+
+    def announced_key(self) -> Ed25519PublicKey | None:
+        return load_public_key(self.next_key) if self.next_key is not None else None
+
+    def chain(self, topic: str, partition: int) -> ChainState | None:
+        return next((c for c in self.chains if (c.topic, c.partition) == (topic, partition)), None)
 
     @classmethod
     def from_bytes(cls, raw: bytes) -> CheckpointBody:
@@ -113,6 +123,7 @@ class CheckpointBody:
             key_id=str(obj["key_id"]),
             previous=obj.get("previous"),
             chains=[ChainState.from_json(c) for c in obj["chains"]],
+            next_key=obj.get("next_key"),
         )
         if body.root.hex() != obj["root"] or body.tree_size != obj["tree_size"]:
             raise ValueError(f"checkpoint {body.seq}: its root or size does not match its chains")
@@ -126,6 +137,12 @@ def body_digest(raw_body: bytes) -> str:
 def key_id_of(public_key: Ed25519PublicKey) -> str:
     raw = public_key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
     return hashlib.sha256(raw).hexdigest()[:16]
+
+
+def raw_public_key(public_key: Ed25519PublicKey) -> str:
+    """Base64 of the 32 raw bytes (how a checkpoint announces its successor key)."""
+    raw = public_key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    return base64.b64encode(raw).decode("ascii")
 
 
 def public_key_pem(public_key: Ed25519PublicKey) -> str:
@@ -170,7 +187,12 @@ def signature_valid(public_key: Ed25519PublicKey, body: bytes, signature: bytes)
 
 
 def new_body(
-    seq: int, created_at: datetime, key_id: str, previous_body: bytes | None, chains: list[ChainState]
+    seq: int,
+    created_at: datetime,
+    key_id: str,
+    previous_body: bytes | None,
+    chains: list[ChainState],
+    next_key: Ed25519PublicKey | None = None,
 ) -> CheckpointBody:
     from dcp_events.jsonvalue import format_utc
 
@@ -180,4 +202,23 @@ def new_body(
         key_id=key_id,
         previous=body_digest(previous_body) if previous_body is not None else None,
         chains=sorted_chains(chains),
+        next_key=raw_public_key(next_key) if next_key is not None else None,
     )
+
+
+class KeyRing:
+    """The keys a verifier accepts: those it trusts, and each successor a checkpoint signed by an
+    accepted key announced (from that checkpoint on). A signature by any other key is a forgery."""
+
+    def __init__(self, trusted: list[Ed25519PublicKey]) -> None:
+        self.keys: dict[str, Ed25519PublicKey] = {key_id_of(k): k for k in trusted}
+        self.announced: list[str] = []
+
+    def key(self, key_id: str) -> Ed25519PublicKey | None:
+        return self.keys.get(key_id)
+
+    def accept(self, body: CheckpointBody) -> None:
+        successor = body.announced_key()
+        if successor is not None:
+            self.keys[key_id_of(successor)] = successor
+            self.announced.append(key_id_of(successor))

@@ -101,3 +101,55 @@ def verify_inclusion(leaf: bytes, index: int, size: int, path: Sequence[bytes], 
         fn >>= 1
         sn >>= 1
     return sn == 0 and result == root
+
+
+def consistency_proof(leaves: Sequence[bytes], first_size: int) -> list[bytes]:
+    """PROOF(m, D[n]) of RFC 6962 section 2.1.2 (RFC 9162 section 2.1.4.1) over leaf-hashed values: the
+    tree of the first `first_size` leaves is a prefix of the tree of all of them."""
+    if not 0 < first_size <= len(leaves):
+        raise IndexError(f"no consistency proof from size {first_size} to {len(leaves)}")
+
+    def subproof(m: int, lo: int, hi: int, complete: bool) -> list[bytes]:
+        n = hi - lo
+        if m == n:
+            return [] if complete else [root_of(leaves[lo:hi])]
+        k = _largest_power_of_two_below(n)
+        if m <= k:
+            return [*subproof(m, lo, lo + k, complete), root_of(leaves[lo + k : hi])]
+        return [*subproof(m - k, lo + k, hi, False), root_of(leaves[lo : lo + k])]
+
+    return subproof(first_size, 0, len(leaves), True)
+
+
+def verify_consistency(
+    first_size: int, second_size: int, first_root: bytes, second_root: bytes, proof: Sequence[bytes]
+) -> bool:
+    """RFC 9162 section 2.1.4.2: does `proof` show the tree of `first_root` is a prefix of `second_root`'s?"""
+    if first_size == second_size:
+        return not proof and first_root == second_root
+    if first_size == 0:
+        return not proof  # the empty tree is a prefix of every tree
+    if first_size > second_size or not proof:
+        return False
+    path = list(proof)
+    if first_size & (first_size - 1) == 0:  # an exact power of two: the first root is a node of the second
+        path.insert(0, first_root)
+    fn, sn = first_size - 1, second_size - 1
+    while fn & 1:
+        fn >>= 1
+        sn >>= 1
+    fr = sr = path[0]
+    for c in path[1:]:
+        if sn == 0:
+            return False
+        if fn & 1 or fn == sn:
+            fr, sr = node_hash(c, fr), node_hash(c, sr)
+            if not fn & 1:
+                while not fn & 1 and fn != 0:
+                    fn >>= 1
+                    sn >>= 1
+        else:
+            sr = node_hash(sr, c)
+        fn >>= 1
+        sn >>= 1
+    return sn == 0 and fr == first_root and sr == second_root

@@ -7,13 +7,22 @@ what catches a rewrite by someone who recomputed the hashes, or deleted the newe
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import json
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, fields
+from datetime import datetime
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from audit_service.domain.chain import GENESIS_HASH, ChainId, link_hash
-from audit_service.domain.checkpoints import ChainState, CheckpointBody, body_digest, signature_valid
+from audit_service.domain.checkpoints import (
+    ChainState,
+    CheckpointBody,
+    KeyRing,
+    body_digest,
+    signature_valid,
+)
+from audit_service.domain.completeness import ChainSpan, Completeness
 from audit_service.domain.entries import EntryIndex, index_of, parse_entry
 from audit_service.domain.merkle import MerkleAccumulator, leaf_hash
 
@@ -59,6 +68,7 @@ class ChainVerifier:
         self.states: dict[int, ChainState] = {}
         self._prev = GENESIS_HASH
         self._last_offset = -1
+        self.first_offset: int | None = None
         self._tree = MerkleAccumulator()
         self._first_seq: dict[str, int] = {}  # event id -> seq of its first entry in this chain
         self.redeliveries = 0
@@ -82,6 +92,8 @@ class ChainVerifier:
             self._check_columns(e, e.entry)
         self._prev = e.hash
         self._last_offset = e.offset
+        if self.first_offset is None:
+            self.first_offset = e.offset
         self._tree.add(leaf_hash(e.hash))
         self.count += 1
         if self.count in self.wanted:
@@ -153,30 +165,68 @@ def wanted_sizes(checkpoints: Iterable[SignedCheckpoint]) -> dict[ChainId, set[i
     return sizes
 
 
+def extension_problems(earlier: CheckpointBody, later: CheckpointBody) -> list[str]:
+    """A later checkpoint keeps every chain of an earlier one, at least as long (chains only grow)."""
+    problems = []
+    for before in earlier.chains:
+        after = later.chain(before.topic, before.partition)
+        chain = ChainId(before.topic, before.partition)
+        if after is None:
+            problems.append(f"checkpoint {later.seq}: {chain}, signed in checkpoint {earlier.seq}, is gone")
+        elif after.size < before.size:
+            problems.append(
+                f"checkpoint {later.seq}: {chain} has {after.size} entries, checkpoint {earlier.seq} "
+                f"signed {before.size}: not an extension"
+            )
+        elif after.size == before.size and after != before:
+            problems.append(f"checkpoint {later.seq}: {chain} differs from checkpoint {earlier.seq}")
+    return problems
+
+
+def trusted_keys(keys: Ed25519PublicKey | list[Ed25519PublicKey] | KeyRing) -> KeyRing:
+    if isinstance(keys, KeyRing):
+        return keys
+    return KeyRing(keys if isinstance(keys, list) else [keys])
+
+
 def check_checkpoints(
     checkpoints: list[SignedCheckpoint],
-    public_key: Ed25519PublicKey,
+    public_key: Ed25519PublicKey | list[Ed25519PublicKey] | KeyRing,
     verifiers: dict[ChainId, ChainVerifier],
 ) -> CheckpointReport:
-    """Signatures, the links between checkpoints, and each signed chain state against the entries."""
+    """Signatures (following announced key rotations), the links between checkpoints, and each signed
+    chain state against the entries."""
     report = CheckpointReport()
+    ring = trusted_keys(public_key)
     previous_body: bytes | None = None
+    previous_accepted: CheckpointBody | None = None
     for cp in sorted(checkpoints, key=lambda c: c.seq):
         report.checked += 1
-        if not signature_valid(public_key, cp.body, cp.signature):
-            report.problems.append(f"checkpoint {cp.seq}: signature invalid (forged or altered checkpoint)")
-            previous_body = cp.body
-            continue
         try:
             body = CheckpointBody.from_bytes(cp.body)
         except (ValueError, KeyError, TypeError) as exc:
             report.problems.append(f"checkpoint {cp.seq}: unreadable body: {exc}")
+            previous_body = cp.body
             continue
+        key = ring.key(body.key_id)
+        if key is None or not signature_valid(key, cp.body, cp.signature):
+            report.problems.append(
+                f"checkpoint {cp.seq}: signature invalid (forged or altered checkpoint)"
+                if key is not None
+                else f"checkpoint {cp.seq}: signature invalid: signed by key {body.key_id}, which is "
+                "neither trusted nor announced by an earlier checkpoint (forged checkpoint)"
+            )
+            previous_body = cp.body
+            continue
+        ring.accept(body)
         if body.seq != cp.seq:
             report.problems.append(f"checkpoint {cp.seq}: the signed body says seq {body.seq}")
         if previous_body is not None and body.previous != body_digest(previous_body):
             report.problems.append(f"checkpoint {cp.seq}: does not link to checkpoint {cp.seq - 1}")
+        if previous_accepted is not None:
+            report.problems += extension_problems(previous_accepted, body)
         previous_body = cp.body
+        previous_accepted = body
         report.latest_seq = body.seq
         report.latest_tree_size = body.tree_size
         for signed in body.chains:
@@ -195,7 +245,55 @@ def check_checkpoints(
                     f"checkpoint {body.seq}: {chain} up to seq {signed.size - 1} differs from what was "
                     "signed: entries were rewritten"
                 )
+    if report.latest_seq is None and any(v.count for v in verifiers.values()):
+        report.problems.append(NO_CHECKPOINT)
     return report
+
+
+def merge_published(
+    stored: list[SignedCheckpoint], published: Mapping[int, SignedCheckpoint], conflicting: Iterable[int] = ()
+) -> tuple[list[SignedCheckpoint], list[str]]:
+    """The checkpoints to verify against: every published one (the topic outlives the database), plus
+    the stored ones not published yet; and what the database lost or changed of what was published."""
+    problems = [
+        f"checkpoint {seq}: two different checkpoints were published with this seq" for seq in conflicting
+    ]
+    by_seq = {cp.seq: cp for cp in stored}
+    for seq, cp in sorted(published.items()):
+        mine = by_seq.get(seq)
+        if mine is None:
+            problems.append(
+                f"checkpoint {seq}: published to the checkpoint topic but missing from the database (deleted)"
+            )
+        elif (mine.body, mine.signature) != (cp.body, cp.signature):
+            problems.append(f"checkpoint {seq}: the database holds another checkpoint than the one published")
+        by_seq[seq] = cp
+    return [by_seq[seq] for seq in sorted(by_seq)], problems
+
+
+def signed_at(checkpoint: SignedCheckpoint) -> datetime | None:
+    try:
+        return datetime.fromisoformat(json.loads(checkpoint.body)["created_at"])
+    except (ValueError, KeyError, TypeError):
+        return None
+
+
+def freshness_problems(checkpoints: list[SignedCheckpoint], now: datetime, max_age: float) -> list[str]:
+    """The newest checkpoint must be younger than `max_age` seconds (0: no limit): a signer that
+    stopped, or a trail whose tail is not signed, shows here."""
+    if max_age <= 0 or not checkpoints:
+        return []
+    newest = max(checkpoints, key=lambda c: c.seq)
+    moment = signed_at(newest)
+    if moment is None:
+        return []
+    age = (now - moment).total_seconds()
+    if age <= max_age:
+        return []
+    return [
+        f"checkpoint {newest.seq}: the newest checkpoint is {age:.0f} s old, more than the {max_age:g} s "
+        "allowed: entries since are not signed"
+    ]
 
 
 @dataclass(frozen=True)
@@ -205,7 +303,7 @@ class VerificationResult:
     chains: list[ChainVerifier]
     checkpoints: CheckpointReport
     # Against Kafka (outside the database): None when not compared (offline, or Kafka unreachable).
-    kafka_problems: list[str] | None = None
+    kafka: Completeness | None = None
 
     @property
     def entries(self) -> int:
@@ -225,11 +323,19 @@ class VerificationResult:
 
     @property
     def ok(self) -> bool:
-        return not self.broken and not self.checkpoints.problems and not self.kafka_problems
+        return (
+            not self.broken
+            and not self.checkpoints.problems
+            and not (self.kafka is not None and self.kafka.problems)
+        )
 
-    def last_offsets(self) -> dict[ChainId, int]:
-        """The Kafka offset of each chain's newest entry."""
-        return {v.chain: v.state().last_offset for v in self.chains}
+    def spans(self) -> dict[ChainId, ChainSpan]:
+        """The Kafka offsets of each chain's first and newest entries."""
+        return {
+            v.chain: ChainSpan(v.first_offset, v.state().last_offset)
+            for v in self.chains
+            if v.first_offset is not None
+        }
 
     def to_json(self) -> dict[str, object]:
         return {
@@ -262,8 +368,10 @@ class VerificationResult:
             # the trail against what its consumer group committed in Kafka: a tail deleted from the
             # database after it was ingested shows here, even with no checkpoint after it
             "kafka": {
-                "compared": self.kafka_problems is not None,
-                "problems": self.kafka_problems or [],
+                "compared": self.kafka is not None,
+                "problems": self.kafka.problems if self.kafka is not None else [],
+                # records in Kafka not recorded yet, all younger than the ingest's grace (lag)
+                "behind": self.kafka.behind if self.kafka is not None else None,
             },
             "checkpoints": {
                 "checked": self.checkpoints.checked,
@@ -275,10 +383,15 @@ class VerificationResult:
 
 
 def verify_entries(
-    entries: Iterable[StoredEntry], checkpoints: list[SignedCheckpoint], public_key: Ed25519PublicKey
+    entries: Iterable[StoredEntry],
+    checkpoints: list[SignedCheckpoint],
+    public_key: Ed25519PublicKey | list[Ed25519PublicKey] | KeyRing,
+    extra_sizes: Mapping[ChainId, set[int]] | None = None,
 ) -> VerificationResult:
     """Verify entries given in chain order (or any order within which each chain is in seq order)."""
     wanted = wanted_sizes(checkpoints)
+    for chain, sizes in (extra_sizes or {}).items():
+        wanted.setdefault(chain, set()).update(sizes)
     verifiers: dict[ChainId, ChainVerifier] = {}
     for e in entries:
         chain = ChainId(e.topic, e.partition)
@@ -287,3 +400,6 @@ def verify_entries(
             verifier = verifiers[chain] = ChainVerifier(chain, wanted.get(chain, ()))
         verifier.add(e)
     return VerificationResult(list(verifiers.values()), check_checkpoints(checkpoints, public_key, verifiers))
+
+
+NO_CHECKPOINT = "no checkpoint: nothing signed proves the trail complete"
