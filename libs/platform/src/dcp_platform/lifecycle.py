@@ -58,13 +58,20 @@ class Periodic(BackgroundLoop):
     a failure is logged as `failure` with its traceback and the next round runs all the same."""
 
     def __init__(
-        self, name: str, interval: float, action: Callable[[], Awaitable[object]], failure: str
+        self,
+        name: str,
+        interval: float,
+        action: Callable[[], Awaitable[object]],
+        failure: str,
+        *,
+        wakeable: bool = False,
     ) -> None:
         BackgroundLoop.__init__(self)
         self._name, self._interval, self._action, self._failure = name, interval, action, failure
+        self._wakeable = wakeable  # with interval 0: still runs, on `wake()` only
 
     async def start(self) -> None:
-        if self._interval > 0:
+        if self._interval > 0 or self._wakeable:
             self.start_loop(self._run(), self._name)
 
     async def stop(self) -> None:
@@ -73,7 +80,7 @@ class Periodic(BackgroundLoop):
     async def _run(self) -> None:
         while not self._stopping.is_set():
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self._interval)
+                await asyncio.wait_for(self._wake.wait(), self._interval if self._interval > 0 else None)
             self._wake.clear()
             if self._stopping.is_set():
                 return

@@ -11,8 +11,10 @@ withheld entry bytes, so those contents were not rehashed.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import contextlib
+import dataclasses
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -23,7 +25,8 @@ from typing import Annotated, Any
 import typer
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from audit_service.adapters.checkpoint_log import read_witness
+from audit_service.adapters.checkpoint_log import PublishedCheckpoints, read_published, read_witness
+from audit_service.adapters.kafka_positions import read_positions
 from audit_service.domain.chain import ChainId
 from audit_service.domain.checkpoints import (
     CheckpointBody,
@@ -32,6 +35,7 @@ from audit_service.domain.checkpoints import (
     public_key_pem,
     signature_valid,
 )
+from audit_service.domain.completeness import KafkaView, compare_with_kafka, problems_at_start
 from audit_service.domain.entries import EntryIndex
 from audit_service.domain.proofs import check_consistency, check_proof
 from audit_service.domain.verification import (
@@ -39,6 +43,7 @@ from audit_service.domain.verification import (
     StoredEntry,
     VerificationResult,
     extension_problems,
+    merge_published,
     verify_entries,
 )
 
@@ -217,14 +222,58 @@ class Verdict:
         return self.result.ok and not self.retained and self.newest is not None
 
 
+@dataclass(frozen=True)
+class KafkaSource:
+    """Where the offline verifier may read Kafka itself: the source's offsets and the checkpoint topic."""
+
+    bootstrap: str
+    prefix: str = ""
+    checkpoint_topic: str = "audit.checkpoints"
+    group: str = "audit-service.trail"
+    extra_topics: tuple[str, ...] = ()
+    grace_seconds: float = 120.0
+
+
+def _read_kafka(source: KafkaSource) -> tuple[KafkaView | None, PublishedCheckpoints | None]:
+    from dcp_events import TOPICS, dlq_topic
+
+    names = list(dict.fromkeys([*TOPICS, *(dlq_topic(t) for t in TOPICS), *source.extra_topics]))
+
+    async def read() -> tuple[KafkaView | None, PublishedCheckpoints | None]:
+        view = await read_positions(
+            source.bootstrap,
+            [source.prefix + n for n in names],
+            source.prefix + source.group,
+            source.prefix,
+            source.grace_seconds,
+        )
+        published = await read_published(source.bootstrap, source.prefix + source.checkpoint_topic)
+        return view, published
+
+    return asyncio.run(read())
+
+
 def verify_files(
-    export: Path, checkpoints: Path, public_key: Path, state: RetainedState | None = None
+    export: Path,
+    checkpoints: Path,
+    public_key: Path,
+    state: RetainedState | None = None,
+    kafka: KafkaSource | None = None,
 ) -> Verdict:
+    view, published = _read_kafka(kafka) if kafka is not None else (None, None)
     entries = sorted(read_export(export), key=lambda e: (e.topic, e.partition, e.seq))
     signed = read_checkpoints(checkpoints)
+    merged: list[str] = []
+    if published is not None:
+        signed, merged = merge_published(signed, published.checkpoints, published.conflicting)
     ring = KeyRing(read_keys(public_key) + (state.keys if state is not None else []))
     retained = retained_problems(state, signed, KeyRing(list(ring.keys.values()))) if state else []
     result = verify_entries(entries, signed, ring, retained_sizes(state))
+    result.checkpoints.problems[:0] = merged
+    if view is not None:
+        result = dataclasses.replace(result, kafka=compare_with_kafka(view, result.spans()))
+    else:
+        result.checkpoints.problems.extend(problems_at_start(result.spans()))
     if state is not None:
         retained += retained_chain_problems(state, result)
     newest = max(signed, key=lambda c: c.seq) if signed else None
@@ -241,6 +290,8 @@ def render(verdict: Verdict) -> list[str]:
     lines += [f"BROKEN {b.describe()}" for b in result.broken]
     lines += [f"CHECKPOINT {p}" for p in result.checkpoints.problems]
     lines += [f"RETAINED {p}" for p in verdict.retained]
+    if result.kafka is not None:
+        lines += [f"KAFKA {p}" for p in result.kafka.problems]
     if result.content_unchecked:
         lines.append(
             f"NOTE {result.content_unchecked} entries withheld their bytes (masked export): not rehashed"
@@ -269,11 +320,19 @@ def verify_trail_command(
         Path, typer.Argument(help="Trusted key(s): PEM (or JSON of GET /audit/public-key)", exists=True)
     ],
     state: StateOption = None,
+    kafka: Annotated[
+        str | None,
+        typer.Option(
+            help="Kafka bootstrap servers: also compare with the source's offsets and the checkpoint topic"
+        ),
+    ] = None,
+    topic_prefix: Annotated[str, typer.Option(help="The deployment's topic prefix")] = "",
 ) -> None:
     """Is the trail complete (every signed entry present) and untampered (every hash, query column and
     signature holds), and a consistent extension of what you retained?"""
     retained = RetainedState.load(state) if state is not None else None
-    verdict = verify_files(export, checkpoints, public_key, retained)
+    source = KafkaSource(kafka, topic_prefix) if kafka else None
+    verdict = verify_files(export, checkpoints, public_key, retained, source)
     for line in render(verdict):
         typer.echo(line)
     if not verdict.ok:

@@ -62,7 +62,13 @@ class Checkpointer:
         self._every_entries = every_entries
         self._publisher = publisher
         self._since_last = 0
-        self._loop = Periodic("audit-checkpoints", interval, self._scheduled, "audit checkpoint failed")
+        self._loop = Periodic(
+            "audit-checkpoints",
+            interval,
+            self._scheduled,
+            "audit checkpoint failed",
+            wakeable=every_entries > 0,
+        )
         self._last_signed_at: datetime | None = None
         CHECKPOINT_AGE.set_function(self._age)
 

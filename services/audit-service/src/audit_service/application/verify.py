@@ -12,7 +12,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from audit_service.adapters import trail
 from audit_service.adapters.checkpoint_log import PublishedCheckpoints
 from audit_service.domain.chain import ChainId
-from audit_service.domain.completeness import KafkaView, compare_with_kafka
+from audit_service.domain.completeness import KafkaView, compare_with_kafka, problems_at_start
 from audit_service.domain.verification import (
     ChainVerifier,
     VerificationResult,
@@ -55,4 +55,6 @@ async def verify_trail(
     result = VerificationResult(list(verifiers.values()), report)
     if kafka is not None:
         result = dataclasses.replace(result, kafka=compare_with_kafka(kafka, result.spans()))
+    else:
+        report.problems += problems_at_start(result.spans())
     return result

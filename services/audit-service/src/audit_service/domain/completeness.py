@@ -69,3 +69,13 @@ def compare_with_kafka(view: KafkaView, spans: Mapping[ChainId, ChainSpan]) -> C
     for topic, count in sorted(view.unwatched.items()):
         problems.append(f"{topic}: the topic holds {count} records but the trail does not watch it")
     return Completeness(problems, behind)
+
+
+def problems_at_start(spans: Mapping[ChainId, ChainSpan]) -> list[str]:
+    """Without Kafka at hand: the platform's topics never expire, so every chain begins at offset 0."""
+    return [
+        f"{chain}: the chain begins at offset {span.first_offset}, not 0: entries before it were never "
+        "recorded"
+        for chain, span in sorted(spans.items(), key=lambda kv: (kv[0].topic, kv[0].partition))
+        if span.first_offset
+    ]

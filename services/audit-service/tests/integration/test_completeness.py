@@ -1,0 +1,472 @@
+"""The trail proves it is complete to an auditor who trusts neither the database nor its operators.
+
+Each attack is made as the database superuser with the append-only triggers disabled, on a trail of its
+own that was signed twice (the auditor's retained state holds the second checkpoint). Each is caught
+by `/audit/verify` and by the standalone verifier given that retained state, which name the place.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import functools
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import pytest
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from typer.testing import CliRunner
+
+from audit_service.adapters.checkpoint_log import read_published, read_witness
+from audit_service.application.ingest import TrailWriter
+from audit_service.domain.chain import link_hash
+from audit_service.domain.checkpoints import CheckpointSigner, new_body
+from audit_service.main import MIGRATIONS, cli, create_app
+from dcp_devstack.testing import eventually, new_topic_prefix, service_under_test
+
+from .conftest import (
+    ADMIN,
+    AUDITOR,
+    AuditUnderTest,
+    audit_settings,
+    drop_database,
+    ingestor_assigned,
+    migrate,
+    new_database,
+    start_service,
+)
+from .test_tamper import attempt
+
+pytestmark = pytest.mark.integration
+
+T0 = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
+CONTACTS = "collections.contacts"
+
+
+@dataclass
+class Trail:
+    audit: AuditUnderTest
+    tmp: Path
+    witness: Path
+
+    @property
+    def state(self) -> Path:
+        return self.tmp / "retained.json"
+
+    async def verify(self) -> dict[str, Any]:
+        report: dict[str, Any] = (await self.audit.get("/audit/verify")).json()
+        return report
+
+    async def sign(self) -> int:
+        response = await self.audit.client.post("/audit/checkpoints", headers=ADMIN)
+        assert response.status_code in (200, 201), response.text
+        return int(response.json()["seq"])
+
+    async def offline(self, *, kafka: bool = False, state: bool = True) -> tuple[int, str]:
+        audit = self.audit
+        (self.tmp / "export.jsonl").write_text((await audit.get("/audit/export", headers=ADMIN)).text)
+        (self.tmp / "checkpoints.json").write_text((await audit.get("/audit/checkpoints")).text)
+        (self.tmp / "key.pem").write_text((await audit.get("/audit/public-key")).json()["public_key_pem"])
+        args = [
+            "verify",
+            "trail",
+            *(str(self.tmp / n) for n in ("export.jsonl", "checkpoints.json", "key.pem")),
+        ]
+        if state:
+            args += ["--state", str(self.state)]
+        if kafka:
+            args += ["--kafka", audit.bootstrap, "--topic-prefix", audit.prefix]
+        result = await asyncio.to_thread(CliRunner().invoke, cli, args)  # it may run its own event loop
+        return result.exit_code, result.output
+
+    async def superuser(self, *steps: str | tuple[Any, ...]) -> None:
+        """Run statements (or (statement, *arguments)) as the superuser with the triggers off."""
+        su = await self.audit.superuser()
+        try:
+            await su.execute("ALTER TABLE audit_entries DISABLE TRIGGER audit_entries_append_only")
+            await su.execute("ALTER TABLE audit_checkpoints DISABLE TRIGGER audit_checkpoints_append_only")
+            for step in steps:
+                statement, *args = (step,) if isinstance(step, str) else step
+                await su.execute(statement, *args)
+        finally:
+            await su.execute("ALTER TABLE audit_entries ENABLE TRIGGER audit_entries_append_only")
+            await su.execute("ALTER TABLE audit_checkpoints ENABLE TRIGGER audit_checkpoints_append_only")
+            await su.close()
+
+    async def chain_of(self, case_id: str) -> tuple[int, list[dict[str, Any]]]:
+        """The contacts partition a case's entries are in, and that chain's rows in seq order."""
+        su = await self.audit.superuser()
+        try:
+            partition = await su.fetchval(
+                "SELECT partition FROM audit_entries WHERE case_id = $1 LIMIT 1", case_id
+            )
+            rows = await su.fetch(
+                'SELECT id, seq, "offset", entry, prev_hash FROM audit_entries WHERE topic = $1 '
+                "AND partition = $2 ORDER BY seq",
+                CONTACTS,
+                partition,
+            )
+        finally:
+            await su.close()
+        return partition, [dict(r) for r in rows]
+
+    async def committed_in_kafka(self) -> None:
+        async def caught_up() -> bool:
+            report = await self.verify()
+            return bool(report["kafka"]["compared"]) and report["kafka"]["behind"] == 0 and report["ok"]
+
+        await eventually(caught_up, 30, "the trail's consumer group to commit in Kafka")
+
+
+@pytest.fixture
+async def fresh(kafka_bootstrap: str, database_server_url: str, tmp_path: Path) -> AsyncIterator[Trail]:
+    """A trail of its own: 8 contacts on two cases, checkpoint 1, 2 more, checkpoint 2; the auditor
+    verified it offline and retains checkpoint 2."""
+    key = Ed25519PrivateKey.generate()
+    witness = tmp_path / "witness"
+    async with service_under_test(
+        create_app,
+        audit_settings(key, audit_witness_dir=witness, audit_ingest_grace_seconds=1.0),
+        MIGRATIONS,
+        database_server_url=database_server_url,
+        kafka_bootstrap=kafka_bootstrap,
+        base_url="http://audit",
+        ready=ingestor_assigned,
+        database_prefix="t_audit",
+        topic_prefix="tc",
+    ) as running:
+        audit = AuditUnderTest(
+            running.client,
+            running.app.state.audit,
+            running.settings,
+            running.database_url,
+            running.topic_prefix,
+            kafka_bootstrap,
+            key,
+            running.producer,
+        )
+        trail = Trail(audit, tmp_path, witness)
+        for n in range(8):
+            await audit.publish(attempt(n), f"case-{'ab'[n % 2]}", T0 + timedelta(minutes=n))
+        await audit.wait_for_entries(8)
+        assert await trail.sign() == 1
+        for n in (8, 9):
+            await audit.publish(attempt(n), f"case-{'ab'[n % 2]}", T0 + timedelta(minutes=n))
+        await audit.wait_for_entries(10)
+        assert await trail.sign() == 2
+        await trail.committed_in_kafka()
+        code, output = await trail.offline()
+        assert code == 0 and "OK: complete and untampered" in output, output
+        assert "STATE retained checkpoint 2" in output
+        yield trail
+
+
+async def test_checkpoints_are_published_to_the_topic_and_the_witness(fresh: Trail) -> None:
+    audit = fresh.audit
+    published = await read_published(audit.bootstrap, audit.prefix + "audit.checkpoints")
+    stored = (await audit.get("/audit/checkpoints")).json()["checkpoints"]
+    assert sorted(published.checkpoints) == [1, 2] and published.conflicting == []
+    for cp in stored:
+        assert base64.b64encode(published.checkpoints[cp["seq"]].body).decode() == cp["body"]
+    assert [c.seq for c in read_witness(fresh.witness)] == [1, 2]
+    report = await fresh.verify()
+    assert report["checkpoints"]["published"] == {"compared": True, "latest": 2}
+    # the witness directory alone (without the database's checkpoints) verifies the export
+    code, output = await fresh.offline(state=False)
+    assert code == 0, output
+    args = [str(fresh.tmp / "export.jsonl"), str(fresh.witness), str(fresh.tmp / "key.pem")]
+    result = CliRunner().invoke(cli, ["verify", "trail", *args])
+    assert result.exit_code == 0, result.output
+
+
+async def test_one_changed_byte_is_caught(fresh: Trail) -> None:
+    _, rows = await fresh.chain_of("case-a")
+    target = rows[1]
+    await fresh.superuser(
+        (
+            "UPDATE audit_entries SET entry = overlay(entry placing '9'::bytea from 40 for 1) WHERE id = $1",
+            target["id"],
+        )
+    )
+    report = await fresh.verify()
+    broken = [c["first_broken_link"] for c in report["chains"] if c["first_broken_link"]]
+    assert not report["ok"] and broken[0]["entry_id"] == target["id"], report
+    code, output = await fresh.offline()
+    assert code == 1 and f"BROKEN entry {target['id']} " in output, output
+
+
+async def test_a_deleted_middle_entry_is_caught(fresh: Trail) -> None:
+    partition, rows = await fresh.chain_of("case-a")
+    await fresh.superuser(("DELETE FROM audit_entries WHERE id = $1", rows[1]["id"]))
+    report = await fresh.verify()
+    [chain] = [c for c in report["chains"] if c["first_broken_link"]]
+    assert (chain["partition"], chain["first_broken_link"]["seq"]) == (partition, 2)
+    assert "entries are missing" in chain["first_broken_link"]["reason"]
+    code, output = await fresh.offline()
+    assert code == 1 and f"{CONTACTS}[{partition}] seq 2" in output, output
+
+
+async def test_two_swapped_entries_are_caught(fresh: Trail) -> None:
+    partition, rows = await fresh.chain_of("case-a")
+    first, second = rows[1]["id"], rows[2]["id"]
+    await fresh.superuser(
+        ("UPDATE audit_entries SET seq = -1 WHERE id = $1", first),
+        ("UPDATE audit_entries SET seq = 1 WHERE id = $1", second),
+        ("UPDATE audit_entries SET seq = 2 WHERE id = $1", first),
+    )
+    report = await fresh.verify()
+    assert not report["ok"]
+    [chain] = [c for c in report["chains"] if c["first_broken_link"]]
+    assert chain["first_broken_link"]["entry_id"] == second
+    code, output = await fresh.offline()
+    assert code == 1 and f"BROKEN entry {second} ({CONTACTS}[{partition}] seq 1" in output, output
+
+
+async def test_a_deleted_unsigned_tail_is_caught_against_kafka(fresh: Trail) -> None:
+    audit = fresh.audit
+    for n in (10, 11):
+        await audit.publish(attempt(n), "case-a", T0 + timedelta(minutes=n))
+    await audit.wait_for_entries(12)
+    await eventually(
+        functools.partial(_caught_up, fresh), 30, "the trail's consumer group to commit in Kafka"
+    )
+    partition, rows = await fresh.chain_of("case-a")
+    tail = [r["id"] for r in rows[-2:]]
+    await fresh.superuser(("DELETE FROM audit_entries WHERE id = ANY($1::bigint[])", tail))
+    report = await fresh.verify()
+    assert not report["ok"]
+    [problem] = report["kafka"]["problems"]
+    assert f"{CONTACTS}[{partition}]" in problem and "are missing" in problem
+    code, output = await fresh.offline(kafka=True)
+    assert code == 1 and f"KAFKA {CONTACTS}[{partition}]" in output, output
+    # the checkpoint signed by then (the schedule would) also outlives the deletion
+    response = await audit.client.post("/audit/checkpoints", headers=ADMIN)
+    assert response.status_code in (200, 201)
+
+
+async def _caught_up(trail: Trail) -> bool:
+    report = await trail.verify()
+    return bool(report["kafka"]["compared"]) and report["kafka"]["behind"] == 0
+
+
+async def test_a_deleted_tail_then_new_records_is_caught_and_the_checkpoint_names_the_range(
+    fresh: Trail,
+) -> None:
+    audit = fresh.audit
+    for n in (10, 11):
+        await audit.publish(attempt(n), "case-a", T0 + timedelta(minutes=n))
+    await audit.wait_for_entries(12)
+    partition, rows = await fresh.chain_of("case-a")
+    await fresh.superuser(("DELETE FROM audit_entries WHERE id = $1", rows[-1]["id"]))
+    await audit.publish(attempt(12), "case-a", T0 + timedelta(minutes=12))
+    await audit.wait_for_entries(12)
+    response = await audit.client.post("/audit/checkpoints", headers=ADMIN)
+    assert response.status_code == 409
+    assert response.headers["content-type"].startswith("application/problem+json")
+    problem = response.json()
+    assert problem["type"] == "https://errors.dcp.example/trail-not-signable"
+    last = rows[-1]["seq"]
+    assert f"{CONTACTS}[{partition}]: entries seq {last} to {last}" in problem["detail"], problem
+    report = await fresh.verify()
+    [chain] = [c for c in report["chains"] if c["first_broken_link"]]
+    assert chain["first_broken_link"]["seq"] == last + 1
+    code, output = await fresh.offline()
+    assert code == 1 and f"{CONTACTS}[{partition}] seq {last + 1}" in output, output
+
+
+async def _rewrite_from(trail: Trail, case_id: str, seq: int) -> int:
+    """Change the entry at `seq` of the case's chain and recompute every hash after it."""
+    partition, rows = await trail.chain_of(case_id)
+    statements: list[tuple[Any, ...]] = []
+    prev = bytes(32)
+    for row in rows:
+        entry = bytes(row["entry"])
+        if row["seq"] == seq:
+            entry = entry.replace(b'"no_answer"', b'"right_party_contact"')
+        h = link_hash(prev, entry)
+        statements.append(
+            (
+                "UPDATE audit_entries SET entry = $1, prev_hash = $2, hash = $3 WHERE id = $4",
+                entry,
+                prev,
+                h,
+                row["id"],
+            )
+        )
+        prev = h
+    await trail.superuser(*statements)
+    return partition
+
+
+async def test_a_rewrite_that_rehashes_everything_after_an_entry_is_caught(fresh: Trail) -> None:
+    partition = await _rewrite_from(fresh, "case-a", 1)
+    report = await fresh.verify()
+    assert all(c["first_broken_link"] is None for c in report["chains"])
+    assert not report["ok"]
+    assert any(
+        f"{CONTACTS}[{partition}]" in p and "entries were rewritten" in p
+        for p in report["checkpoints"]["problems"]
+    )
+    code, output = await fresh.offline()
+    assert code == 1 and "entries were rewritten" in output, output
+
+
+async def test_a_rewrite_with_every_checkpoint_deleted_is_caught(fresh: Trail) -> None:
+    partition = await _rewrite_from(fresh, "case-a", 1)
+    await fresh.superuser("DELETE FROM audit_checkpoints")
+    report = await fresh.verify()
+    assert not report["ok"]
+    problems = report["checkpoints"]["problems"]
+    assert (
+        "checkpoint 1: published to the checkpoint topic but missing from the database (deleted)" in problems
+    )
+    assert any("entries were rewritten" in p for p in problems)
+    code, output = await fresh.offline()
+    assert code == 1, output
+    assert "RETAINED the newest checkpoint given is none, but checkpoint 2 was retained" in output
+    assert f"RETAINED retained checkpoint 2: {CONTACTS}[{partition}]" in output
+
+
+async def test_all_checkpoints_deleted_makes_verify_not_ok(fresh: Trail) -> None:
+    await fresh.superuser("DELETE FROM audit_checkpoints")
+    report = await fresh.verify()
+    assert not report["ok"]
+    code, output = await fresh.offline(state=False)
+    assert code == 1 and "no checkpoint: nothing signed proves the trail complete" in output, output
+
+
+async def test_only_the_newest_checkpoint_deleted_is_caught(fresh: Trail) -> None:
+    await fresh.superuser("DELETE FROM audit_checkpoints WHERE seq = 2")
+    report = await fresh.verify()
+    assert not report["ok"]
+    assert (
+        "checkpoint 2: published to the checkpoint topic but missing from the database (deleted)"
+        in report["checkpoints"]["problems"]
+    )
+    code, output = await fresh.offline()
+    assert code == 1
+    assert "RETAINED the newest checkpoint given is 1, but checkpoint 2 was retained" in output, output
+
+
+async def test_a_checkpoint_forged_with_another_key_is_caught(fresh: Trail) -> None:
+    forger = CheckpointSigner(Ed25519PrivateKey.generate())
+    async with fresh.audit.runtime.pool.acquire() as conn:
+        latest = await conn.fetchrow("SELECT body FROM audit_checkpoints WHERE seq = 2")
+    body = new_body(3, T0, forger.key_id, bytes(latest["body"]), []).to_bytes()
+    su = await fresh.audit.superuser()
+    try:
+        await su.execute(
+            "INSERT INTO audit_checkpoints VALUES (3, $1, $2, $3, $4, 0, now(), '{}')",
+            body,
+            forger.sign(body),
+            forger.key_id,
+            bytes(32),
+        )
+    finally:
+        await su.close()
+    report = await fresh.verify()
+    assert not report["ok"]
+    assert any(p.startswith("checkpoint 3: signature invalid") for p in report["checkpoints"]["problems"])
+    code, output = await fresh.offline()
+    assert code == 1 and "CHECKPOINT checkpoint 3: signature invalid" in output, output
+
+
+async def test_a_changed_query_column_is_caught(fresh: Trail) -> None:
+    _, rows = await fresh.chain_of("case-b")
+    target = rows[0]["id"]
+    await fresh.superuser(("UPDATE audit_entries SET actor = 'usr-mallory' WHERE id = $1", target))
+    report = await fresh.verify()
+    [chain] = [c for c in report["chains"] if c["first_broken_link"]]
+    assert chain["first_broken_link"]["entry_id"] == target
+    assert "query columns differ from the entry bytes: actor" in chain["first_broken_link"]["reason"]
+    code, output = await fresh.offline()
+    assert code == 1 and f"BROKEN entry {target} " in output and "actor" in output, output
+
+
+async def test_a_dropped_partition_chain_is_caught(fresh: Trail) -> None:
+    partition, _ = await fresh.chain_of("case-b")
+    await fresh.superuser(
+        ("DELETE FROM audit_entries WHERE topic = $1 AND partition = $2", CONTACTS, partition)
+    )
+    report = await fresh.verify()
+    assert not report["ok"]
+    where = f"{CONTACTS}[{partition}]"
+    assert any(where in p and "are missing" in p for p in report["kafka"]["problems"]), report["kafka"]
+    assert any(where in p and "were signed" in p for p in report["checkpoints"]["problems"])
+    code, output = await fresh.offline()
+    assert code == 1 and f"{where} has 0 entries" in output, output
+
+
+async def test_records_of_an_unwatched_catalogue_topic_are_caught(fresh: Trail) -> None:
+    from dcp_devstack.kafka import create_topics_async
+
+    audit = fresh.audit
+    topic = "collections.settlements"  # not in the catalogue the trail watches
+    await create_topics_async(audit.bootstrap, [audit.prefix + topic], partitions=1)
+    await audit.publish_raw(topic, b'{"id": "x"}', key=b"case-a")
+    report = await fresh.verify()
+    assert not report["ok"]
+    assert (
+        f"{topic}: the topic holds 1 records but the trail does not watch it" in report["kafka"]["problems"]
+    )
+
+
+async def test_a_trail_whose_ingest_began_after_the_topic_start_is_caught(
+    kafka_bootstrap: str, database_server_url: str, tmp_path: Path
+) -> None:
+    """Records 0-4 on a partition; the trail was fed from offset 2 on (a misconfigured or tampered
+    ingest): the chain links up and is signed, but Kafka holds what it never recorded."""
+    key = Ed25519PrivateKey.generate()
+    prefix = await new_topic_prefix(kafka_bootstrap, "tl")
+    tp = TopicPartition(prefix + CONTACTS, 0)
+    producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap, acks="all")
+    await producer.start()
+    try:
+        for n in range(5):
+            await producer.send_and_wait(tp.topic, f"raw-{n}".encode(), partition=0)
+    finally:
+        await producer.stop()
+    database_url = await new_database(database_server_url, "t_audit")
+    await migrate(database_url)
+    settings = audit_settings(key)(
+        service_database_url=database_url, kafka_bootstrap_servers=kafka_bootstrap, kafka_topic_prefix=prefix
+    )
+    pool = await asyncpg.create_pool(settings.trail_dsn, min_size=1, max_size=1)
+    consumer = AIOKafkaConsumer(bootstrap_servers=kafka_bootstrap, group_id=None, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        consumer.assign([tp])
+        consumer.seek(tp, 2)
+        records = (await consumer.getmany(tp, timeout_ms=5000))[tp]
+        assert [r.offset for r in records] == [2, 3, 4]
+        await TrailWriter(pool, topic_prefix=prefix).write(tp, records)
+    finally:
+        await consumer.stop()
+        await pool.close()
+    manager, client, _, _ = await start_service(kafka_bootstrap, database_url, prefix, key)
+    try:
+        assert (await client.post("/audit/checkpoints", headers=ADMIN)).status_code == 201
+        report = (await client.get("/audit/verify", headers=AUDITOR)).json()
+        assert not report["ok"]
+        assert (
+            f"{CONTACTS}[0]: the chain begins at offset 2 but Kafka holds the partition from offset 0: "
+            "entries at offsets 0 to 1 were never recorded"
+        ) in report["kafka"]["problems"], report["kafka"]
+        (tmp_path / "export.jsonl").write_text((await client.get("/audit/export", headers=ADMIN)).text)
+        (tmp_path / "checkpoints.json").write_text(
+            (await client.get("/audit/checkpoints", headers=AUDITOR)).text
+        )
+        pem = (await client.get("/audit/public-key", headers=AUDITOR)).json()["public_key_pem"]
+        (tmp_path / "key.pem").write_text(pem)
+        files = [str(tmp_path / n) for n in ("export.jsonl", "checkpoints.json", "key.pem")]
+        result = CliRunner().invoke(cli, ["verify", "trail", *files])
+        assert result.exit_code == 1
+        assert f"{CONTACTS}[0]: the chain begins at offset 2, not 0" in result.output, result.output
+    finally:
+        await manager.aclose()
+        await drop_database(database_server_url, database_url)
