@@ -27,6 +27,11 @@ class AuditServiceSettings(ServiceSettings):
     # In DCP_ENV=dev only, a key is generated into DCP_DATA_DIR when neither is set.
     audit_signing_key: SecretStr | None = None
     audit_signing_key_file: Path | None = None
+    # Rotating the key: the old key, given once beside the new one, signs a checkpoint that announces
+    # the new key (verifiers follow the chain of keys). Public keys of retired signing keys (PEM or
+    # base64 of the raw 32 bytes, comma-separated) that online verification keeps trusting.
+    audit_previous_signing_key: SecretStr | None = None
+    audit_trusted_public_keys: str = ""
     dcp_data_dir: Path = Path(".local")
 
     # A checkpoint is signed (and published) this often, even when nothing changed, and after every

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import functools
+import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -23,10 +24,19 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from typer.testing import CliRunner
 
 from audit_service.adapters.checkpoint_log import read_published, read_witness
+from audit_service.adapters.signing_key import private_key_pem
 from audit_service.application.ingest import TrailWriter
 from audit_service.domain.chain import link_hash
-from audit_service.domain.checkpoints import CheckpointSigner, new_body
+from audit_service.domain.checkpoints import (
+    CheckpointSigner,
+    key_id_of,
+    new_body,
+    public_key_pem,
+    raw_public_key,
+)
+from audit_service.domain.verification import SignedCheckpoint
 from audit_service.main import MIGRATIONS, cli, create_app
+from audit_service.verifier import RetainedState
 from dcp_devstack.testing import eventually, new_topic_prefix, service_under_test
 
 from .conftest import (
@@ -470,3 +480,112 @@ async def test_a_trail_whose_ingest_began_after_the_topic_start_is_caught(
     finally:
         await manager.aclose()
         await drop_database(database_server_url, database_url)
+
+
+async def test_a_monitor_checks_each_newer_checkpoint_against_the_one_it_retained(fresh: Trail) -> None:
+    """Without the trail: the auditor keeps checkpoint 1, asks for a consistency proof to the newest."""
+    audit = fresh.audit
+    first = (await audit.get("/audit/checkpoints")).json()["checkpoints"][0]
+    monitor = fresh.tmp / "monitor.json"
+    RetainedState(
+        SignedCheckpoint(1, base64.b64decode(first["body"]), base64.b64decode(first["signature"])), []
+    ).save(monitor)
+    for n in (20, 21, 22):
+        await audit.publish(attempt(n), f"case-{'ab'[n % 2]}", T0 + timedelta(minutes=n))
+    await audit.wait_for_entries(13)
+    assert await fresh.sign() == 3
+    key = fresh.tmp / "key.pem"
+    key.write_text((await audit.get("/audit/public-key")).json()["public_key_pem"])
+    proof = (await audit.get("/audit/checkpoints/consistency", **{"from": 1, "to": 3})).json()
+    assert {c["first_size"] for c in proof["chains"]} and all(c["second_size"] for c in proof["chains"])
+    document = fresh.tmp / "consistency.json"
+    document.write_text(json.dumps(proof))
+
+    def check() -> tuple[int, str]:
+        args = ["verify", "consistency", str(document), str(key), "--state", str(monitor)]
+        result = CliRunner().invoke(cli, args)
+        return result.exit_code, result.output
+
+    code, output = await asyncio.to_thread(check)
+    assert code == 0 and "OK: checkpoint 3 extends checkpoint 1" in output, output
+    assert RetainedState.load(monitor).checkpoint.seq == 3  # type: ignore[union-attr]
+
+    # a proof that does not start at the retained checkpoint (now 3) is refused
+    document.write_text((await audit.get("/audit/checkpoints/consistency", **{"from": 2, "to": 3})).text)
+    code, output = await asyncio.to_thread(check)
+    assert code == 1 and "not at the retained checkpoint 3" in output, output
+
+    # a path that does not prove the extension is refused
+    monitor.unlink()
+    grown = next(c for c in proof["chains"] if c["path"])
+    grown["path"][0] = "00" * 32
+    document.write_text(json.dumps(proof))
+    code, output = await asyncio.to_thread(check)
+    assert code == 1 and "history was rewritten" in output, output
+
+    bad = await audit.get("/audit/checkpoints/consistency", **{"from": 3, "to": 1})
+    assert bad.status_code == 400 and bad.headers["content-type"].startswith("application/problem+json")
+    missing = await audit.get("/audit/checkpoints/consistency", **{"from": 1, "to": 9})
+    assert missing.status_code == 404
+
+
+async def test_a_rotated_signing_key_is_announced_by_the_old_one_and_followed_offline(fresh: Trail) -> None:
+    audit = fresh.audit
+    old_key, new_key = audit.signing_key, Ed25519PrivateKey.generate()
+    args = (audit.bootstrap, audit.database_url, audit.prefix, new_key)
+
+    manager, client, _, _ = await start_service(*args)
+    try:
+        await audit.publish(attempt(30), "case-a", T0 + timedelta(minutes=30))
+        await audit.wait_for_entries(11)
+        refused = await client.post("/audit/checkpoints", headers=ADMIN)
+        assert refused.status_code == 409
+        assert refused.json()["type"] == "https://errors.dcp.example/signing-key-not-announced"
+    finally:
+        await manager.aclose()
+
+    manager, client, _, _ = await start_service(
+        *args, audit_previous_signing_key=private_key_pem(old_key).decode()
+    )
+    try:
+        announcing = await client.post("/audit/checkpoints", headers=ADMIN)
+        assert announcing.status_code == 201
+        body = announcing.json()["signed"]
+        assert body["seq"] == 3 and body["key_id"] == key_id_of(old_key.public_key())
+        assert body["next_key"] == raw_public_key(new_key.public_key())
+        await audit.publish(attempt(31), "case-a", T0 + timedelta(minutes=31))
+        await audit.wait_for_entries(12)
+        signed = await client.post("/audit/checkpoints", headers=ADMIN)
+        assert signed.status_code == 201 and signed.json()["signed"]["key_id"] == key_id_of(
+            new_key.public_key()
+        )
+        report = (await client.get("/audit/verify", headers=AUDITOR)).json()
+        assert report["ok"], report
+
+        (fresh.tmp / "export.jsonl").write_text((await client.get("/audit/export", headers=ADMIN)).text)
+        (fresh.tmp / "checkpoints.json").write_text(
+            (await client.get("/audit/checkpoints", headers=AUDITOR)).text
+        )
+    finally:
+        await manager.aclose()
+
+    def offline(key_pem: bytes, state: bool) -> tuple[int, str]:
+        (fresh.tmp / "trusted.pem").write_bytes(key_pem)
+        files = [str(fresh.tmp / n) for n in ("export.jsonl", "checkpoints.json", "trusted.pem")]
+        result = CliRunner().invoke(
+            cli, ["verify", "trail", *files, *(["--state", str(fresh.state)] if state else [])]
+        )
+        return result.exit_code, result.output
+
+    # only the new key, no retained state: the checkpoints before the rotation are not authenticated
+    code, output = await asyncio.to_thread(offline, public_key_pem(new_key.public_key()).encode(), False)
+    assert code == 1 and "neither trusted nor announced" in output, output
+    # the auditor's original key (and retained state): the announcement is followed
+    code, output = await asyncio.to_thread(offline, public_key_pem(old_key.public_key()).encode(), True)
+    assert code == 0 and "STATE retained checkpoint 4" in output, output
+    retained = RetainedState.load(fresh.state)
+    assert retained is not None
+    assert {key_id_of(k) for k in retained.keys} == {
+        key_id_of(old_key.public_key()),
+        key_id_of(new_key.public_key()),
+    }

@@ -7,9 +7,9 @@ import os
 from pathlib import Path
 
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from audit_service.domain.checkpoints import CheckpointSigner
+from audit_service.domain.checkpoints import CheckpointSigner, load_public_key
 from audit_service.settings import AuditServiceSettings
 
 DEV_KEY_NAME = "audit-service/checkpoint-signing-key.pem"
@@ -56,3 +56,23 @@ def _dev_key(path: Path) -> Ed25519PrivateKey:
     with os.fdopen(fd, "wb") as out:
         out.write(private_key_pem(key))
     return key
+
+
+def load_previous_signer(settings: AuditServiceSettings) -> CheckpointSigner | None:
+    """The key being rotated away from (AUDIT_PREVIOUS_SIGNING_KEY), if given."""
+    if settings.audit_previous_signing_key is None:
+        return None
+    return CheckpointSigner(parse_private_key(settings.audit_previous_signing_key.get_secret_value()))
+
+
+def trusted_public_keys(settings: AuditServiceSettings) -> list[Ed25519PublicKey]:
+    """Retired keys online verification still trusts (AUDIT_TRUSTED_PUBLIC_KEYS)."""
+    text = settings.audit_trusted_public_keys.strip()
+    if not text:
+        return []
+    if "BEGIN" in text:
+        blocks = text.split("-----END PUBLIC KEY-----")
+        return [
+            load_public_key(b.strip(" ,\n") + "\n-----END PUBLIC KEY-----\n") for b in blocks if "BEGIN" in b
+        ]
+    return [load_public_key(part.strip()) for part in text.split(",") if part.strip()]

@@ -18,7 +18,7 @@ from audit_service.api.deps import AUDIT_ROLES, PoolDep, RuntimeDep
 from audit_service.application.runtime import checkpoint_topic, group_id, watched_topics
 from audit_service.application.verify import verify_trail
 from audit_service.domain.chain import ChainId
-from audit_service.domain.checkpoints import CheckpointBody, public_key_pem
+from audit_service.domain.checkpoints import CheckpointBody, key_id_of, public_key_pem
 from audit_service.domain.merkle import consistency_proof, leaf_hash
 from audit_service.domain.proofs import consistency_document
 from dcp_platform.auth import Role, require_roles
@@ -58,7 +58,7 @@ async def verify(runtime: RuntimeDep) -> dict[str, Any]:
         published = None
     result = await verify_trail(
         runtime.pool,
-        runtime.signer.public_key,
+        runtime.trusted_keys,
         published=published,
         kafka=kafka,
         now=runtime.clock.now(),
@@ -143,4 +143,11 @@ async def public_key(runtime: RuntimeDep) -> dict[str, Any]:
         "algorithm": "Ed25519",
         "key_id": runtime.signer.key_id,
         "public_key_pem": public_key_pem(runtime.signer.public_key),
+        # every key the service trusts, oldest first (a verifier should keep its own copy of the first)
+        "keys": list(
+            {
+                key_id_of(k): {"key_id": key_id_of(k), "public_key_pem": public_key_pem(k)}
+                for k in runtime.trusted_keys
+            }.values()
+        ),
     }

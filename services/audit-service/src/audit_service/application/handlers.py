@@ -11,7 +11,13 @@ from audit_service.adapters.trail import CheckpointRow
 from audit_service.application.commands import SignCheckpoint
 from audit_service.application.ports import AuditEnvironment, AuditUnitOfWork
 from audit_service.domain.chain import GENESIS_HASH, ChainId
-from audit_service.domain.checkpoints import ChainState, new_body
+from audit_service.domain.checkpoints import (
+    ChainState,
+    CheckpointBody,
+    CheckpointSigner,
+    new_body,
+    raw_public_key,
+)
 from audit_service.domain.merkle import MerkleAccumulator, leaf_hash
 from dcp_platform.application import Handler
 from dcp_platform.errors import DomainError, ErrorKind
@@ -75,17 +81,25 @@ async def sign_checkpoint(
         command.refresh_after_seconds <= 0
         or (env.clock.now() - latest.created_at).total_seconds() < command.refresh_after_seconds
     )
-    if not states or (unchanged and fresh):
+    signer, successor = _signer_for(latest, env)
+    if not states or (unchanged and fresh and successor is None):
         return latest, False
     seq = latest.seq + 1 if latest is not None else 1
-    body = new_body(seq, env.clock.now(), env.signer.key_id, latest.body if latest else None, states)
+    body = new_body(
+        seq,
+        env.clock.now(),
+        signer.key_id,
+        latest.body if latest else None,
+        states,
+        next_key=successor.public_key if successor is not None else None,
+    )
     raw = body.to_bytes()
     await trail.insert_checkpoint(
         conn,
         seq=seq,
         body=raw,
-        signature=env.signer.sign(raw),
-        key_id=env.signer.key_id,
+        signature=signer.sign(raw),
+        key_id=signer.key_id,
         root=body.root,
         tree_size=body.tree_size,
         created_at=env.clock.now(),
@@ -94,6 +108,33 @@ async def sign_checkpoint(
     log.info("audit checkpoint %d signed over %d entries", seq, body.tree_size)
     created = await trail.latest_checkpoint(conn)
     return created, True
+
+
+class SigningKeyNotAnnounced(DomainError, code="signing-key-not-announced", kind=ErrorKind.CONFLICT):
+    """The newest checkpoint was signed by another key, and no checkpoint announced this one: signing
+    with it would break the chain of keys verifiers follow. Give the old key once (as
+    AUDIT_PREVIOUS_SIGNING_KEY): it signs a checkpoint announcing the new one."""
+
+    title = "The signing key was not announced: not signed"
+
+
+def _signer_for(
+    latest: CheckpointRow | None, env: AuditEnvironment
+) -> tuple[CheckpointSigner, CheckpointSigner | None]:
+    """Who signs the next checkpoint, and the successor it announces (a key rotation) if any."""
+    if latest is None or latest.key_id == env.signer.key_id:
+        return env.signer, None
+    announced = CheckpointBody.from_bytes(latest.body).next_key
+    if announced == raw_public_key(env.signer.public_key):
+        return env.signer, None
+    previous = env.previous_signer
+    if previous is None or previous.key_id != latest.key_id:
+        raise SigningKeyNotAnnounced(
+            f"checkpoint {latest.seq} was signed by key {latest.key_id}; the service's key is "
+            f"{env.signer.key_id}. Set AUDIT_PREVIOUS_SIGNING_KEY to the key {latest.key_id} once, so "
+            "that it announces the new key in a checkpoint it signs."
+        )
+    return previous, env.signer
 
 
 async def _check_signed_entries_remain(

@@ -21,6 +21,8 @@ class AuditUnitOfWork:
 class AuditEnvironment:
     signer: CheckpointSigner
     clock: Clock
+    # The key being rotated away from, given once so it can announce `signer` in a checkpoint it signs.
+    previous_signer: CheckpointSigner | None = None
 
 
 AuditBus = CommandBus[AuditUnitOfWork, AuditEnvironment]

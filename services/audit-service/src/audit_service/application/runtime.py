@@ -9,7 +9,7 @@ import asyncpg
 
 from audit_service.adapters import trail
 from audit_service.adapters.checkpoint_log import CheckpointPublisher
-from audit_service.adapters.signing_key import load_signer
+from audit_service.adapters.signing_key import load_previous_signer, load_signer, trusted_public_keys
 from audit_service.application.checkpoints import Checkpointer
 from audit_service.application.handlers import COMMAND_HANDLERS
 from audit_service.application.ingest import GROUP_ID, TrailIngestor
@@ -64,6 +64,12 @@ class AuditRuntime(Lifecycle):
         self.settings = settings
         self.clock = clock
         self.signer = load_signer(settings)
+        self.previous_signer = load_previous_signer(settings)
+        self.trusted_keys = [
+            *trusted_public_keys(settings),
+            *([self.previous_signer.public_key] if self.previous_signer is not None else []),
+            self.signer.public_key,
+        ]
         self._pool: asyncpg.Pool | None = None
         self.ingestor = TrailIngestor(
             settings.kafka_bootstrap_servers,
@@ -76,7 +82,7 @@ class AuditRuntime(Lifecycle):
         self.checkpointer: Checkpointer | None = None
         self.reconciler: Reconciler | None = None
         self.bus: AuditBus = CommandBus(
-            COMMAND_HANDLERS, self._unit_of_work, AuditEnvironment(self.signer, clock)
+            COMMAND_HANDLERS, self._unit_of_work, AuditEnvironment(self.signer, clock, self.previous_signer)
         )
 
     @asynccontextmanager

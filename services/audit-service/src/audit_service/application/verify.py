@@ -25,7 +25,7 @@ from audit_service.domain.verification import (
 
 async def verify_trail(
     pool: asyncpg.Pool,
-    public_key: Ed25519PublicKey,
+    public_key: Ed25519PublicKey | list[Ed25519PublicKey],
     *,
     published: PublishedCheckpoints | None = None,
     kafka: KafkaView | None = None,
