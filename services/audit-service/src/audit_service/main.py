@@ -12,6 +12,7 @@ import typer
 from fastapi import FastAPI
 
 from audit_service import verifier
+from audit_service.adapters.signing_key import load_salts
 from audit_service.application.ingest import TrailWriter, replay
 from audit_service.application.runtime import check_trail_role, group_id, watched_topics
 from audit_service.bootstrap import bootstrap
@@ -36,7 +37,12 @@ async def rebuild_trail(settings: AuditServiceSettings) -> dict[str, dict[str, o
         async with pool.acquire() as conn:
             if await conn.fetchval("SELECT EXISTS (SELECT 1 FROM audit_entries)"):
                 raise RuntimeError("the target trail is not empty: rebuild only into an empty audit database")
-        writer = TrailWriter(pool, group_id=group_id(settings), topic_prefix=settings.kafka_topic_prefix)
+        writer = TrailWriter(
+            pool,
+            group_id=group_id(settings),
+            topic_prefix=settings.kafka_topic_prefix,
+            salts=load_salts(settings),
+        )
         await replay(writer, settings.kafka_bootstrap_servers, watched_topics(settings))
         return {
             str(chain): {"size": c.head.seq + 1, "head_hash": c.head.hash.hex(), "last_offset": c.head.offset}

@@ -33,6 +33,11 @@ class AuditServiceSettings(ServiceSettings):
     audit_previous_signing_key: SecretStr | None = None
     audit_trusted_public_keys: str = ""
     dcp_data_dir: Path = Path(".local")
+    # The key personal-data commitments derive their salts from (base64 of 32 bytes, or a file holding
+    # it): a rebuild from Kafka with the same key commits identically. In DCP_ENV=dev only, generated
+    # into DCP_DATA_DIR when neither is set.
+    audit_commitment_key: SecretStr | None = None
+    audit_commitment_key_file: Path | None = None
 
     # A checkpoint is signed (and published) this often, even when nothing changed, and after every
     # AUDIT_CHECKPOINT_EVERY_ENTRIES new entries; 0 turns either off. `/audit/verify` is not ok when the
@@ -60,6 +65,10 @@ class AuditServiceSettings(ServiceSettings):
         if not self.is_dev and self.audit_signing_key is None and self.audit_signing_key_file is None:
             raise ValueError(
                 "AUDIT_SIGNING_KEY or AUDIT_SIGNING_KEY_FILE is required when DCP_ENV is not 'dev'"
+            )
+        if not self.is_dev and self.audit_commitment_key is None and self.audit_commitment_key_file is None:
+            raise ValueError(
+                "AUDIT_COMMITMENT_KEY or AUDIT_COMMITMENT_KEY_FILE is required when DCP_ENV is not 'dev'"
             )
         return self
 

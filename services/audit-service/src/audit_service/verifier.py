@@ -91,6 +91,7 @@ def read_export(path: Path) -> Iterator[StoredEntry]:
                     hash=bytes.fromhex(obj["hash"]),
                     index=_index(obj),
                     redelivery_of=obj.get("redelivery_of"),
+                    openings=obj.get("openings"),
                 )
             except (ValueError, KeyError, TypeError) as exc:
                 raise typer.BadParameter(f"{path}:{number}: not an export line: {exc}") from exc
@@ -296,6 +297,12 @@ def render(verdict: Verdict) -> list[str]:
         lines.append(
             f"NOTE {result.content_unchecked} entries withheld their bytes (masked export): not rehashed"
         )
+    opened = sum(v.opened for v in result.chains)
+    lines.append(
+        f"{opened} personal-data fields opened and checked against their commitments"
+        if opened
+        else "personal data: committed to, not opened (an export for a role that may not see it)"
+    )
     return lines
 
 

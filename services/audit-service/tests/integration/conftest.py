@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import functools
+import hashlib
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass, field
@@ -106,6 +108,11 @@ class AuditUnderTest:
         return await self.client.get(path, headers=headers, params=params)
 
 
+def commitment_key(key: Ed25519PrivateKey) -> str:
+    """The test service's commitment key (base64), derived from its signing key: stable per service."""
+    return base64.b64encode(hashlib.sha256(b"commitments" + private_key_pem(key)).digest()).decode()
+
+
 def audit_settings(
     key: Ed25519PrivateKey, batch_size: int = 200, **overrides: Any
 ) -> Callable[..., AuditServiceSettings]:
@@ -113,6 +120,7 @@ def audit_settings(
     return functools.partial(
         AuditServiceSettings,
         audit_signing_key=private_key_pem(key).decode(),
+        audit_commitment_key=commitment_key(key),
         audit_checkpoint_interval_seconds=0,
         audit_ingest_batch_size=batch_size,
         **overrides,

@@ -20,7 +20,7 @@ from dcp_devstack.testing import eventually
 from dcp_events.catalogue.examples import EXAMPLE_CASE_ID, EXAMPLE_TIME, EXAMPLES
 from dcp_platform.auth import Role
 
-from .conftest import ADMIN, AUDITOR, AuditUnderTest, drop_database, new_database, token
+from .conftest import ADMIN, AUDITOR, AuditUnderTest, commitment_key, drop_database, new_database, token
 
 pytestmark = pytest.mark.integration
 
@@ -167,8 +167,19 @@ async def test_checkpoint_proof_export_and_standalone_verifier(fed: AuditUnderTe
     full = runner.invoke(cli, ["verify", "trail", str(tmp_path / "full.jsonl"), *files])
     assert full.exit_code == 0, full.output
     assert "OK: complete and untampered" in full.output
+    assert "personal-data fields opened and checked against their commitments" in full.output
+    # the export for a role that may not see personal data holds none, and still verifies completely
+    masked_text = (tmp_path / "masked.jsonl").read_text()
+    assert "+447700900123" not in masked_text and "sian@example.org" not in masked_text
     masked = runner.invoke(cli, ["verify", "trail", str(tmp_path / "masked.jsonl"), *files])
-    assert masked.exit_code == 2, masked.output
+    assert masked.exit_code == 0 and "OK: complete and untampered" in masked.output, masked.output
+    assert "committed to, not opened" in masked.output
+    # a personal value changed in the full export no longer opens its commitment
+    (tmp_path / "altered.jsonl").write_text(
+        (tmp_path / "full.jsonl").read_text().replace("+447700900123", "+447700900999")
+    )
+    altered = runner.invoke(cli, ["verify", "trail", str(tmp_path / "altered.jsonl"), *files])
+    assert altered.exit_code == 1 and "personal data altered" in altered.output, altered.output
     proven = runner.invoke(cli, ["verify", "proof", str(tmp_path / "proof.json"), str(tmp_path / "key.pem")])
     assert proven.exit_code == 0, proven.output
     # An export missing an entry is incomplete.
@@ -188,7 +199,11 @@ async def test_rebuild_into_an_empty_database_gives_identical_chain_heads(
     original = {f"{c['topic']}[{c['partition']}]": (c["entries"], c["head_hash"]) for c in verify["chains"]}
     target = await new_database(database_server_url)
     try:
-        env = {"KAFKA_TOPIC_PREFIX": fed.prefix, "KAFKA_BOOTSTRAP_SERVERS": fed.bootstrap}
+        env = {
+            "KAFKA_TOPIC_PREFIX": fed.prefix,
+            "KAFKA_BOOTSTRAP_SERVERS": fed.bootstrap,
+            "AUDIT_COMMITMENT_KEY": commitment_key(fed.signing_key),
+        }
         result = await asyncio.to_thread(
             CliRunner().invoke, cli, ["rebuild", "--database-url", target], env=env
         )

@@ -107,7 +107,7 @@ def test_entry_bytes_are_canonical_and_index_is_derived() -> None:
     )
     value += b'"time":"2026-11-29T08:00:00.000000Z","actor":"u-1","actorrole":"collector","data":{}}'
     record = RecordFacts("collections.cases", 2, 41, 1764403200000, b"c-1", value, (("h", b"v"),))
-    entry, doc = build_entry(record)
+    entry, doc, _ = build_entry(record)
     assert entry == canonical_entry(record)
     assert (
         json.dumps(json.loads(entry), sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()

@@ -10,9 +10,11 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from audit_service.domain.checkpoints import CheckpointSigner, load_public_key
+from audit_service.domain.commitments import SaltDeriver
 from audit_service.settings import AuditServiceSettings
 
 DEV_KEY_NAME = "audit-service/checkpoint-signing-key.pem"
+DEV_COMMITMENT_KEY_NAME = "audit-service/commitment-key"
 
 
 def parse_private_key(text: str) -> Ed25519PrivateKey:
@@ -76,3 +78,33 @@ def trusted_public_keys(settings: AuditServiceSettings) -> list[Ed25519PublicKey
             load_public_key(b.strip(" ,\n") + "\n-----END PUBLIC KEY-----\n") for b in blocks if "BEGIN" in b
         ]
     return [load_public_key(part.strip()) for part in text.split(",") if part.strip()]
+
+
+def load_salts(settings: AuditServiceSettings) -> SaltDeriver:
+    """The commitment key (AUDIT_COMMITMENT_KEY or its file; dev: generated into DCP_DATA_DIR)."""
+    if settings.audit_commitment_key is not None:
+        text = settings.audit_commitment_key.get_secret_value()
+    elif settings.audit_commitment_key_file is not None:
+        text = settings.audit_commitment_key_file.read_text()
+    elif settings.is_dev:
+        text = _dev_secret(settings.dcp_data_dir / DEV_COMMITMENT_KEY_NAME)
+    else:
+        raise RuntimeError("no commitment key configured (AUDIT_COMMITMENT_KEY)")
+    key = base64.b64decode(text.strip())
+    if len(key) < 32:
+        raise ValueError("the commitment key must be at least 32 bytes (base64)")
+    return SaltDeriver(key)
+
+
+def _dev_secret(path: Path) -> str:
+    if path.exists():
+        return path.read_text()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path.read_text()
+    text = base64.b64encode(os.urandom(32)).decode("ascii")
+    with os.fdopen(fd, "w") as out:
+        out.write(text)
+    return text

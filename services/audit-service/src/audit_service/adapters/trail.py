@@ -12,7 +12,8 @@ from typing import Any
 import asyncpg
 
 from audit_service.domain.chain import ChainHead, ChainId, Link
-from audit_service.domain.entries import EntryIndex
+from audit_service.domain.commitments import decode_openings, unseal
+from audit_service.domain.entries import EntryIndex, parse_entry
 from audit_service.domain.verification import SignedCheckpoint, StoredEntry
 
 _COLUMNS = (
@@ -32,12 +33,13 @@ _COLUMNS = (
     "event_time",
     "kafka_time",
     "redelivery_of",
+    "openings",
 )
 
 _VERSIONED = re.compile(r"\.v[0-9]+$")
 
 _ROW = """id, topic, partition, "offset", seq, entry, prev_hash, hash, kind, event_id, event_type, case_id,
-          actor, actor_role, event_time, kafka_time, ingested_at, redelivery_of"""
+          actor, actor_role, event_time, kafka_time, ingested_at, redelivery_of, openings"""
 
 
 @dataclass(frozen=True)
@@ -53,6 +55,12 @@ class EntryRow:
     index: EntryIndex
     ingested_at: datetime
     redelivery_of: int | None = None  # the seq of the chain's first entry of this event id
+    openings: bytes | None = None  # of the entry's committed personal fields (`domain.commitments`)
+
+    def opened(self) -> dict[str, Any]:
+        """The entry document with its personal fields opened (as Kafka delivered it)."""
+        opened: dict[str, Any] = unseal(parse_entry(self.entry), decode_openings(self.openings))
+        return opened
 
     def stored(self) -> StoredEntry:
         return StoredEntry(
@@ -66,6 +74,7 @@ class EntryRow:
             hash=self.hash,
             index=self.index,
             redelivery_of=self.redelivery_of,
+            openings=decode_openings(self.openings),
         )
 
 
@@ -94,6 +103,7 @@ def _entry_row(r: asyncpg.Record) -> EntryRow:
         ),
         ingested_at=r["ingested_at"],
         redelivery_of=r["redelivery_of"],
+        openings=bytes(r["openings"]) if r["openings"] is not None else None,
     )
 
 
@@ -101,10 +111,12 @@ async def append(
     conn: asyncpg.Connection,
     links: Sequence[tuple[Link, EntryIndex]],
     redeliveries: Mapping[int, int] | None = None,
+    openings: Mapping[int, bytes] | None = None,
 ) -> None:
     """Insert the links of one chain (COPY: needs only the INSERT privilege); `redeliveries` maps the seq
     of an entry that repeats an event id to the seq of the chain's first entry of it."""
     redeliveries = redeliveries or {}
+    openings = openings or {}
     await conn.copy_records_to_table(
         "audit_entries",
         columns=_COLUMNS,
@@ -126,6 +138,7 @@ async def append(
                 index.event_time,
                 index.kafka_time,
                 redeliveries.get(link.seq),
+                openings.get(link.seq),
             )
             for link, index in links
         ],

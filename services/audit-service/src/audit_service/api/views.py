@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from audit_service.adapters.trail import EntryRow
-from audit_service.domain.entries import EntryKind, parse_entry
+from audit_service.domain.entries import EntryKind
 from audit_service.domain.masking import mask, mask_text
 
 _DECISION_FIELDS = ("rule_id", "citation", "reason", "rule_pack_id", "rule_pack_version", "next_allowed_at")
@@ -41,7 +41,7 @@ def decision_evidence(event: dict[str, Any]) -> dict[str, Any] | None:
 
 
 def entry_view(row: EntryRow, *, reveal: bool) -> dict[str, Any]:
-    doc = parse_entry(row.entry)
+    doc = row.opened()
     ix = row.index
     view: dict[str, Any] = {
         "id": row.id,
@@ -82,10 +82,10 @@ def entry_view(row: EntryRow, *, reveal: bool) -> dict[str, Any]:
 def export_line(row: EntryRow, *, reveal: bool) -> dict[str, Any]:
     """One JSON Lines record: the view, plus the entry bytes the standalone verifier rehashes."""
     line = entry_view(row, reveal=reveal)
-    if reveal:
-        line["entry"] = base64.b64encode(row.entry).decode("ascii")
-    else:
-        line["entry_withheld"] = True
+    # The entry bytes hold personal data only as commitments: everyone gets them, and they rehash.
+    line["entry"] = base64.b64encode(row.entry).decode("ascii")
+    if reveal and row.openings:
+        line["openings"] = json.loads(row.openings)
     return line
 
 

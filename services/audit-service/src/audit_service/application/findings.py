@@ -15,7 +15,6 @@ from typing import Any
 import asyncpg
 
 from audit_service.adapters import trail
-from audit_service.domain.entries import parse_entry
 from dcp_compliance import ComplianceReplay, Decision
 from dcp_compliance.packs import UnknownJurisdiction, UnknownPackVersion, load_pack
 from dcp_events import CloudEvent, EventError, decode_event
@@ -92,7 +91,7 @@ async def compute_findings(pool: asyncpg.Pool, case_id: str | None = None) -> tu
     async with pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
         async for row in trail.stream_in_event_time(conn, list(FINDING_TOPICS), case_id):
             try:
-                event = decode_event(_event_bytes(row.entry))
+                event = decode_event(_event_bytes(row.opened()))
                 decision = replay.apply(event)
             except (EventError, ValueError):
                 continue  # not a valid catalogue event: recorded in the trail, not judged
@@ -159,7 +158,7 @@ def _frozen_charge(event: CloudEvent, entry_id: int, seen: _CaseEntries) -> Find
     )
 
 
-def _event_bytes(entry: bytes) -> bytes:
+def _event_bytes(doc: dict[str, Any]) -> bytes:
     from dcp_events.canonical import to_canonical_bytes
 
-    return to_canonical_bytes(parse_entry(entry)["event"])
+    return to_canonical_bytes(doc["event"])

@@ -20,6 +20,7 @@ from prometheus_client import Counter, Gauge
 
 from audit_service.adapters import trail
 from audit_service.domain.chain import AuditChain, ChainHead, ChainId, Link
+from audit_service.domain.commitments import SaltDeriver, encode_openings
 from audit_service.domain.entries import EntryIndex, RecordFacts, build_entry, index_of
 from dcp_platform.eventsourcing.partitions import PartitionConsumer, seek_to_resume_points
 
@@ -49,10 +50,18 @@ class TrailWriter:
     Its resume points (`next_offsets`) are the stored chain heads: a partition is read on after its head.
     """
 
-    def __init__(self, pool: asyncpg.Pool, *, group_id: str = GROUP_ID, topic_prefix: str = "") -> None:
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        *,
+        group_id: str = GROUP_ID,
+        topic_prefix: str = "",
+        salts: SaltDeriver | None = None,
+    ) -> None:
         self._pool = pool
         self.group_id = group_id
         self._prefix = topic_prefix
+        self._salts = salts  # None: personal data is hashed in the clear (format 1 entries)
         self.chains: dict[ChainId, AuditChain] = {}
 
     def chain_of(self, tp: TopicPartition) -> ChainId:
@@ -85,8 +94,9 @@ class TrailWriter:
             known = self.chains[chain_id]
         draft = AuditChain(chain_id, known.head)
         links: list[tuple[Link, EntryIndex]] = []
+        openings: dict[int, bytes] = {}
         for record in records:
-            entry, doc = build_entry(
+            entry, doc, opened = build_entry(
                 RecordFacts(
                     topic=chain_id.topic,
                     partition=record.partition,
@@ -95,16 +105,19 @@ class TrailWriter:
                     key=record.key,
                     value=record.value,
                     headers=tuple(record.headers or ()),
-                )
+                ),
+                self._salts,
             )
             link = draft.extend(record.offset, entry)
             if link is not None:
                 links.append((link, index_of(doc)))
+                if opened:
+                    openings[link.seq] = encode_openings(opened)  # type: ignore[assignment]
         if not links:
             return 0
         async with self._pool.acquire() as conn, conn.transaction():
             redeliveries = await self._redeliveries(conn, chain_id, links)
-            await trail.append(conn, links, redeliveries)
+            await trail.append(conn, links, redeliveries, openings)
             await trail.save_offset(conn, self.group_id, tp.topic, tp.partition, links[-1][0].offset + 1)
         self.chains[chain_id] = draft
         ENTRIES_RECORDED.labels(chain_id.topic).inc(len(links))
@@ -149,8 +162,10 @@ class TrailIngestor:
         topic_prefix: str = "",
         batch_size: int = 500,
         retry_delay: float = 1.0,
+        salts: SaltDeriver | None = None,
     ) -> None:
         self.group_id = group_id
+        self._salts = salts
         self._topic_prefix = topic_prefix
         self._retry_delay = retry_delay
         self._writer: TrailWriter | None = None
@@ -183,7 +198,9 @@ class TrailIngestor:
 
     async def start(self, pool: asyncpg.Pool) -> None:
         """Record into the trail behind `pool` (the trail role's)."""
-        self._writer = TrailWriter(pool, group_id=self.group_id, topic_prefix=self._topic_prefix)
+        self._writer = TrailWriter(
+            pool, group_id=self.group_id, topic_prefix=self._topic_prefix, salts=self._salts
+        )
         await self._partitions.start()
 
     async def stop(self) -> None:

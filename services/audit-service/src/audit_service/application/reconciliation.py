@@ -10,7 +10,6 @@ import asyncpg
 from prometheus_client import Gauge
 
 from audit_service.adapters import trail
-from audit_service.domain.entries import parse_entry
 from audit_service.domain.reconciliation import Divergence, Reconciliation
 from dcp_events import EventError, decode_event
 from dcp_events.canonical import to_canonical_bytes
@@ -36,7 +35,7 @@ async def reconcile(
     async with pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
         async for row in trail.stream_in_event_time(conn, list(RECONCILIATION_TOPICS), case_id):
             try:
-                event = decode_event(to_canonical_bytes(parse_entry(row.entry)["event"]))
+                event = decode_event(to_canonical_bytes(row.opened()["event"]))
                 payload = parse_data(event)
             except (EventError, ValueError, KeyError):
                 continue  # not a valid catalogue event: recorded in the trail, not reconciled

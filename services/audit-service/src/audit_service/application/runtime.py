@@ -9,7 +9,12 @@ import asyncpg
 
 from audit_service.adapters import trail
 from audit_service.adapters.checkpoint_log import CheckpointPublisher
-from audit_service.adapters.signing_key import load_previous_signer, load_signer, trusted_public_keys
+from audit_service.adapters.signing_key import (
+    load_previous_signer,
+    load_salts,
+    load_signer,
+    trusted_public_keys,
+)
 from audit_service.application.checkpoints import Checkpointer
 from audit_service.application.handlers import COMMAND_HANDLERS
 from audit_service.application.ingest import GROUP_ID, TrailIngestor
@@ -77,6 +82,7 @@ class AuditRuntime(Lifecycle):
             group_id=group_id(settings),
             topic_prefix=settings.kafka_topic_prefix,
             batch_size=settings.audit_ingest_batch_size,
+            salts=load_salts(settings),
         )
         self.consumers: list[TrailIngestor] = [self.ingestor]
         self.checkpointer: Checkpointer | None = None

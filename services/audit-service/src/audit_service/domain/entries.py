@@ -11,14 +11,18 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Final
 
+from audit_service.domain.commitments import Openings, SaltDeriver, commit, seal
+from audit_service.domain.masking import is_personal
 from dcp_events.canonical import loads_strict, to_canonical_bytes
 from dcp_events.errors import CanonicalEncodingError, EventDecodeError
 
-ENTRY_FORMAT: Final = 1
+ENTRY_FORMAT: Final = 2
+"""2: personal fields are committed to (`commitments`), their openings kept beside the entry."""
 
 
 class EntryKind:
@@ -44,15 +48,56 @@ def _b64(raw: bytes) -> str:
     return base64.b64encode(raw).decode("ascii")
 
 
-def canonical_entry(record: RecordFacts) -> bytes:
+def canonical_entry(record: RecordFacts, salts: SaltDeriver | None = None) -> bytes:
     """The canonical bytes of the entry for `record` (what the chain hashes)."""
-    return build_entry(record)[0]
+    return build_entry(record, salts)[0]
 
 
-def build_entry(record: RecordFacts) -> tuple[bytes, dict[str, Any]]:
-    """The entry document of `record` and its canonical bytes."""
+def build_entry(
+    record: RecordFacts, salts: SaltDeriver | None = None
+) -> tuple[bytes, dict[str, Any], Openings]:
+    """The entry document of `record`, its canonical bytes and the openings of its committed fields.
+    Without `salts` nothing is committed (format 1 entries)."""
+    salt = salts.for_record(record.topic, record.partition, record.offset) if salts is not None else None
+    doc = _document(record, parse=True)
+    try:
+        return _finished(doc, salt)
+    except (CanonicalEncodingError, RecursionError):  # JSON that canonical JSON cannot hold: kept raw
+        return _finished(_document(record, parse=False), salt)
+
+
+def _finished(
+    doc: dict[str, Any], salt: Callable[[str], bytes] | None
+) -> tuple[bytes, dict[str, Any], Openings]:
+    openings: Openings = {}
+    if salt is not None:
+        doc, openings = _sealed(doc, salt)
+    return to_canonical_bytes(doc), doc, openings
+
+
+def _sealed(doc: dict[str, Any], salt: Callable[[str], bytes]) -> tuple[dict[str, Any], Openings]:
+    openings: Openings = {}
+    headers = []
+    for i, (name, value) in enumerate(doc["headers"]):
+        if is_personal(None, base64.b64decode(value).decode("utf-8", errors="replace")):
+            headers.append([name, commit(value, salt, f"/headers/{i}/1", openings)])
+        else:
+            headers.append([name, value])
+    doc = {**doc, "headers": headers, "format": ENTRY_FORMAT}
+    if doc["kind"] == EntryKind.JSON and isinstance(doc["event"].get("data"), dict | list):
+        data, opened = seal(doc["event"]["data"], salt, "/event/data")
+        openings.update(opened)
+        doc["event"] = {**doc["event"], "data": data}
+    elif doc["kind"] == EntryKind.RAW and is_personal(
+        None, base64.b64decode(doc["raw"]).decode("utf-8", errors="replace")
+    ):
+        doc["raw"] = commit(doc["raw"], salt, "/raw", openings)
+    return doc, openings
+
+
+def _document(record: RecordFacts, *, parse: bool) -> dict[str, Any]:
     doc: dict[str, Any] = {
-        "format": ENTRY_FORMAT,
+        "format": 1,
         "topic": record.topic,
         "partition": record.partition,
         "offset": record.offset,
@@ -63,20 +108,20 @@ def build_entry(record: RecordFacts) -> tuple[bytes, dict[str, Any]]:
     value = record.value
     if value is None:
         doc["kind"] = EntryKind.EMPTY
-        return to_canonical_bytes(doc), doc
+        return doc
     doc["value_sha256"] = hashlib.sha256(value).hexdigest()
-    try:
-        parsed = loads_strict(value)
-        if not isinstance(parsed, dict):
-            raise EventDecodeError("not a JSON object")
-        doc["kind"] = EntryKind.JSON
-        doc["event"] = parsed
-        return to_canonical_bytes(doc), doc
-    except (EventDecodeError, CanonicalEncodingError, RecursionError):
-        doc.pop("event", None)
-        doc["kind"] = EntryKind.RAW
-        doc["raw"] = _b64(value)
-        return to_canonical_bytes(doc), doc
+    if parse:
+        try:
+            parsed = loads_strict(value)
+            if isinstance(parsed, dict):
+                doc["kind"] = EntryKind.JSON
+                doc["event"] = parsed
+                return doc
+        except (EventDecodeError, CanonicalEncodingError, RecursionError):
+            pass
+    doc["kind"] = EntryKind.RAW
+    doc["raw"] = _b64(value)
+    return doc
 
 
 def parse_entry(entry: bytes) -> dict[str, Any]:

@@ -8,6 +8,28 @@ from typing import Any
 _PHONE = re.compile(r"\+[1-9][0-9]{6,14}")
 _EMAIL = re.compile(r"[^@\s\"']+@[^@\s\"']+\.[^@\s\"']+")
 _ID_KEYS = frozenset({"national_id", "nationalid", "ssn", "tax_id", "passport_number"})
+_PERSONAL_KEYS = _ID_KEYS | frozenset(
+    {
+        "full_name",
+        "first_name",
+        "last_name",
+        "date_of_birth",
+        "lines",
+        "city",
+        "region",
+        "postal_code",
+        "contact_point",
+        "address",
+    }
+)
+
+
+def is_personal(key: str | None, value: str) -> bool:
+    """The one policy of what is personal data in the trail: a field named as such (names, national
+    ids, addresses, contact points), or any text holding a phone number or an e-mail address."""
+    if key is not None and key.lower() in _PERSONAL_KEYS:
+        return True
+    return bool(_PHONE.search(value) or _EMAIL.search(value))
 
 
 def mask_phone(number: str) -> str:
@@ -38,5 +60,8 @@ def mask(value: Any, key: str | None = None) -> Any:
     if isinstance(value, str):
         if key is not None and key.lower() in _ID_KEYS:
             return mask_identifier(value)
-        return mask_text(value)
+        masked = mask_text(value)
+        if masked == value and key is not None and key.lower() in _PERSONAL_KEYS:
+            return mask_identifier(value)  # names and addresses: the last two characters stay
+        return masked
     return value

@@ -22,6 +22,7 @@ from audit_service.domain.checkpoints import (
     body_digest,
     signature_valid,
 )
+from audit_service.domain.commitments import Openings, opening_problems
 from audit_service.domain.completeness import ChainSpan, Completeness
 from audit_service.domain.entries import EntryIndex, index_of, parse_entry
 from audit_service.domain.merkle import MerkleAccumulator, leaf_hash
@@ -41,6 +42,7 @@ class StoredEntry:
     hash: bytes
     index: EntryIndex | None = None
     redelivery_of: int | None = None  # as stored; checked where the row's columns are (index given)
+    openings: Openings | None = None  # of committed personal fields; None or {}: none given (masked)
 
 
 @dataclass(frozen=True)
@@ -72,6 +74,7 @@ class ChainVerifier:
         self._tree = MerkleAccumulator()
         self._first_seq: dict[str, int] = {}  # event id -> seq of its first entry in this chain
         self.redeliveries = 0
+        self.opened = 0  # personal fields whose opening was checked against the commitment
 
     def _broken(self, e: StoredEntry, reason: str) -> None:
         if self.first_break is None:
@@ -90,6 +93,10 @@ class ChainVerifier:
             self._broken(e, "content altered: the entry bytes do not hash to the recorded hash")
         else:
             self._check_columns(e, e.entry)
+            if e.openings:
+                self.opened += len(e.openings)
+                for problem in opening_problems(parse_entry(e.entry), e.openings):
+                    self._broken(e, f"personal data altered: {problem}")
         self._prev = e.hash
         self._last_offset = e.offset
         if self.first_offset is None:
