@@ -1,10 +1,13 @@
-"""Audit trail figures: ingest rate next to a plain aiokafka consumer on the same topic, and verification
-rate next to a plain SHA-256 loop over the same bytes. Prints figures and ratios; asserts no timings."""
+"""Audit trail figures: ingest rate next to a plain aiokafka consumer on the same topic, the same ingest
+with personal-data commitments next to it without them, verification rate next to a plain SHA-256 loop
+over the same bytes, checkpoint cost next to that loop, and consistency-proof checks next to Ed25519
+verifications. Prints figures and ratios; asserts no timings."""
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
+import os
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -14,8 +17,14 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from audit_service.application.commands import SignCheckpoint
+from audit_service.application.handlers import sign_checkpoint
 from audit_service.application.ingest import TrailWriter, replay
+from audit_service.application.ports import AuditEnvironment, AuditUnitOfWork
 from audit_service.application.verify import verify_trail
+from audit_service.domain.checkpoints import CheckpointSigner
+from audit_service.domain.commitments import SaltDeriver
+from audit_service.domain.merkle import consistency_proof, leaf_hash, root_of, verify_consistency
 from audit_service.main import MIGRATIONS
 from audit_service.settings import AuditServiceSettings
 from dcp_devstack.benchreport import record
@@ -25,6 +34,7 @@ from dcp_devstack.testing import drop_database, new_database
 from dcp_events import encode_event, new_event
 from dcp_events.catalogue.examples import EXAMPLES
 from dcp_platform import migrations
+from dcp_platform.clock import SystemClock
 
 pytestmark = pytest.mark.integration
 
@@ -35,7 +45,7 @@ TOPIC = "collections.contacts"
 async def test_bench_audit_ingest_and_verification(kafka_bootstrap: str, database_server_url: str) -> None:
     prefix = f"tb{uuid.uuid4().hex[:8]}."
     await create_topics_async(kafka_bootstrap, [prefix + t for t in catalogue_topics()])
-    payload = EXAMPLES["collections.contact.attempted.v2"]
+    payloads = [EXAMPLES["collections.contact.attempted.v2"], EXAMPLES["collections.case.opened.v1"]]
     t0 = datetime(2026, 12, 1, 15, 0, tzinfo=UTC)
     producer = AIOKafkaProducer(
         bootstrap_servers=kafka_bootstrap, enable_idempotence=True, acks="all", linger_ms=5
@@ -46,7 +56,7 @@ async def test_bench_audit_ingest_and_verification(kafka_bootstrap: str, databas
         for n in range(N):
             case = f"case-{n % 500}"
             event = new_event(
-                payload,
+                payloads[n % 2],
                 subject=case,
                 source="/bench",
                 actor="usr-alice",
@@ -75,32 +85,55 @@ async def test_bench_audit_ingest_and_verification(kafka_bootstrap: str, databas
     plain_seconds = time.perf_counter() - started
     await consumer.stop()
 
-    url = await new_database(database_server_url, "b_audit")
+    # The same records into four trails, alternating: personal data hashed in the clear, and committed
+    # to; the best of two runs of each.
+    urls = [await new_database(database_server_url, "b_audit") for _ in range(4)]
     settings = AuditServiceSettings(
-        service_database_url=url,
+        service_database_url=urls[-1],
         kafka_topic_prefix=prefix,
         audit_signing_key=None,
         kafka_bootstrap_servers=kafka_bootstrap,
     )
-    await asyncio.to_thread(migrations.upgrade, MIGRATIONS, settings.sqlalchemy_url)
-    pool = await asyncpg.create_pool(settings.trail_dsn, min_size=1, max_size=4)
+    pools = []
+    for url in urls:
+        each = settings.model_copy(update={"service_database_url": url})
+        await asyncio.to_thread(migrations.upgrade, MIGRATIONS, each.sqlalchemy_url)
+        pools.append(await asyncpg.create_pool(each.trail_dsn, min_size=1, max_size=4))
+    pool = pools[-1]
     try:
-        writer = TrailWriter(pool, topic_prefix=prefix)
-        started = time.perf_counter()
-        written = await replay(writer, kafka_bootstrap, [prefix + TOPIC])
-        ingest_seconds = time.perf_counter() - started
-        assert written == N
+        seconds: dict[str, float] = {}
+        salts = SaltDeriver(os.urandom(32))
+        for n, trail_pool in enumerate(pools):
+            name = "clear" if n % 2 == 0 else "committed"
+            writer = TrailWriter(
+                trail_pool, topic_prefix=prefix, salts=salts if name == "committed" else None
+            )
+            started = time.perf_counter()
+            written = await replay(writer, kafka_bootstrap, [prefix + TOPIC])
+            seconds[name] = min(seconds.get(name, float("inf")), time.perf_counter() - started)
+            assert written == N
+        ingest_seconds, clear_seconds = seconds["committed"], seconds["clear"]
 
         key = Ed25519PrivateKey.generate()
+        env = AuditEnvironment(CheckpointSigner(key), SystemClock())
+
+        async def sign() -> float:
+            started = time.perf_counter()
+            async with pool.acquire() as conn, conn.transaction():
+                await sign_checkpoint(SignCheckpoint(), AuditUnitOfWork(conn), env)
+            return time.perf_counter() - started
+
+        first_checkpoint_seconds = await sign()
+        result = None
         started = time.perf_counter()
         result = await verify_trail(pool, key.public_key())
         verify_seconds = time.perf_counter() - started
-        assert result.ok or result.checkpoints.checked == 0
+        assert result.ok, result.to_json()
         assert result.entries == N
 
         async with pool.acquire() as conn:
             rows = await conn.fetch(
-                "SELECT prev_hash, entry FROM audit_entries ORDER BY topic, partition, seq"
+                "SELECT prev_hash, entry, hash, partition FROM audit_entries ORDER BY topic, partition, seq"
             )
         pairs = [(bytes(r["prev_hash"]), bytes(r["entry"])) for r in rows]
         started = time.perf_counter()
@@ -108,22 +141,61 @@ async def test_bench_audit_ingest_and_verification(kafka_bootstrap: str, databas
             hashlib.sha256(prev + entry).digest()
         sha_seconds = time.perf_counter() - started
         mean_entry = sum(len(e) for _, e in pairs) / len(pairs)
-    finally:
-        await pool.close()
-        await drop_database(database_server_url, url)
 
-    plain_rate, ingest_rate = N / plain_seconds, N / ingest_seconds
+        # Consistency proofs between a checkpoint at half the chain and one at its end, checked by a
+        # monitor: each check is two signature verifications and O(log n) hashes per chain.
+        leaves = [leaf_hash(bytes(r["hash"])) for r in rows if r["partition"] == 0]
+        half = len(leaves) // 2
+        proof = consistency_proof(leaves, half)
+        old_root, new_root = root_of(leaves[:half]), root_of(leaves)
+        body = b"x" * 400
+        signature = key.sign(body)
+        checks = 2000
+        started = time.perf_counter()
+        for _ in range(checks):
+            assert verify_consistency(half, len(leaves), old_root, new_root, proof)
+            key.public_key().verify(signature, body)
+            key.public_key().verify(signature, body)
+        consistency_seconds = time.perf_counter() - started
+        started = time.perf_counter()
+        for _ in range(checks):
+            key.public_key().verify(signature, body)
+        ed25519_seconds = time.perf_counter() - started
+    finally:
+        for trail_pool in pools:
+            await trail_pool.close()
+        for url in urls:
+            await drop_database(database_server_url, url)
+
+    plain_rate, ingest_rate, clear_rate = N / plain_seconds, N / ingest_seconds, N / clear_seconds
     verify_rate, sha_rate = N / verify_seconds, N / sha_seconds
-    print(f"\naudit bench: {N} ContactAttempted records on 3 partitions, mean entry {mean_entry:.0f} bytes")
+    checkpoint_rate = N / first_checkpoint_seconds
+    consistency_rate, ed25519_rate = checks / consistency_seconds, checks / ed25519_seconds
+    print(
+        f"\naudit bench: {N} records on 3 partitions (half ContactAttempted, half CaseOpened with the "
+        f"debtor's personal data), mean entry {mean_entry:.0f} bytes"
+    )
     print(f"  plain aiokafka consume : {plain_rate:10.0f} records/s")
     print(
-        f"  trail ingest (hash+COPY+offset, one txn per partition batch): {ingest_rate:10.0f} entries/s"
-        f"  = {ingest_rate / plain_rate:.2f} x plain consume"
+        f"  trail ingest, personal data committed (hash+COPY+offset, one txn per partition batch): "
+        f"{ingest_rate:10.0f} entries/s  = {ingest_rate / plain_rate:.2f} x plain consume"
+    )
+    print(
+        f"  the same ingest, personal data in the clear: {clear_rate:10.0f} entries/s  "
+        f"(committed = {ingest_rate / clear_rate:.2f} x clear)"
     )
     print(f"  plain SHA-256 loop     : {sha_rate:10.0f} hashes/s")
     print(
         f"  /audit/verify (DB read, rehash, re-derive columns, Merkle): {verify_rate:10.0f} entries/s"
         f"  = {verify_rate / sha_rate:.3f} x plain SHA-256"
+    )
+    print(
+        f"  first checkpoint over {N} entries: {first_checkpoint_seconds * 1000:.0f} ms "
+        f"({checkpoint_rate:,.0f} entries/s = {checkpoint_rate / sha_rate:.3f} x plain SHA-256)"
+    )
+    print(
+        f"  consistency-proof checks ({half} -> {len(leaves)} entries, 2 signatures each): "
+        f"{consistency_rate:,.0f}/s = {consistency_rate / ed25519_rate:.2f} x one Ed25519 verification"
     )
     record(
         "audit ingest",
@@ -134,10 +206,34 @@ async def test_bench_audit_ingest_and_verification(kafka_bootstrap: str, databas
         met=ingest_rate / plain_rate >= 0.5,
     )
     record(
+        "audit ingest with commitments",
+        f"{ingest_rate:,.0f} entries/s",
+        goal=">= 0.9x",
+        anchor=f"the same ingest in the clear {clear_rate:,.0f}/s",
+        ratio=ingest_rate / clear_rate,
+        met=ingest_rate / clear_rate >= 0.9,
+    )
+    record(
         "verification",
         f"{verify_rate:,.0f} entries/s",
         goal=">= 0.3x",
         anchor=f"plain SHA-256 loop {sha_rate:,.0f}/s",
         ratio=verify_rate / sha_rate,
         met=verify_rate / sha_rate >= 0.3,
+    )
+    record(
+        "checkpoint (first, whole trail)",
+        f"{first_checkpoint_seconds * 1000:,.0f} ms for {N} entries",
+        goal="report",
+        anchor=f"plain SHA-256 loop {sha_rate:,.0f}/s",
+        ratio=checkpoint_rate / sha_rate,
+        met=None,
+    )
+    record(
+        "consistency-proof checks",
+        f"{consistency_rate:,.0f}/s",
+        goal="report",
+        anchor=f"one Ed25519 verification {ed25519_rate:,.0f}/s",
+        ratio=consistency_rate / ed25519_rate,
+        met=None,
     )

@@ -15,7 +15,11 @@ down_revision = "0003"
 
 def upgrade() -> None:
     op.execute("ALTER TABLE audit_entries ADD COLUMN openings bytea")
+    # An entry with its openings is a few KiB: kept inline and uncompressed up to a page (no TOAST
+    # compression on the ingest path; the bytes are mostly hashes, which do not compress anyway).
+    op.execute("ALTER TABLE audit_entries SET (toast_tuple_target = 8160)")
 
 
 def downgrade() -> None:
+    op.execute("ALTER TABLE audit_entries RESET (toast_tuple_target)")
     op.execute("ALTER TABLE audit_entries DROP COLUMN openings")

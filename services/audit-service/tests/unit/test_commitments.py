@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from audit_service.domain.chain import AuditChain, ChainId
-from audit_service.domain.commitments import COMMITMENT, SaltDeriver, opening_problems, unseal
+from audit_service.domain.commitments import COMMITMENT, SaltDeriver, opening_problems, salted, unseal
 from audit_service.domain.entries import RecordFacts, build_entry, index_of, parse_entry
 from audit_service.domain.verification import StoredEntry, verify_entries
 
@@ -47,7 +47,9 @@ def test_personal_fields_are_committed_and_the_rest_stays_readable() -> None:
         "/event/data/note",
     }
     assert unseal(parse_entry(entry), openings)["event"] == EVENT
-    assert opening_problems(parse_entry(entry), openings) == []
+    salt = SaltDeriver(b"k" * 32).for_record("collections.cases", 0, 7)
+    assert opening_problems(parse_entry(entry), salted(openings, salt)) == []
+    assert opening_problems(parse_entry(entry), salted(openings, lambda _: b"other salt"))
     assert index_of(doc).case_id == "case-1"
 
 
@@ -66,7 +68,7 @@ def test_an_altered_opening_is_caught_and_a_masked_export_verifies_completely() 
         entry, _, openings = build_entry(record(offset), salts)
         link = chain.extend(offset, entry)
         assert link is not None
-        stored.append((link, openings))
+        stored.append((link, salted(openings, salts.for_record("collections.cases", 0, offset))))
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
     key = Ed25519PrivateKey.generate().public_key()

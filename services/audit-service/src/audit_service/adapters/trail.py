@@ -74,7 +74,6 @@ class EntryRow:
             hash=self.hash,
             index=self.index,
             redelivery_of=self.redelivery_of,
-            openings=decode_openings(self.openings),
         )
 
 

@@ -17,6 +17,7 @@ from audit_service.api.deps import (
     EntryFilterDep,
     PoolDep,
     RevealsPii,
+    RuntimeDep,
 )
 from audit_service.api.views import CSV_COLUMNS, csv_row, export_line
 from dcp_platform.auth import require_roles
@@ -28,6 +29,7 @@ router = APIRouter(prefix="/audit", tags=["export"], dependencies=[Depends(requi
 async def export(
     reveal: RevealsPii,
     pool: PoolDep,
+    runtime: RuntimeDep,
     flt: EntryFilterDep,
     format: Literal["jsonl", "csv"] = "jsonl",
 ) -> StreamingResponse:
@@ -50,7 +52,9 @@ async def export(
             else:
                 chunk: list[str] = []
                 async for row in trail.stream_entries(conn, flt, chain_order=True):
-                    chunk.append(json.dumps(export_line(row, reveal=reveal), ensure_ascii=False))
+                    chunk.append(
+                        json.dumps(export_line(row, reveal=reveal, salts=runtime.salts), ensure_ascii=False)
+                    )
                     if len(chunk) >= 500:
                         yield ("\n".join(chunk) + "\n").encode()
                         chunk = []

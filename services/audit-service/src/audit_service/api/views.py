@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from audit_service.adapters.trail import EntryRow
+from audit_service.domain.commitments import SaltDeriver, decode_openings, salted
 from audit_service.domain.entries import EntryKind
 from audit_service.domain.masking import mask, mask_text
 
@@ -79,13 +80,15 @@ def entry_view(row: EntryRow, *, reveal: bool) -> dict[str, Any]:
     return view
 
 
-def export_line(row: EntryRow, *, reveal: bool) -> dict[str, Any]:
-    """One JSON Lines record: the view, plus the entry bytes the standalone verifier rehashes."""
+def export_line(row: EntryRow, *, reveal: bool, salts: SaltDeriver | None = None) -> dict[str, Any]:
+    """One JSON Lines record: the view, plus the entry bytes the standalone verifier rehashes, and (for
+    a role that may see personal data) the openings of its committed fields, with their salts."""
     line = entry_view(row, reveal=reveal)
     # The entry bytes hold personal data only as commitments: everyone gets them, and they rehash.
     line["entry"] = base64.b64encode(row.entry).decode("ascii")
-    if reveal and row.openings:
-        line["openings"] = json.loads(row.openings)
+    if reveal and row.openings and salts is not None:
+        salt = salts.for_record(row.topic, row.partition, row.offset)
+        line["openings"] = salted(decode_openings(row.openings), salt)
     return line
 
 

@@ -69,6 +69,7 @@ class AuditRuntime(Lifecycle):
         self.settings = settings
         self.clock = clock
         self.signer = load_signer(settings)
+        self.salts = load_salts(settings)
         self.previous_signer = load_previous_signer(settings)
         self.trusted_keys = [
             *trusted_public_keys(settings),
@@ -82,7 +83,7 @@ class AuditRuntime(Lifecycle):
             group_id=group_id(settings),
             topic_prefix=settings.kafka_topic_prefix,
             batch_size=settings.audit_ingest_batch_size,
-            salts=load_salts(settings),
+            salts=self.salts,
         )
         self.consumers: list[TrailIngestor] = [self.ingestor]
         self.checkpointer: Checkpointer | None = None

@@ -5,7 +5,7 @@ see personal data gets) still rehashes completely, and one with them proves ever
 
 What is personal is the masking policy's (`masking.is_personal`): names, national ids, phone numbers,
 e-mail and postal addresses, contact points, and any text holding a phone number or e-mail address.
-Salts are derived (HMAC-SHA256 under the service's commitment key) from the record's coordinates and
+Salts are derived (keyed BLAKE2b under the service's commitment key) from the record's coordinates, then
 the field's path, so a rebuild from Kafka commits identically and the chain heads come out the same;
 without the key nobody can test a guessed value against a commitment.
 """
@@ -14,23 +14,25 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import hmac
 import json
 from collections.abc import Callable
 from typing import Any, Final
 
 from audit_service.domain.masking import is_personal
-from dcp_events.canonical import to_canonical_bytes
 
 COMMITMENT: Final = "$pii"
-"""A committed field is the object {"$pii": "<hex SHA-256 of salt || canonical JSON of the value>"}."""
+"""A committed field is the object {"$pii": "<base64 SHA-256 of salt || the value's UTF-8 bytes>"}."""
 
-Openings = dict[str, list[Any]]
-"""JSON pointer of a committed field -> [salt (base64), value]."""
+Openings = dict[str, str]
+"""JSON pointer of a committed field -> its value: what is kept beside the entry (the salts are derived)."""
+
+SaltedOpenings = dict[str, list[str]]
+"""JSON pointer of a committed field -> [salt (base64), value]: what an export carries to be checked."""
 
 
-def commitment(salt: bytes, value: Any) -> str:
-    return hashlib.sha256(salt + to_canonical_bytes(value)).hexdigest()
+def commitment(salt: bytes, value: str) -> str:
+    """Base64 of SHA-256 of the salt then the value's UTF-8 bytes (every committed value is a string)."""
+    return base64.b64encode(hashlib.sha256(salt + value.encode("utf-8")).digest()).decode("ascii")
 
 
 def is_commitment(node: object) -> bool:
@@ -47,37 +49,55 @@ class SaltDeriver:
         return "SaltDeriver(***)"
 
     def for_record(self, topic: str, partition: int, offset: int) -> Callable[[str], bytes]:
-        prefix = f"{topic}/{partition}/{offset}".encode()
-        return lambda path: hmac.new(self._key, prefix + path.encode(), hashlib.sha256).digest()[:16]
+        """The salt of each field of one record: a secret per record (keyed BLAKE2b, a PRF, of its
+        coordinates) followed by the field's path and a NUL byte."""
+        secret = hashlib.blake2b(
+            f"{topic}/{partition}/{offset}".encode(), key=self._key, digest_size=16
+        ).digest()
+        return lambda path: secret + path.encode() + b"\0"
 
 
 def _pointer_part(part: str | int) -> str:
-    return str(part).replace("~", "~0").replace("/", "~1")
+    text = str(part)
+    return text.replace("~", "~0").replace("/", "~1") if "~" in text or "/" in text else text
 
 
 def seal(
     node: Any, salt: Callable[[str], bytes], path: str = "", key: str | None = None
 ) -> tuple[Any, Openings]:
-    """`node` with each personal value replaced by its commitment, and the openings."""
+    """`node` with each personal value replaced by its commitment, and the openings. Containers are
+    sealed in place (the ingest hands over a freshly parsed document); a bare string is returned
+    committed. One pass, paths built only where a field is committed or a container entered."""
     openings: Openings = {}
+    if isinstance(node, str):
+        return (commit(node, salt, path, openings) if is_personal(key, node) else node), openings
+    stack: list[tuple[Any, str, str | None]] = [(node, path, key)]
+    # A hot loop on the ingest path: exact type checks (JSON from the parser has no subclasses).
+    while stack:
+        container, at, name = stack.pop()
+        if type(container) is dict:
+            for k, v in container.items():
+                kind = type(v)
+                if kind is str:
+                    if is_personal(k, v):
+                        container[k] = commit(v, salt, f"{at}/{_pointer_part(k)}", openings)
+                elif kind is dict or kind is list:
+                    stack.append((v, f"{at}/{_pointer_part(k)}", k))
+        elif type(container) is list:
+            for i, v in enumerate(container):
+                kind = type(v)
+                if kind is str:
+                    if is_personal(name, v):
+                        container[i] = commit(v, salt, f"{at}/{i}", openings)
+                elif kind is dict or kind is list:
+                    stack.append((v, f"{at}/{i}", name))
+    return node, openings
 
-    def walk(value: Any, here: str, name: str | None) -> Any:
-        if isinstance(value, dict):
-            return {k: walk(v, f"{here}/{_pointer_part(k)}", k) for k, v in value.items()}
-        if isinstance(value, list):
-            return [walk(v, f"{here}/{i}", name) for i, v in enumerate(value)]
-        if isinstance(value, str) and is_personal(name, value):
-            return commit(value, salt, here, openings)
-        return value
 
-    return walk(node, path, key), openings
-
-
-def commit(value: Any, salt: Callable[[str], bytes], path: str, openings: Openings) -> dict[str, str]:
+def commit(value: str, salt: Callable[[str], bytes], path: str, openings: Openings) -> dict[str, str]:
     """The commitment to `value` at `path` (whatever it holds), its opening added to `openings`."""
-    s = salt(path)
-    openings[path] = [base64.b64encode(s).decode("ascii"), value]
-    return {COMMITMENT: commitment(s, value)}
+    openings[path] = value
+    return {COMMITMENT: commitment(salt(path), value)}
 
 
 def unseal(node: Any, openings: Openings, path: str = "") -> Any:
@@ -85,8 +105,7 @@ def unseal(node: Any, openings: Openings, path: str = "") -> Any:
 
     def walk(value: Any, here: str) -> Any:
         if is_commitment(value):
-            opened = openings.get(here)
-            return opened[1] if opened is not None else value
+            return openings.get(here, value)
         if isinstance(value, dict):
             return {k: walk(v, f"{here}/{_pointer_part(k)}") for k, v in value.items()}
         if isinstance(value, list):
@@ -114,7 +133,7 @@ def commitments_in(node: Any, path: str = "") -> dict[str, str]:
     return found
 
 
-def opening_problems(doc: dict[str, Any], openings: Openings) -> list[str]:
+def opening_problems(doc: dict[str, Any], openings: SaltedOpenings) -> list[str]:
     """Each opening must open a commitment of the entry (the value and salt hash to it)."""
     committed = commitments_in(doc)
     problems = []
@@ -127,8 +146,13 @@ def opening_problems(doc: dict[str, Any], openings: Openings) -> list[str]:
     return problems
 
 
+def salted(openings: Openings, salt: Callable[[str], bytes]) -> SaltedOpenings:
+    """The openings with their salts, as an export carries them."""
+    return {p: [base64.b64encode(salt(p)).decode("ascii"), v] for p, v in sorted(openings.items())}
+
+
 def encode_openings(openings: Openings) -> bytes | None:
-    return json.dumps(openings, sort_keys=True, ensure_ascii=False).encode() if openings else None
+    return json.dumps(openings, ensure_ascii=False, separators=(",", ":")).encode() if openings else None
 
 
 def decode_openings(raw: bytes | None) -> Openings:

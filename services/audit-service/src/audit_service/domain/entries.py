@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from typing import Any, Final
 
 from audit_service.domain.commitments import Openings, SaltDeriver, commit, seal
-from audit_service.domain.masking import is_personal
+from audit_service.domain.masking import is_personal, may_hold_personal
 from dcp_events.canonical import loads_strict, to_canonical_bytes
 from dcp_events.errors import CanonicalEncodingError, EventDecodeError
 
@@ -61,21 +61,21 @@ def build_entry(
     salt = salts.for_record(record.topic, record.partition, record.offset) if salts is not None else None
     doc = _document(record, parse=True)
     try:
-        return _finished(doc, salt)
+        return _finished(doc, salt, record.value or b"")
     except (CanonicalEncodingError, RecursionError):  # JSON that canonical JSON cannot hold: kept raw
-        return _finished(_document(record, parse=False), salt)
+        return _finished(_document(record, parse=False), salt, record.value or b"")
 
 
 def _finished(
-    doc: dict[str, Any], salt: Callable[[str], bytes] | None
+    doc: dict[str, Any], salt: Callable[[str], bytes] | None, raw: bytes
 ) -> tuple[bytes, dict[str, Any], Openings]:
     openings: Openings = {}
     if salt is not None:
-        doc, openings = _sealed(doc, salt)
+        doc, openings = _sealed(doc, salt, raw)
     return to_canonical_bytes(doc), doc, openings
 
 
-def _sealed(doc: dict[str, Any], salt: Callable[[str], bytes]) -> tuple[dict[str, Any], Openings]:
+def _sealed(doc: dict[str, Any], salt: Callable[[str], bytes], raw: bytes) -> tuple[dict[str, Any], Openings]:
     openings: Openings = {}
     headers = []
     for i, (name, value) in enumerate(doc["headers"]):
@@ -84,10 +84,13 @@ def _sealed(doc: dict[str, Any], salt: Callable[[str], bytes]) -> tuple[dict[str
         else:
             headers.append([name, value])
     doc = {**doc, "headers": headers, "format": ENTRY_FORMAT}
-    if doc["kind"] == EntryKind.JSON and isinstance(doc["event"].get("data"), dict | list):
-        data, opened = seal(doc["event"]["data"], salt, "/event/data")
+    if (
+        doc["kind"] == EntryKind.JSON
+        and isinstance(doc["event"].get("data"), dict | list)
+        and may_hold_personal(raw)
+    ):
+        _, opened = seal(doc["event"]["data"], salt, "/event/data")  # in place: the document is ours
         openings.update(opened)
-        doc["event"] = {**doc["event"], "data": data}
     elif doc["kind"] == EntryKind.RAW and is_personal(
         None, base64.b64decode(doc["raw"]).decode("utf-8", errors="replace")
     ):

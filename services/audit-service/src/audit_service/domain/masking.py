@@ -27,9 +27,11 @@ _PERSONAL_KEYS = _ID_KEYS | frozenset(
 def is_personal(key: str | None, value: str) -> bool:
     """The one policy of what is personal data in the trail: a field named as such (names, national
     ids, addresses, contact points), or any text holding a phone number or an e-mail address."""
-    if key is not None and key.lower() in _PERSONAL_KEYS:
+    if key in _PERSONAL_KEYS or (key is not None and not key.islower() and key.lower() in _PERSONAL_KEYS):
         return True
-    return bool(_PHONE.search(value) or _EMAIL.search(value))
+    return ("+" in value and _PHONE.search(value) is not None) or (
+        "@" in value and _EMAIL.search(value) is not None
+    )
 
 
 def mask_phone(number: str) -> str:
@@ -65,3 +67,13 @@ def mask(value: Any, key: str | None = None) -> Any:
             return mask_identifier(value)  # names and addresses: the last two characters stay
         return masked
     return value
+
+
+_PERSONAL_MARKERS = (b"+", b"@", b"\\u", *(f'"{k}"'.encode() for k in sorted(_PERSONAL_KEYS)))
+
+
+def may_hold_personal(raw: bytes) -> bool:
+    """False only when a JSON text certainly holds no personal data by `is_personal` (no field named
+    as personal, no `+` or `@`, no escape that could spell them): such an event need not be walked."""
+    lowered = raw.lower()
+    return any(marker in lowered for marker in _PERSONAL_MARKERS)

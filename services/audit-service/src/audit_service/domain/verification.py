@@ -22,7 +22,7 @@ from audit_service.domain.checkpoints import (
     body_digest,
     signature_valid,
 )
-from audit_service.domain.commitments import Openings, opening_problems
+from audit_service.domain.commitments import SaltedOpenings, opening_problems
 from audit_service.domain.completeness import ChainSpan, Completeness
 from audit_service.domain.entries import EntryIndex, index_of, parse_entry
 from audit_service.domain.merkle import MerkleAccumulator, leaf_hash
@@ -42,7 +42,7 @@ class StoredEntry:
     hash: bytes
     index: EntryIndex | None = None
     redelivery_of: int | None = None  # as stored; checked where the row's columns are (index given)
-    openings: Openings | None = None  # of committed personal fields; None or {}: none given (masked)
+    openings: SaltedOpenings | None = None  # of committed personal fields; None or {}: none (masked)
 
 
 @dataclass(frozen=True)
