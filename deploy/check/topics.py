@@ -28,6 +28,9 @@ def check_topics(
     report: Report,
 ) -> None:
     expected = {prefix + t: dlq for t, dlq in catalogue_topics().items()}
+    # The audit service's signed checkpoints: kept forever like the catalogue's topics (auditors read
+    # every checkpoint from it; docs/operations.md).
+    expected[prefix + "audit.checkpoints"] = False
     for name in sorted(set(expected) - set(topics)):
         report.fail(f"overlay {overlay}", f"catalogue topic {name} has no KafkaTopic")
     for name in sorted(set(topics) - set(expected)):
