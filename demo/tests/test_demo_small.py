@@ -97,6 +97,12 @@ def test_the_auditor_finds_nothing_and_the_trail_verifies_against_signed_checkpo
     assert s.verified
     assert "audit findings: 0" in text
     assert "trail verification (GET /audit/verify): passed" in text
+    # the newest checkpoint left the database, and the trail holds everything Kafka holds
+    published = s.verification["checkpoints"]["published"]
+    assert published["compared"] and published["latest"] == s.checkpoint["seq"]
+    assert f"newest checkpoint: seq {s.checkpoint['seq']}, " in text
+    assert s.verification["kafka"]["compared"] and s.verification["kafka"]["problems"] == []
+    assert "completeness against Kafka: compared, problems: none" in text
 
 
 def test_payment_service_and_case_service_agree_on_every_payment(demo_run: tuple[DemoResult, str]) -> None:

@@ -6,7 +6,7 @@ import asyncio
 import time
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from rich.console import Console
@@ -48,6 +48,7 @@ class Summary:
     findings: list[dict[str, Any]] = field(default_factory=list)
     attempts_checked: int = 0
     checkpoint: dict[str, Any] = field(default_factory=dict)
+    verified_at: datetime | None = None  # the platform's clock when the trail was verified
     verification: dict[str, Any] = field(default_factory=dict)
     divergences: list[dict[str, Any]] = field(default_factory=list)
     payments_compared: int = 0
@@ -109,6 +110,7 @@ async def collect(api: Api, op: Operation) -> Summary:
     # Signing a checkpoint is an operator's act (admin); auditors only read and verify.
     created = await api.call("audit", "POST", "/audit/checkpoints", role="admin", subject="demo-operator")
     s.checkpoint = created.json() if created.status_code in (200, 201) else {"error": created.text[:300]}
+    s.verified_at = op.now
     s.verification = await api.ok("audit", "GET", "/audit/verify", **auditor)
     # Payment-service's payments against case-service's bookings, once what is in flight has arrived.
     deadline = time.monotonic() + 60
@@ -252,6 +254,24 @@ def render(console: Console, op: Operation, s: Summary, urls: dict[str, str], wa
         f"{checks.get('checked')} signed checkpoints checked "
         f"(latest tree size {checks.get('latest_tree_size')}), "
         f"problems: {checks.get('problems') or 'none'}"
+    )
+    published: dict[str, Any] = checks.get("published") or {}
+    created_at = signed.get("created_at")
+    age = (
+        f"{(s.verified_at - datetime.fromisoformat(created_at)).total_seconds():.0f} s old at verification"
+        if created_at and s.verified_at is not None
+        else "age unknown"
+    )
+    console.print(
+        f"newest checkpoint: seq {checks.get('latest')}, {age}; in the checkpoint topic "
+        f"audit.checkpoints: seq {published.get('latest') if published.get('compared') else 'not read'}"
+    )
+    kafka: dict[str, Any] = v.get("kafka") or {}
+    colour = "green" if kafka.get("compared") and not kafka.get("problems") else "red"
+    console.print(
+        f"[{colour}]completeness against Kafka: "
+        f"{'compared' if kafka.get('compared') else 'NOT compared (Kafka unreachable)'}[/], "
+        f"problems: {kafka.get('problems') or 'none'}, records not recorded yet (lag): {kafka.get('behind')}"
     )
     colour = "green" if not s.divergences else "red"
     console.print(
