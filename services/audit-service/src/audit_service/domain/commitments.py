@@ -51,10 +51,16 @@ class SaltDeriver:
     def for_record(self, topic: str, partition: int, offset: int) -> Callable[[str], bytes]:
         """The salt of each field of one record: a secret per record (keyed BLAKE2b, a PRF, of its
         coordinates) followed by the field's path and a NUL byte."""
-        secret = hashlib.blake2b(
-            f"{topic}/{partition}/{offset}".encode(), key=self._key, digest_size=16
-        ).digest()
-        return lambda path: secret + path.encode() + b"\0"
+        key, secret = self._key, b""
+
+        def salt(path: str) -> bytes:
+            nonlocal secret
+            if not secret:  # most records commit nothing: derived on first use
+                coordinates = f"{topic}/{partition}/{offset}".encode()
+                secret = hashlib.blake2b(coordinates, key=key, digest_size=16).digest()
+            return secret + path.encode() + b"\0"
+
+        return salt
 
 
 def _pointer_part(part: str | int) -> str:
@@ -63,12 +69,18 @@ def _pointer_part(part: str | int) -> str:
 
 
 def seal(
-    node: Any, salt: Callable[[str], bytes], path: str = "", key: str | None = None
+    node: Any,
+    salt: Callable[[str], bytes],
+    path: str = "",
+    key: str | None = None,
+    *,
+    openings: Openings | None = None,
 ) -> tuple[Any, Openings]:
     """`node` with each personal value replaced by its commitment, and the openings. Containers are
     sealed in place (the ingest hands over a freshly parsed document); a bare string is returned
     committed. One pass, paths built only where a field is committed or a container entered."""
-    openings: Openings = {}
+    if openings is None:
+        openings = {}
     if isinstance(node, str):
         return (commit(node, salt, path, openings) if is_personal(key, node) else node), openings
     stack: list[tuple[Any, str, str | None]] = [(node, path, key)]

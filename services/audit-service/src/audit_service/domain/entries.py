@@ -76,22 +76,17 @@ def _finished(
 
 
 def _sealed(doc: dict[str, Any], salt: Callable[[str], bytes], raw: bytes) -> tuple[dict[str, Any], Openings]:
+    """The document (changed in place: it is the ingest's own) with its personal fields committed."""
     openings: Openings = {}
-    headers = []
-    for i, (name, value) in enumerate(doc["headers"]):
-        if is_personal(None, base64.b64decode(value).decode("utf-8", errors="replace")):
-            headers.append([name, commit(value, salt, f"/headers/{i}/1", openings)])
-        else:
-            headers.append([name, value])
-    doc = {**doc, "headers": headers, "format": ENTRY_FORMAT}
-    if (
-        doc["kind"] == EntryKind.JSON
-        and isinstance(doc["event"].get("data"), dict | list)
-        and may_hold_personal(raw)
-    ):
-        _, opened = seal(doc["event"]["data"], salt, "/event/data")  # in place: the document is ours
-        openings.update(opened)
-    elif doc["kind"] == EntryKind.RAW and is_personal(
+    doc["format"] = ENTRY_FORMAT
+    for i, header in enumerate(doc["headers"]):
+        if is_personal(None, base64.b64decode(header[1]).decode("utf-8", errors="replace")):
+            doc["headers"][i] = [header[0], commit(header[1], salt, f"/headers/{i}/1", openings)]
+    kind = doc["kind"]
+    if kind == EntryKind.JSON:
+        if isinstance(doc["event"].get("data"), dict | list) and may_hold_personal(raw):
+            seal(doc["event"]["data"], salt, "/event/data", openings=openings)
+    elif kind == EntryKind.RAW and is_personal(
         None, base64.b64decode(doc["raw"]).decode("utf-8", errors="replace")
     ):
         doc["raw"] = commit(doc["raw"], salt, "/raw", openings)

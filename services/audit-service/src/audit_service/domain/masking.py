@@ -69,11 +69,16 @@ def mask(value: Any, key: str | None = None) -> Any:
     return value
 
 
-_PERSONAL_MARKERS = (b"+", b"@", b"\\u", *(f'"{k}"'.encode() for k in sorted(_PERSONAL_KEYS)))
+_PERSONAL_FIELD = re.compile(
+    rb'"(?:' + b"|".join(re.escape(k.encode()) for k in sorted(_PERSONAL_KEYS)) + rb')"\s*:\s*["\[{]'
+)
 
 
 def may_hold_personal(raw: bytes) -> bool:
-    """False only when a JSON text certainly holds no personal data by `is_personal` (no field named
-    as personal, no `+` or `@`, no escape that could spell them): such an event need not be walked."""
-    lowered = raw.lower()
-    return any(marker in lowered for marker in _PERSONAL_MARKERS)
+    """False only when a JSON text certainly holds no personal data by `is_personal`: no field named as
+    personal (in any case) with a text, list or object value, no `+` or `@`, no escape that could spell
+    them. Such an event need not be walked (most events: a contact outcome with no contact point, a
+    payment)."""
+    if b"+" in raw or b"@" in raw or b"\\u" in raw:
+        return True
+    return _PERSONAL_FIELD.search(raw.lower()) is not None
