@@ -119,11 +119,13 @@ def audit_settings(
     """The audit service's test settings, still to be given the database, bootstrap and topic prefix."""
     return functools.partial(
         AuditServiceSettings,
-        audit_signing_key=private_key_pem(key).decode(),
-        audit_commitment_key=commitment_key(key),
-        audit_checkpoint_interval_seconds=0,
-        audit_ingest_batch_size=batch_size,
-        **overrides,
+        **{
+            "audit_signing_key": private_key_pem(key).decode(),
+            "audit_commitment_key": commitment_key(key),
+            "audit_checkpoint_interval_seconds": 0,
+            "audit_ingest_batch_size": batch_size,
+            **overrides,
+        },
     )
 
 

@@ -589,3 +589,65 @@ async def test_a_rotated_signing_key_is_announced_by_the_old_one_and_followed_of
         key_id_of(old_key.public_key()),
         key_id_of(new_key.public_key()),
     }
+
+
+async def test_checkpoints_are_signed_after_every_n_entries_and_refreshed_on_the_interval(
+    kafka_bootstrap: str, database_server_url: str, tmp_path: Path
+) -> None:
+    """No POST: 5 new entries sign a checkpoint; with nothing new, the schedule still signs a fresh
+    one every interval (its age is what tells a verifier the signer is alive)."""
+    key = Ed25519PrivateKey.generate()
+    settings = audit_settings(key, audit_checkpoint_every_entries=5)
+    async with service_under_test(
+        create_app,
+        settings,
+        MIGRATIONS,
+        database_server_url=database_server_url,
+        kafka_bootstrap=kafka_bootstrap,
+        base_url="http://audit",
+        ready=ingestor_assigned,
+        database_prefix="t_audit",
+        topic_prefix="ta",
+    ) as running:
+        audit = AuditUnderTest(
+            running.client,
+            running.app.state.audit,
+            running.settings,
+            running.database_url,
+            running.topic_prefix,
+            kafka_bootstrap,
+            key,
+            running.producer,
+        )
+        for n in range(4):
+            await audit.publish(attempt(n), "case-n", T0 + timedelta(minutes=n))
+        await audit.wait_for_entries(4)
+        assert (await audit.get("/audit/checkpoints")).json()["checkpoints"] == []
+        await audit.publish(attempt(4), "case-n", T0 + timedelta(minutes=4))
+
+        async def signed(count: int) -> list[dict[str, Any]]:
+            items: list[dict[str, Any]] = (await audit.get("/audit/checkpoints")).json()["checkpoints"]
+            assert len(items) >= count
+            return items
+
+        [first] = await eventually(
+            functools.partial(signed, 1), 30, "a checkpoint after 5 entries", retry_on=(AssertionError,)
+        )
+        assert first["signed"]["tree_size"] == 5
+        published = await read_published(audit.bootstrap, audit.prefix + "audit.checkpoints")
+        assert sorted(published.checkpoints) == [1]
+
+        # a second replica on the same trail, signing on a short interval: fresh checkpoints though
+        # nothing changed
+        manager, client, _, _ = await start_service(
+            kafka_bootstrap, audit.database_url, audit.prefix, key, audit_checkpoint_interval_seconds=0.5
+        )
+        try:
+
+            async def refreshed() -> bool:
+                items = (await client.get("/audit/checkpoints", headers=AUDITOR)).json()["checkpoints"]
+                return len(items) >= 3 and items[-1]["signed"]["tree_size"] == 5
+
+            await eventually(refreshed, 30, "fresh checkpoints over an unchanged trail")
+        finally:
+            await manager.aclose()
