@@ -3,7 +3,7 @@ the rule text of each pack (COMPLIANCE.md)."""
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -22,6 +22,7 @@ from dcp_compliance import (
     UnknownJurisdiction,
     Verdict,
     available_packs,
+    channel_options,
     check_promise,
     decide,
     decide_case,
@@ -355,3 +356,22 @@ def test_a_pack_that_leaves_a_hold_type_unblocked_does_not_load(tmp_path: Path) 
     misnamed.write_text(source)
     with pytest.raises(PackError, match="does not match"):
         load_pack_file(misnamed)
+
+
+@pytest.mark.parametrize("jurisdiction", sorted(ZONES))
+def test_a_hold_to_the_end_of_the_calendar_means_not_before_it_ends_never_an_overflow(
+    jurisdiction: str,
+) -> None:
+    far = datetime(9999, 12, 31, 23, 59, tzinfo=UTC)
+    for hold_type in HoldType:
+        case = facts(
+            jurisdiction,
+            holds=(
+                Hold(hold_id="h", hold_type=hold_type, placed_at=utc("2026-06-01 00:00"), expires_at=far),
+            ),
+        )
+        decision = run(jurisdiction, NOON[jurisdiction], case=case)
+        assert decision.allowed is False
+        assert decision.next_allowed_at in (None, far), (hold_type, decision)
+        options = channel_options(load_pack(jurisdiction), case, [], NOON[jurisdiction])
+        assert all(not d.allowed for d in options.values())

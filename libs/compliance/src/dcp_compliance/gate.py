@@ -147,7 +147,12 @@ def _earliest_allowed(
     for _ in range(_MAX_STEPS):
         if candidate is None:
             return None
-        blocker = _first_refusal(pack, Evaluation(facts, entries, proposed, candidate))
+        try:
+            blocker = _first_refusal(pack, Evaluation(facts, entries, proposed, candidate))
+        except OverflowError:
+            # A lift time at the end of the calendar (a hold to 9999-12-31): the windows after it cannot
+            # be computed, and need not be. The answer is "not before then".
+            return candidate
         if blocker is None:
             return candidate
         if blocker.next_at is None:

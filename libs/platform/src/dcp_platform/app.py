@@ -25,7 +25,13 @@ from dcp_platform.context import (
     set_service_name,
 )
 from dcp_platform.logging import configure_logging
-from dcp_platform.problems import Conflict, install_problem_handlers, internal_error_response
+from dcp_platform.problems import (
+    BadRequest,
+    Conflict,
+    install_problem_handlers,
+    internal_error_response,
+    problem_response,
+)
 from dcp_platform.settings import ServiceSettings
 
 LifespanHook = Callable[[FastAPI], AbstractAsyncContextManager[None]]
@@ -33,6 +39,15 @@ LifespanHook = Callable[[FastAPI], AbstractAsyncContextManager[None]]
 
 _QUIET_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
 _log = structlog.get_logger("dcp_platform.http")
+
+
+def _refused_characters(scope: Scope) -> str | None:
+    """The input policy's characters no value may hold, checked in the path and query string before
+    any route runs: NUL (PostgreSQL text cannot store it; a filter holding one would fail mid-stream)."""
+    query = scope.get("query_string", b"")
+    if b"%00" in query or b"\x00" in query or "\x00" in scope.get("path", ""):
+        return "NUL characters are not accepted in paths or query parameters"
+    return None
 
 
 class RequestContextMiddleware:
@@ -68,6 +83,10 @@ class RequestContextMiddleware:
                 await send(message)
 
             try:
+                refused = _refused_characters(scope)
+                if refused is not None:
+                    await problem_response(BadRequest(refused))(scope, receive, send_with_context)
+                    return
                 await self.app(scope, receive, send_with_context)
             except Exception:
                 _log.exception("unhandled exception", method=scope["method"], path=scope["path"])

@@ -183,6 +183,22 @@ async def _handle_validation(request: Request, exc: Exception) -> Response:
     return problem_response(problem, request)
 
 
+async def _handle_model_validation(request: Request, exc: Exception) -> Response:
+    """A value the API schema admitted but an event (or other) model refuses inside the handler: the
+    client's input all the same, so 422 with the model's reasons, never a 500. Logged, so the API schema
+    gets the bound it lacks."""
+    from pydantic import ValidationError
+
+    assert isinstance(exc, ValidationError)
+    errors = [
+        {"loc": list(err.get("loc", ())), "msg": err.get("msg", ""), "type": err.get("type", "")}
+        for err in exc.errors(include_url=False, include_input=False)
+    ]
+    _log.warning("a model refused a value the API schema admitted", path=request.url.path, model=exc.title)
+    problem = ValidationProblem(f"A value is not acceptable for {exc.title}.", errors=errors)
+    return problem_response(problem, request)
+
+
 async def _handle_http_exception(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
     try:
@@ -274,6 +290,7 @@ async def _handle_database_error(request: Request, exc: Exception) -> Response:
 
 def install_problem_handlers(app: FastAPI) -> None:
     import asyncpg
+    from pydantic import ValidationError
     from sqlalchemy.exc import DBAPIError
 
     app.add_exception_handler(DBAPIError, _handle_database_error)
@@ -283,5 +300,6 @@ def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(Problem, _handle_problem)
     app.add_exception_handler(DomainError, _handle_domain_error)
     app.add_exception_handler(RequestValidationError, _handle_validation)
+    app.add_exception_handler(ValidationError, _handle_model_validation)
     app.add_exception_handler(StarletteHTTPException, _handle_http_exception)
     app.add_exception_handler(Exception, _handle_unexpected)

@@ -85,3 +85,37 @@ async def test_metrics_use_route_templates(build_client: Callable[..., httpx.Asy
     text = (await client.get("/metrics")).text
     assert 'route="/cases/{case_id}"' in text
     assert "c-123" not in text
+
+
+async def test_nul_in_a_path_or_query_is_a_400_problem_before_any_route(
+    build_client: Callable[..., httpx.AsyncClient],
+) -> None:
+    """A filter holding NUL used to start a 200 stream that the database then broke; now no route runs."""
+    from pydantic import BaseModel
+
+    reached: list[str] = []
+    router = APIRouter()
+
+    @router.get("/things")
+    async def things(actor: str | None = None) -> dict[str, str]:
+        reached.append(actor or "")
+        return {"actor": actor or ""}
+
+    class Body(BaseModel):
+        amount: int
+
+    @router.post("/strict")
+    async def strict() -> dict[str, int]:
+        return {"amount": Body.model_validate({"amount": "many"}).amount}  # a model refusing a value
+
+    client = build_client(router)
+    for url in ("/things?actor=%00", "/things?actor=a%00b", "/things/%00"):
+        response = await client.get(url)
+        assert response.status_code == 400, url
+        assert response.headers["content-type"].startswith("application/problem+json")
+        assert response.json()["type"] == "https://errors.dcp.example/bad-request"
+    assert reached == []
+    assert (await client.get("/things?actor=alice")).json() == {"actor": "alice"}
+    refused = await client.post("/strict")
+    assert refused.status_code == 422 and refused.json()["type"] == "https://errors.dcp.example/validation"
+    assert refused.json()["errors"][0]["loc"] == ["amount"]

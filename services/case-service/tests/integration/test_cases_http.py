@@ -248,3 +248,21 @@ async def test_listing_filters_and_pages_with_a_cursor(harness: CaseHarness) -> 
         )
     ).json()
     assert none["items"] == []
+
+
+async def test_values_the_event_models_refuse_are_422_problems_not_500s(harness: CaseHarness) -> None:
+    """An empty note or evidence reference passes the request schema's bounds but not the event's:
+    the answer is a 422 problem naming the field, and nothing is recorded."""
+    case_id = await open_case(harness, "EMPTY-1")
+    for path, body in (
+        (f"/cases/{case_id}/holds", {"hold_type": "dispute", "evidence_ref": ""}),
+        (f"/cases/{case_id}/close", {"reason": "recalled", "note": ""}),
+    ):
+        response = await harness.client.post(path, json=body, headers=SUPERVISOR)
+        assert response.status_code == 422, (path, response.status_code, response.text)
+        assert response.headers["content-type"].startswith("application/problem+json")
+        problem = response.json()
+        assert problem["type"] == "https://errors.dcp.example/validation"
+        assert any(("evidence_ref" in e["loc"]) or ("note" in e["loc"]) for e in problem["errors"]), problem
+    view = (await harness.client.get(f"/cases/{case_id}", headers=SUPERVISOR)).json()
+    assert view["status"] != "closed" and view["active_holds"] == 0

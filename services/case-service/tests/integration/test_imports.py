@@ -90,3 +90,31 @@ async def test_an_import_without_a_known_format_is_refused(harness: CaseHarness)
         "/imports", content=b"a,b", headers={**SUPERVISOR, "Content-Type": "application/octet-stream"}
     )
     assert response.status_code == 400
+
+
+async def test_a_row_nested_too_deeply_or_with_a_duplicate_key_is_rejected_and_the_import_goes_on(
+    harness: CaseHarness,
+) -> None:
+    good = {
+        "creditor_id": "imp-bank",
+        "account_reference": "DEEP-1",
+        "product": "overdraft",
+        "debtor_id": "dd1",
+        "full_name": "Grace Hopper",
+        "language": "en-US",
+        "time_zone": "America/New_York",
+        "currency": "USD",
+        "principal_minor": 500,
+        "due_since": "2026-10-01",
+        "jurisdiction": "US",
+    }
+    deep = '{"creditor_id": ' + "[" * 10_000 + "]" * 10_000 + "}"
+    twice = json.dumps({**good, "account_reference": "DEEP-2"})[:-1] + ', "principal_minor": 7}'
+    lines = [deep, twice, json.dumps(good)]
+    result = await run(harness, "\n".join(lines).encode(), "application/x-ndjson")
+    assert result["status"] == "completed", result
+    assert (result["accepted"], result["rejected"]) == (1, 2)
+    reasons = {r["row"]: r["reason"] for r in result["rejections"]}
+    assert "nested too deeply" in reasons[1]
+    assert "'principal_minor' appears twice" in reasons[2]
+    await harness.case(case_id_for_account("imp-bank", "DEEP-1"))

@@ -209,3 +209,23 @@ async def _promise_status(service: Service, case_id: str, status: str) -> dict[s
 
     await eventually(check)
     return found
+
+
+async def test_an_amount_beyond_what_events_hold_is_a_422_problem_everywhere(service: Service) -> None:
+    """10^30 minor units passes JSON but no event holds it: refused at the edge, never a 500."""
+    case_id = new_case()
+    huge = {"amount_minor": 10**30, "currency": "GBP"}
+    for path, body in (
+        ("/payments", {"case_id": case_id, "amount": huge, "method": "card", "external_reference": "psp-x"}),
+        (
+            "/payment-plans",
+            {"case_id": case_id, "total": huge, "installments": [{"due_on": "2027-01-01", "amount": huge}]},
+        ),
+        ("/settlements", {"case_id": case_id, "amount": huge, "due_on": "2027-01-01"}),
+    ):
+        response = await service.client.post(
+            path, json=body, headers=SUPERVISOR if path != "/payments" else INTEGRATION
+        )
+        assert response.status_code == 422, (path, response.status_code, response.text)
+        assert response.headers["content-type"].startswith("application/problem+json")
+        assert response.json()["type"] == PROBLEM + "validation"

@@ -550,6 +550,13 @@ async def import_chunk(command: c.ImportChunk, uow: CaseUnitOfWork, env: CaseEnv
             placements.append((number, placement_from_row(raw, today)))
         except ValueError as exc:
             rejections.append((number, str(exc)))
+        except (
+            TypeError,
+            KeyError,
+            ArithmeticError,
+            RecursionError,
+        ) as exc:  # one row's fault, never the import's
+            rejections.append((number, f"not a valid row ({type(exc).__name__}: {exc})"[:500]))
     opened = await open_cases(c.OpenCases(placements), uow, env)
     rejections += opened["rejections"]
     await uow.insert_rejections(

@@ -141,6 +141,16 @@ def placement_from_row(raw: dict[str, Any], today: date) -> c.Placement:
     )
 
 
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """A JSON object whose keys are unique: a duplicate is refused, never silently last-one-wins."""
+    result: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in result:
+            raise ValueError(f"the key {key!r} appears twice")
+        result[key] = value
+    return result
+
+
 def iter_rows(source: IO[bytes], fmt: ImportFormat) -> Iterator[tuple[int, dict[str, Any] | str]]:
     """(row number, raw row) pairs, or (row number, reason) for a line that is not a row at all.
 
@@ -168,9 +178,12 @@ def _rows(text: io.TextIOWrapper, fmt: ImportFormat) -> Iterator[tuple[int, dict
             continue
         number += 1
         try:
-            value = json.loads(line)
+            value = json.loads(line, object_pairs_hook=_unique_keys)
         except ValueError as exc:
             yield number, f"not JSON: {exc}"
+            continue
+        except RecursionError:
+            yield number, "not JSON this platform accepts: nested too deeply"
             continue
         yield number, value if isinstance(value, dict) else "a JSON Lines row must be an object"
 

@@ -8,7 +8,7 @@ from typing import Annotated, Any, TypeVar
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictInt, model_validator
 
-from dcp_events.catalogue.base import Currency
+from dcp_events.catalogue.base import MAX_MINOR, Currency
 from dcp_events.catalogue.base import Money as EventMoney
 from dcp_events.catalogue.enums import Channel, PaymentMethod, ReversalReason
 from payment_service.domain.calendar import Frequency, schedule_dates, split_amount
@@ -22,7 +22,8 @@ class Money(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    amount_minor: StrictInt = Field(gt=0)
+    # the event model's bound, so what the API accepts the events accept (10^15 minor units)
+    amount_minor: StrictInt = Field(gt=0, le=MAX_MINOR)
     currency: Currency
 
     def to_event(self) -> EventMoney:
