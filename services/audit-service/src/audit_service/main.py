@@ -12,7 +12,8 @@ import typer
 from fastapi import FastAPI
 
 from audit_service import verifier
-from audit_service.adapters.signing_key import load_salts
+from audit_service.adapters.case_keys import CaseKeys
+from audit_service.adapters.signing_key import load_master_keys, load_salts
 from audit_service.application.ingest import TrailWriter, replay
 from audit_service.application.runtime import check_trail_role, group_id, watched_topics
 from audit_service.bootstrap import bootstrap
@@ -42,6 +43,7 @@ async def rebuild_trail(settings: AuditServiceSettings) -> dict[str, dict[str, o
             group_id=group_id(settings),
             topic_prefix=settings.kafka_topic_prefix,
             salts=load_salts(settings),
+            keys=CaseKeys(load_master_keys(settings)),
         )
         await replay(writer, settings.kafka_bootstrap_servers, watched_topics(settings))
         return {

@@ -38,6 +38,9 @@ class AuditServiceSettings(ServiceSettings):
     # into DCP_DATA_DIR when neither is set.
     audit_commitment_key: SecretStr | None = None
     audit_commitment_key_file: Path | None = None
+    # Master keys wrapping each case's data key (its openings are encrypted under it; an erasure destroys
+    # it): `id:base64-of-32-bytes[,id:...]`, the first wraps new keys. Dev: generated into DCP_DATA_DIR.
+    audit_master_keys: SecretStr | None = None
 
     # A checkpoint is signed (and published) this often, even when nothing changed, and after every
     # AUDIT_CHECKPOINT_EVERY_ENTRIES new entries; 0 turns either off. `/audit/verify` is not ok when the
@@ -66,6 +69,8 @@ class AuditServiceSettings(ServiceSettings):
             raise ValueError(
                 "AUDIT_SIGNING_KEY or AUDIT_SIGNING_KEY_FILE is required when DCP_ENV is not 'dev'"
             )
+        if not self.is_dev and self.audit_master_keys is None:
+            raise ValueError("AUDIT_MASTER_KEYS is required when DCP_ENV is not 'dev'")
         if not self.is_dev and self.audit_commitment_key is None and self.audit_commitment_key_file is None:
             raise ValueError(
                 "AUDIT_COMMITMENT_KEY or AUDIT_COMMITMENT_KEY_FILE is required when DCP_ENV is not 'dev'"

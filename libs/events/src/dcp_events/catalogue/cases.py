@@ -308,3 +308,19 @@ class CaseDebtorUpdated(CaseEvent):
         if self.phones is None and self.emails is None and self.address is None:
             raise ValueError("a debtor update must change at least one field")
         return self
+
+
+class ErasureCompleted(CaseEvent):
+    """The debtor's personal data on this case was erased: on request (the right to erasure) or when
+    the retention period of the case's jurisdiction ran out after closure. Every service removes what
+    it keeps of the debtor's personal data for the case (each README says what it must keep and why);
+    the audit trail destroys the key its openings of the case are encrypted under, so the trail still
+    verifies but can no longer show them. Carries no personal data itself."""
+
+    event_type: ClassVar[str] = "collections.case.erasure_completed"
+    version: ClassVar[int] = 1
+
+    debtor_id: Id
+    trigger: Literal["request", "retention"]
+    reason: Text = Field(description="Why, as the requester or the retention rule put it.")
+    legal_basis: Text = Field(description="e.g. UK GDPR Art. 17(1)(a); the retention rule's citation.")

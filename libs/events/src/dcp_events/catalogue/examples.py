@@ -99,6 +99,12 @@ EXAMPLES: Final[dict[str, EventPayload]] = {
             previous_close_reason=CloseReason.PAID_IN_FULL, reason="payment pay-1 reversed", reference="pay-1"
         ),
         cases.CaseRefundDue(amount=_gbp(2000), credit_after=_gbp(2000), reference="pay-2"),
+        cases.ErasureCompleted(
+            debtor_id="dbt-42",
+            trigger="request",
+            reason="the debtor asked for their data to be erased after settling",
+            legal_basis="UK GDPR Art. 17(1)(a)",
+        ),
         cases.CaseArrangementChanged(kind="plan", arrangement_id="plan-1", status="active"),
         cases.CaseInterestAccrued(
             period_from=date(2026, 11, 1),

@@ -50,6 +50,7 @@ _MODELS: list[type[EventPayload]] = [
     cases.CaseArrangementChanged,
     cases.CaseRefundDue,
     cases.CaseDebtorUpdated,
+    cases.ErasureCompleted,
     contacts.ContactAttemptedV1,
     contacts.ContactAttempted,
     contacts.ContactBlocked,

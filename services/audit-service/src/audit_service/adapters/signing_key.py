@@ -9,12 +9,14 @@ from pathlib import Path
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
+from audit_service.adapters.case_keys import MasterKeys
 from audit_service.domain.checkpoints import CheckpointSigner, load_public_key
 from audit_service.domain.commitments import SaltDeriver
 from audit_service.settings import AuditServiceSettings
 
 DEV_KEY_NAME = "audit-service/checkpoint-signing-key.pem"
 DEV_COMMITMENT_KEY_NAME = "audit-service/commitment-key"
+DEV_MASTER_KEY_NAME = "audit-service/master-key"
 
 
 def parse_private_key(text: str) -> Ed25519PrivateKey:
@@ -108,3 +110,12 @@ def _dev_secret(path: Path) -> str:
     with os.fdopen(fd, "w") as out:
         out.write(text)
     return text
+
+
+def load_master_keys(settings: AuditServiceSettings) -> MasterKeys:
+    """The master keys that wrap the cases' data keys (AUDIT_MASTER_KEYS; dev: generated)."""
+    if settings.audit_master_keys is not None:
+        return MasterKeys.parse(settings.audit_master_keys.get_secret_value())
+    if not settings.is_dev:
+        raise RuntimeError("no master key configured (AUDIT_MASTER_KEYS)")
+    return MasterKeys.parse("dev:" + _dev_secret(settings.dcp_data_dir / DEV_MASTER_KEY_NAME).strip())

@@ -11,8 +11,9 @@ from typing import Any
 
 import asyncpg
 
+from audit_service.adapters.case_keys import CaseKey, CaseKeys, decrypt_openings
 from audit_service.domain.chain import ChainHead, ChainId, Link
-from audit_service.domain.commitments import decode_openings, unseal
+from audit_service.domain.commitments import Openings, unseal
 from audit_service.domain.entries import EntryIndex, parse_entry
 from audit_service.domain.verification import SignedCheckpoint, StoredEntry
 
@@ -38,8 +39,13 @@ _COLUMNS = (
 
 _VERSIONED = re.compile(r"\.v[0-9]+$")
 
-_ROW = """id, topic, partition, "offset", seq, entry, prev_hash, hash, kind, event_id, event_type, case_id,
-          actor, actor_role, event_time, kafka_time, ingested_at, redelivery_of, openings"""
+UNKEYED = "~unkeyed"
+"""The key subject of entries without a case (a raw record without a key): erasure cannot target them."""
+
+_ROW = f"""id, topic, partition, "offset", seq, entry, prev_hash, hash, kind, event_id, event_type, case_id,
+          actor, actor_role, event_time, kafka_time, ingested_at, redelivery_of, openings,
+          (SELECT ROW(k.master_key_id, k.wrapped_key, k.erased_at) FROM audit_case_keys k
+           WHERE k.case_id = coalesce(audit_entries.case_id, '{UNKEYED}')) AS case_key"""  # noqa: S608
 
 
 @dataclass(frozen=True)
@@ -55,11 +61,33 @@ class EntryRow:
     index: EntryIndex
     ingested_at: datetime
     redelivery_of: int | None = None  # the seq of the chain's first entry of this event id
-    openings: bytes | None = None  # of the entry's committed personal fields (`domain.commitments`)
+    openings: bytes | None = None  # of the committed personal fields, encrypted under the case's key
+    case_key: CaseKey | None = None  # that key as stored (None: the case has none)
 
-    def opened(self) -> dict[str, Any]:
-        """The entry document with its personal fields opened (as Kafka delivered it)."""
-        opened: dict[str, Any] = unseal(parse_entry(self.entry), decode_openings(self.openings))
+    @property
+    def key_subject(self) -> str:
+        return self.index.case_id or UNKEYED
+
+    @property
+    def erased(self) -> bool:
+        """The case's personal data was erased: the openings cannot be read any more."""
+        return self.case_key is not None and self.case_key.erased
+
+    def openings_with(self, keys: CaseKeys | None) -> Openings | None:
+        """The openings, decrypted (None: erased, or no key at hand)."""
+        if not self.openings:
+            return {}
+        key = keys.key_of(self.key_subject, self.case_key) if keys is not None else None
+        return decrypt_openings(key, self.openings, self.opening_context)
+
+    @property
+    def opening_context(self) -> str:
+        return f"{self.topic}/{self.partition}/{self.offset}"
+
+    def opened(self, keys: CaseKeys | None) -> dict[str, Any]:
+        """The entry document with its personal fields opened (as Kafka delivered it); after an erasure,
+        they stay commitments."""
+        opened: dict[str, Any] = unseal(parse_entry(self.entry), self.openings_with(keys) or {})
         return opened
 
     def stored(self) -> StoredEntry:
@@ -75,6 +103,9 @@ class EntryRow:
             index=self.index,
             redelivery_of=self.redelivery_of,
         )
+
+
+_ROW_WITHOUT_KEYS = _ROW[: _ROW.index(",\n          (SELECT ROW(")] + ", NULL AS case_key"
 
 
 def _entry_row(r: asyncpg.Record) -> EntryRow:
@@ -103,7 +134,15 @@ def _entry_row(r: asyncpg.Record) -> EntryRow:
         ingested_at=r["ingested_at"],
         redelivery_of=r["redelivery_of"],
         openings=bytes(r["openings"]) if r["openings"] is not None else None,
+        case_key=_case_key(r["case_key"]),
     )
+
+
+def _case_key(value: Any) -> CaseKey | None:
+    if value is None:
+        return None
+    master_key_id, wrapped, erased_at = value
+    return CaseKey(master_key_id, bytes(wrapped) if wrapped is not None else None, erased_at)
 
 
 async def append(
@@ -284,13 +323,20 @@ async def case_trail(
 
 
 async def stream_entries(
-    conn: asyncpg.Connection, flt: EntryFilter, *, chain_order: bool = False, prefetch: int = 2000
+    conn: asyncpg.Connection,
+    flt: EntryFilter,
+    *,
+    chain_order: bool = False,
+    prefetch: int = 2000,
+    with_keys: bool = True,
 ) -> AsyncIterator[EntryRow]:
-    """Every matching entry, through a server-side cursor (call inside a transaction)."""
+    """Every matching entry, through a server-side cursor (call inside a transaction); `with_keys`
+    False leaves out the case keys (verification needs no openings)."""
     params: list[Any] = []
     where = flt.where(params)
     order = "topic, partition, seq" if chain_order else "id"
-    query = f"SELECT {_ROW} FROM audit_entries WHERE {where} ORDER BY {order}"  # noqa: S608
+    columns = _ROW if with_keys else _ROW_WITHOUT_KEYS
+    query = f"SELECT {columns} FROM audit_entries WHERE {where} ORDER BY {order}"  # noqa: S608
     async for r in conn.cursor(query, *params, prefetch=prefetch):
         yield _entry_row(r)
 

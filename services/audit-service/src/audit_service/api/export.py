@@ -43,7 +43,7 @@ async def export(
                 writer = csv.writer(buffer)
                 writer.writerow(CSV_COLUMNS)
                 async for row in trail.stream_entries(conn, flt, chain_order=True):
-                    writer.writerow(csv_row(row, reveal=reveal))
+                    writer.writerow(csv_row(row, reveal=reveal, keys=runtime.keys))
                     if buffer.tell() > 65536:
                         yield buffer.getvalue().encode()
                         buffer.seek(0)
@@ -53,7 +53,10 @@ async def export(
                 chunk: list[str] = []
                 async for row in trail.stream_entries(conn, flt, chain_order=True):
                     chunk.append(
-                        json.dumps(export_line(row, reveal=reveal, salts=runtime.salts), ensure_ascii=False)
+                        json.dumps(
+                            export_line(row, reveal=reveal, salts=runtime.salts, keys=runtime.keys),
+                            ensure_ascii=False,
+                        )
                     )
                     if len(chunk) >= 500:
                         yield ("\n".join(chunk) + "\n").encode()

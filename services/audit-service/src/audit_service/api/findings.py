@@ -6,7 +6,7 @@ from typing import Any
 
 from fastapi import APIRouter, Depends
 
-from audit_service.api.deps import AUDIT_ROLES, PoolDep
+from audit_service.api.deps import AUDIT_ROLES, PoolDep, RuntimeDep
 from audit_service.application.findings import compute_findings
 from dcp_platform.auth import require_roles
 
@@ -14,9 +14,11 @@ router = APIRouter(prefix="/audit", tags=["findings"], dependencies=[Depends(req
 
 
 @router.get("/findings")
-async def findings(pool: PoolDep, case_id: str | None = None, rule_id: str | None = None) -> dict[str, Any]:
+async def findings(
+    pool: PoolDep, runtime: RuntimeDep, case_id: str | None = None, rule_id: str | None = None
+) -> dict[str, Any]:
     """Contacts the rules refuse (quiet hours, caps, holds, banned third parties, unrecorded field visits,
     and every other rule of the pack), each with its rule, pack version and proving entries."""
-    found, checked = await compute_findings(pool, case_id)
+    found, checked = await compute_findings(pool, case_id, runtime.keys)
     items = [f.to_json() for f in found if rule_id is None or f.rule_id == rule_id]
     return {"attempts_checked": checked, "findings": items}

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
 
-from audit_service.api.deps import AUDIT_ROLES, PoolDep
+from audit_service.api.deps import AUDIT_ROLES, PoolDep, RuntimeDep
 from audit_service.application.reconciliation import DIVERGENCES, reconcile
 from dcp_platform.auth import require_roles
 
@@ -19,6 +19,7 @@ router = APIRouter(
 @router.get("/reconciliation")
 async def reconciliation(
     pool: PoolDep,
+    runtime: RuntimeDep,
     case_id: str | None = None,
     settle_seconds: Annotated[
         float,
@@ -30,7 +31,7 @@ async def reconciliation(
     """Payments applied by payment-service and not booked by case-service (or booked for another amount,
     or reversed on one side only), each with its explanation and evidence entry ids; empty when the two
     services agree."""
-    found, compared = await reconcile(pool, case_id=case_id, settle_seconds=settle_seconds)
+    found, compared = await reconcile(pool, case_id=case_id, settle_seconds=settle_seconds, keys=runtime.keys)
     if case_id is None:
         DIVERGENCES.set(len(found))
     return {"payments_compared": compared, "divergences": [d.to_json() for d in found]}

@@ -13,6 +13,7 @@ from audit_service.api.deps import (
     EntryFilterDep,
     PoolDep,
     RevealsPii,
+    RuntimeDep,
 )
 from audit_service.api.views import entry_view
 from audit_service.domain.chain import ChainId
@@ -31,6 +32,7 @@ EntryId = Annotated[int, Path(ge=1, le=2**63 - 1)]
 async def list_entries(
     reveal: RevealsPii,
     pool: PoolDep,
+    runtime: RuntimeDep,
     flt: EntryFilterDep,
     cursor: str | None = None,
     limit: Limit = 100,
@@ -39,7 +41,7 @@ async def list_entries(
     async with pool.acquire() as conn:
         rows = await trail.list_entries(conn, flt, cursors.after_id(cursor), limit)
     return {
-        "items": [entry_view(r, reveal=reveal) for r in rows],
+        "items": [entry_view(r, reveal=reveal, keys=runtime.keys) for r in rows],
         "next_cursor": cursors.encode({"id": rows[-1].id}) if len(rows) == limit else None,
     }
 
@@ -49,6 +51,7 @@ async def case_trail(
     case_id: str,
     reveal: RevealsPii,
     pool: PoolDep,
+    runtime: RuntimeDep,
     cursor: str | None = None,
     limit: Limit = 500,
 ) -> dict[str, Any]:
@@ -58,7 +61,7 @@ async def case_trail(
     last = rows[-1] if len(rows) == limit else None
     return {
         "case_id": case_id,
-        "items": [entry_view(r, reveal=reveal) for r in rows],
+        "items": [entry_view(r, reveal=reveal, keys=runtime.keys) for r in rows],
         "next_cursor": (
             cursors.encode({"t": (last.index.event_time or last.index.kafka_time).isoformat(), "id": last.id})
             if last is not None
@@ -68,12 +71,14 @@ async def case_trail(
 
 
 @router.get("/entries/{entry_id}")
-async def get_entry(entry_id: EntryId, reveal: RevealsPii, pool: PoolDep) -> dict[str, Any]:
+async def get_entry(
+    entry_id: EntryId, reveal: RevealsPii, pool: PoolDep, runtime: RuntimeDep
+) -> dict[str, Any]:
     async with pool.acquire() as conn:
         row = await trail.entry_by_id(conn, entry_id)
     if row is None:
         raise NotFound(f"No entry {entry_id}.")
-    return entry_view(row, reveal=reveal)
+    return entry_view(row, reveal=reveal, keys=runtime.keys)
 
 
 @router.get("/entries/{entry_id}/proof")

@@ -7,8 +7,9 @@ import json
 from datetime import datetime
 from typing import Any
 
+from audit_service.adapters.case_keys import CaseKeys
 from audit_service.adapters.trail import EntryRow
-from audit_service.domain.commitments import SaltDeriver, decode_openings, salted
+from audit_service.domain.commitments import SaltDeriver, is_commitment, salted
 from audit_service.domain.entries import EntryKind
 from audit_service.domain.masking import mask, mask_text
 
@@ -41,8 +42,8 @@ def decision_evidence(event: dict[str, Any]) -> dict[str, Any] | None:
     return {"decision": "deny", **{k: data.get(k) for k in _DECISION_FIELDS}}
 
 
-def entry_view(row: EntryRow, *, reveal: bool) -> dict[str, Any]:
-    doc = row.opened()
+def entry_view(row: EntryRow, *, reveal: bool, keys: CaseKeys | None = None) -> dict[str, Any]:
+    doc = row.opened(keys)
     ix = row.index
     view: dict[str, Any] = {
         "id": row.id,
@@ -61,12 +62,14 @@ def entry_view(row: EntryRow, *, reveal: bool) -> dict[str, Any]:
         "ingested_at": _iso(row.ingested_at),
         # a copy of an event the chain already holds at that seq (a producer re-sent it); else null
         "redelivery_of": row.redelivery_of,
+        # the case's personal data was erased: its fields show as "[erased]" (the entry still verifies)
+        "erased": row.erased,
         "prev_hash": row.prev_hash.hex(),
         "hash": row.hash.hex(),
         "headers": _headers(doc, reveal),
     }
     if ix.kind == EntryKind.JSON:
-        event = doc["event"]
+        event = _erased_fields(doc["event"])
         view["event"] = event if reveal else mask(event)
         view["decision"] = decision_evidence(event)
     elif ix.kind == EntryKind.RAW:
@@ -80,15 +83,32 @@ def entry_view(row: EntryRow, *, reveal: bool) -> dict[str, Any]:
     return view
 
 
-def export_line(row: EntryRow, *, reveal: bool, salts: SaltDeriver | None = None) -> dict[str, Any]:
+def _erased_fields(node: Any) -> Any:
+    """Commitments nobody can open any more (an erasure) shown as `[erased]`."""
+    if is_commitment(node):
+        return ERASED_MARK
+    if isinstance(node, dict):
+        return {k: _erased_fields(v) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_erased_fields(v) for v in node]
+    return node
+
+
+ERASED_MARK = "[erased]"
+
+
+def export_line(
+    row: EntryRow, *, reveal: bool, salts: SaltDeriver | None = None, keys: CaseKeys | None = None
+) -> dict[str, Any]:
     """One JSON Lines record: the view, plus the entry bytes the standalone verifier rehashes, and (for
     a role that may see personal data) the openings of its committed fields, with their salts."""
-    line = entry_view(row, reveal=reveal)
+    line = entry_view(row, reveal=reveal, keys=keys)
     # The entry bytes hold personal data only as commitments: everyone gets them, and they rehash.
     line["entry"] = base64.b64encode(row.entry).decode("ascii")
-    if reveal and row.openings and salts is not None:
+    openings = row.openings_with(keys) if reveal and row.openings else None
+    if openings and salts is not None:
         salt = salts.for_record(row.topic, row.partition, row.offset)
-        line["openings"] = salted(decode_openings(row.openings), salt)
+        line["openings"] = salted(openings, salt)
     return line
 
 
@@ -113,8 +133,8 @@ CSV_COLUMNS = [
 ]
 
 
-def csv_row(row: EntryRow, *, reveal: bool) -> list[str]:
-    view = entry_view(row, reveal=reveal)
+def csv_row(row: EntryRow, *, reveal: bool, keys: CaseKeys | None = None) -> list[str]:
+    view = entry_view(row, reveal=reveal, keys=keys)
     event = view.get("event")
     data = event.get("data") if isinstance(event, dict) else view.get("raw")
     values = {**view, "data": json.dumps(data, ensure_ascii=False, sort_keys=True)}

@@ -15,6 +15,7 @@ from typing import Any
 import asyncpg
 
 from audit_service.adapters import trail
+from audit_service.adapters.case_keys import CaseKeys
 from dcp_compliance import ComplianceReplay, Decision
 from dcp_compliance.packs import UnknownJurisdiction, UnknownPackVersion, load_pack
 from dcp_events import CloudEvent, EventError, decode_event
@@ -79,7 +80,9 @@ class _CaseEntries:
     attempts: list[tuple[datetime, int]] = field(default_factory=list)
 
 
-async def compute_findings(pool: asyncpg.Pool, case_id: str | None = None) -> tuple[list[Finding], int]:
+async def compute_findings(
+    pool: asyncpg.Pool, case_id: str | None = None, keys: CaseKeys | None = None
+) -> tuple[list[Finding], int]:
     """(findings, attempts checked) over the trail, in event-time order."""
     replay = ComplianceReplay()
     cases: dict[str, _CaseEntries] = {}
@@ -91,7 +94,7 @@ async def compute_findings(pool: asyncpg.Pool, case_id: str | None = None) -> tu
     async with pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
         async for row in trail.stream_in_event_time(conn, list(FINDING_TOPICS), case_id):
             try:
-                event = decode_event(_event_bytes(row.opened()))
+                event = decode_event(_event_bytes(row.opened(keys)))
                 decision = replay.apply(event)
             except (EventError, ValueError):
                 continue  # not a valid catalogue event: recorded in the trail, not judged

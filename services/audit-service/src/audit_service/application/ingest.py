@@ -19,8 +19,9 @@ from aiokafka.structs import ConsumerRecord
 from prometheus_client import Counter, Gauge
 
 from audit_service.adapters import trail
+from audit_service.adapters.case_keys import CaseKeys, encrypt_openings
 from audit_service.domain.chain import AuditChain, ChainHead, ChainId, Link
-from audit_service.domain.commitments import SaltDeriver, encode_openings
+from audit_service.domain.commitments import Openings, SaltDeriver, encode_openings
 from audit_service.domain.entries import EntryIndex, RecordFacts, build_entry, index_of
 from dcp_platform.eventsourcing.partitions import PartitionConsumer, seek_to_resume_points
 
@@ -41,6 +42,12 @@ BATCHES_REFUSED = Counter(
     "dcp_audit_batches_refused_total", "Batches the database refused (re-read)", ["topic"]
 )
 
+ERASURES = Counter(
+    "dcp_audit_erasures_total", "Cases whose personal data in the trail was erased (their data key destroyed)"
+)
+
+ERASURE_TYPE = "collections.case.erasure_completed."
+
 GROUP_ID = "audit-service.trail"
 
 
@@ -57,11 +64,13 @@ class TrailWriter:
         group_id: str = GROUP_ID,
         topic_prefix: str = "",
         salts: SaltDeriver | None = None,
+        keys: CaseKeys | None = None,
     ) -> None:
         self._pool = pool
         self.group_id = group_id
         self._prefix = topic_prefix
         self._salts = salts  # None: personal data is hashed in the clear (format 1 entries)
+        self._keys = keys  # None: openings kept unencrypted (no erasure possible)
         self.chains: dict[ChainId, AuditChain] = {}
 
     def chain_of(self, tp: TopicPartition) -> ChainId:
@@ -94,9 +103,9 @@ class TrailWriter:
             known = self.chains[chain_id]
         draft = AuditChain(chain_id, known.head)
         links: list[tuple[Link, EntryIndex]] = []
-        openings: dict[int, bytes] = {}
+        opened: dict[int, Openings] = {}
         for record in records:
-            entry, doc, opened = build_entry(
+            entry, doc, entry_openings = build_entry(
                 RecordFacts(
                     topic=chain_id.topic,
                     partition=record.partition,
@@ -111,13 +120,15 @@ class TrailWriter:
             link = draft.extend(record.offset, entry)
             if link is not None:
                 links.append((link, index_of(doc)))
-                if opened:
-                    openings[link.seq] = encode_openings(opened)  # type: ignore[assignment]
+                if entry_openings:
+                    opened[link.seq] = entry_openings
         if not links:
             return 0
         async with self._pool.acquire() as conn, conn.transaction():
             redeliveries = await self._redeliveries(conn, chain_id, links)
+            openings = await self._sealed_openings(conn, links, opened)
             await trail.append(conn, links, redeliveries, openings)
+            await self._erasures(conn, links)
             await trail.save_offset(conn, self.group_id, tp.topic, tp.partition, links[-1][0].offset + 1)
         self.chains[chain_id] = draft
         ENTRIES_RECORDED.labels(chain_id.topic).inc(len(links))
@@ -125,6 +136,35 @@ class TrailWriter:
             REDELIVERIES.labels(chain_id.topic).inc(len(redeliveries))
         CHAIN_HEAD_OFFSET.labels(tp.topic, str(tp.partition)).set(links[-1][0].offset)
         return len(links)
+
+    async def _sealed_openings(
+        self, conn: asyncpg.Connection, links: Sequence[tuple[Link, EntryIndex]], opened: dict[int, Openings]
+    ) -> dict[int, bytes]:
+        """The openings of each entry, encrypted under its case's data key; none for an erased case."""
+        if not opened:
+            return {}
+        if self._keys is None:
+            return {seq: encode_openings(o) or b"" for seq, o in opened.items()}
+        subject = {link.seq: index.case_id or trail.UNKEYED for link, index in links}
+        keys = await self._keys.for_writing(conn, {subject[seq] for seq in opened})
+        sealed: dict[int, bytes] = {}
+        for link, index in links:
+            values = opened.get(link.seq)
+            key = keys.get(subject[link.seq]) if values else None
+            if values and key is not None:
+                sealed[link.seq] = encrypt_openings(
+                    key, values, f"{index.topic}/{index.partition}/{link.offset}"
+                )
+        return sealed
+
+    async def _erasures(self, conn: asyncpg.Connection, links: Sequence[tuple[Link, EntryIndex]]) -> None:
+        """An ErasureCompleted entry destroys its case's data key, in the transaction that records it."""
+        if self._keys is None:
+            return
+        for _, index in links:
+            if index.case_id and (index.event_type or "").startswith(ERASURE_TYPE):
+                await self._keys.erase(conn, index.case_id, index.event_id)
+                ERASURES.inc()
 
     @staticmethod
     async def _redeliveries(
@@ -163,9 +203,11 @@ class TrailIngestor:
         batch_size: int = 500,
         retry_delay: float = 1.0,
         salts: SaltDeriver | None = None,
+        keys: CaseKeys | None = None,
     ) -> None:
         self.group_id = group_id
         self._salts = salts
+        self._keys = keys
         self._topic_prefix = topic_prefix
         self._retry_delay = retry_delay
         self._writer: TrailWriter | None = None
@@ -199,7 +241,7 @@ class TrailIngestor:
     async def start(self, pool: asyncpg.Pool) -> None:
         """Record into the trail behind `pool` (the trail role's)."""
         self._writer = TrailWriter(
-            pool, group_id=self.group_id, topic_prefix=self._topic_prefix, salts=self._salts
+            pool, group_id=self.group_id, topic_prefix=self._topic_prefix, salts=self._salts, keys=self._keys
         )
         await self._partitions.start()
 

@@ -10,6 +10,7 @@ import asyncpg
 from prometheus_client import Gauge
 
 from audit_service.adapters import trail
+from audit_service.adapters.case_keys import CaseKeys
 from audit_service.domain.reconciliation import Divergence, Reconciliation
 from dcp_events import EventError, decode_event
 from dcp_events.canonical import to_canonical_bytes
@@ -27,7 +28,11 @@ DIVERGENCES = Gauge(
 
 
 async def reconcile(
-    pool: asyncpg.Pool, *, case_id: str | None = None, settle_seconds: float = 30.0
+    pool: asyncpg.Pool,
+    *,
+    case_id: str | None = None,
+    settle_seconds: float = 30.0,
+    keys: CaseKeys | None = None,
 ) -> tuple[list[Divergence], int]:
     """(divergences, payments compared). Evidence newer than `settle_seconds` (by Kafka time) is still
     in flight between the services and is not yet a divergence."""
@@ -35,7 +40,7 @@ async def reconcile(
     async with pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
         async for row in trail.stream_in_event_time(conn, list(RECONCILIATION_TOPICS), case_id):
             try:
-                event = decode_event(to_canonical_bytes(row.opened()["event"]))
+                event = decode_event(to_canonical_bytes(row.opened(keys)["event"]))
                 payload = parse_data(event)
             except (EventError, ValueError, KeyError):
                 continue  # not a valid catalogue event: recorded in the trail, not reconciled
@@ -47,9 +52,9 @@ async def reconcile(
 class Reconciler(Periodic):
     """Reconciles at an interval and keeps the gauge (an alert on any divergence)."""
 
-    def __init__(self, pool: asyncpg.Pool, interval: float) -> None:
+    def __init__(self, pool: asyncpg.Pool, interval: float, keys: CaseKeys | None = None) -> None:
         async def refresh() -> None:
-            found, _ = await reconcile(pool)
+            found, _ = await reconcile(pool, keys=keys)
             DIVERGENCES.set(len(found))
 
         Periodic.__init__(self, "audit-reconciliation", interval, refresh, "audit reconciliation failed")

@@ -8,8 +8,10 @@ from contextlib import asynccontextmanager
 import asyncpg
 
 from audit_service.adapters import trail
+from audit_service.adapters.case_keys import CaseKeys
 from audit_service.adapters.checkpoint_log import CheckpointPublisher
 from audit_service.adapters.signing_key import (
+    load_master_keys,
     load_previous_signer,
     load_salts,
     load_signer,
@@ -70,6 +72,7 @@ class AuditRuntime(Lifecycle):
         self.clock = clock
         self.signer = load_signer(settings)
         self.salts = load_salts(settings)
+        self.keys = CaseKeys(load_master_keys(settings))
         self.previous_signer = load_previous_signer(settings)
         self.trusted_keys = [
             *trusted_public_keys(settings),
@@ -84,6 +87,7 @@ class AuditRuntime(Lifecycle):
             topic_prefix=settings.kafka_topic_prefix,
             batch_size=settings.audit_ingest_batch_size,
             salts=self.salts,
+            keys=self.keys,
         )
         self.consumers: list[TrailIngestor] = [self.ingestor]
         self.checkpointer: Checkpointer | None = None
@@ -123,7 +127,7 @@ class AuditRuntime(Lifecycle):
         self.ingestor.on_written = self.checkpointer.entries_written
         await self.ingestor.start(self._pool)
         await self.checkpointer.start()
-        self.reconciler = Reconciler(self._pool, self.settings.audit_reconcile_interval_seconds)
+        self.reconciler = Reconciler(self._pool, self.settings.audit_reconcile_interval_seconds, self.keys)
         await self.reconciler.start()
 
     async def stop(self) -> None:

@@ -42,7 +42,7 @@ async def verify_trail(
             signed, topic_problems = merge_published(stored, published.checkpoints, published.conflicting)
         wanted = wanted_sizes(signed)
         verifiers: dict[ChainId, ChainVerifier] = {}
-        async for row in trail.stream_entries(conn, trail.EntryFilter(), chain_order=True):
+        async for row in trail.stream_entries(conn, trail.EntryFilter(), chain_order=True, with_keys=False):
             chain = ChainId(row.topic, row.partition)
             verifier = verifiers.get(chain)
             if verifier is None:

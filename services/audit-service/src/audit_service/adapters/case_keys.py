@@ -1,0 +1,176 @@
+"""Crypto-shredding of the trail's personal data: the openings of a case's committed personal fields are
+encrypted (AES-256-GCM) under a data key of that case; the data key is kept wrapped by a master key from
+the environment (envelope encryption). Erasing a case destroys its data key: the openings can no longer
+be read, while the entries, which hold only commitments, still verify.
+
+Master keys: `AUDIT_MASTER_KEYS` = `id:base64-of-32-bytes[,id:...]`; the first wraps new data keys, all
+unwrap (rotation: put the new key first; older data keys stay readable while their master key is listed).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Final
+
+import asyncpg
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from audit_service.domain.commitments import Openings
+
+ENCRYPTED: Final = b"\x01"
+"""The first byte of encrypted openings (plaintext openings, from before, start with `{`)."""
+
+
+class MasterKeys:
+    """The master keys by id; never renders them."""
+
+    def __init__(self, keys: list[tuple[str, bytes]]) -> None:
+        if not keys:
+            raise ValueError("at least one master key is needed")
+        for key_id, key in keys:
+            if len(key) != 32:
+                raise ValueError(f"master key {key_id!r} must be 32 bytes")
+        self.current_id = keys[0][0]
+        self._keys = dict(keys)
+
+    def __repr__(self) -> str:
+        return f"MasterKeys(current={self.current_id!r}, ids={sorted(self._keys)})"
+
+    @classmethod
+    def parse(cls, text: str) -> MasterKeys:
+        pairs = []
+        for part in text.split(","):
+            key_id, _, material = part.strip().partition(":")
+            if not key_id or not material:
+                raise ValueError("master keys are `id:base64[,id:base64]`")
+            pairs.append((key_id, base64.b64decode(material)))
+        return cls(pairs)
+
+    def wrap(self, case_id: str, data_key: bytes) -> tuple[str, bytes]:
+        nonce = os.urandom(12)
+        sealed = AESGCM(self._keys[self.current_id]).encrypt(nonce, data_key, case_id.encode())
+        return self.current_id, nonce + sealed
+
+    def unwrap(self, case_id: str, key_id: str, wrapped: bytes) -> bytes:
+        key = self._keys.get(key_id)
+        if key is None:
+            raise KeyError(f"master key {key_id!r} is not configured (AUDIT_MASTER_KEYS)")
+        return AESGCM(key).decrypt(wrapped[:12], wrapped[12:], case_id.encode())
+
+
+@dataclass(frozen=True)
+class CaseKey:
+    """A case's data key as stored: wrapped, or erased."""
+
+    master_key_id: str | None
+    wrapped: bytes | None
+    erased_at: datetime | None
+
+    @property
+    def erased(self) -> bool:
+        return self.erased_at is not None
+
+
+ERASED: Final = object()
+
+
+class CaseKeys:
+    """Data keys of cases: created on first use, cached, destroyed by an erasure."""
+
+    def __init__(self, master: MasterKeys) -> None:
+        self.master = master
+        self._cache: dict[str, bytes | object] = {}
+
+    def key_of(self, case_id: str, stored: CaseKey | None) -> bytes | None:
+        """The plain data key of a case from its stored row (None: erased or never created)."""
+        if stored is None or stored.erased or stored.wrapped is None or stored.master_key_id is None:
+            return None
+        cached = self._cache.get(case_id)
+        if isinstance(cached, bytes):
+            return cached
+        plain = self.master.unwrap(case_id, stored.master_key_id, stored.wrapped)
+        self._cache[case_id] = plain
+        return plain
+
+    async def for_writing(self, conn: asyncpg.Connection, case_ids: set[str]) -> dict[str, bytes | None]:
+        """The data key of each case (created if it has none); None for an erased case."""
+        found: dict[str, bytes | None] = {}
+        missing = []
+        for case_id in case_ids:
+            cached = self._cache.get(case_id)
+            if cached is ERASED:
+                found[case_id] = None
+            elif isinstance(cached, bytes):
+                found[case_id] = cached
+            else:
+                missing.append(case_id)
+        if not missing:
+            return found
+        new = {case_id: os.urandom(32) for case_id in missing}
+        rows = []
+        for case_id, key in new.items():
+            master_id, wrapped = self.master.wrap(case_id, key)
+            rows.append((case_id, master_id, wrapped))
+        await conn.executemany(
+            """INSERT INTO audit_case_keys (case_id, master_key_id, wrapped_key) VALUES ($1, $2, $3)
+               ON CONFLICT (case_id) DO NOTHING""",
+            rows,
+        )
+        stored = await conn.fetch(
+            """SELECT case_id, master_key_id, wrapped_key, erased_at FROM audit_case_keys
+               WHERE case_id = ANY($1::text[])""",
+            missing,
+        )
+        for r in stored:
+            row = CaseKey(r["master_key_id"], _bytes(r["wrapped_key"]), r["erased_at"])
+            data_key = self.key_of(r["case_id"], row)
+            found[r["case_id"]] = data_key
+            if data_key is None:
+                self._cache[r["case_id"]] = ERASED
+        return found
+
+    async def erase(self, conn: asyncpg.Connection, case_id: str, event_id: str | None) -> None:
+        """Destroy the case's data key (kept as an erased row, so later entries store no openings)."""
+        await conn.execute(
+            """INSERT INTO audit_case_keys (case_id, master_key_id, wrapped_key, erased_at, erasure_event_id)
+               VALUES ($1, NULL, NULL, now(), $2)
+               ON CONFLICT (case_id) DO UPDATE SET master_key_id = NULL, wrapped_key = NULL,
+                   erased_at = coalesce(audit_case_keys.erased_at, now()),
+                   erasure_event_id = coalesce(
+                       audit_case_keys.erasure_event_id, excluded.erasure_event_id
+                   )""",
+            case_id,
+            event_id,
+        )
+        self._cache[case_id] = ERASED
+
+    def forget(self, case_id: str) -> None:
+        self._cache.pop(case_id, None)
+
+
+def _bytes(value: bytes | memoryview | None) -> bytes | None:
+    return bytes(value) if value is not None else None
+
+
+def encrypt_openings(key: bytes, openings: Openings, context: str) -> bytes:
+    nonce = os.urandom(12)
+    plain = json.dumps(openings, ensure_ascii=False, separators=(",", ":")).encode()
+    return ENCRYPTED + nonce + AESGCM(key).encrypt(nonce, plain, context.encode())
+
+
+def decrypt_openings(key: bytes | None, raw: bytes | None, context: str) -> Openings | None:
+    """The openings (None: erased, or none kept); plaintext openings from before are read as they are."""
+    if not raw:
+        return {}
+    if not raw.startswith(ENCRYPTED):
+        parsed = json.loads(raw)
+        return parsed if isinstance(parsed, dict) else {}
+    if key is None:
+        return None
+    plain = AESGCM(key).decrypt(raw[1:13], raw[13:], context.encode())
+    parsed = json.loads(plain)
+    return parsed if isinstance(parsed, dict) else {}
