@@ -266,3 +266,59 @@ async def test_values_the_event_models_refuse_are_422_problems_not_500s(harness:
         assert any(("evidence_ref" in e["loc"]) or ("note" in e["loc"]) for e in problem["errors"]), problem
     view = (await harness.client.get(f"/cases/{case_id}", headers=SUPERVISOR)).json()
     assert view["status"] != "closed" and view["active_holds"] == 0
+
+
+async def test_an_administrator_erases_a_debtors_personal_data_on_their_closed_cases(
+    harness: CaseHarness,
+) -> None:
+    admin = bearer(Role.ADMIN, "adm-1")
+    debtor = {
+        "debtor_id": "dbt-forget-me",
+        "full_name": "Ada Lovelace",
+        "national_id": "QQ123456C",
+        "phones": [
+            {"number": "+447700900123", "kind": "mobile", "consent_to_call": True, "consent_to_sms": True}
+        ],
+        "emails": [{"address": "ada@example.org", "consent_to_email": True}],
+        "address": {"lines": ["12 St James's Square"], "city": "London", "country": "GB"},
+        "language": "en-GB",
+        "time_zone": "Europe/London",
+        "time_zone_source": "address",
+    }
+    closed = await open_case(harness, "FORGET-1", debtor=debtor)
+    still_open = await open_case(harness, "FORGET-2", debtor=debtor)
+    recalled = await harness.client.post(
+        f"/cases/{closed}/close", json={"reason": "recalled"}, headers=SUPERVISOR
+    )
+    assert recalled.status_code == 200
+    request = {"reason": "the debtor asked on 2026-11-30", "legal_basis": "UK GDPR Art. 17(1)(a)"}
+
+    refused = await harness.client.post("/debtors/dbt-forget-me/erasure", json=request, headers=SUPERVISOR)
+    assert refused.status_code == 403  # administrators only
+    erased = await harness.client.post("/debtors/dbt-forget-me/erasure", json=request, headers=admin)
+    assert erased.status_code == 200, erased.text
+    assert erased.json() == {
+        "debtor_id": "dbt-forget-me",
+        "erased": [closed],
+        "already_erased": [],
+        "still_open": [still_open],
+    }
+
+    personal = ("Ada Lovelace", "QQ123456C", "+447700900123", "ada@example.org", "St James")
+    view = (await harness.client.get(f"/cases/{closed}", headers=SUPERVISOR)).text
+    history = (await harness.client.get(f"/cases/{closed}/events", headers=SUPERVISOR)).text
+    for value in personal:
+        assert value not in view and value not in history, value
+    assert "collections.case.erasure_completed" in history
+    assert "Ada Lovelace" in (await harness.client.get(f"/cases/{still_open}", headers=SUPERVISOR)).text
+
+    again = await harness.client.post("/debtors/dbt-forget-me/erasure", json=request, headers=admin)
+    assert again.json()["erased"] == [] and again.json()["already_erased"] == [closed]
+    unknown = await harness.client.post("/debtors/dbt-nobody/erasure", json=request, headers=admin)
+    assert unknown.status_code == 404 and unknown.headers["content-type"].startswith(
+        "application/problem+json"
+    )
+    empty = await harness.client.post(
+        "/debtors/dbt-forget-me/erasure", json={"reason": "", "legal_basis": "x"}, headers=admin
+    )
+    assert empty.status_code == 422

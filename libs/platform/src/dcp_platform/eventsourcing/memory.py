@@ -7,6 +7,7 @@ or roll back as a whole, and projectors run inside the appending transaction.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -57,6 +58,17 @@ class InMemoryEventStore:
 
     def add_projector(self, projector: MemoryProjector) -> None:
         self._projectors.append(projector)
+
+    def redact(self, stream_id: str, transform: Callable[[dict[str, Any]], dict[str, Any] | None]) -> None:
+        """Rewrite the stored payloads of a stream (personal data erased): `transform` gives the new
+        payload, or None to keep it. The PostgreSQL store's events table is updated the same way."""
+        stream = self._streams.get(stream_id, [])
+        for i, event in enumerate(stream):
+            new = transform(dict(event.payload))
+            if new is not None:
+                redacted = dataclasses.replace(event, payload=new)
+                stream[i] = redacted
+                self._all = [redacted if e.position == event.position else e for e in self._all]
 
     def set_on_commit(self, callback: Callable[[], None]) -> None:
         self._on_commit = callback

@@ -14,7 +14,7 @@ from case_service.adapters import import_records
 from case_service.application.commands import CreateImport
 from case_service.application.ports import CaseBus, CaseCause, CaseEnvironment, stamped
 from case_service.domain.assignment import Candidate, StaffMember
-from case_service.domain.case import Case
+from case_service.domain.case import Case, redacted_payload
 from dcp_events.catalogue.cases import CaseEvent
 from dcp_events.catalogue.enums import AssigneeKind
 from dcp_platform.application import CommandBus
@@ -106,6 +106,18 @@ class InMemoryCaseUnitOfWork(MemoryTimers):
 
     async def existing_case_ids(self, case_ids: Sequence[str]) -> set[str]:
         return {c for c in case_ids if c in self.books.cases}
+
+    async def case_ids_of_debtor(self, debtor_id: str) -> list[str]:
+        return sorted(
+            case_id
+            for case_id, case in self.books.cases.items()
+            if case.debtor is not None and case.debtor.debtor_id == debtor_id
+        )
+
+    async def redact_stored_events(self, case_id: str) -> None:
+        store = self.cases.store
+        assert isinstance(store, InMemoryEventStore)
+        store.redact(case_id, redacted_payload)
 
     async def case_ids_needing_ageing(self, today: date, limit: int) -> list[str]:
         due = [

@@ -269,6 +269,15 @@ async def existing_case_ids(conn: AsyncConnection, case_ids: list[str]) -> set[s
     return {r.case_id for r in rows}
 
 
+async def case_ids_of_debtor(conn: AsyncConnection, debtor_id: str) -> list[str]:
+    rows = await conn.execute(
+        select(tables.cases.c.case_id)
+        .where(tables.cases.c.detail["debtor"]["debtor_id"].astext == debtor_id)
+        .order_by(tables.cases.c.case_id)
+    )
+    return [r.case_id for r in rows]
+
+
 async def case_ids_needing_ageing(conn: AsyncConnection, today: date, limit: int) -> list[str]:
     rows = await conn.execute(
         select(tables.cases.c.case_id)

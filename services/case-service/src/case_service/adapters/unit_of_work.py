@@ -8,17 +8,19 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from case_service.adapters import import_records, projections, queries, staff
 from case_service.application.commands import CreateImport
 from case_service.application.ports import CaseCause, CaseEnvironment, stamped
 from case_service.domain.assignment import Candidate, StaffMember
-from case_service.domain.case import Case
+from case_service.domain.case import Case, redacted_payload
 from case_service.domain.policy import CollectionPolicy
 from dcp_events.catalogue.cases import CaseEvent
 from dcp_events.catalogue.enums import AssigneeKind
 from dcp_platform.application import in_transaction
+from dcp_platform.eventsourcing import schema as es
 from dcp_platform.eventsourcing.records import RecordedEvent
 from dcp_platform.eventsourcing.repository import Repository
 from dcp_platform.eventsourcing.store import ConcurrencyConflict, EventStore
@@ -102,6 +104,20 @@ class PostgresCaseUnitOfWork(PostgresTimers):
 
     async def case_ids_needing_ageing(self, today: date, limit: int) -> list[str]:
         return await queries.case_ids_needing_ageing(self.tx, today, limit)
+
+    async def case_ids_of_debtor(self, debtor_id: str) -> list[str]:
+        return await queries.case_ids_of_debtor(self.tx, debtor_id)
+
+    async def redact_stored_events(self, case_id: str) -> None:
+        rows = await self.tx.execute(
+            select(es.events.c.position, es.events.c.payload).where(es.events.c.stream_id == case_id)
+        )
+        for position, payload in rows.all():
+            redacted = redacted_payload(payload)
+            if redacted is not None:
+                await self.tx.execute(
+                    update(es.events).where(es.events.c.position == position).values(payload=redacted)
+                )
 
     async def open_case_ids_of_products(
         self, products: Sequence[str], after: str | None, limit: int

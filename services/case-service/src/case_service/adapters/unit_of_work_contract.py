@@ -21,7 +21,7 @@ from case_service.application.ports import CaseEnvironment
 from case_service.domain.assignment import Qualification, StaffMember
 from dcp_events.catalogue.base import CaseAmounts, Money
 from dcp_events.catalogue.debtor import Account, Debtor
-from dcp_events.catalogue.enums import AssigneeKind, HoldType
+from dcp_events.catalogue.enums import AssigneeKind, CloseReason, HoldType
 from dcp_platform.eventsourcing.records import ConcurrencyConflict
 
 NOW = datetime(2026, 11, 30, 10, 0, tzinfo=UTC)
@@ -84,6 +84,30 @@ class CaseUnitOfWorkContract:
         async with begin() as uow:
             assert await uow.pending_timer_keys("contract.kind", key) == []
             assert await uow.team_cursor(f"team-{key}") is None
+
+    async def test_a_debtors_cases_are_found_and_an_erasure_leaves_no_personal_data_to_replay(
+        self, begin: Any, env: CaseEnvironment
+    ) -> None:
+        placed = placement()
+        case = new_case(placed, env)
+        async with begin() as uow:
+            opened = await uow.open_new([case])
+            await uow.project([(c, []) for c in opened])
+        debtor_id = placed.debtor.debtor_id
+        async with begin() as uow:
+            assert await uow.case_ids_of_debtor(debtor_id) == [case.case_id]
+            assert await uow.case_ids_of_debtor("nobody") == []
+            loaded = await uow.cases.get(case.case_id, uow.tx)
+            loaded.close(CloseReason.RECALLED, None, NOW.date())
+            assert loaded.erase_personal_data(debtor_id, "request", "asked", "GDPR Art. 17")
+            await uow.cases.save(loaded, uow.tx)
+            await uow.redact_stored_events(case.case_id)
+        async with begin() as uow:
+            replayed = await uow.cases.get(case.case_id, uow.tx)
+            assert replayed.erased and replayed.debtor is not None
+            assert replayed.debtor.full_name == "[erased]" and replayed.debtor.debtor_id == debtor_id
+            stored = [dict(e.payload) for e in await uow.cases.store.load(case.case_id, conn=uow.tx)]
+            assert "Ada Lovelace" not in str(stored)
 
     async def test_the_team_cursor_remembers_the_last_assignee(self, begin: Any) -> None:
         team = f"team-{uuid4().hex[:8]}"

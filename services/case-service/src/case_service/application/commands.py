@@ -10,7 +10,7 @@ from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Any
+from typing import Any, Literal
 
 from case_service.domain.assignment import AssignmentPolicy, StaffMember
 from dcp_events.catalogue.base import CaseAmounts, Money
@@ -159,6 +159,25 @@ class CloseCase(CaseCommand):
     reason: CloseReason
     note: str | None
     expected_version: int | None = None
+
+
+@dataclass(frozen=True)
+class EraseDebtor:
+    """Erase the debtor's personal data on every closed case of theirs (the right to erasure, or the end
+    of a retention period); open cases keep it (still needed to collect) and are named."""
+
+    debtor_id: str
+    trigger: Literal["request", "retention"]
+    reason: str
+    legal_basis: str
+    case_ids: tuple[str, ...] = ()  # only these of the debtor's cases (a retention timer names its case)
+
+
+@dataclass(frozen=True)
+class ErasureOutcome:
+    erased: list[str]
+    already_erased: list[str]
+    still_open: list[str]
 
 
 @dataclass(frozen=True)

@@ -382,6 +382,27 @@ async def close_case(command: c.CloseCase, uow: CaseUnitOfWork, env: CaseEnviron
     )
 
 
+async def erase_debtor(command: c.EraseDebtor, uow: CaseUnitOfWork, env: CaseEnvironment) -> c.ErasureOutcome:
+    """Each closed case of the debtor records ErasureCompleted (its read model and stored events lose
+    the personal data with it); an open case is left as it is and named."""
+    case_ids = await uow.case_ids_of_debtor(command.debtor_id)
+    if command.case_ids:
+        case_ids = [i for i in case_ids if i in set(command.case_ids)]
+    erased, already, still_open = [], [], []
+    for case_id in case_ids:
+        case = await load(uow, case_id)
+        if case.is_open:
+            still_open.append(case_id)
+            continue
+        if case.erase_personal_data(command.debtor_id, command.trigger, command.reason, command.legal_basis):
+            await save(uow, env, case)
+            await uow.redact_stored_events(case_id)
+            erased.append(case_id)
+        else:
+            already.append(case_id)
+    return c.ErasureOutcome(erased, already, still_open)
+
+
 # --- what payment-service reports -----------------------------------------------------------------
 
 
@@ -585,6 +606,7 @@ async def import_chunk(command: c.ImportChunk, uow: CaseUnitOfWork, env: CaseEnv
 
 COMMAND_HANDLERS: dict[type, Handler[CaseUnitOfWork, CaseEnvironment]] = {
     c.OpenCase: open_case,
+    c.EraseDebtor: erase_debtor,
     c.OpenCases: open_cases,
     c.UpdatePlacement: update_placement,
     c.RecallPlacement: recall_placement,

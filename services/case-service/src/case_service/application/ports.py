@@ -71,6 +71,15 @@ class CaseUnitOfWork(TimerPort, Protocol):
 
     async def existing_case_ids(self, case_ids: Sequence[str]) -> set[str]: ...
 
+    async def case_ids_of_debtor(self, debtor_id: str) -> list[str]:
+        """Every case of the debtor, open or closed."""
+        ...
+
+    async def redact_stored_events(self, case_id: str) -> None:
+        """Remove the debtor's personal data from the case's stored events (after its ErasureCompleted):
+        a replay then rebuilds the erased state, and nothing personal is left to read."""
+        ...
+
     async def case_ids_needing_ageing(self, today: date, limit: int) -> list[str]: ...
 
     async def open_case_ids_of_products(

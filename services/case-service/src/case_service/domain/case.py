@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from typing import Literal
 
 from case_service.domain import errors, money
 from case_service.domain.ageing import CURRENT, days_past_due, stage_rank
@@ -83,12 +84,35 @@ class Settlement:
     due_on: date
 
 
+ERASED_NAME = "[erased]"
+
+
+def erased_debtor(debtor: Debtor) -> Debtor:
+    """What stays of a debtor after an erasure: the ids, language and time zone (no personal data)."""
+    return debtor.model_copy(
+        update={"full_name": ERASED_NAME, "national_id": None, "phones": [], "emails": [], "address": None}
+    )
+
+
+def redacted_payload(payload: dict[str, object]) -> dict[str, object] | None:
+    """A stored event's data without the debtor's personal data (None: it holds none). A CaseOpened
+    keeps an erased debtor; a CaseDebtorUpdated keeps empty contact lists (it stays a valid update)."""
+    debtor = payload.get("debtor")
+    if isinstance(debtor, dict):
+        erased = Debtor.model_validate(debtor)
+        return {**payload, "debtor": erased_debtor(erased).model_dump(mode="json")}
+    if any(payload.get(k) for k in ("phones", "emails", "address")):
+        return {**payload, "phones": [], "emails": [], "address": None}
+    return None
+
+
 @dataclass
 class Case(Aggregate[events.CaseEvent]):
     case_id: str
     status: str = "new"  # new -> open -> closed
     close_reason: CloseReason | None = None
     debtor: Debtor | None = None
+    erased: bool = False  # the debtor's personal data was erased (only what is not personal stays)
     account: Account | None = None
     amounts_at_placement: CaseAmounts | None = None
     balance: Money | None = None
@@ -676,6 +700,23 @@ class Case(Aggregate[events.CaseEvent]):
             return
         self._record(events.CaseDebtorUpdated(phones=phones, emails=emails, address=address))
 
+    def erase_personal_data(
+        self, debtor_id: str, trigger: Literal["request", "retention"], reason: str, legal_basis: str
+    ) -> bool:
+        """Erase the debtor's personal data on this (closed) case; False when already erased."""
+        if self.erased:
+            return False
+        if self.is_open:
+            raise errors.ErasureNotAllowed(
+                f"case {self.case_id} is open: its personal data is still needed to collect the debt"
+            )
+        self._record(
+            events.ErasureCompleted(
+                debtor_id=debtor_id, trigger=trigger, reason=reason, legal_basis=legal_basis
+            )
+        )
+        return True
+
     def close(self, reason: CloseReason, note: str | None, today: date) -> None:
         self._require_open()
         assert self.balance is not None
@@ -813,6 +854,12 @@ class Case(Aggregate[events.CaseEvent]):
         if event.address is not None:
             changes["address"] = event.address
         self.debtor = self.debtor.model_copy(update=changes)
+
+    @applies(events.ErasureCompleted)
+    def _erased(self, _event: events.ErasureCompleted, _at: datetime | None) -> None:
+        self.erased = True
+        if self.debtor is not None:
+            self.debtor = erased_debtor(self.debtor)
 
     @applies(events.CaseClosed)
     def _closed(self, event: events.CaseClosed, _at: datetime | None) -> None:

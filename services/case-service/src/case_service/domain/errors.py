@@ -81,6 +81,13 @@ class NotWithAgency(CaseRuleViolation, code="not-with-agency"):
     """A recall needs the case to be placed with an agency."""
 
 
+class ErasureNotAllowed(CaseRuleViolation, code="erasure-not-allowed"):
+    """The case is open: its personal data is still needed to collect the debt (a lawful basis that
+    outweighs erasure). Close or recall the case first."""
+
+    title = "Personal data cannot be erased while the case is open"
+
+
 class CaseNotFound(DomainError, LookupError):
     """No case with this id was ever opened here."""
 
