@@ -111,6 +111,16 @@ def apply_payload(
         return facts.model_copy(update={"status": model.CaseStatus.CLOSED})
     if isinstance(payload, cases.CaseReopened):
         return facts.model_copy(update={"status": model.CaseStatus.OPEN})
+    if isinstance(payload, cases.ErasureCompleted):
+        # the debtor's personal data is gone: no contact point, no one agreed to be asked; opt-outs of a
+        # whole channel (which name no one) stay, so a reopened case still honours them
+        return facts.model_copy(
+            update={
+                "contact_points": (),
+                "agreed_contacts": frozenset(),
+                "opt_outs": tuple(o for o in facts.opt_outs if o.contact_point is None),
+            }
+        )
     if isinstance(payload, cases.CaseBucketChanged) and payload.due_since is not None:
         return facts.model_copy(update={"due_since": payload.due_since})
     if isinstance(payload, cases.CaseDebtorUpdated):

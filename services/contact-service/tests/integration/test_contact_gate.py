@@ -10,9 +10,17 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from dcp_events.catalogue import CaseHoldPlaced, CaseHoldReleased, CaseStrategyAssigned, Money, PromiseBroken
+from dcp_events.catalogue import (
+    CaseClosed,
+    CaseHoldPlaced,
+    CaseHoldReleased,
+    CaseStrategyAssigned,
+    ErasureCompleted,
+    Money,
+    PromiseBroken,
+)
 from dcp_events.catalogue.cases import TreatmentStep
-from dcp_events.catalogue.enums import Channel, HoldType
+from dcp_events.catalogue.enums import Channel, CloseReason, HoldType
 from dcp_platform.auth import Role
 
 from .conftest import ContactService, eventually, token
@@ -259,3 +267,40 @@ async def test_worklist_orders_promises_then_steps_then_expected_recovery(servic
     channels = {c["channel"]: c for c in items[2]["channels"]}
     assert channels["letter"]["allowed"] is True
     assert set(channels) == {c.value for c in Channel}
+
+
+async def test_an_erasure_removes_the_debtors_contact_points_from_the_case(service: ContactService) -> None:
+    service.next_local(NY, 12)
+    case_id = await service.open_case("US")
+    made = await service.client.post(
+        "/contact-attempts", json=call(case_id, contact_point="+12025550101"), headers=token()
+    )
+    assert made.status_code == 201, made.text
+    auditor = token(Role.AUDITOR, "aud-1")
+    assert "+12025550101" in (await service.client.get(f"/cases/{case_id}/contacts", headers=auditor)).text
+    await service.publish(
+        "collections.cases",
+        case_id,
+        CaseClosed(reason=CloseReason.RECALLED, final_balance=Money(amount_minor=0, currency="USD")),
+    )
+    await service.publish(
+        "collections.cases",
+        case_id,
+        ErasureCompleted(debtor_id="dbt-x", trigger="request", reason="asked", legal_basis="GDPR Art. 17"),
+    )
+
+    async def erased() -> bool:
+        history = (await service.client.get(f"/cases/{case_id}/contacts", headers=auditor)).json()
+        return all(c["contact_point"] is None for c in history["contacts"])
+
+    await eventually(erased)
+    history = (await service.client.get(f"/cases/{case_id}/contacts", headers=auditor)).json()
+    assert [c["decision"] for c in history["contacts"]] == ["allow"]  # the attempt itself stays
+    import asyncpg
+
+    db = await asyncpg.connect(service.database_url)
+    try:
+        facts = await db.fetchval("SELECT facts::text FROM case_facts WHERE case_id = $1", case_id)
+    finally:
+        await db.close()
+    assert "+12025550101" not in facts and "pat@example.org" not in facts

@@ -198,6 +198,11 @@ class InMemoryContactUnitOfWork(InMemoryContactReads):
         if promise is not None:
             promise["status"] = status
 
+    async def erase_contact_points(self, case_id: str) -> None:
+        for row in self.books.contacts.values():
+            if row["case_id"] == case_id:
+                row["contact_point"] = None
+
     def after_commit(self, callback: Callable[[], None]) -> None:
         self._after_commit.append(callback)
 

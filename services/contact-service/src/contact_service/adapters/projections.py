@@ -291,6 +291,13 @@ async def set_promise_status(conn: AsyncConnection, promise_id: str, status: str
     )
 
 
+async def erase_contact_points(conn: AsyncConnection, case_id: str) -> None:
+    await conn.execute(
+        text("UPDATE contacts SET contact_point = NULL WHERE case_id = :c AND contact_point IS NOT NULL"),
+        {"c": case_id},
+    )
+
+
 async def promises_of_case(conn: AsyncConnection, case_id: str) -> list[tuple[date, str]]:
     rows = await conn.execute(text("SELECT due_on, status FROM promises WHERE case_id = :c"), {"c": case_id})
     return [(r.due_on, r.status) for r in rows]

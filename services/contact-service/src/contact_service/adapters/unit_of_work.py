@@ -94,6 +94,9 @@ class PostgresContactUnitOfWork(PostgresContactReads):
     async def set_promise_status(self, promise_id: str, status: str) -> None:
         await rm.set_promise_status(self.tx, promise_id, status)
 
+    async def erase_contact_points(self, case_id: str) -> None:
+        await rm.erase_contact_points(self.tx, case_id)
+
     def after_commit(self, callback: Callable[[], None]) -> None:
         self._after_commit.append(callback)
 

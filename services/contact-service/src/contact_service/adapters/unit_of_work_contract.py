@@ -230,6 +230,19 @@ class ContactUnitOfWorkContract:
         assert [r["attempt_id"] for r in listed] == [f"{case_id}-2", f"{case_id}-3"]
         assert recent == [(NOW, Channel.PHONE)]
 
+    async def test_an_erasure_removes_the_contact_points_of_one_case_only(self, begin: Any) -> None:
+        case_id, debtor = ids()
+        async with begin() as uow:
+            await uow.record_contact(contact(f"{case_id}-1", case_id, debtor, NOW))
+            await uow.record_contact(contact(f"{case_id}-2", f"{case_id}-other", debtor, NOW))
+        async with begin() as uow:
+            await uow.erase_contact_points(case_id)
+        async with begin() as uow:
+            erased = await uow.find_contact(f"{case_id}-1")
+            kept = await uow.find_contact(f"{case_id}-2")
+        assert erased is not None and erased["contact_point"] is None and erased["decision"] == "allow"
+        assert kept is not None and kept["contact_point"] == "+12025550101"
+
     async def test_promises_are_recorded_and_settled(self, begin: Any) -> None:
         case_id, _ = ids()
         async with begin() as uow:

@@ -38,6 +38,7 @@ from dcp_events.catalogue.cases import (
     CaseOpened,
     CaseReopened,
     CaseStrategyAssigned,
+    ErasureCompleted,
 )
 from dcp_events.catalogue.contacts import (
     CeaseRequested,
@@ -334,6 +335,9 @@ async def fold_case_events(
             if event.case_id not in new:
                 changed.add(event.case_id)
     await uow.save_cases([rows[i] for i in ids if i in new], [rows[i] for i in ids if i in changed])
+    for event in events:
+        if isinstance(event.payload, ErasureCompleted) and event.case_id in rows:
+            await uow.erase_contact_points(event.case_id)
 
 
 def opened_case(case_id: str, payload: CaseOpened, at: datetime) -> CaseRow:

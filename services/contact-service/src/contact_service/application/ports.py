@@ -205,6 +205,11 @@ class ContactUnitOfWork(ContactReads, Protocol):
         """`kept` or `broken` (an unknown promise changes nothing)."""
         ...
 
+    async def erase_contact_points(self, case_id: str) -> None:
+        """Remove the contact points (numbers, addresses) from the case's contact history (an erasure);
+        the attempts themselves, their times, channels and the gate's decisions stay."""
+        ...
+
     def after_commit(self, callback: Callable[[], None]) -> None:
         """Run `callback` once the unit of work's own transaction has committed (never if it rolls back);
         in a caller's transaction (a consumer's batch), when the handler returns."""
