@@ -21,6 +21,7 @@ from case_service.application.handlers import (
     COMMAND_HANDLERS,
     HOLD_EXPIRY_TIMER,
     INTEREST_TIMER,
+    RETENTION_TIMER,
 )
 from case_service.application.ports import CaseBus, CaseEnvironment
 from case_service.settings import CaseServiceSettings
@@ -64,6 +65,7 @@ def bootstrap(settings: CaseServiceSettings) -> FastAPI:
     runtime.on_timer(AGEING_TIMER, handlers.on_ageing)
     runtime.on_timer(INTEREST_TIMER, handlers.on_interest)
     runtime.on_timer(HOLD_EXPIRY_TIMER, handlers.on_hold_expiry)
+    runtime.on_timer(RETENTION_TIMER, handlers.on_retention)
     app = event_sourced_app(
         settings,
         runtime=runtime,

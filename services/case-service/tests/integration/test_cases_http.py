@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from datetime import timedelta
 
 import pytest
@@ -322,3 +323,31 @@ async def test_an_administrator_erases_a_debtors_personal_data_on_their_closed_c
         "/debtors/dbt-forget-me/erasure", json={"reason": "", "legal_basis": "x"}, headers=admin
     )
     assert empty.status_code == 422
+
+
+async def test_a_closed_case_is_erased_when_its_retention_period_ends(harness: CaseHarness) -> None:
+    """GB keeps a closed case's personal data six years (the policy file): then a durable timer erases
+    it, citing the rule. Last in this module: it moves the shared clock six years on."""
+    from .conftest import eventually
+
+    case_id = await open_case(harness, "RETAIN-1")
+    closed = await harness.client.post(
+        f"/cases/{case_id}/close", json={"reason": "recalled"}, headers=SUPERVISOR
+    )
+    assert closed.status_code == 200
+    harness.move_clock(harness.clock.now() + timedelta(days=365 * 6 - 2))
+    await asyncio.sleep(1.0)
+    assert (
+        "Ada Lovelace" in (await harness.client.get(f"/cases/{case_id}", headers=SUPERVISOR)).text
+    )  # not yet
+    harness.move_clock(harness.clock.now() + timedelta(days=10))  # past the date six years on (leap days)
+
+    async def erased() -> bool:
+        return "Ada Lovelace" not in (await harness.client.get(f"/cases/{case_id}", headers=SUPERVISOR)).text
+
+    await eventually(erased, 30)
+    events = (await harness.client.get(f"/cases/{case_id}/events", headers=SUPERVISOR)).json()
+    [erasure] = [e for e in events if e["type"] == "collections.case.erasure_completed.v1"]
+    assert erasure["data"]["trigger"] == "retention"
+    assert "Limitation Act 1980" in erasure["data"]["legal_basis"]
+    assert "+447700900123" not in json.dumps(events)

@@ -174,6 +174,15 @@ class EraseDebtor:
 
 
 @dataclass(frozen=True)
+class EraseAfterRetention:
+    """The durable retention timer of a closed case fired."""
+
+    case_id: str
+    years: int
+    citation: str
+
+
+@dataclass(frozen=True)
 class ErasureOutcome:
     erased: list[str]
     already_erased: list[str]

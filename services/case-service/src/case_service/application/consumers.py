@@ -255,6 +255,16 @@ class CaseConsumers:
                 c.ExpireHold(str(timer.payload["case_id"]), str(timer.payload["hold_id"])), tx=conn
             )
 
+    async def on_retention(self, conn: AsyncConnection, timer: DueTimer) -> None:
+        with bind_context(causation_id=f"timer:{timer.kind}:{timer.key}"):
+            payload = timer.payload or {}
+            await self.bus.handle(
+                c.EraseAfterRetention(
+                    str(payload["case_id"]), int(payload["years"]), str(payload["citation"])
+                ),
+                tx=conn,
+            )
+
     async def on_interest(self, conn: AsyncConnection, timer: DueTimer) -> None:
         """The monthly interest run, in batches (a continuation names the last case done)."""
         with bind_context(causation_id=f"timer:{timer.kind}:{timer.key}"):

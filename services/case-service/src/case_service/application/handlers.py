@@ -39,6 +39,7 @@ from dcp_events.catalogue.cases import (
     CaseEvent,
     CaseHoldPlaced,
     CaseHoldReleased,
+    CaseReopened,
     CaseStageChanged,
 )
 from dcp_events.catalogue.enums import AssigneeKind, CloseReason
@@ -46,6 +47,7 @@ from dcp_platform.application import Handler
 from dcp_platform.eventsourcing.store import ConcurrencyConflict
 
 HOLD_EXPIRY_TIMER = "case.hold_expiry"
+RETENTION_TIMER = "case.retention"
 AGEING_TIMER = "case.ageing"
 INTEREST_TIMER = "case.interest"
 
@@ -71,7 +73,7 @@ async def save(uow: CaseUnitOfWork, env: CaseEnvironment, case: Case) -> list[Ca
     if not changes:
         return []
     await uow.cases.save(case, uow.tx)
-    await _keep_timers(uow, case, changes)
+    await _keep_timers(uow, env, case, changes)
     if reached_agency_stage(env, case, changes):
         await place_with_agency(uow, env, case)
     return changes
@@ -123,7 +125,17 @@ def assign_to_agency(env: CaseEnvironment, case: Case, pool: list[Candidate]) ->
     return True
 
 
-async def _keep_timers(uow: CaseUnitOfWork, case: Case, changes: Sequence[CaseEvent]) -> None:
+def add_years(moment: datetime, years: int) -> datetime:
+    """`years` later, on the same date (29 February: the 28th)."""
+    try:
+        return moment.replace(year=moment.year + years)
+    except ValueError:
+        return moment.replace(year=moment.year + years, day=28)
+
+
+async def _keep_timers(
+    uow: CaseUnitOfWork, env: CaseEnvironment, case: Case, changes: Sequence[CaseEvent]
+) -> None:
     for change in changes:
         if isinstance(change, CaseHoldPlaced) and change.expires_at is not None:
             await uow.schedule_timer(
@@ -137,6 +149,16 @@ async def _keep_timers(uow: CaseUnitOfWork, case: Case, changes: Sequence[CaseEv
         elif isinstance(change, CaseClosed):
             for key in await uow.pending_timer_keys(HOLD_EXPIRY_TIMER, f"{case.case_id}:"):
                 await uow.cancel_timer(HOLD_EXPIRY_TIMER, key)
+            retention = env.policy.retention_for(case.jurisdiction)
+            if retention is not None and not case.erased:
+                await uow.schedule_timer(
+                    RETENTION_TIMER,
+                    case.case_id,
+                    add_years(env.clock.now(), retention.years),
+                    {"case_id": case.case_id, "years": retention.years, "citation": retention.citation},
+                )
+        elif isinstance(change, CaseReopened):
+            await uow.cancel_timer(RETENTION_TIMER, case.case_id)  # open again: the data is needed
 
 
 def new_case(placement: c.Placement, env: CaseEnvironment) -> Case:
@@ -403,6 +425,20 @@ async def erase_debtor(command: c.EraseDebtor, uow: CaseUnitOfWork, env: CaseEnv
     return c.ErasureOutcome(erased, already, still_open)
 
 
+async def erase_after_retention(
+    command: c.EraseAfterRetention, uow: CaseUnitOfWork, env: CaseEnvironment
+) -> None:
+    """The retention period of a closed case ran out: its personal data is erased (a reopened or
+    already erased case is left alone)."""
+    case = await load(uow, command.case_id)
+    if case.is_open or case.erased or case.debtor is None:
+        return
+    reason = f"the retention period of {command.years} years after closure ended"
+    if case.erase_personal_data(case.debtor.debtor_id, "retention", reason, command.citation):
+        await save(uow, env, case)
+        await uow.redact_stored_events(case.case_id)
+
+
 # --- what payment-service reports -----------------------------------------------------------------
 
 
@@ -478,7 +514,7 @@ async def age_cases(command: c.AgeCases, uow: CaseUnitOfWork, env: CaseEnvironme
                 agencies = await uow.candidates(AssigneeKind.AGENCY)
             assign_to_agency(env, case, agencies)
     for case, changes in await uow.save_together(list(cases.values())):  # one append, one projection
-        await _keep_timers(uow, case, changes)
+        await _keep_timers(uow, env, case, changes)
     if len(case_ids) == command.batch:  # more to do: continue at once, in a new transaction
         await uow.schedule_timer(AGEING_TIMER, f"{today.isoformat()}:after:{case_ids[-1]}", now)
     else:
@@ -607,6 +643,7 @@ async def import_chunk(command: c.ImportChunk, uow: CaseUnitOfWork, env: CaseEnv
 COMMAND_HANDLERS: dict[type, Handler[CaseUnitOfWork, CaseEnvironment]] = {
     c.OpenCase: open_case,
     c.EraseDebtor: erase_debtor,
+    c.EraseAfterRetention: erase_after_retention,
     c.OpenCases: open_cases,
     c.UpdatePlacement: update_placement,
     c.RecallPlacement: recall_placement,

@@ -31,6 +31,26 @@ def _rates(products: Mapping[str, Any]) -> dict[str, int]:
 
 
 @dataclass(frozen=True)
+class Retention:
+    """How long a closed case's personal data is kept in a jurisdiction, and the rule that says so."""
+
+    years: int
+    citation: str
+
+
+def _retention(data: Mapping[str, Any]) -> dict[str, Retention]:
+    periods = {}
+    for jurisdiction, spec in data.items():
+        if not isinstance(spec, Mapping) or "years" not in spec or "citation" not in spec:
+            raise PolicyError(f"retention for {jurisdiction!r}: give years and a citation")
+        years = int(spec["years"])
+        if not 0 <= years <= 100:
+            raise PolicyError(f"retention for {jurisdiction!r}: {years} years out of range 0..100")
+        periods[str(jurisdiction)] = Retention(years, str(spec["citation"]))
+    return periods
+
+
+@dataclass(frozen=True)
 class CollectionPolicy:
     version: int
     ageing: AgeingPolicy
@@ -42,6 +62,12 @@ class CollectionPolicy:
     # Interest the platform accrues monthly, by product: annual rate in basis points on the principal.
     interest_rates_bps: Mapping[str, int] = field(default_factory=dict)
     interest_day_count: int = 365
+    # How long a closed case keeps the debtor's personal data, by jurisdiction (`default` for the rest);
+    # a durable timer erases it then. None for a jurisdiction: kept until erased on request.
+    retention: Mapping[str, Retention] = field(default_factory=dict)
+
+    def retention_for(self, jurisdiction: str) -> Retention | None:
+        return self.retention.get(jurisdiction) or self.retention.get("default")
 
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any]) -> CollectionPolicy:
@@ -58,6 +84,7 @@ class CollectionPolicy:
                 pause_escalation_for=_pauses(data.get("escalation") or {}),
                 interest_rates_bps=_rates((data.get("interest") or {}).get("products") or {}),
                 interest_day_count=int((data.get("interest") or {}).get("day_count", 365)),
+                retention=_retention(data.get("retention") or {}),
             )
         except (KeyError, TypeError, ValueError) as exc:
             if isinstance(exc, PolicyError):
