@@ -10,6 +10,7 @@ unwrap (rotation: put the new key first; older data keys stay readable while the
 from __future__ import annotations
 
 import base64
+import functools
 import json
 import os
 from dataclasses import dataclass
@@ -156,10 +157,15 @@ def _bytes(value: bytes | memoryview | None) -> bytes | None:
     return bytes(value) if value is not None else None
 
 
+@functools.lru_cache(maxsize=4096)
+def _cipher(key: bytes) -> AESGCM:
+    return AESGCM(key)
+
+
 def encrypt_openings(key: bytes, openings: Openings, context: str) -> bytes:
     nonce = os.urandom(12)
     plain = json.dumps(openings, ensure_ascii=False, separators=(",", ":")).encode()
-    return ENCRYPTED + nonce + AESGCM(key).encrypt(nonce, plain, context.encode())
+    return ENCRYPTED + nonce + _cipher(key).encrypt(nonce, plain, context.encode())
 
 
 def decrypt_openings(key: bytes | None, raw: bytes | None, context: str) -> Openings | None:
@@ -171,6 +177,6 @@ def decrypt_openings(key: bytes | None, raw: bytes | None, context: str) -> Open
         return parsed if isinstance(parsed, dict) else {}
     if key is None:
         return None
-    plain = AESGCM(key).decrypt(raw[1:13], raw[13:], context.encode())
+    plain = _cipher(key).decrypt(raw[1:13], raw[13:], context.encode())
     parsed = json.loads(plain)
     return parsed if isinstance(parsed, dict) else {}
