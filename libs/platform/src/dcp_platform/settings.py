@@ -14,6 +14,7 @@ from dcp_platform.clock import Clock, FixedClock, ManualClock, SharedManualClock
 
 # Used only when DCP_ENV=dev (the default) and AUTH_JWT_HS256_SECRET is unset; never accepted elsewhere.
 DEV_HS256_SECRET = "dcp-dev-only-hs256-secret-not-for-production"  # noqa: S105
+MIN_HS256_SECRET_BYTES = 32
 
 DEFAULT_DATABASE_URL = "postgresql://postgres@127.0.0.1:15432/postgres"
 DEFAULT_KAFKA_BOOTSTRAP_SERVERS = "127.0.0.1:19092"
@@ -68,6 +69,17 @@ class ServiceSettings(BaseSettings):
             raise ValueError(
                 "AUTH_JWT_HS256_SECRET or AUTH_JWT_JWKS_URL is required when DCP_ENV is not 'dev'"
             )
+        if not self.is_dev and self.auth_jwt_hs256_secret is not None:
+            secret = self.auth_jwt_hs256_secret.get_secret_value()
+            if secret == DEV_HS256_SECRET:
+                raise ValueError(
+                    "AUTH_JWT_HS256_SECRET is the published development secret: refused outside dev"
+                )
+            if len(secret.encode()) < MIN_HS256_SECRET_BYTES:
+                raise ValueError(
+                    f"AUTH_JWT_HS256_SECRET must be at least {MIN_HS256_SECRET_BYTES} bytes outside dev "
+                    "(RFC 7518 section 3.2: a key as long as the hash)"
+                )
         if self.clock_mode == "fixed" and self.clock_fixed_at is None:
             raise ValueError("CLOCK_FIXED_AT is required when CLOCK_MODE=fixed")
         if self.clock_mode == "manual" and not self.is_dev:

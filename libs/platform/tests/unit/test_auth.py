@@ -193,3 +193,20 @@ async def test_hs256_is_refused_outside_dev_without_a_configured_secret(
     client = build_client(router, settings=settings)
     dev_token = token(secret=DEV_HS256_SECRET)
     assert_problem(await client.get("/me", headers=auth(dev_token)), 401, "unauthorized")
+
+
+def test_outside_dev_the_development_secret_and_short_secrets_are_refused() -> None:
+    import pytest
+    from pydantic import ValidationError
+
+    from dcp_platform.settings import DEV_HS256_SECRET
+
+    for secret, why in (
+        (DEV_HS256_SECRET, "published development secret"),
+        ("short-secret", "at least 32 bytes"),
+    ):
+        with pytest.raises(ValidationError, match=why):
+            make_settings(DCP_ENV="prod", auth_jwt_hs256_secret=secret)
+    ok = make_settings(DCP_ENV="prod", auth_jwt_hs256_secret="x" * 32)
+    assert ok.hs256_secret is not None
+    assert make_settings(auth_jwt_hs256_secret="short").hs256_secret is not None  # dev: any key
