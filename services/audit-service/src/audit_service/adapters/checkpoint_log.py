@@ -21,6 +21,7 @@ from typing import Any, Final
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import KafkaError
 
 from audit_service.domain.verification import SignedCheckpoint
 
@@ -146,14 +147,28 @@ class CheckpointPublisher:
         self.published_seq = 0  # the newest seq known to be in the topic
 
     async def start(self) -> None:
-        await ensure_topic(self._bootstrap, self.topic)
-        self._producer = AIOKafkaProducer(
-            bootstrap_servers=self._bootstrap, acks="all", enable_idempotence=True
-        )
-        await self._producer.start()
-        self.published_seq = (await read_published(self._bootstrap, self.topic)).latest_seq
+        """Connect now if Kafka answers; otherwise the first publish connects (the service starts and
+        signs all the same, and publishes what it signed once Kafka is back)."""
         if self._witness_dir is not None:
             self._witness_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            await self.connect()
+        except (KafkaError, OSError, TimeoutError) as exc:
+            log.warning("checkpoint topic not reachable yet (%s); publishing later", type(exc).__name__)
+
+    async def connect(self) -> None:
+        """Connect (the topic ensured, the newest published seq read) unless connected."""
+        if self._producer is not None:
+            return
+        await ensure_topic(self._bootstrap, self.topic)
+        producer = AIOKafkaProducer(bootstrap_servers=self._bootstrap, acks="all", enable_idempotence=True)
+        await producer.start()
+        try:
+            self.published_seq = (await read_published(self._bootstrap, self.topic)).latest_seq
+        except BaseException:
+            await producer.stop()
+            raise
+        self._producer = producer
 
     async def stop(self) -> None:
         if self._producer is not None:
@@ -163,8 +178,8 @@ class CheckpointPublisher:
 
     async def publish(self, checkpoints: list[tuple[SignedCheckpoint, str]]) -> int:
         """Publish those newer than what the topic is known to hold, in seq order; returns how many."""
-        if self._producer is None:
-            raise RuntimeError("the checkpoint publisher is not started")
+        await self.connect()
+        assert self._producer is not None
         sent = 0
         for checkpoint, key_id in sorted(checkpoints, key=lambda c: c[0].seq):
             if checkpoint.seq <= self.published_seq:

@@ -104,9 +104,10 @@ class Checkpointer:
         """Publish the checkpoints the topic does not hold yet (all since the newest it holds)."""
         if self._publisher is None:
             return 0
-        async with self._pool.acquire() as conn:
-            rows = await trail.checkpoints(conn, after_seq=self._publisher.published_seq)
         try:
+            await self._publisher.connect()
+            async with self._pool.acquire() as conn:
+                rows = await trail.checkpoints(conn, after_seq=self._publisher.published_seq)
             sent = await self._publisher.publish([(r.signed(), r.key_id) for r in rows])
         except (KafkaError, OSError) as exc:  # signed all the same; the next round publishes it
             log.warning("audit checkpoints not published yet (%s)", type(exc).__name__)
