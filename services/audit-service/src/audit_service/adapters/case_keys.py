@@ -112,19 +112,24 @@ class CaseKeys:
         if not missing:
             return found
         new = {case_id: os.urandom(32) for case_id in missing}
-        rows = []
-        for case_id, key in new.items():
-            master_id, wrapped = self.master.wrap(case_id, key)
-            rows.append((case_id, master_id, wrapped))
-        await conn.executemany(
-            """INSERT INTO audit_case_keys (case_id, master_key_id, wrapped_key) VALUES ($1, $2, $3)
-               ON CONFLICT (case_id) DO NOTHING""",
-            rows,
+        wrapped = {case_id: self.master.wrap(case_id, key) for case_id, key in new.items()}
+        inserted = await conn.fetch(
+            """INSERT INTO audit_case_keys (case_id, master_key_id, wrapped_key)
+               SELECT * FROM unnest($1::text[], $2::text[], $3::bytea[])
+               ON CONFLICT (case_id) DO NOTHING RETURNING case_id""",
+            list(wrapped),
+            [w[0] for w in wrapped.values()],
+            [w[1] for w in wrapped.values()],
         )
+        for r in inserted:  # ours: one round trip for the usual case, a case seen for the first time
+            found[r["case_id"]] = self._cache[r["case_id"]] = new[r["case_id"]]
+        others = [case_id for case_id in missing if case_id not in found]
+        if not others:
+            return found
         stored = await conn.fetch(
             """SELECT case_id, master_key_id, wrapped_key, erased_at FROM audit_case_keys
                WHERE case_id = ANY($1::text[])""",
-            missing,
+            others,
         )
         for r in stored:
             row = CaseKey(r["master_key_id"], _bytes(r["wrapped_key"]), r["erased_at"])
