@@ -44,6 +44,9 @@ class ServiceSettings(BaseSettings):
     kafka_topic_prefix: str = ""
 
     auth_jwt_hs256_secret: SecretStr | None = None
+    # Roles that see personal data (names, contact points, national ids, addresses) unmasked in API
+    # answers (comma-separated); every other role gets them masked. Default: collector, supervisor, admin.
+    pii_roles: str | None = None
     auth_jwt_jwks_url: str | None = None
     auth_jwt_issuer: str = "dcp"
     auth_jwt_audience: str = "dcp-api"
@@ -87,6 +90,12 @@ class ServiceSettings(BaseSettings):
         if self.clock_fixed_at is not None and self.clock_fixed_at.tzinfo is None:
             raise ValueError("CLOCK_FIXED_AT must carry a timezone")
         return self
+
+    @property
+    def personal_data_roles(self) -> frozenset[str]:
+        from dcp_platform.personal_data import roles_from
+
+        return roles_from(self.pii_roles)
 
     @property
     def is_dev(self) -> bool:

@@ -84,7 +84,7 @@ class AuditServiceSettings(ServiceSettings):
         return max(2 * self.audit_checkpoint_interval_seconds, 30.0)
 
     @property
-    def pii_roles(self) -> frozenset[str]:
+    def trail_pii_roles(self) -> frozenset[str]:
         return frozenset(r.strip() for r in self.audit_pii_roles.split(",") if r.strip())
 
     @property

@@ -72,7 +72,9 @@ def bootstrap(settings: CaseServiceSettings) -> FastAPI:
         description="The case service: placement, strategy, assignment, stages, holds, balance.",
         routers=ROUTERS,
     )
-    app.state.case_api = CaseApi(bus, env, runtime.engine, runtime.store)
+    app.state.case_api = CaseApi(
+        bus, env, runtime.engine, runtime.store, personal_data_roles=settings.personal_data_roles
+    )
     app.state.import_tasks = set()
     app.state.lifespan_hooks.append(_case_service_lifespan)
     return app

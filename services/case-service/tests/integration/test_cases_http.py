@@ -306,6 +306,11 @@ async def test_an_administrator_erases_a_debtors_personal_data_on_their_closed_c
     }
 
     personal = ("Ada Lovelace", "QQ123456C", "+447700900123", "ada@example.org", "St James")
+    auditor = bearer(Role.AUDITOR, "aud-1")
+    as_auditor = (await harness.client.get(f"/cases/{still_open}", headers=auditor)).text
+    as_auditor += (await harness.client.get(f"/cases/{still_open}/events", headers=auditor)).text
+    assert not any(value in as_auditor for value in personal)  # auditors see personal data masked
+    assert "+44*******123" in as_auditor and "a***@example.org" in as_auditor
     view = (await harness.client.get(f"/cases/{closed}", headers=SUPERVISOR)).text
     history = (await harness.client.get(f"/cases/{closed}/events", headers=SUPERVISOR)).text
     for value in personal:

@@ -67,5 +67,7 @@ def bootstrap(settings: ContactServiceSettings) -> FastAPI:
         ),
         routers=ROUTERS,
     )
-    app.state.contact_api = ContactApi(bus, env, runtime, read_models(runtime.engine))
+    app.state.contact_api = ContactApi(
+        bus, env, runtime, read_models(runtime.engine), personal_data_roles=settings.personal_data_roles
+    )
     return app

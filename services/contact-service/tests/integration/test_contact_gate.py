@@ -277,7 +277,10 @@ async def test_an_erasure_removes_the_debtors_contact_points_from_the_case(servi
     )
     assert made.status_code == 201, made.text
     auditor = token(Role.AUDITOR, "aud-1")
-    assert "+12025550101" in (await service.client.get(f"/cases/{case_id}/contacts", headers=auditor)).text
+    supervisor = token(Role.SUPERVISOR, "sup-1")
+    assert "+12025550101" in (await service.client.get(f"/cases/{case_id}/contacts", headers=supervisor)).text
+    masked = (await service.client.get(f"/cases/{case_id}/contacts", headers=auditor)).json()
+    assert [c["contact_point"] for c in masked["contacts"]] == ["+12******101"]  # auditors: masked
     await service.publish(
         "collections.cases",
         case_id,

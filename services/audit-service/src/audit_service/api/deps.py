@@ -30,7 +30,7 @@ AuditorDep = Annotated[Principal, Depends(require_roles(*AUDIT_ROLES))]
 
 
 def reveals_pii(principal: Principal, runtime: AuditRuntime) -> bool:
-    return principal.role.value in runtime.settings.pii_roles
+    return principal.role.value in runtime.settings.trail_pii_roles
 
 
 def _caller_sees_pii(principal: AuditorDep, runtime: RuntimeDep) -> bool:

@@ -167,7 +167,10 @@ async def get_case(case_id: str, principal: Reader, service: CaseApiDep, respons
     async with service.engine.connect() as conn:
         row = await _visible_row(conn, case_id, principal)
     response.headers["ETag"] = f'"{row["version"]}"'
-    return _view(row, service, detail=True)
+    view = _view(row, service, detail=True)
+    if view.detail is not None:
+        view.detail = service.shown_to(principal, view.detail)
+    return view
 
 
 @router.get("/{case_id}/events")
@@ -177,7 +180,11 @@ async def case_events(case_id: str, principal: Reader, service: CaseApiDep) -> l
         await _visible_row(conn, case_id, principal)
         history = await service.store.load(case_id, conn=conn)
     return [
-        {**r.cloudevent_attributes(), "recordedat": r.recorded_at.astimezone(UTC).isoformat()}
+        {
+            **r.cloudevent_attributes(),
+            "data": service.shown_to(principal, r.cloudevent_attributes().get("data")),
+            "recordedat": r.recorded_at.astimezone(UTC).isoformat(),
+        }
         for r in history
     ]
 

@@ -14,6 +14,7 @@ from case_service.domain.policy import CollectionPolicy
 from dcp_platform.auth import Principal, Role, require_roles
 from dcp_platform.clock import Clock
 from dcp_platform.eventsourcing.store import ConcurrencyConflict, EventStore
+from dcp_platform.personal_data import DEFAULT_ROLES, mask
 from dcp_platform.problems import BadRequest
 
 
@@ -25,6 +26,11 @@ class CaseApi:
     env: CaseEnvironment
     engine: AsyncEngine
     store: EventStore
+    personal_data_roles: frozenset[str] = DEFAULT_ROLES  # who sees debtors' personal data unmasked
+
+    def shown_to(self, principal: Principal, value: Any) -> Any:
+        """`value` as `principal` may see it: personal data masked unless their role may see it."""
+        return value if principal.role.value in self.personal_data_roles else mask(value)
 
     @property
     def clock(self) -> Clock:

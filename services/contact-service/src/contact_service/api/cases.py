@@ -26,7 +26,14 @@ async def case_contacts(
         case_id=case_id,
         contacts=[
             schemas.ContactRecord.model_validate(
-                {**row, "rule_pack_id": row["pack_id"], "rule_pack_version": row["pack_version"]}
+                {
+                    **row,
+                    "contact_point": api.shown_to(principal, {"contact_point": row["contact_point"]})[
+                        "contact_point"
+                    ],
+                    "rule_pack_id": row["pack_id"],
+                    "rule_pack_version": row["pack_version"],
+                }
             )
             for row in rows
         ],

@@ -11,6 +11,7 @@ from fastapi import Depends, Request
 from contact_service.application.ports import ContactBus, ContactEnvironment, ContactReads, ReadModels
 from dcp_platform.auth import Principal, Role, require_roles
 from dcp_platform.eventsourcing.runtime import EventSourcingRuntime
+from dcp_platform.personal_data import DEFAULT_ROLES, mask
 
 
 @dataclass(frozen=True)
@@ -21,6 +22,11 @@ class ContactApi:
     env: ContactEnvironment
     runtime: EventSourcingRuntime
     read_models: ReadModels
+    personal_data_roles: frozenset[str] = DEFAULT_ROLES  # who sees contact points unmasked
+
+    def shown_to(self, principal: Principal, value: Any) -> Any:
+        """`value` as `principal` may see it: personal data masked unless their role may see it."""
+        return value if principal.role.value in self.personal_data_roles else mask(value)
 
     def reading(self) -> AbstractAsyncContextManager[ContactReads]:
         """`async with api.reading() as reads`: the read models on a connection of their own."""
