@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Sequence
@@ -50,6 +51,80 @@ def _refused_characters(scope: Scope) -> str | None:
     return None
 
 
+_JSON_BODY_LIMIT = 1024 * 1024  # larger JSON bodies are not checked here (routes bound their own)
+
+
+class _DuplicateKey(ValueError):
+    pass
+
+
+def _unique_pairs(pairs: list[tuple[str, object]]) -> dict[str, object]:
+    result: dict[str, object] = {}
+    for key, value in pairs:
+        if key in result:
+            raise _DuplicateKey(key)
+        result[key] = value
+    return result
+
+
+def _json_body_fault(body: bytes) -> str | None:
+    """What the input policy refuses in a JSON body before any route reads it: a key given twice in
+    one object (which value the client meant is unknown: never last-one-wins), NUL in a text, or JSON
+    nested too deeply to be data."""
+    try:
+        value = json.loads(body, object_pairs_hook=_unique_pairs)
+    except _DuplicateKey as exc:
+        return f"the key {exc.args[0]!r} appears twice in one object"
+    except RecursionError:
+        return "the JSON is nested too deeply"
+    except ValueError:
+        return None  # not JSON: the route's own validation answers (422)
+    stack = [value]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, str):
+            if "\x00" in node:
+                return "NUL characters are not accepted in text"
+        elif isinstance(node, dict):
+            stack.extend(node.keys())
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+    return None
+
+
+async def _read_json_body(scope: Scope, receive: Receive) -> tuple[bytes | None, Receive]:
+    """The body of a JSON request (None when not one, or too large), and a `receive` replaying it."""
+    headers = dict(scope.get("headers", []))
+    content_type = headers.get(b"content-type", b"").split(b";")[0].strip().lower()
+    if scope.get("method") not in ("POST", "PUT", "PATCH") or not (
+        content_type == b"application/json" or content_type.endswith(b"+json")
+    ):
+        return None, receive
+    chunks: list[bytes] = []
+    size = 0
+    more = True
+    while more:
+        message = await receive()
+        if message["type"] != "http.request":
+            return None, receive
+        chunk = message.get("body", b"")
+        chunks.append(chunk)
+        size += len(chunk)
+        more = message.get("more_body", False)
+    body = b"".join(chunks)
+    replayed = False
+
+    async def replay() -> Message:
+        nonlocal replayed
+        if not replayed:
+            replayed = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return (body if size <= _JSON_BODY_LIMIT else None), replay
+
+
 class RequestContextMiddleware:
     """Per request: correlation id and trace context, one log line, HTTP metrics, and a problem+json 500
     for anything unhandled (so even failures carry the correlation id and are counted)."""
@@ -84,6 +159,9 @@ class RequestContextMiddleware:
 
             try:
                 refused = _refused_characters(scope)
+                body, receive = await _read_json_body(scope, receive)
+                if refused is None and body:
+                    refused = _json_body_fault(body)
                 if refused is not None:
                     await problem_response(BadRequest(refused))(scope, receive, send_with_context)
                     return

@@ -7,6 +7,7 @@ from contextlib import asynccontextmanager
 
 import httpx
 from fastapi import APIRouter, FastAPI
+from pydantic import BaseModel
 
 from dcp_platform.app import LifespanHook, create_service_app
 from dcp_platform.health import ReadinessCheck
@@ -119,3 +120,34 @@ async def test_nul_in_a_path_or_query_is_a_400_problem_before_any_route(
     refused = await client.post("/strict")
     assert refused.status_code == 422 and refused.json()["type"] == "https://errors.dcp.example/validation"
     assert refused.json()["errors"][0]["loc"] == ["amount"]
+
+
+class Payment(BaseModel):
+    amount: int
+    note: str | None = None
+
+
+async def test_a_json_body_with_a_key_twice_or_nul_is_a_400_problem_and_good_bodies_pass(
+    build_client: Callable[..., httpx.AsyncClient],
+) -> None:
+    seen: list[Payment] = []
+    router = APIRouter()
+
+    @router.post("/payments")
+    async def pay(body: Payment) -> dict[str, int]:
+        seen.append(body)
+        return {"amount": body.amount}
+
+    client = build_client(router)
+    json_headers = {"content-type": "application/json"}
+    twice = await client.post("/payments", content=b'{"amount": 5, "amount": 7}', headers=json_headers)
+    assert twice.status_code == 400 and "'amount' appears twice" in twice.json()["detail"]
+    assert twice.headers["content-type"].startswith("application/problem+json")
+    nul = await client.post("/payments", content=b'{"amount": 5, "note": "a\\u0000b"}', headers=json_headers)
+    assert nul.status_code == 400 and "NUL" in nul.json()["detail"]
+    deep = await client.post("/payments", content=b"[" * 100_000 + b"]" * 100_000, headers=json_headers)
+    assert deep.status_code == 400 and "nested too deeply" in deep.json()["detail"]
+    assert seen == []
+    good = await client.post("/payments", json={"amount": 5, "note": "fine"})
+    assert good.status_code == 200, good.text
+    assert good.json() == {"amount": 5} and len(seen) == 1
