@@ -142,3 +142,7 @@ def test_kafka_comparison_tells_lag_from_loss() -> None:
         "collections.other: the topic holds 3 records but the trail does not watch it"
     ]
     assert problems_at_start({chain: ChainSpan(3, 9)}) and not problems_at_start(spans)
+    [invented] = compare_with_kafka(
+        view(), {**spans, ChainId("collections.cases", 7): ChainSpan(0, 3)}
+    ).problems
+    assert "collections.cases[7]" in invented and "Kafka does not have" in invented

@@ -10,6 +10,7 @@ from datetime import datetime
 from typing import Any
 
 import asyncpg
+from cryptography.exceptions import InvalidTag
 
 from audit_service.adapters.case_keys import CaseKey, CaseKeys, decrypt_openings
 from audit_service.domain.chain import ChainHead, ChainId, Link
@@ -77,8 +78,11 @@ class EntryRow:
         """The openings, decrypted (None: erased, or no key at hand)."""
         if not self.openings:
             return {}
-        key = keys.key_of(self.key_subject, self.case_key) if keys is not None else None
-        return decrypt_openings(key, self.openings, self.opening_context)
+        try:
+            key = keys.key_of(self.key_subject, self.case_key) if keys is not None else None
+            return decrypt_openings(key, self.openings, self.opening_context)
+        except (KeyError, ValueError, InvalidTag):  # a master key no longer listed, or tampered bytes
+            return None
 
     @property
     def opening_context(self) -> str:

@@ -23,6 +23,9 @@ def _iso(moment: datetime | None) -> str | None:
 def _headers(doc: dict[str, Any], reveal: bool) -> dict[str, str]:
     out: dict[str, str] = {}
     for name, value in doc.get("headers", []):
+        if not isinstance(value, str):  # a commitment nobody can open any more
+            out[name] = ERASED_MARK
+            continue
         raw = base64.b64decode(value)
         try:
             text = raw.decode("utf-8")
@@ -71,10 +74,13 @@ def entry_view(row: EntryRow, *, reveal: bool, keys: CaseKeys | None = None) -> 
     if ix.kind == EntryKind.JSON:
         event = _erased_fields(doc["event"])
         view["event"] = event if reveal else mask(event)
-        view["decision"] = decision_evidence(event)
+        view["decision"] = decision_evidence(view["event"])
     elif ix.kind == EntryKind.RAW:
-        view["raw"] = {"size": len(base64.b64decode(doc["raw"])), "sha256": doc.get("value_sha256")}
-        if reveal:
+        if not isinstance(doc["raw"], str):  # committed, and no longer openable
+            view["raw"] = {"size": None, "sha256": None, "erased": True}
+        else:
+            view["raw"] = {"size": len(base64.b64decode(doc["raw"])), "sha256": doc.get("value_sha256")}
+        if reveal and isinstance(doc["raw"], str):
             view["raw"]["base64"] = doc["raw"]
     if row.topic.endswith(".dlq"):
         view["dead_letter"] = {

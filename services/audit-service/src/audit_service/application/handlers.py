@@ -122,13 +122,16 @@ def _signer_for(
     latest: CheckpointRow | None, env: AuditEnvironment
 ) -> tuple[CheckpointSigner, CheckpointSigner | None]:
     """Who signs the next checkpoint, and the successor it announces (a key rotation) if any."""
-    if latest is None or latest.key_id == env.signer.key_id:
+    if latest is None:
         return env.signer, None
-    announced = CheckpointBody.from_bytes(latest.body).next_key
+    signed = CheckpointBody.from_bytes(latest.body)  # the signed key id, not the row's column
+    if signed.key_id == env.signer.key_id:
+        return env.signer, None
+    announced = signed.next_key
     if announced == raw_public_key(env.signer.public_key):
         return env.signer, None
     previous = env.previous_signer
-    if previous is None or previous.key_id != latest.key_id:
+    if previous is None or previous.key_id != signed.key_id:
         raise SigningKeyNotAnnounced(
             f"checkpoint {latest.seq} was signed by key {latest.key_id}; the service's key is "
             f"{env.signer.key_id}. Set AUDIT_PREVIOUS_SIGNING_KEY to the key {latest.key_id} once, so "

@@ -16,6 +16,7 @@ import asyncpg
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.structs import ConsumerRecord
+from cryptography.exceptions import InvalidTag
 from prometheus_client import Counter, Gauge
 
 from audit_service.adapters import trail
@@ -146,7 +147,11 @@ class TrailWriter:
         if self._keys is None:
             return {seq: encode_openings(o) or b"" for seq, o in opened.items()}
         subject = {link.seq: index.case_id or trail.UNKEYED for link, index in links}
-        keys = await self._keys.for_writing(conn, {subject[seq] for seq in opened})
+        try:
+            keys = await self._keys.for_writing(conn, {subject[seq] for seq in opened})
+        except (KeyError, ValueError, InvalidTag) as exc:  # a stored key no master key unwraps
+            log.error("audit: case keys cannot be unwrapped (%s): openings not kept", type(exc).__name__)
+            return {}
         sealed: dict[int, bytes] = {}
         for link, index in links:
             values = opened.get(link.seq)

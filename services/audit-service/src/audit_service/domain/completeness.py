@@ -66,6 +66,11 @@ def compare_with_kafka(view: KafkaView, spans: Mapping[ChainId, ChainSpan]) -> C
                 + (" (the partition has no chain)" if span is None else "")
             )
         behind += max(p.end - max(first_missing, p.old_end), 0)
+    in_kafka = {ChainId(p.topic, p.partition) for p in view.partitions}
+    topics = {p.topic for p in view.partitions}
+    for chain in sorted(spans, key=lambda c: (c.topic, c.partition)):
+        if chain.topic in topics and chain not in in_kafka:
+            problems.append(f"{chain}: the trail holds a chain for a partition Kafka does not have")
     for topic, count in sorted(view.unwatched.items()):
         problems.append(f"{topic}: the topic holds {count} records but the trail does not watch it")
     return Completeness(problems, behind)

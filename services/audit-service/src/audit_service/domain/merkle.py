@@ -128,7 +128,7 @@ def verify_consistency(
     if first_size == second_size:
         return not proof and first_root == second_root
     if first_size == 0:
-        return not proof  # the empty tree is a prefix of every tree
+        return not proof and first_root == EMPTY_ROOT  # the empty tree is a prefix of every tree
     if first_size > second_size or not proof:
         return False
     path = list(proof)

@@ -280,9 +280,10 @@ def merge_published(
 
 def signed_at(checkpoint: SignedCheckpoint) -> datetime | None:
     try:
-        return datetime.fromisoformat(json.loads(checkpoint.body)["created_at"])
+        moment = datetime.fromisoformat(json.loads(checkpoint.body)["created_at"])
     except (ValueError, KeyError, TypeError):
         return None
+    return moment if moment.tzinfo is not None else None
 
 
 def freshness_problems(checkpoints: list[SignedCheckpoint], now: datetime, max_age: float) -> list[str]:
