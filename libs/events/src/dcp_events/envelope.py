@@ -142,6 +142,14 @@ class CloudEvent(BaseModel):
         Annotated[str, StringConstraints(pattern=TRACEPARENT_PATTERN), AfterValidator(_check_traceparent)]
         | None
     ) = Field(default=None, description="W3C Trace Context traceparent.")
+    sealeddata: Annotated[str, StringConstraints(min_length=4, max_length=1_000_000)] | None = Field(
+        default=None,
+        description=(
+            "The whole payload, encrypted under the case's data key (AES-256-GCM, bound to id, subject "
+            "and type), when it holds personal data; `data` is then the redacted payload. Once the "
+            "case's key is destroyed (an erasure) only the redacted payload can be read."
+        ),
+    )
 
     @field_validator("data", mode="after")
     @classmethod

@@ -33,6 +33,7 @@ def build_runtime(
         subscriptions=subscriptions,
         timer_handlers=dict(timer_handlers or {}),
         topic_prefix=settings.kafka_topic_prefix,
+        sealer=settings.make_sealer(),
     )
 
 

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from datetime import datetime
 from pathlib import Path
-from typing import Literal, Self
+from typing import TYPE_CHECKING, Literal, Self
 
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import URL, make_url
 
 from dcp_platform.clock import Clock, FixedClock, ManualClock, SharedManualClock, SystemClock
+
+if TYPE_CHECKING:
+    from dcp_platform.sealing import EventSealer
 
 # Used only when DCP_ENV=dev (the default) and AUTH_JWT_HS256_SECRET is unset; never accepted elsewhere.
 DEV_HS256_SECRET = "dcp-dev-only-hs256-secret-not-for-production"  # noqa: S105
@@ -42,6 +45,12 @@ class ServiceSettings(BaseSettings):
     kafka_bootstrap_servers: str = DEFAULT_KAFKA_BOOTSTRAP_SERVERS
     # Prepended to every topic name (e.g. "staging."); empty in a normal deployment.
     kafka_topic_prefix: str = ""
+
+    # The key vault of the personal data sealed in published events (`dcp_platform.sealing`): a
+    # PostgreSQL database every service shares, and the master keys that wrap its data keys
+    # (`id:base64-of-32-bytes[,...]`, the first wraps new keys). Required outside DCP_ENV=dev.
+    data_keys_database_url: SecretStr | None = None
+    data_master_keys: SecretStr | None = None
 
     auth_jwt_hs256_secret: SecretStr | None = None
     # Roles that see personal data (names, contact points, national ids, addresses) unmasked in API
@@ -83,6 +92,13 @@ class ServiceSettings(BaseSettings):
                     f"AUTH_JWT_HS256_SECRET must be at least {MIN_HS256_SECRET_BYTES} bytes outside dev "
                     "(RFC 7518 section 3.2: a key as long as the hash)"
                 )
+        if self.data_keys_database_url is not None and self.data_master_keys is None:
+            raise ValueError("DATA_MASTER_KEYS is required with DATA_KEYS_DATABASE_URL")
+        if not self.is_dev and self.data_keys_database_url is None:
+            raise ValueError(
+                "DATA_KEYS_DATABASE_URL and DATA_MASTER_KEYS are required when DCP_ENV is not 'dev' "
+                "(personal data in published events is sealed under keys kept there)"
+            )
         if self.clock_mode == "fixed" and self.clock_fixed_at is None:
             raise ValueError("CLOCK_FIXED_AT is required when CLOCK_MODE=fixed")
         if self.clock_mode == "manual" and not self.is_dev:
@@ -90,6 +106,16 @@ class ServiceSettings(BaseSettings):
         if self.clock_fixed_at is not None and self.clock_fixed_at.tzinfo is None:
             raise ValueError("CLOCK_FIXED_AT must carry a timezone")
         return self
+
+    def make_sealer(self) -> EventSealer | None:
+        """The sealer of personal data in published and consumed events (None: sealing is off)."""
+        from dcp_platform.sealing import EventSealer, vault_from
+
+        if self.data_keys_database_url is None:
+            return None
+        keys = self.data_master_keys.get_secret_value() if self.data_master_keys is not None else None
+        vault = vault_from(self.data_keys_database_url.get_secret_value(), keys)
+        return None if vault is None else EventSealer(vault)
 
     @property
     def personal_data_roles(self) -> frozenset[str]:

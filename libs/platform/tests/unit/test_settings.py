@@ -42,6 +42,10 @@ def test_dev_default_secret_only_in_dev(monkeypatch: pytest.MonkeyPatch) -> None
     with pytest.raises(ValidationError, match="AUTH_JWT_HS256_SECRET"):
         ServiceSettings()
     monkeypatch.setenv("AUTH_JWT_JWKS_URL", "https://idp.example/jwks")
+    with pytest.raises(ValidationError, match="DATA_KEYS_DATABASE_URL"):
+        ServiceSettings()
+    monkeypatch.setenv("DATA_KEYS_DATABASE_URL", "postgresql://vault@127.0.0.1:5432/data_keys")
+    monkeypatch.setenv("DATA_MASTER_KEYS", "k1:" + "A" * 43 + "=")
     assert ServiceSettings().hs256_secret is None
 
 

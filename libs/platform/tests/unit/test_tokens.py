@@ -32,6 +32,8 @@ def test_dev_token_carries_role_subject_and_agency() -> None:
 def test_configured_secret_is_used(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DCP_ENV", "staging")
     monkeypatch.setenv("AUTH_JWT_HS256_SECRET", "staging-secret-of-a-reasonable-length")
+    monkeypatch.setenv("DATA_KEYS_DATABASE_URL", "postgresql://vault@127.0.0.1:5432/data_keys")
+    monkeypatch.setenv("DATA_MASTER_KEYS", "k1:" + "A" * 43 + "=")
     result = runner.invoke(app, ["--role", "collector"])
     assert result.exit_code == 0, result.output
     claims = jwt.decode(

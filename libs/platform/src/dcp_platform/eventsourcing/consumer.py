@@ -38,6 +38,7 @@ from dcp_events.envelope import CloudEvent
 from dcp_platform.context import bind_context
 from dcp_platform.eventsourcing.faults import is_transient
 from dcp_platform.eventsourcing.partitions import PartitionConsumer
+from dcp_platform.sealing import SEALED_ATTRIBUTE, EventSealer, SealError
 
 log = logging.getLogger(__name__)
 
@@ -182,8 +183,11 @@ class EventConsumer:
         topic_prefix: str = "",
         handles: frozenset[str] | None = None,
         batch_handler: BatchHandler | None = None,
+        sealer: EventSealer | None = None,
     ) -> None:
         self._engine = engine
+        # Opens the sealed personal data of what is consumed (None: handlers get the redacted data).
+        self._sealer = sealer
         self._bootstrap = bootstrap_servers
         self.group_id = group_id
         self._topic_prefix = topic_prefix
@@ -269,6 +273,7 @@ class EventConsumer:
                 except PoisonMessage as exc:
                     await self._dead_letter(record, str(exc))
                     decoded.append((record, None))
+            decoded = await self._open_sealed(decoded)
             new_ids = await self._mark_processed(
                 conn, [d[0] for _, d in decoded if d is not None and not self._ignores(d[1])]
             )
@@ -295,6 +300,34 @@ class EventConsumer:
         for outcome in outcomes:
             EVENTS_CONSUMED.labels(self.group_id, tp.topic, outcome).inc()
         return next_offset
+
+    async def _open_sealed(
+        self, decoded: list[tuple[ConsumerRecord[bytes, bytes], tuple[str, Any] | None]]
+    ) -> list[tuple[ConsumerRecord[bytes, bytes], tuple[str, Any] | None]]:
+        """Events whose personal data is sealed, with their whole data (the redacted data where the
+        case's key is destroyed); one that does not open is a dead letter. The record's bytes stay as
+        they came."""
+        sealed = {
+            i: item[1]
+            for i, (_, item) in enumerate(decoded)
+            if item is not None
+            and isinstance(item[1], CloudEvent)
+            and getattr(item[1], SEALED_ATTRIBUTE) is not None
+            and not self._ignores(item[1])
+        }
+        if not sealed or self._sealer is None:
+            return decoded
+        opened = await self._sealer.open(sealed)
+        out = list(decoded)
+        for i, result in opened.items():
+            record, item = decoded[i]
+            assert item is not None
+            if isinstance(result, SealError):
+                await self._dead_letter(record, str(result))
+                out[i] = (record, None)
+            else:
+                out[i] = (record, (item[0], result))
+        return out
 
     def _check_topic(self, record: ConsumerRecord[bytes, bytes], event: Any) -> None:
         """A catalogued event on a catalogue topic that is not its own is a dead letter (a payment

@@ -32,6 +32,7 @@ from dcp_platform.eventsourcing.postgres import connect
 from dcp_platform.eventsourcing.schema import NOTIFY_CHANNEL
 from dcp_platform.eventsourcing.store import RecordedEvent, _row_to_event
 from dcp_platform.lifecycle import BackgroundLoop
+from dcp_platform.sealing import EventSealer
 
 log = logging.getLogger(__name__)
 
@@ -101,8 +102,11 @@ class OutboxRelay(BackgroundLoop):
         encoder: Encoder = default_encoder,
         lock_key: int = 7_100_001,
         topic_prefix: str = "",
+        sealer: EventSealer | None = None,
     ) -> None:
         self._engine = engine
+        # Seals the personal data of what is published (None: published as stored).
+        self._sealer = sealer
         self._database_url = database_url
         self._bootstrap = bootstrap_servers
         self._name = name
@@ -238,9 +242,12 @@ class OutboxRelay(BackgroundLoop):
 
     async def _publish(self, events: list[RecordedEvent]) -> None:
         producer = await self._ensure_producer()
+        attributes = [event.cloudevent_attributes() for event in events]
+        if self._sealer is not None:
+            attributes = await self._sealer.seal(attributes)
         deliveries = []
-        for event in events:
-            value = self._encoder(event.cloudevent_attributes())
+        for event, published in zip(events, attributes, strict=True):
+            value = self._encoder(published)
             deliveries.append(
                 await producer.send(
                     self._topic_prefix + event.topic,

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
+import asyncpg
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from dcp_events.catalogue.base import EventPayload
@@ -21,6 +23,9 @@ from dcp_platform.eventsourcing.relay import OutboxRelay
 from dcp_platform.eventsourcing.store import EventStore
 from dcp_platform.eventsourcing.timers import TimerHandler, TimerWorker
 from dcp_platform.lifecycle import Lifecycle
+from dcp_platform.sealing import EventSealer
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -55,6 +60,8 @@ class EventSourcingRuntime(Lifecycle):
     relay_poll_interval: float = 1.0
     timer_poll_interval: float = 1.0
     topic_prefix: str = ""
+    sealer: EventSealer | None = None
+    """Seals personal data in what the relay publishes and opens it in what the consumers read."""
     engine: AsyncEngine = field(init=False)
     store: EventStore = field(init=False)
     relay: OutboxRelay = field(init=False)
@@ -70,6 +77,7 @@ class EventSourcingRuntime(Lifecycle):
             name=self.service_name,
             poll_interval=self.relay_poll_interval,
             topic_prefix=self.topic_prefix,
+            sealer=self.sealer,
         )
         self.store = EventStore(self.engine, on_commit=self.relay.wake)
         self.timers = TimerWorker(
@@ -96,6 +104,7 @@ class EventSourcingRuntime(Lifecycle):
                 topic_prefix=self.topic_prefix,
                 handles=subscription.handled_types(),
                 batch_handler=subscription.batch_handler,
+                sealer=self.sealer,
             )
         )
 
@@ -108,6 +117,11 @@ class EventSourcingRuntime(Lifecycle):
         self.relay.wake()
 
     async def start(self) -> None:
+        if self.sealer is not None:
+            try:
+                await self.sealer.vault.start()
+            except (OSError, asyncpg.PostgresError) as exc:  # the relay and consumers retry it
+                log.warning("key vault not reachable at start (%s: %s); retrying on use", type(exc).__name__, exc)
         await self.relay.start()
         await self.timers.start()
         for consumer in self.consumers:
@@ -119,4 +133,6 @@ class EventSourcingRuntime(Lifecycle):
             await consumer.stop()
         await self.timers.stop()
         await self.relay.stop()
+        if self.sealer is not None:
+            await self.sealer.vault.stop()
         await self.engine.dispose()
