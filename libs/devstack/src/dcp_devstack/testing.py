@@ -9,6 +9,7 @@ imports this module loads nothing the stack fixtures do not need.
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import os
 import time
@@ -274,6 +275,7 @@ class ServiceUnderTest(Generic[SettingsT]):
     topic_prefix: str
     kafka_bootstrap: str
     producer: AIOKafkaProducer  # idempotent, acks=all: publishes as the other services do
+    data_keys_url: str | None = None  # the key vault's database, when personal data is sealed
 
 
 @contextlib.asynccontextmanager
@@ -288,6 +290,7 @@ async def service_under_test(
     ready: Callable[[FastAPI], Awaitable[object]] | None = None,
     database_prefix: str = "t",
     topic_prefix: str = "t",
+    sealed: bool = False,
 ) -> AsyncIterator[ServiceUnderTest[SettingsT]]:
     """Fresh database + topic prefix, migrations, ``create_app(settings)`` under its lifespan, an httpx
     client and a producer; everything torn down (the database dropped) when the block ends.
@@ -299,11 +302,18 @@ async def service_under_test(
     from dcp_platform import migrations as alembic_migrations
 
     prefix = await new_topic_prefix(kafka_bootstrap, topic_prefix)
-    async with temporary_database(database_server_url, database_prefix) as database_url:
+    async with contextlib.AsyncExitStack() as stack:
+        database_url = await stack.enter_async_context(temporary_database(database_server_url, database_prefix))
+        sealing: dict[str, str] = {}
+        if sealed:  # its own key vault, with a master key of its own
+            vault = await stack.enter_async_context(temporary_database(database_server_url, "t_keys"))
+            master = base64.b64encode(os.urandom(32)).decode()
+            sealing = {"data_keys_database_url": vault, "data_master_keys": f"test:{master}"}
         service_settings = settings(
             service_database_url=database_url,
             kafka_bootstrap_servers=kafka_bootstrap,
             kafka_topic_prefix=prefix,
+            **sealing,
         )
         await asyncio.to_thread(alembic_migrations.upgrade, migrations, service_settings.sqlalchemy_url)
         app = create_app(service_settings)
@@ -312,7 +322,14 @@ async def service_under_test(
         try:
             async with running_app(app, base_url=base_url, ready=ready) as client:
                 yield ServiceUnderTest(
-                    app, client, service_settings, database_url, prefix, kafka_bootstrap, producer
+                    app,
+                    client,
+                    service_settings,
+                    database_url,
+                    prefix,
+                    kafka_bootstrap,
+                    producer,
+                    sealing.get("data_keys_database_url"),
                 )
         finally:
             await producer.stop()

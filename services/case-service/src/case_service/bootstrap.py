@@ -57,7 +57,8 @@ def case_bus(store: EventStore, env: CaseEnvironment) -> CaseBus:
 
 def bootstrap(settings: CaseServiceSettings) -> FastAPI:
     runtime = build_runtime(settings)
-    env = CaseEnvironment(load_policy(settings.case_policy_file), runtime.clock)
+    vault = runtime.sealer.vault if runtime.sealer is not None else None
+    env = CaseEnvironment(load_policy(settings.case_policy_file), runtime.clock, keys=vault)
     bus = case_bus(runtime.store, env)
     handlers = CaseConsumers(bus)
     for subscription in subscriptions(handlers):

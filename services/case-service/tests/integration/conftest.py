@@ -40,6 +40,7 @@ class CaseHarness:
     bootstrap: str
     producer: AIOKafkaProducer
     database_url: str
+    data_keys_url: str | None = None
 
     async def publish(self, payload: EventPayload, subject: str, *, actor: str = "core-banking") -> str:
         event = new_event(
@@ -79,6 +80,7 @@ async def harness(database_server_url: str, kafka_bootstrap: str) -> AsyncIterat
         kafka_bootstrap=kafka_bootstrap,
         base_url="http://case-service",
         database_prefix="t_case",
+        sealed=True,
     ) as running:
         app = running.app
         yield CaseHarness(
@@ -89,6 +91,7 @@ async def harness(database_server_url: str, kafka_bootstrap: str) -> AsyncIterat
             kafka_bootstrap,
             running.producer,
             running.database_url,
+            running.data_keys_url,
         )
 
 

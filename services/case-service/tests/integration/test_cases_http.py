@@ -6,7 +6,9 @@ import asyncio
 import json
 from datetime import timedelta
 
+import asyncpg
 import pytest
+from aiokafka import AIOKafkaConsumer
 
 from dcp_events.catalogue.integration import case_id_for_account
 from dcp_platform.auth import Role
@@ -318,6 +320,19 @@ async def test_an_administrator_erases_a_debtors_personal_data_on_their_closed_c
     assert "collections.case.erasure_completed" in history
     assert "Ada Lovelace" in (await harness.client.get(f"/cases/{still_open}", headers=SUPERVISOR)).text
 
+    # What Kafka holds of the erased case was sealed under its data key, destroyed now; the open case
+    # keeps its key.
+    assert harness.data_keys_url is not None
+    vault = await asyncpg.connect(harness.data_keys_url)
+    try:
+        keys = dict(await vault.fetch("SELECT subject, wrapped_key IS NOT NULL AS live FROM data_keys"))
+    finally:
+        await vault.close()
+    assert keys.get(closed) is False and keys.get(still_open) is True, keys
+    published = await read_case_events(harness, {closed, still_open})
+    assert published and not any(value in record for record in published for value in personal)
+    assert all("sealeddata" in record for record in published if "collections.case.opened" in record)
+
     again = await harness.client.post("/debtors/dbt-forget-me/erasure", json=request, headers=admin)
     assert again.json()["erased"] == [] and again.json()["already_erased"] == [closed]
     unknown = await harness.client.post("/debtors/dbt-nobody/erasure", json=request, headers=admin)
@@ -356,3 +371,27 @@ async def test_a_closed_case_is_erased_when_its_retention_period_ends(harness: C
     assert erasure["data"]["trigger"] == "retention"
     assert "Limitation Act 1980" in erasure["data"]["legal_basis"]
     assert "+447700900123" not in json.dumps(events)
+
+
+async def read_case_events(harness: CaseHarness, case_ids: set[str]) -> list[str]:
+    """The records case-service published on its topic for `case_ids`, as text."""
+    consumer = AIOKafkaConsumer(
+        harness.prefix + "collections.cases",
+        bootstrap_servers=harness.bootstrap,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+    )
+    await consumer.start()
+    try:
+        out: list[str] = []
+        for _ in range(10):
+            batches = await consumer.getmany(timeout_ms=500)
+            out += [
+                r.value.decode()
+                for records in batches.values()
+                for r in records
+                if r.value is not None and r.key is not None and r.key.decode() in case_ids
+            ]
+        return out
+    finally:
+        await consumer.stop()

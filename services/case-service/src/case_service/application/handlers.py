@@ -422,7 +422,15 @@ async def erase_debtor(command: c.EraseDebtor, uow: CaseUnitOfWork, env: CaseEnv
             erased.append(case_id)
         else:
             already.append(case_id)
+    await _destroy_data_keys(env, erased + already, command.reason)
     return c.ErasureOutcome(erased, already, still_open)
+
+
+async def _destroy_data_keys(env: CaseEnvironment, case_ids: Sequence[str], reason: str) -> None:
+    """What Kafka holds of the cases' personal data was sealed under their data keys: destroyed
+    before the erasure commits (a retry destroys nothing twice), it can never be read again."""
+    if env.keys is not None and case_ids:
+        await env.keys.destroy(case_ids, reason)
 
 
 async def erase_after_retention(
@@ -437,6 +445,7 @@ async def erase_after_retention(
     if case.erase_personal_data(case.debtor.debtor_id, "retention", reason, command.citation):
         await save(uow, env, case)
         await uow.redact_stored_events(case.case_id)
+        await _destroy_data_keys(env, [case.case_id], reason)
 
 
 # --- what payment-service reports -----------------------------------------------------------------

@@ -36,10 +36,18 @@ def stamped(cases: Repository[Case], case: Case, cause: CaseCause | None) -> lis
         return cases.new_events(case, case.pending)
 
 
+class DataKeys(Protocol):
+    """The key vault: destroying a case's data key makes what was sealed under it unreadable."""
+
+    async def destroy(self, subjects: Sequence[str], reason: str) -> None: ...
+
+
 @dataclass(frozen=True)
 class CaseEnvironment:
     policy: CollectionPolicy
     clock: Clock
+    keys: DataKeys | None = None
+    """The key vault the personal data of published events is sealed under (None: sealing is off)."""
 
     def now(self) -> datetime:
         return self.clock.now()
