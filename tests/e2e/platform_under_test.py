@@ -8,6 +8,7 @@ nothing here imports service code: only HTTP, Kafka and the published contracts.
 from __future__ import annotations
 
 import asyncio
+import base64
 import functools
 import os
 import signal
@@ -75,6 +76,7 @@ class Platform:
     services: dict[str, RunningService] = field(default_factory=dict)  # the first replica of each
     replicas: dict[str, list[RunningService]] = field(default_factory=dict)  # every process of each
     databases: dict[str, str] = field(default_factory=dict)
+    data_keys_url: str = ""  # the run's key vault database
     envs: dict[str, dict[str, str]] = field(default_factory=dict)
     logs: Path | None = None
 
@@ -189,6 +191,9 @@ async def start_platform(
     await create_topics(kafka_bootstrap, [platform.topic(t) for t in TOPICS], partitions)
     await create_topics(kafka_bootstrap, [platform.topic(t) + ".dlq" for t in TOPICS], 3)
     envs = platform.envs
+    # One key vault for the run's four services, as a deployment has: personal data is sealed.
+    platform.data_keys_url = await new_database(database_server_url, f"e2e{run}_data_keys")
+    master = "e2e:" + base64.b64encode(os.urandom(32)).decode()
     for name in SERVICES:
         database = await new_database(database_server_url, f"e2e{run}_{name}")
         platform.databases[name] = database
@@ -202,6 +207,8 @@ async def start_platform(
             "CLOCK_MODE": "manual",
             "CLOCK_FIXED_AT": start_at.isoformat(),
             "CLOCK_FILE": str(logs / f"clock-{run}"),
+            "DATA_KEYS_DATABASE_URL": platform.data_keys_url,
+            "DATA_MASTER_KEYS": master,
         }
     # The four migrations are independent: run them side by side (each takes seconds to start).
     await asyncio.gather(*(migrate(module, envs[name]) for name, module in SERVICES.items()))

@@ -581,7 +581,9 @@ async def test_payment_plan_missed_installments_break_it_and_the_case_is_escalat
         assert broken["missed_installments"] == 2
         assert broken["paid"] == {"amount_minor": 0, "currency": "USD"}
 
-    # The supervisor escalates the case to the late stage.
+    # The supervisor escalates the case to the late stage, a few minutes later (the trail orders a
+    # case's entries by event time: at one and the same instant it cannot tell which came first).
+    await platform.set_clock(platform.now + timedelta(minutes=5))
     async with platform.client("case", "supervisor", "sup-us3") as case:
         escalated = expect(
             await case.post(

@@ -7,7 +7,9 @@ from __future__ import annotations
 import json
 import uuid
 
+import asyncpg
 import pytest
+from aiokafka import AIOKafkaConsumer
 
 from .journeys import case_view, eventually, expect, open_case, placement, trail, wait_trail
 from .platform_under_test import Platform
@@ -30,6 +32,18 @@ async def test_an_erased_debtor_is_shown_nowhere_and_the_trail_still_verifies(pl
     personal = [body["debtor"]["full_name"], phone, f"{debtor_id}@example.org", "1 High Street"]
     case_id = str((await open_case(platform, body, "sup-erase"))["case_id"])
     await wait_trail(platform, case_id, "collections.case.opened")
+
+    # Kafka holds the debtor's personal data sealed: no value in clear, the whole payload under the
+    # case's key; the trail shows it opened to an administrator and masked to an auditor.
+    published = await records_of(platform, "collections.cases", case_id)
+    assert published and not any(value in text for text in published for value in personal)
+    assert all('"sealeddata"' in text for text in published if "collections.case.opened" in text)
+    async with platform.client("audit", "admin", "adm-erase") as audit:
+        as_admin = (await audit.get(f"/audit/cases/{case_id}/trail")).text
+    async with platform.client("audit", "auditor", "aud-erase") as audit:
+        as_auditor = (await audit.get(f"/audit/cases/{case_id}/trail")).text
+    assert body["debtor"]["full_name"] in as_admin and phone in as_admin
+    assert body["debtor"]["full_name"] not in as_auditor and phone[:3] + "*" in as_auditor
     async with platform.client("case", "supervisor", "sup-erase") as case:
         expect(await case.post(f"/cases/{case_id}/close", json={"reason": "recalled"}), 200)
     async with platform.client("case", "admin", "adm-erase") as admin:
@@ -59,3 +73,42 @@ async def test_an_erased_debtor_is_shown_nowhere_and_the_trail_still_verifies(pl
         assert (await audit.post("/audit/checkpoints")).status_code in (200, 201)
         report = expect(await audit.get("/audit/verify"), 200)
     assert report["ok"], report
+    # What Kafka keeps of the case is what it was (the chains hash those bytes), and it opens no more:
+    # the case's data key is gone from the vault.
+    after = await records_of(platform, "collections.cases", case_id)
+    assert after[: len(published)] == published
+    vault = await asyncpg.connect(platform.data_keys_url)
+    try:
+        live = await vault.fetchval(
+            "SELECT wrapped_key IS NOT NULL FROM data_keys WHERE subject = $1",
+            platform.topic_prefix + case_id,
+        )
+    finally:
+        await vault.close()
+    assert live is False
+
+
+async def records_of(platform: Platform, topic: str, case_id: str) -> list[str]:
+    """The records of `case_id` on a topic, from its start, as text."""
+    consumer = AIOKafkaConsumer(
+        platform.topic(topic),
+        bootstrap_servers=platform.kafka_bootstrap,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+    )
+    await consumer.start()
+    try:
+        out: list[str] = []
+        idle = 0
+        while idle < 3:
+            batches = await consumer.getmany(timeout_ms=500)
+            idle = 0 if batches else idle + 1
+            out += [
+                r.value.decode()
+                for records in batches.values()
+                for r in sorted(records, key=lambda r: r.offset)
+                if r.key == case_id.encode() and r.value is not None
+            ]
+        return out
+    finally:
+        await consumer.stop()

@@ -43,7 +43,7 @@ def _ensure(cfg: StackConfig) -> tuple[StackEndpoints, float]:
 
 
 def _stack_env(endpoints: StackEndpoints) -> dict[str, str]:
-    return {"KAFKA_BOOTSTRAP_SERVERS": endpoints.kafka_bootstrap, "DATABASE_URL": endpoints.database_url}
+    return endpoints.service_env()
 
 
 def _rel(path: str | Path) -> str:

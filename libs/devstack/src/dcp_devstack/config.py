@@ -18,8 +18,14 @@ SERVICE_DATABASES: tuple[str, ...] = (
     "contact_service",
     "payment_service",
     "audit_service",
+    "data_keys",
     "dcp_test",
 )
+
+#: The key vault's database (every service's DATA_KEYS_DATABASE_URL) and, in the data directory, the
+#: file with the stack's master key (DATA_MASTER_KEYS), generated once.
+DATA_KEYS_DATABASE = "data_keys"
+DATA_MASTER_KEY_FILE = "data-master-key"
 
 
 @dataclass(frozen=True)

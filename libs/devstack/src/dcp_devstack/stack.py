@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import base64
 import os
 from dataclasses import dataclass
 from typing import Any
 
 from . import kafka, postgres
-from .config import SERVICE_DATABASES, StackConfig
+from .config import DATA_KEYS_DATABASE, DATA_MASTER_KEY_FILE, SERVICE_DATABASES, StackConfig
 from .procs import port_open
 from .services import services_status, stop_services
 
@@ -17,6 +18,32 @@ class StackEndpoints:
     kafka_bootstrap: str
     database_url: str  # server-level URL (database "postgres"); see database_url_for()
     started: bool  # True when the call that produced this started something
+    data_master_keys: str = ""  # the stack's master key of the key vault (`id:base64`)
+
+    @property
+    def data_keys_url(self) -> str:
+        return postgres.database_url_for(self.database_url, DATA_KEYS_DATABASE)
+
+    def service_env(self) -> dict[str, str]:
+        """What every service of the stack is started with."""
+        return {
+            "KAFKA_BOOTSTRAP_SERVERS": self.kafka_bootstrap,
+            "DATABASE_URL": self.database_url,
+            "DATA_KEYS_DATABASE_URL": self.data_keys_url,
+            "DATA_MASTER_KEYS": self.data_master_keys,
+        }
+
+
+def data_master_keys(cfg: StackConfig) -> str:
+    """The stack's vault master key, generated into the data directory the first time (dev only: a
+    deployment takes DATA_MASTER_KEYS from its secret store)."""
+    path = cfg.data_dir / DATA_MASTER_KEY_FILE
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as out:
+            out.write("stack:" + base64.b64encode(os.urandom(32)).decode() + "\n")
+    return path.read_text().strip()
 
 
 def _env(name: str) -> str | None:
@@ -26,9 +53,10 @@ def _env(name: str) -> str | None:
 
 def _write_stack_env(cfg: StackConfig, endpoints: StackEndpoints) -> None:
     cfg.data_dir.mkdir(parents=True, exist_ok=True)
-    cfg.stack_env_file.write_text(
-        f"KAFKA_BOOTSTRAP_SERVERS={endpoints.kafka_bootstrap}\nDATABASE_URL={endpoints.database_url}\n"
-    )
+    lines = [f"{k}={v}" for k, v in endpoints.service_env().items()]
+    fd = os.open(cfg.stack_env_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)  # holds the master key
+    with os.fdopen(fd, "w") as out:
+        out.write("\n".join(lines) + "\n")
 
 
 def ensure_stack(cfg: StackConfig | None = None) -> StackEndpoints:
@@ -60,7 +88,12 @@ def ensure_stack(cfg: StackConfig | None = None) -> StackEndpoints:
 
     postgres.create_databases(database_url, SERVICE_DATABASES)
     kafka.create_topics(bootstrap, catalogue_topics())
-    endpoints = StackEndpoints(kafka_bootstrap=bootstrap, database_url=database_url, started=started)
+    endpoints = StackEndpoints(
+        kafka_bootstrap=bootstrap,
+        database_url=database_url,
+        started=started,
+        data_master_keys=data_master_keys(cfg),
+    )
     _write_stack_env(cfg, endpoints)
     return endpoints
 

@@ -303,7 +303,9 @@ async def service_under_test(
 
     prefix = await new_topic_prefix(kafka_bootstrap, topic_prefix)
     async with contextlib.AsyncExitStack() as stack:
-        database_url = await stack.enter_async_context(temporary_database(database_server_url, database_prefix))
+        database_url = await stack.enter_async_context(
+            temporary_database(database_server_url, database_prefix)
+        )
         sealing: dict[str, str] = {}
         if sealed:  # its own key vault, with a master key of its own
             vault = await stack.enter_async_context(temporary_database(database_server_url, "t_keys"))

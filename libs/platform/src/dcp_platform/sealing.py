@@ -40,8 +40,7 @@ SEALED_ATTRIBUTE: Final = "sealeddata"
 ERASED: Final = "[erased]"
 """What a personal text becomes in the redacted payload."""
 
-_TOKEN_PREFIX: Final = "v1:"
-_NAME_KEYS = frozenset({"full_name", "first_name", "last_name"})
+_TOKEN_PREFIX: Final = "v1:"  # noqa: S105 - the format tag of a sealed payload, not a secret
 
 SEALED_EVENTS = Counter("dcp_sealed_events_total", "Events published with their personal data sealed")
 UNSEALED_EVENTS = Counter(
@@ -190,9 +189,12 @@ class DataKeyVault:
     Keys are cached for `ttl` seconds; a destruction made by another process is honoured here within
     that time (and at once in the process that destroyed it)."""
 
-    def __init__(self, dsn: str, master: MasterKeys, *, ttl: float = 60.0) -> None:
+    def __init__(self, dsn: str, master: MasterKeys, *, ttl: float = 60.0, namespace: str = "") -> None:
         self._dsn = dsn
         self.master = master
+        # Prepended to every subject in the vault (the deployment's topic prefix: deployments and test
+        # runs that share one vault database keep their keys apart).
+        self._namespace = namespace
         self._ttl = ttl
         self._pool: asyncpg.Pool | None = None
         self._cache: dict[str, _Cached] = {}
@@ -228,10 +230,15 @@ class DataKeyVault:
     async def keys(self, subjects: Iterable[str], *, create: bool) -> dict[str, bytes]:
         """The data key of each subject: `DESTROYED` for an erased one; with `create`, a new key for one
         that has none (a subject missing from the answer has no key and none was created)."""
+        ns = self._namespace
+        named = await self._keys({ns + s for s in subjects}, create=create)
+        return {s.removeprefix(ns): k for s, k in named.items()}
+
+    async def _keys(self, subjects: set[str], *, create: bool) -> dict[str, bytes]:
         now = time.monotonic()
         found: dict[str, bytes] = {}
         missing: list[str] = []
-        for subject in set(subjects):
+        for subject in subjects:
             if subject in self._destroyed:
                 found[subject] = DESTROYED
                 continue
@@ -285,7 +292,7 @@ class DataKeyVault:
     async def destroy(self, subjects: Iterable[str], reason: str) -> None:
         """Destroy the data keys of `subjects` for good (a tombstone stays, also for a subject that
         never had a key, so none is created later)."""
-        chosen = sorted(set(subjects))
+        chosen = sorted({self._namespace + s for s in subjects})
         if not chosen:
             return
         pool = await self._connection_pool()
@@ -403,10 +410,99 @@ class EventSealer:
         return out
 
 
-def vault_from(dsn: str | None, master_keys: str | None) -> DataKeyVault | None:
+def vault_from(dsn: str | None, master_keys: str | None, namespace: str = "") -> DataKeyVault | None:
     """The vault the settings name (None: sealing is off)."""
     if not dsn:
         return None
     if not master_keys:
         raise ValueError("DATA_MASTER_KEYS is required with DATA_KEYS_DATABASE_URL")
-    return DataKeyVault(dsn, MasterKeys.parse(master_keys))
+    return DataKeyVault(dsn, MasterKeys.parse(master_keys), namespace=namespace)
+
+
+def open_document(doc: Mapping[str, Any], keys: Mapping[str, bytes]) -> dict[str, Any]:
+    """A CloudEvent as JSON (what the trail stores) with its whole data where its case's key in `keys`
+    opens `sealeddata`, and without the token; the redacted data where it does not (an erasure)."""
+    import orjson
+
+    out = {k: v for k, v in doc.items() if k != SEALED_ATTRIBUTE}
+    token = doc.get(SEALED_ATTRIBUTE)
+    key = keys.get(str(doc.get("subject")))
+    if not isinstance(token, str) or not key:
+        return out
+    try:
+        plain = open_payload(
+            key,
+            token,
+            event_id=str(doc.get("id")),
+            subject=str(doc.get("subject")),
+            event_type=str(doc.get("type")),
+        )
+    except SealError:
+        return out
+    out["data"] = orjson.loads(plain)
+    return out
+
+
+def sealed_subjects(docs: Iterable[Mapping[str, Any]]) -> set[str]:
+    """The subjects of the documents that carry a sealed payload."""
+    return {str(d.get("subject")) for d in docs if isinstance(d.get(SEALED_ATTRIBUTE), str)}
+
+
+def main() -> None:
+    """`python -m dcp_platform.sealing rewrap`: after a master key rotation (the new key first in
+    DATA_MASTER_KEYS, the old ones still listed), wrap every live data key under the new one."""
+    import asyncio
+
+    import typer
+
+    from dcp_platform.settings import ServiceSettings
+
+    app = typer.Typer(add_completion=False, help="The key vault of the personal data sealed in events.")
+
+    @app.command()
+    def rewrap() -> None:
+        """Wrap every live data key under the first master key of DATA_MASTER_KEYS."""
+        settings = ServiceSettings()
+        keys = settings.data_master_keys.get_secret_value() if settings.data_master_keys else None
+        vault = vault_from(settings.vault_dsn, keys)
+        if vault is None:
+            typer.echo("DATA_KEYS_DATABASE_URL is not set", err=True)
+            raise typer.Exit(2)
+
+        async def run() -> int:
+            try:
+                return await vault.rewrap()
+            finally:
+                await vault.stop()
+
+        count = asyncio.run(run())
+        typer.echo(f"{count} data key(s) rewrapped under master key {vault.master.current_id!r}")
+
+    @app.command()
+    def status() -> None:
+        """How many data keys are live and destroyed, per master key (no key is shown)."""
+        settings = ServiceSettings()
+        dsn = settings.vault_dsn
+        if dsn is None:
+            typer.echo("DATA_KEYS_DATABASE_URL is not set", err=True)
+            raise typer.Exit(2)
+
+        async def run() -> list[tuple[str, int]]:
+            conn = await asyncpg.connect(dsn)
+            try:
+                rows = await conn.fetch(
+                    """SELECT coalesce(master_key_id, '(destroyed)') AS master, count(*) AS keys
+                       FROM data_keys GROUP BY 1 ORDER BY 1"""
+                )
+                return [(str(r["master"]), int(r["keys"])) for r in rows]
+            finally:
+                await conn.close()
+
+        for master, count in asyncio.run(run()):
+            typer.echo(f"{master}\t{count}")
+
+    app()
+
+
+if __name__ == "__main__":
+    main()

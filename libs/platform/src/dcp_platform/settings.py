@@ -22,6 +22,11 @@ MIN_HS256_SECRET_BYTES = 32
 DEFAULT_DATABASE_URL = "postgresql://postgres@127.0.0.1:15432/postgres"
 DEFAULT_KAFKA_BOOTSTRAP_SERVERS = "127.0.0.1:19092"
 
+
+def _filled(secret: SecretStr | None) -> bool:
+    return secret is not None and bool(secret.get_secret_value().strip())
+
+
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
 
 
@@ -92,9 +97,9 @@ class ServiceSettings(BaseSettings):
                     f"AUTH_JWT_HS256_SECRET must be at least {MIN_HS256_SECRET_BYTES} bytes outside dev "
                     "(RFC 7518 section 3.2: a key as long as the hash)"
                 )
-        if self.data_keys_database_url is not None and self.data_master_keys is None:
+        if self.vault_dsn is not None and not _filled(self.data_master_keys):
             raise ValueError("DATA_MASTER_KEYS is required with DATA_KEYS_DATABASE_URL")
-        if not self.is_dev and self.data_keys_database_url is None:
+        if not self.is_dev and self.vault_dsn is None:
             raise ValueError(
                 "DATA_KEYS_DATABASE_URL and DATA_MASTER_KEYS are required when DCP_ENV is not 'dev' "
                 "(personal data in published events is sealed under keys kept there)"
@@ -107,14 +112,20 @@ class ServiceSettings(BaseSettings):
             raise ValueError("CLOCK_FIXED_AT must carry a timezone")
         return self
 
+    @property
+    def vault_dsn(self) -> str | None:
+        """The key vault's database (None: not configured; an empty value counts as none)."""
+        url = self.data_keys_database_url
+        return url.get_secret_value().strip() if _filled(url) and url is not None else None
+
     def make_sealer(self) -> EventSealer | None:
         """The sealer of personal data in published and consumed events (None: sealing is off)."""
         from dcp_platform.sealing import EventSealer, vault_from
 
-        if self.data_keys_database_url is None:
+        if self.vault_dsn is None:
             return None
         keys = self.data_master_keys.get_secret_value() if self.data_master_keys is not None else None
-        vault = vault_from(self.data_keys_database_url.get_secret_value(), keys)
+        vault = vault_from(self.vault_dsn, keys, self.kafka_topic_prefix)
         return None if vault is None else EventSealer(vault)
 
     @property

@@ -66,7 +66,9 @@ def opened(case_id: str, topic: str) -> NewEvent:
     )
 
 
-async def seen_by(database: Any, bootstrap: str, topic: str, sealer: EventSealer | None, group: str) -> list[Any]:
+async def seen_by(
+    database: Any, bootstrap: str, topic: str, sealer: EventSealer | None, group: str
+) -> list[Any]:
     got: list[Any] = []
 
     async def handle(conn: AsyncConnection, delivery: Delivery) -> None:
@@ -77,6 +79,7 @@ async def seen_by(database: Any, bootstrap: str, topic: str, sealer: EventSealer
     )
     await consumer.start()
     try:
+
         async def handled() -> bool:
             return len(got) >= 1
 

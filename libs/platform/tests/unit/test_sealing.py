@@ -28,9 +28,11 @@ PERSONAL = {t: e for t, e in EXAMPLES.items() if holds_personal(e.model_dump(mod
 
 
 def test_the_catalogue_has_events_with_personal_data_to_seal() -> None:
-    assert {"collections.case.opened", "collections.case.debtor_updated", "collections.contact.contact_person_agreed"} <= {
-        t.rsplit(".v", 1)[0] for t in PERSONAL
-    }, sorted(PERSONAL)
+    assert {
+        "collections.case.opened",
+        "collections.case.debtor_updated",
+        "collections.contact.contact_person_agreed",
+    } <= {t.rsplit(".v", 1)[0] for t in PERSONAL}, sorted(PERSONAL)
 
 
 @pytest.mark.parametrize("event_type", sorted(PERSONAL))

@@ -35,6 +35,8 @@ def test_secrets_are_not_shown(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_dev_default_secret_only_in_dev(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("DATA_KEYS_DATABASE_URL", raising=False)
+    monkeypatch.delenv("DATA_MASTER_KEYS", raising=False)
     dev = ServiceSettings()
     assert dev.hs256_secret is not None
     assert dev.hs256_secret.get_secret_value() == DEV_HS256_SECRET

@@ -361,6 +361,36 @@ async def test_only_the_newest_checkpoint_deleted_is_caught(fresh: Trail) -> Non
     code, output = await fresh.offline()
     assert code == 1
     assert "RETAINED the newest checkpoint given is 1, but checkpoint 2 was retained" in output, output
+    # Signing again would reuse seq 2: refused, naming what the topic holds and the database lost.
+    again = await fresh.audit.client.post("/audit/checkpoints", headers=ADMIN)
+    assert again.status_code == 409, again.text
+    assert again.json()["type"].endswith("trail-not-signable")
+    assert "checkpoints 2 to 2 were deleted from the database" in again.json()["detail"]
+
+
+async def test_the_next_checkpoint_is_built_only_on_what_the_newest_one_signed(fresh: Trail) -> None:
+    """The Merkle frontiers beside a checkpoint are not signed: changed in the database, they are not
+    used (the chains are read again), and the next checkpoint still signs the true roots; a newest
+    checkpoint whose body was changed is not signed over at all."""
+    audit = fresh.audit
+    await fresh.superuser(
+        "UPDATE audit_checkpoints SET frontiers = (SELECT jsonb_object_agg(k, jsonb_set(v, '{frontier}', "
+        "'[[0, \"" + "ab" * 32 + "\"]]'::jsonb)) FROM jsonb_each(frontiers) AS e(k, v)) WHERE seq = 2"
+    )
+    await audit.publish(attempt(40), "case-a", T0 + timedelta(minutes=40))
+    await audit.wait_for_entries(11)
+    assert await fresh.sign() == 3
+    report = await fresh.verify()
+    assert report["ok"], report
+    await fresh.superuser(
+        "UPDATE audit_checkpoints SET body = convert_to(replace(convert_from(body, 'UTF8'), "
+        "'\"tree_size\"', '\"tree_size\" '), 'UTF8') WHERE seq = 3"
+    )
+    await audit.publish(attempt(41), "case-b", T0 + timedelta(minutes=41))
+    await audit.wait_for_entries(12)
+    refused = await audit.client.post("/audit/checkpoints", headers=ADMIN)
+    assert refused.status_code == 409, refused.text
+    assert "checkpoint 3 in the database does not carry a valid signature" in refused.json()["detail"]
 
 
 async def test_a_checkpoint_forged_with_another_key_is_caught(fresh: Trail) -> None:
@@ -527,6 +557,28 @@ async def test_a_monitor_checks_each_newer_checkpoint_against_the_one_it_retaine
     assert bad.status_code == 400 and bad.headers["content-type"].startswith("application/problem+json")
     missing = await audit.get("/audit/checkpoints/consistency", **{"from": 1, "to": 9})
     assert missing.status_code == 404
+
+
+async def test_a_consistency_request_over_tampered_checkpoints_is_a_conflict(fresh: Trail) -> None:
+    """Checkpoints swapped in the database (the later one signs less) or one overwritten with bytes that
+    are no checkpoint: the proof cannot be given, and the answer names why."""
+    audit = fresh.audit
+    await fresh.superuser(
+        "UPDATE audit_checkpoints AS c SET body = o.body FROM audit_checkpoints AS o "
+        "WHERE c.seq + o.seq = 3 AND c.seq IN (1, 2)"
+    )
+    shrunk = await audit.get("/audit/checkpoints/consistency", **{"from": 1, "to": 2})
+    assert shrunk.status_code == 409, shrunk.text
+    problem = shrunk.json()
+    assert problem["type"].endswith("checkpoint-not-an-extension")
+    assert "checkpoint 2 does not extend checkpoint 1" in problem["detail"]
+    await fresh.superuser(
+        "UPDATE audit_checkpoints SET body = convert_to('not a checkpoint', 'UTF8') WHERE seq = 2"
+    )
+    unreadable = await audit.get("/audit/checkpoints/consistency", **{"from": 1, "to": 2})
+    assert unreadable.status_code == 409, unreadable.text
+    assert unreadable.json()["type"].endswith("checkpoint-unreadable")
+    assert (await audit.get("/audit/checkpoints/consistency", **{"from": 1, "to": 10**15})).status_code == 404
 
 
 async def test_a_rotated_signing_key_is_announced_by_the_old_one_and_followed_offline(fresh: Trail) -> None:

@@ -132,3 +132,39 @@ async def test_an_erased_case_shows_no_personal_data_and_the_trail_still_verifie
         assert erased and kept_key
     finally:
         await drop_database(database_server_url, target)
+
+
+async def test_a_case_key_from_a_transaction_that_rolled_back_is_never_used(database_server_url: str) -> None:
+    """An ingest batch the database refused: the key it created is not kept; the next batch creates
+    and stores one (openings under a key the database never kept could never be read)."""
+    import os
+
+    import asyncpg
+
+    from audit_service.adapters.case_keys import CaseKeys, MasterKeys
+
+    from .conftest import migrate
+
+    url = await new_database(database_server_url, "t_audit_keys")
+    try:
+        await migrate(url)
+        keys = CaseKeys(MasterKeys([("k1", os.urandom(32))]))
+        conn = await asyncpg.connect(url)
+        try:
+            created: set[str] = set()
+            with pytest.raises(RuntimeError):
+                async with conn.transaction():
+                    await keys.for_writing(conn, {"case-rolled-back"}, created)
+                    raise RuntimeError("the batch failed")
+            assert created == {"case-rolled-back"}
+            keys.forget_all(created)
+            async with conn.transaction():
+                again = await keys.for_writing(conn, {"case-rolled-back"}, set())
+            stored = await conn.fetchval(
+                "SELECT count(*) FROM audit_case_keys WHERE case_id = 'case-rolled-back'"
+            )
+        finally:
+            await conn.close()
+        assert stored == 1 and again["case-rolled-back"] is not None
+    finally:
+        await drop_database(database_server_url, url)

@@ -97,6 +97,24 @@ def test_the_key_ring_follows_an_announced_rotation_only() -> None:
     assert check_checkpoints([first, announcing, after], KeyRing([new.public_key]), {}).problems
 
 
+def test_a_key_that_handed_over_to_its_successor_signs_nothing_after() -> None:
+    old, new = CheckpointSigner(Ed25519PrivateKey.generate()), CheckpointSigner(Ed25519PrivateKey.generate())
+    first = signed(old, 1, None)
+    announcing = signed(old, 2, first.body, next_key=new.public_key)
+    still_old = signed(old, 3, announcing.body)  # announced, not yet handed over: still the old key's
+    handed_over = signed(new, 4, still_old.body)
+    assert check_checkpoints([first, announcing, still_old, handed_over], old.public_key, {}).problems == []
+    # the old key (leaked, say) signing again after its successor took over is a forgery
+    forged = signed(old, 5, handed_over.body)
+    problems = check_checkpoints(
+        [first, announcing, still_old, handed_over, forged], old.public_key, {}
+    ).problems
+    assert problems == [
+        f"checkpoint 5: signed by key {old.key_id}, retired since checkpoint 4 was signed by its successor "
+        "(forged checkpoint)"
+    ]
+
+
 def test_no_checkpoint_and_a_stale_checkpoint_are_problems() -> None:
     signer = CheckpointSigner(Ed25519PrivateKey.generate())
     cp = signed(signer, 1, None)

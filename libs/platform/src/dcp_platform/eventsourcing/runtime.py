@@ -121,7 +121,7 @@ class EventSourcingRuntime(Lifecycle):
             try:
                 await self.sealer.vault.start()
             except (OSError, asyncpg.PostgresError) as exc:  # the relay and consumers retry it
-                log.warning("key vault not reachable at start (%s: %s); retrying on use", type(exc).__name__, exc)
+                log.warning("key vault not reachable at start (%s); retrying on use", type(exc).__name__)
         await self.relay.start()
         await self.timers.start()
         for consumer in self.consumers:

@@ -13,6 +13,7 @@ import base64
 import functools
 import json
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Final
@@ -86,6 +87,12 @@ class CaseKeys:
         self.master = master
         self._cache: dict[str, bytes | object] = {}
 
+    def forget_all(self, case_ids: Iterable[str]) -> None:
+        """A transaction that created or erased these keys rolled back: what it cached of them goes
+        (read again from the database), so no key the database never kept is used again."""
+        for case_id in case_ids:
+            self._cache.pop(case_id, None)
+
     def key_of(self, case_id: str, stored: CaseKey | None) -> bytes | None:
         """The plain data key of a case from its stored row (None: erased or never created)."""
         if stored is None or stored.erased or stored.wrapped is None or stored.master_key_id is None:
@@ -97,7 +104,9 @@ class CaseKeys:
         self._cache[case_id] = plain
         return plain
 
-    async def for_writing(self, conn: asyncpg.Connection, case_ids: set[str]) -> dict[str, bytes | None]:
+    async def for_writing(
+        self, conn: asyncpg.Connection, case_ids: set[str], created: set[str] | None = None
+    ) -> dict[str, bytes | None]:
         """The data key of each case (created if it has none); None for an erased case."""
         found: dict[str, bytes | None] = {}
         missing = []
@@ -123,6 +132,8 @@ class CaseKeys:
         )
         for r in inserted:  # ours: one round trip for the usual case, a case seen for the first time
             found[r["case_id"]] = self._cache[r["case_id"]] = new[r["case_id"]]
+            if created is not None:
+                created.add(r["case_id"])
         others = [case_id for case_id in missing if case_id not in found]
         if not others:
             return found
@@ -139,7 +150,9 @@ class CaseKeys:
                 self._cache[r["case_id"]] = ERASED
         return found
 
-    async def erase(self, conn: asyncpg.Connection, case_id: str, event_id: str | None) -> None:
+    async def erase(
+        self, conn: asyncpg.Connection, case_id: str, event_id: str | None, erased: set[str] | None = None
+    ) -> None:
         """Destroy the case's data key (kept as an erased row, so later entries store no openings)."""
         await conn.execute(
             """INSERT INTO audit_case_keys (case_id, master_key_id, wrapped_key, erased_at, erasure_event_id)
@@ -153,6 +166,8 @@ class CaseKeys:
             event_id,
         )
         self._cache[case_id] = ERASED
+        if erased is not None:
+            erased.add(case_id)
 
     def forget(self, case_id: str) -> None:
         self._cache.pop(case_id, None)

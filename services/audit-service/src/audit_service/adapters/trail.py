@@ -391,6 +391,15 @@ async def checkpoints(
     return [_checkpoint_row(r) for r in rows]
 
 
+async def checkpoint_by_seq(conn: asyncpg.Connection, seq: int) -> CheckpointRow | None:
+    r = await conn.fetchrow(
+        """SELECT seq, body, signature, key_id, created_at, frontiers::text AS frontiers
+           FROM audit_checkpoints WHERE seq = $1""",
+        seq,
+    )
+    return _checkpoint_row(r) if r else None
+
+
 async def latest_checkpoint(conn: asyncpg.Connection) -> CheckpointRow | None:
     r = await conn.fetchrow(
         """SELECT seq, body, signature, key_id, created_at, frontiers::text AS frontiers

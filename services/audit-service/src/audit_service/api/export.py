@@ -12,6 +12,7 @@ from fastapi import APIRouter, Depends
 from starlette.responses import StreamingResponse
 
 from audit_service.adapters import trail
+from audit_service.adapters.trail import EntryRow
 from audit_service.api.deps import (
     AUDIT_ROLES,
     EntryFilterDep,
@@ -42,26 +43,30 @@ async def export(
                 buffer = io.StringIO()
                 writer = csv.writer(buffer)
                 writer.writerow(CSV_COLUMNS)
-                async for row in trail.stream_entries(conn, flt, chain_order=True):
-                    writer.writerow(csv_row(row, reveal=reveal, keys=runtime.keys))
-                    if buffer.tell() > 65536:
-                        yield buffer.getvalue().encode()
-                        buffer.seek(0)
-                        buffer.truncate()
+                async for rows in _chunks(trail.stream_entries(conn, flt, chain_order=True)):
+                    data_keys = await runtime.data_keys(rows)
+                    for row in rows:
+                        writer.writerow(csv_row(row, reveal=reveal, keys=runtime.keys, data_keys=data_keys))
+                    yield buffer.getvalue().encode()
+                    buffer.seek(0)
+                    buffer.truncate()
                 yield buffer.getvalue().encode()
             else:
-                chunk: list[str] = []
-                async for row in trail.stream_entries(conn, flt, chain_order=True):
-                    chunk.append(
+                async for rows in _chunks(trail.stream_entries(conn, flt, chain_order=True)):
+                    data_keys = await runtime.data_keys(rows)
+                    chunk = [
                         json.dumps(
-                            export_line(row, reveal=reveal, salts=runtime.salts, keys=runtime.keys),
+                            export_line(
+                                row,
+                                reveal=reveal,
+                                salts=runtime.salts,
+                                keys=runtime.keys,
+                                data_keys=data_keys,
+                            ),
                             ensure_ascii=False,
                         )
-                    )
-                    if len(chunk) >= 500:
-                        yield ("\n".join(chunk) + "\n").encode()
-                        chunk = []
-                if chunk:
+                        for row in rows
+                    ]
                     yield ("\n".join(chunk) + "\n").encode()
 
     media = "text/csv; charset=utf-8" if format == "csv" else "application/x-ndjson"
@@ -69,3 +74,15 @@ async def export(
     return StreamingResponse(
         lines(), media_type=media, headers={"Content-Disposition": f'attachment; filename="{filename}"'}
     )
+
+
+async def _chunks(rows: AsyncIterator[EntryRow], size: int = 500) -> AsyncIterator[list[EntryRow]]:
+    """The streamed rows in lists of `size` (the last one shorter): one vault look-up per list."""
+    chunk: list[EntryRow] = []
+    async for row in rows:
+        chunk.append(row)
+        if len(chunk) >= size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk

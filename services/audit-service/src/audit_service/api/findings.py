@@ -19,6 +19,6 @@ async def findings(
 ) -> dict[str, Any]:
     """Contacts the rules refuse (quiet hours, caps, holds, banned third parties, unrecorded field visits,
     and every other rule of the pack), each with its rule, pack version and proving entries."""
-    found, checked = await compute_findings(pool, case_id, runtime.keys)
+    found, checked = await compute_findings(pool, case_id, runtime.keys, runtime.vault)
     items = [f.to_json() for f in found if rule_id is None or f.rule_id == rule_id]
     return {"attempts_checked": checked, "findings": items}

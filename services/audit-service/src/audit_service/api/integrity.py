@@ -22,6 +22,7 @@ from audit_service.domain.checkpoints import CheckpointBody, key_id_of, public_k
 from audit_service.domain.merkle import consistency_proof, leaf_hash
 from audit_service.domain.proofs import consistency_document
 from dcp_platform.auth import Role, require_roles
+from dcp_platform.errors import DomainError, ErrorKind
 from dcp_platform.problems import BadRequest, Conflict, NotFound
 
 MAX_BIGINT = 2**63 - 1  # PostgreSQL bigint
@@ -64,6 +65,16 @@ async def verify(runtime: RuntimeDep) -> dict[str, Any]:
         now=runtime.clock.now(),
         max_age=2 * settings.audit_checkpoint_interval_seconds,
     )
+    # What cannot be compared proves nothing: the verdict is not ok until both sources answered.
+    if published is None:
+        result.checkpoints.problems.append(
+            f"the checkpoint topic {checkpoint_topic(settings)} could not be read: the checkpoints were not "
+            "compared with the published ones"
+        )
+    if kafka is None:
+        result.checkpoints.problems.append(
+            "Kafka could not be asked for its offsets: the trail was not compared with its source"
+        )
     report = result.to_json()
     checkpoints: dict[str, Any] = report["checkpoints"]  # type: ignore[assignment]
     checkpoints["published"] = {
@@ -98,18 +109,25 @@ async def checkpoint_consistency(
     if second < first:
         raise BadRequest("`to` must not be before `from`.")
     async with pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
-        rows = {r.seq: r for r in await trail.checkpoints(conn, first - 1, second - first + 1)}
-        if first not in rows or second not in rows:
-            missing = first if first not in rows else second
-            raise NotFound(f"No checkpoint {missing}.")
+        rows = {seq: await trail.checkpoint_by_seq(conn, seq) for seq in {first, second}}
+        for seq in (first, second):
+            if rows[seq] is None:
+                raise NotFound(f"No checkpoint {seq}.")
         earlier, later = rows[first], rows[second]
-        later_body = CheckpointBody.from_bytes(later.body)
+        assert earlier is not None and later is not None
+        earlier_body, later_body = _readable(earlier), _readable(later)
         proofs: dict[tuple[str, int], list[bytes]] = {}
-        for before in CheckpointBody.from_bytes(earlier.body).chains:
+        for before in earlier_body.chains:
             after = later_body.chain(before.topic, before.partition)
-            if after is None or after.size == before.size or before.size == 0:
-                continue
             chain = ChainId(before.topic, before.partition)
+            if after is None or after.size < before.size:
+                now = "no longer holds it" if after is None else f"holds {after.size} entries of it"
+                raise CheckpointNotAnExtension(
+                    f"checkpoint {second} does not extend checkpoint {first}: {chain} had {before.size} "
+                    f"entries in {first}, {second} {now}"
+                )
+            if after.size == before.size or before.size == 0:
+                continue
             leaves = [
                 leaf_hash(h) async for _, _, _, h in trail.stream_chain_hashes(conn, chain, 0, after.size)
             ]
@@ -122,6 +140,22 @@ async def checkpoint_consistency(
     return consistency_document(
         (earlier.seq, earlier.body, earlier.signature), (later.seq, later.body, later.signature), proofs
     )
+
+
+class CheckpointNotAnExtension(DomainError, code="checkpoint-not-an-extension", kind=ErrorKind.CONFLICT):
+    """A later checkpoint that lost or shrank a chain the earlier one signed: the trail was truncated."""
+
+
+class CheckpointUnreadable(DomainError, code="checkpoint-unreadable", kind=ErrorKind.CONFLICT):
+    """A stored checkpoint whose body is not a checkpoint (changed in the database)."""
+
+
+def _readable(row: trail.CheckpointRow) -> CheckpointBody:
+    """A stored checkpoint's body; one that cannot be read is a conflict naming it, never a 500."""
+    try:
+        return CheckpointBody.from_bytes(row.body)
+    except (ValueError, KeyError, TypeError) as exc:
+        raise CheckpointUnreadable(f"checkpoint {row.seq} as stored cannot be read: {exc}") from exc
 
 
 @router.post("/checkpoints", status_code=201, dependencies=[Depends(require_roles(Role.ADMIN))])

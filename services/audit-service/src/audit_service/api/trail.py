@@ -40,8 +40,9 @@ async def list_entries(
     """Entries by actor, event type (with or without `.vN`), case, topic and time range, in trail order."""
     async with pool.acquire() as conn:
         rows = await trail.list_entries(conn, flt, cursors.after_id(cursor), limit)
+    data_keys = await runtime.data_keys(rows)
     return {
-        "items": [entry_view(r, reveal=reveal, keys=runtime.keys) for r in rows],
+        "items": [entry_view(r, reveal=reveal, keys=runtime.keys, data_keys=data_keys) for r in rows],
         "next_cursor": cursors.encode({"id": rows[-1].id}) if len(rows) == limit else None,
     }
 
@@ -58,10 +59,11 @@ async def case_trail(
     """Everything that happened to a case, across all topics, in time order, with actor and evidence."""
     async with pool.acquire() as conn:
         rows = await trail.case_trail(conn, case_id, cursors.after_time_id(cursor), limit)
+    data_keys = await runtime.data_keys(rows)
     last = rows[-1] if len(rows) == limit else None
     return {
         "case_id": case_id,
-        "items": [entry_view(r, reveal=reveal, keys=runtime.keys) for r in rows],
+        "items": [entry_view(r, reveal=reveal, keys=runtime.keys, data_keys=data_keys) for r in rows],
         "next_cursor": (
             cursors.encode({"t": (last.index.event_time or last.index.kafka_time).isoformat(), "id": last.id})
             if last is not None
@@ -78,7 +80,7 @@ async def get_entry(
         row = await trail.entry_by_id(conn, entry_id)
     if row is None:
         raise NotFound(f"No entry {entry_id}.")
-    return entry_view(row, reveal=reveal, keys=runtime.keys)
+    return entry_view(row, reveal=reveal, keys=runtime.keys, data_keys=await runtime.data_keys([row]))
 
 
 @router.get("/entries/{entry_id}/proof")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
@@ -12,6 +13,7 @@ from audit_service.adapters.trail import EntryRow
 from audit_service.domain.commitments import SaltDeriver, is_commitment, salted
 from audit_service.domain.entries import EntryKind
 from audit_service.domain.masking import mask, mask_text
+from dcp_platform.sealing import SEALED_ATTRIBUTE, open_document
 
 _DECISION_FIELDS = ("rule_id", "citation", "reason", "rule_pack_id", "rule_pack_version", "next_allowed_at")
 
@@ -45,7 +47,15 @@ def decision_evidence(event: dict[str, Any]) -> dict[str, Any] | None:
     return {"decision": "deny", **{k: data.get(k) for k in _DECISION_FIELDS}}
 
 
-def entry_view(row: EntryRow, *, reveal: bool, keys: CaseKeys | None = None) -> dict[str, Any]:
+def entry_view(
+    row: EntryRow,
+    *,
+    reveal: bool,
+    keys: CaseKeys | None = None,
+    data_keys: Mapping[str, bytes] | None = None,
+) -> dict[str, Any]:
+    """An entry as responses show it; `data_keys` (the vault's keys of the rows' cases) open the
+    personal data its producer sealed, for the view only: the entry bytes keep the sealed copy."""
     doc = row.opened(keys)
     ix = row.index
     view: dict[str, Any] = {
@@ -73,6 +83,10 @@ def entry_view(row: EntryRow, *, reveal: bool, keys: CaseKeys | None = None) -> 
     }
     if ix.kind == EntryKind.JSON:
         event = _erased_fields(doc["event"])
+        if isinstance(event, dict) and isinstance(event.get(SEALED_ATTRIBUTE), str):
+            # an erased case's sealed data stays closed, also while a vault key may still be cached
+            event = open_document(event, {} if row.erased else (data_keys or {}))
+            view["sealed"] = True
         view["event"] = event if reveal else mask(event)
         view["decision"] = decision_evidence(view["event"])
     elif ix.kind == EntryKind.RAW:
@@ -104,11 +118,16 @@ ERASED_MARK = "[erased]"
 
 
 def export_line(
-    row: EntryRow, *, reveal: bool, salts: SaltDeriver | None = None, keys: CaseKeys | None = None
+    row: EntryRow,
+    *,
+    reveal: bool,
+    salts: SaltDeriver | None = None,
+    keys: CaseKeys | None = None,
+    data_keys: Mapping[str, bytes] | None = None,
 ) -> dict[str, Any]:
     """One JSON Lines record: the view, plus the entry bytes the standalone verifier rehashes, and (for
     a role that may see personal data) the openings of its committed fields, with their salts."""
-    line = entry_view(row, reveal=reveal, keys=keys)
+    line = entry_view(row, reveal=reveal, keys=keys, data_keys=data_keys)
     # The entry bytes hold personal data only as commitments: everyone gets them, and they rehash.
     line["entry"] = base64.b64encode(row.entry).decode("ascii")
     openings = row.openings_with(keys) if reveal and row.openings else None
@@ -139,8 +158,14 @@ CSV_COLUMNS = [
 ]
 
 
-def csv_row(row: EntryRow, *, reveal: bool, keys: CaseKeys | None = None) -> list[str]:
-    view = entry_view(row, reveal=reveal, keys=keys)
+def csv_row(
+    row: EntryRow,
+    *,
+    reveal: bool,
+    keys: CaseKeys | None = None,
+    data_keys: Mapping[str, bytes] | None = None,
+) -> list[str]:
+    view = entry_view(row, reveal=reveal, keys=keys, data_keys=data_keys)
     event = view.get("event")
     data = event.get("data") if isinstance(event, dict) else view.get("raw")
     values = {**view, "data": json.dumps(data, ensure_ascii=False, sort_keys=True)}

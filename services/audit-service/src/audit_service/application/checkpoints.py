@@ -95,7 +95,9 @@ class Checkpointer:
     async def create(self, *, refresh_after_seconds: float = 0.0) -> tuple[CheckpointRow | None, bool]:
         """Sign the current state if it changed since the latest checkpoint (or that one is older than
         `refresh_after_seconds`), then publish: (latest checkpoint, created)."""
-        latest, created = await self._bus.handle(SignCheckpoint(refresh_after_seconds))
+        # the newest seq the topic holds, as learnt when the publisher last connected or published
+        published = self._publisher.published_seq if self._publisher is not None else 0
+        latest, created = await self._bus.handle(SignCheckpoint(refresh_after_seconds, published))
         self._observe(latest)
         await self.publish()
         return latest, created

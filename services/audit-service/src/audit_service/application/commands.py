@@ -13,3 +13,5 @@ class SignCheckpoint:
     checkpoint so that its age alone tells a verifier the signer is alive and the trail not frozen."""
 
     refresh_after_seconds: float = 0.0
+    published_seq: int = 0
+    """The newest checkpoint the checkpoint topic is known to hold: the database must hold it too."""

@@ -19,6 +19,8 @@ from audit_service.adapters.case_keys import CaseKeys
 from dcp_compliance import ComplianceReplay, Decision
 from dcp_compliance.packs import UnknownJurisdiction, UnknownPackVersion, load_pack
 from dcp_events import CloudEvent, EventError, decode_event
+from dcp_events.canonical import to_canonical_bytes
+from dcp_platform.sealing import SEALED_ATTRIBUTE, DataKeyVault, open_document
 
 FINDING_TOPICS = ("collections.cases", "collections.contacts")
 
@@ -81,9 +83,13 @@ class _CaseEntries:
 
 
 async def compute_findings(
-    pool: asyncpg.Pool, case_id: str | None = None, keys: CaseKeys | None = None
+    pool: asyncpg.Pool,
+    case_id: str | None = None,
+    keys: CaseKeys | None = None,
+    vault: DataKeyVault | None = None,
 ) -> tuple[list[Finding], int]:
-    """(findings, attempts checked) over the trail, in event-time order."""
+    """(findings, attempts checked) over the trail, in event-time order; `vault` opens the personal
+    data producers sealed (contact points the rules compare), the redacted data is judged without it."""
     replay = ComplianceReplay()
     cases: dict[str, _CaseEntries] = {}
     findings: list[Finding] = []
@@ -94,7 +100,10 @@ async def compute_findings(
     async with pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
         async for row in trail.stream_in_event_time(conn, list(FINDING_TOPICS), case_id):
             try:
-                event = decode_event(_event_bytes(row.opened(keys)))
+                doc = row.opened(keys)["event"]
+                if vault is not None and not row.erased and isinstance(doc.get(SEALED_ATTRIBUTE), str):
+                    doc = open_document(doc, await vault.keys([str(doc.get("subject"))], create=False))
+                event = decode_event(to_canonical_bytes(doc))
                 decision = replay.apply(event)
             except (EventError, ValueError):
                 continue  # not a valid catalogue event: recorded in the trail, not judged
@@ -159,9 +168,3 @@ def _frozen_charge(event: CloudEvent, entry_id: int, seen: _CaseEntries) -> Find
         time_zone=None,
         evidence_entry_ids=sorted({entry_id, *seen.holds, *([seen.opened] if seen.opened else [])}),
     )
-
-
-def _event_bytes(doc: dict[str, Any]) -> bytes:
-    from dcp_events.canonical import to_canonical_bytes
-
-    return to_canonical_bytes(doc["event"])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 import asyncpg
 
@@ -15,8 +16,10 @@ from audit_service.domain.checkpoints import (
     ChainState,
     CheckpointBody,
     CheckpointSigner,
+    key_id_of,
     new_body,
     raw_public_key,
+    signature_valid,
 )
 from audit_service.domain.merkle import MerkleAccumulator, leaf_hash
 from dcp_platform.application import Handler
@@ -43,7 +46,15 @@ async def sign_checkpoint(
     conn = uow.conn
     await trail.lock_checkpointing(conn)
     latest = await trail.latest_checkpoint(conn)
-    previous = latest.frontiers if latest is not None else {}
+    if command.published_seq > (latest.seq if latest is not None else 0):
+        have = latest.seq if latest is not None else 0
+        raise TrailNotSignable(
+            f"the checkpoint topic holds checkpoints up to {command.published_seq}, the database only up to "
+            f"{have}: checkpoints {have + 1} to {command.published_seq} were deleted from the database; "
+            "not signed (a new checkpoint would reuse their numbers)"
+        )
+    signer, successor = _signer_for(latest, env)
+    previous = _trusted_frontiers(latest, env) if latest is not None else {}
     present = await trail.chains(conn)
     if latest is not None:
         await _check_signed_entries_remain(conn, latest, present)
@@ -81,7 +92,6 @@ async def sign_checkpoint(
         command.refresh_after_seconds <= 0
         or (env.clock.now() - latest.created_at).total_seconds() < command.refresh_after_seconds
     )
-    signer, successor = _signer_for(latest, env)
     if not states or (unchanged and fresh and successor is None):
         return latest, False
     seq = latest.seq + 1 if latest is not None else 1
@@ -140,21 +150,60 @@ def _signer_for(
     return previous, env.signer
 
 
+def _trusted_frontiers(latest: CheckpointRow, env: AuditEnvironment) -> dict[str, Any]:
+    """The Merkle frontiers kept beside the newest checkpoint, each only where it matches what that
+    checkpoint signed (size, head and root); a chain whose frontier does not is read again from its
+    start. The checkpoint itself must carry a valid signature of a key the service trusts: the next
+    one is never built on a body changed in the database."""
+    body = CheckpointBody.from_bytes(latest.body)
+    keys = {key_id_of(k): k for k in [env.signer.public_key, *env.trusted_keys]}
+    if env.previous_signer is not None:
+        keys[env.previous_signer.key_id] = env.previous_signer.public_key
+    signing_key = keys.get(body.key_id)
+    # A key the service does not hold is the one that announced the service's own (a rotation whose
+    # old key is no longer configured): only a body naming the service's key as its successor.
+    announced_us = body.next_key == raw_public_key(env.signer.public_key)
+    if (signing_key is None and not announced_us) or (
+        signing_key is not None and not signature_valid(signing_key, latest.body, latest.signature)
+    ):
+        raise TrailNotSignable(
+            f"checkpoint {latest.seq} in the database does not carry a valid signature of a trusted key: "
+            "not signed over"
+        )
+    trusted: dict[str, Any] = {}
+    for state in body.chains:
+        key = f"{state.topic}/{state.partition}"
+        kept: Any = latest.frontiers.get(key)
+        try:
+            tree = MerkleAccumulator([(int(s), bytes.fromhex(h)) for s, h in kept["frontier"]])
+            matches = (
+                int(kept["size"]) == state.size
+                and bytes.fromhex(kept["head_hash"]) == state.head_hash
+                and int(kept["last_offset"]) == state.last_offset
+                and tree.root() == state.root
+            )
+        except (KeyError, TypeError, ValueError):
+            matches = False
+        if matches:
+            trusted[key] = kept
+        else:
+            log.warning("checkpoint %d: the frontier kept for %s is not what it signed", latest.seq, key)
+    return trusted
+
+
 async def _check_signed_entries_remain(
     conn: asyncpg.Connection, latest: CheckpointRow, present: list[ChainId]
 ) -> None:
     """Every chain still holds at least the entries the latest checkpoint signed (a truncation below it
     is refused by name, never signed over)."""
-    for key, signed in sorted(latest.frontiers.items()):
-        topic, _, partition = key.rpartition("/")
-        chain = ChainId(topic, int(partition))
-        size = int(signed["size"])
+    for state in sorted(CheckpointBody.from_bytes(latest.body).chains, key=lambda c: (c.topic, c.partition)):
+        chain = ChainId(state.topic, state.partition)
         head = await trail.head_of(conn, chain) if chain in present else None
         have = head.seq + 1 if head is not None else 0
-        if have < size:
+        if have < state.size:
             raise TrailNotSignable(
-                f"{chain}: checkpoint {latest.seq} signed {size} entries (up to offset "
-                f"{signed['last_offset']}), the database holds {have}: entries seq {have} to {size - 1} "
+                f"{chain}: checkpoint {latest.seq} signed {state.size} entries (up to offset "
+                f"{state.last_offset}), the database holds {have}: entries seq {have} to {state.size - 1} "
                 "are missing"
             )
 

@@ -125,12 +125,18 @@ class TrailWriter:
                     opened[link.seq] = entry_openings
         if not links:
             return 0
-        async with self._pool.acquire() as conn, conn.transaction():
-            redeliveries = await self._redeliveries(conn, chain_id, links)
-            openings = await self._sealed_openings(conn, links, opened)
-            await trail.append(conn, links, redeliveries, openings)
-            await self._erasures(conn, links)
-            await trail.save_offset(conn, self.group_id, tp.topic, tp.partition, links[-1][0].offset + 1)
+        cached: set[str] = set()  # keys this transaction created or erased
+        try:
+            async with self._pool.acquire() as conn, conn.transaction():
+                redeliveries = await self._redeliveries(conn, chain_id, links)
+                openings = await self._sealed_openings(conn, links, opened, cached)
+                await trail.append(conn, links, redeliveries, openings)
+                await self._erasures(conn, links, cached)
+                await trail.save_offset(conn, self.group_id, tp.topic, tp.partition, links[-1][0].offset + 1)
+        except BaseException:
+            if self._keys is not None:
+                self._keys.forget_all(cached)
+            raise
         self.chains[chain_id] = draft
         ENTRIES_RECORDED.labels(chain_id.topic).inc(len(links))
         if redeliveries:
@@ -139,7 +145,11 @@ class TrailWriter:
         return len(links)
 
     async def _sealed_openings(
-        self, conn: asyncpg.Connection, links: Sequence[tuple[Link, EntryIndex]], opened: dict[int, Openings]
+        self,
+        conn: asyncpg.Connection,
+        links: Sequence[tuple[Link, EntryIndex]],
+        opened: dict[int, Openings],
+        cached: set[str],
     ) -> dict[int, bytes]:
         """The openings of each entry, encrypted under its case's data key; none for an erased case."""
         if not opened:
@@ -148,7 +158,7 @@ class TrailWriter:
             return {seq: encode_openings(o) or b"" for seq, o in opened.items()}
         subject = {link.seq: index.case_id or trail.UNKEYED for link, index in links}
         try:
-            keys = await self._keys.for_writing(conn, {subject[seq] for seq in opened})
+            keys = await self._keys.for_writing(conn, {subject[seq] for seq in opened}, cached)
         except (KeyError, ValueError, InvalidTag) as exc:  # a stored key no master key unwraps
             log.error("audit: case keys cannot be unwrapped (%s): openings not kept", type(exc).__name__)
             return {}
@@ -162,13 +172,15 @@ class TrailWriter:
                 )
         return sealed
 
-    async def _erasures(self, conn: asyncpg.Connection, links: Sequence[tuple[Link, EntryIndex]]) -> None:
+    async def _erasures(
+        self, conn: asyncpg.Connection, links: Sequence[tuple[Link, EntryIndex]], cached: set[str]
+    ) -> None:
         """An ErasureCompleted entry destroys its case's data key, in the transaction that records it."""
         if self._keys is None:
             return
         for _, index in links:
             if index.case_id and (index.event_type or "").startswith(ERASURE_TYPE):
-                await self._keys.erase(conn, index.case_id, index.event_id)
+                await self._keys.erase(conn, index.case_id, index.event_id, cached)
                 ERASURES.inc()
 
     @staticmethod

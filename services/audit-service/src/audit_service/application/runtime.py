@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 
 import asyncpg
@@ -17,6 +17,7 @@ from audit_service.adapters.signing_key import (
     load_signer,
     trusted_public_keys,
 )
+from audit_service.adapters.trail import EntryRow
 from audit_service.application.checkpoints import Checkpointer
 from audit_service.application.handlers import COMMAND_HANDLERS
 from audit_service.application.ingest import GROUP_ID, TrailIngestor
@@ -27,6 +28,9 @@ from dcp_events import TOPICS, dlq_topic
 from dcp_platform.application import CommandBus
 from dcp_platform.clock import Clock
 from dcp_platform.lifecycle import Lifecycle
+from dcp_platform.sealing import SEALED_ATTRIBUTE, DataKeyVault
+
+_SEALED = f'"{SEALED_ATTRIBUTE}"'.encode()
 
 
 class TrailRoleTooPowerful(RuntimeError):
@@ -74,6 +78,9 @@ class AuditRuntime(Lifecycle):
         self.salts = load_salts(settings)
         self.keys = CaseKeys(load_master_keys(settings))
         self.previous_signer = load_previous_signer(settings)
+        # The vault of the personal data producers sealed in their events (None: sealing is off).
+        sealer = settings.make_sealer()
+        self.vault: DataKeyVault | None = sealer.vault if sealer is not None else None
         self.trusted_keys = [
             *trusted_public_keys(settings),
             *([self.previous_signer.public_key] if self.previous_signer is not None else []),
@@ -93,7 +100,9 @@ class AuditRuntime(Lifecycle):
         self.checkpointer: Checkpointer | None = None
         self.reconciler: Reconciler | None = None
         self.bus: AuditBus = CommandBus(
-            COMMAND_HANDLERS, self._unit_of_work, AuditEnvironment(self.signer, clock, self.previous_signer)
+            COMMAND_HANDLERS,
+            self._unit_of_work,
+            AuditEnvironment(self.signer, clock, self.previous_signer, list(self.trusted_keys)),
         )
 
     @asynccontextmanager
@@ -109,6 +118,17 @@ class AuditRuntime(Lifecycle):
         if self._pool is None:
             raise RuntimeError("the audit runtime is not started")
         return self._pool
+
+    async def data_keys(self, rows: Iterable[EntryRow]) -> dict[str, bytes]:
+        """The vault's data keys of the cases whose entries among `rows` hold sealed personal data
+        (the erased ones left out): what opens them for a view."""
+        if self.vault is None:
+            return {}
+        subjects = {r.index.case_id for r in rows if r.index.case_id and not r.erased and _SEALED in r.entry}
+        if not subjects:
+            return {}
+        keys = await self.vault.keys(subjects, create=False)
+        return {s: k for s, k in keys.items() if k}
 
     async def start(self) -> None:
         self._pool = await asyncpg.create_pool(self.settings.trail_dsn, min_size=1, max_size=8)
@@ -138,4 +158,6 @@ class AuditRuntime(Lifecycle):
         await self.ingestor.stop()
         if self._pool is not None:
             await self._pool.close()
+        if self.vault is not None:
+            await self.vault.stop()
             self._pool = None

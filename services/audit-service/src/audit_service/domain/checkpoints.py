@@ -213,12 +213,30 @@ class KeyRing:
     def __init__(self, trusted: list[Ed25519PublicKey]) -> None:
         self.keys: dict[str, Ed25519PublicKey] = {key_id_of(k): k for k in trusted}
         self.announced: list[str] = []
+        self._announced_by: dict[str, str] = {}  # successor key id -> the key id that announced it
+        self.retired: dict[str, int] = {}  # key id -> the first seq its successor signed
 
     def key(self, key_id: str) -> Ed25519PublicKey | None:
         return self.keys.get(key_id)
 
+    def retirement(self, body: CheckpointBody) -> str | None:
+        """Why a checkpoint signed by a key that handed over to its successor before is not accepted
+        (a retired key signs nothing any more, so a leaked one forges nothing new); None if it is."""
+        since = self.retired.get(body.key_id)
+        if since is None or body.seq < since:
+            return None
+        return (
+            f"checkpoint {body.seq}: signed by key {body.key_id}, retired since checkpoint {since} "
+            "was signed by its successor (forged checkpoint)"
+        )
+
     def accept(self, body: CheckpointBody) -> None:
+        predecessor = self._announced_by.pop(body.key_id, None)
+        if predecessor is not None and predecessor != body.key_id:
+            self.retired.setdefault(predecessor, body.seq)
         successor = body.announced_key()
         if successor is not None:
-            self.keys[key_id_of(successor)] = successor
-            self.announced.append(key_id_of(successor))
+            successor_id = key_id_of(successor)
+            self.keys[successor_id] = successor
+            self.announced.append(successor_id)
+            self._announced_by.setdefault(successor_id, body.key_id)

@@ -225,6 +225,11 @@ def check_checkpoints(
             )
             previous_body = cp.body
             continue
+        retired = ring.retirement(body)
+        if retired is not None:
+            report.problems.append(retired)
+            previous_body = cp.body
+            continue
         ring.accept(body)
         if body.seq != cp.seq:
             report.problems.append(f"checkpoint {cp.seq}: the signed body says seq {body.seq}")
