@@ -5,7 +5,7 @@ and which roles see it unmasked. Every service applies it; the audit trail commi
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, Final
 
 _PHONE = re.compile(r"\+[1-9][0-9]{6,14}")
 _EMAIL = re.compile(r"[^@\s\"']+@[^@\s\"']+\.[^@\s\"']+")
@@ -26,9 +26,16 @@ _PERSONAL_KEYS = _ID_KEYS | frozenset(
 )
 
 
+ERASED: Final = "[erased]"
+"""What a personal value becomes once erased or redacted: no personal data any more."""
+
+
 def is_personal(key: str | None, value: str) -> bool:
     """The one policy of what is personal data in the trail: a field named as such (names, national
-    ids, addresses, contact points), or any text holding a phone number or an e-mail address."""
+    ids, addresses, contact points), or any text holding a phone number or an e-mail address; never
+    the erased mark."""
+    if value == ERASED:
+        return False
     if key in _PERSONAL_KEYS or (key is not None and not key.islower() and key.lower() in _PERSONAL_KEYS):
         return True
     return ("+" in value and _PHONE.search(value) is not None) or (

@@ -30,15 +30,13 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from prometheus_client import Counter
 
-from dcp_platform.personal_data import is_personal
+from dcp_platform.personal_data import ERASED, is_personal
 
 log = logging.getLogger(__name__)
 
 SEALED_ATTRIBUTE: Final = "sealeddata"
 """The CloudEvents extension attribute that carries the sealed payload."""
 
-ERASED: Final = "[erased]"
-"""What a personal text becomes in the redacted payload."""
 
 _TOKEN_PREFIX: Final = "v1:"  # noqa: S105 - the format tag of a sealed payload, not a secret
 
