@@ -168,3 +168,30 @@ async def test_a_case_key_from_a_transaction_that_rolled_back_is_never_used(data
         assert stored == 1 and again["case-rolled-back"] is not None
     finally:
         await drop_database(database_server_url, url)
+
+
+async def test_an_opening_changed_in_the_database_is_never_shown_as_the_value(audit: AuditUnderTest) -> None:
+    """The openings beside an entry are not hashed: one written into the database (as plaintext, the
+    form of old rows) that does not match its commitment stays committed in every view."""
+    case = "case-forged-opening"
+    await audit.publish(call(7), case, T0 + timedelta(minutes=7))
+    await audit.wait_for_entries(1)
+    su = await audit.superuser()
+    try:
+        entry_id = await su.fetchval("SELECT id FROM audit_entries WHERE case_id = $1", case)
+        real = await audit.get(f"/audit/entries/{entry_id}", headers=ADMIN)
+        assert PHONE in real.text
+        pointer = "/event/data/contact_point"
+        await su.execute("ALTER TABLE audit_entries DISABLE TRIGGER USER")
+        try:
+            await su.execute(
+                "UPDATE audit_entries SET openings = convert_to($1, 'UTF8') WHERE id = $2",
+                json.dumps({pointer: "+15550001111"}),
+                entry_id,
+            )
+        finally:
+            await su.execute("ALTER TABLE audit_entries ENABLE TRIGGER USER")
+    finally:
+        await su.close()
+    shown = (await audit.get(f"/audit/entries/{entry_id}", headers=ADMIN)).text
+    assert "+15550001111" not in shown and PHONE not in shown

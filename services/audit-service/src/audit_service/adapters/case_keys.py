@@ -21,7 +21,7 @@ from typing import Final
 import asyncpg
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from audit_service.domain.commitments import Openings
+from audit_service.domain.commitments import Openings, SaltDeriver
 
 ENCRYPTED: Final = b"\x01"
 """The first byte of encrypted openings (plaintext openings, from before, start with `{`)."""
@@ -83,8 +83,10 @@ ERASED: Final = object()
 class CaseKeys:
     """Data keys of cases: created on first use, cached, destroyed by an erasure."""
 
-    def __init__(self, master: MasterKeys) -> None:
+    def __init__(self, master: MasterKeys, salts: SaltDeriver | None = None) -> None:
         self.master = master
+        # The commitment salts: an opening is shown only where it matches its commitment.
+        self.salts = salts
         self._cache: dict[str, bytes | object] = {}
 
     def forget_all(self, case_ids: Iterable[str]) -> None:

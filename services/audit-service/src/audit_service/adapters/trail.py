@@ -91,7 +91,9 @@ class EntryRow:
     def opened(self, keys: CaseKeys | None) -> dict[str, Any]:
         """The entry document with its personal fields opened (as Kafka delivered it); after an erasure,
         they stay commitments."""
-        opened: dict[str, Any] = unseal(parse_entry(self.entry), self.openings_with(keys) or {})
+        salts = keys.salts if keys is not None else None
+        salt = salts.for_record(self.topic, self.partition, self.offset) if salts is not None else None
+        opened: dict[str, Any] = unseal(parse_entry(self.entry), self.openings_with(keys) or {}, salt=salt)
         return opened
 
     def stored(self) -> StoredEntry:

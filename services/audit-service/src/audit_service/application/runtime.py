@@ -76,7 +76,7 @@ class AuditRuntime(Lifecycle):
         self.clock = clock
         self.signer = load_signer(settings)
         self.salts = load_salts(settings)
-        self.keys = CaseKeys(load_master_keys(settings))
+        self.keys = CaseKeys(load_master_keys(settings), self.salts)
         self.previous_signer = load_previous_signer(settings)
         # The vault of the personal data producers sealed in their events (None: sealing is off).
         sealer = settings.make_sealer()

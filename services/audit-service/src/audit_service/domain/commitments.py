@@ -112,12 +112,17 @@ def commit(value: str, salt: Callable[[str], bytes], path: str, openings: Openin
     return {COMMITMENT: commitment(salt(path), value)}
 
 
-def unseal(node: Any, openings: Openings, path: str = "") -> Any:
-    """`node` with every commitment that has an opening replaced by the value (others stay committed)."""
+def unseal(node: Any, openings: Openings, path: str = "", salt: Callable[[str], bytes] | None = None) -> Any:
+    """`node` with every commitment that has an opening replaced by the value (others stay committed);
+    with the record's `salt`, only an opening that matches its commitment (one changed in the
+    database is never shown as the value)."""
 
     def walk(value: Any, here: str) -> Any:
         if is_commitment(value):
-            return openings.get(here, value)
+            opened = openings.get(here)
+            if opened is None or (salt is not None and commitment(salt(here), opened) != value[COMMITMENT]):
+                return value
+            return opened
         if isinstance(value, dict):
             return {k: walk(v, f"{here}/{_pointer_part(k)}") for k, v in value.items()}
         if isinstance(value, list):
