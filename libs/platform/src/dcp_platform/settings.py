@@ -74,6 +74,9 @@ class ServiceSettings(BaseSettings):
     # (replicas in the local stack move together); it starts at CLOCK_FIXED_AT when it does not exist.
     clock_file: Path | None = None
 
+    # How far ahead a date a client gives may lie (a hold's expiry, a due date): `dcp_platform.horizon`.
+    input_max_years_ahead: int = Field(default=10, ge=1, le=100)
+
     readiness_timeout_seconds: float = 2.0
     # OpenTelemetry: none (default), otlp (OTEL_EXPORTER_OTLP_* variables), console, memory (tests).
     otel_traces_exporter: Literal["none", "otlp", "console", "memory"] = Field(

@@ -144,6 +144,26 @@ async def test_assignment_never_goes_to_an_unqualified_or_expired_collector(harn
     assert "round robin" in events[-1]["data"]["reason"]
 
 
+async def test_a_hold_expiring_beyond_the_horizon_is_refused_by_name(harness: CaseHarness) -> None:
+    case_id = await open_case(harness, "HOLD-FAR")
+    now = harness.clock.now()
+    far = await harness.client.post(
+        f"/cases/{case_id}/holds",
+        json={"hold_type": "dispute", "reason": "not mine", "expires_at": "9999-12-31T23:59:59Z"},
+        headers=SUPERVISOR,
+    )
+    assert far.status_code == 422 and far.headers["content-type"].startswith("application/problem+json")
+    [error] = far.json()["errors"]
+    assert error["loc"] == ["body", "expires_at"] and error["type"] == "date_too_far_ahead"
+    within = now.replace(year=now.year + 9).isoformat()
+    near = await harness.client.post(
+        f"/cases/{case_id}/holds",
+        json={"hold_type": "dispute", "reason": "not mine", "expires_at": within},
+        headers=SUPERVISOR,
+    )
+    assert near.status_code == 201, near.text
+
+
 async def test_holds_block_escalation_until_released_and_close_rules_apply(harness: CaseHarness) -> None:
     case_id = await open_case(harness, "HOLD-1")
     placed = await harness.client.post(
@@ -326,7 +346,9 @@ async def test_an_administrator_erases_a_debtors_personal_data_on_their_closed_c
     vault = await asyncpg.connect(harness.data_keys_url)
     try:
         rows = await vault.fetch("SELECT subject, wrapped_key IS NOT NULL AS live FROM data_keys")
-        keys = {r["subject"].removeprefix(harness.prefix): r["live"] for r in rows}  # vault subjects: prefix + case
+        keys = {
+            r["subject"].removeprefix(harness.prefix): r["live"] for r in rows
+        }  # vault subjects: prefix + case
     finally:
         await vault.close()
     assert keys.get(closed) is False and keys.get(still_open) is True, keys

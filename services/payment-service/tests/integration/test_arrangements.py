@@ -259,3 +259,41 @@ async def test_a_settlement_paid_in_time_is_paid_and_one_not_paid_lapses(service
         lapsing_case, until=lambda evs: any(e.type.endswith("settlement_lapsed.v1") for e in evs)
     )
     assert lapsed[-1].data["amount_paid"] == gbp(50_000)
+
+
+async def test_dates_beyond_the_horizon_are_refused_by_name_never_a_500(service: Service) -> None:
+    case_id = await open_case(service)
+    at_the_calendar_end = await service.client.post(
+        "/payment-plans",
+        json={
+            "case_id": case_id,
+            "total": gbp(90_000),
+            "schedule": {"first_due_on": "9999-12-01", "count": 3, "frequency": "monthly"},
+        },
+        headers=SUPERVISOR,
+    )
+    assert at_the_calendar_end.status_code == 422, at_the_calendar_end.text
+    assert at_the_calendar_end.json()["errors"][0]["loc"] == ["body", "schedule", "first_due_on"]
+    now = await service.now()
+    far = (now + timedelta(days=366 * 11)).date().isoformat()
+    listed = await service.client.post(
+        "/payment-plans",
+        json={
+            "case_id": case_id,
+            "total": gbp(90_000),
+            "installments": [
+                {"due_on": (now + timedelta(days=30)).date().isoformat(), "amount": gbp(45_000)},
+                {"due_on": far, "amount": gbp(45_000)},
+            ],
+        },
+        headers=SUPERVISOR,
+    )
+    assert listed.status_code == 422
+    assert [e["loc"] for e in listed.json()["errors"]] == [["body", "installments", 1, "due_on"]]
+    settlement = await service.client.post(
+        "/settlements",
+        json={"case_id": case_id, "amount": gbp(50_000), "due_on": far},
+        headers=SUPERVISOR,
+    )
+    assert settlement.status_code == 422
+    assert settlement.json()["errors"][0]["type"] == "date_too_far_ahead"

@@ -42,6 +42,7 @@ from dcp_platform.auth import (
     collector_assignees,
     require_case_access,
 )
+from dcp_platform.horizon import HorizonDep
 from dcp_platform.problems import BadRequest, Forbidden, NotFound
 
 router = APIRouter(prefix="/cases", tags=["cases"])
@@ -229,7 +230,9 @@ async def place_hold(
     service: CaseApiDep,
     version: ExpectedVersion,
     response: Response,
+    horizon: HorizonDep,
 ) -> CaseView:
+    horizon.check(**{"body.expires_at": body.expires_at})
     async with service.engine.connect() as conn:
         await _visible_row(conn, case_id, principal, CaseAccess.ACT)
     hold_id = body.hold_id or str(uuid.uuid4())

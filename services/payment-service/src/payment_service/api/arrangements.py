@@ -6,6 +6,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Response, status
 
+from dcp_platform.horizon import HorizonDep
 from payment_service.adapters import projections
 from payment_service.api.deps import (
     SUPERVISOR_ROLES,
@@ -47,17 +48,24 @@ async def get_promise(promise_id: str, conn: ReadConnection, principal: Reader) 
 
 
 @router.post("/payment-plans", status_code=status.HTTP_201_CREATED, tags=["payment plans"])
-async def agree_plan(body: PlanIn, api: PaymentApiDep, principal: Negotiator, response: Response) -> PlanOut:
+async def agree_plan(
+    body: PlanIn, api: PaymentApiDep, principal: Negotiator, response: Response, horizon: HorizonDep
+) -> PlanOut:
     """Agree a repayment plan: explicit `installments`, or a regular `schedule`. The installments add
     up to `total`, none is in the past, the term is within the maximum, one active plan per case.
     A term or discount above the collector's limits needs a supervisor (403 supervisor-approval-required).
     A collector agrees plans only on cases assigned to them, their team or agency (403 otherwise)."""
+    if body.schedule is not None:  # first: a schedule from a date near the calendar's end cannot be laid out
+        horizon.check(**{"body.schedule.first_due_on": body.schedule.first_due_on})
+    installments = body.installment_list()
+    at = "body.installments" if body.installments is not None else "body.schedule"
+    horizon.check(**{f"{at}.{i}.due_on": due for i, (due, _) in enumerate(installments)})
     await require_case_for_command(api, principal, body.case_id)
     plan_id: str = await api.handle(
         AgreePlan(
             case_id=body.case_id,
             total=body.total.to_event(),
-            installments=body.installment_list(),
+            installments=installments,
             by_supervisor=principal.role in SUPERVISOR_ROLES,
             channel=body.channel,
             collector_id=principal.subject,
@@ -89,11 +97,12 @@ async def get_plan(plan_id: str, conn: ReadConnection, principal: Reader) -> Pla
 
 @router.post("/settlements", status_code=status.HTTP_201_CREATED, tags=["settlements"])
 async def agree_settlement(
-    body: SettlementIn, api: PaymentApiDep, principal: Negotiator, response: Response
+    body: SettlementIn, api: PaymentApiDep, principal: Negotiator, response: Response, horizon: HorizonDep
 ) -> SettlementOut:
     """Agree a discounted payoff with a deadline. Paid in full in time: `SettlementPaid` (the case
     closes as settled); otherwise it lapses. Discounts or deadlines above the collector's limits
     need a supervisor. A collector agrees only on cases assigned to them, their team or agency."""
+    horizon.check(**{"body.due_on": body.due_on})
     await require_case_for_command(api, principal, body.case_id)
     settlement_id: str = await api.handle(
         AgreeSettlement(
