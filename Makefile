@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 PACKAGES := libs/events libs/compliance libs/devstack libs/platform services/case-service services/contact-service services/payment-service services/audit-service demo
 PYPROJECTS := $(addsuffix /pyproject.toml,$(PACKAGES))
 
-.PHONY: tools kustomize help venv up down status run test test-cluster test-unit lint bench contracts contracts-generate deploy-check token clean
+.PHONY: tools kustomize help venv up down status run test test-cluster fuzz test-unit lint bench contracts contracts-generate deploy-check token clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -65,6 +65,9 @@ CLUSTER_TESTS := tests/test_devstack.py tests/e2e/test_cluster_faults.py tests/e
 
 test-cluster: venv tools ## start a 3-broker Kafka cluster, run the fault tests against it (brokers and replicas killed under load), stop it
 	$(CLUSTER_ENV) $(BIN)/dcp-stack test -- $(CLUSTER_TESTS) $(PYTEST_ARGS)
+
+fuzz: venv tools ## schemathesis on the four services, 100 examples per operation, a fresh seed (FUZZ_SEED=... replays one)
+	FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-100} $(BIN)/dcp-stack test -- tests/e2e/test_api_robustness.py -s $(PYTEST_ARGS)
 
 test-unit: venv kustomize ## the tests that need no stack
 	$(BIN)/pytest -m "not integration" $(PYTEST_ARGS)

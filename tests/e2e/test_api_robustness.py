@@ -1,12 +1,14 @@
 """Schemathesis against each service's OpenAPI document, with valid tokens.
 
-Positive and negative inputs, a bounded number of examples per operation so the suite stays fast:
+Positive and negative inputs, a bounded number of examples per operation so the suite stays fast, and a
+seed that changes per run:
 no response is a 5xx, and every 4xx is RFC 9457 problem+json (see fuzz_checks.py).
 """
 
 from __future__ import annotations
 
 import os
+import random
 import subprocess
 import sys
 from pathlib import Path
@@ -17,7 +19,10 @@ from .platform_under_test import Platform, token
 
 pytestmark = pytest.mark.integration
 
-EXAMPLES_PER_OPERATION = 10
+# `make test` runs 20 examples per operation with a fresh seed each run (printed, so a failure can be
+# replayed: FUZZ_SEED=<seed>); `make fuzz` runs 100 (FUZZ_EXAMPLES).
+EXAMPLES_PER_OPERATION = int(os.environ.get("FUZZ_EXAMPLES", "20"))
+SEED = int(os.environ.get("FUZZ_SEED") or random.SystemRandom().randrange(1, 2**31))
 SCHEMATHESIS = str(Path(sys.executable).parent / "schemathesis")
 
 
@@ -39,7 +44,7 @@ def test_no_server_errors_and_problem_json_for_every_client_error(
         "--max-examples",
         str(EXAMPLES_PER_OPERATION),
         "--seed",
-        "20261129",
+        str(SEED),
         "--phases",
         "examples,coverage,fuzzing",
         # The manual clock only moves forward: fuzzing it would jump the platform's time around.
@@ -55,4 +60,6 @@ def test_no_server_errors_and_problem_json_for_every_client_error(
     result = subprocess.run(
         command, env=env, capture_output=True, text=True, check=False, cwd=tmp_path, timeout=900
     )
-    assert result.returncode == 0, result.stdout[-15000:] + result.stderr[-3000:]
+    print(f"schemathesis on {service}-service: seed {SEED}, {EXAMPLES_PER_OPERATION} examples per operation")
+    replay = f"replay with FUZZ_SEED={SEED} FUZZ_EXAMPLES={EXAMPLES_PER_OPERATION}\n"
+    assert result.returncode == 0, replay + result.stdout[-15000:] + result.stderr[-3000:]

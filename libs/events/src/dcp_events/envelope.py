@@ -52,6 +52,7 @@ class ActorRole(enum.StrEnum):
     AUDITOR = "auditor"
     ADMIN = "admin"
     INTEGRATION = "integration"
+    DIALER = "dialer"  # an agency's machine channel (dialer, SMS or letter gateway)
     SERVICE = "service"
 
 

@@ -32,6 +32,10 @@ class Role(StrEnum):
     AUDITOR = "auditor"
     ADMIN = "admin"
     INTEGRATION = "integration"
+    """A creditor's or bank's system: places accounts, posts and reverses payments, reads what it sent."""
+    DIALER = "dialer"
+    """A machine channel of an agency (its dialer, SMS or letter gateway): asks the gate and records the
+    contacts it makes, on the cases assigned to its agency (`agency_id` claim) only."""
 
 
 class Principal(BaseModel):
@@ -195,13 +199,17 @@ class CaseAssignment:
 
 
 def is_case_scoped(principal: Principal) -> bool:
-    """Whether the caller works only some cases (a collector), so a list across all cases is not theirs."""
-    return principal.role is Role.COLLECTOR
+    """Whether the caller works only some cases (a collector, an agency's dialer), so a list across all
+    cases is not theirs."""
+    return principal.role in (Role.COLLECTOR, Role.DIALER)
 
 
 def collector_assignees(principal: Principal) -> frozenset[tuple[str, str]]:
     """The (kind, id) assignments whose cases a collector works: their own subject, their `team`
-    claim and their `agency_id` claim. Lists filter on these; `may_act_on_case` checks one of them."""
+    claim and their `agency_id` claim (a dialer: its agency's only). Lists filter on these;
+    `may_act_on_case` checks one of them."""
+    if principal.role is Role.DIALER:
+        return frozenset({("agency", principal.agency_id)} if principal.agency_id else set())
     assignees = {("collector", principal.subject)}
     if principal.team:
         assignees.add(("team", principal.team))
@@ -219,7 +227,7 @@ def may_act_on_case(
     - collectors are scoped: they pass when the case is assigned to them (`kind` collector and
       `assignee_id` their subject), to their team (`kind` team and their `team` claim) or to their
       agency (`kind` agency and their `agency_id` claim). An unassigned or unknown case (None)
-      is nobody's, so a collector never passes on it;
+      is nobody's, so a collector never passes on it; a dialer passes on its agency's cases only;
     - auditors read every case and act on none (auditors never write);
     - supervisors, admins and the integration role are not case-scoped.
     """

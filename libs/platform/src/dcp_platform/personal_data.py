@@ -93,9 +93,9 @@ def may_hold_personal(raw: bytes) -> bool:
     return _PERSONAL_FIELD.search(raw.lower()) is not None
 
 
-DEFAULT_ROLES = frozenset({"collector", "supervisor", "admin"})
-"""Roles that see personal data unmasked by default (they contact and manage debtors); auditors and
-integrations see it masked (`PII_ROLES` changes the set)."""
+DEFAULT_ROLES = frozenset({"collector", "supervisor", "admin", "dialer"})
+"""Roles that see personal data unmasked by default (they contact and manage debtors: a dialer needs
+the number it dials); auditors and integrations see it masked (`PII_ROLES` changes the set)."""
 
 
 def roles_from(text: str | None) -> frozenset[str]:

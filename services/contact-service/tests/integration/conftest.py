@@ -83,18 +83,28 @@ class ContactService:
         risk_score: int | None = 400,
         debtor_id: str | None = None,
         case_id: str | None = None,
+        agency: str | None = None,
     ) -> str:
-        """Publish CaseOpened + CaseAssigned and wait until the service knows the case."""
+        """Publish CaseOpened + CaseAssigned (to `collector`, or to `agency`) and wait until the service
+        knows the case."""
         case_id = case_id or f"case-{uuid.uuid4().hex[:10]}"
         opened = case_opened(
             case_id, jurisdiction, debtor_id=debtor_id, balance_minor=balance_minor, risk_score=risk_score
         )
         await self.publish("collections.cases", case_id, opened, jurisdiction=jurisdiction)
-        assigned = CaseAssigned(assignee=Assignee(kind=AssigneeKind.COLLECTOR, id=collector), reason="test")
+        assignee = (
+            Assignee(kind=AssigneeKind.AGENCY, id=agency)
+            if agency is not None
+            else Assignee(kind=AssigneeKind.COLLECTOR, id=collector)
+        )
+        assigned = CaseAssigned(assignee=assignee, reason="test")
         await self.publish("collections.cases", case_id, assigned, jurisdiction=jurisdiction)
+        who = (
+            token(subject=collector) if agency is None else token(subject=f"agent-{agency}", agency_id=agency)
+        )
 
         async def assigned_in_service() -> bool:
-            r = await self.client.get(f"/cases/{case_id}/contact-options", headers=token(subject=collector))
+            r = await self.client.get(f"/cases/{case_id}/contact-options", headers=who)
             return r.status_code == 200
 
         await eventually(assigned_in_service)

@@ -4,6 +4,7 @@ collections.contacts, the per-debtor serialisation of the caps, promises, reques
 from __future__ import annotations
 
 import asyncio
+import uuid
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -100,22 +101,60 @@ async def test_two_simultaneous_calls_over_the_cap_get_one_allow_and_one_deny(
 
 
 async def test_cn_connected_calls_race_across_two_agencies(service: ContactService) -> None:
-    case_id = await service.open_case("CN")
-    # Two outsourced agencies' dialers and the institution's own collector call the same debtor.
-    agency_a = token(Role.INTEGRATION, "dialer-a", agency_id="agency-a")
-    agency_b = token(Role.INTEGRATION, "dialer-b", agency_id="agency-b")
+    # Two outsourced agencies' dialers and the institution's own collector call the same debtor, each
+    # on the case of the debtor it was given.
+    debtor = f"dbt-{uuid.uuid4().hex[:8]}"
+    own = await service.open_case("CN", debtor_id=debtor)
+    case_a = await service.open_case("CN", debtor_id=debtor, agency="agency-a")
+    case_b = await service.open_case("CN", debtor_id=debtor, agency="agency-b")
+    agency_a = token(Role.DIALER, "dialer-a", agency_id="agency-a")
+    agency_b = token(Role.DIALER, "dialer-b", agency_id="agency-b")
     service.next_local(SHA, 10)
-    for headers in (token(), agency_a):
+    for case_id, headers in ((own, token()), (case_a, agency_a)):
         r = await service.client.post(
             "/contact-attempts", json=call(case_id, "right_party_contact"), headers=headers
         )
         assert r.status_code == 201, r.text
     a, b = await asyncio.gather(
-        service.client.post("/contact-attempts", json=call(case_id, "refused"), headers=agency_a),
-        service.client.post("/contact-attempts", json=call(case_id, "right_party_contact"), headers=agency_b),
+        service.client.post("/contact-attempts", json=call(case_a, "refused"), headers=agency_a),
+        service.client.post("/contact-attempts", json=call(case_b, "right_party_contact"), headers=agency_b),
     )
     assert sorted([a.status_code, b.status_code]) == [201, 409], (a.text, b.text)
     assert (a if a.status_code == 409 else b).json()["rule_id"] == "CN-NIFA-3CALLS"
+
+
+async def test_a_dialer_works_its_agencys_cases_only_and_an_integration_records_no_contact(
+    service: ContactService,
+) -> None:
+    ours = await service.open_case("US", agency="agency-a")
+    theirs = await service.open_case("US", agency="agency-b")
+    dialer = token(Role.DIALER, "dialer-a", agency_id="agency-a")
+    service.next_local(NY, 11)
+    check = {"channel": "phone", "party": "debtor"}
+    assert (
+        await service.client.post("/contact-checks", json={"case_id": ours, **check}, headers=dialer)
+    ).status_code == 200
+    refused = await service.client.post("/contact-checks", json={"case_id": theirs, **check}, headers=dialer)
+    assert refused.status_code == 403
+    unscoped = token(Role.DIALER, "dialer-x")  # no agency claim: works no case
+    assert (
+        await service.client.post("/contact-checks", json={"case_id": ours, **check}, headers=unscoped)
+    ).status_code == 403
+    # a person hears a promise or a dispute; a machine does not record one
+    promise = {
+        "case_id": ours,
+        "amount": {"amount_minor": 1000, "currency": "USD"},
+        "due_on": "2026-06-20",
+        "channel": "phone",
+    }
+    assert (await service.client.post("/promises", json=promise, headers=dialer)).status_code == 403
+    bank = token(Role.INTEGRATION, "core-banking")
+    for path, body in (
+        ("/contact-checks", {"case_id": ours, **check}),
+        ("/contact-attempts", call(ours)),
+        ("/promises", promise),
+    ):
+        assert (await service.client.post(path, json=body, headers=bank)).status_code == 403, path
 
 
 async def test_holds_from_the_case_topic_block_until_released(service: ContactService) -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from contact_service.api import schemas
-from contact_service.api.deps import ContactApiDep, Staff
+from contact_service.api.deps import ContactApiDep, People
 from contact_service.application import commands
 from dcp_platform.values import from_fields
 
@@ -17,7 +17,7 @@ router = APIRouter(tags=["debtor requests"])
     "/debtor-requests", status_code=201, summary="Record a debtor's request (dispute, cease, opt-out...)"
 )
 async def debtor_request(
-    body: schemas.DebtorRequest, principal: Staff, api: ContactApiDep
+    body: schemas.DebtorRequest, principal: People, api: ContactApiDep
 ) -> schemas.DebtorRequestAccepted:
     windows = tuple(body.windows) if body.windows is not None else None
     command = from_fields(commands.RecordDebtorRequest, body, principal=principal, windows=windows)

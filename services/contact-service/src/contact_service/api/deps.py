@@ -43,10 +43,11 @@ def get_contact_api(request: Request) -> ContactApi:
 
 ContactApiDep = Annotated[ContactApi, Depends(get_contact_api)]
 
-Staff = Annotated[
-    Principal, Depends(require_roles(Role.COLLECTOR, Role.SUPERVISOR, Role.ADMIN, Role.INTEGRATION))
-]
-"""Who may check, attempt, promise and record debtor requests (collectors on their own cases)."""
+Staff = Annotated[Principal, Depends(require_roles(Role.COLLECTOR, Role.SUPERVISOR, Role.ADMIN, Role.DIALER))]
+"""Who may ask the gate, record attempts and read worklists (collectors on their own cases, an agency's
+dialer on its agency's)."""
+People = Annotated[Principal, Depends(require_roles(Role.COLLECTOR, Role.SUPERVISOR, Role.ADMIN))]
+"""Who may record what a debtor agreed or asked (a promise, a dispute, a cease): a person who heard it."""
 Reader = Annotated[
     Principal, Depends(require_roles(Role.COLLECTOR, Role.SUPERVISOR, Role.ADMIN, Role.AUDITOR))
 ]

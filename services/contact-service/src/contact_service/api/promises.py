@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from contact_service.api import schemas
-from contact_service.api.deps import ContactApiDep, Staff
+from contact_service.api.deps import ContactApiDep, People
 from contact_service.application import commands
 from dcp_platform.auth import Role
 from dcp_platform.values import from_fields
@@ -15,7 +15,7 @@ router = APIRouter(tags=["promises"])
 
 @router.post("/promises", status_code=201, summary="Record a promise to pay")
 async def make_promise(
-    body: schemas.PromiseRequest, principal: Staff, api: ContactApiDep
+    body: schemas.PromiseRequest, principal: People, api: ContactApiDep
 ) -> schemas.PromiseAccepted:
     collector = principal.subject if principal.role is Role.COLLECTOR else body.collector_id
     command = from_fields(commands.MakePromise, body, principal=principal, collector_id=collector)

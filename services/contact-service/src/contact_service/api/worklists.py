@@ -23,7 +23,7 @@ async def get_worklist(
     collector: Annotated[str | None, Query(max_length=128)] = None,
 ) -> schemas.Worklist:
     who = collector or principal.subject
-    if principal.role in (Role.COLLECTOR, Role.INTEGRATION) and who != principal.subject:
+    if principal.role in (Role.COLLECTOR, Role.DIALER) and who != principal.subject:
         raise Forbidden("A collector sees only their own worklist.")
     now = api.env.now()
     async with api.reading() as reads:
