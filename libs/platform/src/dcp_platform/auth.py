@@ -175,7 +175,28 @@ def require_roles(*roles: Role) -> Callable[[Principal], Awaitable[Principal]]:
             )
         return principal
 
+    check_role.allowed_roles = allowed  # type: ignore[attr-defined]  # read by `roles_of`
     return check_role
+
+
+def roles_of(dependant: Any) -> frozenset[Role] | None:
+    """The roles a route lets through, from its dependencies (`require_roles` anywhere among them,
+    intersected when there are several); all roles when it only needs a signed-in caller; None when it
+    needs no token at all (health, metrics, the API document)."""
+    allowed: frozenset[Role] | None = None
+    signed_in = False
+    stack = [dependant]
+    while stack:
+        node = stack.pop()
+        roles = getattr(node.call, "allowed_roles", None)
+        if roles is not None:
+            allowed = roles if allowed is None else allowed & roles
+        if node.call is get_current_principal:
+            signed_in = True
+        stack.extend(node.dependencies)
+    if allowed is not None:
+        return allowed
+    return frozenset(Role) if signed_in else None
 
 
 # --- Per-case access: "Collectors see the cases assigned to them" (ARCHITECTURE.md section 6) ---

@@ -10,10 +10,10 @@ from dcp_platform.horizon import HorizonDep
 from payment_service.adapters import projections
 from payment_service.api.deps import (
     SUPERVISOR_ROLES,
+    ArrangementReader,
     Negotiator,
     PaymentApiDep,
     ReadConnection,
-    Reader,
     read_back,
     require_case_filter,
     require_case_for_command,
@@ -30,7 +30,7 @@ Limit = Annotated[int, Query(ge=1, le=500)]
 @router.get("/promises", tags=["promises"])
 async def list_promises(
     conn: ReadConnection,
-    principal: Reader,
+    principal: ArrangementReader,
     case_id: str | None = None,
     status_filter: Annotated[Literal["open", "kept", "broken"] | None, Query(alias="status")] = None,
     limit: Limit = 100,
@@ -42,7 +42,7 @@ async def list_promises(
 
 
 @router.get("/promises/{promise_id}", tags=["promises"])
-async def get_promise(promise_id: str, conn: ReadConnection, principal: Reader) -> PromiseOut:
+async def get_promise(promise_id: str, conn: ReadConnection, principal: ArrangementReader) -> PromiseOut:
     row = await projections.get_promise(conn, promise_id)
     return PromiseOut.from_row(await visible_row(conn, principal, row, f"promise {promise_id}"))
 
@@ -79,7 +79,7 @@ async def agree_plan(
 @router.get("/payment-plans", tags=["payment plans"])
 async def list_plans(
     conn: ReadConnection,
-    principal: Reader,
+    principal: ArrangementReader,
     case_id: str | None = None,
     status_filter: Annotated[Literal["active", "completed", "broken"] | None, Query(alias="status")] = None,
     limit: Limit = 100,
@@ -90,7 +90,7 @@ async def list_plans(
 
 
 @router.get("/payment-plans/{plan_id}", tags=["payment plans"])
-async def get_plan(plan_id: str, conn: ReadConnection, principal: Reader) -> PlanOut:
+async def get_plan(plan_id: str, conn: ReadConnection, principal: ArrangementReader) -> PlanOut:
     row = await projections.get_plan(conn, plan_id)
     return PlanOut.from_row(await visible_row(conn, principal, row, f"payment plan {plan_id}"))
 
@@ -121,7 +121,7 @@ async def agree_settlement(
 @router.get("/settlements", tags=["settlements"])
 async def list_settlements(
     conn: ReadConnection,
-    principal: Reader,
+    principal: ArrangementReader,
     case_id: str | None = None,
     status_filter: Annotated[Literal["active", "paid", "lapsed"] | None, Query(alias="status")] = None,
     limit: Limit = 100,
@@ -132,6 +132,8 @@ async def list_settlements(
 
 
 @router.get("/settlements/{settlement_id}", tags=["settlements"])
-async def get_settlement(settlement_id: str, conn: ReadConnection, principal: Reader) -> SettlementOut:
+async def get_settlement(
+    settlement_id: str, conn: ReadConnection, principal: ArrangementReader
+) -> SettlementOut:
     row = await projections.get_settlement(conn, settlement_id)
     return SettlementOut.from_row(await visible_row(conn, principal, row, f"settlement {settlement_id}"))

@@ -69,6 +69,11 @@ Reader = Annotated[
     Principal,
     Depends(require_roles(Role.COLLECTOR, Role.SUPERVISOR, Role.ADMIN, Role.AUDITOR, Role.INTEGRATION)),
 ]
+"""Who may read payments (the bank's system reads what it posted and how it was applied)."""
+ArrangementReader = Annotated[
+    Principal, Depends(require_roles(Role.COLLECTOR, Role.SUPERVISOR, Role.ADMIN, Role.AUDITOR))
+]
+"""Who may read promises, plans and settlements: what was agreed with a debtor (no integration)."""
 PaymentPoster = Annotated[
     Principal, Depends(require_roles(Role.COLLECTOR, Role.SUPERVISOR, Role.ADMIN, Role.INTEGRATION))
 ]
