@@ -408,6 +408,49 @@ class EventSealer:
         return out
 
 
+DEAD_LETTER_HEADER: Final = "dlq.sealed"
+"""Set (to "v1") on a dead letter whose value is the original record sealed (`seal_dead_letter`)."""
+
+
+def dead_letter_subject(key: bytes | None, topic: str) -> str:
+    """The vault subject a dead letter is sealed under: its case (the record's key), else its topic's."""
+    return key.decode("utf-8", "replace") if key else f"dead-letters:{topic}"
+
+
+def _dead_letter_context(topic: str, partition: int, offset: int) -> dict[str, str]:
+    return {"event_id": f"{topic}/{partition}/{offset}", "event_type": "dead-letter"}
+
+
+async def seal_dead_letter(
+    vault: DataKeyVault, topic: str, partition: int, offset: int, key: bytes | None, value: bytes
+) -> bytes | None:
+    """A record that goes to a dead-letter topic with personal data in the clear, sealed under its
+    case's key (bound to its original coordinates); None when that case's key is destroyed (its
+    personal data was erased: the letter keeps only its headers)."""
+    subject = dead_letter_subject(key, topic)
+    found = await vault.keys([subject], create=True)
+    data_key = found.get(subject, DESTROYED)
+    if not data_key:
+        return None
+    return seal_payload(
+        data_key, value, subject=subject, **_dead_letter_context(topic, partition, offset)
+    ).encode("ascii")
+
+
+async def open_dead_letter(
+    vault: DataKeyVault, topic: str, partition: int, offset: int, key: bytes | None, value: bytes
+) -> bytes | None:
+    """The original record of a sealed dead letter (None: its case's key is destroyed)."""
+    subject = dead_letter_subject(key, topic)
+    found = await vault.keys([subject], create=False)
+    data_key = found.get(subject)
+    if not data_key:
+        return None
+    return open_payload(
+        data_key, value.decode("ascii"), subject=subject, **_dead_letter_context(topic, partition, offset)
+    )
+
+
 def vault_from(dsn: str | None, master_keys: str | None, namespace: str = "") -> DataKeyVault | None:
     """The vault the settings name (None: sealing is off)."""
     if not dsn:

@@ -205,3 +205,59 @@ async def test_rotating_the_master_key_rewraps_every_live_key(vault: DataKeyVaul
         await rotated.stop()
     pool = await vault._connection_pool()
     assert await pool.fetchval("SELECT count(*) FROM data_keys") == 3  # the tombstone stays as it was
+
+
+async def test_a_dead_letter_keeps_personal_data_sealed_and_redrives_until_the_case_is_erased(
+    database: Any, kafka_bootstrap: str, new_topic: Any, vault: DataKeyVault
+) -> None:
+    from aiokafka import AIOKafkaProducer
+
+    from dcp_platform.dlq import redrive
+
+    topic = await new_topic("placements")
+    case_id = f"case-{uuid.uuid4().hex[:8]}"
+    poison = json.dumps(
+        {"specversion": "1.0", "subject": case_id, "data": {"full_name": NAME, "phone": PHONE}}
+    )
+    producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap)
+    await producer.start()
+    try:
+        await producer.send_and_wait(topic, poison.encode(), key=case_id.encode())
+    finally:
+        await producer.stop()
+
+    def dead_lettering() -> EventConsumer:
+        return EventConsumer(
+            database.engine,
+            kafka_bootstrap,
+            group_id="dead-letters",
+            topics=[topic],
+            handler=lambda conn, d: asyncio.sleep(0),
+            sealer=EventSealer(vault),
+        )
+
+    consumer = dead_lettering()
+    await consumer.start()
+    try:
+        [(key, value, headers)] = await read_topic(kafka_bootstrap, f"{topic}.dlq", expect=1, timeout=30)
+    finally:
+        await consumer.stop()
+    assert key == case_id.encode() and dict(headers)["dlq.sealed"] == b"v1"
+    assert NAME.encode() not in value and PHONE.encode() not in value
+    assert b"cannot decode" in dict(headers)["dlq.error"]
+
+    redriven = await redrive(kafka_bootstrap, topic, vault=DataKeyVault(vault._dsn, vault.master))
+    assert len(redriven) == 1
+    on_topic = await read_topic(kafka_bootstrap, topic, expect=2)
+    assert on_topic[-1][1] == poison.encode()  # the original bytes, as the producer sent them
+
+    # Still poison: dead-lettered again. Then the case is erased: that letter can never be redriven.
+    consumer = dead_lettering()
+    await consumer.start()
+    try:
+        assert len(await read_topic(kafka_bootstrap, f"{topic}.dlq", expect=2, timeout=30)) == 2
+    finally:
+        await consumer.stop()
+    await vault.destroy([case_id], "erasure")
+    assert await redrive(kafka_bootstrap, topic, vault=DataKeyVault(vault._dsn, vault.master)) == []
+    assert len(await read_topic(kafka_bootstrap, topic, expect=2)) == 2

@@ -38,7 +38,14 @@ from dcp_events.envelope import CloudEvent
 from dcp_platform.context import bind_context
 from dcp_platform.eventsourcing.faults import is_transient
 from dcp_platform.eventsourcing.partitions import PartitionConsumer
-from dcp_platform.sealing import SEALED_ATTRIBUTE, EventSealer, SealError
+from dcp_platform.personal_data import may_hold_personal
+from dcp_platform.sealing import (
+    DEAD_LETTER_HEADER,
+    SEALED_ATTRIBUTE,
+    EventSealer,
+    SealError,
+    seal_dead_letter,
+)
 
 log = logging.getLogger(__name__)
 
@@ -458,18 +465,28 @@ class EventConsumer:
             ("dlq.consumer", self.group_id.encode()),
             *[(k, v) for k, v in (record.headers or ()) if not k.startswith("dlq.")],
         ]
-        try:
-            await self._dlq.send_and_wait(
-                f"{record.topic}.dlq", value=record.value, key=record.key, headers=headers
+        value = record.value
+        if self._sealer is not None and value and may_hold_personal(value):
+            # The dead letter is a copy kept a year: personal data in it is sealed under the case's
+            # key like the platform's events (`dcp-dlq redrive` opens it), gone once the case is erased.
+            value = await seal_dead_letter(
+                self._sealer.vault, record.topic, record.partition, record.offset, record.key, value
             )
+            headers.append(
+                (DEAD_LETTER_HEADER, b"v1")
+                if value is not None
+                else ("dlq.value.omitted", b"the case's personal data was erased")
+            )
+        try:
+            await self._dlq.send_and_wait(f"{record.topic}.dlq", value=value, key=record.key, headers=headers)
         except (MessageSizeTooLargeError, RecordTooLargeError):
             # Larger than the dead-letter topic (or the producer) accepts: a compact entry with the
             # reason, the coordinates, and the original's size and digest, without its bytes.
-            value = record.value or b""
+            original = record.value or b""
             headers += [
                 ("dlq.value.omitted", b"too large for the dead-letter topic"),
-                ("dlq.original.size", str(len(value)).encode()),
-                ("dlq.original.sha256", hashlib.sha256(value).hexdigest().encode()),
+                ("dlq.original.size", str(len(original)).encode()),
+                ("dlq.original.sha256", hashlib.sha256(original).hexdigest().encode()),
             ]
             await self._dlq.send_and_wait(f"{record.topic}.dlq", value=None, key=record.key, headers=headers)
         DLQ_PUBLISHED.labels(self.group_id, record.topic).inc()
