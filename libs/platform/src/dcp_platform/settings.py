@@ -61,6 +61,9 @@ class ServiceSettings(BaseSettings):
     # Roles that see personal data (names, contact points, national ids, addresses) unmasked in API
     # answers (comma-separated); every other role gets them masked. Default: collector, supervisor, admin.
     pii_roles: str | None = None
+    # Roles outside PII_ROLES that may see one case's personal data unmasked with `?unmask=true&reason=`
+    # (each disclosure recorded as an event): comma-separated, default auditor.
+    pii_unmask_roles: str | None = None
     auth_jwt_jwks_url: str | None = None
     auth_jwt_issuer: str = "dcp"
     auth_jwt_audience: str = "dcp-api"
@@ -130,6 +133,12 @@ class ServiceSettings(BaseSettings):
         keys = self.data_master_keys.get_secret_value() if self.data_master_keys is not None else None
         vault = vault_from(self.vault_dsn, keys, self.kafka_topic_prefix)
         return None if vault is None else EventSealer(vault)
+
+    @property
+    def unmask_roles(self) -> frozenset[str]:
+        from dcp_platform.disclosure import roles_from
+
+        return roles_from(self.pii_unmask_roles, frozenset({"auditor"}))
 
     @property
     def personal_data_roles(self) -> frozenset[str]:

@@ -74,7 +74,12 @@ def bootstrap(settings: CaseServiceSettings) -> FastAPI:
         routers=ROUTERS,
     )
     app.state.case_api = CaseApi(
-        bus, env, runtime.engine, runtime.store, personal_data_roles=settings.personal_data_roles
+        bus,
+        env,
+        runtime.engine,
+        runtime.store,
+        personal_data_roles=settings.personal_data_roles,
+        unmask_roles=settings.unmask_roles,
     )
     app.state.import_tasks = set()
     app.state.lifespan_hooks.append(_case_service_lifespan)

@@ -13,7 +13,7 @@ from aiokafka import AIOKafkaConsumer
 from dcp_events.catalogue.integration import case_id_for_account
 from dcp_platform.auth import Role
 
-from .conftest import SUPERVISOR, CaseHarness, bearer, placement_body
+from .conftest import SUPERVISOR, CaseHarness, bearer, eventually, placement_body
 
 pytestmark = pytest.mark.integration
 
@@ -418,3 +418,33 @@ async def read_case_events(harness: CaseHarness, case_ids: set[str]) -> list[str
         return out
     finally:
         await consumer.stop()
+
+
+async def test_an_auditor_unmasks_a_case_only_with_a_reason_and_the_disclosure_is_recorded(
+    harness: CaseHarness,
+) -> None:
+    case_id = await open_case(harness, "UNMASK-1")
+    auditor = bearer(Role.AUDITOR, "aud-unmask")
+    masked = await harness.client.get(f"/cases/{case_id}", headers=auditor)
+    assert masked.status_code == 200 and "Ada Lovelace" not in masked.text
+    no_reason = await harness.client.get(f"/cases/{case_id}", params={"unmask": "true"}, headers=auditor)
+    assert no_reason.status_code == 422 and no_reason.json()["errors"][0]["loc"] == ["query", "reason"]
+    reason = "complaint CMP-2026-114: the debtor disputes a call"
+    shown = await harness.client.get(
+        f"/cases/{case_id}/events", params={"unmask": "true", "reason": reason}, headers=auditor
+    )
+    assert shown.status_code == 200 and "Ada Lovelace" in shown.text
+
+    async def disclosed() -> list[str]:
+        published = await read_case_events(harness, {case_id})
+        return [r for r in published if "collections.case.personal_data_disclosed" in r]
+
+    [record] = await eventually(disclosed, "the disclosure to be published on collections.cases")
+    event = json.loads(record)
+    assert (event["actor"], event["actorrole"]) == ("aud-unmask", "auditor")
+    assert event["data"] == {"view": "GET /cases/{case_id}/events", "reason": reason}
+    # the case's own version did not move: a writer's If-Match still holds
+    assert (
+        masked.headers["ETag"]
+        == (await harness.client.get(f"/cases/{case_id}", headers=auditor)).headers["ETag"]
+    )

@@ -68,6 +68,11 @@ def bootstrap(settings: ContactServiceSettings) -> FastAPI:
         routers=ROUTERS,
     )
     app.state.contact_api = ContactApi(
-        bus, env, runtime, read_models(runtime.engine), personal_data_roles=settings.personal_data_roles
+        bus,
+        env,
+        runtime,
+        read_models(runtime.engine),
+        personal_data_roles=settings.personal_data_roles,
+        unmask_roles=settings.unmask_roles,
     )
     return app

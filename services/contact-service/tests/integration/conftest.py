@@ -110,10 +110,12 @@ class ContactService:
         await eventually(assigned_in_service)
         return case_id
 
-    async def contact_events(self, case_id: str, *, expect: int, timeout: float = 20.0) -> list[CloudEvent]:
-        """The events the service published about `case_id` on collections.contacts (at least `expect`)."""
+    async def contact_events(
+        self, case_id: str, *, expect: int, timeout: float = 20.0, topic: str = "collections.contacts"
+    ) -> list[CloudEvent]:
+        """The events about `case_id` on `topic` (at least `expect`)."""
         consumer = AIOKafkaConsumer(
-            self.prefix + "collections.contacts",
+            self.prefix + topic,
             bootstrap_servers=self.bootstrap,
             auto_offset_reset="earliest",
             enable_auto_commit=False,

@@ -320,6 +320,19 @@ async def test_an_erasure_removes_the_debtors_contact_points_from_the_case(servi
     assert "+12025550101" in (await service.client.get(f"/cases/{case_id}/contacts", headers=supervisor)).text
     masked = (await service.client.get(f"/cases/{case_id}/contacts", headers=auditor)).json()
     assert [c["contact_point"] for c in masked["contacts"]] == ["+12******101"]  # auditors: masked
+    # an audited unmask: with a reason, recorded on the case's topic before the number is shown
+    reason = "complaint CMP-2026-114: which number was called"
+    unmasked = await service.client.get(
+        f"/cases/{case_id}/contacts", params={"unmask": "true", "reason": reason}, headers=auditor
+    )
+    assert [c["contact_point"] for c in unmasked.json()["contacts"]] == ["+12025550101"]
+    disclosed = [
+        e
+        for e in await service.contact_events(case_id, expect=3, topic="collections.cases")
+        if e.type == "collections.case.personal_data_disclosed.v1"
+    ]
+    who = [(e.source, e.actor, e.data["reason"]) for e in disclosed]
+    assert who == [("/contact-service", "aud-1", reason)]
     await service.publish(
         "collections.cases",
         case_id,

@@ -23,6 +23,7 @@ from dcp_events.catalogue.cases import (
     CaseStrategyAssigned,
     ErasureCompleted,
     PartChange,
+    PersonalDataDisclosed,
     TreatmentStep,
 )
 from dcp_events.catalogue.contacts import (
@@ -165,6 +166,7 @@ __all__ = [
     "PaymentPosted",
     "PaymentReceived",
     "PaymentReversed",
+    "PersonalDataDisclosed",
     "PhoneKind",
     "PhoneNumber",
     "PlacementRecalled",

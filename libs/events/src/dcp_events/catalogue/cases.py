@@ -324,3 +324,15 @@ class ErasureCompleted(CaseEvent):
     trigger: Literal["request", "retention"]
     reason: Text = Field(description="Why, as the requester or the retention rule put it.")
     legal_basis: Text = Field(description="e.g. UK GDPR Art. 17(1)(a); the retention rule's citation.")
+
+
+class PersonalDataDisclosed(CaseEvent):
+    """A role that sees debtors' personal data masked (an auditor) asked to see this case's unmasked,
+    giving a reason: what was shown, and why (the envelope's actor and role say to whom). Recorded
+    before the data is shown, so the audit trail holds every disclosure. Carries no personal data."""
+
+    event_type: ClassVar[str] = "collections.case.personal_data_disclosed"
+    version: ClassVar[int] = 1
+
+    view: Id = Field(description="What was shown unmasked, e.g. `GET /cases/{case_id}/events`.")
+    reason: Text = Field(description="Why, as the requester gave it (e.g. a complaint reference).")

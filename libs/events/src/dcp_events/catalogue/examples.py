@@ -105,6 +105,9 @@ EXAMPLES: Final[dict[str, EventPayload]] = {
             reason="the debtor asked for their data to be erased after settling",
             legal_basis="UK GDPR Art. 17(1)(a)",
         ),
+        cases.PersonalDataDisclosed(
+            view="GET /cases/{case_id}/events", reason="complaint CMP-2026-114: the debtor disputes a call"
+        ),
         cases.CaseArrangementChanged(kind="plan", arrangement_id="plan-1", status="active"),
         cases.CaseInterestAccrued(
             period_from=date(2026, 11, 1),

@@ -51,6 +51,7 @@ _MODELS: list[type[EventPayload]] = [
     cases.CaseRefundDue,
     cases.CaseDebtorUpdated,
     cases.ErasureCompleted,
+    cases.PersonalDataDisclosed,
     contacts.ContactAttemptedV1,
     contacts.ContactAttempted,
     contacts.ContactBlocked,

@@ -42,6 +42,7 @@ from dcp_platform.auth import (
     collector_assignees,
     require_case_access,
 )
+from dcp_platform.disclosure import Unmask, UnmaskReason
 from dcp_platform.horizon import HorizonDep
 from dcp_platform.problems import BadRequest, Forbidden, NotFound
 
@@ -164,26 +165,43 @@ async def list_cases(
 
 
 @router.get("/{case_id}")
-async def get_case(case_id: str, principal: Reader, service: CaseApiDep, response: Response) -> CaseView:
+async def get_case(
+    case_id: str,
+    principal: Reader,
+    service: CaseApiDep,
+    response: Response,
+    unmask: Unmask = False,
+    reason: UnmaskReason = None,
+) -> CaseView:
+    """The case. Personal data is masked for roles outside PII_ROLES; an auditor may ask to see it
+    with `unmask=true` and a `reason` (recorded as `PersonalDataDisclosed` first)."""
     async with service.engine.connect() as conn:
         row = await _visible_row(conn, case_id, principal)
+    reveal = await service.reveals(principal, case_id, "GET /cases/{case_id}", unmask, reason)
     response.headers["ETag"] = f'"{row["version"]}"'
     view = _view(row, service, detail=True)
     if view.detail is not None:
-        view.detail = service.shown_to(principal, view.detail)
+        view.detail = service.shown_to(principal, view.detail, reveal=reveal)
     return view
 
 
 @router.get("/{case_id}/events")
-async def case_events(case_id: str, principal: Reader, service: CaseApiDep) -> list[dict[str, Any]]:
-    """The case's full history as CloudEvents, oldest first."""
+async def case_events(
+    case_id: str,
+    principal: Reader,
+    service: CaseApiDep,
+    unmask: Unmask = False,
+    reason: UnmaskReason = None,
+) -> list[dict[str, Any]]:
+    """The case's full history as CloudEvents, oldest first (personal data as on `GET /cases/{id}`)."""
     async with service.engine.connect() as conn:
         await _visible_row(conn, case_id, principal)
         history = await service.store.load(case_id, conn=conn)
+    reveal = await service.reveals(principal, case_id, "GET /cases/{case_id}/events", unmask, reason)
     return [
         {
             **r.cloudevent_attributes(),
-            "data": service.shown_to(principal, r.cloudevent_attributes().get("data")),
+            "data": service.shown_to(principal, r.cloudevent_attributes().get("data"), reveal=reveal),
             "recordedat": r.recorded_at.astimezone(UTC).isoformat(),
         }
         for r in history
