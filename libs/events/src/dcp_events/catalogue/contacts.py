@@ -22,6 +22,8 @@ from dcp_events.catalogue.enums import Channel, ContactOutcome, ContactParty, Ti
 
 TOPIC = "collections.contacts"
 
+ContactPoint = Annotated[str, StringConstraints(min_length=1, max_length=254)]
+"""A phone number, an e-mail address (up to RFC 5321's 254 characters) or a person's reference."""
 ClockTime = Annotated[str, StringConstraints(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$")]
 
 
@@ -77,7 +79,9 @@ class ContactAttempted(ContactEvent):
     recording_ref: Id | None
     # Optional additions (same version: absent on older events) so the audit-service can re-run the gate.
     purpose: ContactPurpose | None = Field(default=None, description="None: collection.")
-    contact_point: Id | None = Field(default=None, description="Number, address or person contacted.")
+    contact_point: ContactPoint | None = Field(
+        default=None, description="Number, address or person contacted."
+    )
     debtor_id: Id | None = None
     rule_pack_id: Id | None = Field(default=None, description="The rule pack that allowed the attempt.")
     rule_pack_version: Id | None = None
@@ -103,7 +107,7 @@ class ContactBlocked(ContactEvent):
     next_allowed_at: UtcDateTime | None = Field(default=None, description="None: not allowed until a change.")
     agency_id: Id | None = None
     purpose: ContactPurpose | None = Field(default=None, description="None: collection.")
-    contact_point: Id | None = None
+    contact_point: ContactPoint | None = None
     debtor_id: Id | None = None
     debtor_time_zone: TimeZoneName | None = None
     time_zone_source: TimeZoneSource | None = None
@@ -172,7 +176,9 @@ class ChannelOptedOut(ContactEvent):
 
     channel: Channel
     received_via: Channel
-    contact_point: Id | None = Field(default=None, description="Number or address; None: whole channel.")
+    contact_point: ContactPoint | None = Field(
+        default=None, description="Number or address; None: whole channel."
+    )
 
 
 class WorkplaceContactProhibited(ContactEvent):
@@ -194,6 +200,6 @@ class ContactPersonAgreed(ContactEvent):
     event_type: ClassVar[str] = "collections.contact.contact_person_agreed"
     version: ClassVar[int] = 1
 
-    contact_point: Id = Field(description="The person's number or address.")
+    contact_point: ContactPoint = Field(description="The person's number or address.")
     relation: Id = Field(description="e.g. spouse, parent, guarantor.")
     received_via: Channel

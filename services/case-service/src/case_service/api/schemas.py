@@ -25,7 +25,9 @@ class OpenCase(Body):
     account: Account
     amounts: CaseAmounts
     due_since: date | None = Field(default=None, description="Oldest unpaid due date.")
-    days_past_due: int | None = Field(default=None, ge=1, description="Alternative to due_since.")
+    days_past_due: int | None = Field(
+        default=None, ge=1, le=36_500, description="Alternative to due_since (at most 100 years)."
+    )
     jurisdiction: str = Field(pattern=r"^[A-Z]{2}$")
     risk_score: int | None = Field(default=None, ge=0, le=1000)
 
@@ -34,7 +36,7 @@ class AssignCase(Body):
     policy: AssignmentPolicy
     team: str | None = Field(default=None, description="round_robin (required) and least_loaded.")
     assignee_id: str | None = Field(default=None, description="direct: the collector or agency id.")
-    reason: str | None = Field(default=None, max_length=500)
+    reason: str | None = Field(default=None, min_length=1, max_length=500)
 
 
 class ChangeStage(Body):
@@ -45,20 +47,22 @@ class ChangeStage(Body):
 class PlaceHold(Body):
     hold_type: HoldType
     hold_id: str | None = Field(default=None, min_length=1, max_length=128, description="For retries.")
-    reason: str | None = Field(default=None, max_length=2000)
+    reason: str | None = Field(default=None, min_length=1, max_length=2000)
     expires_at: AwareDatetime | None = Field(default=None, description="A timer releases the hold then.")
-    evidence_ref: str | None = Field(default=None, max_length=128)
+    evidence_ref: str | None = Field(default=None, min_length=1, max_length=128)
 
 
 class AddCharge(Body):
     reason: Literal["interest", "fee", "costs"] = Field(description="Which part of the debt grows.")
     amount: Money
-    reference: str | None = Field(default=None, max_length=128, description="The creditor's reference.")
+    reference: str | None = Field(
+        default=None, min_length=1, max_length=128, description="The creditor's reference."
+    )
 
 
 class CloseCase(Body):
     reason: CloseReason
-    note: str | None = Field(default=None, max_length=2000)
+    note: str | None = Field(default=None, min_length=1, max_length=2000)
 
 
 class QualificationBody(Body):

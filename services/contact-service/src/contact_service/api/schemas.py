@@ -23,12 +23,15 @@ class ContactCheck(_Body):
     channel: Channel
     party: ContactParty = ContactParty.DEBTOR
     purpose: ContactPurpose = ContactPurpose.COLLECTION
-    contact_point: str | None = Field(default=None, max_length=254)
-    recording_ref: str | None = Field(default=None, max_length=128)
+    contact_point: str | None = Field(default=None, min_length=1, max_length=254)
+    recording_ref: str | None = Field(default=None, min_length=1, max_length=128)
     discloses_debt: bool = False
     at_workplace: bool = False
     collector_id: str | None = Field(
-        default=None, description="Supervisors and dialers: the collector acting."
+        default=None,
+        min_length=1,
+        max_length=128,
+        description="Supervisors and dialers: the collector acting.",
     )
 
 
@@ -43,7 +46,7 @@ _THIRD_PARTY_OUTCOMES = {
 
 class ContactAttemptRequest(ContactCheck):
     attempt_id: str | None = Field(
-        default=None, max_length=128, description="Idempotency key; generated if absent."
+        default=None, min_length=1, max_length=128, description="Idempotency key; generated if absent."
     )
     outcome: ContactOutcome
     duration_seconds: int = Field(default=0, ge=0, le=86_400)
@@ -67,8 +70,8 @@ class PromiseRequest(_Body):
     amount: Money
     due_on: date
     channel: Channel
-    attempt_id: str | None = None
-    collector_id: str | None = None
+    attempt_id: str | None = Field(default=None, min_length=1, max_length=128)
+    collector_id: str | None = Field(default=None, min_length=1, max_length=128)
 
 
 class PromiseAccepted(BaseModel):
@@ -79,13 +82,13 @@ class DebtorRequest(_Body):
     case_id: str = Field(min_length=1, max_length=128)
     kind: DebtorRequestKind
     received_via: Channel
-    reason: str | None = Field(default=None, max_length=2000)
+    reason: str | None = Field(default=None, min_length=1, max_length=2000)
     channel: Channel | None = Field(default=None, description="channel_opt_out: the channel.")
-    contact_point: str | None = Field(default=None, max_length=128)
+    contact_point: str | None = Field(default=None, min_length=1, max_length=254)
     windows: list[ContactWindow] | None = None
     preferred_channel: Channel | None = None
     disputed_amount: Money | None = None
-    relation: str | None = Field(default=None, max_length=128)
+    relation: str | None = Field(default=None, min_length=1, max_length=128)
 
     @model_validator(mode="after")
     def _complete(self) -> DebtorRequest:
