@@ -13,6 +13,7 @@ import pytest
 from typer.testing import CliRunner
 
 from audit_service.main import cli
+from dcp_devstack.testing import eventually
 from dcp_events.catalogue import ContactAttempted, ErasureCompleted
 from dcp_events.catalogue.enums import Channel, ContactOutcome, ContactParty
 from dcp_events.catalogue.examples import EXAMPLES
@@ -175,10 +176,14 @@ async def test_an_opening_changed_in_the_database_is_never_shown_as_the_value(au
     form of old rows) that does not match its commitment stays committed in every view."""
     case = "case-forged-opening"
     await audit.publish(call(7), case, T0 + timedelta(minutes=7))
-    await audit.wait_for_entries(1)
     su = await audit.superuser()
     try:
-        entry_id = await su.fetchval("SELECT id FROM audit_entries WHERE case_id = $1", case)
+
+        async def recorded() -> int | None:
+            found: int | None = await su.fetchval("SELECT id FROM audit_entries WHERE case_id = $1", case)
+            return found
+
+        entry_id = await eventually(recorded, "the attempt to be in the trail")
         real = await audit.get(f"/audit/entries/{entry_id}", headers=ADMIN)
         assert PHONE in real.text
         pointer = "/event/data/contact_point"
