@@ -48,6 +48,9 @@ class Principal(BaseModel):
     name: str | None = None
     agency_id: str | None = None
     team: str | None = None
+    creditors: frozenset[str] | None = None
+    """The creditors (tenants) the caller acts for, from the token's `creditors` claim: it sees and
+    changes only their cases. None: every creditor (a platform-wide role)."""
 
 
 class TokenVerifier:
@@ -124,16 +127,29 @@ class TokenVerifier:
                 name=claims.get("name"),
                 agency_id=claims.get("agency_id"),
                 team=claims.get("team"),
+                creditors=_creditors(claims.get("creditors")),
             )
-        except ValidationError as exc:
+        except (ValidationError, ValueError) as exc:
             raise Unauthorized("The bearer token carries no valid role.", error="invalid_token") from exc
+
+
+def _creditors(claim: object) -> frozenset[str] | None:
+    """The `creditors` claim: a list of creditor ids (absent: every creditor)."""
+    if claim is None:
+        return None
+    if not isinstance(claim, list) or not all(isinstance(c, str) and c for c in claim):
+        raise ValueError("the creditors claim is a list of creditor ids")
+    return frozenset(claim)
 
 
 _bearer = HTTPBearer(
     auto_error=False,
     scheme_name=BEARER_SCHEME_NAME,
     bearerFormat="JWT",
-    description="JWT: HS256 (development key) or RS256 (JWKS). Claims: sub, role, name, agency_id, team.",
+    description=(
+        "JWT: HS256 (development key) or RS256 (JWKS). Claims: sub, role, name, agency_id, team, "
+        "creditors (the creditors the caller acts for; absent: all)."
+    ),
 )
 
 
@@ -217,6 +233,7 @@ class CaseAssignment:
     case_id: str
     kind: str | None = None
     assignee_id: str | None = None
+    creditor_id: str | None = None  # whose case it is (None: not known here yet)
 
 
 def is_case_scoped(principal: Principal) -> bool:
@@ -250,8 +267,14 @@ def may_act_on_case(
       agency (`kind` agency and their `agency_id` claim). An unassigned or unknown case (None)
       is nobody's, so a collector never passes on it; a dialer passes on its agency's cases only;
     - auditors read every case and act on none (auditors never write);
-    - supervisors, admins and the integration role are not case-scoped.
+    - supervisors, admins and the integration role are not case-scoped;
+    - and first of all, a caller whose token names the creditors it acts for passes only on their
+      cases (creditor isolation: a case whose creditor is not known yet is nobody's for it).
     """
+    if principal.creditors is not None and (
+        assignment is None or assignment.creditor_id not in principal.creditors
+    ):
+        return False  # another creditor's case, or one whose creditor is not known yet
     if principal.role is Role.AUDITOR:
         return access is CaseAccess.READ
     if not is_case_scoped(principal):
@@ -259,6 +282,16 @@ def may_act_on_case(
     if assignment is None or assignment.kind is None or assignment.assignee_id is None:
         return False
     return (str(assignment.kind), assignment.assignee_id) in collector_assignees(principal)
+
+
+def creditor_scope(principal: Principal) -> frozenset[str] | None:
+    """The creditors whose cases a list may show `principal` (None: every creditor's)."""
+    return principal.creditors
+
+
+def may_act_for_creditor(principal: Principal, creditor_id: str) -> bool:
+    """Whether `principal` may place or change a case of `creditor_id`."""
+    return principal.creditors is None or creditor_id in principal.creditors
 
 
 def require_case_access(

@@ -24,6 +24,7 @@ def issue_token(
     name: str | None = None,
     agency_id: str | None = None,
     team: str | None = None,
+    creditors: list[str] | None = None,
     clock: Clock | None = None,
 ) -> str:
     """An HS256 token with the claims `dcp_platform.auth` reads."""
@@ -37,7 +38,7 @@ def issue_token(
         "nbf": issued_at,
         "exp": issued_at + timedelta(seconds=ttl_seconds),
     }
-    for key, value in (("name", name), ("agency_id", agency_id), ("team", team)):
+    for key, value in (("name", name), ("agency_id", agency_id), ("team", team), ("creditors", creditors)):
         if value is not None:
             claims[key] = value
     return jwt.encode(claims, secret, algorithm="HS256")
@@ -53,6 +54,10 @@ def token(
     name: Annotated[str | None, typer.Option(help="Display name.")] = None,
     agency_id: Annotated[str | None, typer.Option("--agency-id", help="External agency id.")] = None,
     team: Annotated[str | None, typer.Option(help="Team.")] = None,
+    creditor: Annotated[
+        list[str] | None,
+        typer.Option("--creditor", help="A creditor the caller acts for (repeat; none: all creditors)."),
+    ] = None,
     ttl: Annotated[int, typer.Option(help="Lifetime in seconds.", min=1)] = 3600,
 ) -> None:
     """Print a token signed with AUTH_JWT_HS256_SECRET (the documented dev default when DCP_ENV=dev)."""
@@ -76,6 +81,7 @@ def token(
             name=name,
             agency_id=agency_id,
             team=team,
+            creditors=creditor or None,
         )
     )
 

@@ -96,6 +96,11 @@ async def test_only_auditors_and_admins_get_in(fed: AuditUnderTest) -> None:
     assert (await fed.client.post("/audit/checkpoints", headers=token(Role.COLLECTOR))).status_code == 403
     assert (await fed.client.post("/audit/checkpoints", headers=AUDITOR)).status_code == 403  # auditors read
     assert (await fed.get("/audit/entries", headers=ADMIN)).status_code == 200
+    # the trail spans every creditor and is not filtered by creditor: a token scoped to some is refused
+    for role in (Role.AUDITOR, Role.ADMIN):
+        scoped = token(role, creditors=["acme-bank"])
+        for path in ("/audit/entries", f"/audit/cases/{CASE}/trail", "/audit/export", "/audit/findings"):
+            assert (await fed.get(path, headers=scoped)).status_code == 403, (role, path)
 
 
 async def test_case_trail_is_in_time_order_with_actor_and_decision_evidence(fed: AuditUnderTest) -> None:

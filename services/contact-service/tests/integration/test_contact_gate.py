@@ -359,3 +359,27 @@ async def test_an_erasure_removes_the_debtors_contact_points_from_the_case(servi
     finally:
         await db.close()
     assert "+12025550101" not in facts and "pat@example.org" not in facts
+
+
+async def test_a_user_of_another_creditor_reads_and_records_nothing_on_the_case(
+    service: ContactService,
+) -> None:
+    """The case is creditor `bank`'s (its CaseOpened's account): its collector acting for another
+    creditor cannot ask the gate, record, read its history or options, or find it on a worklist."""
+    service.next_local(NY, 11)
+    case_id = await service.open_case("US")
+    theirs = token(Role.COLLECTOR, "col-1", creditors=["other-bank"])
+    ours = token(Role.COLLECTOR, "col-1", creditors=["bank"])
+    check = {"case_id": case_id, "channel": "phone"}
+    assert (await service.client.post("/contact-checks", json=check, headers=ours)).status_code == 200
+    assert (await service.client.post("/contact-checks", json=check, headers=theirs)).status_code == 403
+    assert (
+        await service.client.post("/contact-attempts", json=call(case_id), headers=theirs)
+    ).status_code == 403
+    for path in (f"/cases/{case_id}/contacts", f"/cases/{case_id}/contact-options"):
+        assert (await service.client.get(path, headers=theirs)).status_code == 403, path
+    listed = (await service.client.get("/worklist", headers=theirs)).json()
+    assert case_id not in {item["case_id"] for item in listed["items"]}
+    assert case_id in {
+        item["case_id"] for item in (await service.client.get("/worklist", headers=ours)).json()["items"]
+    }

@@ -79,6 +79,7 @@ def expected(case_id: str, events: list[c.FoldCaseEvent]) -> CaseRow:
         strategy_assigned_at=None,
         treatment=[],
         facts=facts,
+        creditor_id=opened.account.creditor_id,
     )
     for event in mine[1:]:
         p = event.payload

@@ -11,7 +11,9 @@ from typing import Any
 import httpx
 import pytest
 
+from dcp_devstack.testing import token
 from dcp_events.catalogue import AssigneeKind
+from dcp_platform.auth import Role
 
 from .conftest import (
     AUDITOR,
@@ -178,3 +180,26 @@ async def test_a_collector_may_not_post_for_a_case_not_known_yet(service: Servic
     assert (
         await service.client.post("/payments", json=payment(unassigned), headers=SUPERVISOR)
     ).status_code == 201
+
+
+async def test_a_user_of_another_creditor_reads_lists_and_posts_nothing_on_the_case(service: Service) -> None:
+    """The case is creditor `acme`'s (its CaseOpened's account)."""
+    case_id = new_case()
+    await service.open_case(case_id)
+    await eventually(lambda: service.case_known(case_id))
+    ours = token(Role.SUPERVISOR, "sup-acme", creditors=["acme"])
+    theirs = token(Role.SUPERVISOR, "sup-other", creditors=["other-bank"])
+    bank = token(Role.INTEGRATION, "other-core-banking", creditors=["other-bank"])
+    posted = await service.client.post("/payments", json=payment(case_id), headers=ours)
+    assert posted.status_code == 201, posted.text
+    for headers in (theirs, bank):
+        assert_forbidden(await service.client.post("/payments", json=payment(case_id), headers=headers))
+        assert_forbidden(await service.client.get(f"/cases/{case_id}/payments", headers=headers))
+        assert_forbidden(
+            await service.client.get(f"/payments/{posted.json()['payment_id']}", headers=headers)
+        )
+    for path in ("/payments", "/promises", "/payment-plans", "/settlements"):
+        assert_forbidden(await service.client.get(path, headers=theirs))  # lists only by a case of theirs
+    assert (
+        await service.client.get("/payments", params={"case_id": case_id}, headers=ours)
+    ).status_code == 200

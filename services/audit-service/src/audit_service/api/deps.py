@@ -11,8 +11,20 @@ from fastapi import Depends, Query, Request
 from audit_service.adapters import trail
 from audit_service.application.runtime import AuditRuntime
 from dcp_platform.auth import Principal, Role, require_roles
+from dcp_platform.problems import Forbidden
 
 AUDIT_ROLES = (Role.AUDITOR, Role.ADMIN)
+_audit_roles = require_roles(*AUDIT_ROLES)
+
+
+async def require_platform_auditor(principal: Annotated[Principal, Depends(_audit_roles)]) -> Principal:
+    """An auditor or admin of the whole platform. The trail spans every creditor, and its queries are
+    not filtered by creditor yet: a token scoped to some creditors is refused (403), never shown more."""
+    if principal.creditors is not None:
+        raise Forbidden(
+            "The audit API serves platform-wide auditors: a token scoped to creditors is refused."
+        )
+    return principal
 
 
 def get_runtime(request: Request) -> AuditRuntime:
@@ -26,7 +38,7 @@ def get_pool(runtime: Annotated[AuditRuntime, Depends(get_runtime)]) -> asyncpg.
 
 RuntimeDep = Annotated[AuditRuntime, Depends(get_runtime)]
 PoolDep = Annotated[asyncpg.Pool, Depends(get_pool)]
-AuditorDep = Annotated[Principal, Depends(require_roles(*AUDIT_ROLES))]
+AuditorDep = Annotated[Principal, Depends(require_platform_auditor)]
 
 
 def reveals_pii(principal: Principal, runtime: AuditRuntime) -> bool:

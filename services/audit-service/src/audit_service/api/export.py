@@ -14,16 +14,15 @@ from starlette.responses import StreamingResponse
 from audit_service.adapters import trail
 from audit_service.adapters.trail import EntryRow
 from audit_service.api.deps import (
-    AUDIT_ROLES,
     EntryFilterDep,
     PoolDep,
     RevealsPii,
     RuntimeDep,
+    require_platform_auditor,
 )
 from audit_service.api.views import CSV_COLUMNS, csv_row, export_line
-from dcp_platform.auth import require_roles
 
-router = APIRouter(prefix="/audit", tags=["export"], dependencies=[Depends(require_roles(*AUDIT_ROLES))])
+router = APIRouter(prefix="/audit", tags=["export"], dependencies=[Depends(require_platform_auditor)])
 
 
 @router.get("/export")

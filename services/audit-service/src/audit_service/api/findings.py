@@ -6,11 +6,10 @@ from typing import Any
 
 from fastapi import APIRouter, Depends
 
-from audit_service.api.deps import AUDIT_ROLES, PoolDep, RuntimeDep
+from audit_service.api.deps import PoolDep, RuntimeDep, require_platform_auditor
 from audit_service.application.findings import compute_findings
-from dcp_platform.auth import require_roles
 
-router = APIRouter(prefix="/audit", tags=["findings"], dependencies=[Depends(require_roles(*AUDIT_ROLES))])
+router = APIRouter(prefix="/audit", tags=["findings"], dependencies=[Depends(require_platform_auditor)])
 
 
 @router.get("/findings")

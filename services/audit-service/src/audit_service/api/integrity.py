@@ -14,7 +14,7 @@ from audit_service.adapters import trail
 from audit_service.adapters.checkpoint_log import read_published
 from audit_service.adapters.kafka_positions import read_positions
 from audit_service.adapters.trail import CheckpointRow
-from audit_service.api.deps import AUDIT_ROLES, PoolDep, RuntimeDep
+from audit_service.api.deps import PoolDep, RuntimeDep, require_platform_auditor
 from audit_service.application.runtime import checkpoint_topic, group_id, watched_topics
 from audit_service.application.verify import verify_trail
 from audit_service.domain.chain import ChainId
@@ -27,7 +27,7 @@ from dcp_platform.problems import BadRequest, Conflict, NotFound
 
 MAX_BIGINT = 2**63 - 1  # PostgreSQL bigint
 
-router = APIRouter(prefix="/audit", tags=["integrity"], dependencies=[Depends(require_roles(*AUDIT_ROLES))])
+router = APIRouter(prefix="/audit", tags=["integrity"], dependencies=[Depends(require_platform_auditor)])
 
 
 def checkpoint_view(row: CheckpointRow) -> dict[str, Any]:

@@ -7,13 +7,10 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
 
-from audit_service.api.deps import AUDIT_ROLES, PoolDep, RuntimeDep
+from audit_service.api.deps import PoolDep, RuntimeDep, require_platform_auditor
 from audit_service.application.reconciliation import DIVERGENCES, reconcile
-from dcp_platform.auth import require_roles
 
-router = APIRouter(
-    prefix="/audit", tags=["reconciliation"], dependencies=[Depends(require_roles(*AUDIT_ROLES))]
-)
+router = APIRouter(prefix="/audit", tags=["reconciliation"], dependencies=[Depends(require_platform_auditor)])
 
 
 @router.get("/reconciliation")

@@ -9,19 +9,18 @@ from fastapi import APIRouter, Depends, Path, Query
 from audit_service.adapters import trail
 from audit_service.api import cursors
 from audit_service.api.deps import (
-    AUDIT_ROLES,
     EntryFilterDep,
     PoolDep,
     RevealsPii,
     RuntimeDep,
+    require_platform_auditor,
 )
 from audit_service.api.views import entry_view
 from audit_service.domain.chain import ChainId
 from audit_service.domain.proofs import build_proof
-from dcp_platform.auth import require_roles
 from dcp_platform.problems import Conflict, NotFound
 
-router = APIRouter(prefix="/audit", tags=["audit trail"], dependencies=[Depends(require_roles(*AUDIT_ROLES))])
+router = APIRouter(prefix="/audit", tags=["audit trail"], dependencies=[Depends(require_platform_auditor)])
 
 Limit = Annotated[int, Query(ge=1, le=1000)]
 # Entry ids are PostgreSQL bigints: anything outside cannot exist (404), never a database error.

@@ -1,5 +1,8 @@
 """Read-side queries over the case list and the KPI projections."""
 
+# ruff: noqa: S608 - the SQL spliced into these queries is the module's constant creditor-scope
+# fragments; every value is a bound parameter.
+
 from __future__ import annotations
 
 import base64
@@ -8,7 +11,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select, text
+from sqlalchemy import and_, func, or_, select, text, true
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from case_service.adapters import tables
@@ -27,6 +30,8 @@ class CaseFilter:
     balance_max: int | None = None
     # Any of these (assignee kind, assignee id) pairs: a collector's own, team and agency cases.
     assigned_to_any: tuple[tuple[str, str], ...] | None = None
+    # The creditors whose cases may be listed (None: every creditor's).
+    creditors: tuple[str, ...] | None = None
 
 
 def encode_cursor(case_id: str) -> str:
@@ -75,6 +80,8 @@ async def list_cases(
                 ),
             )
         )
+    if flt.creditors is not None:
+        conditions.append(c.creditor_id.in_(flt.creditors))
     if after is not None:
         conditions.append(c.case_id > after)
     query = select(*LIST_COLUMNS).where(and_(True, *conditions)).order_by(c.case_id).limit(limit + 1)
@@ -88,18 +95,37 @@ async def case_summary(conn: AsyncConnection, case_id: str) -> dict[str, Any] | 
     return None if row is None else dict(row._mapping)
 
 
+# Creditor isolation in the KPI queries: `:creditors` NULL is every creditor's cases.
+_ALL = "CAST(:creditors AS text[]) IS NULL"
+_OF_CASES = f"({_ALL} OR creditor_id = ANY(CAST(:creditors AS text[])))"
+_OF_C = f"({_ALL} OR c.creditor_id = ANY(CAST(:creditors AS text[])))"
+_OF_CASE_ID = (
+    f"({_ALL} OR case_id IN (SELECT case_id FROM cases WHERE creditor_id = ANY(CAST(:creditors AS text[]))))"
+)
+
+
+def _scope(creditors: frozenset[str] | None) -> list[str] | None:
+    return None if creditors is None else sorted(creditors)
+
+
 def _rate(numerator: int, denominator: int) -> float | None:
     return round(numerator / denominator, 4) if denominator else None
 
 
-async def portfolio(conn: AsyncConnection, start: datetime, end: datetime) -> dict[str, Any]:
+async def portfolio(
+    conn: AsyncConnection, start: datetime, end: datetime, creditors: frozenset[str] | None = None
+) -> dict[str, Any]:
+    """Portfolio figures over the cases of `creditors` (None: every creditor's)."""
+    scope = {"creditors": _scope(creditors)}
     distribution = [
         dict(r._mapping)
         for r in await conn.execute(
             text(
                 "SELECT bucket, stage, currency, count(*) AS cases, sum(balance_minor) AS balance_minor"
-                " FROM cases WHERE status = 'open' GROUP BY bucket, stage, currency ORDER BY 1, 2, 3"
-            )
+                f" FROM cases WHERE status = 'open' AND {_OF_CASES}"
+                " GROUP BY bucket, stage, currency ORDER BY 1, 2, 3"
+            ),
+            scope,
         )
     ]
     roll = [
@@ -119,11 +145,13 @@ async def portfolio(conn: AsyncConnection, start: datetime, end: datetime) -> di
                             THEN 'closed:' || c.close_reason ELSE e.bucket END AS to_bucket,
                        count(*) AS cases
                 FROM start_state s JOIN end_state e USING (case_id) JOIN cases c USING (case_id)
-                WHERE c.closed_at IS NULL OR c.closed_at >= :start
+                WHERE (c.closed_at IS NULL OR c.closed_at >= :start) AND """
+                + _OF_C
+                + """
                 GROUP BY 1, 2 ORDER BY 1, 2
                 """
             ),
-            {"start": start, "end": end},
+            {"start": start, "end": end, **scope},
         )
     ]
     totals: dict[str, int] = {}
@@ -141,6 +169,9 @@ async def portfolio(conn: AsyncConnection, start: datetime, end: datetime) -> di
                 ), delinquent AS (
                     SELECT s.case_id FROM start_state s JOIN cases c USING (case_id)
                     WHERE s.bucket <> 'current' AND (c.closed_at IS NULL OR c.closed_at >= :start)
+                      AND """
+                + _OF_C
+                + """
                 )
                 SELECT count(*) AS delinquent_at_start,
                        count(*) FILTER (WHERE EXISTS (
@@ -149,7 +180,7 @@ async def portfolio(conn: AsyncConnection, start: datetime, end: datetime) -> di
                 FROM delinquent d
                 """
             ),
-            {"start": start, "end": end},
+            {"start": start, "end": end, **scope},
         )
     ).one()
     return {
@@ -164,8 +195,9 @@ async def portfolio(conn: AsyncConnection, start: datetime, end: datetime) -> di
     }
 
 
-async def strategies(conn: AsyncConnection) -> list[dict[str, Any]]:
+async def strategies(conn: AsyncConnection, creditors: frozenset[str] | None = None) -> list[dict[str, Any]]:
     c = tables.cases.c
+    scoped = true() if creditors is None else c.creditor_id.in_(sorted(creditors))
     rows = await conn.execute(
         select(
             c.strategy_id,
@@ -176,6 +208,7 @@ async def strategies(conn: AsyncConnection) -> list[dict[str, Any]]:
             func.sum(c.placed_minor).label("placed_minor"),
             func.sum(c.recovered_minor).label("recovered_minor"),
         )
+        .where(scoped)
         .group_by(c.strategy_id, c.experiment_id, c.experiment_arm, c.currency)
         .order_by(c.experiment_id, c.experiment_arm, c.strategy_id, c.currency)
     )
@@ -189,8 +222,10 @@ async def strategies(conn: AsyncConnection) -> list[dict[str, Any]]:
     return out
 
 
-async def collectors(conn: AsyncConnection, start: datetime, end: datetime) -> list[dict[str, Any]]:
-    params = {"start": start, "end": end}
+async def collectors(
+    conn: AsyncConnection, start: datetime, end: datetime, creditors: frozenset[str] | None = None
+) -> list[dict[str, Any]]:
+    params = {"start": start, "end": end, "creditors": _scope(creditors)}
     activity = await conn.execute(
         text(
             """
@@ -198,7 +233,10 @@ async def collectors(conn: AsyncConnection, start: datetime, end: datetime) -> l
                    count(*) FILTER (WHERE kind = 'attempt') AS attempts,
                    count(*) FILTER (WHERE kind = 'right_party_contact') AS right_party_contacts,
                    count(*) FILTER (WHERE kind = 'promise_made') AS promises_made
-            FROM kpi_collector_activity WHERE at >= :start AND at < :end GROUP BY collector_id
+            FROM kpi_collector_activity WHERE at >= :start AND at < :end AND """
+            + _OF_CASE_ID
+            + """
+            GROUP BY collector_id
             """
         ),
         params,
@@ -226,7 +264,8 @@ async def collectors(conn: AsyncConnection, start: datetime, end: datetime) -> l
         text(
             "SELECT collector_id, count(*) FILTER (WHERE status = 'kept') AS promises_kept,"
             " count(*) FILTER (WHERE status = 'broken') AS promises_broken FROM kpi_promises"
-            " WHERE collector_id IS NOT NULL AND made_at >= :start AND made_at < :end GROUP BY collector_id"
+            " WHERE collector_id IS NOT NULL AND made_at >= :start AND made_at < :end"
+            f" AND {_OF_CASE_ID} GROUP BY collector_id"
         ),
         params,
     )
@@ -235,15 +274,17 @@ async def collectors(conn: AsyncConnection, start: datetime, end: datetime) -> l
     loads = await conn.execute(
         text(
             "SELECT assignee_id, count(*) AS n FROM cases"
-            " WHERE status = 'open' AND assignee_kind = 'collector' GROUP BY assignee_id"
-        )
+            f" WHERE status = 'open' AND assignee_kind = 'collector' AND {_OF_CASES} GROUP BY assignee_id"
+        ),
+        params,
     )
     for r in loads:
         entry(r.assignee_id)["open_cases"] = r.n
     recovered = await conn.execute(
         text(
             "SELECT assignee_id, currency, sum(amount_minor) AS amount_minor FROM kpi_recoveries"
-            " WHERE assignee_kind = 'collector' AND at >= :start AND at < :end GROUP BY assignee_id, currency"
+            " WHERE assignee_kind = 'collector' AND at >= :start AND at < :end"
+            f" AND {_OF_CASE_ID} GROUP BY assignee_id, currency"
             " ORDER BY currency"
         ),
         params,

@@ -40,6 +40,7 @@ from dcp_platform.auth import (
     Principal,
     Role,
     collector_assignees,
+    may_act_for_creditor,
     require_case_access,
 )
 from dcp_platform.disclosure import Unmask, UnmaskReason
@@ -88,8 +89,20 @@ async def _visible_row(
     row = await queries.case_summary(conn, case_id)
     if row is None:
         raise NotFound(f"no case {case_id}")
-    require_case_access(principal, CaseAssignment(case_id, row["assignee_kind"], row["assignee_id"]), access)
+    assignment = CaseAssignment(case_id, row["assignee_kind"], row["assignee_id"], row["creditor_id"])
+    if principal.creditors is not None and row["creditor_id"] not in principal.creditors:
+        raise NotFound(f"no case {case_id}")  # another creditor's case does not exist for this caller
+    require_case_access(principal, assignment, access)
     return row
+
+
+async def _creditors_case(service: CaseApi, case_id: str, principal: Principal) -> None:
+    """For a caller acting for some creditors only: the case must be one of theirs (else it does not
+    exist for them: 404). Roles scoped per case check it with `_visible_row`."""
+    if principal.creditors is None:
+        return
+    async with service.engine.connect() as conn:
+        await _visible_row(conn, case_id, principal, CaseAccess.ACT)
 
 
 async def _answer(service: CaseApi, case_id: str, response: Response) -> CaseView:
@@ -101,10 +114,12 @@ async def _answer(service: CaseApi, case_id: str, response: Response) -> CaseVie
 
 
 @router.post("", status_code=201)
-async def open_case(body: OpenCase, _: Placer, service: CaseApiDep, response: Response) -> CaseView:
+async def open_case(body: OpenCase, principal: Placer, service: CaseApiDep, response: Response) -> CaseView:
     """Open a case. The same creditor + account reference always maps to the same case: a repeated
     placement answers 200 with the existing case and opens nothing."""
     today = service.today()
+    if not may_act_for_creditor(principal, body.account.creditor_id):
+        raise Forbidden(f"this caller does not act for creditor {body.account.creditor_id}")
     if body.due_since is None and body.days_past_due is None:
         raise BadRequest("give due_since or days_past_due")
     placement = Placement(
@@ -150,6 +165,8 @@ async def list_cases(
         balance_min=balance_min,
         balance_max=balance_max,
     )
+    if principal.creditors is not None:
+        flt = queries.CaseFilter(**{**flt.__dict__, "creditors": tuple(sorted(principal.creditors))})
     if principal.role is Role.COLLECTOR:
         mine = collector_assignees(principal)
         if assignee is not None and assignee not in {ident for _, ident in mine}:
@@ -212,12 +229,13 @@ async def case_events(
 async def assign_case(
     case_id: str,
     body: AssignCase,
-    _: Supervisor,
+    principal: Supervisor,
     service: CaseApiDep,
     version: ExpectedVersion,
     response: Response,
 ) -> CaseView:
     """Assign by policy: round_robin (within `team`), least_loaded, agency_at_stage, recall, direct."""
+    await _creditors_case(service, case_id, principal)
     try:
         await service.handle(
             commands.AssignCase(case_id, body.policy, body.team, body.assignee_id, body.reason, version)
@@ -231,11 +249,12 @@ async def assign_case(
 async def change_stage(
     case_id: str,
     body: ChangeStage,
-    _: Supervisor,
+    principal: Supervisor,
     service: CaseApiDep,
     version: ExpectedVersion,
     response: Response,
 ) -> CaseView:
+    await _creditors_case(service, case_id, principal)
     await service.handle(commands.ChangeStage(case_id, body.to_stage, body.reason, version))
     return await _answer(service, case_id, response)
 
@@ -273,12 +292,13 @@ async def place_hold(
 async def release_hold(
     case_id: str,
     hold_id: str,
-    _: Supervisor,
+    principal: Supervisor,
     service: CaseApiDep,
     version: ExpectedVersion,
     response: Response,
     reason: Annotated[str, Query(min_length=1, max_length=500)] = "released by a supervisor",
 ) -> CaseView:
+    await _creditors_case(service, case_id, principal)
     await service.handle(commands.ReleaseHold(case_id, hold_id, reason, version))
     return await _answer(service, case_id, response)
 
@@ -287,7 +307,7 @@ async def release_hold(
 async def add_charge(
     case_id: str,
     body: AddCharge,
-    _: Placer,
+    principal: Placer,
     service: CaseApiDep,
     version: ExpectedVersion,
     response: Response,
@@ -295,6 +315,7 @@ async def add_charge(
     """Interest, a fee or legal costs the creditor adds to the debt, into that part of the balance.
     Refused (409 charges-frozen, with the rule and its citation) while a hold freezes interest and
     charges: GB breathing space and mental health crisis moratoria, a US bankruptcy stay."""
+    await _creditors_case(service, case_id, principal)
     reason = {
         "interest": BalanceChangeReason.INTEREST,
         "fee": BalanceChangeReason.FEE,
@@ -310,10 +331,11 @@ async def add_charge(
 async def close_case(
     case_id: str,
     body: CloseCase,
-    _: Supervisor,
+    principal: Supervisor,
     service: CaseApiDep,
     version: ExpectedVersion,
     response: Response,
 ) -> CaseView:
+    await _creditors_case(service, case_id, principal)
     await service.handle(commands.CloseCase(case_id, body.reason, body.note, version))
     return await _answer(service, case_id, response)

@@ -11,7 +11,7 @@ from case_service.api.deps import CaseApiDep
 from case_service.api.schemas import Body
 from case_service.application.commands import EraseDebtor, ErasureOutcome
 from dcp_platform.auth import Principal, Role, require_roles
-from dcp_platform.problems import NotFound
+from dcp_platform.problems import Forbidden, NotFound
 
 router = APIRouter(prefix="/debtors", tags=["debtors"])
 
@@ -29,13 +29,16 @@ class ErasureRequest(Body):
 async def erase_debtor(
     debtor_id: Annotated[str, Path(min_length=1, max_length=128)],
     body: ErasureRequest,
-    _: Admin,
+    principal: Admin,
     service: CaseApiDep,
 ) -> dict[str, Any]:
     """Erase the debtor's personal data on each of their closed cases: every service drops it (each
     case records ErasureCompleted), the audit trail can no longer show it and still verifies. Open cases
     keep it, still needed to collect the debt, and are listed in `still_open`: close or recall them,
-    then ask again. Asking again is harmless (`already_erased`)."""
+    then ask again. Asking again is harmless (`already_erased`). A platform-wide administrator's act:
+    a token scoped to some creditors may not erase (a debtor's cases may span creditors)."""
+    if principal.creditors is not None:
+        raise Forbidden("erasure is for a platform-wide administrator (a token without creditors)")
     outcome: ErasureOutcome = await service.handle(
         EraseDebtor(debtor_id, "request", body.reason, body.legal_basis)
     )

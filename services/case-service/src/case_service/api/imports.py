@@ -24,10 +24,12 @@ router = APIRouter(prefix="/imports", tags=["imports"])
 log = logging.getLogger(__name__)
 
 
-async def _run_and_clean_up(service: CaseApi, import_id: str, path: str, fmt: ImportFormat) -> None:
+async def _run_and_clean_up(
+    service: CaseApi, import_id: str, path: str, fmt: ImportFormat, creditors: frozenset[str] | None
+) -> None:
     try:
         with open(path, "rb") as source:  # noqa: ASYNC230 - a local temp file, read in small chunks
-            await run_import(service.bus, import_id, source, fmt)
+            await run_import(service.bus, import_id, source, fmt, creditors=creditors)
     except Exception:
         log.exception("import %s failed", import_id)
     finally:
@@ -63,7 +65,9 @@ async def start_import(
         service.bus, fmt=fmt, filename=filename, actor=principal.subject, bytes_total=size
     )
     tasks: set[asyncio.Task[None]] = request.app.state.import_tasks
-    task = asyncio.create_task(_run_and_clean_up(service, import_id, path, fmt), name=f"import-{import_id}")
+    task = asyncio.create_task(
+        _run_and_clean_up(service, import_id, path, fmt, principal.creditors), name=f"import-{import_id}"
+    )
     tasks.add(task)
     task.add_done_callback(tasks.discard)
     response.headers["Location"] = f"/imports/{import_id}"

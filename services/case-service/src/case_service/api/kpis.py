@@ -10,6 +10,7 @@ from pydantic import AwareDatetime
 
 from case_service.adapters import queries
 from case_service.api.deps import Analyst, CaseApiDep
+from dcp_platform.auth import creditor_scope
 from dcp_platform.problems import BadRequest
 
 router = APIRouter(prefix="/kpis", tags=["kpis"])
@@ -38,30 +39,30 @@ Period = Annotated[tuple[datetime, datetime], Depends(_period)]
 
 @router.get("/portfolio")
 async def portfolio(
-    _: Analyst,
+    principal: Analyst,
     service: CaseApiDep,
     period: Period,
 ) -> dict[str, Any]:
     """Open cases and balance per bucket and stage; roll and cure rates over [from, to) (default 30 days)."""
     start, end = period
     async with service.engine.connect() as conn:
-        return await queries.portfolio(conn, start, end)
+        return await queries.portfolio(conn, start, end, creditor_scope(principal))
 
 
 @router.get("/collectors")
 async def collectors(
-    _: Analyst,
+    principal: Analyst,
     service: CaseApiDep,
     period: Period,
 ) -> dict[str, Any]:
     start, end = period
     async with service.engine.connect() as conn:
-        items = await queries.collectors(conn, start, end)
+        items = await queries.collectors(conn, start, end, creditor_scope(principal))
     return {"period": {"from": start, "to": end}, "note": COLLECTOR_MEASURES_NOTE, "collectors": items}
 
 
 @router.get("/strategies")
-async def strategies(_: Analyst, service: CaseApiDep) -> dict[str, Any]:
+async def strategies(principal: Analyst, service: CaseApiDep) -> dict[str, Any]:
     """Recovery rate (net amount recovered / amount placed) per strategy and experiment arm, per currency."""
     async with service.engine.connect() as conn:
-        return {"strategies": await queries.strategies(conn)}
+        return {"strategies": await queries.strategies(conn, creditor_scope(principal))}

@@ -311,3 +311,4 @@ class ImportChunk:
     rows: list[tuple[int, dict[str, Any] | str]]
     progress: ImportProgress
     bytes_read: int
+    creditors: frozenset[str] | None = None  # whose accounts the importer may place (None: any)

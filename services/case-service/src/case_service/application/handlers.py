@@ -613,7 +613,13 @@ async def import_chunk(command: c.ImportChunk, uow: CaseUnitOfWork, env: CaseEnv
             rejections.append((number, raw))
             continue
         try:
-            placements.append((number, placement_from_row(raw, today)))
+            placement = placement_from_row(raw, today)
+            if command.creditors is not None and placement.account.creditor_id not in command.creditors:
+                rejections.append(
+                    (number, f"the importer does not act for creditor {placement.account.creditor_id}")
+                )
+                continue
+            placements.append((number, placement))
         except ValueError as exc:
             rejections.append((number, str(exc)))
         except (

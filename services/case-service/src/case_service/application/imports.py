@@ -204,6 +204,7 @@ async def run_import(
     *,
     on_progress: Callable[[ImportProgress], None] | None = None,
     chunk_rows: int = CHUNK_ROWS,
+    creditors: frozenset[str] | None = None,
 ) -> ImportProgress:
     """Import every row of `source`; progress is committed with each chunk (GET /imports/{id})."""
     progress = ImportProgress()
@@ -213,12 +214,12 @@ async def run_import(
         for item in iter_rows(source, fmt):
             chunk.append(item)
             if len(chunk) >= chunk_rows:
-                progress = await _chunk(bus, import_id, chunk, progress, source)
+                progress = await _chunk(bus, import_id, chunk, progress, source, creditors)
                 chunk = []
                 if on_progress is not None:
                     on_progress(progress)
         if chunk:
-            progress = await _chunk(bus, import_id, chunk, progress, source)
+            progress = await _chunk(bus, import_id, chunk, progress, source, creditors)
         if on_progress is not None:
             on_progress(progress)
     except Exception as exc:
@@ -234,9 +235,10 @@ async def _chunk(
     rows: list[tuple[int, dict[str, Any] | str]],
     progress: ImportProgress,
     source: IO[bytes],
+    creditors: frozenset[str] | None = None,
 ) -> ImportProgress:
     bytes_read = source.tell() if source.seekable() else progress.bytes_read
-    result: ImportProgress = await bus.handle(c.ImportChunk(import_id, rows, progress, bytes_read))
+    result: ImportProgress = await bus.handle(c.ImportChunk(import_id, rows, progress, bytes_read, creditors))
     return result
 
 

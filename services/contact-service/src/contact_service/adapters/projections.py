@@ -25,7 +25,7 @@ def _case(row: Any) -> CaseRow:
 
 _CASE_COLUMNS = (
     "case_id, debtor_id, jurisdiction, status, assignee_kind, assignee_id, currency, balance_minor,"
-    " risk_score, strategy_assigned_at, treatment, facts"
+    " risk_score, strategy_assigned_at, treatment, facts, creditor_id"
 )
 
 
@@ -63,7 +63,7 @@ async def load_cases(
 _CASE_RECORD = (
     "case_id text, debtor_id text, jurisdiction text, status text, assignee_kind text, assignee_id text,"
     " currency text, balance_minor bigint, risk_score integer, strategy_assigned_at timestamptz,"
-    " treatment jsonb, facts jsonb"
+    " treatment jsonb, facts jsonb, creditor_id text"
 )
 _INSERT_CASES = text(
     f"""
@@ -98,6 +98,7 @@ def _case_record(case: CaseRow) -> dict[str, Any]:
         "risk_score": case.risk_score,
         "strategy_assigned_at": None if at is None else at.isoformat(),
         "treatment": case.treatment,
+        "creditor_id": case.creditor_id,
         "facts": case.facts.model_dump(mode="json"),
     }
 

@@ -357,6 +357,7 @@ def opened_case(case_id: str, payload: CaseOpened, at: datetime) -> CaseRow:
         strategy_assigned_at=None,
         treatment=[],
         facts=facts,
+        creditor_id=payload.account.creditor_id,
     )
 
 

@@ -60,6 +60,7 @@ class CaseRow:
     strategy_assigned_at: datetime | None
     treatment: list[dict[str, Any]]
     facts: CaseFacts
+    creditor_id: str | None = None  # whose case it is (creditor isolation)
 
 
 ContactRow = dict[str, Any]

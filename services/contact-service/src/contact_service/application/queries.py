@@ -21,7 +21,7 @@ from dcp_platform.auth import CaseAccess, CaseAssignment, Principal, may_act_on_
 
 def check_assignment(principal: Principal, case: CaseRow, access: CaseAccess = CaseAccess.ACT) -> None:
     """The platform's case-access rule (`dcp_platform.auth.may_act_on_case`) on this service's case row."""
-    assignment = CaseAssignment(case.case_id, case.assignee_kind, case.assignee_id)
+    assignment = CaseAssignment(case.case_id, case.assignee_kind, case.assignee_id, case.creditor_id)
     if not may_act_on_case(principal, assignment, access):
         raise CaseNotAssigned(f"case {case.case_id} is not assigned to {principal.subject}")
 
@@ -83,7 +83,10 @@ async def worklist(
         if principal.team:
             keys.append(("team", principal.team))
     items: list[WorklistItem] = []
+    creditors = principal.creditors if principal is not None else None
     for case in await reads.cases_assigned_to(keys):
+        if creditors is not None and case.creditor_id not in creditors:
+            continue  # another creditor's case: not on this caller's list
         try:
             today = now.astimezone(ZoneInfo(case.facts.time_zone)).date()
         except Exception:  # an unknown zone: the gate refuses every channel anyway

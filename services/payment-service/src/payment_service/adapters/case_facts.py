@@ -28,7 +28,15 @@ async def get(conn: AsyncConnection, case_id: str, *, for_update: bool = False) 
 
 
 # Built once at import, executed with parameters (the statements of the case-event hot path).
-_OPENED_COLUMNS = ("currency", "balance_minor", "time_zone", "jurisdiction", "closed", "updated_at")
+_OPENED_COLUMNS = (
+    "currency",
+    "balance_minor",
+    "time_zone",
+    "jurisdiction",
+    "closed",
+    "updated_at",
+    "creditor_id",
+)
 _inserted = insert(case_facts)
 _UPSERT_OPENED = _inserted.on_conflict_do_update(
     index_elements=[case_facts.c.case_id], set_={k: _inserted.excluded[k] for k in _OPENED_COLUMNS}
@@ -83,6 +91,7 @@ async def save_records(conn: AsyncConnection, records: Sequence[CaseRecord], at:
             "time_zone": r.facts.time_zone,
             "jurisdiction": r.facts.jurisdiction,
             "closed": r.facts.closed,
+            "creditor_id": r.facts.creditor_id,
             "assignee_kind": None if r.assignee is None else r.assignee[0],
             "assignee_id": None if r.assignee is None else r.assignee[1],
             "updated_at": at,
@@ -100,6 +109,7 @@ async def record_opened(conn: AsyncConnection, facts: CaseFacts, at: datetime) -
         "time_zone": facts.time_zone,
         "jurisdiction": facts.jurisdiction,
         "closed": facts.closed,
+        "creditor_id": facts.creditor_id,
         "updated_at": at,
     }
     await conn.execute(_UPSERT_OPENED, values)
@@ -124,7 +134,9 @@ async def record_assigned(
 async def assignment(conn: AsyncConnection, case_id: str) -> CaseAssignment | None:
     """Who the case is assigned to; None for a case this service does not know (yet)."""
     c = case_facts.c
-    row = (await conn.execute(select(c.assignee_kind, c.assignee_id).where(c.case_id == case_id))).first()
+    row = (
+        await conn.execute(select(c.assignee_kind, c.assignee_id, c.creditor_id).where(c.case_id == case_id))
+    ).first()
     if row is None:
         return None
-    return CaseAssignment(case_id, row.assignee_kind, row.assignee_id)
+    return CaseAssignment(case_id, row.assignee_kind, row.assignee_id, row.creditor_id)

@@ -19,6 +19,7 @@ case_facts = Table(
     Column("updated_at", DateTime(timezone=True), nullable=False),
     Column("assignee_kind", String(16)),  # migration 0003: from CaseAssigned
     Column("assignee_id", String(128)),
+    Column("creditor_id", String(128)),  # migration 0004: from CaseOpened, for creditor isolation
 )
 
 payment_references = Table(

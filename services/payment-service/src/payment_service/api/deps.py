@@ -118,6 +118,8 @@ async def require_case_filter(conn: AsyncConnection, principal: Principal, case_
     if case_id is None:
         if is_case_scoped(principal):
             raise Forbidden("Collectors list by case: give case_id (assigned to you, your team or agency).")
+        if principal.creditors is not None:
+            raise Forbidden("A caller acting for some creditors lists by case: give case_id (one of theirs).")
         return
     await require_case(conn, principal, case_id)
 

@@ -74,6 +74,7 @@ def case_event_command(event: CloudEvent) -> object | None:
                 time_zone=opened.debtor.time_zone,
                 jurisdiction=opened.jurisdiction,
                 closed=False,
+                creditor_id=opened.account.creditor_id,
             )
         )
     if event.type == CaseAssigned.type_name():

@@ -25,6 +25,7 @@ class CaseFacts:
     time_zone: str
     jurisdiction: str | None
     closed: bool
+    creditor_id: str | None = None  # whose case it is (creditor isolation)
 
 
 @dataclass(frozen=True)
