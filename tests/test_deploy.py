@@ -198,6 +198,20 @@ def test_wrong_container_port_is_caught(prod: list[Obj], services: tuple[check.S
     assert any("Service/dcp-case-service" in p for p in problems)
 
 
+def test_metrics_open_beyond_monitoring_or_on_another_port_are_caught(
+    prod: list[Obj], services: tuple[check.Service, ...]
+) -> None:
+    policy = find(prod, "NetworkPolicy", "dcp-case-service")
+    metrics_rule = next(r for r in policy["spec"]["ingress"] if r.get("from"))
+    del metrics_rule["from"]  # the metrics port open to every pod
+    problems = overlay_problems(prod, services)
+    assert any("metrics port 9100 must be open to a monitoring namespace only" in p for p in problems)
+    container(prod)["ports"][1]["containerPort"] = 9200
+    problems = overlay_problems(prod, services)
+    assert any("METRICS_PORT='9100' but the container's metrics port is 9200" in p for p in problems)
+    assert any("prometheus.io/port is '9100': /metrics is served on 9200" in p for p in problems)
+
+
 def test_wrong_service_port_is_caught(prod: list[Obj], services: tuple[check.Service, ...]) -> None:
     find(prod, "Service", "dcp-contact-service")["spec"]["ports"][0]["port"] = 80
     assert any("Service/dcp-contact-service" in p and "80" in p for p in overlay_problems(prod, services))

@@ -144,3 +144,16 @@ async def test_a_manual_clock_moves_only_forward_and_only_for_admins(service: st
 def test_the_system_clock_has_no_admin_clock_endpoint(service: str) -> None:
     paths = app_for(service).openapi()["paths"]
     assert "/admin/clock" not in paths
+
+
+async def test_metrics_served_on_a_port_of_their_own_are_not_on_the_service_port(service: str) -> None:
+    """With METRICS_PORT, /metrics is not on the service's port (what ingress and peers reach) but on
+    its own, which the deployment's NetworkPolicy opens to the monitoring namespace only."""
+    port = closed_port()
+    app = app_for(service, metrics_port=port)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://svc") as client:
+        assert (await client.get("/metrics")).status_code == 404
+    first_hook = app.state.lifespan_hooks[0]
+    async with first_hook(app), httpx.AsyncClient() as client:
+        scraped = await client.get(f"http://127.0.0.1:{port}/metrics")
+    assert scraped.status_code == 200 and "http_requests" in scraped.text

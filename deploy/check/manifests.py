@@ -184,6 +184,7 @@ def _check_workload(
     _check_pod_security(where, spec, container, objects, report)
     if workload.get("kind") == "Deployment":
         _check_server_container(where, workload, spec, container, service, report)
+        _check_metrics_port(where, workload, container, env.values.get("METRICS_PORT"), service, report)
     elif spec.get("restartPolicy") != "Never":
         report.fail(where, "a migration Job's pod must have restartPolicy Never")
     return env.values, image
@@ -223,10 +224,33 @@ def _check_pod_security(
         report.fail(where, f"serviceAccountName {account!r} is not a ServiceAccount of the manifests")
 
 
+def metrics_port_of(container: Obj) -> int | None:
+    """The container port named `metrics` (METRICS_PORT: /metrics apart from the service's port)."""
+    for declared in container.get("ports") or []:
+        if declared.get("name") == "metrics":
+            return int(declared["containerPort"])
+    return None
+
+
+def _check_metrics_port(
+    where: str, deployment: Obj, container: Obj, setting: str | None, service: Service, report: Report
+) -> None:
+    """/metrics on its own port: declared as the container port `metrics`, the same as METRICS_PORT,
+    and the port Prometheus is told to scrape."""
+    declared = metrics_port_of(container)
+    if (setting or None) != (str(declared) if declared is not None else None):
+        report.fail(where, f"METRICS_PORT={setting!r} but the container's metrics port is {declared!r}")
+    annotations = ((deployment["spec"].get("template") or {}).get("metadata") or {}).get("annotations") or {}
+    scraped = annotations.get("prometheus.io/port")
+    expected = declared if declared is not None else service.port
+    if scraped is not None and str(scraped) != str(expected):
+        report.fail(where, f"prometheus.io/port is {scraped!r}: /metrics is served on {expected}")
+
+
 def _check_server_container(
     where: str, deployment: Obj, spec: Obj, container: Obj, service: Service, report: Report
 ) -> None:
-    ports = [int(p["containerPort"]) for p in container.get("ports") or []]
+    ports = [int(p["containerPort"]) for p in container.get("ports") or [] if p.get("name") != "metrics"]
     if ports != [service.port]:
         report.fail(
             where, f"container ports {ports} must be [{service.port}] ({service.settings_name}.http_port)"
@@ -352,12 +376,21 @@ def _check_network_policy(
         report.fail(where, "podSelector does not select the pods it is meant for")
     if set(spec.get("policyTypes") or []) != {"Ingress", "Egress"}:
         report.fail(where, "policyTypes must be Ingress and Egress")
+    metrics_port = metrics_port_of(container) if server else None
     for rule in spec.get("ingress") or []:
         ingress_ports = [_port_number(p.get("port"), container) for p in rule.get("ports") or []]
+        if server and metrics_port is not None and ingress_ports == [metrics_port]:
+            sources = rule.get("from") or []
+            if not sources or any(set(src) != {"namespaceSelector"} for src in sources):
+                report.fail(
+                    where, f"the metrics port {metrics_port} must be open to a monitoring namespace only"
+                )
+            continue
         if not server or not ingress_ports or any(p != service.port for p in ingress_ports):
             report.fail(
                 where,
                 f"ingress must be the service port {service.port} only"
+                + (f" (and the metrics port {metrics_port} from monitoring)" if metrics_port else "")
                 if server
                 else "a migration Job accepts no ingress",
             )

@@ -298,7 +298,10 @@ def create_service_app(
     install_problem_handlers(app)
     app.add_middleware(RequestContextMiddleware, service=settings.service_name)
     app.include_router(health.router)
-    app.include_router(metrics.router)
+    if settings.metrics_port is None:
+        app.include_router(metrics.router)
+    else:  # only on its own port, which a deployment opens to its monitoring alone
+        metrics.serve_metrics_apart(app, settings.http_host, settings.metrics_port)
     for router in routers:
         app.include_router(router)
     if isinstance(app.state.clock, ManualClock):

@@ -1,13 +1,24 @@
 """Prometheus metrics: HTTP request metrics and the `/metrics` endpoint serving the default registry.
 
 Other modules register their own metrics on the default registry (prometheus_client's module-level
-`REGISTRY`); `/metrics` serves all of them.
+`REGISTRY`); `/metrics` serves all of them: on the service's port by default, or, with `METRICS_PORT`,
+only on a port of its own (a deployment lets only its monitoring reach that port).
 """
 
 from __future__ import annotations
 
-from fastapi import APIRouter
-from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, Counter, Histogram, generate_latest
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import APIRouter, FastAPI
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    REGISTRY,
+    Counter,
+    Histogram,
+    generate_latest,
+    start_http_server,
+)
 from starlette.responses import Response
 
 HTTP_REQUESTS = Counter(
@@ -43,3 +54,26 @@ router = APIRouter()
 @router.get("/metrics", include_in_schema=False)
 def metrics() -> Response:
     return Response(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST)
+
+
+@asynccontextmanager
+async def metrics_listener(host: str, port: int) -> AsyncIterator[None]:
+    """`/metrics` on a port of its own for the app's lifetime (prometheus_client's threaded server)."""
+    server, thread = start_http_server(port, addr=host)
+    try:
+        yield
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+
+
+def serve_metrics_apart(app: FastAPI, host: str, port: int) -> None:
+    """Serve `/metrics` on `port` (a lifespan hook, started first) instead of the service's port."""
+
+    @asynccontextmanager
+    async def hook(_: FastAPI) -> AsyncIterator[None]:
+        async with metrics_listener(host, port):
+            yield
+
+    app.state.lifespan_hooks.insert(0, hook)

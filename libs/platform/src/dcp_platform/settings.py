@@ -42,6 +42,9 @@ class ServiceSettings(BaseSettings):
 
     http_host: str = "127.0.0.1"
     http_port: int = 8000
+    # `/metrics` on a port of its own (not on `http_port`), for a NetworkPolicy that lets only the
+    # monitoring namespace reach it; unset: on the service's port.
+    metrics_port: int | None = Field(default=None, ge=1, le=65535)
 
     # Server URL (the `postgres` maintenance database); the service's own database is derived from it.
     database_url: str = Field(default=DEFAULT_DATABASE_URL, repr=False)
