@@ -96,11 +96,25 @@ async def test_only_auditors_and_admins_get_in(fed: AuditUnderTest) -> None:
     assert (await fed.client.post("/audit/checkpoints", headers=token(Role.COLLECTOR))).status_code == 403
     assert (await fed.client.post("/audit/checkpoints", headers=AUDITOR)).status_code == 403  # auditors read
     assert (await fed.get("/audit/entries", headers=ADMIN)).status_code == 200
-    # the trail spans every creditor and is not filtered by creditor: a token scoped to some is refused
-    for role in (Role.AUDITOR, Role.ADMIN):
-        scoped = token(role, creditors=["acme-bank"])
-        for path in ("/audit/entries", f"/audit/cases/{CASE}/trail", "/audit/export", "/audit/findings"):
-            assert (await fed.get(path, headers=scoped)).status_code == 403, (role, path)
+
+
+async def test_an_auditor_of_one_creditor_reads_only_that_creditors_cases(fed: AuditUnderTest) -> None:
+    """The example case is creditor `acme-bank`'s (its CaseOpened's account)."""
+    ours, theirs = token(Role.AUDITOR, creditors=["acme-bank"]), token(Role.AUDITOR, creditors=["other-bank"])
+    mine = (await fed.get("/audit/entries", headers=ours, limit=1000)).json()["items"]
+    assert mine and {e["case_id"] for e in mine} == {CASE}  # no other case's, no entry without a case
+    assert (await fed.get("/audit/entries", headers=theirs)).json()["items"] == []
+    assert (await fed.get(f"/audit/cases/{CASE}/trail", headers=ours)).status_code == 200
+    assert (await fed.get(f"/audit/cases/{CASE}/trail", headers=theirs)).status_code == 404
+    assert (await fed.get(f"/audit/entries/{mine[0]['id']}", headers=theirs)).status_code == 404
+    exported = (await fed.get("/audit/export", headers=theirs)).text
+    assert exported.strip() == "" and CASE not in exported
+    assert (await fed.get("/audit/findings", headers=theirs)).status_code == 403  # by case only
+    assert (await fed.get("/audit/findings", headers=theirs, case_id=CASE)).status_code == 404
+    assert (await fed.get("/audit/findings", headers=ours, case_id=CASE)).status_code == 200
+    # verification and checkpoints span every creditor's chains: platform-wide auditors only
+    for path in ("/audit/verify", "/audit/checkpoints", "/audit/reconciliation"):
+        assert (await fed.get(path, headers=ours)).status_code == 403, path
 
 
 async def test_case_trail_is_in_time_order_with_actor_and_decision_evidence(fed: AuditUnderTest) -> None:

@@ -263,6 +263,7 @@ class EntryFilter:
     topic: str | None = None
     time_from: datetime | None = None
     time_to: datetime | None = None
+    creditors: tuple[str, ...] | None = None  # only these creditors' cases (None: every entry)
 
     def where(self, params: list[Any]) -> str:
         clauses: list[str] = []
@@ -287,6 +288,12 @@ class EntryFilter:
             clauses.append(f"coalesce(event_time, kafka_time) >= {param(self.time_from)}")
         if self.time_to is not None:
             clauses.append(f"coalesce(event_time, kafka_time) < {param(self.time_to)}")
+        if self.creditors is not None:
+            placeholder = param(list(self.creditors))  # a bound parameter ($n), never the values
+            clauses.append(
+                "case_id IN (SELECT case_id FROM audit_case_creditors"  # noqa: S608
+                f" WHERE creditor_id = ANY({placeholder}::text[]))"
+            )
         return " AND ".join(clauses) or "TRUE"
 
 
@@ -486,3 +493,22 @@ async def stream_in_event_time(
     redelivered copy); at one instant, contacts first (inside a transaction: a server-side cursor)."""
     async for record in conn.cursor(_IN_EVENT_TIME, topics, case_id, prefetch=2000):
         yield _entry_row(record)
+
+
+async def record_creditors(conn: asyncpg.Connection, creditors: dict[str, str]) -> None:
+    """Each case's creditor, as its opening entry names it (the first one kept)."""
+    if not creditors:
+        return
+    await conn.execute(
+        """INSERT INTO audit_case_creditors (case_id, creditor_id)
+           SELECT * FROM unnest($1::text[], $2::text[]) ON CONFLICT DO NOTHING""",
+        list(creditors),
+        list(creditors.values()),
+    )
+
+
+async def creditor_of_case(conn: asyncpg.Connection, case_id: str) -> str | None:
+    found: str | None = await conn.fetchval(
+        "SELECT creditor_id FROM audit_case_creditors WHERE case_id = $1", case_id
+    )
+    return found

@@ -11,20 +11,33 @@ from fastapi import Depends, Query, Request
 from audit_service.adapters import trail
 from audit_service.application.runtime import AuditRuntime
 from dcp_platform.auth import Principal, Role, require_roles
-from dcp_platform.problems import Forbidden
+from dcp_platform.problems import Forbidden, NotFound
 
 AUDIT_ROLES = (Role.AUDITOR, Role.ADMIN)
 _audit_roles = require_roles(*AUDIT_ROLES)
 
 
-async def require_platform_auditor(principal: Annotated[Principal, Depends(_audit_roles)]) -> Principal:
-    """An auditor or admin of the whole platform. The trail spans every creditor, and its queries are
-    not filtered by creditor yet: a token scoped to some creditors is refused (403), never shown more."""
-    if principal.creditors is not None:
-        raise Forbidden(
-            "The audit API serves platform-wide auditors: a token scoped to creditors is refused."
-        )
+async def require_auditor(principal: Annotated[Principal, Depends(_audit_roles)]) -> Principal:
+    """An auditor or admin; one scoped to some creditors reads their cases' entries only."""
     return principal
+
+
+async def require_platform_auditor(principal: Annotated[Principal, Depends(_audit_roles)]) -> Principal:
+    """An auditor or admin of the whole platform: verification, checkpoints, proofs and reconciliation
+    span every creditor's chains, so a token scoped to some creditors is refused there (403)."""
+    if principal.creditors is not None:
+        raise Forbidden("This is for platform-wide auditors: a token scoped to creditors is refused.")
+    return principal
+
+
+async def require_case_in_scope(conn: asyncpg.Connection, principal: Principal, case_id: str | None) -> None:
+    """For a caller scoped to some creditors: the case must be one of theirs (else it does not exist
+    for them: 404); an entry without a case is nobody's."""
+    if principal.creditors is None:
+        return
+    creditor = await trail.creditor_of_case(conn, case_id) if case_id else None
+    if creditor is None or creditor not in principal.creditors:
+        raise NotFound(f"No case {case_id}." if case_id else "Not found.")
 
 
 def get_runtime(request: Request) -> AuditRuntime:
@@ -38,7 +51,7 @@ def get_pool(runtime: Annotated[AuditRuntime, Depends(get_runtime)]) -> asyncpg.
 
 RuntimeDep = Annotated[AuditRuntime, Depends(get_runtime)]
 PoolDep = Annotated[asyncpg.Pool, Depends(get_pool)]
-AuditorDep = Annotated[Principal, Depends(require_platform_auditor)]
+AuditorDep = Annotated[Principal, Depends(require_auditor)]
 
 
 def reveals_pii(principal: Principal, runtime: AuditRuntime) -> bool:
@@ -54,6 +67,7 @@ RevealsPii = Annotated[bool, Depends(_caller_sees_pii)]
 
 
 def entry_filter(
+    principal: AuditorDep,
     actor: str | None = None,
     type: str | None = None,
     case_id: str | None = None,
@@ -64,7 +78,13 @@ def entry_filter(
     """The filter of the entry queries: actor, event type (with or without `.vN`), case, topic and
     time range (`from`, `to`)."""
     return trail.EntryFilter(
-        actor=actor, event_type=type, case_id=case_id, topic=topic, time_from=from_, time_to=to
+        actor=actor,
+        event_type=type,
+        case_id=case_id,
+        topic=topic,
+        time_from=from_,
+        time_to=to,
+        creditors=None if principal.creditors is None else tuple(sorted(principal.creditors)),
     )
 
 

@@ -18,11 +18,11 @@ from audit_service.api.deps import (
     PoolDep,
     RevealsPii,
     RuntimeDep,
-    require_platform_auditor,
+    require_auditor,
 )
 from audit_service.api.views import CSV_COLUMNS, csv_row, export_line
 
-router = APIRouter(prefix="/audit", tags=["export"], dependencies=[Depends(require_platform_auditor)])
+router = APIRouter(prefix="/audit", tags=["export"], dependencies=[Depends(require_auditor)])
 
 
 @router.get("/export")

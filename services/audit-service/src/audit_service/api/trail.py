@@ -9,18 +9,20 @@ from fastapi import APIRouter, Depends, Path, Query
 from audit_service.adapters import trail
 from audit_service.api import cursors
 from audit_service.api.deps import (
+    AuditorDep,
     EntryFilterDep,
     PoolDep,
     RevealsPii,
     RuntimeDep,
-    require_platform_auditor,
+    require_auditor,
+    require_case_in_scope,
 )
 from audit_service.api.views import entry_view
 from audit_service.domain.chain import ChainId
 from audit_service.domain.proofs import build_proof
 from dcp_platform.problems import Conflict, NotFound
 
-router = APIRouter(prefix="/audit", tags=["audit trail"], dependencies=[Depends(require_platform_auditor)])
+router = APIRouter(prefix="/audit", tags=["audit trail"], dependencies=[Depends(require_auditor)])
 
 Limit = Annotated[int, Query(ge=1, le=1000)]
 # Entry ids are PostgreSQL bigints: anything outside cannot exist (404), never a database error.
@@ -52,11 +54,13 @@ async def case_trail(
     reveal: RevealsPii,
     pool: PoolDep,
     runtime: RuntimeDep,
+    principal: AuditorDep,
     cursor: str | None = None,
     limit: Limit = 500,
 ) -> dict[str, Any]:
     """Everything that happened to a case, across all topics, in time order, with actor and evidence."""
     async with pool.acquire() as conn:
+        await require_case_in_scope(conn, principal, case_id)
         rows = await trail.case_trail(conn, case_id, cursors.after_time_id(cursor), limit)
     data_keys = await runtime.data_keys(rows)
     last = rows[-1] if len(rows) == limit else None
@@ -73,17 +77,18 @@ async def case_trail(
 
 @router.get("/entries/{entry_id}")
 async def get_entry(
-    entry_id: EntryId, reveal: RevealsPii, pool: PoolDep, runtime: RuntimeDep
+    entry_id: EntryId, reveal: RevealsPii, pool: PoolDep, runtime: RuntimeDep, principal: AuditorDep
 ) -> dict[str, Any]:
     async with pool.acquire() as conn:
         row = await trail.entry_by_id(conn, entry_id)
-    if row is None:
-        raise NotFound(f"No entry {entry_id}.")
+        if row is None:
+            raise NotFound(f"No entry {entry_id}.")
+        await require_case_in_scope(conn, principal, row.index.case_id)
     return entry_view(row, reveal=reveal, keys=runtime.keys, data_keys=await runtime.data_keys([row]))
 
 
 @router.get("/entries/{entry_id}/proof")
-async def entry_proof(entry_id: EntryId, pool: PoolDep) -> dict[str, Any]:
+async def entry_proof(entry_id: EntryId, pool: PoolDep, principal: AuditorDep) -> dict[str, Any]:
     """Evidence that the entry is covered by a signed checkpoint (RFC 6962 inclusion paths, two levels).
 
     Check it with `audit-verify proof` and the public key, without trusting this service.
@@ -92,6 +97,7 @@ async def entry_proof(entry_id: EntryId, pool: PoolDep) -> dict[str, Any]:
         row = await trail.entry_by_id(conn, entry_id)
         if row is None:
             raise NotFound(f"No entry {entry_id}.")
+        await require_case_in_scope(conn, principal, row.index.case_id)
         chain = ChainId(row.topic, row.partition)
         checkpoint = await trail.covering_checkpoint(conn, chain, row.seq)
         if checkpoint is None:

@@ -105,6 +105,7 @@ class TrailWriter:
         draft = AuditChain(chain_id, known.head)
         links: list[tuple[Link, EntryIndex]] = []
         opened: dict[int, Openings] = {}
+        creditors: dict[str, str] = {}  # case -> its creditor, from a CaseOpened or placement
         for record in records:
             entry, doc, entry_openings = build_entry(
                 RecordFacts(
@@ -120,7 +121,11 @@ class TrailWriter:
             )
             link = draft.extend(record.offset, entry)
             if link is not None:
-                links.append((link, index_of(doc)))
+                index = index_of(doc)
+                links.append((link, index))
+                creditor = creditor_of(doc, index)
+                if creditor is not None and index.case_id:
+                    creditors.setdefault(index.case_id, creditor)
                 if entry_openings:
                     opened[link.seq] = entry_openings
         if not links:
@@ -132,6 +137,7 @@ class TrailWriter:
                 openings = await self._sealed_openings(conn, links, opened, cached)
                 await trail.append(conn, links, redeliveries, openings)
                 await self._erasures(conn, links, cached)
+                await trail.record_creditors(conn, creditors)
                 await trail.save_offset(conn, self.group_id, tp.topic, tp.partition, links[-1][0].offset + 1)
         except BaseException:
             if self._keys is not None:
@@ -201,6 +207,20 @@ class TrailWriter:
             if seen != link.seq:
                 marked[link.seq] = seen
         return marked
+
+
+_OPENING_TYPES = ("collections.case.opened.", "integration.placement.placed.")
+
+
+def creditor_of(doc: dict[str, object], index: EntryIndex) -> str | None:
+    """The creditor a case's opening entry names (its account's; not personal data, never committed)."""
+    if not (index.event_type or "").startswith(_OPENING_TYPES):
+        return None
+    event = doc.get("event")
+    data = event.get("data") if isinstance(event, dict) else None
+    account = data.get("account") if isinstance(data, dict) else None
+    creditor = account.get("creditor_id") if isinstance(account, dict) else None
+    return creditor if isinstance(creditor, str) and creditor else None
 
 
 class TrailIngestor:
