@@ -34,6 +34,7 @@ class ProblemType(StrEnum):
     UNAUTHORIZED = PROBLEM_BASE_URI + "unauthorized"
     FORBIDDEN = PROBLEM_BASE_URI + "forbidden"
     INTERNAL = PROBLEM_BASE_URI + "internal"
+    UNAVAILABLE = PROBLEM_BASE_URI + "unavailable"
 
 
 class ProblemResponse(JSONResponse):
@@ -116,6 +117,14 @@ class Forbidden(Problem):
     type = ProblemType.FORBIDDEN
     title = "Forbidden"
     status = 403
+
+
+class ServiceUnavailable(Problem):
+    """What the request needs (a broker, a database) cannot be reached now; retry later."""
+
+    type = ProblemType.UNAVAILABLE
+    title = "Service unavailable"
+    status = 503
 
 
 class InternalError(Problem):

@@ -242,3 +242,29 @@ async def test_rebuild_into_an_empty_database_gives_identical_chain_heads(
         assert again.exit_code != 0  # never into a trail that is not empty
     finally:
         await drop_database(database_server_url, target)
+
+
+async def test_an_auditor_unmasks_a_cases_trail_with_a_reason_and_the_disclosure_joins_the_trail(
+    fed: AuditUnderTest,
+) -> None:
+    path = f"/audit/cases/{CASE}/trail"
+    masked = (await fed.get(path)).text  # an auditor: outside AUDIT_PII_ROLES
+    assert "+447700900123" not in masked and "+44*******123" in masked
+    no_reason = await fed.get(path, unmask="true")
+    assert no_reason.status_code == 422
+    reason = "regulator enquiry REG-77: which number was called on the day"
+    unmasked = await fed.get(path, unmask="true", reason=reason)
+    assert unmasked.status_code == 200 and "+447700900123" in unmasked.text
+
+    async def disclosed() -> list[dict[str, object]]:
+        items = (await fed.get(path, headers=ADMIN, limit=1000)).json()["items"]
+        return [
+            e
+            for e in items
+            if e["type"] == "collections.case.personal_data_disclosed.v1"
+            and e["event"]["data"]["reason"] == reason
+        ]
+
+    [entry] = await eventually(disclosed, 30, "the disclosure in the trail")
+    assert (entry["actor"], entry["actor_role"]) == ("aud-1", "auditor")
+    assert entry["event"]["data"] == {"view": "GET /audit/cases/{case_id}/trail", "reason": reason}

@@ -24,6 +24,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError
 
 from audit_service.domain.verification import SignedCheckpoint
+from dcp_platform.clock import Clock
 
 log = logging.getLogger(__name__)
 
@@ -206,3 +207,45 @@ def write_witness(directory: Path, seq: int, value: bytes) -> Path:
 
 def read_witness(directory: Path) -> list[SignedCheckpoint]:
     return [checkpoint_of(p.read_bytes()) for p in sorted(directory.glob("checkpoint-*.json"))]
+
+
+class DisclosurePublisher:
+    """Records an auditor's unmasking of a case's personal data as `PersonalDataDisclosed` on the case's
+    topic (acks=all) before anything is shown: the trail ingests it like every other event."""
+
+    def __init__(self, bootstrap: str, topic: str, clock: Clock) -> None:
+        self._bootstrap = bootstrap
+        self.topic = topic
+        self._clock = clock
+        self._producer: AIOKafkaProducer | None = None
+
+    async def publish(self, case_id: str, view: str, reason: str) -> None:
+        from dcp_events import encode_event, new_event
+        from dcp_events.catalogue.cases import PersonalDataDisclosed
+        from dcp_platform.context import current_actor
+
+        if self._producer is None:
+            producer = AIOKafkaProducer(
+                bootstrap_servers=self._bootstrap, acks="all", enable_idempotence=True
+            )
+            await producer.start()
+            self._producer = producer
+        actor = current_actor()
+        event = new_event(
+            PersonalDataDisclosed(view=view, reason=reason.strip()),
+            subject=case_id,
+            source="/audit-service",
+            actor=actor.actor,
+            actorrole=actor.actorrole,
+            correlationid=actor.correlationid,
+            causationid=actor.causationid,
+            traceparent=actor.traceparent,
+            time=self._clock.now(),
+        )
+        await self._producer.send_and_wait(self.topic, encode_event(event), key=case_id.encode())
+
+    async def stop(self) -> None:
+        if self._producer is not None:
+            producer, self._producer = self._producer, None
+            with contextlib.suppress(Exception):
+                await producer.stop()

@@ -20,6 +20,7 @@ from audit_service.api.deps import (
 from audit_service.api.views import entry_view
 from audit_service.domain.chain import ChainId
 from audit_service.domain.proofs import build_proof
+from dcp_platform.disclosure import Unmask, UnmaskReason
 from dcp_platform.problems import Conflict, NotFound
 
 router = APIRouter(prefix="/audit", tags=["audit trail"], dependencies=[Depends(require_auditor)])
@@ -51,17 +52,23 @@ async def list_entries(
 @router.get("/cases/{case_id}/trail")
 async def case_trail(
     case_id: str,
-    reveal: RevealsPii,
     pool: PoolDep,
     runtime: RuntimeDep,
     principal: AuditorDep,
     cursor: str | None = None,
     limit: Limit = 500,
+    unmask: Unmask = False,
+    reason: UnmaskReason = None,
 ) -> dict[str, Any]:
-    """Everything that happened to a case, across all topics, in time order, with actor and evidence."""
+    """Everything that happened to a case, across all topics, in time order, with actor and evidence.
+    Personal data is masked outside AUDIT_PII_ROLES; an auditor may ask to see it with `unmask=true`
+    and a `reason` (recorded as `PersonalDataDisclosed` on the case's topic first)."""
     async with pool.acquire() as conn:
         await require_case_in_scope(conn, principal, case_id)
         rows = await trail.case_trail(conn, case_id, cursors.after_time_id(cursor), limit)
+    reveal = await runtime.reveals_case(
+        principal, case_id, "GET /audit/cases/{case_id}/trail", unmask, reason
+    )
     data_keys = await runtime.data_keys(rows)
     last = rows[-1] if len(rows) == limit else None
     return {
@@ -77,13 +84,22 @@ async def case_trail(
 
 @router.get("/entries/{entry_id}")
 async def get_entry(
-    entry_id: EntryId, reveal: RevealsPii, pool: PoolDep, runtime: RuntimeDep, principal: AuditorDep
+    entry_id: EntryId,
+    pool: PoolDep,
+    runtime: RuntimeDep,
+    principal: AuditorDep,
+    unmask: Unmask = False,
+    reason: UnmaskReason = None,
 ) -> dict[str, Any]:
+    """One entry (personal data as on the case's trail)."""
     async with pool.acquire() as conn:
         row = await trail.entry_by_id(conn, entry_id)
         if row is None:
             raise NotFound(f"No entry {entry_id}.")
         await require_case_in_scope(conn, principal, row.index.case_id)
+    reveal = await runtime.reveals_case(
+        principal, row.index.case_id, "GET /audit/entries/{entry_id}", unmask, reason
+    )
     return entry_view(row, reveal=reveal, keys=runtime.keys, data_keys=await runtime.data_keys([row]))
 
 

@@ -6,10 +6,11 @@ from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 
 import asyncpg
+from aiokafka.errors import KafkaError
 
 from audit_service.adapters import trail
 from audit_service.adapters.case_keys import CaseKeys
-from audit_service.adapters.checkpoint_log import CheckpointPublisher
+from audit_service.adapters.checkpoint_log import CheckpointPublisher, DisclosurePublisher
 from audit_service.adapters.signing_key import (
     load_master_keys,
     load_previous_signer,
@@ -26,8 +27,11 @@ from audit_service.application.reconciliation import Reconciler
 from audit_service.settings import AuditServiceSettings
 from dcp_events import TOPICS, dlq_topic
 from dcp_platform.application import CommandBus
+from dcp_platform.auth import Principal
 from dcp_platform.clock import Clock
+from dcp_platform.disclosure import reveals
 from dcp_platform.lifecycle import Lifecycle
+from dcp_platform.problems import BadRequest, ServiceUnavailable
 from dcp_platform.sealing import SEALED_ATTRIBUTE, DataKeyVault
 
 _SEALED = f'"{SEALED_ATTRIBUTE}"'.encode()
@@ -87,6 +91,10 @@ class AuditRuntime(Lifecycle):
             self.signer.public_key,
         ]
         self._pool: asyncpg.Pool | None = None
+        # An auditor's unmasking, recorded on the case's topic before anything is shown.
+        self.disclosures = DisclosurePublisher(
+            settings.kafka_bootstrap_servers, settings.kafka_topic_prefix + "collections.cases", clock
+        )
         self.ingestor = TrailIngestor(
             settings.kafka_bootstrap_servers,
             watched_topic_names(settings),
@@ -118,6 +126,32 @@ class AuditRuntime(Lifecycle):
         if self._pool is None:
             raise RuntimeError("the audit runtime is not started")
         return self._pool
+
+    async def reveals_case(
+        self, principal: Principal, case_id: str | None, view: str, unmask: bool, reason: str | None
+    ) -> bool:
+        """Whether `principal` sees the case's personal data unmasked: a role in AUDIT_PII_ROLES, or one
+        in PII_UNMASK_ROLES asking with a reason, recorded as `PersonalDataDisclosed` first."""
+        settings = self.settings
+        granted = reveals(
+            principal,
+            unmask=unmask,
+            reason=reason,
+            pii_roles=settings.trail_pii_roles,
+            unmask_roles=settings.unmask_roles,
+        )
+        if not granted or principal.role.value in settings.trail_pii_roles:
+            return granted
+        if not case_id:
+            raise BadRequest("Personal data is unmasked one case at a time: this entry has no case.")
+        assert reason is not None
+        try:
+            await self.disclosures.publish(case_id, view, reason)
+        except (KafkaError, OSError) as exc:
+            raise ServiceUnavailable(
+                "The disclosure cannot be recorded now: nothing is shown unmasked."
+            ) from exc
+        return True
 
     async def data_keys(self, rows: Iterable[EntryRow]) -> dict[str, bytes]:
         """The vault's data keys of the cases whose entries among `rows` hold sealed personal data
@@ -151,6 +185,7 @@ class AuditRuntime(Lifecycle):
         await self.reconciler.start()
 
     async def stop(self) -> None:
+        await self.disclosures.stop()
         if self.reconciler is not None:
             await self.reconciler.stop()
         if self.checkpointer is not None:
