@@ -18,6 +18,9 @@ def test_every_route_names_who_may_call_it() -> None:
     assert {path for _, path in public} <= route_matrix.PUBLIC, sorted(public)
     for service, method, path, roles in rows:
         assert roles is None or roles, f"{service} {method} {path} lets no role through"
+        assert route_matrix.creditor_scope(service, method, path), (
+            f"{service} {method} {path}: say what a creditor-scoped token gets (route_matrix.CREDITOR_SCOPE)"
+        )
 
 
 def test_the_readme_table_is_current() -> None:

@@ -47,20 +47,95 @@ def routes() -> list[tuple[str, str, str, frozenset[str] | None]]:
     return sorted(found, key=lambda r: (r[0], r[2], r[1]))
 
 
+# What a token scoped to some creditors (its `creditors` claim) gets on each route: every route must
+# have an entry (tests/test_route_matrix.py), so a new route is classified when it is added.
+ONE_CASE = "its creditors' cases only"
+LISTED = "filtered to its creditors"
+BY_CASE = "by one of its cases only"
+PLATFORM = "refused (platform-wide)"
+NOT_SCOPED = "not creditor data"
+CREDITOR_SCOPE: dict[tuple[str, str], str] = {
+    ("audit-service", "/audit/cases/{case_id}/trail"): ONE_CASE,
+    ("audit-service", "/audit/checkpoints"): PLATFORM,
+    ("audit-service", "/audit/checkpoints/consistency"): PLATFORM,
+    ("audit-service", "/audit/entries"): LISTED,
+    ("audit-service", "/audit/entries/{entry_id}"): ONE_CASE,
+    ("audit-service", "/audit/entries/{entry_id}/proof"): ONE_CASE,
+    ("audit-service", "/audit/export"): LISTED,
+    ("audit-service", "/audit/findings"): BY_CASE,
+    ("audit-service", "/audit/public-key"): NOT_SCOPED,
+    ("audit-service", "/audit/reconciliation"): PLATFORM,
+    ("audit-service", "/audit/verify"): PLATFORM,
+    ("case-service", "/cases"): LISTED,
+    ("case-service", "/cases/{case_id}"): ONE_CASE,
+    ("case-service", "/cases/{case_id}/assignment"): ONE_CASE,
+    ("case-service", "/cases/{case_id}/charges"): ONE_CASE,
+    ("case-service", "/cases/{case_id}/close"): ONE_CASE,
+    ("case-service", "/cases/{case_id}/events"): ONE_CASE,
+    ("case-service", "/cases/{case_id}/holds"): ONE_CASE,
+    ("case-service", "/cases/{case_id}/holds/{hold_id}"): ONE_CASE,
+    ("case-service", "/cases/{case_id}/stage"): ONE_CASE,
+    ("case-service", "/debtors/{debtor_id}/erasure"): PLATFORM,
+    ("case-service", "/imports"): "its creditors' rows only (the others rejected)",
+    ("case-service", "/imports/{import_id}"): NOT_SCOPED,
+    ("case-service", "/kpis/collectors"): LISTED,
+    ("case-service", "/kpis/portfolio"): LISTED,
+    ("case-service", "/kpis/strategies"): LISTED,
+    ("case-service", "/staff"): NOT_SCOPED,
+    ("case-service", "/staff/{staff_id}"): NOT_SCOPED,
+    ("contact-service", "/cases/{case_id}/contact-options"): ONE_CASE,
+    ("contact-service", "/cases/{case_id}/contacts"): ONE_CASE,
+    ("contact-service", "/contact-attempts"): ONE_CASE,
+    ("contact-service", "/contact-checks"): ONE_CASE,
+    ("contact-service", "/debtor-requests"): ONE_CASE,
+    ("contact-service", "/promises"): ONE_CASE,
+    ("contact-service", "/worklist"): LISTED,
+    ("payment-service", "/cases/{case_id}/payments"): ONE_CASE,
+    ("payment-service", "/payment-plans"): BY_CASE,
+    ("payment-service", "/payment-plans/{plan_id}"): ONE_CASE,
+    ("payment-service", "/payments"): BY_CASE,
+    ("payment-service", "/payments/{payment_id}"): ONE_CASE,
+    ("payment-service", "/payments/{payment_id}/reversal"): ONE_CASE,
+    ("payment-service", "/promises"): BY_CASE,
+    ("payment-service", "/promises/{promise_id}"): ONE_CASE,
+    ("payment-service", "/settlements"): BY_CASE,
+    ("payment-service", "/settlements/{settlement_id}"): ONE_CASE,
+}
+
+
+def creditor_scope(service: str, method: str, path: str) -> str | None:
+    if path in PUBLIC:
+        return "no token"
+    if (service, method, path) in CREDITOR_SCOPE_BY_METHOD:
+        return CREDITOR_SCOPE_BY_METHOD[(service, method, path)]
+    return CREDITOR_SCOPE.get((service, path))
+
+
+# Where one path's methods differ (a list filtered, a creation by case).
+CREDITOR_SCOPE_BY_METHOD: dict[tuple[str, str, str], str] = {
+    ("case-service", "POST", "/cases"): "its creditors' accounts only",
+    ("payment-service", "POST", "/payments"): ONE_CASE,
+    ("payment-service", "POST", "/payment-plans"): ONE_CASE,
+    ("payment-service", "POST", "/settlements"): ONE_CASE,
+    ("case-service", "PUT", "/staff/{staff_id}"): NOT_SCOPED,
+}
+
+
 def table() -> str:
     from dcp_platform.auth import Role
 
     roles = [r.value for r in Role]
     lines = [
-        "| service | route | " + " | ".join(roles) + " |",
-        "| --- | --- | " + " | ".join("---" for _ in roles) + " |",
+        "| service | route | " + " | ".join(roles) + " | scoped to creditors |",
+        "| --- | --- | " + " | ".join("---" for _ in roles) + " | --- |",
     ]
     for service, method, path, allowed in routes():
         if allowed is None:
             cells = ["no token"] + [""] * (len(roles) - 1)
         else:
             cells = ["yes" if r in allowed else "" for r in roles]
-        lines.append(f"| {service} | `{method} {path}` | " + " | ".join(cells) + " |")
+        scope = creditor_scope(service, method, path) or "?"
+        lines.append(f"| {service} | `{method} {path}` | " + " | ".join(cells) + f" | {scope} |")
     return "\n".join(lines)
 
 

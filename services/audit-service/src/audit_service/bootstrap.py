@@ -11,7 +11,14 @@ from audit_service.settings import AuditServiceSettings
 from dcp_platform.app import create_service_app
 from dcp_platform.health import kafka_check, postgres_check
 
-ROUTERS = (trail.router, integrity.router, export.router, findings.router, reconciliation.router)
+ROUTERS = (
+    trail.router,
+    integrity.router,
+    integrity.keys_router,
+    export.router,
+    findings.router,
+    reconciliation.router,
+)
 
 
 def bootstrap(settings: AuditServiceSettings) -> FastAPI:

@@ -14,7 +14,7 @@ from audit_service.adapters import trail
 from audit_service.adapters.checkpoint_log import read_published
 from audit_service.adapters.kafka_positions import read_positions
 from audit_service.adapters.trail import CheckpointRow
-from audit_service.api.deps import PoolDep, RuntimeDep, require_platform_auditor
+from audit_service.api.deps import PoolDep, RuntimeDep, require_auditor, require_platform_auditor
 from audit_service.application.runtime import checkpoint_topic, group_id, watched_topics
 from audit_service.application.verify import verify_trail
 from audit_service.domain.chain import ChainId
@@ -170,7 +170,11 @@ async def create_checkpoint(runtime: RuntimeDep) -> JSONResponse:
     return JSONResponse(checkpoint_view(row), status_code=201 if created else 200)
 
 
-@router.get("/public-key")
+# The key checks a proof offline: every auditor may have it (a creditor-scoped one too, for its proofs).
+keys_router = APIRouter(prefix="/audit", tags=["integrity"], dependencies=[Depends(require_auditor)])
+
+
+@keys_router.get("/public-key")
 async def public_key(runtime: RuntimeDep) -> dict[str, Any]:
     """The Ed25519 key that verifies checkpoint signatures."""
     return {
