@@ -25,3 +25,11 @@ def platform(
         yield running
     finally:
         stop_platform(running)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The fuzzing runs last: the thousands of cases, holds and imports it makes on the shared platform
+    would otherwise be aged, escalated and relayed under the scenarios that follow it."""
+    fuzzing = [item for item in items if "test_api_robustness" in item.nodeid]
+    if fuzzing:
+        items[:] = [item for item in items if item not in fuzzing] + fuzzing

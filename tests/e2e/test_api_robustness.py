@@ -45,8 +45,9 @@ def test_no_server_errors_and_problem_json_for_every_client_error(
         str(EXAMPLES_PER_OPERATION),
         "--seed",
         str(SEED),
+        # stateful: call sequences over the links schemathesis infers (path parameters, Location headers)
         "--phases",
-        "examples,coverage,fuzzing",
+        "examples,coverage,fuzzing,stateful",
         # The manual clock only moves forward: fuzzing it would jump the platform's time around.
         "--exclude-path",
         "/admin/clock",
