@@ -6,7 +6,7 @@ without a reason, or for a role not in `PII_UNMASK_ROLES`, it is refused."""
 from __future__ import annotations
 
 import uuid
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Query
 
@@ -15,6 +15,7 @@ from dcp_platform.auth import Principal
 from dcp_platform.clock import Clock
 from dcp_platform.eventsourcing.events import event_for
 from dcp_platform.eventsourcing.store import EventStore
+from dcp_platform.personal_data import mask
 from dcp_platform.problems import Forbidden, ValidationProblem
 
 Unmask = Annotated[
@@ -99,6 +100,13 @@ class Disclosures:
         self._source = source
         self.pii_roles = pii_roles
         self.unmask_roles = unmask_roles
+
+    def shown_to(self, principal: Principal, value: Any, *, reveal: bool | None = None) -> Any:
+        """`value` as `principal` may see it: personal data masked unless their role may see it (or
+        an audited unmask granted it: `reveal`)."""
+        if reveal is None:
+            reveal = principal.role.value in self.pii_roles
+        return value if reveal else mask(value)
 
     async def reveals(
         self, principal: Principal, case_id: str, view: str, unmask: bool, reason: str | None

@@ -12,7 +12,7 @@ from fastapi import FastAPI
 
 from case_service.adapters import timers as case_timers
 from case_service.adapters.policy_file import load_policy
-from case_service.adapters.unit_of_work import case_repository, unit_of_work_factory
+from case_service.adapters.unit_of_work import SOURCE, case_repository, unit_of_work_factory
 from case_service.api import cases, debtors, imports, kpis, staff
 from case_service.api.deps import CaseApi
 from case_service.application.consumers import CONTACT_EVENTS, PAYMENT_EVENTS, CaseConsumers
@@ -26,6 +26,7 @@ from case_service.application.handlers import (
 from case_service.application.ports import CaseBus, CaseEnvironment
 from case_service.settings import CaseServiceSettings
 from dcp_platform.application import CommandBus
+from dcp_platform.disclosure import Disclosures
 from dcp_platform.eventsourcing.runtime import Subscription
 from dcp_platform.eventsourcing.store import EventStore
 from dcp_platform.service import build_runtime, event_sourced_app
@@ -78,8 +79,13 @@ def bootstrap(settings: CaseServiceSettings) -> FastAPI:
         env,
         runtime.engine,
         runtime.store,
-        personal_data_roles=settings.personal_data_roles,
-        unmask_roles=settings.unmask_roles,
+        Disclosures(
+            runtime.store,
+            runtime.clock,
+            source=SOURCE,
+            pii_roles=settings.personal_data_roles,
+            unmask_roles=settings.unmask_roles,
+        ),
     )
     app.state.import_tasks = set()
     app.state.lifespan_hooks.append(_case_service_lifespan)

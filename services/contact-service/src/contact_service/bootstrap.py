@@ -17,6 +17,7 @@ from contact_service.domain.fx import FxTable, packaged_table
 from contact_service.settings import ContactServiceSettings
 from dcp_events.catalogue.payments import PromiseBroken, PromiseKept
 from dcp_platform.application import CommandBus
+from dcp_platform.disclosure import Disclosures
 from dcp_platform.eventsourcing.runtime import Subscription
 from dcp_platform.eventsourcing.store import EventStore
 from dcp_platform.service import build_runtime, event_sourced_app
@@ -72,7 +73,12 @@ def bootstrap(settings: ContactServiceSettings) -> FastAPI:
         env,
         runtime,
         read_models(runtime.engine),
-        personal_data_roles=settings.personal_data_roles,
-        unmask_roles=settings.unmask_roles,
+        Disclosures(
+            runtime.store,
+            runtime.clock,
+            source="/contact-service",
+            pii_roles=settings.personal_data_roles,
+            unmask_roles=settings.unmask_roles,
+        ),
     )
     return app

@@ -9,7 +9,6 @@ unwrap (rotation: put the new key first; older data keys stay readable while the
 
 from __future__ import annotations
 
-import base64
 import functools
 import json
 import os
@@ -22,46 +21,10 @@ import asyncpg
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from audit_service.domain.commitments import Openings, SaltDeriver
+from dcp_platform.sealing import MasterKeys as MasterKeys  # the platform's envelope encryption
 
 ENCRYPTED: Final = b"\x01"
 """The first byte of encrypted openings (plaintext openings, from before, start with `{`)."""
-
-
-class MasterKeys:
-    """The master keys by id; never renders them."""
-
-    def __init__(self, keys: list[tuple[str, bytes]]) -> None:
-        if not keys:
-            raise ValueError("at least one master key is needed")
-        for key_id, key in keys:
-            if len(key) != 32:
-                raise ValueError(f"master key {key_id!r} must be 32 bytes")
-        self.current_id = keys[0][0]
-        self._keys = dict(keys)
-
-    def __repr__(self) -> str:
-        return f"MasterKeys(current={self.current_id!r}, ids={sorted(self._keys)})"
-
-    @classmethod
-    def parse(cls, text: str) -> MasterKeys:
-        pairs = []
-        for part in text.split(","):
-            key_id, _, material = part.strip().partition(":")
-            if not key_id or not material:
-                raise ValueError("master keys are `id:base64[,id:base64]`")
-            pairs.append((key_id, base64.b64decode(material)))
-        return cls(pairs)
-
-    def wrap(self, case_id: str, data_key: bytes) -> tuple[str, bytes]:
-        nonce = os.urandom(12)
-        sealed = AESGCM(self._keys[self.current_id]).encrypt(nonce, data_key, case_id.encode())
-        return self.current_id, nonce + sealed
-
-    def unwrap(self, case_id: str, key_id: str, wrapped: bytes) -> bytes:
-        key = self._keys.get(key_id)
-        if key is None:
-            raise KeyError(f"master key {key_id!r} is not configured (AUDIT_MASTER_KEYS)")
-        return AESGCM(key).decrypt(wrapped[:12], wrapped[12:], case_id.encode())
 
 
 @dataclass(frozen=True)

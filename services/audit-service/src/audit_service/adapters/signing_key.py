@@ -115,7 +115,9 @@ def _dev_secret(path: Path) -> str:
 def load_master_keys(settings: AuditServiceSettings) -> MasterKeys:
     """The master keys that wrap the cases' data keys (AUDIT_MASTER_KEYS; dev: generated)."""
     if settings.audit_master_keys is not None:
-        return MasterKeys.parse(settings.audit_master_keys.get_secret_value())
+        return MasterKeys.parse(settings.audit_master_keys.get_secret_value(), setting="AUDIT_MASTER_KEYS")
     if not settings.is_dev:
         raise RuntimeError("no master key configured (AUDIT_MASTER_KEYS)")
-    return MasterKeys.parse("dev:" + _dev_secret(settings.dcp_data_dir / DEV_MASTER_KEY_NAME).strip())
+    return MasterKeys.parse(
+        "dev:" + _dev_secret(settings.dcp_data_dir / DEV_MASTER_KEY_NAME).strip(), setting="AUDIT_MASTER_KEYS"
+    )

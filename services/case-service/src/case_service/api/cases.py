@@ -194,7 +194,7 @@ async def get_case(
     with `unmask=true` and a `reason` (recorded as `PersonalDataDisclosed` first)."""
     async with service.engine.connect() as conn:
         row = await _visible_row(conn, case_id, principal)
-    reveal = await service.reveals(principal, case_id, "GET /cases/{case_id}", unmask, reason)
+    reveal = await service.disclosures.reveals(principal, case_id, "GET /cases/{case_id}", unmask, reason)
     response.headers["ETag"] = f'"{row["version"]}"'
     view = _view(row, service, detail=True)
     if view.detail is not None:
@@ -214,7 +214,9 @@ async def case_events(
     async with service.engine.connect() as conn:
         await _visible_row(conn, case_id, principal)
         history = await service.store.load(case_id, conn=conn)
-    reveal = await service.reveals(principal, case_id, "GET /cases/{case_id}/events", unmask, reason)
+    reveal = await service.disclosures.reveals(
+        principal, case_id, "GET /cases/{case_id}/events", unmask, reason
+    )
     return [
         {
             **r.cloudevent_attributes(),

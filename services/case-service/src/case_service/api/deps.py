@@ -9,14 +9,12 @@ from typing import Annotated, Any
 from fastapi import Depends, Header, Request
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from case_service.adapters.unit_of_work import SOURCE
 from case_service.application.ports import CaseBus, CaseEnvironment
 from case_service.domain.policy import CollectionPolicy
 from dcp_platform.auth import Principal, Role, require_roles
 from dcp_platform.clock import Clock
 from dcp_platform.disclosure import Disclosures
 from dcp_platform.eventsourcing.store import ConcurrencyConflict, EventStore
-from dcp_platform.personal_data import DEFAULT_ROLES, mask
 from dcp_platform.problems import BadRequest
 
 
@@ -28,29 +26,10 @@ class CaseApi:
     env: CaseEnvironment
     engine: AsyncEngine
     store: EventStore
-    personal_data_roles: frozenset[str] = DEFAULT_ROLES  # who sees debtors' personal data unmasked
-    unmask_roles: frozenset[str] = frozenset({"auditor"})  # who may ask to, with a reason (recorded)
+    disclosures: Disclosures  # who sees debtors' personal data, and the audited unmask
 
     def shown_to(self, principal: Principal, value: Any, *, reveal: bool | None = None) -> Any:
-        """`value` as `principal` may see it: personal data masked unless their role may see it (or
-        an audited unmask granted it: `reveal`)."""
-        if reveal is None:
-            reveal = principal.role.value in self.personal_data_roles
-        return value if reveal else mask(value)
-
-    async def reveals(
-        self, principal: Principal, case_id: str, view: str, unmask: bool, reason: str | None
-    ) -> bool:
-        """Whether `principal` sees the case's personal data unmasked (`dcp_platform.disclosure`: an
-        audited unmask is recorded before anything is shown)."""
-        disclosures = Disclosures(
-            self.store,
-            self.env.clock,
-            source=SOURCE,
-            pii_roles=self.personal_data_roles,
-            unmask_roles=self.unmask_roles,
-        )
-        return await disclosures.reveals(principal, case_id, view, unmask, reason)
+        return self.disclosures.shown_to(principal, value, reveal=reveal)
 
     @property
     def clock(self) -> Clock:

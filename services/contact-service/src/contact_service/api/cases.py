@@ -30,7 +30,9 @@ async def case_contacts(
     async with api.reading() as reads:
         await queries.known_case(reads, case_id, principal, CaseAccess.READ)
         rows = await reads.contacts_of_case(case_id, limit)
-    reveal = await api.reveals(principal, case_id, "GET /cases/{case_id}/contacts", unmask, reason)
+    reveal = await api.disclosures.reveals(
+        principal, case_id, "GET /cases/{case_id}/contacts", unmask, reason
+    )
     return schemas.CaseContacts(
         case_id=case_id,
         contacts=[

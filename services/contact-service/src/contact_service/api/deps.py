@@ -12,7 +12,6 @@ from contact_service.application.ports import ContactBus, ContactEnvironment, Co
 from dcp_platform.auth import Principal, Role, require_roles
 from dcp_platform.disclosure import Disclosures
 from dcp_platform.eventsourcing.runtime import EventSourcingRuntime
-from dcp_platform.personal_data import DEFAULT_ROLES, mask
 
 
 @dataclass(frozen=True)
@@ -23,28 +22,10 @@ class ContactApi:
     env: ContactEnvironment
     runtime: EventSourcingRuntime
     read_models: ReadModels
-    personal_data_roles: frozenset[str] = DEFAULT_ROLES  # who sees contact points unmasked
-    unmask_roles: frozenset[str] = frozenset({"auditor"})  # who may ask to, with a reason (recorded)
+    disclosures: Disclosures  # who sees contact points, and the audited unmask
 
     def shown_to(self, principal: Principal, value: Any, *, reveal: bool | None = None) -> Any:
-        """`value` as `principal` may see it: personal data masked unless their role may see it (or
-        an audited unmask granted it: `reveal`)."""
-        if reveal is None:
-            reveal = principal.role.value in self.personal_data_roles
-        return value if reveal else mask(value)
-
-    async def reveals(
-        self, principal: Principal, case_id: str, view: str, unmask: bool, reason: str | None
-    ) -> bool:
-        """Whether `principal` sees the case's contact points unmasked (`dcp_platform.disclosure`)."""
-        disclosures = Disclosures(
-            self.runtime.store,
-            self.runtime.clock,
-            source="/contact-service",
-            pii_roles=self.personal_data_roles,
-            unmask_roles=self.unmask_roles,
-        )
-        return await disclosures.reveals(principal, case_id, view, unmask, reason)
+        return self.disclosures.shown_to(principal, value, reveal=reveal)
 
     def reading(self) -> AbstractAsyncContextManager[ContactReads]:
         """`async with api.reading() as reads`: the read models on a connection of their own."""
