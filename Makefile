@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 PACKAGES := libs/events libs/compliance libs/devstack libs/platform services/case-service services/contact-service services/payment-service services/audit-service demo
 PYPROJECTS := $(addsuffix /pyproject.toml,$(PACKAGES))
 
-.PHONY: tools kustomize help venv up down status run test test-cluster fuzz test-unit lint bench contracts contracts-generate deploy-check token clean
+.PHONY: tools system-packages kustomize help venv up down status run test test-cluster fuzz test-unit lint bench contracts contracts-generate deploy-check token clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -31,19 +31,24 @@ down: venv ## stop everything the local stack started
 status: venv ## show the local stack and services
 	$(BIN)/dcp-stack status
 
-run: venv ## stack up, services up on a manual clock, then the demo collection operation (DEMO_ARGS="--accounts 500")
+run: venv system-packages ## stack up, services up on a manual clock, then the demo collection operation (DEMO_ARGS="--accounts 500")
 	$(BIN)/dcp-stack run
 	$(BIN)/dcp-demo $(DEMO_ARGS)
 
 # kcat is the Kafka client of the integration test.
 TOOLS := kcat
+# The letter channel renders PDFs with WeasyPrint (Pango) and needs a CJK font for the Chinese letters.
+SYSTEM_PACKAGES := libpango-1.0-0 libpangoft2-1.0-0 fonts-dejavu-core fonts-wqy-microhei
 # kustomize renders the overlays for deploy-check and tests/test_deploy.py: built once from its Go module
 # into .cache/bin (deploy/build-kustomize.sh; Debian's golang when go is missing and we are root), then
 # found there. v5.8.3 needs Go 1.27.
 KUSTOMIZE_VERSION := v5.8.2
 
-tools: kustomize ## system tools the tests use: kcat from Debian's packages, kustomize built into .cache/bin
+tools: kustomize system-packages ## system tools the tests use: kcat, Pango and fonts from Debian's packages, kustomize built into .cache/bin
+
+system-packages: ## Debian's packages the tests and the letter channel need (installed when we are root)
 	@missing=""; for t in $(TOOLS); do command -v $$t >/dev/null 2>&1 || missing="$$missing $$t"; done; \
+	for p in $(SYSTEM_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ]; then { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; } \
 	    || echo "could not install$$missing; the tests that need them will say so"; \

@@ -40,6 +40,7 @@ TOPICS = [
     "collections.payments",
     "integration.placements",
     "integration.payments",
+    "integration.contacts",
 ]
 
 

@@ -38,6 +38,7 @@ PRODUCERS: Final[dict[str, str]] = {
     "collections.payments": "payment-service",
     "integration.placements": "creditor-systems",
     "integration.payments": "core-banking",
+    "integration.contacts": "agency-systems",
 }
 CONSUMERS: Final[dict[str, list[str]]] = {
     "collections.cases": ["audit-service", "contact-service", "payment-service"],
@@ -45,10 +46,12 @@ CONSUMERS: Final[dict[str, list[str]]] = {
     "collections.payments": ["audit-service", "case-service", "contact-service"],
     "integration.placements": ["audit-service", "case-service"],
     "integration.payments": ["audit-service", "payment-service"],
+    "integration.contacts": ["audit-service", "contact-service"],
 }
 _ROLE_OF_PRODUCER: Final[dict[str, ActorRole]] = {
     "creditor-systems": ActorRole.INTEGRATION,
     "core-banking": ActorRole.INTEGRATION,
+    "agency-systems": ActorRole.INTEGRATION,
 }
 
 

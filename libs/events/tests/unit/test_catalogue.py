@@ -65,10 +65,11 @@ def test_catalogue_covers_architecture_section_3() -> None:
         "PaymentReceived", "PaymentReversed", "PromiseKept", "PromiseBroken", "PaymentPlanAgreed",
         "InstallmentMissed", "PaymentPlanCompleted", "PaymentPlanBroken", "SettlementAgreed",
         "SettlementLapsed", "AccountPlaced", "PlacementUpdated", "PlacementRecalled", "PaymentPosted",
+        "ContactPermitIssued", "ContactPermitExpired", "MessageDeliveryReported", "ContactReported",
     }  # fmt: skip
     assert TOPICS == [
         "collections.cases", "collections.contacts", "collections.payments",
-        "integration.placements", "integration.payments",
+        "integration.placements", "integration.payments", "integration.contacts",
     ]  # fmt: skip
     for type_str, model in CATALOGUE.items():
         assert type_str == f"{model.event_type}.v{model.version}"

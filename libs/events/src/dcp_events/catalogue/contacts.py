@@ -87,6 +87,99 @@ class ContactAttempted(ContactEvent):
     rule_pack_version: Id | None = None
     debtor_time_zone: TimeZoneName | None = Field(default=None, description="Zone the gate evaluated in.")
     time_zone_source: TimeZoneSource | None = None
+    permit_id: Id | None = Field(
+        default=None,
+        description="The contact permit the attempt was made on (None: reported by another system, or "
+        "recorded before permits).",
+    )
+    reported_by: Id | None = Field(
+        default=None,
+        description="The system outside the platform that made the contact and reported it on "
+        "integration.contacts (None: made through the platform).",
+    )
+    contacted_at: UtcDateTime | None = Field(
+        default=None,
+        description="When the contact took place: the permit's issue for a permitted contact, the "
+        "report's time for a reported one (None: the event's time).",
+    )
+
+
+PERMIT_SIGNATURE_PATTERN = r"^[A-Za-z0-9_-]{86}$"
+"""An Ed25519 signature (64 bytes) in unpadded base64url."""
+Sha256Hex = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
+
+
+class ContactPermitIssued(ContactEvent):
+    """The gate allowed a contact before it is made: a single-use permit that reserves the contact's
+    place in every cap and cool-down until its outcome is recorded or it expires.
+
+    The permit is signed (Ed25519, key `key_id`) over its id, the case, the channel, the contact point's
+    SHA-256, the rule pack and `not_after`, so a dialer or gateway can check it offline
+    (`dcp_compliance.permits`)."""
+
+    event_type: ClassVar[str] = "collections.contact.permit_issued"
+    version: ClassVar[int] = 1
+
+    permit_id: Id
+    channel: Channel
+    party: ContactParty
+    purpose: ContactPurpose | None = Field(default=None, description="None: collection.")
+    collector_id: Id | None = None
+    agency_id: Id | None = None
+    contact_point: ContactPoint | None = Field(default=None, description="None: any of the channel's.")
+    contact_point_sha256: Sha256Hex | None = None
+    debtor_id: Id
+    not_after: UtcDateTime = Field(description="The contact must start by then.")
+    expires_at: UtcDateTime = Field(
+        description="The outcome is due by then; an unused permit expires and frees its reservation."
+    )
+    rule_pack_id: Id
+    rule_pack_version: Id
+    debtor_time_zone: TimeZoneName | None = None
+    time_zone_source: TimeZoneSource | None = None
+    key_id: Id = Field(description="The signing key (its public key is served by contact-service).")
+    signature: Annotated[str, StringConstraints(pattern=PERMIT_SIGNATURE_PATTERN)]
+
+    @model_validator(mode="after")
+    def _expires_after_start(self) -> ContactPermitIssued:
+        if self.expires_at < self.not_after:
+            raise ValueError("expires_at is before not_after")
+        return self
+
+
+class ContactPermitExpired(ContactEvent):
+    """A permit whose outcome never came: its reservation is released."""
+
+    event_type: ClassVar[str] = "collections.contact.permit_expired"
+    version: ClassVar[int] = 1
+
+    permit_id: Id
+    channel: Channel
+    debtor_id: Id
+
+
+class DeliveryStatus(StrEnum):
+    """What a channel reports about a message after it was handed over."""
+
+    DELIVERED = "delivered"
+    BOUNCED = "bounced"
+    FAILED = "failed"
+    OPENED = "opened"
+    RETURNED = "returned"  # a letter sent back by the post
+
+
+class MessageDeliveryReported(ContactEvent):
+    """A channel's report on a message the platform sent (an e-mail, an SMS, a letter)."""
+
+    event_type: ClassVar[str] = "collections.contact.delivery_reported"
+    version: ClassVar[int] = 1
+
+    attempt_id: Id
+    permit_id: Id | None = None
+    channel: Channel
+    status: DeliveryStatus
+    provider_reference: Id | None = Field(default=None, description="The gateway's or letter house's id.")
+    detail: Text | None = None
 
 
 class ContactBlocked(ContactEvent):

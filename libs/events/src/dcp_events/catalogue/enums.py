@@ -27,6 +27,7 @@ class ContactOutcome(StrEnum):
     REFUSED = "refused"
     DISPUTE_RAISED = "dispute_raised"
     PROMISE_MADE = "promise_made"
+    MESSAGE_SENT = "message_sent"  # an e-mail, SMS or letter handed to its channel (delivery reported later)
 
 
 class Stage(StrEnum):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Final
 
 from dcp_events.catalogue import cases, contacts, integration, payments
@@ -171,6 +171,29 @@ EXAMPLES: Final[dict[str, EventPayload]] = {
             rule_pack_version="2026.1",
             next_allowed_at=_AT,
         ),
+        contacts.ContactPermitIssued(
+            permit_id="pmt-1",
+            channel=Channel.PHONE,
+            party=ContactParty.DEBTOR,
+            collector_id="usr-alice",
+            contact_point="+447700900123",
+            contact_point_sha256="5b6c0b4c5d0d4b0e7a3b1f6c2a9e8d7c6b5a4f3e2d1c0b9a8f7e6d5c4b3a2f10",
+            debtor_id="dbt-1",
+            not_after=_AT + timedelta(minutes=15),
+            expires_at=_AT + timedelta(minutes=30),
+            rule_pack_id="gb-fca",
+            rule_pack_version="2026.1",
+            key_id="pk-3f1a9c0e2b7d4a61",
+            signature="A" * 86,
+        ),
+        contacts.ContactPermitExpired(permit_id="pmt-1", channel=Channel.PHONE, debtor_id="dbt-1"),
+        contacts.MessageDeliveryReported(
+            attempt_id="att-9",
+            permit_id="pmt-9",
+            channel=Channel.EMAIL,
+            status=contacts.DeliveryStatus.DELIVERED,
+            provider_reference="smtp-250-2.0.0",
+        ),
         contacts.ContactPreferencesSet(
             preferred_channel=Channel.SMS,
             windows=[contacts.ContactWindow(days=[Weekday.MON, Weekday.WED], start="18:00", end="20:30")],
@@ -298,6 +321,16 @@ EXAMPLES: Final[dict[str, EventPayload]] = {
             external_reference="cbs-20261129-99",
             posted_at=_AT,
             value_date=date(2026, 11, 29),
+        ),
+        integration.ContactReported(
+            report_id="agency-call-7781",
+            source="agency-dialer-acme",
+            account=_ACCOUNT,
+            channel=Channel.PHONE,
+            outcome=ContactOutcome.NO_ANSWER,
+            contacted_at=_AT,
+            contact_point="+447700900123",
+            agency_id="agy-acme",
         ),
     ]
 }

@@ -1,4 +1,5 @@
-"""Inbound events from creditors' systems: integration.placements and integration.payments.
+"""Inbound events from creditors' and agencies' systems: integration.placements, integration.payments and
+integration.contacts.
 
 Their `subject` (and Kafka key) is the case id the account maps to: `case_id_for_account(...)`.
 """
@@ -22,10 +23,12 @@ from dcp_events.catalogue.base import (
     UtcDateTime,
 )
 from dcp_events.catalogue.debtor import Account, Debtor, EmailAddress, PhoneNumber, PostalAddress
-from dcp_events.catalogue.enums import PaymentMethod
+from dcp_events.catalogue.contacts import ContactPoint, ContactPurpose
+from dcp_events.catalogue.enums import Channel, ContactOutcome, ContactParty, PaymentMethod
 
 PLACEMENTS_TOPIC = "integration.placements"
 PAYMENTS_TOPIC = "integration.payments"
+CONTACTS_TOPIC = "integration.contacts"
 
 # Fixed namespace: the same creditor account always maps to the same case id, on every machine.
 CASE_ID_NAMESPACE = uuid.UUID("6f1c7a52-3f0e-5d1b-9a51-0d0c0c0a5e11")
@@ -108,3 +111,26 @@ class PaymentPosted(EventPayload):
         if self.amount.amount_minor == 0:
             raise ValueError("amount must be more than zero")
         return self
+
+
+class ContactReported(EventPayload):
+    """A contact made outside the platform (an agency's own dialer, a letter house) and reported to it:
+    the gate counts it in the debtor's history from then on, with the source named."""
+
+    topic: ClassVar[str] = CONTACTS_TOPIC
+    event_type: ClassVar[str] = "integration.contact.reported"
+    version: ClassVar[int] = 1
+
+    report_id: Id = Field(description="The reporting system's id of the contact; the idempotency key.")
+    source: Id = Field(description="The system that made the contact, e.g. agency-dialer-acme.")
+    account: Account
+    channel: Channel
+    party: ContactParty = ContactParty.DEBTOR
+    purpose: ContactPurpose | None = Field(default=None, description="None: collection.")
+    outcome: ContactOutcome
+    contacted_at: UtcDateTime
+    duration_seconds: Count = 0
+    contact_point: ContactPoint | None = None
+    collector_id: Id | None = None
+    agency_id: Id | None = None
+    recording_ref: Id | None = None

@@ -14,6 +14,7 @@ TOPICS: Final[list[str]] = [
     payments.TOPIC,
     integration.PLACEMENTS_TOPIC,
     integration.PAYMENTS_TOPIC,
+    integration.CONTACTS_TOPIC,
 ]
 
 # Published schemas live at <SCHEMA_BASE_URI><type>.json (the `dataschema` of each event).
@@ -55,6 +56,9 @@ _MODELS: list[type[EventPayload]] = [
     contacts.ContactAttemptedV1,
     contacts.ContactAttempted,
     contacts.ContactBlocked,
+    contacts.ContactPermitIssued,
+    contacts.ContactPermitExpired,
+    contacts.MessageDeliveryReported,
     contacts.ContactPreferencesSet,
     contacts.PromiseMade,
     contacts.DisputeRaised,
@@ -79,6 +83,7 @@ _MODELS: list[type[EventPayload]] = [
     integration.PlacementUpdated,
     integration.PlacementRecalled,
     integration.PaymentPosted,
+    integration.ContactReported,
 ]
 
 CATALOGUE: Final[dict[str, type[EventPayload]]] = {m.type_name(): m for m in _MODELS}
