@@ -26,14 +26,17 @@ from .services import (
 )
 from .stack import StackEndpoints, ensure_stack, stack_status, stop_all, stop_stack
 
-app = typer.Typer(help="Local stack: Apache Kafka (KRaft) + PostgreSQL, no Docker.", no_args_is_help=True)
+app = typer.Typer(
+    help="Local stack: Apache Kafka (KRaft) + PostgreSQL + a mailbox (SMTP) + an SMS gateway, no Docker.",
+    no_args_is_help=True,
+)
 console = Console()
 err = Console(stderr=True)
 
 
 def _ensure(cfg: StackConfig) -> tuple[StackEndpoints, float]:
     t0 = time.monotonic()
-    with console.status("starting the local stack (Kafka + PostgreSQL)…"):
+    with console.status("starting the local stack (Kafka + PostgreSQL + mailbox + SMS gateway)…"):
         try:
             endpoints = ensure_stack(cfg)
         except StackError as exc:
@@ -60,6 +63,12 @@ def _print_endpoints(cfg: StackConfig, endpoints: StackEndpoints, seconds: float
     console.print(f"[green]stack {verb}[/] in {seconds:.1f}s")
     console.print(f"  KAFKA_BOOTSTRAP_SERVERS={endpoints.kafka_bootstrap}")
     console.print(f"  DATABASE_URL={endpoints.database_url}")
+    console.print(f"  SMTP_HOST={endpoints.smtp_host} SMTP_PORT={endpoints.smtp_port}")
+    console.print(f"  SMS_GATEWAY_URL={endpoints.sms_gateway_url}")
+    if endpoints.mailbox_dir:
+        console.print(f"  mail received: {_rel(endpoints.mailbox_dir)}")
+    if endpoints.sms_dir:
+        console.print(f"  SMS sent: {_rel(endpoints.sms_dir)}")
     console.print(f"  (also in {cfg.stack_env_file})")
 
 
@@ -83,7 +92,8 @@ def _config(brokers: int | None = None) -> StackConfig:
 
 @app.command()
 def up(brokers: Brokers = None) -> None:
-    """Start Kafka and PostgreSQL (unless KAFKA_BOOTSTRAP_SERVERS / DATABASE_URL name servers to use)."""
+    """Start Kafka, PostgreSQL, the mailbox and the SMS gateway (unless KAFKA_BOOTSTRAP_SERVERS /
+    DATABASE_URL / SMTP_HOST / SMS_GATEWAY_URL name ones to use)."""
     cfg = _config(brokers)
     endpoints, seconds = _ensure(cfg)
     _print_endpoints(cfg, endpoints, seconds)
@@ -91,7 +101,7 @@ def up(brokers: Brokers = None) -> None:
 
 @app.command()
 def down() -> None:
-    """Stop the services started by `run`, then Kafka and PostgreSQL."""
+    """Stop the services started by `run`, then the SMS gateway, the mailbox, Kafka and PostgreSQL."""
     cfg = StackConfig.from_env()
     t0 = time.monotonic()
     try:
@@ -104,7 +114,7 @@ def down() -> None:
 
 @app.command()
 def status() -> None:
-    """Show whether Kafka, PostgreSQL and the services run."""
+    """Show whether Kafka, PostgreSQL, the mailbox, the SMS gateway and the services run."""
     info = stack_status(StackConfig.from_env())
     table = Table(title="local stack")
     for column in ("component", "state", "endpoint", "pid", "log"):
@@ -128,6 +138,15 @@ def status() -> None:
         str(p["pid"] or "-"),
         _rel(p["log"]) if p["managed"] else "(external)",
     )
+    for name, key in (("mailbox", "mailbox"), ("sms-gateway", "sms_gateway")):
+        entry = info[key]
+        table.add_row(
+            name,
+            state(entry),
+            entry["endpoint"],
+            str(entry["pid"] or "-"),
+            _rel(entry["log"]) if entry["managed"] else "(external)",
+        )
     for name, svc in info["services"].items():
         table.add_row(name, state(svc), svc["url"], str(svc["pid"] or "-"), _rel(svc["log"]))
     console.print(table)
@@ -143,8 +162,8 @@ def _run_pytest(cfg: StackConfig, args: list[str], what: str) -> int:
         code = subprocess.call(cmd, cwd=cfg.repo_root, env=env)  # noqa: S603
     finally:
         if endpoints.started:
-            with console.status("stopping the stack this command started…"):
-                stop_stack(cfg)
+            with console.status("stopping what this command started…"):
+                stop_stack(cfg, endpoints.started_components)
     return code
 
 

@@ -27,6 +27,9 @@ SERVICE_DATABASES: tuple[str, ...] = (
 DATA_KEYS_DATABASE = "data_keys"
 DATA_MASTER_KEY_FILE = "data-master-key"
 
+#: In the data directory: the local SMS gateway's API key (SMS_GATEWAY_API_KEY), generated once.
+SMS_API_KEY_FILE = "sms-gateway-api-key"
+
 
 @dataclass(frozen=True)
 class ServiceSpec:
@@ -117,6 +120,8 @@ class StackConfig:
     kafka_controller_port: int
     pg_port: int
     kafka_brokers: int = 1
+    smtp_port: int = 2525
+    sms_port: int = 8025
 
     @classmethod
     def from_env(cls) -> StackConfig:
@@ -131,6 +136,8 @@ class StackConfig:
             kafka_controller_port=_env_int("DCP_KAFKA_CONTROLLER_PORT", 19093),
             pg_port=_env_int("DCP_PG_PORT", 15432),
             kafka_brokers=_brokers(data),
+            smtp_port=_env_int("DCP_SMTP_PORT", 2525),
+            sms_port=_env_int("DCP_SMS_PORT", 8025),
         )
 
     # --- Kafka -------------------------------------------------------------------------------------------
@@ -195,6 +202,41 @@ class StackConfig:
     @property
     def database_url(self) -> str:
         return f"postgresql://postgres@127.0.0.1:{self.pg_port}/postgres"
+
+    # --- mailbox (SMTP) and SMS gateway -----------------------------------------------------------------
+    @property
+    def mailbox_dir(self) -> Path:
+        """Where the local mailbox saves every message it receives (``DCP_MAILBOX_DIR``)."""
+        return self.data_dir / "mailbox"
+
+    @property
+    def mailbox_pid_file(self) -> Path:
+        return self.data_dir / "mailbox.pid"
+
+    @property
+    def mailbox_log(self) -> Path:
+        return self.logs_dir / "mailbox.log"
+
+    @property
+    def sms_dir(self) -> Path:
+        """Where the local SMS gateway records the messages (``DCP_SMS_DIR``)."""
+        return self.data_dir / "sms"
+
+    @property
+    def sms_pid_file(self) -> Path:
+        return self.data_dir / "sms-gateway.pid"
+
+    @property
+    def sms_log(self) -> Path:
+        return self.logs_dir / "sms-gateway.log"
+
+    @property
+    def sms_api_key_file(self) -> Path:
+        return self.data_dir / SMS_API_KEY_FILE
+
+    @property
+    def sms_gateway_url(self) -> str:
+        return f"http://127.0.0.1:{self.sms_port}"
 
     # --- services ----------------------------------------------------------------------------------------
     @property

@@ -18,6 +18,7 @@ class ErrorKind(StrEnum):
     CONFLICT = "conflict"  # 409: refused in the aggregate's current state
     NOT_FOUND = "not-found"  # 404
     FORBIDDEN = "forbidden"  # 403: the caller may not do this
+    UNAVAILABLE = "unavailable"  # 503: a system the command needs (a mail server, a gateway) is down
 
 
 class DomainError(Exception):

@@ -244,6 +244,7 @@ _KIND_STATUS: dict[ErrorKind, int] = {
     ErrorKind.CONFLICT: 409,
     ErrorKind.NOT_FOUND: 404,
     ErrorKind.FORBIDDEN: 403,
+    ErrorKind.UNAVAILABLE: 503,
 }
 
 

@@ -4,14 +4,17 @@ subscriptions and routers."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import timedelta
 
 from fastapi import FastAPI
 
+from contact_service.adapters.permit_key import load_permit_signer
 from contact_service.adapters.unit_of_work import read_models, unit_of_work_factory
-from contact_service.api import cases, contacts, debtor_requests, promises, worklists
+from contact_service.api import cases, contacts, debtor_requests, permits, promises, worklists
 from contact_service.api.deps import ContactApi
 from contact_service.application.consumers import ContactConsumers
 from contact_service.application.handlers import COMMAND_HANDLERS
+from contact_service.application.permits import PERMIT_EXPIRY
 from contact_service.application.ports import ContactBus, ContactEnvironment, contacts_repository
 from contact_service.domain.fx import FxTable, packaged_table
 from contact_service.settings import ContactServiceSettings
@@ -22,7 +25,14 @@ from dcp_platform.eventsourcing.runtime import Subscription
 from dcp_platform.eventsourcing.store import EventStore
 from dcp_platform.service import build_runtime, event_sourced_app
 
-ROUTERS = (contacts.router, promises.router, debtor_requests.router, worklists.router, cases.router)
+ROUTERS = (
+    contacts.router,
+    permits.router,
+    promises.router,
+    debtor_requests.router,
+    worklists.router,
+    cases.router,
+)
 
 
 def subscriptions(handlers: ContactConsumers) -> list[Subscription]:
@@ -39,6 +49,11 @@ def subscriptions(handlers: ContactConsumers) -> list[Subscription]:
             handlers.on_payment_event,
             handles=(PromiseKept, PromiseBroken),
         ),
+        Subscription(
+            "contact-service.integration-contacts",
+            ["integration.contacts"],
+            handlers.on_contact_reported,
+        ),
     ]
 
 
@@ -53,11 +68,18 @@ def contact_bus(
 def bootstrap(settings: ContactServiceSettings) -> FastAPI:
     runtime = build_runtime(settings)
     fx_file = settings.contact_worklist_fx_rates_file
-    env = ContactEnvironment(runtime.clock, FxTable.from_file(fx_file) if fx_file else packaged_table())
+    env = ContactEnvironment(
+        runtime.clock,
+        FxTable.from_file(fx_file) if fx_file else packaged_table(),
+        signer=load_permit_signer(settings),
+        permit_ttl=timedelta(seconds=settings.contact_permit_ttl_seconds),
+        permit_grace=timedelta(seconds=settings.contact_permit_outcome_grace_seconds),
+    )
     bus = contact_bus(runtime.store, env, runtime.relay.wake)
     handlers = ContactConsumers(bus)
     for subscription in subscriptions(handlers):
         runtime.subscribe(subscription)
+    runtime.on_timer(PERMIT_EXPIRY, handlers.on_permit_expiry)
     app = event_sourced_app(
         settings,
         runtime=runtime,

@@ -64,9 +64,9 @@ class ContactService:
         event = new_event(
             payload,
             subject=case_id,
-            source="/case-service",
-            actor="case-service",
-            actorrole="service",
+            source=attrs.pop("source", "/case-service"),
+            actor=attrs.pop("actor", "case-service"),
+            actorrole=attrs.pop("actorrole", "service"),
             correlationid=str(uuid.uuid4()),
             time=attrs.pop("time", self.clock.now()),
             **attrs,

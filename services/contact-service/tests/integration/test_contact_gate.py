@@ -49,8 +49,10 @@ async def test_an_allowed_attempt_is_recorded_and_published(service: ContactServ
         "/contact-attempts", json=call(case_id, attempt_id="att-ok-1"), headers=token()
     )
     assert again.status_code == 200  # idempotent on the attempt id
-    [event] = await service.contact_events(case_id, expect=1)
+    [permitted, event] = await service.contact_events(case_id, expect=2)
+    assert permitted.type == "collections.contact.permit_issued.v1"
     assert event.type == "collections.contact.attempted.v2"
+    assert event.data["permit_id"] == permitted.data["permit_id"]
     assert event.data["rule_pack_id"] == "us-regf"
     assert event.data["debtor_time_zone"] == "America/New_York"
     assert event.actor == "col-1"

@@ -36,6 +36,8 @@ from dcp_platform.testing.handler_table import assert_every_command_has_a_handle
 START = datetime(2026, 6, 10, 16, 0, tzinfo=UTC)  # 12:00 in New York, 17:00 in London, 00:00 in Shanghai
 COLLECTOR = Principal(subject="col-1", role=Role.COLLECTOR)
 ATTEMPTED, BLOCKED = "collections.contact.attempted.v2", "collections.contact.blocked.v1"
+PERMITTED = "collections.contact.permit_issued.v1"
+ONE_SHOT = [PERMITTED, ATTEMPTED]  # /contact-attempts: the permit and its outcome in one unit of work
 
 
 @pytest.fixture
@@ -107,8 +109,9 @@ async def test_an_allowed_attempt_is_recorded_as_contact_attempted(service: InMe
     answer.raise_if_refused()
     assert answer.created and answer.decision.allowed
     assert answer.decision.pack_id == "us-regf" and answer.decision.pack_version == "2026.1"
-    assert await stream_types(service, case_id) == [ATTEMPTED]
-    [recorded] = await service.store.load(case_id)
+    assert await stream_types(service, case_id) == ONE_SHOT
+    [permitted, recorded] = await service.store.load(case_id)
+    assert recorded.payload["permit_id"] == permitted.payload["permit_id"]
     assert recorded.metadata["jurisdiction"] == "US"
     assert recorded.payload["debtor_time_zone"] == "America/New_York"
     assert service.books.contacts["att-ok"]["decision"] == "allow"
@@ -143,7 +146,7 @@ async def test_a_repeated_attempt_id_answers_the_first_decision_and_records_noth
     assert first.created and not again.created
     assert again.decision.allowed and again.decision.pack_version == first.decision.pack_version
     again.raise_if_refused()
-    assert await stream_types(service, case_id) == [ATTEMPTED]
+    assert await stream_types(service, case_id) == ONE_SHOT
     assert list(service.books.contacts) == ["att-1"]
 
 
@@ -165,7 +168,7 @@ async def test_the_eighth_call_in_seven_days_is_refused(service: InMemoryContact
         assert answer.decision.allowed, answer.decision
     refused = await refusal(service, call(case_id))
     assert refused.decision.rule_id == "US-REGF-7IN7"
-    assert await stream_types(service, case_id) == [ATTEMPTED] * 7 + [BLOCKED]
+    assert await stream_types(service, case_id) == ONE_SHOT * 7 + [BLOCKED]
 
 
 async def test_cn_counts_connected_calls_per_debtor_across_cases(service: InMemoryContactService) -> None:
@@ -264,7 +267,7 @@ async def test_a_hold_from_the_case_topic_blocks_the_gate_until_released(
     released = CaseHoldReleased(hold_id="h-1", hold_type=HoldType.BREATHING_SPACE, reason="ended")
     await service.handle(c.FoldCaseEvent(case_id, released, service.env.now()))
     assert ((await service.handle(call(case_id))).decision).allowed
-    assert await stream_types(service, case_id) == [BLOCKED, ATTEMPTED]
+    assert await stream_types(service, case_id) == [BLOCKED, *ONE_SHOT]
 
 
 async def test_events_of_a_case_never_opened_here_change_nothing(service: InMemoryContactService) -> None:
@@ -322,7 +325,9 @@ async def test_gate_decisions_are_counted_once_per_decision(service: InMemoryCon
 
 
 def test_the_handler_table_covers_every_command() -> None:
-    assert_every_command_has_a_handler(c, COMMAND_HANDLERS, not_commands={c.AttemptAnswer})
+    assert_every_command_has_a_handler(
+        c, COMMAND_HANDLERS, not_commands={c.AttemptAnswer, c.PermitAnswer, c.OutcomeAnswer}
+    )
 
 
 async def test_a_command_without_a_handler_is_refused(service: InMemoryContactService) -> None:

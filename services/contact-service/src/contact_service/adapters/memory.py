@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime
@@ -20,6 +20,8 @@ from contact_service.application.ports import (
     ContactReads,
     ContactRecord,
     ContactRow,
+    MessageRecord,
+    PermitRecord,
     PromiseRecord,
     contacts_repository,
 )
@@ -29,6 +31,8 @@ from dcp_events.catalogue.enums import Channel, ContactOutcome, ContactParty
 from dcp_platform.application import CommandBus
 from dcp_platform.eventsourcing.memory import InMemoryEventStore, MemoryTransaction
 from dcp_platform.eventsourcing.repository import Repository
+from dcp_platform.eventsourcing.timer_ports import MemoryTimerBook, MemoryTimers
+from dcp_platform.eventsourcing.timers import DueTimer
 
 _BOOKS = "contact_books"
 
@@ -41,12 +45,18 @@ class ContactBooks:
     cases: dict[str, CaseRow] = field(default_factory=dict)
     contacts: dict[str, ContactRow] = field(default_factory=dict)
     promises: dict[str, dict[str, Any]] = field(default_factory=dict)
+    permits: dict[str, PermitRecord] = field(default_factory=dict)
+    messages: dict[str, MessageRecord] = field(default_factory=dict)
+    timers: MemoryTimerBook = field(default_factory=dict)
 
     def copy(self) -> ContactBooks:
         return ContactBooks(
             dict(self.cases),
             {k: dict(v) for k, v in self.contacts.items()},
             {k: dict(v) for k, v in self.promises.items()},
+            dict(self.permits),
+            dict(self.messages),
+            dict(self.timers),
         )
 
 
@@ -55,6 +65,23 @@ def _books(tx: MemoryTransaction) -> ContactBooks:
     if not isinstance(books, ContactBooks):
         raise RuntimeError("not a contact-service transaction")
     return books
+
+
+def _reservation(permit: PermitRecord) -> ContactHistoryEntry:
+    third = permit.party is ContactParty.THIRD_PARTY
+    return ContactHistoryEntry.model_construct(
+        attempt_id=permit.permit_id,
+        case_id=permit.case_id,
+        debtor_id=permit.debtor_id,
+        at=permit.issued_at,
+        channel=permit.channel,
+        party=permit.party,
+        outcome=ContactOutcome.THIRD_PARTY_CONTACT if third else ContactOutcome.RIGHT_PARTY_CONTACT,
+        collector_id=permit.collector_id,
+        agency_id=permit.agency_id,
+        contact_point=permit.contact_point,
+        purpose=permit.purpose,
+    )
 
 
 def _history_entry(row: ContactRow) -> ContactHistoryEntry:
@@ -94,7 +121,7 @@ class InMemoryContactReads:
         self, debtor_id: str, since: datetime, third_party_point: str | None = None
     ) -> list[ContactHistoryEntry]:
         point = third_party_point or ""
-        return [
+        made = [
             _history_entry(row)
             for row in self.books.contacts.values()
             if row["decision"] == "allow"
@@ -104,10 +131,37 @@ class InMemoryContactReads:
                 or (row["party"] == ContactParty.THIRD_PARTY.value and row["contact_point"] == point)
             )
         ]
+        reserved = [
+            _reservation(p)
+            for p in self.books.permits.values()
+            if p.status == "issued"
+            and p.debtor_id == debtor_id
+            and (p.issued_at >= since or (p.party is ContactParty.THIRD_PARTY and p.contact_point == point))
+        ]
+        return made + reserved
 
     async def find_contact(self, attempt_id: str) -> ContactRow | None:
         row = self.books.contacts.get(attempt_id)
         return dict(row) if row is not None else None
+
+    async def find_permit(self, permit_id: str) -> PermitRecord | None:
+        return self.books.permits.get(permit_id)
+
+    async def find_message(self, channel: Channel, provider_reference: str) -> MessageRecord | None:
+        return next(
+            (
+                m
+                for m in self.books.messages.values()
+                if m.channel is channel and m.provider_reference == provider_reference
+            ),
+            None,
+        )
+
+    async def message_counts(self) -> dict[tuple[str, str], int]:
+        counts: dict[tuple[str, str], int] = {}
+        for m in self.books.messages.values():
+            counts[(m.channel.value, m.status)] = counts.get((m.channel.value, m.status), 0) + 1
+        return counts
 
     async def contacts_of_case(self, case_id: str, limit: int) -> list[ContactRow]:
         rows = sorted(
@@ -129,10 +183,37 @@ class InMemoryContactReads:
 
 
 @dataclass
-class InMemoryContactUnitOfWork(InMemoryContactReads):
+class InMemoryContactUnitOfWork(MemoryTimers, InMemoryContactReads):
     contacts: Repository[CaseContacts]
     tx: MemoryTransaction
     _after_commit: list[Callable[[], None]] = field(default_factory=list, init=False)
+
+    @property
+    def timer_book(self) -> MemoryTimerBook:
+        return self.books.timers
+
+    async def insert_permit(self, record: PermitRecord) -> None:
+        if record.permit_id in self.books.permits:
+            raise ValueError(f"permit {record.permit_id} is already recorded")  # the table's primary key
+        self.books.permits[record.permit_id] = record
+
+    async def close_permit(
+        self, permit_id: str, status: str, attempt_id: str | None = None, at: datetime | None = None
+    ) -> None:
+        permit = self.books.permits.get(permit_id)
+        if permit is not None and permit.status == "issued":
+            self.books.permits[permit_id] = dataclasses.replace(
+                permit,
+                status=status,
+                attempt_id=attempt_id or permit.attempt_id,
+                used_at=at or permit.used_at,
+            )
+
+    async def record_message(self, record: MessageRecord) -> None:
+        earlier = self.books.messages.get(record.attempt_id)
+        if earlier is not None:
+            record = dataclasses.replace(record, sent_at=earlier.sent_at)
+        self.books.messages[record.attempt_id] = record
 
     async def lock_debtor(self, debtor_id: str) -> None:
         # Nothing left to serialise: the in-memory transactions run one at a time (see
@@ -255,3 +336,22 @@ class InMemoryContactService:
 
     async def handle(self, command: object) -> Any:
         return await self.bus.handle(command)
+
+    async def fire_due_timers(
+        self, handlers: Mapping[str, Callable[[Any, DueTimer], Awaitable[None]]]
+    ) -> list[tuple[str, str]]:
+        """Run the timers due by the clock, earliest first, each in a transaction of its own (the
+        in-memory twin of the platform's timer worker); the (kind, key) fired."""
+        now = self.env.now()
+        due = sorted((d, kind, key) for (kind, key), (d, _) in self.books.timers.items() if d <= now)
+        fired: list[tuple[str, str]] = []
+        for n, (due_at, kind, key) in enumerate(due, start=1):
+            payload = self.books.timers[(kind, key)][1]
+            async with self._serial, self.store.transaction() as tx:
+                tx.state[_BOOKS] = _books(tx).copy()
+                await handlers[kind](tx, DueTimer(n, kind, key, due_at, payload, attempts=0))
+                timers = _books(tx).timers
+                if timers.get((kind, key), (None,))[0] == due_at:
+                    del timers[(kind, key)]
+            fired.append((kind, key))
+        return fired

@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from contact_service.application.ports import CaseRow, PromiseRecord
+from contact_service.application.ports import CaseRow, MessageRecord, PermitRecord, PromiseRecord
 from dcp_compliance import CaseFacts, ContactHistoryEntry, ContactPurpose
 from dcp_events.catalogue.enums import Channel, ContactOutcome, ContactParty
 from dcp_platform import jsontext
@@ -205,6 +205,13 @@ _HISTORY = text(
            contact_point, purpose
     FROM contacts
     WHERE decision = 'allow' AND party = 'third_party' AND debtor_id = :debtor AND contact_point = :point
+    UNION ALL
+    SELECT permit_id, case_id, debtor_id, issued_at, channel, party,
+           CASE WHEN party = 'third_party' THEN 'third_party_contact' ELSE 'right_party_contact' END,
+           collector_id, agency_id, contact_point, purpose
+    FROM contact_permits
+    WHERE status = 'issued' AND debtor_id = :debtor
+      AND (issued_at >= :since OR (party = 'third_party' AND contact_point = :point))
     """
 )
 
@@ -212,7 +219,9 @@ _HISTORY = text(
 async def history(
     conn: AsyncConnection, debtor_id: str, since: datetime, third_party_point: str | None = None
 ) -> list[ContactHistoryEntry]:
-    """The debtor's contacts since `since` (and every earlier one with the third party asked)."""
+    """The debtor's contacts since `since` (and every earlier one with the third party asked), and
+    their live permits, each counted as a contact made when it was issued: a permit reserves its place
+    in every cap and cool-down (presumed a right-party contact, the most any contact counts for)."""
     rows = await conn.execute(
         _HISTORY, {"debtor": debtor_id, "since": since, "point": third_party_point or ""}
     )
@@ -245,10 +254,10 @@ _RECORD_CONTACT = text(
     """
     INSERT INTO contacts (attempt_id, case_id, debtor_id, at, decision, channel, party, purpose,
         outcome, collector_id, agency_id, contact_point, duration_seconds, recording_ref, rule_id,
-        citation, reason, next_allowed_at, pack_id, pack_version)
+        citation, reason, next_allowed_at, pack_id, pack_version, permit_id, source)
     VALUES (:attempt_id, :case_id, :debtor_id, :at, :decision, :channel, :party, :purpose,
         :outcome, :collector_id, :agency_id, :contact_point, :duration_seconds, :recording_ref,
-        :rule_id, :citation, :reason, :next_allowed_at, :pack_id, :pack_version)
+        :rule_id, :citation, :reason, :next_allowed_at, :pack_id, :pack_version, :permit_id, :source)
     """
 )
 
@@ -256,6 +265,87 @@ _RECORD_CONTACT = text(
 async def record_contact(conn: AsyncConnection, row: dict[str, Any]) -> None:
     """One attempt (the row of `ContactRecord.row()`)."""
     await conn.execute(_RECORD_CONTACT, row)
+
+
+_PERMIT_COLUMNS = (
+    "permit_id, case_id, debtor_id, issued_at, not_after, expires_at, channel, party, purpose,"
+    " collector_id, agency_id, contact_point, contact_point_sha256, pack_id, pack_version, key_id,"
+    " signature, status, attempt_id, used_at"
+)
+_INSERT_PERMIT = text(
+    f"INSERT INTO contact_permits ({_PERMIT_COLUMNS}) VALUES"  # noqa: S608
+    f" ({', '.join(':' + c.strip() for c in _PERMIT_COLUMNS.split(','))})"
+)
+
+
+async def insert_permit(conn: AsyncConnection, record: PermitRecord) -> None:
+    await conn.execute(_INSERT_PERMIT, record.row())
+
+
+async def find_permit(conn: AsyncConnection, permit_id: str) -> PermitRecord | None:
+    row = (
+        await conn.execute(
+            text(f"SELECT {_PERMIT_COLUMNS} FROM contact_permits WHERE permit_id = :p"),  # noqa: S608
+            {"p": permit_id},
+        )
+    ).first()
+    if row is None:
+        return None
+    return from_fields(
+        PermitRecord,
+        row,
+        channel=Channel(row.channel),
+        party=ContactParty(row.party),
+        purpose=ContactPurpose(row.purpose),
+    )
+
+
+async def close_permit(
+    conn: AsyncConnection, permit_id: str, status: str, attempt_id: str | None, at: datetime | None
+) -> None:
+    await conn.execute(
+        text(
+            "UPDATE contact_permits SET status = :s, attempt_id = coalesce(:a, attempt_id),"
+            " used_at = coalesce(:at, used_at) WHERE permit_id = :p AND status = 'issued'"
+        ),
+        {"s": status, "a": attempt_id, "at": at, "p": permit_id},
+    )
+
+
+_MESSAGE_COLUMNS = (
+    "attempt_id, permit_id, case_id, channel, template, provider_reference, content_sha256, status,"
+    " detail, sent_at, updated_at"
+)
+_RECORD_MESSAGE = text(
+    f"INSERT INTO messages ({_MESSAGE_COLUMNS}) VALUES"  # noqa: S608
+    f" ({', '.join(':' + c.strip() for c in _MESSAGE_COLUMNS.split(','))})"
+    " ON CONFLICT (attempt_id) DO UPDATE SET provider_reference = excluded.provider_reference,"
+    " content_sha256 = excluded.content_sha256, status = excluded.status, detail = excluded.detail,"
+    " updated_at = excluded.updated_at"
+)
+
+
+async def record_message(conn: AsyncConnection, record: MessageRecord) -> None:
+    row = asdict(record)
+    row["channel"] = record.channel.value
+    await conn.execute(_RECORD_MESSAGE, row)
+
+
+async def find_message(
+    conn: AsyncConnection, channel: Channel, provider_reference: str
+) -> MessageRecord | None:
+    row = (
+        await conn.execute(
+            text(f"SELECT {_MESSAGE_COLUMNS} FROM messages WHERE channel = :c AND provider_reference = :r"),  # noqa: S608
+            {"c": channel.value, "r": provider_reference},
+        )
+    ).first()
+    return from_fields(MessageRecord, row, channel=Channel(row.channel)) if row is not None else None
+
+
+async def message_counts(conn: AsyncConnection) -> dict[tuple[str, str], int]:
+    rows = await conn.execute(text("SELECT channel, status, count(*) AS n FROM messages GROUP BY 1, 2"))
+    return {(r.channel, r.status): int(r.n) for r in rows}
 
 
 async def contacts_of_case(conn: AsyncConnection, case_id: str, limit: int) -> list[dict[str, Any]]:

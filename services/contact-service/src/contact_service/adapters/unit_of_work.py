@@ -17,6 +17,8 @@ from contact_service.application.ports import (
     ContactReads,
     ContactRecord,
     ContactRow,
+    MessageRecord,
+    PermitRecord,
     PromiseRecord,
     ReadModels,
 )
@@ -25,6 +27,7 @@ from dcp_compliance import CaseFacts, ContactHistoryEntry
 from dcp_events.catalogue.enums import Channel
 from dcp_platform.eventsourcing.repository import Repository
 from dcp_platform.eventsourcing.store import EventStore
+from dcp_platform.eventsourcing.timer_ports import PostgresTimers
 
 
 @dataclass
@@ -50,6 +53,15 @@ class PostgresContactReads:
     async def contacts_of_case(self, case_id: str, limit: int) -> list[ContactRow]:
         return await rm.contacts_of_case(self.tx, case_id, limit)
 
+    async def find_permit(self, permit_id: str) -> PermitRecord | None:
+        return await rm.find_permit(self.tx, permit_id)
+
+    async def find_message(self, channel: Channel, provider_reference: str) -> MessageRecord | None:
+        return await rm.find_message(self.tx, channel, provider_reference)
+
+    async def message_counts(self) -> dict[tuple[str, str], int]:
+        return await rm.message_counts(self.tx)
+
     async def recent_contacts_of_case(self, case_id: str, since: datetime) -> list[tuple[datetime, Channel]]:
         return await rm.recent_contacts_of_case(self.tx, case_id, since)
 
@@ -58,7 +70,7 @@ class PostgresContactReads:
 
 
 @dataclass
-class PostgresContactUnitOfWork(PostgresContactReads):
+class PostgresContactUnitOfWork(PostgresTimers, PostgresContactReads):
     contacts: Repository[CaseContacts]
     _after_commit: list[Callable[[], None]] = field(default_factory=list, init=False)
 
@@ -90,6 +102,17 @@ class PostgresContactUnitOfWork(PostgresContactReads):
 
     async def insert_promise(self, record: PromiseRecord) -> None:
         await rm.insert_promise(self.tx, record)
+
+    async def insert_permit(self, record: PermitRecord) -> None:
+        await rm.insert_permit(self.tx, record)
+
+    async def close_permit(
+        self, permit_id: str, status: str, attempt_id: str | None = None, at: datetime | None = None
+    ) -> None:
+        await rm.close_permit(self.tx, permit_id, status, attempt_id, at)
+
+    async def record_message(self, record: MessageRecord) -> None:
+        await rm.record_message(self.tx, record)
 
     async def set_promise_status(self, promise_id: str, status: str) -> None:
         await rm.set_promise_status(self.tx, promise_id, status)

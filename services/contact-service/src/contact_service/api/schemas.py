@@ -180,3 +180,86 @@ def channel_options(options: dict[Channel, Decision]) -> list[ChannelOption]:
         )
         for channel, d in options.items()
     ]
+
+
+class PermitRequest(ContactCheck):
+    permit_id: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=128,
+        pattern=r"^[A-Za-z0-9._:-]+$",
+        description="Idempotency key; generated if absent. A repeat answers the same permit.",
+    )
+
+
+class Permit(BaseModel):
+    """A contact permit: the signed fields (`permit_id`, `case_id`, `channel`, `contact_point_sha256`,
+    `rule_pack_id`, `rule_pack_version`, `not_after`) can be checked offline with the public key of
+    `key_id` (GET /contact-permit-keys; `python -m dcp_compliance.permits verify`)."""
+
+    permit_id: str
+    case_id: str
+    channel: Channel
+    party: ContactParty
+    purpose: ContactPurpose
+    contact_point: str | None
+    contact_point_sha256: str | None
+    collector_id: str | None
+    agency_id: str | None
+    issued_at: AwareDatetime
+    not_after: AwareDatetime = Field(description="The contact must start by then.")
+    expires_at: AwareDatetime = Field(description="The outcome is due by then; after it the permit is void.")
+    rule_pack_id: str
+    rule_pack_version: str
+    key_id: str
+    signature: str = Field(description="Ed25519 over the signed fields, unpadded base64url.")
+    status: Literal["issued", "used", "expired"]
+    attempt_id: str | None = None
+
+
+class PermitOutcomeRequest(_Body):
+    outcome: ContactOutcome
+    duration_seconds: int = Field(default=0, ge=0, le=86_400)
+    recording_ref: str | None = Field(default=None, min_length=1, max_length=128)
+    attempt_id: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=128,
+        description="Idempotency key; default: one attempt per permit (att-<permit id>).",
+    )
+
+
+class PermitOutcomeAccepted(BaseModel):
+    attempt_id: str
+    permit_id: str
+    contacted_at: AwareDatetime
+
+
+class PermitKey(BaseModel):
+    key_id: str
+    algorithm: Literal["Ed25519"]
+    public_key: str = Field(description="The raw 32-byte public key, unpadded base64url.")
+    pem: str
+
+
+class PermitKeys(BaseModel):
+    keys: list[PermitKey]
+
+
+class DialerPermitRequest(_Body):
+    collector_id: str = Field(min_length=1, max_length=128, description="Whose worklist to dial.")
+    channel: Literal["phone"] = "phone"
+    limit: int = Field(default=20, ge=1, le=200, description="At most this many permits.")
+
+
+class DialerSkip(BaseModel):
+    case_id: str
+    rule_id: str | None
+    reason: str | None
+    next_allowed_at: datetime | None
+
+
+class DialerPermits(BaseModel):
+    collector_id: str
+    permits: list[Permit]
+    skipped: list[DialerSkip] = Field(description="Worklist cases the gate refused a call to now.")

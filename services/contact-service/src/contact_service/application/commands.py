@@ -12,11 +12,14 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Literal
 
-from contact_service.domain.errors import ContactRefused
+from contact_service.application.ports import MessageRecord, PermitRecord
+from contact_service.domain.contacts import PermitStanding
+from contact_service.domain.errors import ContactRefused, PermitExpired, PermitUsed
 from dcp_compliance import Decision, ProposedContact
 from dcp_events.catalogue.base import EventPayload, Money
-from dcp_events.catalogue.contacts import ContactWindow
+from dcp_events.catalogue.contacts import ContactWindow, DeliveryStatus
 from dcp_events.catalogue.enums import Channel, ContactOutcome
+from dcp_events.catalogue.integration import ContactReported
 from dcp_platform.auth import Principal
 
 # --- the gate ---------------------------------------------------------------------------------------
@@ -56,6 +59,83 @@ class AttemptAnswer:
     def raise_if_refused(self) -> None:
         if not self.decision.allowed:
             raise ContactRefused(self.decision, self.attempt_id)
+
+
+@dataclass(frozen=True)
+class IssuePermit:
+    """Decide `proposed` under the debtor's lock and, when allowed, issue a signed single-use permit
+    that reserves the contact's place in every cap and cool-down (`ContactPermitIssued`); when refused,
+    `ContactBlocked` (with the permit id as its attempt id). Idempotent by `permit_id`."""
+
+    principal: Principal
+    case_id: str
+    proposed: ProposedContact
+    permit_id: str
+
+
+@dataclass(frozen=True)
+class PermitAnswer:
+    permit: PermitRecord | None  # None: refused
+    decision: Decision
+    created: bool
+
+    def raise_if_refused(self) -> None:
+        if self.permit is None:
+            raise ContactRefused(self.decision, None)
+
+
+@dataclass(frozen=True)
+class RecordPermitOutcome:
+    """The outcome of the contact made on a permit (`ContactAttempted` with the permit id). On a permit
+    already used or expired the contact is still recorded (it took place, and counts), and the answer
+    says the permit was spent. Idempotent by `attempt_id`."""
+
+    principal: Principal | None  # None: a channel reporting on its own permit (no caller to check)
+    permit_id: str
+    attempt_id: str
+    outcome: ContactOutcome
+    duration_seconds: int = 0
+    recording_ref: str | None = None
+
+
+@dataclass(frozen=True)
+class OutcomeAnswer:
+    attempt_id: str
+    permit_id: str
+    standing: PermitStanding
+    created: bool
+    contacted_at: datetime
+
+    def raise_if_spent(self) -> None:
+        if self.standing is PermitStanding.USED:
+            raise PermitUsed(self.permit_id, self.attempt_id)
+        if self.standing is PermitStanding.EXPIRED:
+            raise PermitExpired(self.permit_id, self.attempt_id)
+
+
+@dataclass(frozen=True)
+class ExpirePermit:
+    """A permit's expiry timer fired: an unused permit releases its reservation (`ContactPermitExpired`)."""
+
+    permit_id: str
+
+
+@dataclass(frozen=True)
+class RecordReportedContact:
+    """A contact another system made and reported on integration.contacts: recorded as a fact (it counts
+    in the gate's history from now on), with its source; the gate's decision on it is for the audit."""
+
+    case_id: str
+    report: ContactReported
+
+
+@dataclass(frozen=True)
+class RecordMessage:
+    """A message handed to its channel (or its delivery reported since): the message row, and on a
+    status report `MessageDeliveryReported` on the case's contact stream."""
+
+    message: MessageRecord
+    report: DeliveryStatus | None = None
 
 
 # --- promises and debtor requests -------------------------------------------------------------------

@@ -1,6 +1,7 @@
-"""What the contact service does with the events it consumes: case facts from `collections.cases`,
-promise outcomes from `collections.payments`. Each becomes a command for the bus, run in the
-consumer's transaction (with the batch's offsets)."""
+"""What the contact service does with the events it consumes and the timers it set: case facts from
+`collections.cases`, promise outcomes from `collections.payments`, contacts other systems made from
+`integration.contacts`, and permit expiries. Each becomes a command for the bus, run in the
+consumer's (or timer's) transaction (with the batch's offsets)."""
 
 from __future__ import annotations
 
@@ -11,10 +12,14 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from contact_service.application import commands as c
 from contact_service.application.ports import ContactBus
+from contact_service.domain.errors import CaseUnknown
 from dcp_events.catalogue.building import parse_data
+from dcp_events.catalogue.integration import ContactReported, case_id_for_account
 from dcp_events.catalogue.payments import PromiseBroken, PromiseKept
 from dcp_events.errors import EventError
+from dcp_platform.context import bind_context
 from dcp_platform.eventsourcing.consumer import Delivery, PoisonMessage
+from dcp_platform.eventsourcing.timers import DueTimer
 
 
 def _payload(delivery: Delivery) -> Any:
@@ -42,6 +47,33 @@ class ContactConsumers:
         event = delivery.event
         payload = _payload(delivery)
         await self.bus.handle(c.FoldCaseEvent(event.subject or "", payload, event.time), tx=conn)
+
+    # --- integration.contacts ------------------------------------------------------------------
+
+    async def on_contact_reported(self, conn: AsyncConnection, delivery: Delivery) -> None:
+        """A contact an agency's dialer or a letter house made: recorded with its source, counted by the
+        gate from now on. A report for an account whose case has not reached this service is
+        dead-lettered with that reason (redrive it once the placement is in)."""
+        event = delivery.event
+        if event.type != ContactReported.type_name():
+            raise PoisonMessage(f"{event.type} is not a contact report")
+        report = _payload(delivery)
+        assert isinstance(report, ContactReported)
+        case_id = case_id_for_account(report.account.creditor_id, report.account.account_reference)
+        if event.subject != case_id:
+            raise PoisonMessage(
+                f"subject {event.subject} is not the case of account {report.account.account_reference}"
+            )
+        try:
+            await self.bus.handle(c.RecordReportedContact(case_id, report), tx=conn)
+        except CaseUnknown as exc:
+            raise PoisonMessage(f"no case for this account yet: {exc}") from exc
+
+    # --- timers: permit expiry --------------------------------------------------------------------
+
+    async def on_permit_expiry(self, conn: AsyncConnection, timer: DueTimer) -> None:
+        with bind_context(causation_id=f"timer:{timer.kind}:{timer.key}"):
+            await self.bus.handle(c.ExpirePermit(timer.key), tx=conn)
 
     # --- collections.payments ------------------------------------------------------------------
 

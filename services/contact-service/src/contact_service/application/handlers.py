@@ -11,25 +11,21 @@ from __future__ import annotations
 
 import dataclasses
 import uuid
-from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from prometheus_client import Counter
-
 from contact_service.application import commands as c
+from contact_service.application.permits import PERMIT_HANDLERS
 from contact_service.application.ports import (
     CaseRow,
     ContactEnvironment,
-    ContactRecord,
-    ContactRow,
     ContactUnitOfWork,
     PromiseRecord,
 )
 from contact_service.application.queries import gate_decision, known_case
-from contact_service.domain.contacts import CaseContacts
+from contact_service.application.steps import case_locked, count_decision, record
 from contact_service.domain.errors import InvalidPromise, PromiseRefused
-from dcp_compliance import ContactPurpose, Decision, apply_payload, check_promise, load_pack
+from dcp_compliance import Decision, apply_payload, check_promise, load_pack
 from dcp_events.catalogue.base import EventPayload
 from dcp_events.catalogue.cases import (
     CaseAssigned,
@@ -43,9 +39,6 @@ from dcp_events.catalogue.cases import (
 from dcp_events.catalogue.contacts import (
     CeaseRequested,
     ChannelOptedOut,
-    ContactAttempted,
-    ContactBlocked,
-    ContactEvent,
     ContactPersonAgreed,
     ContactPreferencesSet,
     DisputeRaised,
@@ -53,44 +46,6 @@ from dcp_events.catalogue.contacts import (
     WorkplaceContactProhibited,
 )
 from dcp_platform.application import Handler
-from dcp_platform.auth import Principal
-
-GATE_DECISIONS = Counter(
-    "dcp_gate_decisions_total", "Contact gate decisions", ["jurisdiction", "verdict", "rule_id", "kind"]
-)
-
-
-# --- the shared steps ---------------------------------------------------------------------------
-
-
-async def case_locked(uow: ContactUnitOfWork, case_id: str, principal: Principal) -> CaseRow:
-    """The case, read again once its debtor's lock is held: a cease, opt-out or hold recorded by a
-    transaction that held the lock before us is part of the facts we decide on."""
-    case = await known_case(uow, case_id, principal)
-    await uow.lock_debtor(case.debtor_id)
-    return await known_case(uow, case_id, principal)
-
-
-async def record(
-    uow: ContactUnitOfWork, env: ContactEnvironment, case: CaseRow, payloads: Sequence[EventPayload]
-) -> None:
-    """Record `payloads` on the case's contact stream (loaded under the debtor's lock)."""
-    contacts = await uow.contacts.find(case.case_id, uow.tx) or CaseContacts.new(case.case_id)
-    now = env.now()
-    for payload in payloads:
-        if isinstance(payload, ContactAttempted | ContactBlocked):
-            contacts.record_attempt(payload, now)
-        elif isinstance(payload, PromiseMade):
-            contacts.make_promise(payload, now)
-        else:
-            assert isinstance(payload, ContactEvent)
-            contacts.record_request(payload, now)
-    await uow.contacts.save(contacts, uow.tx, jurisdiction=case.jurisdiction)
-
-
-def count_decision(case: CaseRow, decision: Decision, kind: str) -> None:
-    GATE_DECISIONS.labels(case.jurisdiction, decision.verdict.value, decision.rule_id or "", kind).inc()
-
 
 # --- the gate ------------------------------------------------------------------------------------
 
@@ -101,95 +56,6 @@ async def check_contact(command: c.CheckContact, uow: ContactUnitOfWork, env: Co
     decision = await gate_decision(uow, case, command.proposed, now)
     count_decision(case, decision, "check")  # nothing to commit: a dry run records nothing
     return decision
-
-
-async def record_attempt(
-    command: c.RecordAttempt, uow: ContactUnitOfWork, env: ContactEnvironment
-) -> c.AttemptAnswer:
-    """`ContactAttempted` when allowed, `ContactBlocked` when refused, with the contact row; both commit.
-    The caller raises the refusal (`AttemptAnswer.raise_if_refused`) after the bus has returned."""
-    case = await case_locked(uow, command.case_id, command.principal)
-    existing = await uow.find_contact(command.attempt_id)
-    if existing is not None:
-        return c.AttemptAnswer(command.attempt_id, stored_decision(existing, case), created=False)
-    now = env.now()
-    proposed = command.proposed
-    decision = await gate_decision(uow, case, proposed, now)
-    await record(uow, env, case, [attempt_event(case, command, decision)])
-    await uow.record_contact(
-        ContactRecord(
-            attempt_id=command.attempt_id,
-            case_id=case.case_id,
-            debtor_id=case.debtor_id,
-            at=now,
-            decision=decision,
-            channel=proposed.channel,
-            party=proposed.party,
-            purpose=proposed.purpose,
-            outcome=command.outcome if decision.allowed else None,
-            collector_id=proposed.collector_id,
-            agency_id=proposed.agency_id,
-            contact_point=proposed.contact_point,
-            duration_seconds=command.duration_seconds if decision.allowed else None,
-            recording_ref=proposed.recording_ref,
-        )
-    )
-    uow.after_commit(lambda: count_decision(case, decision, "attempt"))
-    return c.AttemptAnswer(command.attempt_id, decision, created=True)
-
-
-def attempt_event(case: CaseRow, command: c.RecordAttempt, decision: Decision) -> EventPayload:
-    proposed = command.proposed
-    purpose = None if proposed.purpose is ContactPurpose.COLLECTION else proposed.purpose
-    time_zone = decision.time_zone if decision.local_time is not None else None
-    # What an allowed and a refused attempt both say: who, how, to whom, and which pack decided.
-    common: dict[str, Any] = {
-        "attempt_id": command.attempt_id,
-        "channel": proposed.channel,
-        "party": proposed.party,
-        "collector_id": proposed.collector_id,
-        "agency_id": proposed.agency_id,
-        "purpose": purpose,
-        "contact_point": proposed.contact_point,
-        "debtor_id": case.debtor_id,
-        "rule_pack_id": decision.pack_id,
-        "rule_pack_version": decision.pack_version,
-        "debtor_time_zone": time_zone,
-        "time_zone_source": decision.time_zone_source,
-    }
-    if decision.allowed:
-        return ContactAttempted(
-            **common,
-            outcome=command.outcome,
-            duration_seconds=command.duration_seconds,
-            recording_ref=proposed.recording_ref,
-        )
-    return ContactBlocked(
-        **common,
-        rule_id=decision.rule_id or "unknown",
-        citation=decision.citation or "unknown",
-        reason=decision.reason or "refused",
-        next_allowed_at=decision.next_allowed_at,
-    )
-
-
-def stored_decision(row: ContactRow, case: CaseRow) -> Decision:
-    """The decision recorded for an attempt id, answered again to a repeat of the attempt."""
-    return Decision.model_validate(
-        {
-            "verdict": row["decision"],
-            "rule_id": row["rule_id"],
-            "citation": row["citation"],
-            "reason": row["reason"],
-            "next_allowed_at": row["next_allowed_at"],
-            "pack_id": row["pack_id"],
-            "pack_version": row["pack_version"],
-            "jurisdiction": case.jurisdiction,
-            "time_zone": case.facts.time_zone,
-            "time_zone_source": case.facts.time_zone_source,
-            "decided_at": row["at"],
-        }
-    )
 
 
 # --- promises and debtor requests ------------------------------------------------------------------
@@ -388,8 +254,8 @@ async def record_promise_outcome(
 
 
 COMMAND_HANDLERS: dict[type, Handler[ContactUnitOfWork, ContactEnvironment]] = {
+    **PERMIT_HANDLERS,
     c.CheckContact: check_contact,
-    c.RecordAttempt: record_attempt,
     c.MakePromise: make_promise,
     c.RecordDebtorRequest: record_debtor_request,
     c.FoldCaseEvent: fold_case_event,

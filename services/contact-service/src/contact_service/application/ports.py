@@ -12,16 +12,20 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any, Protocol
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from contact_service.domain.contacts import CaseContacts
 from contact_service.domain.fx import FxTable, packaged_table
 from dcp_compliance import CaseFacts, ContactHistoryEntry, ContactPurpose, Decision
+from dcp_compliance.permits import PermitSigner
 from dcp_events.catalogue.enums import Channel, ContactOutcome, ContactParty
 from dcp_platform.application import CommandBus
 from dcp_platform.clock import Clock
 from dcp_platform.eventsourcing.repository import EventStorePort, Repository
+from dcp_platform.eventsourcing.timer_ports import TimerPort
 
 SOURCE = "/contact-service"
 
@@ -31,13 +35,21 @@ def contacts_repository(store: EventStorePort, clock: Clock) -> Repository[CaseC
     return Repository(store, CaseContacts, source=SOURCE, clock=clock)
 
 
+def _dev_signer() -> PermitSigner:
+    return PermitSigner(Ed25519PrivateKey.generate())
+
+
 @dataclass(frozen=True)
 class ContactEnvironment:
-    """The clock and the exchange rates of the worklist; the rule packs are bundled data, read
-    through `dcp_compliance.load_pack`."""
+    """The clock, the exchange rates of the worklist, and how permits are made: the signing key, how
+    long a contact may start after its permit (`permit_ttl`) and how long its outcome may take after
+    that (`permit_grace`). The rule packs are bundled data, read through `dcp_compliance.load_pack`."""
 
     clock: Clock
     fx: FxTable = field(default_factory=packaged_table)
+    signer: PermitSigner = field(default_factory=_dev_signer)
+    permit_ttl: timedelta = timedelta(minutes=15)
+    permit_grace: timedelta = timedelta(minutes=15)
 
     def now(self) -> datetime:
         return self.clock.now()
@@ -88,6 +100,8 @@ class ContactRecord:
     contact_point: str | None
     duration_seconds: int | None
     recording_ref: str | None
+    permit_id: str | None = None
+    source: str | None = None  # the system that reported it (integration.contacts); None: the platform
 
     def row(self) -> dict[str, Any]:
         """The row of the `contacts` table."""
@@ -113,7 +127,58 @@ class ContactRecord:
             "next_allowed_at": d.next_allowed_at,
             "pack_id": d.pack_id,
             "pack_version": d.pack_version,
+            "permit_id": self.permit_id,
+            "source": self.source,
         }
+
+
+@dataclass(frozen=True)
+class PermitRecord:
+    """A contact permit as the `contact_permits` read model keeps it; while `issued`, the gate counts
+    it as a contact made at `issued_at` (its reservation)."""
+
+    permit_id: str
+    case_id: str
+    debtor_id: str
+    issued_at: datetime
+    not_after: datetime
+    expires_at: datetime
+    channel: Channel
+    party: ContactParty
+    purpose: ContactPurpose
+    collector_id: str | None
+    agency_id: str | None
+    contact_point: str | None
+    contact_point_sha256: str | None
+    pack_id: str
+    pack_version: str
+    key_id: str
+    signature: str
+    status: str = "issued"
+    attempt_id: str | None = None
+    used_at: datetime | None = None
+
+    def row(self) -> dict[str, Any]:
+        row = dict(self.__dict__)
+        row.update(channel=self.channel.value, party=self.party.value, purpose=self.purpose.value)
+        return row
+
+
+@dataclass(frozen=True)
+class MessageRecord:
+    """A message handed to a channel (e-mail, SMS, letter) and what the channel reported since."""
+
+    attempt_id: str
+    permit_id: str | None
+    case_id: str
+    channel: Channel
+    template: str | None
+    provider_reference: str | None
+    content_sha256: str | None
+    status: str
+    detail: str | None
+    sent_at: datetime
+    updated_at: datetime
 
 
 @dataclass(frozen=True)
@@ -141,10 +206,19 @@ class ContactReads(Protocol):
     async def history(
         self, debtor_id: str, since: datetime, third_party_point: str | None = None
     ) -> list[ContactHistoryEntry]:
-        """The debtor's allowed contacts since `since` (and every earlier one with the third party asked)."""
+        """The debtor's allowed contacts since `since` (and every earlier one with the third party asked),
+        with the debtor's live permits as contacts made when they were issued (their reservations)."""
         ...
 
     async def find_contact(self, attempt_id: str) -> ContactRow | None: ...
+
+    async def find_permit(self, permit_id: str) -> PermitRecord | None: ...
+
+    async def find_message(self, channel: Channel, provider_reference: str) -> MessageRecord | None: ...
+
+    async def message_counts(self) -> dict[tuple[str, str], int]:
+        """(channel, status) -> how many messages."""
+        ...
 
     async def contacts_of_case(self, case_id: str, limit: int) -> list[ContactRow]:
         """Newest first (then by attempt id), refusals included."""
@@ -159,7 +233,7 @@ class ContactReads(Protocol):
         ...
 
 
-class ContactUnitOfWork(ContactReads, Protocol):
+class ContactUnitOfWork(TimerPort, ContactReads, Protocol):
     """Everything one command touches, in one transaction: the reads above, the case contact streams,
     the writes to the read models, and the per-debtor lock."""
 
@@ -199,6 +273,18 @@ class ContactUnitOfWork(ContactReads, Protocol):
         ...
 
     async def record_contact(self, record: ContactRecord) -> None: ...
+
+    async def insert_permit(self, record: PermitRecord) -> None: ...
+
+    async def close_permit(
+        self, permit_id: str, status: str, attempt_id: str | None = None, at: datetime | None = None
+    ) -> None:
+        """`used` (by `attempt_id`, at `at`) or `expired`: the permit no longer reserves anything."""
+        ...
+
+    async def record_message(self, record: MessageRecord) -> None:
+        """Insert the message, or (same attempt id) replace it."""
+        ...
 
     async def insert_promise(self, record: PromiseRecord) -> None: ...
 

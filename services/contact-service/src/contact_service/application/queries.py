@@ -12,7 +12,7 @@ from contact_service.application.ports import CaseRow, ContactReads
 from contact_service.domain import worklist as wl
 from contact_service.domain.errors import CaseNotAssigned, CaseUnknown
 from contact_service.domain.fx import FxTable
-from dcp_compliance import Channel, Decision, channel_options, decide_case, load_pack
+from dcp_compliance import Channel, ContactHistoryEntry, Decision, channel_options, decide_case, load_pack
 from dcp_compliance.model import ProposedContact
 from dcp_compliance.packs import UnknownJurisdiction
 from dcp_events.catalogue.enums import ContactParty
@@ -42,13 +42,20 @@ async def gate_decision(
 ) -> Decision:
     """The gate's decision on `proposed`, over the debtor's history in the pack's lookback (and every
     earlier contact with the third party asked)."""
+    return decide_case(case.facts, await history_for(reads, case, proposed, now), proposed, now)
+
+
+async def history_for(
+    reads: ContactReads, case: CaseRow, proposed: ProposedContact, now: datetime
+) -> list[ContactHistoryEntry]:
+    """The history the gate counts for `proposed`: the pack's lookback (and every earlier contact with
+    the third party asked), live permits included."""
     try:
         lookback = load_pack(case.jurisdiction, at=now).lookback()
     except (UnknownJurisdiction, LookupError):
         lookback = timedelta(days=1)
     point = proposed.contact_point if proposed.party is ContactParty.THIRD_PARTY else None
-    history = await reads.history(case.debtor_id, now - lookback, point)
-    return decide_case(case.facts, history, proposed, now)
+    return await reads.history(case.debtor_id, now - lookback, point)
 
 
 async def case_options(reads: ContactReads, case: CaseRow, now: datetime) -> dict[Channel, Decision]:

@@ -2,13 +2,16 @@
 blocked), every promise made, every debtor request recorded.
 
 The gate's decision itself is `dcp_compliance`'s (pure); this aggregate records what was decided and
-refuses nothing a decision did not: an attempt id is recorded once, whatever its verdict.
+refuses nothing a decision did not: an attempt id is recorded once, whatever its verdict. It keeps the
+case's contact permits (issued, used by an attempt, expired) and says whether an outcome arriving now
+finds its permit open; an outcome on a spent permit is still recorded (the contact took place).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
+from enum import StrEnum
 
 from dcp_events.catalogue import contacts as events
 from dcp_events.catalogue.base import Money
@@ -34,6 +37,24 @@ class RecordedAttempt:
     rule_id: str | None
 
 
+class PermitStanding(StrEnum):
+    """What an outcome recorded on a permit finds: the permit still open, or spent."""
+
+    OPEN = "open"  # issued, not used, before its expiry: the outcome uses it
+    USED = "used"  # an outcome was recorded on it before (under another attempt id)
+    EXPIRED = "expired"  # its expiry passed (or its timer fired) before the outcome came
+    UNKNOWN = "unknown"
+
+
+@dataclass(frozen=True)
+class Permit:
+    permit_id: str
+    channel: Channel
+    expires_at: datetime
+    status: str = "issued"  # issued | used | expired
+    attempt_id: str | None = None
+
+
 @dataclass(frozen=True)
 class RecordedPromise:
     promise_id: str
@@ -48,6 +69,8 @@ class CaseContacts(Aggregate[events.ContactEvent]):
     case_id: str
     attempts: dict[str, RecordedAttempt] = field(default_factory=dict)
     promises: dict[str, RecordedPromise] = field(default_factory=dict)
+    permits: dict[str, Permit] = field(default_factory=dict)
+    deliveries: set[tuple[str, str]] = field(default_factory=set)  # (attempt id, status) reported
     requests: list[str] = field(default_factory=list)  # event types of the debtor requests, in order
     last_contact_at: datetime | None = None
 
@@ -68,6 +91,41 @@ class CaseContacts(Aggregate[events.ContactEvent]):
         self._record(event, at)
         return True
 
+    def issue_permit(self, event: events.ContactPermitIssued, at: datetime) -> None:
+        if event.permit_id in self.permits:
+            raise ValueError(f"permit {event.permit_id} is already issued")
+        self._record(event, at)
+
+    def permit_standing(self, permit_id: str, now: datetime) -> PermitStanding:
+        """Whether an outcome recorded now may use the permit."""
+        permit = self.permits.get(permit_id)
+        if permit is None:
+            return PermitStanding.UNKNOWN
+        if permit.status == "used":
+            return PermitStanding.USED
+        if permit.status == "expired" or now > permit.expires_at:
+            return PermitStanding.EXPIRED
+        return PermitStanding.OPEN
+
+    def expire_permit(self, permit_id: str, debtor_id: str, at: datetime) -> bool:
+        """Release an unused permit's reservation (`ContactPermitExpired`); False when it was used or
+        expired before."""
+        permit = self.permits.get(permit_id)
+        if permit is None or permit.status != "issued":
+            return False
+        self._record(
+            events.ContactPermitExpired(permit_id=permit_id, channel=permit.channel, debtor_id=debtor_id), at
+        )
+        return True
+
+    def record_delivery(self, event: events.MessageDeliveryReported, at: datetime) -> bool:
+        """A channel's report on a message; False when that status of that message is known already."""
+        key = (event.attempt_id, event.status.value)
+        if key in self.deliveries:
+            return False
+        self._record(event, at)
+        return True
+
     def make_promise(self, event: events.PromiseMade, at: datetime) -> None:
         self._record(event, at)
 
@@ -84,12 +142,29 @@ class CaseContacts(Aggregate[events.ContactEvent]):
             event.attempt_id, True, event.channel, event.outcome, None
         )
         self.last_contact_at = at or self.last_contact_at
+        permit = self.permits.get(event.permit_id or "")
+        if permit is not None and permit.status == "issued":
+            self.permits[permit.permit_id] = replace(permit, status="used", attempt_id=event.attempt_id)
+
+    @applies(events.ContactPermitIssued)
+    def _permitted(self, event: events.ContactPermitIssued, _at: datetime | None) -> None:
+        self.permits[event.permit_id] = Permit(event.permit_id, event.channel, event.expires_at)
+
+    @applies(events.ContactPermitExpired)
+    def _permit_expired(self, event: events.ContactPermitExpired, _at: datetime | None) -> None:
+        permit = self.permits.get(event.permit_id)
+        if permit is not None and permit.status == "issued":
+            self.permits[event.permit_id] = replace(permit, status="expired")
 
     @applies(events.ContactBlocked)
     def _blocked(self, event: events.ContactBlocked, _at: datetime | None) -> None:
         self.attempts[event.attempt_id] = RecordedAttempt(
             event.attempt_id, False, event.channel, None, event.rule_id
         )
+
+    @applies(events.MessageDeliveryReported)
+    def _delivered(self, event: events.MessageDeliveryReported, _at: datetime | None) -> None:
+        self.deliveries.add((event.attempt_id, event.status.value))
 
     @applies(events.PromiseMade)
     def _promised(self, event: events.PromiseMade, _at: datetime | None) -> None:

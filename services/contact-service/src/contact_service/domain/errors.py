@@ -36,6 +36,61 @@ class ContactRefused(
         }
 
 
+class PermitExpired(
+    DomainError,
+    code="permit-expired",
+    title="The contact permit has expired",
+    kind=ErrorKind.CONFLICT,
+):
+    """An outcome arrived after its permit expired: the contact is recorded (it took place) and is a
+    finding of the audit; the caller learns the permit no longer covered it."""
+
+    def __init__(self, permit_id: str, attempt_id: str) -> None:
+        super().__init__(f"permit {permit_id} had expired; the contact is recorded as {attempt_id}")
+        self.permit_id = permit_id
+        self.attempt_id = attempt_id
+
+    def problem_members(self) -> dict[str, Any]:
+        return {"permit_id": self.permit_id, "attempt_id": self.attempt_id, "recorded": True}
+
+
+class PermitUsed(
+    DomainError,
+    code="permit-used",
+    title="The contact permit was used before",
+    kind=ErrorKind.CONFLICT,
+):
+    """A second contact on a single-use permit: recorded (it took place) and a finding of the audit."""
+
+    def __init__(self, permit_id: str, attempt_id: str) -> None:
+        super().__init__(f"permit {permit_id} was used before; the contact is recorded as {attempt_id}")
+        self.permit_id = permit_id
+        self.attempt_id = attempt_id
+
+    def problem_members(self) -> dict[str, Any]:
+        return {"permit_id": self.permit_id, "attempt_id": self.attempt_id, "recorded": True}
+
+
+class AttemptIdTaken(
+    DomainError, code="id-taken", title="The id names another contact", kind=ErrorKind.CONFLICT
+):
+    """An idempotency key (attempt or permit id) already recorded for a different contact or case."""
+
+
+class PermitUnknown(DomainError, LookupError, code="not-found", title="Not found", kind=ErrorKind.NOT_FOUND):
+    """No permit of that id was issued."""
+
+
+class ChannelUnavailable(
+    DomainError,
+    code="channel-unavailable",
+    title="The channel could not take the message",
+    kind=ErrorKind.UNAVAILABLE,
+):
+    """The SMTP server, SMS gateway or letter store refused or could not be reached; nothing was sent and
+    the permit is left to expire."""
+
+
 class PromiseRefused(
     DomainError,
     code="promise-refused",

@@ -1,0 +1,445 @@
+"""Contact permits: the gate decides before the contact, and what was decided is recorded after it.
+
+`issue_permit` decides under the debtor's lock and, when allowed, issues a signed single-use permit
+whose reservation counts in every cap and cool-down at once (the read models count a live permit as a
+contact made when it was issued), so two dialers asking at the cap's edge get one permit and one
+refusal. `record_permit_outcome` records the contact made on it (`ContactAttempted` with the permit
+id); an unused permit expires by durable timer and frees its place (`ContactPermitExpired`). A
+contact recorded on a permit already used or expired is still recorded — it took place and counts —
+and answered as such (the audit-service reports it as a finding).
+
+Contacts other systems made (integration.contacts) are recorded here too, with their source: the
+gate counts them from then on; whether it would have allowed them is the audit's question.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from contact_service.application import commands as c
+from contact_service.application.ports import (
+    CaseRow,
+    ContactEnvironment,
+    ContactRecord,
+    ContactUnitOfWork,
+    PermitRecord,
+)
+from contact_service.application.queries import gate_decision, history_for
+from contact_service.application.steps import (
+    attempt_event,
+    case_locked,
+    count_decision,
+    record,
+    stored_decision,
+)
+from contact_service.domain.contacts import CaseContacts, PermitStanding
+from contact_service.domain.errors import AttemptIdTaken, CaseUnknown, PermitUnknown
+from dcp_compliance import ContactPurpose, Decision, ProposedContact, decide_case
+from dcp_compliance.model import Verdict
+from dcp_compliance.permits import contact_point_digest
+from dcp_events.catalogue.contacts import ContactAttempted, ContactPermitIssued, MessageDeliveryReported
+from dcp_platform.application import Handler
+
+PERMIT_EXPIRY = "contact-permit-expiry"
+"""The durable timer (key: the permit id) that releases an unused permit at its `expires_at`."""
+
+_HORIZON_PROBES = 15
+
+
+def new_permit_id() -> str:
+    return f"pmt-{uuid.uuid4().hex}"
+
+
+async def permit_horizon(
+    uow: ContactUnitOfWork, case: CaseRow, proposed: ProposedContact, now: datetime, ttl: timedelta
+) -> datetime:
+    """Until when the contact may start: `now + ttl`, or earlier when the gate would refuse the same
+    contact before then (quiet hours beginning, a hold or a time-bar taking effect)."""
+    history = await history_for(uow, case, proposed, now)
+    step = ttl / _HORIZON_PROBES
+    last_allowed = now
+    for n in range(1, _HORIZON_PROBES + 1):
+        at = now + step * n
+        if not decide_case(case.facts, history, proposed, at).allowed:
+            return last_allowed
+        last_allowed = at
+    return now + ttl
+
+
+async def issue(
+    uow: ContactUnitOfWork,
+    env: ContactEnvironment,
+    case: CaseRow,
+    proposed: ProposedContact,
+    permit_id: str,
+    decision: Decision,
+    now: datetime,
+) -> PermitRecord:
+    """Issue the permit the gate allowed (the caller holds the debtor's lock): event, row, expiry timer."""
+    not_after = await permit_horizon(uow, case, proposed, now, env.permit_ttl)
+    expires_at = not_after + env.permit_grace
+    signed: dict[str, Any] = {
+        "permit_id": permit_id,
+        "case_id": case.case_id,
+        "channel": proposed.channel.value,
+        "contact_point_sha256": contact_point_digest(proposed.contact_point),
+        "rule_pack_id": decision.pack_id,
+        "rule_pack_version": decision.pack_version,
+        "not_after": not_after,
+    }
+    signature = env.signer.sign(signed)
+    purpose = None if proposed.purpose is ContactPurpose.COLLECTION else proposed.purpose
+    event = ContactPermitIssued(
+        permit_id=permit_id,
+        channel=proposed.channel,
+        party=proposed.party,
+        purpose=purpose,
+        collector_id=proposed.collector_id,
+        agency_id=proposed.agency_id,
+        contact_point=proposed.contact_point,
+        contact_point_sha256=signed["contact_point_sha256"],
+        debtor_id=case.debtor_id,
+        not_after=not_after,
+        expires_at=expires_at,
+        rule_pack_id=decision.pack_id,
+        rule_pack_version=decision.pack_version,
+        debtor_time_zone=decision.time_zone if decision.local_time is not None else None,
+        time_zone_source=decision.time_zone_source,
+        key_id=env.signer.key_id,
+        signature=signature,
+    )
+    await record(uow, env, case, [event])
+    permit = PermitRecord(
+        permit_id=permit_id,
+        case_id=case.case_id,
+        debtor_id=case.debtor_id,
+        issued_at=now,
+        not_after=not_after,
+        expires_at=expires_at,
+        channel=proposed.channel,
+        party=proposed.party,
+        purpose=proposed.purpose,
+        collector_id=proposed.collector_id,
+        agency_id=proposed.agency_id,
+        contact_point=proposed.contact_point,
+        contact_point_sha256=signed["contact_point_sha256"],
+        pack_id=decision.pack_id,
+        pack_version=decision.pack_version,
+        key_id=env.signer.key_id,
+        signature=signature,
+    )
+    await uow.insert_permit(permit)
+    await uow.schedule_timer(PERMIT_EXPIRY, permit_id, expires_at, {"case_id": case.case_id})
+    return permit
+
+
+def permit_decision(permit: PermitRecord, case: CaseRow, reason: str | None = None) -> Decision:
+    """The gate's allowing decision a permit stands for (answered again to a repeat)."""
+    try:
+        local_time: str | None = permit.issued_at.astimezone(ZoneInfo(case.facts.time_zone)).isoformat()
+    except (ZoneInfoNotFoundError, ValueError):
+        local_time = None  # an unknown zone: no permit is ever issued for it, but say nothing false
+    return Decision.model_validate(
+        {
+            "verdict": "allow",
+            "reason": reason,
+            "pack_id": permit.pack_id,
+            "pack_version": permit.pack_version,
+            "jurisdiction": case.jurisdiction,
+            "time_zone": case.facts.time_zone,
+            "time_zone_source": case.facts.time_zone_source,
+            "decided_at": permit.issued_at,
+            "local_time": local_time,
+        }
+    )
+
+
+def contact_record(
+    case: CaseRow,
+    proposed: ProposedContact,
+    attempt_id: str,
+    at: datetime,
+    decision: Decision,
+    **outcome: Any,
+) -> ContactRecord:
+    return ContactRecord(
+        attempt_id=attempt_id,
+        case_id=case.case_id,
+        debtor_id=case.debtor_id,
+        at=at,
+        decision=decision,
+        channel=proposed.channel,
+        party=proposed.party,
+        purpose=proposed.purpose,
+        outcome=outcome.get("outcome"),
+        collector_id=proposed.collector_id,
+        agency_id=proposed.agency_id,
+        contact_point=proposed.contact_point,
+        duration_seconds=outcome.get("duration_seconds"),
+        recording_ref=proposed.recording_ref,
+        permit_id=outcome.get("permit_id"),
+        source=outcome.get("source"),
+    )
+
+
+async def issue_permit(
+    command: c.IssuePermit, uow: ContactUnitOfWork, env: ContactEnvironment
+) -> c.PermitAnswer:
+    case = await case_locked(uow, command.case_id, command.principal)
+    earlier = await uow.find_permit(command.permit_id)
+    if earlier is not None:
+        if earlier.case_id != case.case_id:
+            raise AttemptIdTaken(f"permit id {command.permit_id} was issued for another case")
+        return c.PermitAnswer(earlier, permit_decision(earlier, case), created=False)
+    refused = await uow.find_contact(command.permit_id)
+    if refused is not None:  # a refusal recorded under this id before: answered again
+        return c.PermitAnswer(None, stored_decision(refused, case), created=False)
+    now = env.now()
+    proposed = command.proposed
+    decision = await gate_decision(uow, case, proposed, now)
+    if not decision.allowed:
+        await record(uow, env, case, [attempt_event(case, proposed, command.permit_id, decision)])
+        await uow.record_contact(contact_record(case, proposed, command.permit_id, now, decision))
+        uow.after_commit(lambda: count_decision(case, decision, "permit"))
+        return c.PermitAnswer(None, decision, created=True)
+    permit = await issue(uow, env, case, proposed, command.permit_id, decision, now)
+    uow.after_commit(lambda: count_decision(case, decision, "permit"))
+    return c.PermitAnswer(permit, decision, created=True)
+
+
+async def use_permit(
+    uow: ContactUnitOfWork,
+    env: ContactEnvironment,
+    case: CaseRow,
+    permit: PermitRecord,
+    command: c.RecordPermitOutcome,
+) -> c.OutcomeAnswer:
+    """Record the contact made on `permit` (the caller holds the debtor's lock)."""
+    now = env.now()
+    contacts = await uow.contacts.find(case.case_id, uow.tx) or CaseContacts.new(case.case_id)
+    standing = contacts.permit_standing(permit.permit_id, now)
+    if standing is PermitStanding.UNKNOWN:  # a permit of the read model the stream lacks: never made here
+        raise PermitUnknown(f"permit {permit.permit_id} is not on case {case.case_id}")
+    # A contact on an open permit took place within its time: counted from the permit's issue, where
+    # its reservation stood. On a spent permit it is counted from now, the latest it can have been.
+    contacted_at = permit.issued_at if standing is PermitStanding.OPEN else now
+    proposed = ProposedContact(
+        channel=permit.channel,
+        party=permit.party,
+        purpose=permit.purpose,
+        contact_point=permit.contact_point,
+        recording_ref=command.recording_ref,
+        collector_id=permit.collector_id,
+        agency_id=permit.agency_id,
+    )
+    if standing is PermitStanding.EXPIRED:
+        contacts.expire_permit(permit.permit_id, case.debtor_id, now)
+        await uow.close_permit(permit.permit_id, "expired")
+    decision = permit_decision(permit, case, _SPENT_REASON.get(standing))
+    event = attempt_event(
+        case, proposed, command.attempt_id, decision, command.outcome, command.duration_seconds
+    )
+    assert isinstance(event, ContactAttempted)
+    event = event.model_copy(update={"permit_id": permit.permit_id, "contacted_at": contacted_at})
+    contacts.record_attempt(event, now)
+    await uow.contacts.save(contacts, uow.tx, jurisdiction=case.jurisdiction)
+    await uow.record_contact(
+        contact_record(
+            case,
+            proposed,
+            command.attempt_id,
+            contacted_at,
+            decision,
+            outcome=command.outcome,
+            duration_seconds=command.duration_seconds,
+            permit_id=permit.permit_id,
+        )
+    )
+    if standing is PermitStanding.OPEN:
+        await uow.close_permit(permit.permit_id, "used", command.attempt_id, now)
+        await uow.cancel_timer(PERMIT_EXPIRY, permit.permit_id)
+    return c.OutcomeAnswer(command.attempt_id, permit.permit_id, standing, True, contacted_at)
+
+
+_SPENT_REASON = {
+    PermitStanding.USED: "recorded on a permit used before",
+    PermitStanding.EXPIRED: "recorded on an expired permit",
+}
+
+
+async def record_permit_outcome(
+    command: c.RecordPermitOutcome, uow: ContactUnitOfWork, env: ContactEnvironment
+) -> c.OutcomeAnswer:
+    found = await uow.find_permit(command.permit_id)
+    if found is None:
+        raise PermitUnknown(f"no permit {command.permit_id}")
+    if command.principal is not None:
+        case = await case_locked(uow, found.case_id, command.principal)
+    else:
+        case = await _case_of(uow, found.case_id)
+    permit = await uow.find_permit(command.permit_id)  # read again under the lock
+    assert permit is not None
+    earlier = await uow.find_contact(command.attempt_id)
+    if earlier is not None:
+        if earlier.get("permit_id") != permit.permit_id:
+            raise AttemptIdTaken(f"attempt id {command.attempt_id} is recorded for another contact")
+        standing = (
+            PermitStanding.OPEN
+            if permit.attempt_id == command.attempt_id
+            else PermitStanding.USED
+            if permit.status == "used"
+            else PermitStanding.EXPIRED
+        )
+        return c.OutcomeAnswer(command.attempt_id, permit.permit_id, standing, False, earlier["at"])
+    return await use_permit(uow, env, case, permit, command)
+
+
+async def _case_of(uow: ContactUnitOfWork, case_id: str) -> CaseRow:
+    case = await uow.case(case_id)
+    if case is None:
+        raise CaseUnknown(f"case {case_id} is not known to the contact service")
+    await uow.lock_debtor(case.debtor_id)
+    again = await uow.case(case_id)
+    assert again is not None
+    return again
+
+
+async def expire_permit(command: c.ExpirePermit, uow: ContactUnitOfWork, env: ContactEnvironment) -> bool:
+    """Release an unused permit; False when it was used or released before."""
+    permit = await uow.find_permit(command.permit_id)
+    if permit is None or permit.status != "issued":
+        return False
+    case = await _case_of(uow, permit.case_id)
+    permit = await uow.find_permit(command.permit_id)
+    if permit is None or permit.status != "issued":
+        return False
+    contacts = await uow.contacts.find(case.case_id, uow.tx) or CaseContacts.new(case.case_id)
+    if contacts.expire_permit(permit.permit_id, case.debtor_id, env.now()):
+        await uow.contacts.save(contacts, uow.tx, jurisdiction=case.jurisdiction)
+    await uow.close_permit(permit.permit_id, "expired")
+    return True
+
+
+def reported_attempt_id(source: str, report_id: str) -> str:
+    """The attempt id of a reported contact: one per (source, report id), whatever the redelivery."""
+    digest = hashlib.sha256(f"{source}\x00{report_id}".encode()).hexdigest()[:24]
+    return f"ext-{digest}"
+
+
+async def record_reported_contact(
+    command: c.RecordReportedContact, uow: ContactUnitOfWork, env: ContactEnvironment
+) -> str:
+    """Record a contact reported on integration.contacts (idempotent by source and report id); answers
+    its attempt id. Recorded whatever the gate would have said: it took place."""
+    report = command.report
+    case = await _case_of(uow, command.case_id)
+    attempt_id = reported_attempt_id(report.source, report.report_id)
+    if await uow.find_contact(attempt_id) is not None:
+        return attempt_id
+    proposed = ProposedContact(
+        channel=report.channel,
+        party=report.party,
+        purpose=report.purpose or ContactPurpose.COLLECTION,
+        contact_point=report.contact_point,
+        recording_ref=report.recording_ref,
+        collector_id=report.collector_id,
+        agency_id=report.agency_id,
+    )
+    at = report.contacted_at
+    judged = await gate_decision(uow, case, proposed, at)
+    decision = judged
+    if not judged.allowed:  # recorded as it took place; the refusal it would have met is kept beside it
+        decision = judged.model_copy(
+            update={
+                "verdict": Verdict.ALLOW,
+                "reason": f"reported by {report.source}; the gate would have refused: {judged.reason}",
+            }
+        )
+    event = attempt_event(case, proposed, attempt_id, decision, report.outcome, report.duration_seconds)
+    assert isinstance(event, ContactAttempted)
+    event = event.model_copy(update={"reported_by": report.source, "contacted_at": at})
+    await record(uow, env, case, [event])
+    await uow.record_contact(
+        contact_record(
+            case,
+            proposed,
+            attempt_id,
+            at,
+            decision,
+            outcome=report.outcome,
+            duration_seconds=report.duration_seconds,
+            source=report.source,
+        )
+    )
+    uow.after_commit(lambda: count_decision(case, judged, "reported"))
+    return attempt_id
+
+
+async def record_message(command: c.RecordMessage, uow: ContactUnitOfWork, env: ContactEnvironment) -> bool:
+    """The message row; with a status report, `MessageDeliveryReported` (once per message and status)."""
+    message = command.message
+    await uow.record_message(message)
+    if command.report is None:
+        return True
+    case = await uow.case(message.case_id)
+    if case is None:
+        return False
+    contacts = await uow.contacts.find(case.case_id, uow.tx) or CaseContacts.new(case.case_id)
+    event = MessageDeliveryReported(
+        attempt_id=message.attempt_id,
+        permit_id=message.permit_id,
+        channel=message.channel,
+        status=command.report,
+        provider_reference=message.provider_reference,
+        detail=message.detail,
+    )
+    if not contacts.record_delivery(event, env.now()):
+        return False
+    await uow.contacts.save(contacts, uow.tx, jurisdiction=case.jurisdiction)
+    return True
+
+
+async def record_attempt(
+    command: c.RecordAttempt, uow: ContactUnitOfWork, env: ContactEnvironment
+) -> c.AttemptAnswer:
+    """The one-shot for channels with no separate dial step: the permit and the contact's outcome in
+    one unit of work (`ContactPermitIssued` then `ContactAttempted`), or `ContactBlocked` when refused,
+    with the contact row; both commit. Idempotent by attempt id. The caller raises the refusal
+    (`AttemptAnswer.raise_if_refused`) after the bus has returned."""
+    case = await case_locked(uow, command.case_id, command.principal)
+    existing = await uow.find_contact(command.attempt_id)
+    if existing is not None:
+        return c.AttemptAnswer(command.attempt_id, stored_decision(existing, case), created=False)
+    now = env.now()
+    proposed = command.proposed
+    decision = await gate_decision(uow, case, proposed, now)
+    uow.after_commit(lambda: count_decision(case, decision, "attempt"))
+    if not decision.allowed:
+        await record(uow, env, case, [attempt_event(case, proposed, command.attempt_id, decision)])
+        await uow.record_contact(contact_record(case, proposed, command.attempt_id, now, decision))
+        return c.AttemptAnswer(command.attempt_id, decision, created=True)
+    permit = await issue(uow, env, case, proposed, new_permit_id(), decision, now)
+    outcome = c.RecordPermitOutcome(
+        command.principal,
+        permit.permit_id,
+        command.attempt_id,
+        command.outcome,
+        command.duration_seconds,
+        proposed.recording_ref,
+    )
+    await use_permit(uow, env, case, permit, outcome)
+    return c.AttemptAnswer(command.attempt_id, decision, created=True)
+
+
+PERMIT_HANDLERS: dict[type, Handler[ContactUnitOfWork, ContactEnvironment]] = {
+    c.RecordAttempt: record_attempt,
+    c.IssuePermit: issue_permit,
+    c.RecordPermitOutcome: record_permit_outcome,
+    c.ExpirePermit: expire_permit,
+    c.RecordReportedContact: record_reported_contact,
+    c.RecordMessage: record_message,
+}

@@ -1,0 +1,1 @@
+"""Channel adapters: how an allowed contact is actually made (e-mail, SMS, letters, dialer)."""
