@@ -27,6 +27,10 @@ EVENTS_OF: dict[str, tuple[type[BaseModel], ...] | None] = {
     "ErasureRequest": (cases.ErasureCompleted,),
     "ContactCheck": (contacts.ContactBlocked,),
     "ContactAttemptRequest": (contacts.ContactAttempted, contacts.ContactBlocked),
+    "PermitRequest": (contacts.ContactPermitIssued, contacts.ContactBlocked),
+    "PermitOutcomeRequest": (contacts.ContactAttempted,),
+    "DialerPermitRequest": None,  # a batch of PermitRequests for a worklist's cases
+    "MessageRequest": (contacts.ContactPermitIssued, contacts.ContactBlocked),
     "PromiseRequest": (contacts.PromiseMade,),
     "DebtorRequest": (
         contacts.DisputeRaised,

@@ -100,6 +100,22 @@ class PermitSigner:
         """The public key as ``GET /contact-permit-keys`` serves it."""
         return public_key_document(self.public_key)
 
+    def sign_token(self, claims: Mapping[str, Any]) -> str:
+        """A compact signed token (``<claims>.<signature>``, base64url) for links in messages, such as
+        an opt-out link: whoever holds it may do what its claims say, nothing else."""
+        body = _b64(json.dumps(dict(claims), sort_keys=True, separators=(",", ":")).encode())
+        return f"{body}.{_b64(self._key.sign(body.encode()))}"
+
+    def read_token(self, token: str) -> dict[str, Any] | None:
+        """The claims of a token this key signed; None when it is malformed or not ours."""
+        body, _, signature = token.partition(".")
+        try:
+            self.public_key.verify(_unb64(signature), body.encode())
+            claims = json.loads(_unb64(body))
+        except (InvalidSignature, ValueError):
+            return None
+        return claims if isinstance(claims, dict) else None
+
 
 def public_key_document(public_key: Ed25519PublicKey) -> dict[str, str]:
     raw = public_key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)

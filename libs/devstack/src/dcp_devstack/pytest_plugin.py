@@ -37,7 +37,7 @@ def stack() -> Iterator[StackEndpoints]:
             else:
                 os.environ[key] = value
         if endpoints.started:
-            stop_stack()
+            stop_stack(components=endpoints.started_components)  # what this session started, only
 
 
 @pytest.fixture(scope="session")

@@ -22,9 +22,22 @@ SERVICES = (
 )
 
 PUBLIC = frozenset(
-    {"/healthz", "/readyz", "/metrics", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"}
+    {
+        "/healthz",
+        "/readyz",
+        "/metrics",
+        "/openapi.json",
+        "/docs",
+        "/docs/oauth2-redirect",
+        "/redoc",
+        "/channels/sms/receipts",
+        "/channels/sms/inbound",
+        "/channels/opt-out/{token}",
+    }
 )
-"""Routes that need no token: probes, metrics (cluster-internal, NetworkPolicy), the API document."""
+"""Routes that need no token: probes, metrics (cluster-internal, NetworkPolicy), the API document, and
+what a channel calls back with a signature of its own (the SMS gateway's webhooks, signed with its key;
+the opt-out link in an e-mail, signed by the contact service)."""
 
 
 def routes() -> list[tuple[str, str, str, frozenset[str] | None]]:
@@ -90,6 +103,16 @@ CREDITOR_SCOPE: dict[tuple[str, str], str] = {
     ("contact-service", "/debtor-requests"): ONE_CASE,
     ("contact-service", "/promises"): ONE_CASE,
     ("contact-service", "/worklist"): LISTED,
+    ("contact-service", "/contact-permits"): ONE_CASE,
+    ("contact-service", "/contact-permits/{permit_id}"): BY_CASE,
+    ("contact-service", "/contact-permits/{permit_id}/outcome"): BY_CASE,
+    ("contact-service", "/contact-permit-keys"): NOT_SCOPED,
+    ("contact-service", "/dialer/permits"): LISTED,
+    ("contact-service", "/messages"): ONE_CASE,
+    ("contact-service", "/messages/summary"): PLATFORM,
+    ("contact-service", "/cases/{case_id}/messages"): ONE_CASE,
+    ("contact-service", "/letters/print-files"): PLATFORM,
+    ("contact-service", "/channels/email/inbound"): PLATFORM,
     ("payment-service", "/cases/{case_id}/payments"): ONE_CASE,
     ("payment-service", "/payment-plans"): BY_CASE,
     ("payment-service", "/payment-plans/{plan_id}"): ONE_CASE,

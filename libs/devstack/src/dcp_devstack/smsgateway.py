@@ -414,6 +414,10 @@ def create_app(settings: GatewaySettings) -> "FastAPI":
             raise Problem(
                 422, "no-webhook", "No webhook", "give webhook, or start the gateway with --inbound-webhook"
             )
+        try:
+            httpx.URL(webhook)
+        except httpx.InvalidURL as exc:
+            raise Problem(422, "invalid-webhook", "Invalid webhook", f"{webhook}: {exc}") from exc
         mo = {
             "id": "MO" + uuid.uuid4().hex,
             "from": reply.sender,

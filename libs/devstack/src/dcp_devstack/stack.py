@@ -125,7 +125,12 @@ def ensure_stack(cfg: StackConfig | None = None) -> StackEndpoints:
     bootstrap = _env("KAFKA_BOOTSTRAP_SERVERS")
     database_url = _env("DATABASE_URL")
     external_smtp = _external_smtp()
+    if external_smtp == (mailbox.HOST, cfg.smtp_port) and mailbox.running_pid(cfg) is not None:
+        external_smtp = None  # the environment names our own mailbox (stack.env sourced): it stays ours
     sms_url = _env("SMS_GATEWAY_URL")
+    ours = cfg.sms_gateway_url.rstrip("/")
+    if sms_url is not None and sms_url.rstrip("/") == ours and smsgateway.running_pid(cfg) is not None:
+        sms_url = None  # likewise our own gateway
     sms_key = _env("SMS_GATEWAY_API_KEY") if sms_url else sms_gateway_api_key(cfg)
 
     try:

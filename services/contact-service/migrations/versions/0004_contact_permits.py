@@ -43,6 +43,9 @@ def upgrade() -> None:
         "CREATE INDEX contact_permits_live ON contact_permits (debtor_id, issued_at) WHERE status = 'issued'"
     )
     op.execute("CREATE INDEX contact_permits_case ON contact_permits (case_id, issued_at DESC)")
+    # What messages and letters say about the case: the debtor's name, language and address, the
+    # account, and the itemization (Regulation F 1006.34(c)(2)) since the case was placed.
+    op.execute("ALTER TABLE case_facts ADD COLUMN profile jsonb NOT NULL DEFAULT '{}'::jsonb")
     op.execute("ALTER TABLE contacts ADD COLUMN permit_id text")
     op.execute("ALTER TABLE contacts ADD COLUMN source text")
     op.execute(
@@ -70,4 +73,5 @@ def downgrade() -> None:
     op.execute("DROP TABLE messages")
     op.execute("ALTER TABLE contacts DROP COLUMN source")
     op.execute("ALTER TABLE contacts DROP COLUMN permit_id")
+    op.execute("ALTER TABLE case_facts DROP COLUMN profile")
     op.execute("DROP TABLE contact_permits")

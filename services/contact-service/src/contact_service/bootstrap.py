@@ -10,14 +10,30 @@ from fastapi import FastAPI
 
 from contact_service.adapters.permit_key import load_permit_signer
 from contact_service.adapters.unit_of_work import read_models, unit_of_work_factory
-from contact_service.api import cases, contacts, debtor_requests, permits, promises, worklists
+from contact_service.api import (
+    cases,
+    channels,
+    contacts,
+    debtor_requests,
+    messages,
+    permits,
+    promises,
+    worklists,
+)
 from contact_service.api.deps import ContactApi
 from contact_service.application.consumers import ContactConsumers
 from contact_service.application.handlers import COMMAND_HANDLERS
+from contact_service.application.messaging import Channels
 from contact_service.application.permits import PERMIT_EXPIRY
 from contact_service.application.ports import ContactBus, ContactEnvironment, contacts_repository
+from contact_service.channels.base import ChannelAdapter
+from contact_service.channels.content import Collector
+from contact_service.channels.email import SmtpEmail, SmtpSettings
+from contact_service.channels.letter_house import LetterStore
+from contact_service.channels.sms import HttpSmsGateway
 from contact_service.domain.fx import FxTable, packaged_table
 from contact_service.settings import ContactServiceSettings
+from dcp_events.catalogue.enums import Channel
 from dcp_events.catalogue.payments import PromiseBroken, PromiseKept
 from dcp_platform.application import CommandBus
 from dcp_platform.disclosure import Disclosures
@@ -28,6 +44,8 @@ from dcp_platform.service import build_runtime, event_sourced_app
 ROUTERS = (
     contacts.router,
     permits.router,
+    messages.router,
+    channels.router,
     promises.router,
     debtor_requests.router,
     worklists.router,
@@ -63,6 +81,40 @@ def contact_bus(
     """The command bus over the service's event store: the one handler table, PostgreSQL units of work."""
     repository = contacts_repository(store, env.clock)
     return CommandBus(COMMAND_HANDLERS, unit_of_work_factory(store, repository, wake), env)
+
+
+def sending_channels(settings: ContactServiceSettings) -> Channels:
+    """The adapters of the channels configured (e-mail with SMTP_HOST, SMS with SMS_GATEWAY_URL; letters
+    always, to the letters directory)."""
+    adapters: dict[Channel, ChannelAdapter] = {Channel.LETTER: LetterStore(settings.letters_dir)}
+    if settings.smtp_host:
+        adapters[Channel.EMAIL] = SmtpEmail(
+            SmtpSettings(
+                host=settings.smtp_host,
+                port=settings.smtp_port,
+                starttls=settings.smtp_starttls,
+                use_tls=settings.smtp_use_tls,
+                username=settings.smtp_username,
+                password=settings.smtp_password.get_secret_value() if settings.smtp_password else None,
+                timeout=settings.smtp_timeout_seconds,
+                sender=settings.smtp_from,
+            )
+        )
+    if settings.sms_gateway_url and settings.sms_gateway_api_key:
+        adapters[Channel.SMS] = HttpSmsGateway(
+            settings.sms_gateway_url,
+            settings.sms_gateway_api_key.get_secret_value(),
+            settings.sms_sender,
+            settings.contact_public_url,
+        )
+    collector = Collector(
+        name=settings.collector_name,
+        address=tuple(line for line in settings.collector_address.split("|") if line),
+        phone=settings.collector_phone,
+        email=settings.collector_email,
+        website=settings.collector_website,
+    )
+    return Channels(adapters, collector, settings.contact_public_url)
 
 
 def bootstrap(settings: ContactServiceSettings) -> FastAPI:
@@ -103,4 +155,7 @@ def bootstrap(settings: ContactServiceSettings) -> FastAPI:
             unmask_roles=settings.unmask_roles,
         ),
     )
+    app.state.channels = sending_channels(settings)
+    key = settings.sms_gateway_api_key
+    app.state.sms_gateway_key = key.get_secret_value() if key is not None else None
     return app

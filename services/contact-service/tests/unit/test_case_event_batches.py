@@ -10,6 +10,7 @@ from contact_service.adapters.memory import InMemoryContactService
 from contact_service.adapters.unit_of_work_contract import case_opened
 from contact_service.application import commands as c
 from contact_service.application.ports import CaseRow, ContactEnvironment
+from contact_service.domain.profile import profile_after, profile_erased, profile_of
 from dcp_compliance import apply_payload
 from dcp_events.catalogue.cases import (
     CaseAssigned,
@@ -18,6 +19,7 @@ from dcp_events.catalogue.cases import (
     CaseOpened,
     CaseReopened,
     CaseStrategyAssigned,
+    ErasureCompleted,
 )
 from dcp_events.catalogue.examples import EXAMPLES
 from dcp_platform.clock import ManualClock
@@ -80,6 +82,7 @@ def expected(case_id: str, events: list[c.FoldCaseEvent]) -> CaseRow:
         treatment=[],
         facts=facts,
         creditor_id=opened.account.creditor_id,
+        profile=profile_of(opened, mine[0].at),  # what letters say (its fold: test_channels.py)
     )
     for event in mine[1:]:
         p = event.payload
@@ -93,7 +96,9 @@ def expected(case_id: str, events: list[c.FoldCaseEvent]) -> CaseRow:
         elif isinstance(p, CaseReopened):
             change.update(status="open")
         elif isinstance(p, CaseBalanceChanged):
-            change.update(balance_minor=p.balance_after.amount_minor)
+            change.update(balance_minor=p.balance_after.amount_minor, profile=profile_after(row.profile, p))
+        elif isinstance(p, ErasureCompleted):
+            change.update(profile=profile_erased(row.profile))
         elif isinstance(p, CaseStrategyAssigned):
             change.update(
                 strategy_assigned_at=event.at,

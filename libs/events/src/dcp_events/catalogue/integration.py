@@ -22,8 +22,8 @@ from dcp_events.catalogue.base import (
     Text,
     UtcDateTime,
 )
-from dcp_events.catalogue.debtor import Account, Debtor, EmailAddress, PhoneNumber, PostalAddress
 from dcp_events.catalogue.contacts import ContactPoint, ContactPurpose
+from dcp_events.catalogue.debtor import Account, Debtor, EmailAddress, PhoneNumber, PostalAddress
 from dcp_events.catalogue.enums import Channel, ContactOutcome, ContactParty, PaymentMethod
 
 PLACEMENTS_TOPIC = "integration.placements"

@@ -157,6 +157,22 @@ class InMemoryContactReads:
             None,
         )
 
+    async def cases_reached_at(self, contact_point: str) -> list[CaseRow]:
+        return sorted(
+            (
+                c
+                for c in self.books.cases.values()
+                if c.status == "open" and any(p.value == contact_point for p in c.facts.contact_points)
+            ),
+            key=lambda c: c.case_id,
+        )
+
+    async def messages_of_case(self, case_id: str) -> list[MessageRecord]:
+        found = sorted(
+            (m for m in self.books.messages.values() if m.case_id == case_id), key=lambda m: m.attempt_id
+        )
+        return sorted(found, key=lambda m: m.sent_at, reverse=True)
+
     async def message_counts(self) -> dict[tuple[str, str], int]:
         counts: dict[tuple[str, str], int] = {}
         for m in self.books.messages.values():

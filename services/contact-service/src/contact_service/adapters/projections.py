@@ -20,12 +20,12 @@ from dcp_platform.values import from_fields
 
 
 def _case(row: Any) -> CaseRow:
-    return from_fields(CaseRow, row, facts=CaseFacts.model_validate(row.facts))
+    return from_fields(CaseRow, row, facts=CaseFacts.model_validate(row.facts), profile=dict(row.profile))
 
 
 _CASE_COLUMNS = (
     "case_id, debtor_id, jurisdiction, status, assignee_kind, assignee_id, currency, balance_minor,"
-    " risk_score, strategy_assigned_at, treatment, facts, creditor_id"
+    " risk_score, strategy_assigned_at, treatment, facts, creditor_id, profile"
 )
 
 
@@ -63,7 +63,7 @@ async def load_cases(
 _CASE_RECORD = (
     "case_id text, debtor_id text, jurisdiction text, status text, assignee_kind text, assignee_id text,"
     " currency text, balance_minor bigint, risk_score integer, strategy_assigned_at timestamptz,"
-    " treatment jsonb, facts jsonb, creditor_id text"
+    " treatment jsonb, facts jsonb, creditor_id text, profile jsonb"
 )
 _INSERT_CASES = text(
     f"""
@@ -77,7 +77,7 @@ _UPDATE_CASES = text(
     UPDATE case_facts AS t SET status = r.status, assignee_kind = r.assignee_kind,
         assignee_id = r.assignee_id, balance_minor = r.balance_minor,
         strategy_assigned_at = r.strategy_assigned_at, treatment = r.treatment, facts = r.facts,
-        updated_at = now()
+        profile = r.profile, updated_at = now()
     FROM jsonb_to_recordset(CAST(:rows AS jsonb)) AS r({_CASE_RECORD})
     WHERE t.case_id = r.case_id
     """  # noqa: S608
@@ -100,6 +100,7 @@ def _case_record(case: CaseRow) -> dict[str, Any]:
         "treatment": case.treatment,
         "creditor_id": case.creditor_id,
         "facts": case.facts.model_dump(mode="json"),
+        "profile": case.profile,
     }
 
 
@@ -341,6 +342,26 @@ async def find_message(
         )
     ).first()
     return from_fields(MessageRecord, row, channel=Channel(row.channel)) if row is not None else None
+
+
+async def cases_reached_at(conn: AsyncConnection, contact_point: str) -> list[CaseRow]:
+    rows = await conn.execute(
+        text(
+            f"SELECT {_CASE_COLUMNS} FROM case_facts WHERE status = 'open'"  # noqa: S608
+            " AND facts->'contact_points' @> jsonb_build_array(jsonb_build_object('value', CAST(:v AS text)))"
+            " ORDER BY case_id"
+        ),
+        {"v": contact_point},
+    )
+    return [_case(r) for r in rows]
+
+
+async def messages_of_case(conn: AsyncConnection, case_id: str) -> list[MessageRecord]:
+    rows = await conn.execute(
+        text(f"SELECT {_MESSAGE_COLUMNS} FROM messages WHERE case_id = :c ORDER BY sent_at DESC, attempt_id"),  # noqa: S608
+        {"c": case_id},
+    )
+    return [from_fields(MessageRecord, r, channel=Channel(r.channel)) for r in rows]
 
 
 async def message_counts(conn: AsyncConnection) -> dict[tuple[str, str], int]:

@@ -62,6 +62,12 @@ class PostgresContactReads:
     async def message_counts(self) -> dict[tuple[str, str], int]:
         return await rm.message_counts(self.tx)
 
+    async def cases_reached_at(self, contact_point: str) -> list[CaseRow]:
+        return await rm.cases_reached_at(self.tx, contact_point)
+
+    async def messages_of_case(self, case_id: str) -> list[MessageRecord]:
+        return await rm.messages_of_case(self.tx, case_id)
+
     async def recent_contacts_of_case(self, case_id: str, since: datetime) -> list[tuple[datetime, Channel]]:
         return await rm.recent_contacts_of_case(self.tx, case_id, since)
 

@@ -22,7 +22,7 @@ from dcp_compliance import CaseFacts, ContactPurpose, Decision, Verdict
 from dcp_events.catalogue.base import CaseAmounts, Money
 from dcp_events.catalogue.cases import CaseOpened
 from dcp_events.catalogue.contacts import CeaseRequested
-from dcp_events.catalogue.debtor import Account, Debtor, EmailAddress, PhoneNumber
+from dcp_events.catalogue.debtor import Account, Debtor, EmailAddress, PhoneNumber, PostalAddress
 from dcp_events.catalogue.enums import Channel, ContactOutcome, ContactParty, PhoneKind, TimeZoneSource
 
 NOW = datetime(2026, 6, 10, 16, 0, tzinfo=UTC)
@@ -308,6 +308,13 @@ def case_opened(
                 )
             ],
             emails=[EmailAddress(address="pat@example.org", consent_to_email=True)],
+            address=PostalAddress(
+                lines=["12 Elm Street"],
+                city="Springfield",
+                region="IL",
+                postal_code="62701",
+                country=jurisdiction,
+            ),
             language="en",
             time_zone=ZONES[jurisdiction],
             time_zone_source=TimeZoneSource.ADDRESS,

@@ -23,7 +23,11 @@ from dcp_platform.problems import Forbidden
 
 router = APIRouter(tags=["permits"])
 
-Anyone = Annotated[Principal, Depends(require_roles(*Role))]
+KeyReaders = Annotated[
+    Principal,
+    Depends(require_roles(Role.COLLECTOR, Role.SUPERVISOR, Role.ADMIN, Role.DIALER, Role.AUDITOR)),
+]
+"""Who checks permits offline: the dialers and gateways that make contacts, and auditors."""
 
 
 def permit_view(api: Any, principal: Principal, permit: PermitRecord) -> schemas.Permit:
@@ -104,7 +108,7 @@ async def record_outcome(
 
 
 @router.get("/contact-permit-keys", summary="The public keys that check permits offline")
-async def permit_keys(_principal: Anyone, api: ContactApiDep) -> schemas.PermitKeys:
+async def permit_keys(_principal: KeyReaders, api: ContactApiDep) -> schemas.PermitKeys:
     return schemas.PermitKeys(keys=[schemas.PermitKey(**public_key_document(api.env.signer.public_key))])
 
 

@@ -263,3 +263,55 @@ class DialerPermits(BaseModel):
     collector_id: str
     permits: list[Permit]
     skipped: list[DialerSkip] = Field(description="Worklist cases the gate refused a call to now.")
+
+
+class MessageRequest(_Body):
+    case_id: str = Field(min_length=1, max_length=128)
+    channel: Literal["email", "sms", "letter"]
+    contact_point: str | None = Field(
+        default=None, min_length=1, max_length=254, description="Default: the debtor's first that consented."
+    )
+    template: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=64,
+        description="Letters: validation_notice (US), arrears_notice or breathing_space_acknowledgement "
+        "(GB), repayment_reminder (CN); default per jurisdiction.",
+    )
+    breathing_space_reference: str | None = Field(default=None, min_length=1, max_length=64)
+    breathing_space_start: date | None = None
+
+
+class Message(BaseModel):
+    attempt_id: str
+    permit_id: str | None
+    case_id: str
+    channel: Channel
+    template: str | None
+    provider_reference: str | None
+    content_sha256: str | None
+    status: str
+    detail: str | None
+    sent_at: AwareDatetime
+    updated_at: AwareDatetime
+
+
+class CaseMessages(BaseModel):
+    case_id: str
+    messages: list[Message]
+
+
+class MessageSummary(BaseModel):
+    by_channel: dict[str, dict[str, int]] = Field(description="channel -> status -> messages")
+
+
+class PrintFileMade(BaseModel):
+    batch_id: str
+    file: str
+    sha256: str
+    letters: int
+
+
+class InboundHandled(BaseModel):
+    action: Literal["opted_out", "delivery_reported", "none"]
+    cases: list[str] = []

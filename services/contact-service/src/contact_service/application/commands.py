@@ -136,6 +136,7 @@ class RecordMessage:
 
     message: MessageRecord
     report: DeliveryStatus | None = None
+    outcome: RecordPermitOutcome | None = None  # at hand-over: the contact recorded on its permit
 
 
 # --- promises and debtor requests -------------------------------------------------------------------

@@ -25,6 +25,7 @@ from contact_service.application.ports import (
 from contact_service.application.queries import gate_decision, known_case
 from contact_service.application.steps import case_locked, count_decision, record
 from contact_service.domain.errors import InvalidPromise, PromiseRefused
+from contact_service.domain.profile import profile_after, profile_erased, profile_of
 from dcp_compliance import Decision, apply_payload, check_promise, load_pack
 from dcp_events.catalogue.base import EventPayload
 from dcp_events.catalogue.cases import (
@@ -224,6 +225,7 @@ def opened_case(case_id: str, payload: CaseOpened, at: datetime) -> CaseRow:
         treatment=[],
         facts=facts,
         creditor_id=payload.account.creditor_id,
+        profile=profile_of(payload, at),
     )
 
 
@@ -240,7 +242,11 @@ def fold_case(case: CaseRow, payload: EventPayload, at: datetime) -> CaseRow:
     elif isinstance(payload, CaseReopened):
         changes.update(status="open")
     elif isinstance(payload, CaseBalanceChanged):
-        changes.update(balance_minor=payload.balance_after.amount_minor)
+        changes.update(
+            balance_minor=payload.balance_after.amount_minor, profile=profile_after(case.profile, payload)
+        )
+    elif isinstance(payload, ErasureCompleted):
+        changes.update(profile=profile_erased(case.profile))
     elif isinstance(payload, CaseStrategyAssigned):
         steps = [s.model_dump(mode="json") for s in payload.treatment or []]
         changes.update(strategy_assigned_at=at, treatment=steps)

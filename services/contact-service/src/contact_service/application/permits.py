@@ -382,6 +382,8 @@ async def record_reported_contact(
 async def record_message(command: c.RecordMessage, uow: ContactUnitOfWork, env: ContactEnvironment) -> bool:
     """The message row; with a status report, `MessageDeliveryReported` (once per message and status)."""
     message = command.message
+    if command.outcome is not None:
+        await record_permit_outcome(command.outcome, uow, env)
     await uow.record_message(message)
     if command.report is None:
         return True

@@ -73,6 +73,9 @@ class CaseRow:
     treatment: list[dict[str, Any]]
     facts: CaseFacts
     creditor_id: str | None = None  # whose case it is (creditor isolation)
+    profile: dict[str, Any] = field(default_factory=dict)
+    """What messages and letters say: full_name, language, address (lines), account_reference, product,
+    placed_on, and the itemization since placement (amount, interest, fees, payments, credits)."""
 
 
 ContactRow = dict[str, Any]
@@ -213,6 +216,14 @@ class ContactReads(Protocol):
     async def find_contact(self, attempt_id: str) -> ContactRow | None: ...
 
     async def find_permit(self, permit_id: str) -> PermitRecord | None: ...
+
+    async def cases_reached_at(self, contact_point: str) -> list[CaseRow]:
+        """The open cases whose debtor has `contact_point` (a number or address replying to us)."""
+        ...
+
+    async def messages_of_case(self, case_id: str) -> list[MessageRecord]:
+        """Newest first."""
+        ...
 
     async def find_message(self, channel: Channel, provider_reference: str) -> MessageRecord | None: ...
 

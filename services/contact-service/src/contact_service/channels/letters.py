@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+import logging
 import os
 import tempfile
 import threading
@@ -26,6 +27,9 @@ from babel.dates import format_date
 from babel.numbers import format_currency, get_currency_precision, get_currency_symbol, is_currency
 from jinja2 import Environment, PackageLoader, StrictUndefined, pass_context
 from jinja2.runtime import Context
+
+# WeasyPrint reports each rendering step at INFO: a letter run would fill the service's log with them.
+logging.getLogger("weasyprint").setLevel(logging.WARNING)
 
 
 @dataclass(frozen=True)

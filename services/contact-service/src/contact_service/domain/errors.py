@@ -81,6 +81,16 @@ class PermitUnknown(DomainError, LookupError, code="not-found", title="Not found
     """No permit of that id was issued."""
 
 
+class InvalidMessage(DomainError, code="invalid-message", title="Invalid message", kind=ErrorKind.INVALID):
+    """A message that cannot be sent as asked: no contact point for the channel, no address, no template."""
+
+
+class NothingToPrint(
+    DomainError, code="nothing-to-print", title="No letter to print", kind=ErrorKind.CONFLICT
+):
+    """A print file was asked for with no letter waiting."""
+
+
 class ChannelUnavailable(
     DomainError,
     code="channel-unavailable",

@@ -1,0 +1,241 @@
+"""Messages the platform sends itself (e-mail, SMS, letters), each on a permit: the gate decides and
+reserves first, the channel's adapter hands the message over, the contact is recorded on its permit
+with the message, and what the channel reports later (delivered, bounced, failed, opened) comes back
+as `MessageDeliveryReported`. A debtor's opt-out (a STOP reply, the link in an e-mail) becomes a
+`ChannelOptedOut` on each of their open cases at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date
+
+from contact_service.application import commands as c
+from contact_service.application.permits import new_permit_id
+from contact_service.application.ports import (
+    CaseRow,
+    ContactBus,
+    ContactEnvironment,
+    MessageRecord,
+    ReadModels,
+)
+from contact_service.application.queries import known_case
+from contact_service.channels.base import ChannelAdapter, OutboundMessage
+from contact_service.channels.content import (
+    Collector,
+    email_content,
+    letter_context,
+    sms_content,
+)
+from contact_service.channels.letters import render_letter, template_for
+from contact_service.domain.errors import ChannelUnavailable, InvalidMessage
+from dcp_compliance import ProposedContact
+from dcp_compliance.permits import contact_point_digest
+from dcp_events.catalogue.contacts import DeliveryStatus
+from dcp_events.catalogue.enums import Channel, ContactOutcome
+from dcp_platform.auth import Principal, Role
+
+SYSTEM = Principal(subject="contact-service", role=Role.ADMIN)
+"""Who acts on a debtor's own request arriving through a channel (a reply, a link): the service."""
+
+SENDING_CHANNELS = (Channel.EMAIL, Channel.SMS, Channel.LETTER)
+
+# Replies that opt out of a channel: the carriers' standard keywords (CTIA), UNSUBSCRIBE, and the
+# Chinese operators' 退订 / TD.
+_OPT_OUT = re.compile(
+    r"^\s*(stop|stopall|unsubscribe|cancel|end|quit|opt[- ]?out|退订|td|t)\b", re.IGNORECASE
+)
+_OPT_OUT_ZH = re.compile(r"退订|取消订阅")
+
+
+def is_opt_out(text: str) -> bool:
+    """Whether a reply (its first line, or a subject) asks to stop messages on that channel."""
+    first = (text or "").strip().splitlines()[0] if (text or "").strip() else ""
+    return bool(_OPT_OUT.match(first) or _OPT_OUT_ZH.search(first))
+
+
+@dataclass(frozen=True)
+class Channels:
+    """The sending channels' adapters (a channel not configured is absent), who is collecting, and
+    where this service's links point."""
+
+    adapters: Mapping[Channel, ChannelAdapter]
+    collector: Collector
+    public_url: str
+
+    def adapter(self, channel: Channel) -> ChannelAdapter:
+        adapter = self.adapters.get(channel)
+        if adapter is None:
+            raise ChannelUnavailable(f"the {channel.value} channel is not configured here")
+        return adapter
+
+
+def default_point(case: CaseRow, channel: Channel) -> str | None:
+    """Where a message goes when none is named: the debtor's first point for the channel that consented
+    and did not opt out, else their first point for it at all (the gate then refuses it, naming why);
+    letters go to the mailing address, not a contact point."""
+    if channel is Channel.LETTER:
+        return None
+    opted = {o.contact_point for o in case.facts.opt_outs if o.channel is channel}
+    usable = [p for p in case.facts.contact_points if channel in p.usable_for]
+    for point in usable:
+        if channel in point.consented and point.value not in opted:
+            return point.value
+    return usable[0].value if usable else None
+
+
+def opt_out_url(
+    env: ContactEnvironment, channels: Channels, case: CaseRow, channel: Channel, point: str | None
+) -> str:
+    token = env.signer.sign_token(
+        {"case_id": case.case_id, "channel": channel.value, "point": point, "n": uuid.uuid4().hex[:8]}
+    )
+    return f"{channels.public_url.rstrip('/')}/channels/opt-out/{token}"
+
+
+async def send_message(
+    bus: ContactBus,
+    reading: ReadModels,
+    env: ContactEnvironment,
+    channels: Channels,
+    principal: Principal,
+    case_id: str,
+    channel: Channel,
+    *,
+    contact_point: str | None = None,
+    template: str | None = None,
+    breathing_space: tuple[str, date] | None = None,
+) -> MessageRecord:
+    """Permit, hand-over, record. Refused by the gate → `ContactRefused` (409, recorded as
+    `ContactBlocked`); the channel down → `ChannelUnavailable` (503; the unused permit expires)."""
+    if channel not in SENDING_CHANNELS:
+        raise InvalidMessage(f"the platform sends e-mail, SMS and letters, not {channel.value}")
+    adapter = channels.adapter(channel)
+    async with reading() as reads:
+        case = await known_case(reads, case_id, principal)
+    point = contact_point or default_point(case, channel)
+    if channel is not Channel.LETTER and point is None:
+        raise InvalidMessage(f"the debtor has no {channel.value} contact point")
+    if channel is Channel.LETTER and not case.profile.get("address"):
+        raise InvalidMessage("the case has no mailing address")
+    collector_id = principal.subject if principal.role is Role.COLLECTOR else None
+    proposed = ProposedContact(
+        channel=channel, contact_point=point, collector_id=collector_id, agency_id=principal.agency_id
+    )
+    letter_template = None
+    if channel is Channel.LETTER:
+        try:
+            letter_template = template_for(case.jurisdiction, template or _DEFAULT_LETTER[case.jurisdiction])
+        except (LookupError, KeyError) as exc:
+            raise InvalidMessage(f"no letter {template!r} for {case.jurisdiction}") from exc
+    answer: c.PermitAnswer = await bus.handle(c.IssuePermit(principal, case_id, proposed, new_permit_id()))
+    answer.raise_if_refused()
+    permit = answer.permit
+    assert permit is not None
+    attempt_id = f"att-{permit.permit_id}"
+    link = opt_out_url(env, channels, case, channel, point) if channel is not Channel.LETTER else None
+    if channel is Channel.EMAIL:
+        subject, text = email_content(case, channels.collector, link or "")
+        outbound = OutboundMessage(
+            permit, attempt_id, point or "", subject, text, template="collection-email", opt_out_url=link
+        )
+    elif channel is Channel.SMS:
+        outbound = OutboundMessage(
+            permit,
+            attempt_id,
+            point or "",
+            "",
+            sms_content(case, channels.collector),
+            template="collection-sms",
+        )
+    else:
+        assert letter_template is not None
+        context = letter_context(case, channels.collector, env.now().date(), None, breathing_space)
+        rendered = await asyncio.to_thread(render_letter, letter_template, context)
+        outbound = OutboundMessage(
+            permit,
+            attempt_id,
+            " | ".join(context.mailing_address),
+            "",
+            "",
+            template=letter_template,
+            letter=(context, rendered),
+        )
+    sent = await adapter.send(outbound)
+    now = env.now()
+    message = MessageRecord(
+        attempt_id=attempt_id,
+        permit_id=permit.permit_id,
+        case_id=case_id,
+        channel=channel,
+        template=outbound.template,
+        provider_reference=sent.provider_reference,
+        content_sha256=sent.content_sha256,
+        status=(sent.status.value if sent.status else "sent"),
+        detail=sent.detail,
+        sent_at=now,
+        updated_at=now,
+    )
+    outcome = c.RecordPermitOutcome(None, permit.permit_id, attempt_id, ContactOutcome.MESSAGE_SENT)
+    await bus.handle(c.RecordMessage(message, report=sent.status, outcome=outcome))
+    return message
+
+
+_DEFAULT_LETTER = {"US": "validation_notice", "GB": "arrears_notice", "CN": "repayment_reminder"}
+
+
+async def report_delivery(
+    bus: ContactBus,
+    reading: ReadModels,
+    env: ContactEnvironment,
+    channel: Channel,
+    provider_reference: str,
+    status: DeliveryStatus,
+    detail: str | None = None,
+) -> bool:
+    """A channel's report on a message it took; False when no message of ours has that reference."""
+    async with reading() as reads:
+        message = await reads.find_message(channel, provider_reference)
+    if message is None:
+        return False
+    updated = MessageRecord(
+        **{**message.__dict__, "status": status.value, "detail": detail, "updated_at": env.now()}
+    )
+    await bus.handle(c.RecordMessage(updated, report=status))
+    return True
+
+
+async def opt_out(
+    bus: ContactBus, reading: ReadModels, channel: Channel, contact_point: str, case_id: str | None = None
+) -> list[str]:
+    """The debtor behind `contact_point` opted out of `channel` there: `ChannelOptedOut` on each of
+    their open cases (one request per debtor). Answers the cases recorded on."""
+    async with reading() as reads:
+        cases = await reads.cases_reached_at(contact_point)
+        if case_id is not None and not any(c_.case_id == case_id for c_ in cases):
+            one = await reads.case(case_id)
+            cases = [one] if one is not None else cases
+    recorded: list[str] = []
+    seen: set[str] = set()
+    for case in cases:
+        if case.debtor_id in seen:
+            continue
+        seen.add(case.debtor_id)
+        request = c.RecordDebtorRequest(
+            principal=SYSTEM,
+            case_id=case.case_id,
+            kind="channel_opt_out",
+            received_via=channel,
+            channel=channel,
+            contact_point=contact_point,
+        )
+        recorded += await bus.handle(request)
+    return recorded
+
+
+def point_matches(point: str | None, claimed: str | None) -> bool:
+    return contact_point_digest(point) == contact_point_digest(claimed)
