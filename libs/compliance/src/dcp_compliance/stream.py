@@ -5,21 +5,29 @@
 - `facts_from_events(events)`: the fold over a case's events in order.
 - `history_entry(event)`: a `ContactAttempted` (any version) as a `ContactHistoryEntry`.
 - `proposed_from_attempt(event)`: the contact a recorded attempt proposed, to re-check it.
-- `ComplianceReplay`: feed every event in time order; each `ContactAttempted` is re-decided with the
-  facts and history as they were just before it, with the pack version it names.
+- `ComplianceReplay`: feed every event in time order; the history counts what the gate counted (contacts
+  made, and live permits as reservations), each `ContactPermitIssued` and each contact the gate did not
+  decide on a permit is re-decided with the facts and history as they were just before it, with the pack
+  version it names, and every attempt is matched to the permit it names (`PermitFinding`).
 
 The contact-service folds with the same functions, so the service and the audit-service agree.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, time
 
 from dcp_compliance import model
-from dcp_compliance.gate import decide, decide_case, refuse_unknown_jurisdiction
-from dcp_compliance.packs import UnknownJurisdiction, UnknownPackVersion, load_pack
+from dcp_compliance.gate import (
+    GATE_POLICY_ID,
+    GATE_POLICY_VERSION,
+    decide,
+    decide_case,
+    refuse_unknown_jurisdiction,
+)
+from dcp_compliance.packs import Rule, UnknownJurisdiction, UnknownPackVersion, load_pack
 from dcp_events.catalogue import cases, contacts
 from dcp_events.catalogue.base import EventPayload
 from dcp_events.catalogue.building import parse_data
@@ -27,13 +35,24 @@ from dcp_events.catalogue.debtor import EmailAddress, PhoneNumber
 from dcp_events.envelope import CloudEvent
 
 __all__ = [
+    "NO_PERMIT_FINDING",
+    "NO_PERMIT_RULE",
+    "PERMIT_CHANNEL_RULE",
+    "PERMIT_EXPIRED_RULE",
+    "PERMIT_FINDING",
+    "PERMIT_REUSED_RULE",
+    "PERMIT_UNKNOWN_RULE",
     "ComplianceReplay",
+    "Judgement",
+    "PermitFinding",
     "apply_event",
     "apply_payload",
     "contact_points",
     "facts_from_events",
     "history_entry",
     "proposed_from_attempt",
+    "proposed_from_permit",
+    "reservation_entry",
 ]
 
 PENDING_PREFIX = "request:"
@@ -176,8 +195,9 @@ def facts_from_events(events: Iterable[CloudEvent]) -> model.CaseFacts | None:
 
 
 def history_entry(event: CloudEvent, *, debtor_id: str | None = None) -> model.ContactHistoryEntry | None:
-    """The contact a `ContactAttempted` records (None for any other event). The debtor comes from the
-    event, else from `debtor_id` (an auditor knows it from the case's `CaseOpened`)."""
+    """The contact a `ContactAttempted` records (None for any other event), counted when it took place
+    (`contacted_at`, else the event's time). The debtor comes from the event, else from `debtor_id` (an
+    auditor knows it from the case's `CaseOpened`)."""
     payload = parse_data(event)
     if not isinstance(payload, contacts.ContactAttempted):
         return None
@@ -188,7 +208,7 @@ def history_entry(event: CloudEvent, *, debtor_id: str | None = None) -> model.C
         attempt_id=payload.attempt_id,
         case_id=event.subject or "",
         debtor_id=debtor,
-        at=event.time,
+        at=payload.contacted_at or event.time,
         channel=payload.channel,
         party=payload.party,
         outcome=payload.outcome,
@@ -212,49 +232,303 @@ def proposed_from_attempt(attempt: contacts.ContactAttempted) -> model.ProposedC
     )
 
 
+def proposed_from_permit(permit: contacts.ContactPermitIssued) -> model.ProposedContact:
+    """The contact a permit was issued for, to re-decide its issue (its own reservation ignored)."""
+    return model.ProposedContact(
+        channel=permit.channel,
+        party=permit.party,
+        purpose=permit.purpose or contacts.ContactPurpose.COLLECTION,
+        contact_point=permit.contact_point,
+        attempt_id=permit.permit_id,
+        collector_id=permit.collector_id,
+        agency_id=permit.agency_id,
+    )
+
+
+def reservation_entry(
+    permit: contacts.ContactPermitIssued, case_id: str, at: datetime
+) -> model.ContactHistoryEntry:
+    """A live permit as the gate counts it: a contact made at its issue `at`, presumed a right-party
+    contact (a third-party contact for a third party), the most any contact counts for."""
+    third = permit.party is model.ContactParty.THIRD_PARTY
+    presumed = model.ContactOutcome.THIRD_PARTY_CONTACT if third else model.ContactOutcome.RIGHT_PARTY_CONTACT
+    return model.ContactHistoryEntry(
+        attempt_id=permit.permit_id,
+        case_id=case_id,
+        debtor_id=permit.debtor_id,
+        at=at,
+        channel=permit.channel,
+        party=permit.party,
+        outcome=presumed,
+        collector_id=permit.collector_id,
+        agency_id=permit.agency_id,
+        contact_point=permit.contact_point,
+        purpose=permit.purpose or contacts.ContactPurpose.COLLECTION,
+    )
+
+
+PERMIT_FINDING = "permit"
+"""An attempt that does not match the permit it names."""
+NO_PERMIT_FINDING = "contact-without-permit"
+"""An attempt made through the platform that names no permit (and no other system reported it)."""
+PERMIT_UNKNOWN_RULE = "GATE-PERMIT-UNKNOWN"
+PERMIT_CHANNEL_RULE = "GATE-PERMIT-CHANNEL"
+PERMIT_REUSED_RULE = "GATE-PERMIT-REUSED"
+PERMIT_EXPIRED_RULE = "GATE-PERMIT-EXPIRED"
+NO_PERMIT_RULE = "GATE-NO-PERMIT"
+PERMIT_CITATION = (
+    "gate policy: a contact made through the platform is made on a single-use permit the gate issued "
+    "for it, before the permit expires (contact-service permits)"
+)
+
+# Rules whose input exists only once the contact was made (the recording of a field visit): not known
+# when a permit is issued, so checked on the attempt recorded on it instead.
+_AFTER_THE_CONTACT = frozenset({"recording"})
+
+
+def _decided_at_issue(rule: Rule) -> bool:
+    return rule.kind not in _AFTER_THE_CONTACT
+
+
+def _decided_on_outcome(rule: Rule) -> bool:
+    return rule.kind in _AFTER_THE_CONTACT
+
+
+@dataclass(frozen=True)
+class PermitFinding:
+    """An attempt whose permit does not stand for it: the gate's decision it claims is not on the trail."""
+
+    kind: str  # PERMIT_FINDING or NO_PERMIT_FINDING
+    rule_id: str
+    reason: str
+    case_id: str
+    attempt_id: str
+    permit_id: str | None
+    at: datetime
+    citation: str = PERMIT_CITATION
+    pack_id: str = GATE_POLICY_ID
+    pack_version: str = GATE_POLICY_VERSION
+
+
+@dataclass(frozen=True)
+class Judgement:
+    """What the replay finds on one event: the gate's decision made again (None: nothing re-decided)
+    and how the attempt matches its permit."""
+
+    decision: model.Decision | None = None
+    permit_findings: tuple[PermitFinding, ...] = ()
+
+
+@dataclass
+class _Permit:
+    issued: contacts.ContactPermitIssued
+    status: str = "issued"  # issued | used | expired
+    used_by: str | None = None
+    expired_at: datetime | None = None
+
+
 @dataclass
 class ComplianceReplay:
-    """Re-decides recorded attempts from the stream alone (for the audit-service).
+    """Re-decides recorded contacts from the stream alone (for the audit-service).
 
-    Feed every event of `collections.cases` and `collections.contacts` in time order to `apply`;
-    it returns the gate's decision for each `ContactAttempted` (a denial is a finding), else None.
+    Feed every event of `collections.cases` and `collections.contacts` in time order to `judge` (or to
+    `apply`, for the decision alone). The debtor's history counts what the gate counted: contacts made
+    (at `contacted_at`), and each live permit as a reservation from its issue until the attempt on it
+    replaces it or it expires. Re-decided, each with the pack version it names: every
+    `ContactPermitIssued` at its issue; every attempt the gate did not decide on a permit (one that
+    names no permit, an unknown or spent one, or another channel's; a contact another system reported,
+    at the time it took place). An attempt on its open permit was decided at the permit's issue: only
+    the rules of what the contact left behind (a field visit's recording) are checked on it. A denial,
+    and every `PermitFinding`, is a finding.
     """
 
     facts: dict[str, model.CaseFacts] = field(default_factory=dict)
     history: dict[str, list[model.ContactHistoryEntry]] = field(default_factory=dict)
     seen: set[str] = field(default_factory=set)
+    permits: dict[tuple[str, str], _Permit] = field(default_factory=dict)  # (case id, permit id)
+    reservations: dict[str, dict[str, model.ContactHistoryEntry]] = field(default_factory=dict)
 
     def apply(self, event: CloudEvent) -> model.Decision | None:
+        """The gate's decision made again on `event` (None: nothing to re-decide)."""
+        return self.judge(event).decision
+
+    def judge(self, event: CloudEvent) -> Judgement:
         # Kafka delivers at least once: an event published twice must be counted once, or a repeated
         # attempt would look like an extra call (a false 7-in-7 or 3-calls finding).
         if event.id in self.seen:
-            return None
+            return Judgement()
         self.seen.add(event.id)
         payload = parse_data(event)
         case_id = event.subject or ""
         facts = self.facts.get(case_id)
+        if isinstance(payload, contacts.ContactPermitIssued):
+            return self._permit_issued(facts, payload, event) if facts is not None else Judgement()
+        if isinstance(payload, contacts.ContactPermitExpired):
+            self._permit_expired(payload, case_id, event.time)
+            return Judgement()
         if isinstance(payload, contacts.ContactAttempted):
-            if facts is None:
-                return None
-            decision = self._recheck(facts, payload, event)
-            entry = history_entry(event, debtor_id=facts.debtor_id)
-            if entry is not None:
-                self.history.setdefault(facts.debtor_id, []).append(entry)
-            return decision
+            return self._attempted(facts, payload, event) if facts is not None else Judgement()
         updated = apply_payload(facts, payload, case_id, event.time)
         if updated is not None:
             self.facts[case_id] = updated
-        return None
+        return Judgement()
+
+    def counted(self, debtor_id: str) -> list[model.ContactHistoryEntry]:
+        """The debtor's history as the gate counts it: contacts made and live reservations."""
+        return [*self.history.get(debtor_id, []), *self.reservations.get(debtor_id, {}).values()]
+
+    def _permit_issued(
+        self, facts: model.CaseFacts, permit: contacts.ContactPermitIssued, event: CloudEvent
+    ) -> Judgement:
+        key = (facts.case_id, permit.permit_id)
+        if key in self.permits:
+            return Judgement()  # issued once: a second issue of the same permit changes nothing
+        proposed = proposed_from_permit(permit)
+        decision = self._decide(facts, proposed, event.time, permit.rule_pack_version, _decided_at_issue)
+        self.permits[key] = _Permit(permit)
+        entry = reservation_entry(permit, facts.case_id, event.time)
+        self.reservations.setdefault(facts.debtor_id, {})[permit.permit_id] = entry
+        return Judgement(decision)
+
+    def _permit_expired(self, expired: contacts.ContactPermitExpired, case_id: str, at: datetime) -> None:
+        permit = self.permits.get((case_id, expired.permit_id))
+        if permit is None or permit.status != "issued":
+            return
+        permit.status, permit.expired_at = "expired", at
+        self._release(case_id, permit.issued.permit_id)
+
+    def _release(self, case_id: str, permit_id: str) -> None:
+        facts = self.facts.get(case_id)
+        if facts is not None:
+            self.reservations.get(facts.debtor_id, {}).pop(permit_id, None)
+
+    def _attempted(
+        self, facts: model.CaseFacts, attempt: contacts.ContactAttempted, event: CloudEvent
+    ) -> Judgement:
+        at = attempt.contacted_at or event.time
+        found: list[PermitFinding] = []
+        decision: model.Decision | None
+        if attempt.reported_by is not None:
+            decision = self._recheck(facts, attempt, at)
+            if not decision.allowed:
+                reason = (
+                    f"reported by {attempt.reported_by}: the gate would have refused "
+                    f"{decision.rule_id}: {decision.reason}"
+                )
+                decision = decision.model_copy(update={"reason": reason})
+        elif attempt.permit_id is None:
+            found.append(
+                self._finding(
+                    NO_PERMIT_FINDING,
+                    NO_PERMIT_RULE,
+                    f"attempt {attempt.attempt_id} was made through the platform without a permit: it names "
+                    "none, and no other system reported it",
+                    attempt,
+                    event,
+                )
+            )
+            decision = self._recheck(facts, attempt, at)
+        else:
+            found = self._use_permit(facts, attempt, event)
+            # On its open permit the contact was decided at the permit's issue; on any other, the
+            # gate decided no permit for this contact: the contact itself is decided.
+            decision = self._recheck(facts, attempt, at) if found else self._check_outcome(facts, attempt, at)
+        entry = history_entry(event, debtor_id=facts.debtor_id)
+        if entry is not None:
+            self.history.setdefault(facts.debtor_id, []).append(entry)
+        return Judgement(decision, tuple(found))
+
+    def _use_permit(
+        self, facts: model.CaseFacts, attempt: contacts.ContactAttempted, event: CloudEvent
+    ) -> list[PermitFinding]:
+        """Match the attempt to its permit, which it uses (its reservation replaced by the attempt):
+        findings when the permit is not one open permit of this case for this channel."""
+        permit_id = attempt.permit_id or ""
+        permit = self.permits.get((facts.case_id, permit_id))
+        name = f"attempt {attempt.attempt_id} on permit {permit_id}"
+        if permit is None:
+            reason = f"{name}: an unknown permit, no ContactPermitIssued on case {facts.case_id} issued it"
+            return [self._finding(PERMIT_FINDING, PERMIT_UNKNOWN_RULE, reason, attempt, event)]
+        found: list[PermitFinding] = []
+        issued = permit.issued
+        if attempt.channel is not issued.channel:
+            reason = (
+                f"{name}: a {attempt.channel.value} contact on a permit issued for {issued.channel.value}"
+            )
+            found.append(self._finding(PERMIT_FINDING, PERMIT_CHANNEL_RULE, reason, attempt, event))
+        if permit.status == "used":
+            reason = f"{name}: the permit is single-use and was used before by attempt {permit.used_by}"
+            found.append(self._finding(PERMIT_FINDING, PERMIT_REUSED_RULE, reason, attempt, event))
+        elif permit.status == "expired":
+            reason = f"{name}: the permit had expired (released at {_iso(permit.expired_at)})"
+            found.append(self._finding(PERMIT_FINDING, PERMIT_EXPIRED_RULE, reason, attempt, event))
+        elif event.time > issued.expires_at:
+            reason = (
+                f"{name}: recorded at {_iso(event.time)}, after the permit expired at "
+                f"{_iso(issued.expires_at)}"
+            )
+            found.append(self._finding(PERMIT_FINDING, PERMIT_EXPIRED_RULE, reason, attempt, event))
+        if permit.status == "issued":
+            permit.status, permit.used_by = "used", attempt.attempt_id
+            self._release(facts.case_id, permit_id)
+        return found
+
+    @staticmethod
+    def _finding(
+        kind: str, rule_id: str, reason: str, attempt: contacts.ContactAttempted, event: CloudEvent
+    ) -> PermitFinding:
+        return PermitFinding(
+            kind=kind,
+            rule_id=rule_id,
+            reason=reason,
+            case_id=event.subject or "",
+            attempt_id=attempt.attempt_id,
+            permit_id=attempt.permit_id,
+            at=event.time,
+        )
 
     def _recheck(
-        self, facts: model.CaseFacts, attempt: contacts.ContactAttempted, event: CloudEvent
+        self, facts: model.CaseFacts, attempt: contacts.ContactAttempted, at: datetime
     ) -> model.Decision:
-        history = self.history.get(facts.debtor_id, [])
-        proposed = proposed_from_attempt(attempt)
-        if attempt.rule_pack_version is None:
-            return decide_case(facts, history, proposed, event.time)
+        return self._decide(facts, proposed_from_attempt(attempt), at, attempt.rule_pack_version)
+
+    def _check_outcome(
+        self, facts: model.CaseFacts, attempt: contacts.ContactAttempted, at: datetime
+    ) -> model.Decision | None:
+        """The rules of what the contact left behind (its recording), the only ones its permit could
+        not decide; None when none applies to the channel."""
+        version = attempt.rule_pack_version
         try:
-            pack = load_pack(facts.jurisdiction, version=attempt.rule_pack_version)
+            pack = load_pack(facts.jurisdiction, version=version, at=None if version else at)
         except (UnknownJurisdiction, UnknownPackVersion):
-            return refuse_unknown_jurisdiction(facts, event.time)
-        return decide(pack, facts, history, proposed, event.time)
+            return None  # the permit's issue was judged with the same pack: refused there already
+        channel = attempt.channel
+        if not any(
+            _decided_on_outcome(r) and channel in getattr(r.parameters, "channels", ()) for r in pack.rules
+        ):
+            return None
+        return self._decide(facts, proposed_from_attempt(attempt), at, pack.version, _decided_on_outcome)
+
+    def _decide(
+        self,
+        facts: model.CaseFacts,
+        proposed: model.ProposedContact,
+        at: datetime,
+        pack_version: str | None,
+        rules: Callable[[Rule], bool] | None = None,
+    ) -> model.Decision:
+        history = self.counted(facts.debtor_id)
+        if pack_version is None and rules is None:
+            return decide_case(facts, history, proposed, at)
+        try:
+            pack = load_pack(facts.jurisdiction, version=pack_version, at=None if pack_version else at)
+        except (UnknownJurisdiction, UnknownPackVersion):
+            return refuse_unknown_jurisdiction(facts, at)
+        if rules is not None:
+            # a pack of the rules that can be decided now, in the pack's order (a copy, not validated)
+            pack = pack.model_copy(update={"rules": tuple(r for r in pack.rules if rules(r))})
+        return decide(pack, facts, history, proposed, at)
+
+
+def _iso(moment: datetime | None) -> str:
+    return moment.isoformat() if moment is not None else "an unknown time"

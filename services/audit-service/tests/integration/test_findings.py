@@ -1,5 +1,6 @@
 """Findings from the stream alone: attempts published straight to the topic, bypassing the contact gate,
-are caught with the same rule packs (quiet hours, caps, holds, banned third parties, unrecorded visits)."""
+are caught with the same rule packs (quiet hours, caps, holds, banned third parties, unrecorded visits),
+and each of them, made without a contact permit, is a `contact-without-permit` finding besides."""
 
 from __future__ import annotations
 
@@ -95,13 +96,33 @@ async def findings(audit: AuditUnderTest) -> dict[str, Any]:
     return (await audit.get("/audit/findings")).json()
 
 
+WITHOUT_PERMIT = "contact-without-permit"
+
+
 def by_case(findings: dict[str, Any], case: str) -> list[dict[str, Any]]:
-    return [f for f in findings["findings"] if f["case_id"] == case]
+    """The case's findings by the rules of its pack (not the permit findings every attempt here has)."""
+    return [f for f in findings["findings"] if f["case_id"] == case and f["rule_kind"] != WITHOUT_PERMIT]
 
 
-async def test_a_compliant_attempt_has_no_finding(findings: dict[str, Any]) -> None:
+def without_permit(findings: dict[str, Any], case: str | None = None) -> list[dict[str, Any]]:
+    return [
+        f
+        for f in findings["findings"]
+        if f["rule_kind"] == WITHOUT_PERMIT and (case is None or f["case_id"] == case)
+    ]
+
+
+async def test_a_compliant_attempt_has_no_finding_but_its_missing_permit(findings: dict[str, Any]) -> None:
     assert by_case(findings, "c-ok") == []
+    [found] = without_permit(findings, "c-ok")
+    assert (found["rule_id"], found["pack_id"]) == ("GATE-NO-PERMIT", "gate-policy")
+    assert "att-1" in found["reason"] and "without a permit" in found["reason"]
     assert findings["attempts_checked"] == 1 + 1 + 8 + 1 + 1 + 1 + 2
+
+
+async def test_every_attempt_without_a_permit_is_a_finding(findings: dict[str, Any]) -> None:
+    assert len(without_permit(findings)) == findings["attempts_checked"]
+    assert all(f["attempt_entry_id"] in f["evidence_entry_ids"] for f in without_permit(findings))
 
 
 async def test_contact_after_closure_but_not_at_the_same_instant(findings: dict[str, Any]) -> None:
@@ -145,4 +166,7 @@ async def test_field_visit_without_recording(findings: dict[str, Any]) -> None:
 
 async def test_findings_filter_by_case(audit: AuditUnderTest) -> None:
     only = (await audit.get("/audit/findings", case_id="c-night")).json()
-    assert [f["case_id"] for f in only["findings"]] == ["c-night"]
+    assert [(f["case_id"], f["rule_id"]) for f in only["findings"]] == [
+        ("c-night", "US-REGF-TIME"),
+        ("c-night", "GATE-NO-PERMIT"),  # the call was made without a permit
+    ]

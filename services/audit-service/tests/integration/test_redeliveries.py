@@ -16,7 +16,7 @@ from dcp_events.catalogue import ContactAttempted
 from dcp_events.catalogue.enums import Channel, ContactOutcome, ContactParty
 
 from .conftest import ADMIN, AuditUnderTest
-from .test_findings import by_case, opened
+from .test_findings import by_case, opened, without_permit
 
 pytestmark = pytest.mark.integration
 
@@ -98,6 +98,7 @@ async def test_findings_count_each_event_once(resent: dict[str, Any]) -> None:
     # ten entries, seven calls: the seven-in-seven-days cap is reached, not exceeded
     assert resent["findings"]["attempts_checked"] == 7
     assert by_case(resent["findings"], CASE) == []
+    assert len(without_permit(resent["findings"], CASE)) == 7  # one per call, not per copy
 
 
 async def test_a_forged_or_removed_mark_is_caught_by_verify(

@@ -235,3 +235,33 @@ async def test_calls_reported_on_integration_contacts_count_in_the_us_and_cn_cap
     assert {e.data["reported_by"] for e in events if e.type == "collections.contact.attempted.v2"} == {
         "agency-dialer-acme"
     }
+
+
+async def test_a_dialer_takes_a_batch_of_permits_for_a_worklist_and_reports_outcomes(
+    service: ContactService,
+) -> None:
+    service.next_local(NY, 14)
+    collector = f"col-{uuid.uuid4().hex[:6]}"
+    first = await service.open_case("US", collector=collector)
+    second = await service.open_case("US", collector=collector)
+    quiet = await service.open_case("US", collector=collector)
+    headers = token(subject=collector)
+    cease = {"case_id": quiet, "kind": "cease_communication", "received_via": "letter"}
+    assert (await service.client.post("/debtor-requests", json=cease, headers=headers)).status_code == 201
+    dialer = token(Role.SUPERVISOR, "dialer-host")
+    batch = await service.client.post("/dialer/permits", json={"collector_id": collector, "limit": 5}, headers=dialer)
+    assert batch.status_code == 200, batch.text
+    body = batch.json()
+    assert {p["case_id"] for p in body["permits"]} == {first, second}
+    assert [s["case_id"] for s in body["skipped"]] == [quiet]
+    assert body["skipped"][0]["rule_id"] == "US-REGF-CEASE"
+    assert all(p["contact_point"] and p["signature"] for p in body["permits"])
+    for p in body["permits"]:
+        r = await service.client.post(
+            f"/contact-permits/{p['permit_id']}/outcome", json={"outcome": "voicemail"}, headers=dialer
+        )
+        assert r.status_code == 201, r.text
+    contacts = (await service.client.get(f"/cases/{first}/contacts", headers=headers)).json()["contacts"]
+    assert [c["outcome"] for c in contacts] == ["voicemail"]
+    own = await service.client.post("/dialer/permits", json={"collector_id": "someone-else"}, headers=headers)
+    assert own.status_code == 403

@@ -16,6 +16,7 @@ from contact_service.adapters.unit_of_work_contract import ZONES, case_opened
 from contact_service.application import commands as c
 from contact_service.application import queries
 from contact_service.application.handlers import COMMAND_HANDLERS
+from contact_service.application.permits import PERMIT_EXPIRY
 from contact_service.application.ports import ContactEnvironment
 from contact_service.domain.errors import CaseNotAssigned, CaseUnknown, ContactRefused, PromiseRefused
 from dcp_compliance import ProposedContact
@@ -31,6 +32,7 @@ from dcp_events.catalogue.enums import (
 from dcp_platform.application import UnknownCommand
 from dcp_platform.auth import Principal, Role
 from dcp_platform.clock import ManualClock
+from dcp_platform.eventsourcing.timers import DueTimer
 from dcp_platform.testing.handler_table import assert_every_command_has_a_handler
 
 START = datetime(2026, 6, 10, 16, 0, tzinfo=UTC)  # 12:00 in New York, 17:00 in London, 00:00 in Shanghai
@@ -367,3 +369,31 @@ async def test_the_worklist_compares_expected_recovery_across_currencies_through
     compared = {i.case.currency: i.expected_recovery_in_base_minor for i in items}
     assert compared["XAF"] is None
     assert compared["USD"] > compared["JPY"] > compared["IDR"] > 0
+
+
+def expire_with(service: InMemoryContactService):  # type: ignore[no-untyped-def]
+    async def expire(tx: object, timer: DueTimer) -> None:
+        await service.bus.handle(c.ExpirePermit(timer.key), tx=tx)
+
+    return expire
+
+
+async def test_a_permit_ends_where_the_gate_would_refuse_the_same_contact(
+    service: InMemoryContactService,
+) -> None:
+    # 20:50 in New York: Regulation F's inconvenient hours begin at 21:00, so the call must start by then,
+    # not 15 minutes on.
+    now = at_local(service, ZONES["US"], 20, 50)
+    case_id = await open_case(service)
+    proposed = ProposedContact(channel=Channel.PHONE, collector_id=COLLECTOR.subject)
+    answer: c.PermitAnswer = await service.handle(c.IssuePermit(COLLECTOR, case_id, proposed, "pmt-late"))
+    assert answer.permit is not None
+    assert now + timedelta(minutes=9) <= answer.permit.not_after <= now + timedelta(minutes=10)
+    early = at_local(service, ZONES["US"], 12)
+    # Unused, it expired overnight (its reservation, presumed a conversation, would hold the next calls).
+    fired = await service.fire_due_timers({PERMIT_EXPIRY: expire_with(service)})
+    assert fired == [(PERMIT_EXPIRY, "pmt-late")]
+    assert service.books.permits["pmt-late"].status == "expired"
+    other = await service.handle(c.IssuePermit(COLLECTOR, case_id, proposed, "pmt-noon"))
+    assert other.permit is not None
+    assert other.permit.not_after == early + service.env.permit_ttl

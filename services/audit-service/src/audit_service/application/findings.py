@@ -1,9 +1,13 @@
 """Compliance findings from the trail alone, with the gate's own rule packs (`dcp_compliance`).
 
-Every `ContactAttempted` in the trail is re-decided with the case's facts and the debtor's history as the
-stream shows them just before it, and with the pack version the attempt names (else the one in force).
-A denial is a finding: the rule, the pack version, and the entries that prove it. This catches an attempt
-published straight to the topic, bypassing the contact gate.
+The replay (`dcp_compliance.stream.ComplianceReplay`) counts what the gate counted (contacts made, live
+permits as reservations) and re-decides, with the case's facts and the debtor's history as the stream
+shows them just before it and with the pack version it names: every `ContactPermitIssued`, every attempt
+no permit stands for, and every contact another system reported (at the time it took place). A denial is
+a finding: the rule, the pack version, and the entries that prove it. So is an attempt that does not
+match its permit (kind `permit`: unknown, another channel's, used before, expired) or names none
+(`contact-without-permit`), with the permit's entries as evidence. This catches an attempt published
+straight to the topic, bypassing the contact gate.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from audit_service.adapters import trail
 from audit_service.adapters.case_keys import CaseKeys
 from dcp_compliance import ComplianceReplay, Decision
 from dcp_compliance.packs import UnknownJurisdiction, UnknownPackVersion, load_pack
+from dcp_compliance.stream import PermitFinding
 from dcp_events import CloudEvent, EventError, decode_event
 from dcp_events.canonical import to_canonical_bytes
 from dcp_platform.sealing import SEALED_ATTRIBUTE, DataKeyVault, open_document
@@ -33,6 +38,9 @@ _HOLD_TYPES = (
 _COUNTING_KINDS = frozenset(
     {"call_cap", "conversation_cool_down", "daily_connected_cap", "max_contacts_per_person"}
 )
+# The entries the gate counts as contacts: attempts, and permits (a live permit is a reservation).
+_CONTACT_TYPES = ("collections.contact.attempted.", "collections.contact.permit_issued.")
+_PERMIT_TYPES = (*_CONTACT_TYPES, "collections.contact.permit_expired.")
 
 
 @dataclass
@@ -80,6 +88,7 @@ class _CaseEntries:
     opened: int | None = None
     holds: list[int] = field(default_factory=list)
     attempts: list[tuple[datetime, int]] = field(default_factory=list)
+    permits: dict[str, list[int]] = field(default_factory=dict)  # permit id: its issue, expiry, attempts
 
 
 async def compute_findings(
@@ -88,7 +97,7 @@ async def compute_findings(
     keys: CaseKeys | None = None,
     vault: DataKeyVault | None = None,
 ) -> tuple[list[Finding], int]:
-    """(findings, attempts checked) over the trail, in event-time order; `vault` opens the personal
+    """(findings, contacts re-decided) over the trail, in event-time order; `vault` opens the personal
     data producers sealed (contact points the rules compare), the redacted data is judged without it."""
     replay = ComplianceReplay()
     cases: dict[str, _CaseEntries] = {}
@@ -104,7 +113,7 @@ async def compute_findings(
                 if vault is not None and not row.erased and isinstance(doc.get(SEALED_ATTRIBUTE), str):
                     doc = open_document(doc, await vault.keys([str(doc.get("subject"))], create=False))
                 event = decode_event(to_canonical_bytes(doc))
-                decision = replay.apply(event)
+                judgement = replay.judge(event)
             except (EventError, ValueError):
                 continue  # not a valid catalogue event: recorded in the trail, not judged
             seen = cases.setdefault(event.subject, _CaseEntries())
@@ -116,10 +125,14 @@ async def compute_findings(
             elif kind.startswith("collections.case.charge_frozen."):
                 findings.append(_frozen_charge(event, row.id, seen))
                 continue
-            if decision is None:
-                continue
-            checked += 1
-            if not decision.allowed:
+            elif kind.startswith(_PERMIT_TYPES):
+                permit_id = event.data.get("permit_id") if isinstance(event.data, dict) else None
+                if isinstance(permit_id, str):
+                    seen.permits.setdefault(permit_id, []).append(row.id)
+            decision = judgement.decision
+            if decision is not None:
+                checked += 1
+            if decision is not None and not decision.allowed:
                 rule_kind = _rule_kind(decision)
                 evidence = [row.id] + ([seen.opened] if seen.opened is not None else [])
                 if rule_kind == "hold":
@@ -142,8 +155,34 @@ async def compute_findings(
                         evidence_entry_ids=sorted(set(evidence)),
                     )
                 )
-            seen.attempts.append((event.time, row.id))
+            findings += [_permit_finding(found, event, row.id, seen) for found in judgement.permit_findings]
+            if kind.startswith(_CONTACT_TYPES):
+                seen.attempts.append((event.time, row.id))
     return findings, checked
+
+
+def _permit_finding(found: PermitFinding, event: CloudEvent, entry_id: int, seen: _CaseEntries) -> Finding:
+    """An attempt its permit does not stand for (or with none): the attempt, the case, and every entry
+    of the permit it names (its issue, its expiry, the attempts recorded on it) prove it."""
+    evidence = {
+        entry_id,
+        *seen.permits.get(found.permit_id or "", ()),
+        *([seen.opened] if seen.opened else []),
+    }
+    return Finding(
+        rule_id=found.rule_id,
+        citation=found.citation,
+        reason=found.reason,
+        kind=found.kind,
+        pack_id=found.pack_id,
+        pack_version=found.pack_version,
+        case_id=found.case_id,
+        attempt_entry_id=entry_id,
+        occurred_at=event.time,
+        local_time=None,
+        time_zone=None,
+        evidence_entry_ids=sorted(evidence),
+    )
 
 
 def _frozen_charge(event: CloudEvent, entry_id: int, seen: _CaseEntries) -> Finding:

@@ -21,14 +21,14 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-import weasyprint
 from babel import Locale, UnknownLocaleError
 from babel.dates import format_date
 from babel.numbers import format_currency, get_currency_precision, get_currency_symbol, is_currency
 from jinja2 import Environment, PackageLoader, StrictUndefined, pass_context
 from jinja2.runtime import Context
 
-# WeasyPrint reports each rendering step at INFO: a letter run would fill the service's log with them.
+# WeasyPrint reports each rendering step (and, on import, parsing its own style sheets) at INFO: a letter
+# run would fill the service's log with them. It is imported on the first letter, not at start-up.
 logging.getLogger("weasyprint").setLevel(logging.WARNING)
 
 
@@ -179,6 +179,8 @@ def render_letter(template_id: str, context: LetterContext) -> RenderedLetter:
     # The dates in the PDF's metadata come from the template's dcterms.created/modified, the embedded fonts'
     # from _fonts_dated and the file identifier from the HTML: the same letter is the same bytes every run.
     with _fonts_dated(context.letter_date):
+        import weasyprint
+
         document = weasyprint.HTML(string=html, base_url=_TEMPLATE_DIRECTORY.as_uri()).render()
         pdf: bytes = document.write_pdf(pdf_identifier=hashlib.sha256(html.encode()).hexdigest()[:32])
     return RenderedLetter(
