@@ -147,6 +147,18 @@ async def migrate(module: str, env: dict[str, str]) -> None:
         raise RuntimeError(f"{module} migrate failed:\n{output.decode(errors='replace')[-3000:]}")
 
 
+def own_env(platform: Platform, name: str, port: int) -> dict[str, str]:
+    """The contact service's own URL (the SMS gateway's receipts and the opt-out links point there) and
+    its letters directory, per process."""
+    if name != "contact":
+        return {}
+    assert platform.logs is not None
+    return {
+        "CONTACT_PUBLIC_URL": f"http://127.0.0.1:{port}",
+        "CONTACT_LETTERS_DIR": str(platform.logs / f"letters-{platform.topic_prefix.rstrip('.')}"),
+    }
+
+
 def launch(platform: Platform, name: str, replica: int) -> RunningService:
     """Start one process of a service (replica numbers from 1) in the service's consumer group."""
     assert platform.logs is not None
@@ -166,7 +178,7 @@ def launch(platform: Platform, name: str, replica: int) -> RunningService:
                 "--port",
                 str(port),
             ],
-            env=platform.envs[name],
+            env={**platform.envs[name], **own_env(platform, name, port)},
             stdout=out,
             stderr=subprocess.STDOUT,
         )

@@ -54,6 +54,9 @@ class Summary:
     payments_compared: int = 0
     anomalies: dict[str, int] = field(default_factory=dict)
     anomaly_samples: dict[str, str] = field(default_factory=dict)
+    messages: dict[str, dict[str, int]] = field(default_factory=dict)  # channel -> delivery status -> count
+    print_file: dict[str, Any] = field(default_factory=dict)
+    permits: int = 0
 
     @property
     def verified(self) -> bool:
@@ -97,6 +100,21 @@ async def collect(api: Api, op: Operation) -> Summary:
     end = (op.now + timedelta(microseconds=1)).isoformat()
     s.portfolio = await api.ok("case", "GET", "/kpis/portfolio", params={"from": start, "to": end})
     s.strategies = (await api.ok("case", "GET", "/kpis/strategies"))["strategies"]
+    # The letters of the run go to the letter house in one print file; the channels' reports come back.
+    printed = await api.call("contact", "POST", "/letters/print-files", role="admin", subject="demo-operator")
+    s.print_file = printed.json() if printed.status_code == 201 else {}
+    s.permits = op.stats.permits
+    sent = sum(op.stats.messages.values())
+    deadline = time.monotonic() + 30
+    while True:  # SMS receipts arrive from the gateway a moment after each message
+        summary = await api.ok("contact", "GET", "/messages/summary", role="auditor", subject="demo-auditor")
+        s.messages = summary["by_channel"]
+        pending = sum(n for by in s.messages.values() for status, n in by.items() if status == "sent")
+        if (
+            pending == 0 and sum(sum(b.values()) for b in s.messages.values()) >= sent
+        ) or time.monotonic() > deadline:
+            break
+        await asyncio.sleep(0.5)
     # The auditor: wait until the trail has every allowed attempt, then findings, a checkpoint, verification.
     auditor: dict[str, Any] = {"role": "auditor", "subject": "demo-auditor"}
     deadline = time.monotonic() + 60
@@ -228,6 +246,26 @@ def render(console: Console, op: Operation, s: Summary, urls: dict[str, str], wa
     console.print(
         "outcomes of allowed contacts: " + ", ".join(f"{k} {v}" for k, v in sorted(st.outcomes.items()))
     )
+    console.print(f"calls and visits made on a permit (POST /contact-permits, then its outcome): {s.permits}")
+
+    t = Table(title="messages through the channels (each on a permit; GET /messages/summary)")
+    t.add_column("channel")
+    t.add_column("delivered", justify="right")
+    t.add_column("bounced / failed", justify="right")
+    t.add_column("awaiting a report", justify="right")
+    for channel, by_status in sorted(s.messages.items()):
+        t.add_row(
+            channel,
+            str(by_status.get("delivered", 0) + by_status.get("opened", 0)),
+            str(by_status.get("bounced", 0) + by_status.get("failed", 0) + by_status.get("returned", 0)),
+            str(by_status.get("sent", 0)),
+        )
+    console.print(t)
+    if s.print_file:
+        console.print(
+            f"letters for the letter house: {s.print_file['letters']} in {s.print_file['file']} "
+            f"(sha256 {s.print_file['sha256'][:16]}…)"
+        )
 
     colour = "green" if not s.findings else "red"
     console.print(

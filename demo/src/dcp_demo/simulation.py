@@ -76,6 +76,10 @@ class Stats:
     assigned: Counter[str] = field(default_factory=Counter)
     worklists: int = 0
     allowed: Counter[str] = field(default_factory=Counter)  # by channel
+    messages: Counter[str] = field(default_factory=Counter)  # handed to their channel, by channel
+    permits: int = 0  # calls and visits made on a permit
+    delivered: dict[str, dict[str, int]] = field(default_factory=dict)  # channel -> status -> messages
+    print_file: str | None = None
     refused: Counter[str] = field(default_factory=Counter)  # by rule id
     outcomes: Counter[str] = field(default_factory=Counter)
     actions: Counter[str] = field(default_factory=Counter)
@@ -571,39 +575,63 @@ class Operation:
             outcome = "dispute_raised"
         else:
             outcome = "right_party_contact"
-        body: dict[str, Any] = {
-            "attempt_id": attempt_id,
-            "case_id": account.case_id,
-            "channel": channel,
-            "outcome": outcome,
-            "duration_seconds": rng.randint(40, 600)
-            if reached
-            else (rng.randint(5, 40) if channel == "phone" else 0),
-        }
-        if channel == "field_visit" and recorded:
-            body["recording_ref"] = f"rec-{attempt_id}"
-        response = await self.api.call(
-            "contact",
-            "POST",
-            "/contact-attempts",
-            json=body,
-            role="collector",
-            subject=collector.id,
-            agency_id=collector.agency_id,
-        )
-        if response.status_code == 409 and "contact-refused" in response.text:
-            self.stats.refused[str(response.json().get("rule_id"))] += 1
-            return
-        if response.status_code == 403:
-            self.stats.actions["case moved to an agency since the worklist was pulled"] += 1
-            return
-        if response.status_code not in (200, 201):
-            self._record_error("POST /contact-attempts", response)
-            return
+        who: dict[str, Any] = {"role": "collector", "subject": collector.id, "agency_id": collector.agency_id}
+        if channel in ("sms", "email", "letter"):
+            # The platform sends it itself: a permit, the channel's adapter (SMTP, the SMS gateway, the
+            # letter store), the contact recorded on its permit.
+            response = await self.api.call(
+                "contact", "POST", "/messages", json={"case_id": account.case_id, "channel": channel}, **who
+            )
+            if not self._contact_answered(response, "POST /messages"):
+                return
+            attempt_id = response.json()["attempt_id"]
+            outcome = "message_sent"
+            self.stats.messages[channel] += 1
+        else:
+            # A call or visit: the gate is asked first (a permit reserving its place), the outcome is
+            # recorded on the permit after.
+            check: dict[str, Any] = {"case_id": account.case_id, "channel": channel}
+            if channel == "field_visit" and recorded:
+                check["recording_ref"] = f"rec-{attempt_id}"
+            response = await self.api.call("contact", "POST", "/contact-permits", json=check, **who)
+            if not self._contact_answered(response, "POST /contact-permits"):
+                return
+            permit = response.json()["permit_id"]
+            self.stats.permits += 1
+            duration = rng.randint(40, 600) if reached else (rng.randint(5, 40) if channel == "phone" else 0)
+            body: dict[str, Any] = {
+                "attempt_id": attempt_id,
+                "outcome": outcome,
+                "duration_seconds": duration,
+            }
+            if "recording_ref" in check:
+                body["recording_ref"] = check["recording_ref"]
+            response = await self.api.call(
+                "contact", "POST", f"/contact-permits/{permit}/outcome", json=body, **who
+            )
+            if response.status_code not in (200, 201):
+                self._record_error("POST /contact-permits/{id}/outcome", response)
+                return
         self.stats.allowed[channel] += 1
         self.stats.outcomes[outcome] += 1
         if reached and account.case_id not in self.handled:
             await self.debtor_acts(collector, account, channel, attempt_id, outcome, rng)
+
+    def _contact_answered(self, response: Any, what: str) -> bool:
+        """Whether the gate allowed the contact (a refusal, a case moved away, a channel down counted)."""
+        if response.status_code == 409 and "contact-refused" in response.text:
+            self.stats.refused[str(response.json().get("rule_id"))] += 1
+            return False
+        if response.status_code == 403:
+            self.stats.actions["case moved to an agency since the worklist was pulled"] += 1
+            return False
+        if response.status_code == 503:
+            self.stats.actions["channel unavailable (nothing sent)"] += 1
+            return False
+        if response.status_code not in (200, 201):
+            self._record_error(what, response)
+            return False
+        return True
 
     async def debtor_acts(
         self,

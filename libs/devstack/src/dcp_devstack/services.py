@@ -42,6 +42,17 @@ def manual_clock_env(start: datetime, shared_file: Path | None = None) -> dict[s
     return env
 
 
+def instance_env(cfg: StackConfig, spec: ServiceSpec) -> dict[str, str]:
+    """What one process is started with beyond the stack's environment: the contact service's own URL
+    (its e-mails' opt-out links and the SMS gateway's receipts point there) and where its letters go."""
+    if spec.module != "contact_service":
+        return {}
+    return {
+        "CONTACT_PUBLIC_URL": os.environ.get("CONTACT_PUBLIC_URL") or service_url(spec),
+        "CONTACT_LETTERS_DIR": os.environ.get("CONTACT_LETTERS_DIR") or str(cfg.data_dir / "letters"),
+    }
+
+
 def _healthy(spec: ServiceSpec) -> bool:
     try:
         with urllib.request.urlopen(f"{service_url(spec)}/healthz", timeout=2) as resp:  # noqa: S310
@@ -98,13 +109,14 @@ def start_services(
             "--port",
             str(spec.port),
         ]
+        own_env = {**full_env, **instance_env(cfg, spec)}
         with open(log_file, "ab") as out:
             proc = subprocess.Popen(  # noqa: S603
                 cmd,
                 stdout=out,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
-                env=full_env,
+                env=own_env,
                 cwd=cfg.repo_root,
                 start_new_session=True,
             )

@@ -249,7 +249,9 @@ async def test_a_dialer_takes_a_batch_of_permits_for_a_worklist_and_reports_outc
     cease = {"case_id": quiet, "kind": "cease_communication", "received_via": "letter"}
     assert (await service.client.post("/debtor-requests", json=cease, headers=headers)).status_code == 201
     dialer = token(Role.SUPERVISOR, "dialer-host")
-    batch = await service.client.post("/dialer/permits", json={"collector_id": collector, "limit": 5}, headers=dialer)
+    batch = await service.client.post(
+        "/dialer/permits", json={"collector_id": collector, "limit": 5}, headers=dialer
+    )
     assert batch.status_code == 200, batch.text
     body = batch.json()
     assert {p["case_id"] for p in body["permits"]} == {first, second}
