@@ -24,3 +24,9 @@ def problem_json_for_client_errors(ctx: Any, response: Any, case: Any) -> bool |
                 f"problem status {body.get('status')} differs from HTTP {response.status_code}"
             )
     return None
+
+
+@schemathesis.serializer("message/rfc822")
+def raw_message(ctx: Any, value: Any) -> bytes:
+    """A raw e-mail (POST /channels/email/inbound): the generated text sent as the message's bytes."""
+    return value.encode() if isinstance(value, str) else json.dumps(value).encode()

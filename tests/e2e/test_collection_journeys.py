@@ -658,10 +658,12 @@ async def test_contact_published_past_the_gate_is_an_audit_finding(platform: Pla
 
         async def findings() -> list[dict[str, Any]] | None:
             found = expect(await audit.get("/audit/findings", params={"case_id": case_id}), 200)["findings"]
-            return found or None
+            return found if len(found) >= 2 else None
 
-        [finding] = await eventually(findings, "the audit to find the rogue call")
-    assert finding["rule_id"] == "US-REGF-TIME"
+        found = await eventually(findings, "the audit to find the rogue call")
+    # Twice wrong: made past the gate (no permit names it) and at 23:00 in the debtor's zone.
+    assert sorted(f["rule_id"] for f in found) == ["GATE-NO-PERMIT", "US-REGF-TIME"]
+    [finding] = [f for f in found if f["rule_id"] == "US-REGF-TIME"]
     assert (finding["pack_id"], finding["pack_version"]) == US_PACK
     assert finding["case_id"] == case_id
     assert finding["time_zone"] == "America/New_York"

@@ -24,7 +24,7 @@ from dcp_events.catalogue.contacts import DeliveryStatus
 from dcp_events.catalogue.enums import Channel
 from dcp_platform.auth import Principal, Role, require_roles
 from dcp_platform.context import bind_context
-from dcp_platform.problems import BadRequest, Forbidden
+from dcp_platform.problems import BadRequest, Forbidden, NotFound
 
 router = APIRouter(prefix="/channels", tags=["channels"])
 
@@ -167,13 +167,16 @@ def _claims(api: Any, token: str) -> dict[str, Any] | None:
     return claims
 
 
-@router.get("/opt-out/{token}", summary="The opt-out page an e-mail links to (confirm with one click)")
+@router.get(
+    "/opt-out/{token}",
+    summary="The opt-out page an e-mail links to (confirm with one click)",
+    response_class=HTMLResponse,
+    responses={404: {"description": "Not a link of ours (problem+json)"}},
+)
 async def opt_out_page(token: str, api: ContactApiDep) -> HTMLResponse:
     claims = _claims(api, token)
     if claims is None:
-        return _page(
-            "Link not valid", "This opt-out link is not valid. Reply STOP to the message instead.", status=404
-        )
+        raise NotFound("This opt-out link is not valid. Reply STOP to the message instead.")
     channel = "e-mails" if claims["channel"] == "email" else "text messages"
     form = (
         f'<form method="post"><button type="submit">Stop {channel} to {html.escape(str(claims.get("point")))}'
@@ -183,14 +186,15 @@ async def opt_out_page(token: str, api: ContactApiDep) -> HTMLResponse:
 
 
 @router.post(
-    "/opt-out/{token}", summary="Opt out (one click, RFC 8058): ChannelOptedOut on the debtor's cases"
+    "/opt-out/{token}",
+    summary="Opt out (one click, RFC 8058): ChannelOptedOut on the debtor's cases",
+    response_class=HTMLResponse,
+    responses={404: {"description": "Not a link of ours (problem+json)"}},
 )
 async def opt_out(token: str, api: ContactApiDep) -> HTMLResponse:
     claims = _claims(api, token)
     if claims is None or not claims.get("point"):
-        return _page(
-            "Link not valid", "This opt-out link is not valid. Reply STOP to the message instead.", status=404
-        )
+        raise NotFound("This opt-out link is not valid. Reply STOP to the message instead.")
     channel = Channel(claims["channel"])
     with _as_service():
         await messaging.opt_out(
