@@ -38,7 +38,7 @@ from contact_service.application.steps import (
 )
 from contact_service.domain.contacts import CaseContacts, PermitStanding
 from contact_service.domain.errors import AttemptIdTaken, CaseUnknown, PermitUnknown
-from dcp_compliance import ContactPurpose, Decision, ProposedContact, decide_case
+from dcp_compliance import ContactHistoryEntry, ContactPurpose, Decision, ProposedContact, decide_case
 from dcp_compliance.model import Verdict
 from dcp_compliance.permits import contact_point_digest
 from dcp_events.catalogue.contacts import ContactAttempted, ContactPermitIssued, MessageDeliveryReported
@@ -54,14 +54,17 @@ def new_permit_id() -> str:
     return f"pmt-{uuid.uuid4().hex}"
 
 
-async def permit_horizon(
-    uow: ContactUnitOfWork, case: CaseRow, proposed: ProposedContact, now: datetime, ttl: timedelta
+def permit_horizon(
+    case: CaseRow,
+    proposed: ProposedContact,
+    history: list[ContactHistoryEntry],
+    now: datetime,
+    ttl: timedelta,
 ) -> datetime:
     """Until when the contact may start: `now + ttl`, or earlier when the gate would refuse the same
     contact before then (quiet hours beginning, a hold or a time-bar taking effect). What turns a
     contact away within minutes stays so for longer (a window closes for the night), so the last allowed
     moment is found by halving, to the minute: one decision when nothing changes, about four when it does."""
-    history = await history_for(uow, case, proposed, now)
     if decide_case(case.facts, history, proposed, now + ttl).allowed:
         return now + ttl
     allowed, refused = now, now + ttl
@@ -82,9 +85,11 @@ async def issue(
     permit_id: str,
     decision: Decision,
     now: datetime,
+    history: list[ContactHistoryEntry],
 ) -> PermitRecord:
-    """Issue the permit the gate allowed (the caller holds the debtor's lock): event, row, expiry timer."""
-    not_after = await permit_horizon(uow, case, proposed, now, env.permit_ttl)
+    """Issue the permit the gate allowed over `history` (the caller holds the debtor's lock): event,
+    row, expiry timer."""
+    not_after = permit_horizon(case, proposed, history, now, env.permit_ttl)
     expires_at = not_after + env.permit_grace
     signed: dict[str, Any] = {
         "permit_id": permit_id,
@@ -204,13 +209,14 @@ async def issue_permit(
         return c.PermitAnswer(None, stored_decision(refused, case), created=False)
     now = env.now()
     proposed = command.proposed
-    decision = await gate_decision(uow, case, proposed, now)
+    history = await history_for(uow, case, proposed, now)
+    decision = decide_case(case.facts, history, proposed, now)
     if not decision.allowed:
         await record(uow, env, case, [attempt_event(case, proposed, command.permit_id, decision)])
         await uow.record_contact(contact_record(case, proposed, command.permit_id, now, decision))
         uow.after_commit(lambda: count_decision(case, decision, "permit"))
         return c.PermitAnswer(None, decision, created=True)
-    permit = await issue(uow, env, case, proposed, command.permit_id, decision, now)
+    permit = await issue(uow, env, case, proposed, command.permit_id, decision, now, history)
     uow.after_commit(lambda: count_decision(case, decision, "permit"))
     return c.PermitAnswer(permit, decision, created=True)
 
@@ -422,13 +428,14 @@ async def record_attempt(
         return c.AttemptAnswer(command.attempt_id, stored_decision(existing, case), created=False)
     now = env.now()
     proposed = command.proposed
-    decision = await gate_decision(uow, case, proposed, now)
+    history = await history_for(uow, case, proposed, now)
+    decision = decide_case(case.facts, history, proposed, now)
     uow.after_commit(lambda: count_decision(case, decision, "attempt"))
     if not decision.allowed:
         await record(uow, env, case, [attempt_event(case, proposed, command.attempt_id, decision)])
         await uow.record_contact(contact_record(case, proposed, command.attempt_id, now, decision))
         return c.AttemptAnswer(command.attempt_id, decision, created=True)
-    permit = await issue(uow, env, case, proposed, new_permit_id(), decision, now)
+    permit = await issue(uow, env, case, proposed, new_permit_id(), decision, now, history)
     outcome = c.RecordPermitOutcome(
         command.principal,
         permit.permit_id,
