@@ -6,6 +6,7 @@ a print file. The service listens on a real port here, so the gateway's callback
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import functools
 import hashlib
@@ -173,6 +174,8 @@ async def test_the_opt_out_link_in_an_email_opts_out(sender: ContactService, out
     [mail] = await wait_for_messages_async(outlets.mailbox, 1, match=_of_permit(sent["permit_id"]))
     link = next(w for w in mail.text().split() if "/channels/opt-out/" in w)
     path = link[link.index("/channels/") :]
+    claims = path.rsplit("/", 1)[1].split(".")[0]
+    assert b"pat@example.org" not in base64.urlsafe_b64decode(claims + "=" * (-len(claims) % 4))
     browser = {"Accept": "text/html"}
     page = await sender.client.get(path, headers=browser)
     assert page.status_code == 200 and "<form" in page.text

@@ -177,12 +177,9 @@ async def opt_out_page(token: str, api: ContactApiDep) -> HTMLResponse:
     claims = _claims(api, token)
     if claims is None:
         raise NotFound("This opt-out link is not valid. Reply STOP to the message instead.")
-    channel = "e-mails" if claims["channel"] == "email" else "text messages"
-    form = (
-        f'<form method="post"><button type="submit">Stop {channel} to {html.escape(str(claims.get("point")))}'
-        "</button></form>"
-    )
-    return _page("Stop these messages", f"Confirm that you no longer want {channel} about this debt.", form)
+    what = "e-mails" if claims["channel"] == "email" else "text messages"
+    form = f'<form method="post"><button type="submit">Stop {what} to this address</button></form>'
+    return _page("Stop these messages", f"Confirm that you no longer want {what} about this debt.", form)
 
 
 @router.post(
@@ -193,12 +190,11 @@ async def opt_out_page(token: str, api: ContactApiDep) -> HTMLResponse:
 )
 async def opt_out(token: str, api: ContactApiDep) -> HTMLResponse:
     claims = _claims(api, token)
-    if claims is None or not claims.get("point"):
+    point = await messaging.point_of_link(api.read_models, claims) if claims is not None else None
+    if claims is None or point is None:
         raise NotFound("This opt-out link is not valid. Reply STOP to the message instead.")
     channel = Channel(claims["channel"])
     with _as_service():
-        await messaging.opt_out(
-            api.bus, api.read_models, channel, str(claims["point"]), str(claims["case_id"])
-        )
+        await messaging.opt_out(api.bus, api.read_models, channel, point, str(claims["case_id"]))
     what = "e-mails" if channel is Channel.EMAIL else "text messages"
-    return _page("You are opted out", f"We will not send {what} to {claims['point']} again.")
+    return _page("You are opted out", f"We will not send {what} to this address again.")

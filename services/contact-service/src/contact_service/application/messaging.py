@@ -13,6 +13,7 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
+from typing import Any
 
 from contact_service.application import commands as c
 from contact_service.application.permits import new_permit_id
@@ -91,10 +92,29 @@ def default_point(case: CaseRow, channel: Channel) -> str | None:
 def opt_out_url(
     env: ContactEnvironment, channels: Channels, case: CaseRow, channel: Channel, point: str | None
 ) -> str:
+    """The signed opt-out link of one message: it names the case, the channel and the contact point's
+    digest (never the address or number itself: a link travels through proxies and their logs)."""
     token = env.signer.sign_token(
-        {"case_id": case.case_id, "channel": channel.value, "point": point, "n": uuid.uuid4().hex[:8]}
+        {
+            "case_id": case.case_id,
+            "channel": channel.value,
+            "point_sha256": contact_point_digest(point),
+            "n": uuid.uuid4().hex[:8],
+        }
     )
     return f"{channels.public_url.rstrip('/')}/channels/opt-out/{token}"
+
+
+async def point_of_link(reading: ReadModels, claims: Mapping[str, Any]) -> str | None:
+    """The contact point an opt-out link names: the case's point with the link's digest."""
+    async with reading() as reads:
+        case = await reads.case(str(claims.get("case_id")))
+    if case is None:
+        return None
+    for point in case.facts.contact_points:
+        if contact_point_digest(point.value) == claims.get("point_sha256"):
+            return point.value
+    return None
 
 
 async def send_message(
