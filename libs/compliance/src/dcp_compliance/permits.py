@@ -128,26 +128,6 @@ def public_key_document(public_key: Ed25519PublicKey) -> dict[str, str]:
     }
 
 
-def parse_private_key(text: str) -> Ed25519PrivateKey:
-    """PKCS#8 PEM, or base64 (standard or url-safe) of the 32-byte seed."""
-    raw = text.strip()
-    if "BEGIN" in raw:
-        key = serialization.load_pem_private_key(raw.encode(), password=None)
-    else:
-        key = Ed25519PrivateKey.from_private_bytes(
-            _unb64(raw.replace("+", "-").replace("/", "_").rstrip("="))
-        )
-    if not isinstance(key, Ed25519PrivateKey):
-        raise ValueError("the permit signing key is not an Ed25519 key")
-    return key
-
-
-def private_key_pem(key: Ed25519PrivateKey) -> bytes:
-    return key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    )
-
-
 def parse_public_keys(document: Any) -> dict[str, Ed25519PublicKey]:
     """Public keys by key id, from what ``GET /contact-permit-keys`` serves (``{"keys": [...]}``), one
     such key, or a PEM text."""

@@ -20,7 +20,6 @@ from aiokafka import AIOKafkaProducer
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from fastapi import FastAPI
 
-from audit_service.adapters.signing_key import private_key_pem
 from audit_service.application.runtime import AuditRuntime
 from audit_service.main import MIGRATIONS, create_app
 from audit_service.settings import AuditServiceSettings
@@ -30,6 +29,7 @@ from dcp_devstack.testing import new_database as new_database  # re-exported for
 from dcp_events import EventPayload, encode_event, new_event
 from dcp_platform import migrations
 from dcp_platform.auth import Role
+from dcp_platform.signing_keys import private_key_pem
 
 AUDITOR = token(Role.AUDITOR, "aud-1")
 ADMIN = token(Role.ADMIN, "adm-1")

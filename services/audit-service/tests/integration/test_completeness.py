@@ -24,7 +24,6 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from typer.testing import CliRunner
 
 from audit_service.adapters.checkpoint_log import read_published, read_witness
-from audit_service.adapters.signing_key import private_key_pem
 from audit_service.application.ingest import TrailWriter
 from audit_service.domain.chain import link_hash
 from audit_service.domain.checkpoints import (
@@ -38,6 +37,7 @@ from audit_service.domain.verification import SignedCheckpoint
 from audit_service.main import MIGRATIONS, cli, create_app
 from audit_service.verifier import RetainedState
 from dcp_devstack.testing import eventually, new_topic_prefix, service_under_test
+from dcp_platform.signing_keys import private_key_pem
 
 from .conftest import (
     ADMIN,

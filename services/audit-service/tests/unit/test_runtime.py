@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from audit_service.adapters.signing_key import private_key_pem
 from audit_service.application.runtime import AuditRuntime, watched_topics
 from audit_service.main import create_app
 from audit_service.settings import AuditServiceSettings
 from dcp_events import TOPICS, dlq_topic
 from dcp_platform.clock import SystemClock
+from dcp_platform.signing_keys import private_key_pem
 
 
 def settings(**overrides: object) -> AuditServiceSettings:
