@@ -109,7 +109,7 @@ async def collect(api: Api, op: Operation) -> Summary:
     while True:  # SMS receipts arrive from the gateway a moment after each message
         summary = await api.ok("contact", "GET", "/messages/summary", role="auditor", subject="demo-auditor")
         s.messages = summary["by_channel"]
-        pending = sum(n for by in s.messages.values() for status, n in by.items() if status == "sent")
+        pending = sum(n for by in s.messages.values() for st, n in by.items() if st in ("sending", "sent"))
         if (
             pending == 0 and sum(sum(b.values()) for b in s.messages.values()) >= sent
         ) or time.monotonic() > deadline:
@@ -258,7 +258,7 @@ def render(console: Console, op: Operation, s: Summary, urls: dict[str, str], wa
             channel,
             str(by_status.get("delivered", 0) + by_status.get("opened", 0)),
             str(by_status.get("bounced", 0) + by_status.get("failed", 0) + by_status.get("returned", 0)),
-            str(by_status.get("sent", 0)),
+            str(by_status.get("sent", 0) + by_status.get("sending", 0)),
         )
     console.print(t)
     if s.print_file:

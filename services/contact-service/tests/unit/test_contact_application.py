@@ -4,6 +4,7 @@ the stack."""
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime, timedelta
 from uuid import uuid4
 from zoneinfo import ZoneInfo
@@ -14,14 +15,15 @@ from prometheus_client import REGISTRY
 from contact_service.adapters.memory import InMemoryContactService
 from contact_service.adapters.unit_of_work_contract import ZONES, case_opened
 from contact_service.application import commands as c
-from contact_service.application import queries
+from contact_service.application import messaging, queries
 from contact_service.application.handlers import COMMAND_HANDLERS
 from contact_service.application.permits import PERMIT_EXPIRY
-from contact_service.application.ports import ContactEnvironment
+from contact_service.application.ports import ContactEnvironment, MessageRecord
 from contact_service.domain.errors import CaseNotAssigned, CaseUnknown, ContactRefused, PromiseRefused
 from dcp_compliance import ProposedContact
 from dcp_events.catalogue import Assignee, CaseAmounts, CaseAssigned, Money
 from dcp_events.catalogue.cases import CaseClosed, CaseHoldPlaced, CaseHoldReleased
+from dcp_events.catalogue.contacts import DeliveryStatus
 from dcp_events.catalogue.enums import (
     AssigneeKind,
     Channel,
@@ -397,3 +399,43 @@ async def test_a_permit_ends_where_the_gate_would_refuse_the_same_contact(
     other = await service.handle(c.IssuePermit(COLLECTOR, case_id, proposed, "pmt-noon"))
     assert other.permit is not None
     assert other.permit.not_after == early + service.env.permit_ttl
+
+
+async def test_a_receipt_before_the_message_is_recorded_sent_records_the_contact_once(
+    service: InMemoryContactService,
+) -> None:
+    now = at_local(service, ZONES["US"], 12)
+    case_id = await open_case(service)
+    text = ProposedContact(channel=Channel.SMS, contact_point="+12025550101", collector_id="col-1")
+    issued: c.PermitAnswer = await service.handle(c.IssuePermit(COLLECTOR, case_id, text, "pmt-sms"))
+    assert issued.permit is not None
+    sending = MessageRecord(
+        "att-pmt-sms", "pmt-sms", case_id, Channel.SMS, None, None, None, "sending", None, now, now
+    )
+    await service.handle(c.RecordMessage(sending))
+    # The gateway's receipt comes first (or this process stopped after the hand-over).
+    found = await messaging.report_delivery(
+        service.bus,
+        service.reading,
+        service.env,
+        Channel.SMS,
+        DeliveryStatus.DELIVERED,
+        provider_reference="SM1",
+        attempt_id="att-pmt-sms",
+    )
+    assert found
+    assert service.books.permits["pmt-sms"].status == "used"
+    # Then the record of the hand-over: it downgrades nothing and records no second contact.
+    sent = dataclasses.replace(sending, status="sent", provider_reference="SM1")
+    outcome = c.RecordPermitOutcome(None, "pmt-sms", "att-pmt-sms", ContactOutcome.MESSAGE_SENT)
+    await service.handle(c.RecordMessage(sent, outcome=outcome))
+    assert service.books.messages["att-pmt-sms"].status == "delivered"
+    assert await stream_types(service, case_id) == [
+        PERMITTED,
+        ATTEMPTED,
+        "collections.contact.delivery_reported.v1",
+    ]
+    unknown = await messaging.report_delivery(
+        service.bus, service.reading, service.env, Channel.SMS, DeliveryStatus.FAILED, attempt_id="att-nope"
+    )
+    assert not unknown

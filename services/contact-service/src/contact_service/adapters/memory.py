@@ -173,6 +173,9 @@ class InMemoryContactReads:
         )
         return sorted(found, key=lambda m: m.sent_at, reverse=True)
 
+    async def find_message_of_attempt(self, attempt_id: str) -> MessageRecord | None:
+        return self.books.messages.get(attempt_id)
+
     async def message_counts(self) -> dict[tuple[str, str], int]:
         counts: dict[tuple[str, str], int] = {}
         for m in self.books.messages.values():
@@ -227,8 +230,17 @@ class InMemoryContactUnitOfWork(MemoryTimers, InMemoryContactReads):
 
     async def record_message(self, record: MessageRecord) -> None:
         earlier = self.books.messages.get(record.attempt_id)
-        if earlier is not None:
-            record = dataclasses.replace(record, sent_at=earlier.sent_at)
+        if earlier is not None:  # as the SQL upsert: a channel's report outlives a later hand-over record
+            reported = earlier.status not in ("sending", "sent", "unsent")
+            keep = reported and record.status in ("sending", "sent")
+            record = dataclasses.replace(
+                record,
+                sent_at=earlier.sent_at,
+                provider_reference=record.provider_reference or earlier.provider_reference,
+                content_sha256=record.content_sha256 or earlier.content_sha256,
+                status=earlier.status if keep else record.status,
+                detail=earlier.detail if keep else record.detail,
+            )
         self.books.messages[record.attempt_id] = record
 
     async def lock_debtor(self, debtor_id: str) -> None:

@@ -320,8 +320,14 @@ _MESSAGE_COLUMNS = (
 _RECORD_MESSAGE = text(
     f"INSERT INTO messages ({_MESSAGE_COLUMNS}) VALUES"  # noqa: S608
     f" ({', '.join(':' + c.strip() for c in _MESSAGE_COLUMNS.split(','))})"
-    " ON CONFLICT (attempt_id) DO UPDATE SET provider_reference = excluded.provider_reference,"
-    " content_sha256 = excluded.content_sha256, status = excluded.status, detail = excluded.detail,"
+    " ON CONFLICT (attempt_id) DO UPDATE SET"
+    " provider_reference = coalesce(excluded.provider_reference, messages.provider_reference),"
+    " content_sha256 = coalesce(excluded.content_sha256, messages.content_sha256),"
+    # a channel's report is never overwritten by the record of the hand-over that came after it
+    " status = CASE WHEN excluded.status IN ('sending', 'sent')"
+    " AND messages.status NOT IN ('sending', 'sent', 'unsent') THEN messages.status ELSE excluded.status END,"
+    " detail = CASE WHEN excluded.status IN ('sending', 'sent')"
+    " AND messages.status NOT IN ('sending', 'sent', 'unsent') THEN messages.detail ELSE excluded.detail END,"
     " updated_at = excluded.updated_at"
 )
 
@@ -362,6 +368,16 @@ async def messages_of_case(conn: AsyncConnection, case_id: str) -> list[MessageR
         {"c": case_id},
     )
     return [from_fields(MessageRecord, r, channel=Channel(r.channel)) for r in rows]
+
+
+async def find_message_of_attempt(conn: AsyncConnection, attempt_id: str) -> MessageRecord | None:
+    row = (
+        await conn.execute(
+            text(f"SELECT {_MESSAGE_COLUMNS} FROM messages WHERE attempt_id = :a"),  # noqa: S608
+            {"a": attempt_id},
+        )
+    ).first()
+    return from_fields(MessageRecord, row, channel=Channel(row.channel)) if row is not None else None
 
 
 async def message_counts(conn: AsyncConnection) -> dict[tuple[str, str], int]:

@@ -59,6 +59,9 @@ class PostgresContactReads:
     async def find_message(self, channel: Channel, provider_reference: str) -> MessageRecord | None:
         return await rm.find_message(self.tx, channel, provider_reference)
 
+    async def find_message_of_attempt(self, attempt_id: str) -> MessageRecord | None:
+        return await rm.find_message_of_attempt(self.tx, attempt_id)
+
     async def message_counts(self) -> dict[tuple[str, str], int]:
         return await rm.message_counts(self.tx)
 

@@ -24,7 +24,7 @@ from dcp_events.catalogue.contacts import DeliveryStatus
 from dcp_events.catalogue.enums import Channel
 from dcp_platform.auth import Principal, Role, require_roles
 from dcp_platform.context import bind_context
-from dcp_platform.problems import BadRequest, Forbidden, NotFound
+from dcp_platform.problems import BadRequest, Forbidden, NotFound, ServiceUnavailable
 
 router = APIRouter(prefix="/channels", tags=["channels"])
 
@@ -64,11 +64,21 @@ async def sms_receipt(
     if status is None or not body.get("id"):
         raise BadRequest("a receipt has an id and a status of delivered or failed")
     detail = f"error {body['error_code']}" if body.get("error_code") else None
+    reference = body.get("client_reference")
     with _as_service():
         found = await messaging.report_delivery(
-            api.bus, api.read_models, api.env, Channel.SMS, str(body["id"]), status, detail
+            api.bus,
+            api.read_models,
+            api.env,
+            Channel.SMS,
+            status,
+            detail,
+            provider_reference=str(body["id"]),
+            attempt_id=str(reference) if reference else None,
         )
-    return schemas.InboundHandled(action="delivery_reported" if found else "none")
+    if not found:  # a receipt faster than the record of its message: the gateway sends it again
+        raise ServiceUnavailable("no message of that reference is recorded yet; retry")
+    return schemas.InboundHandled(action="delivery_reported")
 
 
 @router.post("/sms/inbound", summary="Texts from debtors, from the gateway (STOP, 退订 ... opt out of SMS)")
@@ -126,9 +136,9 @@ async def email_inbound(request: Request, _relay: MailRelay, api: ContactApiDep)
                 api.read_models,
                 api.env,
                 Channel.EMAIL,
-                f"{bounced}@contacts.dcp",
                 DeliveryStatus.BOUNCED,
                 str(mail.get("Subject", ""))[:200] or "bounced",
+                attempt_id=bounced,
             )
         return schemas.InboundHandled(action="delivery_reported" if found else "none")
     sender = parseaddr(str(mail.get("From", "")))[1]

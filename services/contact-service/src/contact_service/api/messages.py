@@ -111,9 +111,9 @@ async def make_print_file(
             api.read_models,
             api.env,
             Channel.LETTER,
-            f"{attempt_id}.pdf",
             DeliveryStatus.DELIVERED,
             f"in print file {printed.path.name} ({printed.sha256[:16]})",
+            attempt_id=attempt_id,
         )
     return schemas.PrintFileMade(
         batch_id=batch_id, file=str(printed.path), sha256=printed.sha256, letters=printed.count

@@ -45,6 +45,10 @@ SYSTEM = Principal(subject="contact-service", role=Role.ADMIN)
 
 SENDING_CHANNELS = (Channel.EMAIL, Channel.SMS, Channel.LETTER)
 
+SENDING = "sending"
+"""A message recorded before its hand-over; `sent` once the channel took it (then what it reports:
+delivered, bounced, failed, opened, returned); `unsent` when the channel could not take it."""
+
 # Replies that opt out of a channel: the carriers' standard keywords (CTIA), UNSUBSCRIBE, and the
 # Chinese operators' 退订 / TD.
 _OPT_OUT = re.compile(
@@ -185,7 +189,28 @@ async def send_message(
             template=letter_template,
             letter=(context, rendered),
         )
-    sent = await adapter.send(outbound)
+    # Recorded before the hand-over, so that a report arriving before the answer (a fast receipt), or
+    # after this process stopped, finds its message.
+    sending = MessageRecord(
+        attempt_id=attempt_id,
+        permit_id=permit.permit_id,
+        case_id=case_id,
+        channel=channel,
+        template=outbound.template,
+        provider_reference=None,
+        content_sha256=None,
+        status=SENDING,
+        detail=None,
+        sent_at=env.now(),
+        updated_at=env.now(),
+    )
+    await bus.handle(c.RecordMessage(sending))
+    try:
+        sent = await adapter.send(outbound)
+    except ChannelUnavailable as exc:
+        failed = MessageRecord(**{**sending.__dict__, "status": "unsent", "detail": str(exc)[:500]})
+        await bus.handle(c.RecordMessage(failed))
+        raise
     now = env.now()
     message = MessageRecord(
         attempt_id=attempt_id,
@@ -213,19 +238,37 @@ async def report_delivery(
     reading: ReadModels,
     env: ContactEnvironment,
     channel: Channel,
-    provider_reference: str,
     status: DeliveryStatus,
     detail: str | None = None,
+    *,
+    provider_reference: str | None = None,
+    attempt_id: str | None = None,
 ) -> bool:
-    """A channel's report on a message it took; False when no message of ours has that reference."""
+    """A channel's report on a message it took, found by the provider's reference or by its attempt id
+    (the client reference a gateway echoes); False when no message of ours is either. A report on a
+    message still `sending` (this service stopped between the hand-over and recording it) records the
+    contact on its permit too: the channel says it took the message, so it was sent."""
     async with reading() as reads:
-        message = await reads.find_message(channel, provider_reference)
-    if message is None:
+        message = await reads.find_message(channel, provider_reference) if provider_reference else None
+        if message is None and attempt_id is not None:
+            message = await reads.find_message_of_attempt(attempt_id)
+    if message is None or message.channel is not channel:
         return False
     updated = MessageRecord(
-        **{**message.__dict__, "status": status.value, "detail": detail, "updated_at": env.now()}
+        **{
+            **message.__dict__,
+            "status": status.value,
+            "detail": detail,
+            "provider_reference": message.provider_reference or provider_reference,
+            "updated_at": env.now(),
+        }
     )
-    await bus.handle(c.RecordMessage(updated, report=status))
+    outcome = None
+    if message.status == SENDING and message.permit_id is not None:
+        outcome = c.RecordPermitOutcome(
+            None, message.permit_id, message.attempt_id, ContactOutcome.MESSAGE_SENT
+        )
+    await bus.handle(c.RecordMessage(updated, report=status, outcome=outcome))
     return True
 
 
