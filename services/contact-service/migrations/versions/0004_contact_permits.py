@@ -66,10 +66,24 @@ def upgrade() -> None:
         """
     )
     op.execute("CREATE INDEX messages_case ON messages (case_id, sent_at DESC)")
+    # Contacts reported on integration.contacts before their case reached this service: kept (they took
+    # place) and recorded when the case's CaseOpened arrives.
+    op.execute(
+        """
+        CREATE TABLE parked_reports (
+            attempt_id text PRIMARY KEY,
+            case_id text NOT NULL,
+            report jsonb NOT NULL,
+            received_at timestamptz NOT NULL
+        )
+        """
+    )
+    op.execute("CREATE INDEX parked_reports_case ON parked_reports (case_id)")
     op.execute("CREATE UNIQUE INDEX messages_provider ON messages (channel, provider_reference)")
 
 
 def downgrade() -> None:
+    op.execute("DROP TABLE parked_reports")
     op.execute("DROP TABLE messages")
     op.execute("ALTER TABLE contacts DROP COLUMN source")
     op.execute("ALTER TABLE contacts DROP COLUMN permit_id")

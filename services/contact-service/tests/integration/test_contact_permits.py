@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import pytest
 
 from contact_service.adapters.unit_of_work_contract import case_opened
@@ -267,3 +268,31 @@ async def test_a_dialer_takes_a_batch_of_permits_for_a_worklist_and_reports_outc
     assert [c["outcome"] for c in contacts] == ["voicemail"]
     own = await service.client.post("/dialer/permits", json={"collector_id": "someone-else"}, headers=headers)
     assert own.status_code == 403
+
+
+async def test_a_contact_reported_before_its_case_arrived_is_kept_and_counted_once_it_does(
+    service: ContactService,
+) -> None:
+    now = service.next_local(NY, 9)
+    reference = f"acct-{uuid.uuid4().hex[:8]}"
+    case_id = case_id_for_account("bank", reference)
+    await report(service, case_id, reference, ContactOutcome.RIGHT_PARTY_CONTACT, now - timedelta(hours=2))
+    db = await asyncpg.connect(service.database_url)
+    try:
+
+        async def parked() -> bool:
+            return bool(await db.fetchval("SELECT count(*) FROM parked_reports WHERE case_id = $1", case_id))
+
+        await eventually(parked)  # a fact, not a dead letter
+    finally:
+        await db.close()
+    assert await open_account(service, "US", reference, f"dbt-{uuid.uuid4().hex[:8]}") == case_id
+
+    async def recorded() -> bool:
+        r = await service.client.get(f"/cases/{case_id}/contacts", headers=token())
+        return len(r.json()["contacts"]) == 1
+
+    await eventually(recorded)
+    # A conversation two hours ago, reported by the agency: no call for seven days (US-REGF-7AFTER).
+    refused = await permit(service, case_id, token())
+    assert refused.status_code == 409 and refused.json()["rule_id"] == "US-REGF-7AFTER"

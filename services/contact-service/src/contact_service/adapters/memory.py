@@ -48,6 +48,9 @@ class ContactBooks:
     permits: dict[str, PermitRecord] = field(default_factory=dict)
     messages: dict[str, MessageRecord] = field(default_factory=dict)
     timers: MemoryTimerBook = field(default_factory=dict)
+    parked: dict[str, tuple[str, dict[str, Any]]] = field(
+        default_factory=dict
+    )  # attempt id -> (case, report)
 
     def copy(self) -> ContactBooks:
         return ContactBooks(
@@ -57,6 +60,7 @@ class ContactBooks:
             dict(self.permits),
             dict(self.messages),
             dict(self.timers),
+            dict(self.parked),
         )
 
 
@@ -227,6 +231,16 @@ class InMemoryContactUnitOfWork(MemoryTimers, InMemoryContactReads):
                 attempt_id=attempt_id or permit.attempt_id,
                 used_at=at or permit.used_at,
             )
+
+    async def park_report(self, attempt_id: str, case_id: str, report: dict[str, Any], at: datetime) -> None:
+        self.books.parked.setdefault(attempt_id, (case_id, report))
+
+    async def take_parked_reports(self, case_ids: Sequence[str]) -> list[tuple[str, dict[str, Any]]]:
+        wanted = set(case_ids)
+        taken = [(k, v) for k, v in self.books.parked.items() if v[0] in wanted]
+        for key, _ in taken:
+            del self.books.parked[key]
+        return [v for _, v in taken]
 
     async def record_message(self, record: MessageRecord) -> None:
         earlier = self.books.messages.get(record.attempt_id)

@@ -380,6 +380,32 @@ async def find_message_of_attempt(conn: AsyncConnection, attempt_id: str) -> Mes
     return from_fields(MessageRecord, row, channel=Channel(row.channel)) if row is not None else None
 
 
+async def park_report(
+    conn: AsyncConnection, attempt_id: str, case_id: str, report: dict[str, Any], at: datetime
+) -> None:
+    await conn.execute(
+        text(
+            "INSERT INTO parked_reports (attempt_id, case_id, report, received_at)"
+            " VALUES (:a, :c, CAST(:r AS jsonb), :t) ON CONFLICT (attempt_id) DO NOTHING"
+        ),
+        {"a": attempt_id, "c": case_id, "r": jsontext.dumps(report), "t": at},
+    )
+
+
+async def take_parked_reports(
+    conn: AsyncConnection, case_ids: Sequence[str]
+) -> list[tuple[str, dict[str, Any]]]:
+    rows = await conn.execute(
+        text(
+            "DELETE FROM parked_reports WHERE case_id = ANY(CAST(:ids AS text[]))"
+            " RETURNING case_id, report, received_at, attempt_id"
+        ),
+        {"ids": list(case_ids)},
+    )
+    found = sorted(rows, key=lambda r: (r.received_at, r.attempt_id))
+    return [(r.case_id, dict(r.report)) for r in found]
+
+
 async def message_counts(conn: AsyncConnection) -> dict[tuple[str, str], int]:
     rows = await conn.execute(text("SELECT channel, status, count(*) AS n FROM messages GROUP BY 1, 2"))
     return {(r.channel, r.status): int(r.n) for r in rows}

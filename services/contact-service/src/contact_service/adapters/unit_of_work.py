@@ -123,6 +123,12 @@ class PostgresContactUnitOfWork(PostgresTimers, PostgresContactReads):
     async def record_message(self, record: MessageRecord) -> None:
         await rm.record_message(self.tx, record)
 
+    async def park_report(self, attempt_id: str, case_id: str, report: dict[str, Any], at: datetime) -> None:
+        await rm.park_report(self.tx, attempt_id, case_id, report, at)
+
+    async def take_parked_reports(self, case_ids: Sequence[str]) -> list[tuple[str, dict[str, Any]]]:
+        return await rm.take_parked_reports(self.tx, case_ids)
+
     async def set_promise_status(self, promise_id: str, status: str) -> None:
         await rm.set_promise_status(self.tx, promise_id, status)
 

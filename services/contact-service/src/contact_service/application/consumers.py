@@ -12,7 +12,6 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from contact_service.application import commands as c
 from contact_service.application.ports import ContactBus
-from contact_service.domain.errors import CaseUnknown
 from dcp_events.catalogue.building import parse_data
 from dcp_events.catalogue.integration import ContactReported, case_id_for_account
 from dcp_events.catalogue.payments import PromiseBroken, PromiseKept
@@ -52,8 +51,8 @@ class ContactConsumers:
 
     async def on_contact_reported(self, conn: AsyncConnection, delivery: Delivery) -> None:
         """A contact an agency's dialer or a letter house made: recorded with its source, counted by the
-        gate from now on. A report for an account whose case has not reached this service is
-        dead-lettered with that reason (redrive it once the placement is in)."""
+        gate from now on. A report for an account whose case has not reached this service yet is kept
+        and recorded when the case's CaseOpened arrives (a fact is never refused)."""
         event = delivery.event
         if event.type != ContactReported.type_name():
             raise PoisonMessage(f"{event.type} is not a contact report")
@@ -64,10 +63,7 @@ class ContactConsumers:
             raise PoisonMessage(
                 f"subject {event.subject} is not the case of account {report.account.account_reference}"
             )
-        try:
-            await self.bus.handle(c.RecordReportedContact(case_id, report), tx=conn)
-        except CaseUnknown as exc:
-            raise PoisonMessage(f"no case for this account yet: {exc}") from exc
+        await self.bus.handle(c.RecordReportedContact(case_id, report), tx=conn)
 
     # --- timers: permit expiry --------------------------------------------------------------------
 

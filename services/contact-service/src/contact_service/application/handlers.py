@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import Any
 
 from contact_service.application import commands as c
-from contact_service.application.permits import PERMIT_HANDLERS
+from contact_service.application.permits import PERMIT_HANDLERS, record_parked_reports
 from contact_service.application.ports import (
     CaseRow,
     ContactEnvironment,
@@ -202,6 +202,8 @@ async def fold_case_events(
             if event.case_id not in new:
                 changed.add(event.case_id)
     await uow.save_cases([rows[i] for i in ids if i in new], [rows[i] for i in ids if i in changed])
+    if new:
+        await record_parked_reports(uow, env, sorted(new))
     for event in events:
         if isinstance(event.payload, ErasureCompleted) and event.case_id in rows:
             await uow.erase_contact_points(event.case_id)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import uuid
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -42,6 +43,7 @@ from dcp_compliance import ContactHistoryEntry, ContactPurpose, Decision, Propos
 from dcp_compliance.model import Verdict
 from dcp_compliance.permits import contact_point_digest
 from dcp_events.catalogue.contacts import ContactAttempted, ContactPermitIssued, MessageDeliveryReported
+from dcp_events.catalogue.integration import ContactReported
 from dcp_platform.application import Handler
 
 PERMIT_EXPIRY = "contact-permit-expiry"
@@ -346,8 +348,12 @@ async def record_reported_contact(
     """Record a contact reported on integration.contacts (idempotent by source and report id); answers
     its attempt id. Recorded whatever the gate would have said: it took place."""
     report = command.report
-    case = await _case_of(uow, command.case_id)
     attempt_id = reported_attempt_id(report.source, report.report_id)
+    known = await uow.case(command.case_id)
+    if known is None:  # the placement has not reached us yet: kept, and recorded when it does
+        await uow.park_report(attempt_id, command.case_id, report.model_dump(mode="json"), env.now())
+        return attempt_id
+    case = await _case_of(uow, command.case_id)
     if await uow.find_contact(attempt_id) is not None:
         return attempt_id
     proposed = ProposedContact(
@@ -387,6 +393,15 @@ async def record_reported_contact(
     )
     uow.after_commit(lambda: count_decision(case, judged, "reported"))
     return attempt_id
+
+
+async def record_parked_reports(
+    uow: ContactUnitOfWork, env: ContactEnvironment, case_ids: Sequence[str]
+) -> None:
+    """The contacts reported before their cases were known, recorded now that they are."""
+    for case_id, report in await uow.take_parked_reports(case_ids):
+        parked = c.RecordReportedContact(case_id, ContactReported.model_validate(report))
+        await record_reported_contact(parked, uow, env)
 
 
 async def record_message(command: c.RecordMessage, uow: ContactUnitOfWork, env: ContactEnvironment) -> bool:

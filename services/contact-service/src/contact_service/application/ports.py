@@ -295,6 +295,14 @@ class ContactUnitOfWork(TimerPort, ContactReads, Protocol):
         """`used` (by `attempt_id`, at `at`) or `expired`: the permit no longer reserves anything."""
         ...
 
+    async def park_report(self, attempt_id: str, case_id: str, report: dict[str, Any], at: datetime) -> None:
+        """Keep a reported contact whose case is not known yet (a repeat changes nothing)."""
+        ...
+
+    async def take_parked_reports(self, case_ids: Sequence[str]) -> list[tuple[str, dict[str, Any]]]:
+        """(case id, report) of the contacts parked for `case_ids`, in arrival order, removed."""
+        ...
+
     async def record_message(self, record: MessageRecord) -> None:
         """Insert the message, or (same attempt id) replace it."""
         ...
