@@ -16,9 +16,10 @@ from uuid import uuid4
 
 import pytest
 
-from contact_service.application.ports import ContactRecord, PromiseRecord
+from contact_service.application.ports import ContactRecord, MessageRecord, PermitRecord, PromiseRecord
 from contact_service.domain.contacts import CaseContacts
 from dcp_compliance import CaseFacts, ContactPurpose, Decision, Verdict
+from dcp_compliance.model import ContactPoint
 from dcp_events.catalogue.base import CaseAmounts, Money
 from dcp_events.catalogue.cases import CaseOpened
 from dcp_events.catalogue.contacts import CeaseRequested
@@ -279,6 +280,111 @@ class ContactUnitOfWorkContract:
             uow.after_commit(lambda: ran.append("committed"))
             assert ran == []
         assert ran == ["committed"]
+
+    async def test_a_live_permit_counts_in_the_history_until_it_is_used_or_expires(self, begin: Any) -> None:
+        case_id, debtor = ids()
+        async with begin() as uow:
+            await uow.insert_case(facts(case_id, debtor), "USD", 500, 10)
+            await uow.insert_permit(permit(f"{case_id}-p1", case_id, debtor))
+            await uow.insert_permit(permit(f"{case_id}-p2", case_id, debtor))
+            await uow.schedule_timer("contact-permit-expiry", f"{case_id}-p1", NOW + timedelta(minutes=30))
+        async with begin() as uow:
+            found = await uow.find_permit(f"{case_id}-p1")
+            assert found == permit(f"{case_id}-p1", case_id, debtor)
+            history = await uow.history(debtor, NOW - timedelta(days=1))
+            assert sorted(e.attempt_id for e in history) == [f"{case_id}-p1", f"{case_id}-p2"]
+            assert {e.outcome for e in history} == {ContactOutcome.RIGHT_PARTY_CONTACT}
+            assert await uow.pending_timer_keys("contact-permit-expiry", case_id) == [f"{case_id}-p1"]
+            await uow.close_permit(f"{case_id}-p1", "used", "att-1", NOW + timedelta(minutes=2))
+            await uow.close_permit(f"{case_id}-p2", "expired")
+            await uow.close_permit(f"{case_id}-p2", "used", "att-late")  # closed already: stays expired
+            await uow.cancel_timer("contact-permit-expiry", f"{case_id}-p1")
+        async with begin() as uow:
+            assert await uow.history(debtor, NOW - timedelta(days=1)) == []
+            used, expired = await uow.find_permit(f"{case_id}-p1"), await uow.find_permit(f"{case_id}-p2")
+            assert used is not None and (used.status, used.attempt_id) == ("used", "att-1")
+            assert expired is not None and (expired.status, expired.attempt_id) == ("expired", None)
+            assert await uow.pending_timer_keys("contact-permit-expiry", case_id) == []
+            assert await uow.find_permit("never-issued") is None
+
+    async def test_a_channels_report_outlives_the_record_of_the_hand_over(self, begin: Any) -> None:
+        case_id, _debtor = ids()
+        attempt = f"att-{case_id}"
+        sending = MessageRecord(
+            attempt, "p", case_id, Channel.SMS, "t", None, None, "sending", None, NOW, NOW
+        )
+        async with begin() as uow:
+            await uow.record_message(sending)
+            await uow.record_message(
+                dataclasses.replace(sending, status="delivered", provider_reference="SM1")
+            )
+            later = NOW + timedelta(seconds=1)
+            await uow.record_message(
+                dataclasses.replace(sending, status="sent", content_sha256="ab", updated_at=later)
+            )
+        async with begin() as uow:
+            message = await uow.find_message_of_attempt(attempt)
+            assert message is not None
+            assert (message.status, message.provider_reference, message.content_sha256) == (
+                "delivered",
+                "SM1",
+                "ab",
+            )
+            assert await uow.find_message(Channel.SMS, "SM1") == message
+            assert [m.attempt_id for m in await uow.messages_of_case(case_id)] == [attempt]
+            assert (await uow.message_counts()).get(("sms", "delivered"), 0) >= 1
+
+    async def test_reports_of_unknown_cases_are_kept_until_taken(self, begin: Any) -> None:
+        case_id, other = ids()[0], ids()[0]
+        async with begin() as uow:
+            await uow.park_report("ext-1" + case_id, case_id, {"report_id": "r1"}, NOW)
+            await uow.park_report("ext-1" + case_id, case_id, {"report_id": "again"}, NOW)  # a repeat
+            await uow.park_report("ext-2" + case_id, case_id, {"report_id": "r2"}, NOW + timedelta(seconds=1))
+            await uow.park_report("ext-3" + other, other, {"report_id": "r3"}, NOW)
+        async with begin() as uow:
+            taken = await uow.take_parked_reports([case_id, "never-reported"])
+            assert taken == [(case_id, {"report_id": "r1"}), (case_id, {"report_id": "r2"})]
+        async with begin() as uow:
+            assert await uow.take_parked_reports([case_id]) == []
+            assert await uow.take_parked_reports([other]) == [(other, {"report_id": "r3"})]
+
+    async def test_the_cases_reached_at_a_contact_point(self, begin: Any) -> None:
+        case_id, debtor = ids()
+        point = f"+1202{uuid4().int % 10_000_000:07d}"
+        reached = facts(case_id, debtor).model_copy(
+            update={
+                "contact_points": (
+                    ContactPoint(value=point, usable_for=frozenset({Channel.SMS}), consented=frozenset()),
+                )
+            }
+        )
+        async with begin() as uow:
+            await uow.insert_case(reached, "USD", 500, 10)
+        async with begin() as uow:
+            assert [c.case_id for c in await uow.cases_reached_at(point)] == [case_id]
+            assert await uow.cases_reached_at("+10000000000") == []
+
+
+def permit(permit_id: str, case_id: str, debtor_id: str) -> PermitRecord:
+    return PermitRecord(
+        permit_id=permit_id,
+        case_id=case_id,
+        debtor_id=debtor_id,
+        issued_at=NOW,
+        not_after=NOW + timedelta(minutes=15),
+        expires_at=NOW + timedelta(minutes=30),
+        channel=Channel.PHONE,
+        party=ContactParty.DEBTOR,
+        purpose=ContactPurpose.COLLECTION,
+        collector_id="col-1",
+        agency_id=None,
+        contact_point="+12025550101",
+        contact_point_sha256="0" * 64,
+        pack_id="us-regf",
+        pack_version="2026.1",
+        key_id="k",
+        signature="s",
+    )
 
 
 ZONES = {"US": "America/New_York", "GB": "Europe/London", "CN": "Asia/Shanghai", "FR": "Europe/Paris"}
