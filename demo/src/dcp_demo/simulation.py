@@ -180,7 +180,9 @@ class Operation:
         self.now = await self.api.clock()
         self.start = self.now
         self.stats.started_at = self.now
-        self.batch = f"{self.now:%Y%m%d%H}-s{self.s.seed}"
+        # Unique per run: a second `make run` on the same stack (the manual clock starts again at the same
+        # Monday) places other accounts, so the runs' cases and trails never mix.
+        self.batch = f"{self.now:%Y%m%d%H}-s{self.s.seed}-{uuid.uuid4().hex[:4]}"
         accounts = generate(self.s.accounts, self.s.seed, self.batch, self.now.date(), self.s.kafka_share)
         self.accounts = {a.case_id: a for a in accounts}
         self.collectors, bodies = staff_for(accounts)
