@@ -61,6 +61,7 @@ async def test_two_dialers_at_the_caps_edge_get_one_permit_and_one_refusal(servi
     assert sorted([a.status_code, b.status_code]) == [201, 409], (a.text, b.text)
     refused = a if a.status_code == 409 else b
     assert refused.json()["rule_id"] == "US-REGF-7IN7"
+    assert refused.json()["attempt_id"].startswith("pmt-")  # the ContactBlocked's id
     issued = (b if refused is a else a).json()
     assert issued["status"] == "issued" and issued["channel"] == "phone"
     # The permit's reservation holds the seventh place: a dry run now is refused as well.

@@ -78,10 +78,11 @@ class PermitAnswer:
     permit: PermitRecord | None  # None: refused
     decision: Decision
     created: bool
+    permit_id: str = ""  # the refusal's id too (the ContactBlocked's attempt id)
 
     def raise_if_refused(self) -> None:
         if self.permit is None:
-            raise ContactRefused(self.decision, None)
+            raise ContactRefused(self.decision, self.permit_id or None)
 
 
 @dataclass(frozen=True)

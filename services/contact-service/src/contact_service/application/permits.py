@@ -205,10 +205,10 @@ async def issue_permit(
     if earlier is not None:
         if earlier.case_id != case.case_id:
             raise AttemptIdTaken(f"permit id {command.permit_id} was issued for another case")
-        return c.PermitAnswer(earlier, permit_decision(earlier, case), created=False)
+        return c.PermitAnswer(earlier, permit_decision(earlier, case), False, command.permit_id)
     refused = await uow.find_contact(command.permit_id)
     if refused is not None:  # a refusal recorded under this id before: answered again
-        return c.PermitAnswer(None, stored_decision(refused, case), created=False)
+        return c.PermitAnswer(None, stored_decision(refused, case), False, command.permit_id)
     now = env.now()
     proposed = command.proposed
     history = await history_for(uow, case, proposed, now)
@@ -217,10 +217,10 @@ async def issue_permit(
         await record(uow, env, case, [attempt_event(case, proposed, command.permit_id, decision)])
         await uow.record_contact(contact_record(case, proposed, command.permit_id, now, decision))
         uow.after_commit(lambda: count_decision(case, decision, "permit"))
-        return c.PermitAnswer(None, decision, created=True)
+        return c.PermitAnswer(None, decision, True, command.permit_id)
     permit = await issue(uow, env, case, proposed, command.permit_id, decision, now, history)
     uow.after_commit(lambda: count_decision(case, decision, "permit"))
-    return c.PermitAnswer(permit, decision, created=True)
+    return c.PermitAnswer(permit, decision, True, command.permit_id)
 
 
 async def use_permit(
