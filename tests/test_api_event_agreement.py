@@ -21,6 +21,7 @@ EVENTS_OF: dict[str, tuple[type[BaseModel], ...] | None] = {
     "AssignCase": (cases.CaseAssigned,),
     "ChangeStage": (cases.CaseStageChanged,),
     "PlaceHold": (cases.CaseHoldPlaced,),
+    "NoteRequest": (cases.CaseNoteAdded,),
     "AddCharge": (cases.CaseBalanceChanged,),
     "CloseCase": (cases.CaseClosed,),
     "StaffBody": None,  # the staff directory is a table of case-service's, not an event

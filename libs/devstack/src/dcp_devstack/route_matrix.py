@@ -103,6 +103,7 @@ CREDITOR_SCOPE: dict[tuple[str, str], str] = {
     ("contact-service", "/debtor-requests"): ONE_CASE,
     ("contact-service", "/promises"): ONE_CASE,
     ("contact-service", "/worklist"): LISTED,
+    ("case-service", "/cases/{case_id}/notes"): ONE_CASE,
     ("contact-service", "/contact-permits"): ONE_CASE,
     ("contact-service", "/contact-permits/{permit_id}"): BY_CASE,
     ("contact-service", "/contact-permits/{permit_id}/outcome"): BY_CASE,

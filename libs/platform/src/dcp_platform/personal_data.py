@@ -22,6 +22,7 @@ _PERSONAL_KEYS = _ID_KEYS | frozenset(
         "postal_code",
         "contact_point",
         "address",
+        "note_text",  # a case note: what a person said or is going through
     }
 )
 

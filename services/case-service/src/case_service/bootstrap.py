@@ -13,7 +13,7 @@ from fastapi import FastAPI
 from case_service.adapters import timers as case_timers
 from case_service.adapters.policy_file import load_policy
 from case_service.adapters.unit_of_work import SOURCE, case_repository, unit_of_work_factory
-from case_service.api import cases, debtors, imports, kpis, staff
+from case_service.api import cases, debtors, imports, kpis, notes, staff
 from case_service.api.deps import CaseApi
 from case_service.application.consumers import CONTACT_EVENTS, PAYMENT_EVENTS, CaseConsumers
 from case_service.application.handlers import (
@@ -31,7 +31,7 @@ from dcp_platform.eventsourcing.runtime import Subscription
 from dcp_platform.eventsourcing.store import EventStore
 from dcp_platform.service import build_runtime, event_sourced_app
 
-ROUTERS = (cases.router, imports.router, kpis.router, staff.router, debtors.router)
+ROUTERS = (cases.router, notes.router, imports.router, kpis.router, staff.router, debtors.router)
 
 
 def subscriptions(handlers: CaseConsumers) -> list[Subscription]:

@@ -310,6 +310,9 @@ async def test_an_administrator_erases_a_debtors_personal_data_on_their_closed_c
     }
     closed = await open_case(harness, "FORGET-1", debtor=debtor)
     still_open = await open_case(harness, "FORGET-2", debtor=debtor)
+    note = {"category": "conversation", "text": "Ada says she moved to 3 Elm Road; new job at the mill."}
+    wrote = await harness.client.post(f"/cases/{closed}/notes", json=note, headers=SUPERVISOR)
+    assert wrote.status_code == 201, wrote.text
     recalled = await harness.client.post(
         f"/cases/{closed}/close", json={"reason": "recalled"}, headers=SUPERVISOR
     )
@@ -338,6 +341,9 @@ async def test_an_administrator_erases_a_debtors_personal_data_on_their_closed_c
     for value in personal:
         assert value not in view and value not in history, value
     assert "collections.case.erasure_completed" in history
+    assert "Elm Road" not in history  # the note's text went with the rest
+    [kept] = (await harness.client.get(f"/cases/{closed}/notes", headers=SUPERVISOR)).json()["notes"]
+    assert (kept["text"], kept["category"], kept["author"]) == ("[erased]", "conversation", "sup-1")
     assert "Ada Lovelace" in (await harness.client.get(f"/cases/{still_open}", headers=SUPERVISOR)).text
 
     # What Kafka holds of the erased case was sealed under its data key, destroyed now; the open case

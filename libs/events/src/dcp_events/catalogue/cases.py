@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import ClassVar, Literal
+from typing import Annotated, ClassVar, Literal
 
-from pydantic import Field, StrictBool, StrictInt, model_validator
+from pydantic import Field, StrictBool, StrictInt, StringConstraints, model_validator
 
 from dcp_events.catalogue.base import (
     MAX_MINOR,
@@ -29,6 +29,8 @@ from dcp_events.catalogue.enums import (
     Channel,
     CloseReason,
     HoldType,
+    NoteAudience,
+    NoteCategory,
     Stage,
 )
 
@@ -133,6 +135,24 @@ class CaseHoldReleased(CaseEvent):
     hold_id: Id
     hold_type: HoldType
     reason: Text
+
+
+NoteText = Annotated[str, StringConstraints(min_length=1, max_length=4000)]
+
+
+class CaseNoteAdded(CaseEvent):
+    """A note written on the case. Notes are never edited: a correction is a new note that supersedes
+    the earlier one (which stays in the history). The text is personal data (sealed in the event)."""
+
+    event_type: ClassVar[str] = "collections.case.note_added"
+    version: ClassVar[int] = 1
+
+    note_id: Id
+    category: NoteCategory
+    note_text: NoteText
+    visible_to: list[NoteAudience] = Field(min_length=1, description="The roles the note is shown to.")
+    author: Id = Field(description="Who wrote it (the token's subject).")
+    supersedes: Id | None = Field(default=None, description="The note this one corrects or replaces.")
 
 
 class PartChange(PayloadModel):

@@ -119,3 +119,24 @@ class Weekday(StrEnum):
     FRI = "fri"
     SAT = "sat"
     SUN = "sun"
+
+
+class NoteCategory(StrEnum):
+    """What a case note is about (a collector's diary, as every collection system keeps one)."""
+
+    GENERAL = "general"
+    CONVERSATION = "conversation"  # what the debtor or a third party said
+    PAYMENT = "payment"
+    DISPUTE = "dispute"
+    COMPLAINT = "complaint"
+    VULNERABILITY = "vulnerability"
+    LEGAL = "legal"
+
+
+class NoteAudience(StrEnum):
+    """The roles a case note is shown to."""
+
+    COLLECTOR = "collector"
+    SUPERVISOR = "supervisor"
+    AUDITOR = "auditor"
+    ADMIN = "admin"

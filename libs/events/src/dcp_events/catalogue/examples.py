@@ -17,6 +17,8 @@ from dcp_events.catalogue.enums import (
     ContactOutcome,
     ContactParty,
     HoldType,
+    NoteAudience,
+    NoteCategory,
     PaymentMethod,
     PhoneKind,
     ReversalReason,
@@ -81,6 +83,13 @@ EXAMPLES: Final[dict[str, EventPayload]] = {
             hold_id="hold-1", hold_type=HoldType.BREATHING_SPACE, reason="debt advice", expires_at=_AT
         ),
         cases.CaseHoldReleased(hold_id="hold-1", hold_type=HoldType.BREATHING_SPACE, reason="expired"),
+        cases.CaseNoteAdded(
+            note_id="note-1",
+            category=NoteCategory.CONVERSATION,
+            note_text="Debtor says the card was stolen in March; will send the police report.",
+            visible_to=[NoteAudience.COLLECTOR, NoteAudience.SUPERVISOR, NoteAudience.AUDITOR],
+            author="col-1",
+        ),
         cases.CaseBalanceChanged(
             reason=BalanceChangeReason.PAYMENT,
             change=MoneyDelta(delta_minor=-5000, currency="GBP"),

@@ -41,6 +41,7 @@ _MODELS: list[type[EventPayload]] = [
     cases.CaseStageChanged,
     cases.CaseHoldPlaced,
     cases.CaseHoldReleased,
+    cases.CaseNoteAdded,
     cases.CaseBalanceChanged,
     cases.CaseClosed,
     cases.CaseBucketChanged,

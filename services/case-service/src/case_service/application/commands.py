@@ -15,7 +15,14 @@ from typing import Any, Literal
 from case_service.domain.assignment import AssignmentPolicy, StaffMember
 from dcp_events.catalogue.base import CaseAmounts, Money
 from dcp_events.catalogue.debtor import Account, Debtor, EmailAddress, PhoneNumber, PostalAddress
-from dcp_events.catalogue.enums import BalanceChangeReason, CloseReason, HoldType, Stage
+from dcp_events.catalogue.enums import (
+    BalanceChangeReason,
+    CloseReason,
+    HoldType,
+    NoteAudience,
+    NoteCategory,
+    Stage,
+)
 from dcp_events.catalogue.integration import case_id_for_account
 
 
@@ -119,6 +126,19 @@ class PlaceHold(HoldCommand):
     expires_at: datetime | None
     evidence_ref: str | None = None
     expected_version: int | None = None
+
+
+@dataclass(frozen=True)
+class AddNote:
+    """A note on the case (`CaseNoteAdded`); `supersedes` names the earlier note it corrects."""
+
+    case_id: str
+    note_id: str
+    category: NoteCategory
+    text: str
+    visible_to: tuple[NoteAudience, ...]
+    author: str
+    supersedes: str | None = None
 
 
 @dataclass(frozen=True)

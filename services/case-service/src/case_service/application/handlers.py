@@ -338,6 +338,23 @@ async def place_hold(command: c.PlaceHold, uow: CaseUnitOfWork, env: CaseEnviron
     )
 
 
+async def add_note(command: c.AddNote, uow: CaseUnitOfWork, env: CaseEnvironment) -> None:
+    await execute(
+        uow,
+        env,
+        command.case_id,
+        lambda case: case.add_note(
+            command.note_id,
+            command.category,
+            command.text,
+            command.visible_to,
+            command.author,
+            command.supersedes,
+        ),
+        None,
+    )
+
+
 async def hold_for_debtor_request(
     command: c.HoldForDebtorRequest, uow: CaseUnitOfWork, env: CaseEnvironment
 ) -> None:
@@ -666,6 +683,7 @@ COMMAND_HANDLERS: dict[type, Handler[CaseUnitOfWork, CaseEnvironment]] = {
     c.UpsertStaffMember: upsert_staff_member,
     c.ChangeStage: change_stage,
     c.PlaceHold: place_hold,
+    c.AddNote: add_note,
     c.HoldForDebtorRequest: hold_for_debtor_request,
     c.ReleaseHold: release_hold,
     c.ExpireHold: expire_hold,

@@ -7,7 +7,8 @@ here does I/O or reads a clock: "today" and "now" are arguments.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from typing import Literal
 
@@ -24,6 +25,8 @@ from dcp_events.catalogue.enums import (
     BalancePart,
     CloseReason,
     HoldType,
+    NoteAudience,
+    NoteCategory,
     Stage,
 )
 from dcp_platform.eventsourcing.aggregate import Aggregate, applies
@@ -96,7 +99,10 @@ def erased_debtor(debtor: Debtor) -> Debtor:
 
 def redacted_payload(payload: dict[str, object]) -> dict[str, object] | None:
     """A stored event's data without the debtor's personal data (None: it holds none). A CaseOpened
-    keeps an erased debtor; a CaseDebtorUpdated keeps empty contact lists (it stays a valid update)."""
+    keeps an erased debtor; a CaseDebtorUpdated keeps empty contact lists (it stays a valid update); a
+    note keeps its category, audience and author, not its text."""
+    if isinstance(payload.get("note_text"), str) and payload["note_text"] != ERASED_NAME:
+        return {**payload, "note_text": ERASED_NAME}
     debtor = payload.get("debtor")
     if isinstance(debtor, dict):
         erased = Debtor.model_validate(debtor)
@@ -104,6 +110,20 @@ def redacted_payload(payload: dict[str, object]) -> dict[str, object] | None:
     if any(payload.get(k) for k in ("phones", "emails", "address")):
         return {**payload, "phones": [], "emails": [], "address": None}
     return None
+
+
+@dataclass(frozen=True)
+class Note:
+    """A case note as written; a correction is a new note, this one stays (`superseded_by` set)."""
+
+    note_id: str
+    category: NoteCategory
+    text: str
+    visible_to: tuple[NoteAudience, ...]
+    author: str
+    supersedes: str | None
+    written_at: datetime | None
+    superseded_by: str | None = None
 
 
 @dataclass
@@ -133,6 +153,7 @@ class Case(Aggregate[events.CaseEvent]):
     payment_allocations: dict[str, money.Allocation] = field(default_factory=dict)
     recovered_minor: int = 0
     recovered_after_write_off_minor: int = 0
+    notes: dict[str, Note] = field(default_factory=dict)  # in the order written
 
     @property
     def aggregate_id(self) -> str:
@@ -462,6 +483,43 @@ class Case(Aggregate[events.CaseEvent]):
         )
         return True
 
+    def add_note(
+        self,
+        note_id: str,
+        category: NoteCategory,
+        text: str,
+        visible_to: Sequence[NoteAudience],
+        author: str,
+        supersedes: str | None = None,
+    ) -> bool:
+        """Write a note (on an open or a closed case); the same note again is a no-op (False). A note
+        is never changed: `supersedes` names the earlier note this one corrects."""
+        self._require_known()
+        audience = tuple(dict.fromkeys(visible_to))
+        existing = self.notes.get(note_id)
+        if existing is not None:
+            same = (existing.category, existing.text, existing.visible_to, existing.supersedes)
+            if same != (category, text, audience, supersedes):
+                raise errors.NoteConflict(f"note {note_id} is another note")
+            return False
+        if supersedes is not None:
+            earlier = self.notes.get(supersedes)
+            if earlier is None:
+                raise errors.NoteNotFound(f"case {self.case_id} has no note {supersedes}")
+            if earlier.superseded_by is not None:
+                raise errors.NoteConflict(f"note {supersedes} was superseded by {earlier.superseded_by}")
+        self._record(
+            events.CaseNoteAdded(
+                note_id=note_id,
+                category=category,
+                note_text=text,
+                visible_to=list(audience),
+                author=author,
+                supersedes=supersedes,
+            )
+        )
+        return True
+
     def release_hold(self, hold_id: str, reason: str, today: date, policy: CollectionPolicy) -> None:
         """Release a hold; escalation that waited for it catches up."""
         self._require_open()
@@ -780,6 +838,21 @@ class Case(Aggregate[events.CaseEvent]):
     @applies(events.CaseHoldPlaced)
     def _hold_placed(self, event: events.CaseHoldPlaced, _at: datetime | None) -> None:
         self.holds[event.hold_id] = Hold(event.hold_id, event.hold_type, event.reason, event.expires_at)
+
+    @applies(events.CaseNoteAdded)
+    def _note_added(self, event: events.CaseNoteAdded, at: datetime | None) -> None:
+        self.notes[event.note_id] = Note(
+            event.note_id,
+            event.category,
+            event.note_text,
+            tuple(event.visible_to),
+            event.author,
+            event.supersedes,
+            at,
+        )
+        earlier = self.notes.get(event.supersedes or "")
+        if earlier is not None:
+            self.notes[earlier.note_id] = replace(earlier, superseded_by=event.note_id)
 
     @applies(events.CaseHoldReleased)
     def _hold_released(self, event: events.CaseHoldReleased, _at: datetime | None) -> None:

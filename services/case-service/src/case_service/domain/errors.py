@@ -57,6 +57,14 @@ class HoldConflict(CaseRuleViolation, code="hold-conflict"):
     """The same hold id was used for a different hold type, or the expiry is not in the future."""
 
 
+class NoteNotFound(CaseRuleViolation, code="note-not-found", kind=ErrorKind.NOT_FOUND):
+    """No note with this id on the case (to supersede)."""
+
+
+class NoteConflict(CaseRuleViolation, code="note-conflict"):
+    """The note id names another note, or the note to supersede was superseded already."""
+
+
 class CloseNotAllowed(CaseRuleViolation, code="close-not-allowed"):
     """The close reason does not fit the case (paid in full above zero, settled without a settlement)."""
 
