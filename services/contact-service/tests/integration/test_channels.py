@@ -272,6 +272,15 @@ async def test_a_validation_notice_itemizes_interest_fees_and_a_payment_and_goes
     for figure in ("$1,200.00", "$35.25", "$25.00", "$100.00", "$1,160.25"):
         assert figure in text, figure
     assert "This is not my debt" in text and "Pat Doe" in text
+    events = await sender.contact_events(case_id, expect=3)
+    [notice] = [e.data for e in events if e.type == "collections.contact.validation_notice_sent.v1"]
+    assert (notice["amount_at_itemization"]["amount_minor"], notice["interest"]["amount_minor"]) == (
+        120_000,
+        3_525,
+    )
+    assert (notice["fees"]["amount_minor"], notice["payments_and_credits"]["amount_minor"]) == (2_500, 10_000)
+    assert notice["current_amount"]["amount_minor"] == 116_025
+    assert notice["content_sha256"] == sent["content_sha256"] and notice["validation_period_end"]
     printed = await sender.client.post("/letters/print-files", headers=token(Role.SUPERVISOR, "sup-1"))
     assert printed.status_code == 201, printed.text
     with zipfile.ZipFile(printed.json()["file"]) as archive:

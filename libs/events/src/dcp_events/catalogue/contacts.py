@@ -296,3 +296,23 @@ class ContactPersonAgreed(ContactEvent):
     contact_point: ContactPoint = Field(description="The person's number or address.")
     relation: Id = Field(description="e.g. spouse, parent, guarantor.")
     received_via: Channel
+
+
+class ValidationNoticeSent(ContactEvent):
+    """The validation notice (US Regulation F 12 CFR 1006.34) went to the debtor: the itemization it
+    gave and the end of the validation period it named, with the letter's SHA-256."""
+
+    event_type: ClassVar[str] = "collections.contact.validation_notice_sent"
+    version: ClassVar[int] = 1
+
+    attempt_id: Id
+    permit_id: Id | None = None
+    template: Id
+    itemization_date: IsoDate
+    amount_at_itemization: Money
+    interest: Money
+    fees: Money
+    payments_and_credits: Money
+    current_amount: Money
+    validation_period_end: IsoDate
+    content_sha256: Sha256Hex

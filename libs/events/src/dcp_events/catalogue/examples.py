@@ -28,6 +28,10 @@ from dcp_events.catalogue.enums import (
 )
 
 
+def _usd(minor: int) -> Money:
+    return Money(amount_minor=minor, currency="USD")
+
+
 def _gbp(minor: int) -> Money:
     return Money(amount_minor=minor, currency="GBP")
 
@@ -202,6 +206,19 @@ EXAMPLES: Final[dict[str, EventPayload]] = {
             channel=Channel.EMAIL,
             status=contacts.DeliveryStatus.DELIVERED,
             provider_reference="smtp-250-2.0.0",
+        ),
+        contacts.ValidationNoticeSent(
+            attempt_id="att-10",
+            permit_id="pmt-10",
+            template="us/validation_notice",
+            itemization_date=date(2026, 5, 1),
+            amount_at_itemization=_usd(120000),
+            interest=_usd(3525),
+            fees=_usd(2500),
+            payments_and_credits=_usd(10000),
+            current_amount=_usd(116025),
+            validation_period_end=date(2026, 7, 15),
+            content_sha256="0" * 64,
         ),
         contacts.ContactPreferencesSet(
             preferred_channel=Channel.SMS,

@@ -60,6 +60,7 @@ _MODELS: list[type[EventPayload]] = [
     contacts.ContactPermitIssued,
     contacts.ContactPermitExpired,
     contacts.MessageDeliveryReported,
+    contacts.ValidationNoticeSent,
     contacts.ContactPreferencesSet,
     contacts.PromiseMade,
     contacts.DisputeRaised,

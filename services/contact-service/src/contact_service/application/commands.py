@@ -17,7 +17,7 @@ from contact_service.domain.contacts import PermitStanding
 from contact_service.domain.errors import ContactRefused, PermitExpired, PermitUsed
 from dcp_compliance import Decision, ProposedContact
 from dcp_events.catalogue.base import EventPayload, Money
-from dcp_events.catalogue.contacts import ContactWindow, DeliveryStatus
+from dcp_events.catalogue.contacts import ContactWindow, DeliveryStatus, ValidationNoticeSent
 from dcp_events.catalogue.enums import Channel, ContactOutcome
 from dcp_events.catalogue.integration import ContactReported
 from dcp_platform.auth import Principal
@@ -138,6 +138,7 @@ class RecordMessage:
     message: MessageRecord
     report: DeliveryStatus | None = None
     outcome: RecordPermitOutcome | None = None  # at hand-over: the contact recorded on its permit
+    validation: ValidationNoticeSent | None = None  # a validation notice: what it told the debtor
 
 
 # --- promises and debtor requests -------------------------------------------------------------------

@@ -32,11 +32,12 @@ from contact_service.channels.content import (
     letter_context,
     sms_content,
 )
-from contact_service.channels.letters import render_letter, template_for
+from contact_service.channels.letters import LetterContext, render_letter, template_for
 from contact_service.domain.errors import ChannelUnavailable, InvalidMessage
 from dcp_compliance import ProposedContact
 from dcp_compliance.permits import contact_point_digest
-from dcp_events.catalogue.contacts import DeliveryStatus
+from dcp_events.catalogue.base import Money
+from dcp_events.catalogue.contacts import DeliveryStatus, ValidationNoticeSent
 from dcp_events.catalogue.enums import Channel, ContactOutcome
 from dcp_platform.auth import Principal, Role
 
@@ -226,8 +227,39 @@ async def send_message(
         updated_at=now,
     )
     outcome = c.RecordPermitOutcome(None, permit.permit_id, attempt_id, ContactOutcome.MESSAGE_SENT)
-    await bus.handle(c.RecordMessage(message, report=sent.status, outcome=outcome))
+    validation = None
+    if letter_template == "us/validation_notice" and isinstance(outbound.letter, tuple):
+        validation = validation_notice_sent(
+            outbound.letter[0], attempt_id, permit.permit_id, sent.content_sha256
+        )
+    await bus.handle(c.RecordMessage(message, report=sent.status, outcome=outcome, validation=validation))
     return message
+
+
+def validation_notice_sent(
+    context: LetterContext, attempt_id: str, permit_id: str, content_sha256: str
+) -> ValidationNoticeSent:
+    """What a validation notice told the debtor (Regulation F 1006.34(c)): the itemization and the end
+    of the validation period."""
+    item = context.itemization
+    assert item is not None and context.validation_period_end is not None
+
+    def money(minor: int) -> Money:
+        return Money(amount_minor=minor, currency=context.currency)
+
+    return ValidationNoticeSent(
+        attempt_id=attempt_id,
+        permit_id=permit_id,
+        template="us/validation_notice",
+        itemization_date=item.itemization_date,
+        amount_at_itemization=money(item.amount_at_itemization),
+        interest=money(item.interest),
+        fees=money(item.fees),
+        payments_and_credits=money(item.paid_or_credited),
+        current_amount=money(item.current_amount),
+        validation_period_end=context.validation_period_end,
+        content_sha256=content_sha256,
+    )
 
 
 _DEFAULT_LETTER = {"US": "validation_notice", "GB": "arrears_notice", "CN": "repayment_reminder"}

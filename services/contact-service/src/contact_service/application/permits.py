@@ -410,6 +410,12 @@ async def record_message(command: c.RecordMessage, uow: ContactUnitOfWork, env: 
     if command.outcome is not None:
         await record_permit_outcome(command.outcome, uow, env)
     await uow.record_message(message)
+    if command.validation is not None:
+        case = await uow.case(message.case_id)
+        if case is not None:
+            contacts = await uow.contacts.find(case.case_id, uow.tx) or CaseContacts.new(case.case_id)
+            contacts.record_validation_notice(command.validation, env.now())
+            await uow.contacts.save(contacts, uow.tx, jurisdiction=case.jurisdiction)
     if command.report is None:
         return True
     case = await uow.case(message.case_id)

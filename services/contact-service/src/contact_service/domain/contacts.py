@@ -71,6 +71,7 @@ class CaseContacts(Aggregate[events.ContactEvent]):
     promises: dict[str, RecordedPromise] = field(default_factory=dict)
     permits: dict[str, Permit] = field(default_factory=dict)
     deliveries: set[tuple[str, str]] = field(default_factory=set)  # (attempt id, status) reported
+    validation_period_end: date | None = None  # of the last validation notice sent
     requests: list[str] = field(default_factory=list)  # event types of the debtor requests, in order
     last_contact_at: datetime | None = None
 
@@ -161,6 +162,13 @@ class CaseContacts(Aggregate[events.ContactEvent]):
         self.attempts[event.attempt_id] = RecordedAttempt(
             event.attempt_id, False, event.channel, None, event.rule_id
         )
+
+    def record_validation_notice(self, event: events.ValidationNoticeSent, at: datetime) -> None:
+        self._record(event, at)
+
+    @applies(events.ValidationNoticeSent)
+    def _validation_notice(self, event: events.ValidationNoticeSent, _at: datetime | None) -> None:
+        self.validation_period_end = event.validation_period_end
 
     @applies(events.MessageDeliveryReported)
     def _delivered(self, event: events.MessageDeliveryReported, _at: datetime | None) -> None:
