@@ -33,6 +33,7 @@ EVENTS_OF: dict[str, tuple[type[BaseModel], ...] | None] = {
     "DialerPermitRequest": None,  # a batch of PermitRequests for a worklist's cases
     "MessageRequest": (contacts.ContactPermitIssued, contacts.ContactBlocked),
     "PromiseRequest": (contacts.PromiseMade,),
+    "VerificationRequest": (contacts.VerificationSent,),
     "DebtorRequest": (
         contacts.DisputeRaised,
         contacts.CeaseRequested,

@@ -28,7 +28,7 @@ from .helpers import ZONES, facts, local
 
 NOON = {j: local(z, "2026-06-10 12:00") for j, z in ZONES.items()}
 PROMISE_KINDS = {"time_zone", "case_open", "hold", "promise_horizon"}
-NOT_FOR_CONTACTS = {"policy", "promise_horizon"}
+NOT_FOR_CONTACTS = {"policy", "promise_horizon", "validation_period"}
 
 
 def test_every_kind_of_rule_parameters_has_a_check_and_nothing_else_does() -> None:

@@ -45,6 +45,7 @@ __all__ = [
     "TimeBarred",
     "UnknownJurisdiction",
     "UnknownPackVersion",
+    "ValidationPeriod",
     "WorkplaceBan",
     "available_packs",
     "load_pack",
@@ -219,6 +220,32 @@ class PromiseHorizon(_Params):
     max_days: int = Field(ge=1)
 
 
+class ValidationPeriod(_Params):
+    """The validation period after the validation information is provided, and what a dispute calls
+    for inside it and outside it. Not a contact rule: the contact service dates the period and
+    classifies each dispute with it (`dcp_compliance.validation`); the holds it places are blocked by
+    the pack's hold rules."""
+
+    kind: Literal["validation_period"] = "validation_period"
+    days_after_receipt: int = Field(ge=1, description="The period ends this many days after receipt.")
+    assumed_receipt_business_days: int = Field(
+        ge=0, description="Receipt assumed this many business days after the information is provided."
+    )
+    holiday_calendar: str = Field(
+        pattern=r"^[A-Z]{2}$", description="Public holidays of this country are not business days."
+    )
+    written_via: frozenset[Channel] = Field(
+        description="Channels a dispute arrives on in writing (electronic communications included)."
+    )
+    timely_written_dispute_hold: HoldType = Field(
+        description="A dispute in writing within the period: collection stops until verification is sent."
+    )
+    other_dispute_hold: HoldType | None = Field(
+        description="A dispute outside the period or not in writing: the hold the institution places "
+        "(None: recorded, no hold)."
+    )
+
+
 class PolicyOnly(_Params):
     """A rule of the pack that no contact decision applies (e.g. KPI design); kept for the record."""
 
@@ -241,6 +268,7 @@ RuleParams = Annotated[
     | RecordingRequired
     | TimeBarred
     | PromiseHorizon
+    | ValidationPeriod
     | PolicyOnly,
     Field(discriminator="kind"),
 ]

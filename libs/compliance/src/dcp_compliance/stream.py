@@ -168,13 +168,25 @@ def apply_payload(
         )
         return _with_hold(facts, hold)
     if isinstance(payload, contacts.DisputeRaised):
+        if payload.hold_type is None:  # recorded, no hold (per the pack)
+            return facts
         hold = model.Hold(
             hold_id=PENDING_PREFIX + payload.dispute_id,
-            hold_type=model.HoldType.DISPUTE,
+            hold_type=payload.hold_type,
             placed_at=at,
             pending=True,
         )
         return _with_hold(facts, hold)
+    if isinstance(payload, contacts.VerificationSent):
+        # collection may resume from this moment: the dispute's verification_pending hold ends (the case
+        # service releases its own hold when it reads this event)
+        ends = {PENDING_PREFIX + payload.dispute_id, payload.dispute_id}
+        holds = tuple(
+            h
+            for h in facts.holds
+            if not (h.hold_id in ends and h.hold_type is model.HoldType.VERIFICATION_PENDING)
+        )
+        return facts.model_copy(update={"holds": holds})
     if isinstance(payload, contacts.WorkplaceContactProhibited):
         return facts.model_copy(update={"workplace_contact_prohibited": True})
     if isinstance(payload, contacts.ContactPersonAgreed):

@@ -112,6 +112,8 @@ CREDITOR_SCOPE: dict[tuple[str, str], str] = {
     ("contact-service", "/messages"): ONE_CASE,
     ("contact-service", "/messages/summary"): PLATFORM,
     ("contact-service", "/cases/{case_id}/messages"): ONE_CASE,
+    ("contact-service", "/cases/{case_id}/disputes"): ONE_CASE,
+    ("contact-service", "/cases/{case_id}/disputes/{dispute_id}/verification"): ONE_CASE,
     ("contact-service", "/letters/print-files"): PLATFORM,
     ("contact-service", "/channels/email/inbound"): PLATFORM,
     ("payment-service", "/cases/{case_id}/payments"): ONE_CASE,

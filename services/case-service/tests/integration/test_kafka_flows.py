@@ -12,7 +12,14 @@ from dcp_events import decode_event
 from dcp_events.catalogue import contacts, integration, payments
 from dcp_events.catalogue.base import CaseAmounts, Money
 from dcp_events.catalogue.debtor import Account, Debtor
-from dcp_events.catalogue.enums import Channel, ContactOutcome, ContactParty, PaymentMethod, ReversalReason
+from dcp_events.catalogue.enums import (
+    Channel,
+    ContactOutcome,
+    ContactParty,
+    HoldType,
+    PaymentMethod,
+    ReversalReason,
+)
 
 from .conftest import SUPERVISOR, CaseHarness, eventually
 
@@ -171,6 +178,51 @@ async def test_disputes_and_cease_requests_from_contacts_place_holds(harness: Ca
     case = await wait_for(harness, case_id, lambda c: c["active_holds"] == 2)
     kinds = sorted(h["hold_type"] for h in case["detail"]["holds"])
     assert kinds == ["cease_communication", "dispute"]
+
+
+async def test_a_timely_written_dispute_holds_until_verification_is_sent_and_no_person_can_lift_it(
+    harness: CaseHarness,
+) -> None:
+    """12 CFR 1006.38(d)(2)(i): after a dispute in writing within the validation period, no collection
+    until verification is sent; the contact service classifies it, the case holds it."""
+    case_id = await place(harness, "K-VERIFY-1")
+    timely = contacts.DisputeRaised(
+        dispute_id="dsp-v1",
+        received_via=Channel.LETTER,
+        reason="not my debt",
+        hold_type=HoldType.VERIFICATION_PENDING,
+        within_validation_period=True,
+        validation_period_end=date(2027, 1, 8),
+        rule_id="US-REGF-VALIDATION",
+    )
+    await harness.publish(timely, case_id)
+    case = await wait_for(harness, case_id, lambda c: c["active_holds"] == 1)
+    [hold] = case["detail"]["holds"]
+    assert (hold["hold_id"], hold["hold_type"]) == ("dsp-v1", "verification_pending")
+    lifted = await harness.client.delete(f"/cases/{case_id}/holds/dsp-v1", headers=SUPERVISOR)
+    assert lifted.status_code == 409, lifted.text
+    assert lifted.json()["type"].endswith("/verification-required")
+    sent = contacts.VerificationSent(
+        dispute_id="dsp-v1",
+        attempt_id="att-v1",
+        channel=Channel.LETTER,
+        template="us/verification",
+        current_amount=Money(amount_minor=50000, currency="USD"),
+        content_sha256="a" * 64,
+    )
+    await harness.publish(sent, case_id)
+    await wait_for(harness, case_id, lambda c: c["active_holds"] == 0)
+    events = (await harness.client.get(f"/cases/{case_id}/events", headers=SUPERVISOR)).json()
+    [released] = [e["data"] for e in events if e["type"] == "collections.case.hold_released.v1"]
+    assert released["hold_type"] == "verification_pending" and "verification sent" in released["reason"]
+    # a dispute the pack records without a hold places none
+    await harness.publish(
+        contacts.DisputeRaised(dispute_id="dsp-v2", received_via=Channel.PHONE, reason="x", hold_type=None),
+        case_id,
+    )
+    await harness.publish(contacts.CeaseRequested(request_id="cease-v", received_via=Channel.EMAIL), case_id)
+    held = await wait_for(harness, case_id, lambda c: c["active_holds"] == 1)
+    assert [h["hold_type"] for h in held["detail"]["holds"]] == ["cease_communication"]
 
 
 async def test_the_daily_ageing_timer_moves_buckets_across_month_end_and_escalates(

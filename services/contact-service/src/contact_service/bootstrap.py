@@ -15,6 +15,7 @@ from contact_service.api import (
     channels,
     contacts,
     debtor_requests,
+    disputes,
     messages,
     permits,
     promises,
@@ -48,6 +49,7 @@ ROUTERS = (
     channels.router,
     promises.router,
     debtor_requests.router,
+    disputes.router,
     worklists.router,
     cases.router,
 )

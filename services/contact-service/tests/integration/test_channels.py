@@ -17,6 +17,7 @@ import uuid
 import zipfile
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import timedelta
 from email.message import EmailMessage
 from pathlib import Path
 
@@ -290,3 +291,103 @@ async def test_a_validation_notice_itemizes_interest_fees_and_a_payment_and_goes
     assert messages[0]["status"] == "delivered"
     nothing = await sender.client.post("/letters/print-files", headers=token(Role.SUPERVISOR, "sup-1"))
     assert nothing.status_code == 409
+
+
+async def _check(sender: ContactService, case_id: str, channel: str = "phone") -> dict[str, object]:
+    r = await sender.client.post(
+        "/contact-checks", json={"case_id": case_id, "channel": channel}, headers=token()
+    )
+    assert r.status_code == 200, r.text
+    body: dict[str, object] = r.json()
+    return body
+
+
+async def _dispute(sender: ContactService, case_id: str, via: str) -> dict[str, object]:
+    request = {"case_id": case_id, "kind": "dispute", "received_via": via, "reason": "I never had this card"}
+    assert (await sender.client.post("/debtor-requests", json=request, headers=token())).status_code == 201
+    r = await sender.client.get(f"/cases/{case_id}/disputes", headers=token())
+    assert r.status_code == 200, r.text
+    listed: dict[str, object] = r.json()
+    return listed
+
+
+async def test_a_written_dispute_within_the_validation_period_stops_collection_until_verification_is_sent(
+    sender: ContactService, outlets: Outlets
+) -> None:
+    """12 CFR 1006.34(b)(5), 1006.38(d)(2): the validation notice dates the period; a dispute in writing
+    within it stops collection (the verification itself still goes out); verification lets it resume."""
+    sender.next_local(NY, 10)
+    case_id = await sender.open_case("US")
+    notice = await sender.client.post(
+        "/messages", json={"case_id": case_id, "channel": "letter"}, headers=token()
+    )
+    assert notice.status_code == 201, notice.text
+    events = await sender.contact_events(case_id, expect=3)
+    [sent_notice] = [e.data for e in events if e.type == "collections.contact.validation_notice_sent.v1"]
+
+    listed = await _dispute(sender, case_id, "letter")
+    assert listed["validation_period_end"] == sent_notice["validation_period_end"]
+    [dispute] = listed["disputes"]  # type: ignore[misc]
+    assert (dispute["status"], dispute["hold_type"], dispute["within_validation_period"]) == (
+        "verification_pending",
+        "verification_pending",
+        True,
+    )
+    assert dispute["rule_id"] == "US-REGF-VALIDATION"
+    refused = await _check(sender, case_id)
+    assert (refused["verdict"], refused["rule_id"]) == ("deny", "US-REGF-VERIFY")
+    collection_letter = await sender.client.post(
+        "/messages", json={"case_id": case_id, "channel": "letter"}, headers=token()
+    )
+    assert collection_letter.status_code == 409 and collection_letter.json()["rule_id"] == "US-REGF-VERIFY"
+
+    documents = [{"document_id": "doc-stmt-04", "kind": "statement", "description": "April 2026 statement"}]
+    path = f"/cases/{case_id}/disputes/{dispute['dispute_id']}/verification"
+    verified = await sender.client.post(
+        path, json={"channel": "letter", "documents": documents}, headers=token()
+    )
+    assert verified.status_code == 201, verified.text
+    sent = verified.json()
+    pdf = (outlets.letters / "pending" / f"{sent['attempt_id']}.pdf").read_bytes()
+    text = "\n".join(page.extract_text() for page in PdfReader(io.BytesIO(pdf)).pages)
+    assert "Verification of the debt you disputed" in text and "April 2026 statement" in text
+    events = await sender.contact_events(case_id, expect=6)
+    [verification] = [e.data for e in events if e.type == "collections.contact.verification_sent.v1"]
+    assert verification["dispute_id"] == dispute["dispute_id"]
+    assert verification["content_sha256"] == sent["content_sha256"]
+    assert verification["documents"][0]["document_id"] == "doc-stmt-04"
+    assert (await _check(sender, case_id))["verdict"] == "allow"  # collection may resume
+    after = (await sender.client.get(f"/cases/{case_id}/disputes", headers=token())).json()["disputes"]
+    assert after[0]["status"] == "verified" and after[0]["verification_attempt_id"] == sent["attempt_id"]
+
+    again = await sender.client.post(path, json={"channel": "letter"}, headers=token())
+    assert again.status_code == 409 and again.json()["type"].endswith("/dispute-already-verified")
+    unknown = await sender.client.post(
+        f"/cases/{case_id}/disputes/dsp-nope/verification", json={}, headers=token()
+    )
+    assert unknown.status_code == 404 and unknown.json()["type"].endswith("/dispute-not-found")
+
+
+async def test_an_oral_or_late_dispute_is_recorded_and_held_for_review_per_the_pack(
+    sender: ContactService, outlets: Outlets
+) -> None:
+    sender.next_local(NY, 10)
+    oral_case = await sender.open_case("US")
+    notice = await sender.client.post(
+        "/messages", json={"case_id": oral_case, "channel": "letter"}, headers=token()
+    )
+    assert notice.status_code == 201, notice.text
+    [oral] = (await _dispute(sender, oral_case, "phone"))["disputes"]  # type: ignore[misc]
+    assert (oral["status"], oral["hold_type"], oral["within_validation_period"]) == ("open", "dispute", True)
+    assert (await _check(sender, oral_case))["rule_id"] == "US-REGF-DISPUTE"
+
+    late_case = await sender.open_case("US")
+    notice = await sender.client.post(
+        "/messages", json={"case_id": late_case, "channel": "letter"}, headers=token()
+    )
+    assert notice.status_code == 201, notice.text
+    sender.clock.set(sender.clock.now() + timedelta(days=60))
+    sender.next_local(NY, 10)
+    [late] = (await _dispute(sender, late_case, "letter"))["disputes"]  # type: ignore[misc]
+    assert (late["status"], late["hold_type"], late["within_validation_period"]) == ("open", "dispute", False)
+    assert (await _check(sender, late_case))["rule_id"] == "US-REGF-DISPUTE"

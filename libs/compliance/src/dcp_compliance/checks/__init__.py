@@ -47,6 +47,7 @@ from dcp_compliance.packs import (
     Rule,
     ThirdPartyBan,
     TimeBarred,
+    ValidationPeriod,
     WorkplaceBan,
 )
 
@@ -83,6 +84,12 @@ def check_policy(rule: Rule, params: PolicyOnly, ctx: Evaluation) -> Outcome:
     return NOT_APPLICABLE
 
 
+def check_validation_period(rule: Rule, params: ValidationPeriod, ctx: Evaluation) -> Outcome:
+    """The validation period dates disputes (`dcp_compliance.validation`); the holds it calls for are
+    checked by the hold rules, so no contact decision applies it directly."""
+    return NOT_APPLICABLE
+
+
 RULE_CHECKS: Final[Mapping[type[BaseModel], RuleCheck]] = MappingProxyType(
     {
         KnownTimeZone: RuleCheck(check_time_zone, contacts=True, promises=True),
@@ -99,6 +106,7 @@ RULE_CHECKS: Final[Mapping[type[BaseModel], RuleCheck]] = MappingProxyType(
         TimeBarred: RuleCheck(check_time_barred, contacts=True),
         PromiseHorizon: RuleCheck(check_promise_horizon, promises=True),
         PolicyOnly: RuleCheck(check_policy),
+        ValidationPeriod: RuleCheck(check_validation_period),
     }
 )
 

@@ -1,6 +1,13 @@
 """The event catalogue of section 3 of the architecture: payload models, registry, envelope building."""
 
-from dcp_events.catalogue.base import CaseAmounts, EventPayload, Money, MoneyDelta, PayloadModel
+from dcp_events.catalogue.base import (
+    CaseAmounts,
+    DocumentReference,
+    EventPayload,
+    Money,
+    MoneyDelta,
+    PayloadModel,
+)
 from dcp_events.catalogue.building import new_event, parse_data, parse_data_as
 from dcp_events.catalogue.cases import (
     Assignee,
@@ -39,6 +46,7 @@ from dcp_events.catalogue.contacts import (
     ContactWindow,
     DisputeRaised,
     PromiseMade,
+    VerificationSent,
     WorkplaceContactProhibited,
 )
 from dcp_events.catalogue.debtor import Account, Debtor, EmailAddress, PhoneNumber, PostalAddress
@@ -150,6 +158,7 @@ __all__ = [
     "ContactWindow",
     "Debtor",
     "DisputeRaised",
+    "DocumentReference",
     "EmailAddress",
     "ErasureCompleted",
     "EventPayload",
@@ -186,6 +195,7 @@ __all__ = [
     "TimeZoneSource",
     "TreatmentStep",
     "UnappliedReason",
+    "VerificationSent",
     "Weekday",
     "WorkplaceContactProhibited",
     "case_id_for_account",

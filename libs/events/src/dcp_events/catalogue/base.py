@@ -116,6 +116,17 @@ Count = Annotated[StrictInt, Field(ge=0, le=2**31 - 1)]
 MAX_MINOR = 10**15
 
 
+class DocumentReference(PayloadModel):
+    """A document kept outside the event (a document store, the court's file): the event names it by
+    reference and, where known, by its SHA-256, never carries its content."""
+
+    document_id: Id
+    kind: Id = Field(description="e.g. statement, agreement, claim_form, judgment, verification.")
+    description: Annotated[str, StringConstraints(min_length=1, max_length=200)] | None = None
+    uri: Annotated[str, StringConstraints(min_length=1, max_length=500)] | None = None
+    sha256: Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")] | None = None
+
+
 class Money(PayloadModel):
     """An amount in minor units (pence, cents) of one currency; never a float, never negative."""
 

@@ -9,6 +9,7 @@ from pydantic import Field, StringConstraints, model_validator
 
 from dcp_events.catalogue.base import (
     Count,
+    DocumentReference,
     EventPayload,
     Id,
     IsoDate,
@@ -18,7 +19,14 @@ from dcp_events.catalogue.base import (
     TimeZoneName,
     UtcDateTime,
 )
-from dcp_events.catalogue.enums import Channel, ContactOutcome, ContactParty, TimeZoneSource, Weekday
+from dcp_events.catalogue.enums import (
+    Channel,
+    ContactOutcome,
+    ContactParty,
+    HoldType,
+    TimeZoneSource,
+    Weekday,
+)
 
 TOPIC = "collections.contacts"
 
@@ -252,6 +260,36 @@ class DisputeRaised(ContactEvent):
     received_via: Channel
     reason: Text
     disputed_amount: Money | None = Field(default=None, description="None: the whole debt.")
+    hold_type: HoldType | None = Field(
+        default=HoldType.DISPUTE,
+        description="The hold the dispute calls for under the case's rule pack (None: recorded, no hold): "
+        "verification_pending for a written dispute within the US validation period.",
+    )
+    within_validation_period: bool | None = Field(
+        default=None, description="None: the jurisdiction has no validation period."
+    )
+    validation_period_end: IsoDate | None = Field(
+        default=None, description="The end of the last validation period (None: no validation notice sent)."
+    )
+    rule_id: Id | None = Field(default=None, description="The pack rule that classified the dispute.")
+
+
+class VerificationSent(ContactEvent):
+    """Verification of a disputed debt went to the debtor (US Regulation F 12 CFR 1006.38(d)(2)): what
+    was sent, on which permit, with the documents enclosed by reference and the letter's SHA-256. It
+    releases the dispute's verification_pending hold; collection may resume."""
+
+    event_type: ClassVar[str] = "collections.contact.verification_sent"
+    version: ClassVar[int] = 1
+
+    dispute_id: Id
+    attempt_id: Id
+    permit_id: Id | None = None
+    channel: Channel
+    template: Id
+    current_amount: Money
+    documents: list[DocumentReference] = Field(default_factory=list, max_length=20)
+    content_sha256: Sha256Hex
 
 
 class CeaseRequested(ContactEvent):

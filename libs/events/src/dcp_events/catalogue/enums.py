@@ -47,6 +47,7 @@ class HoldType(StrEnum):
     ATTORNEY = "attorney"
     COMPLAINT = "complaint"
     DEBT_ADVICE = "debt_advice"
+    VERIFICATION_PENDING = "verification_pending"
 
 
 class CloseReason(StrEnum):

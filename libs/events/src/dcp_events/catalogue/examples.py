@@ -6,7 +6,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Final
 
 from dcp_events.catalogue import cases, contacts, integration, payments
-from dcp_events.catalogue.base import CaseAmounts, EventPayload, Money, MoneyDelta
+from dcp_events.catalogue.base import CaseAmounts, DocumentReference, EventPayload, Money, MoneyDelta
 from dcp_events.catalogue.debtor import Account, Debtor, EmailAddress, PhoneNumber, PostalAddress
 from dcp_events.catalogue.enums import (
     AssigneeKind,
@@ -218,6 +218,20 @@ EXAMPLES: Final[dict[str, EventPayload]] = {
             payments_and_credits=_usd(10000),
             current_amount=_usd(116025),
             validation_period_end=date(2026, 7, 15),
+            content_sha256="0" * 64,
+        ),
+        contacts.VerificationSent(
+            dispute_id="dsp-1",
+            attempt_id="att-11",
+            permit_id="pmt-11",
+            channel=Channel.LETTER,
+            template="us/verification",
+            current_amount=_usd(116025),
+            documents=[
+                DocumentReference(
+                    document_id="doc-stmt-2026-04", kind="statement", description="April 2026 statement"
+                )
+            ],
             content_sha256="0" * 64,
         ),
         contacts.ContactPreferencesSet(

@@ -64,6 +64,7 @@ _MODELS: list[type[EventPayload]] = [
     contacts.ContactPreferencesSet,
     contacts.PromiseMade,
     contacts.DisputeRaised,
+    contacts.VerificationSent,
     contacts.CeaseRequested,
     contacts.ChannelOptedOut,
     contacts.WorkplaceContactProhibited,

@@ -158,6 +158,14 @@ class ReleaseHold(HoldCommand):
     expected_version: int | None = None
 
 
+@dataclass(frozen=True)
+class ReleaseHoldOnVerification(HoldCommand):
+    """Verification of a dispute was sent: its verification_pending hold ends (nothing when the case
+    has no such hold, or is closed: the verification is a fact either way)."""
+
+    reason: str
+
+
 class ExpireHold(HoldCommand):
     """A hold's expiry timer fired."""
 

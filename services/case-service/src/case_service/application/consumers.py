@@ -54,6 +54,7 @@ PAYMENT_EVENTS = (
 )
 CONTACT_EVENTS = (
     contacts.DisputeRaised,
+    contacts.VerificationSent,
     contacts.CeaseRequested,
     contacts.ContactAttempted,
     contacts.PromiseMade,
@@ -215,9 +216,17 @@ class CaseConsumers:
         event = delivery.event
         case_id, at, event_id = str(event.subject), event.time, str(event.id)
         command: object | None = None
-        if isinstance(payload, contacts.DisputeRaised):
+        if isinstance(payload, contacts.DisputeRaised) and payload.hold_type is not None:
             reason = f"dispute raised via {payload.received_via.value}: {payload.reason}"
-            command = c.HoldForDebtorRequest(case_id, payload.dispute_id, HoldType.DISPUTE, reason, at)
+            if payload.within_validation_period:
+                reason += f" (within the validation period ending {payload.validation_period_end or 'later'})"
+            command = c.HoldForDebtorRequest(case_id, payload.dispute_id, payload.hold_type, reason, at)
+        elif isinstance(payload, contacts.VerificationSent):
+            command = c.ReleaseHoldOnVerification(
+                case_id,
+                payload.dispute_id,
+                f"verification sent by {payload.channel.value} ({payload.attempt_id})",
+            )
         elif isinstance(payload, contacts.CeaseRequested):
             reason = payload.note or f"cease requested via {payload.received_via.value}"
             command = c.HoldForDebtorRequest(

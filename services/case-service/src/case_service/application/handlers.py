@@ -42,7 +42,7 @@ from dcp_events.catalogue.cases import (
     CaseReopened,
     CaseStageChanged,
 )
-from dcp_events.catalogue.enums import AssigneeKind, CloseReason
+from dcp_events.catalogue.enums import AssigneeKind, CloseReason, HoldType
 from dcp_platform.application import Handler
 from dcp_platform.eventsourcing.store import ConcurrencyConflict
 
@@ -378,6 +378,19 @@ async def release_hold(command: c.ReleaseHold, uow: CaseUnitOfWork, env: CaseEnv
     )
 
 
+async def release_hold_on_verification(
+    command: c.ReleaseHoldOnVerification, uow: CaseUnitOfWork, env: CaseEnvironment
+) -> None:
+    today = env.today()
+
+    def release(case: Case) -> None:
+        hold = case.holds.get(command.hold_id)
+        if case.is_open and hold is not None and hold.hold_type is HoldType.VERIFICATION_PENDING:
+            case.release_hold(command.hold_id, command.reason, today, env.policy, verified=True)
+
+    await execute(uow, env, command.case_id, release)
+
+
 async def expire_hold(command: c.ExpireHold, uow: CaseUnitOfWork, env: CaseEnvironment) -> None:
     today = env.today()
 
@@ -686,6 +699,7 @@ COMMAND_HANDLERS: dict[type, Handler[CaseUnitOfWork, CaseEnvironment]] = {
     c.AddNote: add_note,
     c.HoldForDebtorRequest: hold_for_debtor_request,
     c.ReleaseHold: release_hold,
+    c.ReleaseHoldOnVerification: release_hold_on_verification,
     c.ExpireHold: expire_hold,
     c.CloseCase: close_case,
     c.AddCharge: add_charge,

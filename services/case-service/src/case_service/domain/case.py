@@ -36,6 +36,7 @@ from dcp_platform.eventsourcing.aggregate import Aggregate, applies
 HOLDS_BLOCKING_ESCALATION: frozenset[HoldType] = frozenset(
     {
         HoldType.DISPUTE,
+        HoldType.VERIFICATION_PENDING,
         HoldType.BREATHING_SPACE,
         HoldType.MENTAL_HEALTH_CRISIS,
         HoldType.BANKRUPTCY,
@@ -520,12 +521,20 @@ class Case(Aggregate[events.CaseEvent]):
         )
         return True
 
-    def release_hold(self, hold_id: str, reason: str, today: date, policy: CollectionPolicy) -> None:
-        """Release a hold; escalation that waited for it catches up."""
+    def release_hold(
+        self, hold_id: str, reason: str, today: date, policy: CollectionPolicy, *, verified: bool = False
+    ) -> None:
+        """Release a hold; escalation that waited for it catches up. A verification_pending hold ends
+        only when verification is sent (`verified`): no person may resume collection before it."""
         self._require_open()
         hold = self.holds.get(hold_id)
         if hold is None:
             raise errors.HoldNotFound(f"case {self.case_id} has no active hold {hold_id}")
+        if hold.hold_type is HoldType.VERIFICATION_PENDING and not verified:
+            raise errors.VerificationRequired(
+                f"hold {hold_id} ends when verification of the dispute is sent "
+                "(POST /cases/{case_id}/disputes/{dispute_id}/verification on the contact service)"
+            )
         self._record(events.CaseHoldReleased(hold_id=hold_id, hold_type=hold.hold_type, reason=reason))
         self._escalate_by_dpd(today, policy)
 

@@ -57,6 +57,11 @@ class HoldConflict(CaseRuleViolation, code="hold-conflict"):
     """The same hold id was used for a different hold type, or the expiry is not in the future."""
 
 
+class VerificationRequired(CaseRuleViolation, code="verification-required"):
+    """A verification_pending hold (a timely written dispute, US Regulation F 1006.38(d)(2)) ends only
+    when verification of the dispute is sent, never by a person's release."""
+
+
 class NoteNotFound(CaseRuleViolation, code="note-not-found", kind=ErrorKind.NOT_FOUND):
     """No note with this id on the case (to supersede)."""
 

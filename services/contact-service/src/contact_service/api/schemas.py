@@ -9,9 +9,9 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validato
 
 from contact_service.application.commands import DebtorRequestKind
 from dcp_compliance import ContactPurpose, Decision
-from dcp_events.catalogue.base import Money
+from dcp_events.catalogue.base import DocumentReference, Money
 from dcp_events.catalogue.contacts import ContactWindow
-from dcp_events.catalogue.enums import Channel, ContactOutcome, ContactParty
+from dcp_events.catalogue.enums import Channel, ContactOutcome, ContactParty, HoldType
 
 
 class _Body(BaseModel):
@@ -315,3 +315,30 @@ class PrintFileMade(BaseModel):
 class InboundHandled(BaseModel):
     action: Literal["opted_out", "delivery_reported", "none"]
     cases: list[str] = []
+
+
+class VerificationRequest(_Body):
+    channel: Literal["letter", "email"] = "letter"
+    documents: list[DocumentReference] = Field(
+        default_factory=list, max_length=20, description="The documents enclosed, by reference."
+    )
+
+
+class Dispute(BaseModel):
+    dispute_id: str
+    status: Literal["open", "verification_pending", "verified"]
+    received_via: Channel
+    reason: str
+    raised_at: AwareDatetime | None
+    hold_type: HoldType | None = Field(description="The hold it called for (None: recorded, no hold).")
+    within_validation_period: bool | None
+    validation_period_end: date | None
+    rule_id: str | None
+    verification_attempt_id: str | None
+    verified_at: AwareDatetime | None
+
+
+class CaseDisputes(BaseModel):
+    case_id: str
+    validation_period_end: date | None = Field(description="Of the last validation notice sent.")
+    disputes: list[Dispute]

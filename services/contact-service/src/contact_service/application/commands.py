@@ -17,10 +17,15 @@ from contact_service.domain.contacts import PermitStanding
 from contact_service.domain.errors import ContactRefused, PermitExpired, PermitUsed
 from dcp_compliance import Decision, ProposedContact
 from dcp_events.catalogue.base import EventPayload, Money
-from dcp_events.catalogue.contacts import ContactWindow, DeliveryStatus, ValidationNoticeSent
+from dcp_events.catalogue.contacts import (
+    ContactWindow,
+    DeliveryStatus,
+    ValidationNoticeSent,
+    VerificationSent,
+)
 from dcp_events.catalogue.enums import Channel, ContactOutcome
 from dcp_events.catalogue.integration import ContactReported
-from dcp_platform.auth import Principal
+from dcp_platform.auth import CaseAccess, Principal
 
 # --- the gate ---------------------------------------------------------------------------------------
 
@@ -138,7 +143,8 @@ class RecordMessage:
     message: MessageRecord
     report: DeliveryStatus | None = None
     outcome: RecordPermitOutcome | None = None  # at hand-over: the contact recorded on its permit
-    validation: ValidationNoticeSent | None = None  # a validation notice: what it told the debtor
+    # a validation notice (what it told the debtor) or the verification of a dispute
+    notice: ValidationNoticeSent | VerificationSent | None = None
 
 
 # --- promises and debtor requests -------------------------------------------------------------------
@@ -169,6 +175,16 @@ DebtorRequestKind = Literal[
 DEBT_REQUESTS: frozenset[str] = frozenset({"dispute", "cease_communication"})
 """The requests about one debt (recorded on that case); the others concern the debtor (recorded on
 each of the debtor's open cases)."""
+
+
+@dataclass(frozen=True)
+class FindDispute:
+    """A dispute of the case, as recorded on its contact stream (DisputeNotFound: none with this id)."""
+
+    principal: Principal
+    case_id: str
+    dispute_id: str | None = None  # None: the answer is every dispute of the case
+    access: CaseAccess = CaseAccess.ACT
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ import dataclasses
 import uuid
 from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from contact_service.application import commands as c
 from contact_service.application.permits import PERMIT_HANDLERS, record_parked_reports
@@ -24,9 +25,11 @@ from contact_service.application.ports import (
 )
 from contact_service.application.queries import gate_decision, known_case
 from contact_service.application.steps import case_locked, count_decision, record
-from contact_service.domain.errors import InvalidPromise, PromiseRefused
+from contact_service.domain.contacts import CaseDisputes, RecordedDispute
+from contact_service.domain.errors import DisputeNotFound, InvalidPromise, PromiseRefused
 from contact_service.domain.profile import profile_after, profile_erased, profile_of
 from dcp_compliance import Decision, apply_payload, check_promise, load_pack
+from dcp_compliance.validation import DisputeTreatment, classify_dispute
 from dcp_events.catalogue.base import EventPayload
 from dcp_events.catalogue.cases import (
     CaseAssigned,
@@ -46,6 +49,7 @@ from dcp_events.catalogue.contacts import (
     PromiseMade,
     WorkplaceContactProhibited,
 )
+from dcp_events.catalogue.enums import Channel, HoldType
 from dcp_platform.application import Handler
 
 # --- the gate ------------------------------------------------------------------------------------
@@ -115,7 +119,10 @@ async def record_debtor_request(
         target = case if target_id == case.case_id else await uow.case(target_id)
         if target is None:
             continue
-        payloads = request_events(command)
+        treatment = None
+        if command.kind == "dispute":
+            treatment = await dispute_treatment(uow, env, target, command.received_via)
+        payloads = request_events(command, treatment)
         await record(uow, env, target, payloads)
         facts = target.facts
         for payload in payloads:
@@ -126,17 +133,39 @@ async def record_debtor_request(
     return targets
 
 
-def request_events(command: c.RecordDebtorRequest) -> list[EventPayload]:
+async def dispute_treatment(
+    uow: ContactUnitOfWork, env: ContactEnvironment, case: CaseRow, received_via: Channel
+) -> DisputeTreatment:
+    """How the case's pack treats a dispute received now: within the validation period of the last
+    validation notice sent (judged on the debtor's calendar) or not, in writing or not."""
+    contacts = await uow.contacts.find(case.case_id, uow.tx)
+    period_end = contacts.validation_period_end if contacts is not None else None
+    now = env.now()
+    try:
+        received_on = now.astimezone(ZoneInfo(case.facts.time_zone)).date()
+    except (ZoneInfoNotFoundError, ValueError):
+        received_on = now.date()
+    return classify_dispute(case.jurisdiction, received_via, received_on, period_end, at=now)
+
+
+def request_events(
+    command: c.RecordDebtorRequest, treatment: DisputeTreatment | None = None
+) -> list[EventPayload]:
     """The events of one debtor request on one case (each with a new id)."""
     ref = uuid.uuid4().hex[:16]
     via = command.received_via
     if command.kind == "dispute":
+        held = treatment.hold_type if treatment is not None else HoldType.DISPUTE
         return [
             DisputeRaised(
                 dispute_id=f"dsp-{ref}",
                 received_via=via,
                 reason=command.reason or "disputed by the debtor",
                 disputed_amount=command.disputed_amount,
+                hold_type=held,
+                within_validation_period=treatment.within_validation_period if treatment else None,
+                validation_period_end=treatment.validation_period_end if treatment else None,
+                rule_id=treatment.rule_id if treatment else None,
             )
         ]
     if command.kind == "cease_communication":
@@ -162,6 +191,23 @@ def request_events(command: c.RecordDebtorRequest) -> list[EventPayload]:
             )
         ]
     raise ValueError(f"unknown debtor request {command.kind!r}")
+
+
+async def find_dispute(
+    command: c.FindDispute, uow: ContactUnitOfWork, env: ContactEnvironment
+) -> RecordedDispute | CaseDisputes:
+    """One dispute of the case (DisputeNotFound when it has none with that id), or all of them, newest
+    first, with the end of the last validation period."""
+    case = await known_case(uow, command.case_id, command.principal, command.access)
+    contacts = await uow.contacts.find(case.case_id, uow.tx)
+    disputes = contacts.disputes if contacts is not None else {}
+    if command.dispute_id is None:
+        newest_first = sorted(disputes.values(), key=lambda d: d.raised_at or env.now(), reverse=True)
+        return CaseDisputes(contacts.validation_period_end if contacts else None, newest_first)
+    dispute = disputes.get(command.dispute_id)
+    if dispute is None:
+        raise DisputeNotFound(f"case {case.case_id} has no dispute {command.dispute_id}")
+    return dispute
 
 
 # --- consumed events -----------------------------------------------------------------------------
@@ -266,6 +312,7 @@ COMMAND_HANDLERS: dict[type, Handler[ContactUnitOfWork, ContactEnvironment]] = {
     c.CheckContact: check_contact,
     c.MakePromise: make_promise,
     c.RecordDebtorRequest: record_debtor_request,
+    c.FindDispute: find_dispute,
     c.FoldCaseEvent: fold_case_event,
     c.FoldCaseEvents: fold_case_events,
     c.RecordPromiseOutcome: record_promise_outcome,

@@ -8,10 +8,11 @@ as `MessageDeliveryReported`. A debtor's opt-out (a STOP reply, the link in an e
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import re
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from typing import Any
 
@@ -31,13 +32,19 @@ from contact_service.channels.content import (
     email_content,
     letter_context,
     sms_content,
+    verification_email,
 )
 from contact_service.channels.letters import LetterContext, render_letter, template_for
-from contact_service.domain.errors import ChannelUnavailable, InvalidMessage
+from contact_service.domain.errors import ChannelUnavailable, DisputeAlreadyVerified, InvalidMessage
 from dcp_compliance import ProposedContact
 from dcp_compliance.permits import contact_point_digest
-from dcp_events.catalogue.base import Money
-from dcp_events.catalogue.contacts import DeliveryStatus, ValidationNoticeSent
+from dcp_events.catalogue.base import DocumentReference, Money
+from dcp_events.catalogue.contacts import (
+    ContactPurpose,
+    DeliveryStatus,
+    ValidationNoticeSent,
+    VerificationSent,
+)
 from dcp_events.catalogue.enums import Channel, ContactOutcome
 from dcp_platform.auth import Principal, Role
 
@@ -134,9 +141,14 @@ async def send_message(
     contact_point: str | None = None,
     template: str | None = None,
     breathing_space: tuple[str, date] | None = None,
+    verification: Verification | None = None,
 ) -> MessageRecord:
     """Permit, hand-over, record. Refused by the gate → `ContactRefused` (409, recorded as
-    `ContactBlocked`); the channel down → `ChannelUnavailable` (503; the unused permit expires)."""
+    `ContactBlocked`); the channel down → `ChannelUnavailable` (503; the unused permit expires). With
+    `verification`, the message is the verification of a dispute (purpose verification, which the
+    dispute's hold lets through), recorded as `VerificationSent`."""
+    if verification is not None and channel not in (Channel.LETTER, Channel.EMAIL):
+        raise InvalidMessage("verification is sent by letter or e-mail")
     if channel not in SENDING_CHANNELS:
         raise InvalidMessage(f"the platform sends e-mail, SMS and letters, not {channel.value}")
     adapter = channels.adapter(channel)
@@ -148,9 +160,16 @@ async def send_message(
     if channel is Channel.LETTER and not case.profile.get("address"):
         raise InvalidMessage("the case has no mailing address")
     collector_id = principal.subject if principal.role is Role.COLLECTOR else None
+    purpose = ContactPurpose.VERIFICATION if verification is not None else ContactPurpose.COLLECTION
     proposed = ProposedContact(
-        channel=channel, contact_point=point, collector_id=collector_id, agency_id=principal.agency_id
+        channel=channel,
+        purpose=purpose,
+        contact_point=point,
+        collector_id=collector_id,
+        agency_id=principal.agency_id,
     )
+    if verification is not None:
+        template = "verification"
     letter_template = None
     if channel is Channel.LETTER:
         try:
@@ -163,7 +182,14 @@ async def send_message(
     assert permit is not None
     attempt_id = f"att-{permit.permit_id}"
     link = opt_out_url(env, channels, case, channel, point) if channel is not Channel.LETTER else None
-    if channel is Channel.EMAIL:
+    if channel is Channel.EMAIL and verification is not None:
+        subject, text = verification_email(
+            case, channels.collector, link or "", verification.received_on, verification.document_lines
+        )
+        outbound = OutboundMessage(
+            permit, attempt_id, point or "", subject, text, template="verification-email", opt_out_url=link
+        )
+    elif channel is Channel.EMAIL:
         subject, text = email_content(case, channels.collector, link or "")
         outbound = OutboundMessage(
             permit, attempt_id, point or "", subject, text, template="collection-email", opt_out_url=link
@@ -180,6 +206,12 @@ async def send_message(
     else:
         assert letter_template is not None
         context = letter_context(case, channels.collector, env.now().date(), None, breathing_space)
+        if verification is not None:
+            context = replace(
+                context,
+                dispute_received_on=verification.received_on,
+                verification_documents=verification.document_lines,
+            )
         rendered = await asyncio.to_thread(render_letter, letter_template, context)
         outbound = OutboundMessage(
             permit,
@@ -227,13 +259,70 @@ async def send_message(
         updated_at=now,
     )
     outcome = c.RecordPermitOutcome(None, permit.permit_id, attempt_id, ContactOutcome.MESSAGE_SENT)
-    validation = None
+    notice: ValidationNoticeSent | VerificationSent | None = None
     if letter_template == "us/validation_notice" and isinstance(outbound.letter, tuple):
-        validation = validation_notice_sent(
-            outbound.letter[0], attempt_id, permit.permit_id, sent.content_sha256
+        notice = validation_notice_sent(outbound.letter[0], attempt_id, permit.permit_id, sent.content_sha256)
+    if verification is not None:
+        notice = VerificationSent(
+            dispute_id=verification.dispute_id,
+            attempt_id=attempt_id,
+            permit_id=permit.permit_id,
+            channel=channel,
+            template=outbound.template,
+            current_amount=Money(amount_minor=max(case.balance_minor, 0), currency=case.currency),
+            documents=list(verification.documents),
+            content_sha256=sent.content_sha256 or hashlib.sha256(outbound.text.encode()).hexdigest(),
         )
-    await bus.handle(c.RecordMessage(message, report=sent.status, outcome=outcome, validation=validation))
+    await bus.handle(c.RecordMessage(message, report=sent.status, outcome=outcome, notice=notice))
     return message
+
+
+@dataclass(frozen=True)
+class Verification:
+    """The verification of one dispute to send: the dispute, the day it was received (the debtor's
+    date) and the documents enclosed, by reference."""
+
+    dispute_id: str
+    received_on: date
+    documents: tuple[DocumentReference, ...] = ()
+
+    @property
+    def document_lines(self) -> tuple[str, ...]:
+        return tuple(
+            f"{d.description or d.kind} ({d.document_id})" if d.description else f"{d.kind} ({d.document_id})"
+            for d in self.documents
+        )
+
+
+async def send_verification(
+    bus: ContactBus,
+    reading: ReadModels,
+    env: ContactEnvironment,
+    channels: Channels,
+    principal: Principal,
+    case_id: str,
+    dispute_id: str,
+    channel: Channel,
+    documents: tuple[DocumentReference, ...] = (),
+) -> MessageRecord:
+    """Send the verification of a dispute of the case (404: no such dispute; 409: verified before)."""
+    dispute = await bus.handle(c.FindDispute(principal, case_id, dispute_id))
+    if dispute.verified_at is not None:
+        raise DisputeAlreadyVerified(
+            f"dispute {dispute_id} was verified on {dispute.verified_at.date()} "
+            f"({dispute.verification_attempt_id})"
+        )
+    received = dispute.raised_at.date() if dispute.raised_at is not None else env.now().date()
+    return await send_message(
+        bus,
+        reading,
+        env,
+        channels,
+        principal,
+        case_id,
+        channel,
+        verification=Verification(dispute_id, received, documents),
+    )
 
 
 def validation_notice_sent(

@@ -39,10 +39,22 @@ from contact_service.application.steps import (
 )
 from contact_service.domain.contacts import CaseContacts, PermitStanding
 from contact_service.domain.errors import AttemptIdTaken, CaseUnknown, PermitUnknown
-from dcp_compliance import ContactHistoryEntry, ContactPurpose, Decision, ProposedContact, decide_case
+from dcp_compliance import (
+    ContactHistoryEntry,
+    ContactPurpose,
+    Decision,
+    ProposedContact,
+    apply_payload,
+    decide_case,
+)
 from dcp_compliance.model import Verdict
 from dcp_compliance.permits import contact_point_digest
-from dcp_events.catalogue.contacts import ContactAttempted, ContactPermitIssued, MessageDeliveryReported
+from dcp_events.catalogue.contacts import (
+    ContactAttempted,
+    ContactPermitIssued,
+    MessageDeliveryReported,
+    VerificationSent,
+)
 from dcp_events.catalogue.integration import ContactReported
 from dcp_platform.application import Handler
 
@@ -410,11 +422,18 @@ async def record_message(command: c.RecordMessage, uow: ContactUnitOfWork, env: 
     if command.outcome is not None:
         await record_permit_outcome(command.outcome, uow, env)
     await uow.record_message(message)
-    if command.validation is not None:
+    if command.notice is not None:
         case = await uow.case(message.case_id)
         if case is not None:
             contacts = await uow.contacts.find(case.case_id, uow.tx) or CaseContacts.new(case.case_id)
-            contacts.record_validation_notice(command.validation, env.now())
+            notice = command.notice
+            if isinstance(notice, VerificationSent):
+                if contacts.send_verification(notice, env.now()):
+                    # the gate lets collection resume from this moment, with the fold the audit uses
+                    facts = apply_payload(case.facts, notice, case.case_id, env.now()) or case.facts
+                    await uow.update_case(case.case_id, {"facts": facts})
+            else:
+                contacts.record_validation_notice(notice, env.now())
             await uow.contacts.save(contacts, uow.tx, jurisdiction=case.jurisdiction)
     if command.report is None:
         return True

@@ -18,6 +18,7 @@ from dcp_events.catalogue.contacts import (
     ContactBlocked,
     ContactEvent,
     ContactPermitIssued,
+    DisputeRaised,
     MessageDeliveryReported,
     PromiseMade,
 )
@@ -55,6 +56,8 @@ async def record(
             contacts.record_delivery(payload, now)
         elif isinstance(payload, PromiseMade):
             contacts.make_promise(payload, now)
+        elif isinstance(payload, DisputeRaised):
+            contacts.raise_dispute(payload, now)
         else:
             assert isinstance(payload, ContactEvent)
             contacts.record_request(payload, now)

@@ -12,6 +12,8 @@ from babel.numbers import format_currency, get_currency_precision
 
 from contact_service.application.ports import CaseRow
 from contact_service.channels.letters import Itemization, LetterContext
+from dcp_compliance.packs import ValidationPeriod
+from dcp_compliance.validation import validation_period_end, validation_rule
 
 
 @dataclass(frozen=True)
@@ -78,6 +80,35 @@ def sms_content(case: CaseRow, collector: Collector) -> str:
     )
 
 
+def verification_email(
+    case: CaseRow, collector: Collector, opt_out_url: str, received_on: date, documents: tuple[str, ...]
+) -> tuple[str, str]:
+    """(subject, text) of the verification of a dispute sent by e-mail (12 CFR 1006.38(d)(2)): the debt,
+    its current amount and the documents that show it, opt-out instructions included."""
+    amount = money(case, case.balance_minor)
+    reference = case.profile.get("account_reference") or case.case_id
+    creditor = case.profile.get("creditor_id") or case.creditor_id or "the creditor"
+    enclosed = "".join(f"- {line}\n" for line in documents) or "- the itemization of the account\n"
+    subject = f"Verification of the debt you disputed: account {reference}"
+    text = (
+        f"Hello,\n\n{collector.name} is a debt collector. On {received_on.isoformat()} you told us that you "
+        f"dispute the debt on account {reference}, owed to {creditor}. We stopped collecting it while we "
+        f"checked it.\n\nThe amount of the debt now is {amount}. These documents show the debt:\n{enclosed}\n"
+        f"If you believe this is wrong, write to us at {chr(10).join(collector.address)}.\n\n"
+        f"{collector.name}\n{collector.website}\n\n"
+        "How to stop these e-mails: reply to this message with the word STOP (or UNSUBSCRIBE), "
+        f"or open this link: {opt_out_url}\n"
+    )
+    return subject, text
+
+
+def _validation_period_end(jurisdiction: str, provided_on: date) -> date | None:
+    rule = validation_rule(jurisdiction)
+    if rule is None or not isinstance(rule.parameters, ValidationPeriod):
+        return None
+    return validation_period_end(rule.parameters, provided_on)
+
+
 def letter_context(
     case: CaseRow,
     collector: Collector,
@@ -86,8 +117,8 @@ def letter_context(
     breathing_space: tuple[str, date] | None = None,
 ) -> LetterContext:
     """A case's letter: the debtor and account from the case profile, the itemization since placement,
-    the validation period (Regulation F 1006.34(b)(3): 30 days after receipt, receipt assumed five
-    business days after mailing as the rule allows — here a flat 35 days) and, for reminders, a due date
+    the validation period as the case's pack dates it (US Regulation F 1006.34(b)(5): 30 days after
+    receipt, receipt assumed five business days after the letter's date) and, for reminders, a due date
     14 days out."""
     profile = case.profile
     item = profile.get("itemization") or {}
@@ -120,7 +151,7 @@ def letter_context(
         arrears=case.balance_minor,
         missed_payments=max(1, int(profile.get("days_past_due") or 30) // 30),
         due_date=today + timedelta(days=14),
-        validation_period_end=today + timedelta(days=35),
+        validation_period_end=_validation_period_end(case.jurisdiction, today),
         breathing_space_start=breathing_space[1] if breathing_space else None,
         breathing_space_reference=breathing_space[0] if breathing_space else None,
         opt_out_url=opt_out_url,

@@ -30,12 +30,20 @@ def _context_json(context: LetterContext) -> dict[str, Any]:
 
 
 def _context_of(data: dict[str, Any]) -> LetterContext:
-    dates = {"letter_date", "due_date", "validation_period_end", "breathing_space_start"}
+    dates = {
+        "letter_date",
+        "due_date",
+        "validation_period_end",
+        "breathing_space_start",
+        "dispute_received_on",
+    }
     values: dict[str, Any] = {}
     for key, value in data.items():
         if key in dates and value is not None:
             value = date.fromisoformat(value)
-        elif key in ("mailing_address", "collector_address"):
+        elif key in ("mailing_address", "collector_address") or (
+            key == "verification_documents" and value is not None
+        ):
             value = tuple(value)
         elif key == "itemization" and value is not None:
             value = Itemization(

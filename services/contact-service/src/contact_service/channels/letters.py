@@ -88,6 +88,8 @@ class LetterContext:
     breathing_space_start: date | None = None
     breathing_space_reference: str | None = None
     opt_out_url: str | None = None
+    dispute_received_on: date | None = None
+    verification_documents: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -119,6 +121,7 @@ class LetterContextError(ValueError):
 TEMPLATES: Mapping[str, tuple[str, ...]] = MappingProxyType(
     {
         "us/validation_notice": ("itemization", "validation_period_end"),
+        "us/verification": ("itemization", "dispute_received_on"),
         "gb/arrears_notice": ("arrears", "balance", "missed_payments"),
         "gb/breathing_space_acknowledgement": (
             "breathing_space_reference",

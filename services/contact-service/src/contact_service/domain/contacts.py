@@ -15,17 +15,47 @@ from enum import StrEnum
 
 from dcp_events.catalogue import contacts as events
 from dcp_events.catalogue.base import Money
-from dcp_events.catalogue.enums import Channel, ContactOutcome
+from dcp_events.catalogue.enums import Channel, ContactOutcome, HoldType
 from dcp_platform.eventsourcing.aggregate import Aggregate, applies
 
 DEBTOR_REQUESTS = (
-    events.DisputeRaised,
     events.CeaseRequested,
     events.ChannelOptedOut,
     events.ContactPreferencesSet,
     events.WorkplaceContactProhibited,
     events.ContactPersonAgreed,
 )
+
+
+@dataclass(frozen=True)
+class RecordedDispute:
+    """A dispute of this debt, how its pack classified it, and the verification sent for it."""
+
+    dispute_id: str
+    received_via: Channel
+    reason: str
+    raised_at: datetime | None
+    hold_type: HoldType | None
+    within_validation_period: bool | None
+    validation_period_end: date | None
+    rule_id: str | None
+    verification_attempt_id: str | None = None
+    verified_at: datetime | None = None
+
+    @property
+    def status(self) -> str:
+        """verified (verification sent), verification_pending (collection stops until it is) or open."""
+        if self.verified_at is not None:
+            return "verified"
+        if self.hold_type is HoldType.VERIFICATION_PENDING:
+            return "verification_pending"
+        return "open"
+
+
+@dataclass(frozen=True)
+class CaseDisputes:
+    validation_period_end: date | None
+    disputes: list[RecordedDispute]
 
 
 @dataclass(frozen=True)
@@ -72,6 +102,7 @@ class CaseContacts(Aggregate[events.ContactEvent]):
     permits: dict[str, Permit] = field(default_factory=dict)
     deliveries: set[tuple[str, str]] = field(default_factory=set)  # (attempt id, status) reported
     validation_period_end: date | None = None  # of the last validation notice sent
+    disputes: dict[str, RecordedDispute] = field(default_factory=dict)
     requests: list[str] = field(default_factory=list)  # event types of the debtor requests, in order
     last_contact_at: datetime | None = None
 
@@ -130,6 +161,21 @@ class CaseContacts(Aggregate[events.ContactEvent]):
     def make_promise(self, event: events.PromiseMade, at: datetime) -> None:
         self._record(event, at)
 
+    def raise_dispute(self, event: events.DisputeRaised, at: datetime) -> None:
+        if event.dispute_id in self.disputes:
+            raise ValueError(f"dispute {event.dispute_id} is already recorded")
+        self._record(event, at)
+
+    def send_verification(self, event: events.VerificationSent, at: datetime) -> bool:
+        """Record the verification of a dispute; False when one was recorded for it before."""
+        dispute = self.disputes.get(event.dispute_id)
+        if dispute is None:
+            raise KeyError(event.dispute_id)
+        if dispute.verified_at is not None:
+            return False
+        self._record(event, at)
+        return True
+
     def record_request(self, event: events.ContactEvent, at: datetime) -> None:
         if not isinstance(event, DEBTOR_REQUESTS):
             raise TypeError(f"{type(event).__name__} is not a debtor request")
@@ -177,6 +223,28 @@ class CaseContacts(Aggregate[events.ContactEvent]):
     @applies(events.PromiseMade)
     def _promised(self, event: events.PromiseMade, _at: datetime | None) -> None:
         self.promises[event.promise_id] = RecordedPromise(event.promise_id, event.amount, event.due_on)
+
+    @applies(events.DisputeRaised)
+    def _disputed(self, event: events.DisputeRaised, at: datetime | None) -> None:
+        self.requests.append(event.type_name())
+        self.disputes[event.dispute_id] = RecordedDispute(
+            dispute_id=event.dispute_id,
+            received_via=event.received_via,
+            reason=event.reason,
+            raised_at=at,
+            hold_type=event.hold_type,
+            within_validation_period=event.within_validation_period,
+            validation_period_end=event.validation_period_end,
+            rule_id=event.rule_id,
+        )
+
+    @applies(events.VerificationSent)
+    def _verified(self, event: events.VerificationSent, at: datetime | None) -> None:
+        dispute = self.disputes.get(event.dispute_id)
+        if dispute is not None:
+            self.disputes[event.dispute_id] = replace(
+                dispute, verification_attempt_id=event.attempt_id, verified_at=at
+            )
 
     @applies(*DEBTOR_REQUESTS)
     def _requested(self, event: events.ContactEvent, _at: datetime | None) -> None:

@@ -138,3 +138,18 @@ class CaseNotAssigned(
     DomainError, PermissionError, code="forbidden", title="Forbidden", kind=ErrorKind.FORBIDDEN
 ):
     """A collector acts only on the cases assigned to them (or to their agency or team)."""
+
+
+class DisputeNotFound(
+    DomainError, code="dispute-not-found", title="No such dispute", kind=ErrorKind.NOT_FOUND
+):
+    """No dispute with this id on the case."""
+
+
+class DisputeAlreadyVerified(
+    DomainError,
+    code="dispute-already-verified",
+    title="The dispute was verified before",
+    kind=ErrorKind.CONFLICT,
+):
+    """Verification of this dispute was sent before; it is sent once."""
