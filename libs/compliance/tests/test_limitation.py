@@ -33,7 +33,9 @@ def test_ca_ccp_337_four_years_on_a_credit_card() -> None:
 
 def test_ca_ccp_339_two_years_on_an_oral_agreement() -> None:
     """Cal. Code Civ. Proc. 339(1): two years on an obligation not founded on a writing."""
-    assert time_barred_at("US", "US-CA", "oral_agreement", date(2021, 5, 10)).time_barred_at == date(2023, 5, 10)
+    assert time_barred_at("US", "US-CA", "oral_agreement", date(2021, 5, 10)).time_barred_at == date(
+        2023, 5, 10
+    )
 
 
 def test_ca_ccp_360_written_acknowledgment_restarts_while_running() -> None:
@@ -74,12 +76,12 @@ def test_tx_cprc_16_004_four_years() -> None:
 
 def test_tx_cprc_16_065_payment_alone_does_not_restart_a_written_acknowledgment_does() -> None:
     """Tex. Civ. Prac. & Rem. Code 16.065: only a signed written acknowledgment restarts the period."""
-    assert time_barred_at("US", "TX", "loan", date(2020, 3, 15), [_pay(date(2022, 1, 1))]).time_barred_at == date(
-        2024, 3, 15
-    )
-    assert time_barred_at("US", "TX", "loan", date(2020, 3, 15), [_ack(date(2022, 1, 1))]).time_barred_at == date(
-        2026, 1, 1
-    )
+    assert time_barred_at(
+        "US", "TX", "loan", date(2020, 3, 15), [_pay(date(2022, 1, 1))]
+    ).time_barred_at == date(2024, 3, 15)
+    assert time_barred_at(
+        "US", "TX", "loan", date(2020, 3, 15), [_ack(date(2022, 1, 1))]
+    ).time_barred_at == date(2026, 1, 1)
 
 
 def test_tx_fin_code_392_307_nothing_after_expiry_revives_and_the_notice_is_required() -> None:
@@ -111,14 +113,20 @@ def test_ny_cplr_213_a_three_years_on_consumer_credit() -> None:
 def test_ny_gol_17_101_written_acknowledgment_restarts_a_payment_does_not() -> None:
     """N.Y. Gen. Oblig. Law 17-101: a signed written acknowledgment restarts a running period."""
     start = date(2022, 7, 1)
-    assert time_barred_at("US", "NY", "card", start, [_pay(date(2024, 1, 1))]).time_barred_at == date(2025, 7, 1)
-    assert time_barred_at("US", "NY", "card", start, [_ack(date(2024, 1, 1))]).time_barred_at == date(2027, 1, 1)
+    assert time_barred_at("US", "NY", "card", start, [_pay(date(2024, 1, 1))]).time_barred_at == date(
+        2025, 7, 1
+    )
+    assert time_barred_at("US", "NY", "card", start, [_ack(date(2024, 1, 1))]).time_barred_at == date(
+        2027, 1, 1
+    )
 
 
 def test_ny_cplr_213_a_a_payment_after_expiry_does_not_revive_and_23_nycrr_1_3_notice() -> None:
     """N.Y. CPLR 213-a: once expired, a later payment or affirmation does not revive or extend the
     period; 23 NYCRR 1.3 requires the notice."""
-    basis = time_barred_at("US", "NY", "card", date(2022, 7, 1), [_pay(date(2025, 8, 1)), _ack(date(2025, 8, 2))])
+    basis = time_barred_at(
+        "US", "NY", "card", date(2022, 7, 1), [_pay(date(2025, 8, 1)), _ack(date(2025, 8, 2))]
+    )
     assert basis.time_barred_at == date(2025, 7, 1)
     assert basis.disclosure is not None and "23 NYCRR 1.3" in basis.disclosure.citation
 
@@ -141,8 +149,12 @@ def test_fl_95_051_part_payment_restarts_while_running_not_after() -> None:
     """Fla. Stat. 95.051(1): part payment on a written obligation restarts; a barred debt is not revived
     by a payment (95.04 wants a signed writing; platform policy: never revived)."""
     start = date(2021, 1, 4)
-    assert time_barred_at("US", "FL", "loan", start, [_pay(date(2023, 6, 1))]).time_barred_at == date(2028, 6, 1)
-    assert time_barred_at("US", "FL", "loan", start, [_pay(date(2026, 6, 1))]).time_barred_at == date(2026, 1, 4)
+    assert time_barred_at("US", "FL", "loan", start, [_pay(date(2023, 6, 1))]).time_barred_at == date(
+        2028, 6, 1
+    )
+    assert time_barred_at("US", "FL", "loan", start, [_pay(date(2026, 6, 1))]).time_barred_at == date(
+        2026, 1, 4
+    )
 
 
 def test_fl_leap_day() -> None:
@@ -162,8 +174,12 @@ def test_il_13_206_ten_years_written_13_205_five_years_unwritten() -> None:
 def test_il_13_206_a_payment_within_the_period_restarts_after_it_does_not_revive() -> None:
     """735 ILCS 5/13-206: after a payment or written promise the action lies within the period from it."""
     start = date(2018, 9, 1)
-    assert time_barred_at("US", "IL", "card", start, [_pay(date(2022, 1, 1))]).time_barred_at == date(2027, 1, 1)
-    assert time_barred_at("US", "IL", "card", start, [_pay(date(2024, 1, 1))]).time_barred_at == date(2023, 9, 1)
+    assert time_barred_at("US", "IL", "card", start, [_pay(date(2022, 1, 1))]).time_barred_at == date(
+        2027, 1, 1
+    )
+    assert time_barred_at("US", "IL", "card", start, [_pay(date(2024, 1, 1))]).time_barred_at == date(
+        2023, 9, 1
+    )
 
 
 def test_il_leap_day() -> None:

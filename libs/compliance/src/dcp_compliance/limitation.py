@@ -79,7 +79,9 @@ class Limitation(_Data):
 
     name: str
     default_debt_type: DebtType
-    extinguishes: bool = Field(description="Expiry extinguishes the debt (no collection at all), not only the remedy.")
+    extinguishes: bool = Field(
+        description="Expiry extinguishes the debt (no collection at all), not only the remedy."
+    )
     remedy_citation: str
     periods: dict[DebtType, Period]
     restarted_by: frozenset[RestartKind] = frozenset()
@@ -153,7 +155,11 @@ def debt_type_of(table: LimitationTable, product: str | None) -> DebtType | None
 
 @cache
 def load_limitations(version: str = "2026.1") -> LimitationTable:
-    text = resources.files("dcp_compliance").joinpath(f"limitation_periods/limitation-{version}.yaml").read_text()
+    text = (
+        resources.files("dcp_compliance")
+        .joinpath(f"limitation_periods/limitation-{version}.yaml")
+        .read_text()
+    )
     return LimitationTable.model_validate(yaml.safe_load(text))
 
 
@@ -165,7 +171,12 @@ def _add_years(day: date, years: int) -> date:
 
 
 def _rule_id(jurisdiction: str, code: str, debt_type: DebtType) -> str:
-    parts = [jurisdiction.upper(), *([code] if code else []), "LIM", debt_type.value.upper().replace("_", "-")]
+    parts = [
+        jurisdiction.upper(),
+        *([code] if code else []),
+        "LIM",
+        debt_type.value.upper().replace("_", "-"),
+    ]
     return "-".join(parts)
 
 
@@ -186,7 +197,9 @@ def time_barred_at(
         return LimitationBasis(time_barred_at=None, reason="the date of default is not known")
     code = table.region_code(jurisdiction, region)
     if code is None:
-        where = jurisdiction if jurisdiction.upper() not in table.jurisdictions else f"{jurisdiction} {region!r}"
+        where = (
+            jurisdiction if jurisdiction.upper() not in table.jurisdictions else f"{jurisdiction} {region!r}"
+        )
         return LimitationBasis(time_barred_at=None, reason=f"no limitation period is known for {where}")
     law = table.jurisdictions[jurisdiction.upper()].regions[code]
     known = debt_type_of(table, product)
