@@ -210,8 +210,7 @@ def time_barred_at(
         if known is debt_type
         else f"{debt_type.value} (the default: product {product!r} has no period of its own here)"
     )
-    if jurisdiction.upper() in table.jurisdictions and not (region or "").strip() and code:
-        why += f"; no region given, {law.name} assumed"
+    assumed = f"; no region given, {law.name} assumed" if not (region or "").strip() and code else ""
     starts_on = due_since
     barred = _add_years(starts_on, period.years)
     restart: RestartEvent | None = None
@@ -227,6 +226,7 @@ def time_barred_at(
     reason = f"{law.name}: {period.years} years for {why} from {starts_on}"
     if restart is not None:
         reason += f" ({restart.kind.value})"
+    reason += assumed
     return LimitationBasis(
         time_barred_at=barred,
         rule_id=_rule_id(jurisdiction, code, debt_type),

@@ -215,8 +215,12 @@ class PaymentOnCase(CaseCommand):
     amount: Money
 
 
+@dataclass(frozen=True)
 class ApplyPayment(PaymentOnCase):
-    """The payment service applied a payment: the balance goes down by its amount."""
+    """The payment service applied a payment: the balance goes down by its amount; the day it was
+    received (`paid_on`) restarts the limitation period where the law says so."""
+
+    paid_on: date | None = None
 
 
 class ReversePayment(PaymentOnCase):

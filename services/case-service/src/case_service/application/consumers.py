@@ -179,7 +179,9 @@ class CaseConsumers:
         case_id = str(delivery.event.subject)
         command: object | None = None
         if isinstance(payload, payments.PaymentReceived):
-            command = c.ApplyPayment(case_id, payload.payment_id, payload.amount)
+            command = c.ApplyPayment(
+                case_id, payload.payment_id, payload.amount, paid_on=payload.received_at.date()
+            )
         elif isinstance(payload, payments.PaymentReversed):
             if payload.applied:
                 command = c.ReversePayment(case_id, payload.payment_id, payload.amount)

@@ -474,7 +474,7 @@ async def apply_payment(command: c.ApplyPayment, uow: CaseUnitOfWork, env: CaseE
         waterfall = env.policy.allocations.for_account(
             account.creditor_id if account else None, account.product if account else None
         )
-        case.apply_payment(command.payment_id, command.amount, waterfall)
+        case.apply_payment(command.payment_id, command.amount, waterfall, command.paid_on or env.today())
 
     await execute(uow, env, command.case_id, apply)
 
