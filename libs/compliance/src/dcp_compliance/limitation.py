@@ -27,6 +27,7 @@ __all__ = [
     "RestartEvent",
     "RestartKind",
     "debt_type_of",
+    "limitation_of_rule",
     "load_limitations",
     "time_barred_at",
 ]
@@ -146,6 +147,16 @@ class LimitationTable(_Data):
         if code is None:
             return None
         return self.jurisdictions[jurisdiction.upper()].regions[code]
+
+
+def limitation_of_rule(rule_id: str, table: LimitationTable | None = None) -> Limitation | None:
+    """The jurisdiction's limitation law a rule id (as `time_barred_at` names it) comes from."""
+    table = table or load_limitations()
+    for country, entry in table.jurisdictions.items():
+        for code, law in entry.regions.items():
+            if any(_rule_id(country, code, debt_type) == rule_id for debt_type in law.periods):
+                return law
+    return None
 
 
 def debt_type_of(table: LimitationTable, product: str | None) -> DebtType | None:

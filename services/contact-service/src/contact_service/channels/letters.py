@@ -88,6 +88,10 @@ class LetterContext:
     breathing_space_start: date | None = None
     breathing_space_reference: str | None = None
     opt_out_url: str | None = None
+    time_barred_disclosure: str | None = None
+    """The debt is time-barred: the disclosure its state requires (a time-barred letter never
+    threatens suit, 12 CFR 1006.26(b))."""
+    time_barred_citation: str | None = None
 
 
 @dataclass(frozen=True)
