@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from dcp_events.catalogue import payments
+from dcp_events.catalogue import contacts, payments
 from dcp_events.catalogue.base import Money
-from dcp_events.catalogue.enums import PaymentMethod
+from dcp_events.catalogue.enums import Channel, ContactOutcome, ContactParty, PaymentMethod
 
 from .conftest import SUPERVISOR, CaseHarness, eventually, placement_body
 
@@ -80,3 +80,40 @@ async def test_an_old_english_debt_shows_as_time_barred_today(harness: CaseHarne
     assert case["time_barred"] is True
     assert date.fromisoformat(case["time_barred_at"]) <= harness.clock.now().date() - timedelta(days=300)
     assert case["detail"]["limitation"]["extinguishes"] is False
+
+
+async def test_a_collectors_demand_that_reaches_a_chinese_debtor_restarts_the_three_years(
+    harness: CaseHarness,
+) -> None:
+    """CN Civil Code art. 188 (three years) and art. 195 (the obligee's claim for performance
+    interrupts; the period runs anew from it)."""
+    body = placement_body("LIM-CN-1", days_past_due=40, jurisdiction="CN")
+    body["debtor"].update(language="zh-CN", time_zone="Asia/Shanghai")
+    response = await harness.client.post("/cases", json=body, headers=SUPERVISOR)
+    assert response.status_code == 201, response.text
+    case_id = str(response.json()["case_id"])
+    case = await harness.case(case_id)
+    assert case["time_barred_at"] == _add_years(date.fromisoformat(case["due_since"]), 3).isoformat()
+
+    contacted = harness.clock.now()
+    for n, outcome in enumerate([ContactOutcome.NO_ANSWER, ContactOutcome.RIGHT_PARTY_CONTACT]):
+        await harness.publish(
+            contacts.ContactAttempted(
+                attempt_id=f"lim-att-{n}",
+                channel=Channel.PHONE,
+                party=ContactParty.DEBTOR,
+                collector_id="col-lim",
+                agency_id=None,
+                outcome=outcome,
+                duration_seconds=60,
+                recording_ref=None,
+            ),
+            case_id,
+        )
+
+    async def restarted() -> dict[str, Any] | None:
+        view = await harness.case(case_id)
+        return view if view["time_barred_at"] == _add_years(contacted.date(), 3).isoformat() else None
+
+    after = await eventually(restarted)
+    assert after["detail"]["limitation"]["restart_kind"] == "creditor_demand"

@@ -92,3 +92,45 @@ def test_an_unknown_state_is_dated_as_unknown_with_the_reason(policy: Collection
     assert event.time_barred_at is None
     assert "ZZ" in event.reason
     assert not case.time_barred_on(date(2040, 1, 1))
+
+
+def test_a_demand_restarts_a_chinese_case_and_not_an_american_one(policy: CollectionPolicy) -> None:
+    """CN Civil Code art. 195: the obligee's claim for performance interrupts the three years, which run
+    anew; no US state here counts a collector's demand."""
+    from dcp_compliance.limitation import RestartEvent, RestartKind
+
+    demand = RestartEvent(kind=RestartKind.CREDITOR_DEMAND, on=date(2026, 1, 20))
+    cn = Case.open(
+        "case-cn",
+        debtor=Debtor(
+            debtor_id="d-2",
+            full_name="王小明",
+            language="zh-CN",
+            time_zone="Asia/Shanghai",
+            time_zone_source="address",
+        ),
+        account=Account(creditor_id="acme", account_reference="a-2", product="personal_loan"),
+        amounts=CaseAmounts(
+            principal=Money(amount_minor=50_000, currency="CNY"),
+            interest=Money(amount_minor=0, currency="CNY"),
+            fees=Money(amount_minor=0, currency="CNY"),
+            total_balance=Money(amount_minor=50_000, currency="CNY"),
+        ),
+        due_since=date(2024, 5, 1),
+        jurisdiction="CN",
+        risk_score=None,
+        placement_id=None,
+        today=date(2026, 1, 15),
+        policy=policy,
+    )
+    [opened] = dated(cn)
+    assert opened.time_barred_at == date(2027, 5, 1)
+    assert cn.date_limitation(demand)
+    [restarted] = dated(cn)
+    assert (restarted.time_barred_at, restarted.restart_kind) == (date(2029, 1, 20), "creditor_demand")
+    assert "art. 195" in (restarted.citation or "")
+
+    us = us_case(policy, "CA", date(2024, 5, 1), date(2026, 1, 15))
+    us.pull_changes()
+    assert not us.date_limitation(demand)
+    assert dated(us) == []

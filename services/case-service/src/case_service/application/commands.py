@@ -13,6 +13,7 @@ from datetime import date, datetime
 from typing import Any, Literal
 
 from case_service.domain.assignment import AssignmentPolicy, StaffMember
+from dcp_compliance.limitation import RestartKind
 from dcp_events.catalogue.base import CaseAmounts, Money
 from dcp_events.catalogue.debtor import Account, Debtor, EmailAddress, PhoneNumber, PostalAddress
 from dcp_events.catalogue.enums import (
@@ -290,6 +291,15 @@ class RecordPromiseSettled:
     case_id: str
     status: str  # kept | broken
     at: datetime
+
+
+@dataclass(frozen=True)
+class RestartLimitation(CaseCommand):
+    """Something happened on the debt that may restart its limitation period (`kind`, e.g. a
+    creditor's demand that reached the debtor); the case is dated again if its law counts it."""
+
+    kind: RestartKind
+    on: date
 
 
 @dataclass(frozen=True)

@@ -33,6 +33,7 @@ from case_service.domain.errors import (
     NoQualifiedAssignee,
 )
 from dcp_compliance import charges_freeze
+from dcp_compliance.limitation import RestartEvent
 from dcp_compliance.packs import HoldBlocks
 from dcp_events.catalogue.cases import (
     CaseClosed,
@@ -479,6 +480,11 @@ async def apply_payment(command: c.ApplyPayment, uow: CaseUnitOfWork, env: CaseE
     await execute(uow, env, command.case_id, apply)
 
 
+async def restart_limitation(command: c.RestartLimitation, uow: CaseUnitOfWork, env: CaseEnvironment) -> None:
+    restart = RestartEvent(kind=command.kind, on=command.on)
+    await execute(uow, env, command.case_id, lambda case: case.date_limitation(restart))
+
+
 async def reverse_payment(command: c.ReversePayment, uow: CaseUnitOfWork, env: CaseEnvironment) -> None:
     await execute(
         uow, env, command.case_id, lambda case: case.reverse_payment(command.payment_id, command.amount)
@@ -690,6 +696,7 @@ COMMAND_HANDLERS: dict[type, Handler[CaseUnitOfWork, CaseEnvironment]] = {
     c.CloseCase: close_case,
     c.AddCharge: add_charge,
     c.ApplyPayment: apply_payment,
+    c.RestartLimitation: restart_limitation,
     c.ReversePayment: reverse_payment,
     c.RecordSettlement: record_settlement,
     c.RecordArrangement: record_arrangement,
