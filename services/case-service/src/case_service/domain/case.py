@@ -271,7 +271,7 @@ class Case(Aggregate[events.CaseEvent]):
         """Record the debt's limitation date when it changes (on opening, a new date of default, an
         event the law counts as a restart); True when recorded. An event the law does not count
         changes nothing."""
-        if self.status == "new":
+        if self.status == "new" or self.erased:  # an erased debtor's address is gone: the date stays
             return False
         basis = self.limitation_basis(restart)
         current = self.limitation
