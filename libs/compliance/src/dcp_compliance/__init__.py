@@ -10,9 +10,16 @@ Rule packs (`dcp_compliance.packs`)
     `load_pack("US", version="2026.1")` an exact one, `load_pack("US", at=when)` the one in force then;
     an unknown jurisdiction raises `UnknownJurisdiction`. `pack.lookback()` is how much history matters.
 
+Limitation periods (`dcp_compliance.limitation`)
+    `limitation_periods/limitation-2026.1.yaml`: per jurisdiction (US by state, GB by nation, CN) and
+    debt type the period, its restarts, revival, whether expiry extinguishes the debt, and the
+    disclosure a state requires on time-barred debt, each cited. `time_barred_at(jurisdiction,
+    region, product, due_since, restart_events)` gives the date (None: cannot be known) with its basis.
+
 Inputs (`dcp_compliance.model`, immutable pydantic models)
     `CaseFacts` (jurisdiction, IANA time zone and its source, status, holds, contact points with
-    consents, opt-outs, preferred windows, workplace ban, agreed contacts, due date);
+    consents, opt-outs, preferred windows, workplace ban, agreed contacts, due date, the case's
+    time-bar date and whether expiry extinguishes the debt);
     `ContactHistoryEntry` (a contact that took place: when, channel, party, outcome, collector, agency);
     `ProposedContact` (channel, party, purpose, contact point, recording ref, ...).
 

@@ -129,6 +129,16 @@ class CaseFacts(_Data):
         default=frozenset(), description="Contact points of people the debtor agreed may be asked."
     )
     due_since: date | None = None
+    time_barred_at: date | None = Field(
+        default=None,
+        description="The first day the debt is time-barred by its jurisdiction's limitation rule (from "
+        "the case's CaseLimitationDated); None: not known, the pack's flat period applies.",
+    )
+    limitation_rule_id: str | None = None
+    limitation_citation: str | None = None
+    limitation_extinguishes: bool = Field(
+        default=False, description="Expiry extinguishes the debt (e.g. Scottish prescription): no collection."
+    )
 
 
 class ContactHistoryEntry(_Data):

@@ -206,11 +206,15 @@ class RecordingRequired(_Params):
 
 
 class TimeBarred(_Params):
-    """No contact for `purposes` once the debt is older than `limitation_years` (from `due_since`)."""
+    """No contact for `purposes` once the debt is time-barred: from the case's own limitation date
+    (`CaseFacts.time_barred_at`, set from the jurisdiction's limitation rule) when known, else once the
+    debt is older than `limitation_years` from `due_since` (None: no flat period, the rule waits for the
+    case's date). `extinguished_only`: the rule applies only where expiry extinguishes the debt."""
 
     kind: Literal["time_barred"] = "time_barred"
-    limitation_years: int = Field(ge=1)
+    limitation_years: int | None = Field(default=None, ge=1)
     purposes: frozenset[ContactPurpose] = frozenset({ContactPurpose.LEGAL_NOTICE})
+    extinguished_only: bool = False
 
 
 class PromiseHorizon(_Params):

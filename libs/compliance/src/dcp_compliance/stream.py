@@ -142,6 +142,15 @@ def apply_payload(
         )
     if isinstance(payload, cases.CaseBucketChanged) and payload.due_since is not None:
         return facts.model_copy(update={"due_since": payload.due_since})
+    if isinstance(payload, cases.CaseLimitationDated):
+        return facts.model_copy(
+            update={
+                "time_barred_at": payload.time_barred_at,
+                "limitation_rule_id": payload.rule_id,
+                "limitation_citation": payload.citation,
+                "limitation_extinguishes": payload.extinguishes,
+            }
+        )
     if isinstance(payload, cases.CaseDebtorUpdated):
         old_phones = [p for p in facts.contact_points if model.Channel.PHONE in p.usable_for]
         old_emails = [p for p in facts.contact_points if model.Channel.EMAIL in p.usable_for]

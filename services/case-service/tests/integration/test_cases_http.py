@@ -61,9 +61,10 @@ async def test_opening_is_idempotent_by_creditor_and_account_and_records_the_his
     assert [e["type"] for e in events] == [
         "collections.case.opened.v1",
         "collections.case.bucket_changed.v1",
+        "collections.case.limitation_dated.v1",
         "collections.case.strategy_assigned.v1",
     ]
-    assert [e["sequence"] for e in events] == [1, 2, 3]
+    assert [e["sequence"] for e in events] == [1, 2, 3, 4]
     assert events[0]["actor"] == "sup-1"
 
 

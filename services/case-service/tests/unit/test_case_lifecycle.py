@@ -60,10 +60,15 @@ def test_opening_records_opened_bucket_and_strategy(policy: CollectionPolicy) ->
         policy=policy,
     )
     changes = case.pull_changes()
-    assert types(changes) == ["CaseOpened", "CaseBucketChanged", "CaseStrategyAssigned"]
+    assert types(changes) == [
+        "CaseOpened",
+        "CaseBucketChanged",
+        "CaseLimitationDated",
+        "CaseStrategyAssigned",
+    ]
     assert isinstance(changes[0], CaseOpened) and changes[0].days_past_due == 20
     assert isinstance(changes[1], CaseBucketChanged) and changes[1].to_bucket == "1-30"
-    assert isinstance(changes[2], CaseStrategyAssigned) and changes[2].ruleset_version == policy.version
+    assert isinstance(changes[3], CaseStrategyAssigned) and changes[3].ruleset_version == policy.version
     assert (case.status, case.stage) == ("open", Stage.EARLY)
 
 
@@ -357,7 +362,7 @@ def test_the_aggregate_rebuilt_from_its_events_equals_the_live_one(policy: Colle
         case.stage,
         case.holds,
     )
-    assert isinstance(history[3], CaseHoldPlaced) and not isinstance(history[3], CaseHoldReleased)
+    assert isinstance(history[4], CaseHoldPlaced) and not isinstance(history[4], CaseHoldReleased)
 
 
 def test_a_plan_being_paid_pauses_escalation_and_a_broken_plan_resumes_it(policy: CollectionPolicy) -> None:

@@ -16,6 +16,8 @@ from pathlib import Path
 import pytest
 from pypdf import PdfReader
 
+from contact_service.application.ports import CaseRow
+from contact_service.channels.content import Collector, letter_context
 from contact_service.channels.letters import (
     TEMPLATES,
     Itemization,
@@ -28,6 +30,7 @@ from contact_service.channels.letters import (
     write_letter,
     write_print_file,
 )
+from dcp_compliance import CaseFacts
 
 LETTER_DATE = date(2026, 3, 2)
 MINUS = "\N{EN DASH}"  # the model notice's minus sign
@@ -302,3 +305,75 @@ def test_a_print_file_refuses_a_letter_id_twice(tmp_path: Path, arrears_notice: 
     with pytest.raises(ValueError, match="L-1"):
         write_print_file(tmp_path, "batch", [("L-1", GB_CONTEXT, arrears_notice)] * 2)
     assert list(tmp_path.iterdir()) == []
+
+
+# --- time-barred debt -----------------------------------------------------------------------------
+
+_SUIT_WORDS = ("lawsuit", "sue you", "we may sue", "court", "legal action", "judgment", "attorney")
+
+
+def _time_barred_case(rule_id: str, time_barred_at: date) -> CaseRow:
+    return CaseRow(
+        case_id="CASE-2026-000123",
+        debtor_id="dbt-1",
+        jurisdiction="US",
+        status="open",
+        assignee_kind=None,
+        assignee_id=None,
+        currency="USD",
+        balance_minor=120_000,
+        risk_score=None,
+        strategy_assigned_at=None,
+        treatment=[],
+        facts=CaseFacts(
+            case_id="CASE-2026-000123",
+            debtor_id="dbt-1",
+            jurisdiction="US",
+            time_zone="America/Los_Angeles",
+            due_since=date(2019, 1, 10),
+            time_barred_at=time_barred_at,
+            limitation_rule_id=rule_id,
+        ),
+        profile={"language": "en-US", "full_name": "Jordan A. Rivera", "account_reference": "****-4821"},
+    )
+
+
+_COLLECTOR = Collector(
+    name="Northbridge Recovery Services, LLC",
+    address=("PO Box 4410", "Columbus, OH 43216"),
+    phone="1-800-555-0142",
+    email="help@northbridge.example",
+    website="www.northbridge.example",
+)
+
+
+def test_a_time_barred_california_debt_carries_the_1788_14_d_disclosure_and_no_threat_of_suit() -> None:
+    """Cal. Civ. Code 1788.14(d)(1): a written communication about a time-barred debt says the law
+    limits how long one can be sued and that, because of its age, the debtor will not be sued;
+    12 CFR 1006.26(b): no threat of suit."""
+    case = _time_barred_case("US-CA-LIM-OPEN-ENDED", date(2023, 1, 10))
+    context = letter_context(case, _COLLECTOR, LETTER_DATE, None)
+    assert context.time_barred_citation == "Cal. Civ. Code 1788.14(d)(1)"
+    letter = render_letter("us/validation_notice", context)
+    text = " ".join(pdf_text(letter).split())
+    assert "The law limits how long you can be sued on a debt." in text
+    assert "you will not be sued for it." in text
+    rest = text.replace(context.time_barred_disclosure or "", "").lower()
+    assert not [w for w in _SUIT_WORDS if w in rest]
+
+
+def test_a_texas_time_barred_debt_carries_the_392_307_notice() -> None:
+    """Tex. Fin. Code 392.307(c): the notice on a written communication about a time-barred debt."""
+    context = letter_context(
+        _time_barred_case("US-TX-LIM-OPEN-ENDED", date(2023, 1, 10)), _COLLECTOR, LETTER_DATE, None
+    )
+    assert context.time_barred_citation == "Tex. Fin. Code 392.307(c)"
+    assert "BECAUSE OF THE AGE OF YOUR DEBT" in (context.time_barred_disclosure or "")
+
+
+def test_a_debt_not_yet_time_barred_carries_no_disclosure() -> None:
+    context = letter_context(
+        _time_barred_case("US-CA-LIM-OPEN-ENDED", date(2027, 1, 10)), _COLLECTOR, LETTER_DATE, None
+    )
+    assert context.time_barred_disclosure is None
+    assert "The law limits how long" not in pdf_text(render_letter("us/validation_notice", context))

@@ -71,18 +71,36 @@ def check_quiet_hours(rule: Rule, params: QuietHours, ctx: Evaluation) -> Outcom
     return Refusal(rule, reason, next_at)
 
 
-def check_time_barred(rule: Rule, params: TimeBarred, ctx: Evaluation) -> Outcome:
-    due_since = ctx.facts.due_since
-    if ctx.proposed.purpose not in params.purposes or due_since is None:
-        return None
+def _add_years(day: date, years: int) -> date:
     try:
-        barred_on = due_since.replace(year=due_since.year + params.limitation_years)
+        return day.replace(year=day.year + years)
     except ValueError:  # 29 February
-        barred_on = due_since.replace(year=due_since.year + params.limitation_years, day=28)
+        return day.replace(year=day.year + years, day=28)
+
+
+def check_time_barred(rule: Rule, params: TimeBarred, ctx: Evaluation) -> Outcome:
+    facts = ctx.facts
+    if ctx.proposed.purpose not in params.purposes:
+        return None
+    if params.extinguished_only and not facts.limitation_extinguishes:
+        return None
+    if facts.time_barred_at is not None:
+        barred_on = facts.time_barred_at
+        basis = (
+            f" ({facts.limitation_rule_id}: {facts.limitation_citation})" if facts.limitation_rule_id else ""
+        )
+    elif params.limitation_years is not None and facts.due_since is not None and not params.extinguished_only:
+        barred_on = _add_years(facts.due_since, params.limitation_years)
+        basis = f" ({params.limitation_years} years from {facts.due_since})"
+    else:
+        return None
     today = local_date(ctx.at, ctx.zone) if ctx.zone is not None else ctx.at.date()
-    if today >= barred_on:  # on the debtor's calendar, like every other rule
-        return Refusal(rule, f"the debt is time-barred since {barred_on}: no suit or threat of suit", None)
-    return None
+    if today < barred_on:  # on the debtor's calendar, like every other rule
+        return None
+    if facts.limitation_extinguishes:
+        what = "the debt is extinguished by prescription: no collection of any kind"
+        return Refusal(rule, f"{what} since {barred_on}{basis}", None)
+    return Refusal(rule, f"the debt is time-barred since {barred_on}{basis}: no suit or threat of suit", None)
 
 
 def check_promise_horizon(rule: Rule, params: PromiseHorizon, ctx: Evaluation) -> Outcome:

@@ -301,6 +301,30 @@ class CaseBucketChanged(CaseEvent):
     reason: Text
 
 
+class CaseLimitationDated(CaseEvent):
+    """The date the debt becomes time-barred in its jurisdiction, first when the case opens and again
+    whenever it changes (a payment or another event the law counts restarts the period; a new date of
+    default). Recorded only when the date, or what follows from it, changes."""
+
+    event_type: ClassVar[str] = "collections.case.limitation_dated"
+    version: ClassVar[int] = 1
+
+    time_barred_at: IsoDate | None = Field(
+        description="The first day the debt is time-barred; None: it cannot be known (see `reason`)."
+    )
+    rule_id: Id | None = Field(default=None, description="The limitation rule, e.g. US-CA-LIM-OPEN-ENDED.")
+    citation: Text | None = None
+    starts_on: IsoDate | None = Field(default=None, description="The date the current period runs from.")
+    restart_kind: Id | None = Field(
+        default=None, description="What last restarted the period (payment, written_acknowledgment, ...)."
+    )
+    restart_on: IsoDate | None = None
+    extinguishes: StrictBool = Field(
+        default=False, description="Expiry extinguishes the debt (no collection at all), not only the remedy."
+    )
+    reason: Text
+
+
 class CaseSettlementRecorded(CaseEvent):
     """A settlement agreed for the case (it closes as settled once paid), or its lapse."""
 

@@ -144,6 +144,15 @@ EXAMPLES: Final[dict[str, EventPayload]] = {
             due_since=date(2026, 9, 29),
             reason="daily ageing",
         ),
+        cases.CaseLimitationDated(
+            time_barred_at=date(2031, 11, 20),
+            rule_id="GB-ENG-LIM-OPEN-ENDED",
+            citation="Limitation Act 1980 s.5; s.29(5) (acknowledgment or part payment)",
+            starts_on=date(2025, 11, 20),
+            restart_kind="payment",
+            restart_on=date(2025, 11, 20),
+            reason="England and Wales: 6 years for open_ended (credit_card) from 2025-11-20 (payment)",
+        ),
         cases.CaseSettlementRecorded(
             settlement_id="stl-1", status="agreed", settlement_amount=_gbp(90000), due_on=date(2027, 1, 15)
         ),

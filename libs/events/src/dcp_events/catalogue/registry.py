@@ -45,6 +45,7 @@ _MODELS: list[type[EventPayload]] = [
     cases.CaseBalanceChanged,
     cases.CaseClosed,
     cases.CaseBucketChanged,
+    cases.CaseLimitationDated,
     cases.CaseSettlementRecorded,
     cases.CaseReopened,
     cases.CaseChargeFrozen,

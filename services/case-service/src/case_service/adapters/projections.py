@@ -34,6 +34,8 @@ def case_detail(case: Case) -> dict[str, Any]:
             "currency": case.currency,
         },
         "placement_id": case.placement_id,
+        # when the debt becomes time-barred under its jurisdiction's limitation rule, and why
+        "limitation": case.limitation.model_dump(mode="json") if case.limitation else None,
         "holds": [
             {
                 "hold_id": h.hold_id,

@@ -44,9 +44,13 @@ def decode_cursor(cursor: str) -> str:
 
 
 LIST_COLUMNS = [
-    c
-    for c in tables.cases.columns
-    if c.name not in ("detail", "next_ageing_on", "placed_minor", "recovered_minor")
+    *(
+        c
+        for c in tables.cases.columns
+        if c.name not in ("detail", "next_ageing_on", "placed_minor", "recovered_minor")
+    ),
+    # the list shows the time-bar date without the detail document
+    tables.cases.c.detail["limitation"]["time_barred_at"].astext.label("limitation_time_barred_at"),
 ]
 
 

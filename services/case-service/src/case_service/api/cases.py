@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, timedelta
+from datetime import UTC, date, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response
@@ -50,7 +50,16 @@ from dcp_platform.problems import BadRequest, Forbidden, NotFound
 router = APIRouter(prefix="/cases", tags=["cases"])
 
 
+def _limitation(row: dict[str, Any], today: date) -> tuple[date | None, bool]:
+    """The case's time-bar date (from its detail document) and whether the debt is barred `today`."""
+    dated = (row.get("detail") or {}).get("limitation") or {}
+    raw = dated.get("time_barred_at") or row.get("limitation_time_barred_at")
+    barred_at = date.fromisoformat(raw) if raw else None
+    return barred_at, barred_at is not None and today >= barred_at
+
+
 def _view(row: dict[str, Any], service: CaseApi, *, detail: bool) -> CaseView:
+    time_barred_at, time_barred = _limitation(row, service.today())
     return CaseView(
         case_id=row["case_id"],
         version=row["version"],
@@ -59,6 +68,8 @@ def _view(row: dict[str, Any], service: CaseApi, *, detail: bool) -> CaseView:
         bucket=row["bucket"],
         days_past_due=days_past_due(row["due_since"], service.today()) if row["status"] == "open" else 0,
         due_since=row["due_since"],
+        time_barred_at=time_barred_at,
+        time_barred=time_barred,
         balance=Money(amount_minor=row["balance_minor"], currency=row["currency"]),
         jurisdiction=row["jurisdiction"],
         product=row["product"],

@@ -90,6 +90,12 @@ class CaseView(BaseModel):
     bucket: str
     days_past_due: int
     due_since: date | None
+    time_barred_at: date | None = Field(
+        default=None,
+        description="The first day the debt is time-barred under its jurisdiction's limitation rule (None: "
+        "not known); the rule, citation and basis are in `detail.limitation`.",
+    )
+    time_barred: bool = Field(default=False, description="Whether the debt is time-barred today.")
     balance: Money
     jurisdiction: str
     product: str

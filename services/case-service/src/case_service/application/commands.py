@@ -13,6 +13,7 @@ from datetime import date, datetime
 from typing import Any, Literal
 
 from case_service.domain.assignment import AssignmentPolicy, StaffMember
+from dcp_compliance.limitation import RestartKind
 from dcp_events.catalogue.base import CaseAmounts, Money
 from dcp_events.catalogue.debtor import Account, Debtor, EmailAddress, PhoneNumber, PostalAddress
 from dcp_events.catalogue.enums import (
@@ -223,8 +224,12 @@ class PaymentOnCase(CaseCommand):
     amount: Money
 
 
+@dataclass(frozen=True)
 class ApplyPayment(PaymentOnCase):
-    """The payment service applied a payment: the balance goes down by its amount."""
+    """The payment service applied a payment: the balance goes down by its amount; the day it was
+    received (`paid_on`) restarts the limitation period where the law says so."""
+
+    paid_on: date | None = None
 
 
 class ReversePayment(PaymentOnCase):
@@ -294,6 +299,15 @@ class RecordPromiseSettled:
     case_id: str
     status: str  # kept | broken
     at: datetime
+
+
+@dataclass(frozen=True)
+class RestartLimitation(CaseCommand):
+    """Something happened on the debt that may restart its limitation period (`kind`, e.g. a
+    creditor's demand that reached the debtor); the case is dated again if its law counts it."""
+
+    kind: RestartKind
+    on: date
 
 
 @dataclass(frozen=True)

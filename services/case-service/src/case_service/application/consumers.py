@@ -23,9 +23,10 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from case_service.application import commands as c
 from case_service.application.ports import CaseBus
 from case_service.domain.errors import CaseNotFound, CaseRuleViolation
+from dcp_compliance.limitation import RestartKind
 from dcp_events.catalogue import contacts, integration, payments
 from dcp_events.catalogue.building import parse_data
-from dcp_events.catalogue.enums import ContactOutcome, HoldType
+from dcp_events.catalogue.enums import ContactOutcome, ContactParty, HoldType
 from dcp_events.errors import EventError
 from dcp_platform.context import bind_context
 from dcp_platform.eventsourcing.consumer import Delivery, PoisonMessage, delivery_context
@@ -63,6 +64,16 @@ CONTACT_EVENTS = (
 _RIGHT_PARTY_OUTCOMES = frozenset(
     {ContactOutcome.RIGHT_PARTY_CONTACT, ContactOutcome.PROMISE_MADE, ContactOutcome.DISPUTE_RAISED}
 )
+
+
+def _a_demand(attempt: contacts.ContactAttempted) -> bool:
+    """A collection contact that reached the debtor: a claim for performance where the law counts one
+    as restarting the limitation period (CN Civil Code art. 195); elsewhere the case's law ignores it."""
+    return (
+        attempt.party is ContactParty.DEBTOR
+        and attempt.outcome in _RIGHT_PARTY_OUTCOMES
+        and attempt.purpose in (None, contacts.ContactPurpose.COLLECTION)
+    )
 
 
 def _payload(delivery: Delivery) -> Any:
@@ -180,7 +191,9 @@ class CaseConsumers:
         case_id = str(delivery.event.subject)
         command: object | None = None
         if isinstance(payload, payments.PaymentReceived):
-            command = c.ApplyPayment(case_id, payload.payment_id, payload.amount)
+            command = c.ApplyPayment(
+                case_id, payload.payment_id, payload.amount, paid_on=payload.received_at.date()
+            )
         elif isinstance(payload, payments.PaymentReversed):
             if payload.applied:
                 command = c.ReversePayment(case_id, payload.payment_id, payload.amount)
@@ -233,6 +246,10 @@ class CaseConsumers:
                 case_id, payload.request_id, HoldType.CEASE_COMMUNICATION, reason, at
             )
         elif isinstance(payload, contacts.ContactAttempted) and payload.collector_id is not None:
+            if _a_demand(payload):
+                await self._book(
+                    conn, c.RestartLimitation(case_id, RestartKind.CREDITOR_DEMAND, at.date()), delivery
+                )
             kinds = (
                 ("attempt", "right_party_contact")
                 if payload.outcome in _RIGHT_PARTY_OUTCOMES

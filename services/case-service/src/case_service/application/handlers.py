@@ -33,6 +33,7 @@ from case_service.domain.errors import (
     NoQualifiedAssignee,
 )
 from dcp_compliance import charges_freeze
+from dcp_compliance.limitation import RestartEvent
 from dcp_compliance.packs import HoldBlocks
 from dcp_events.catalogue.cases import (
     CaseClosed,
@@ -487,9 +488,14 @@ async def apply_payment(command: c.ApplyPayment, uow: CaseUnitOfWork, env: CaseE
         waterfall = env.policy.allocations.for_account(
             account.creditor_id if account else None, account.product if account else None
         )
-        case.apply_payment(command.payment_id, command.amount, waterfall)
+        case.apply_payment(command.payment_id, command.amount, waterfall, command.paid_on or env.today())
 
     await execute(uow, env, command.case_id, apply)
+
+
+async def restart_limitation(command: c.RestartLimitation, uow: CaseUnitOfWork, env: CaseEnvironment) -> None:
+    restart = RestartEvent(kind=command.kind, on=command.on)
+    await execute(uow, env, command.case_id, lambda case: case.date_limitation(restart))
 
 
 async def reverse_payment(command: c.ReversePayment, uow: CaseUnitOfWork, env: CaseEnvironment) -> None:
@@ -704,6 +710,7 @@ COMMAND_HANDLERS: dict[type, Handler[CaseUnitOfWork, CaseEnvironment]] = {
     c.CloseCase: close_case,
     c.AddCharge: add_charge,
     c.ApplyPayment: apply_payment,
+    c.RestartLimitation: restart_limitation,
     c.ReversePayment: reverse_payment,
     c.RecordSettlement: record_settlement,
     c.RecordArrangement: record_arrangement,

@@ -16,6 +16,7 @@ from case_service.domain import errors, money
 from case_service.domain.ageing import CURRENT, days_past_due, stage_rank
 from case_service.domain.policy import CollectionPolicy
 from case_service.domain.segmentation import SegmentationProfile
+from dcp_compliance.limitation import LimitationBasis, RestartEvent, RestartKind, time_barred_at
 from dcp_events.catalogue import cases as events
 from dcp_events.catalogue.base import CaseAmounts, Money, MoneyDelta
 from dcp_events.catalogue.debtor import Account, Debtor, EmailAddress, PhoneNumber, PostalAddress
@@ -155,6 +156,8 @@ class Case(Aggregate[events.CaseEvent]):
     recovered_minor: int = 0
     recovered_after_write_off_minor: int = 0
     notes: dict[str, Note] = field(default_factory=dict)  # in the order written
+    limitation: events.CaseLimitationDated | None = None
+    limitation_restarts: tuple[RestartEvent, ...] = ()  # the restarts the recorded dates counted
 
     @property
     def aggregate_id(self) -> str:
@@ -177,6 +180,11 @@ class Case(Aggregate[events.CaseEvent]):
 
     def days_past_due(self, today: date) -> int:
         return days_past_due(self.due_since, today)
+
+    def time_barred_on(self, today: date) -> bool:
+        """Whether the debt is time-barred on `today` by its jurisdiction's limitation rule."""
+        barred_at = self.limitation.time_barred_at if self.limitation is not None else None
+        return barred_at is not None and today >= barred_at
 
     def blocking_holds(self) -> list[Hold]:
         return [h for h in self.holds.values() if h.hold_type in HOLDS_BLOCKING_ESCALATION]
@@ -241,9 +249,52 @@ class Case(Aggregate[events.CaseEvent]):
                 reason="placed for collection",
             )
         )
+        case.date_limitation()
         case._segment(policy)
         case._escalate_by_dpd(today, policy)
         return case
+
+    # --- limitation ---------------------------------------------------------------------------
+
+    def limitation_basis(self, restart: RestartEvent | None = None) -> LimitationBasis:
+        """When the debt becomes time-barred under its jurisdiction's limitation rule (with `restart`)."""
+        address = self.debtor.address if self.debtor is not None else None
+        restarts = (*self.limitation_restarts, *([restart] if restart is not None else []))
+        return time_barred_at(
+            self.jurisdiction,
+            address.region if address is not None else None,
+            self.account.product if self.account is not None else None,
+            self.due_since,
+            restarts,
+        )
+
+    def date_limitation(self, restart: RestartEvent | None = None) -> bool:
+        """Record the debt's limitation date when it changes (on opening, a new date of default, an
+        event the law counts as a restart); True when recorded. An event the law does not count
+        changes nothing."""
+        if self.status == "new" or self.erased:  # an erased debtor's address is gone: the date stays
+            return False
+        basis = self.limitation_basis(restart)
+        current = self.limitation
+        if current is not None and (current.time_barred_at, current.rule_id, current.extinguishes) == (
+            basis.time_barred_at,
+            basis.rule_id,
+            basis.extinguishes,
+        ):
+            return False
+        self._record(
+            events.CaseLimitationDated(
+                time_barred_at=basis.time_barred_at,
+                rule_id=basis.rule_id,
+                citation=basis.citation,
+                starts_on=basis.starts_on,
+                restart_kind=basis.restart.kind.value if basis.restart is not None else None,
+                restart_on=basis.restart.on if basis.restart is not None else None,
+                extinguishes=basis.extinguishes,
+                reason=basis.reason[:2000],
+            )
+        )
+        return True
 
     # --- ageing, segmentation, stages -------------------------------------------------------
 
@@ -284,6 +335,8 @@ class Case(Aggregate[events.CaseEvent]):
                 reason=reason,
             )
         )
+        if due_since is not None:
+            self.date_limitation()
         if bucket == CURRENT:
             if self.stage is not Stage.EARLY:
                 self._record(
@@ -656,10 +709,15 @@ class Case(Aggregate[events.CaseEvent]):
         return [(p, d) for p, d in allocation if d < 0]
 
     def apply_payment(
-        self, payment_id: str, amount: Money, waterfall: money.Waterfall = money.DEFAULT_WATERFALL
+        self,
+        payment_id: str,
+        amount: Money,
+        waterfall: money.Waterfall = money.DEFAULT_WATERFALL,
+        paid_on: date | None = None,
     ) -> bool:
         """Book a payment, split by `waterfall`, whatever the case's state; the same payment twice is
-        a no-op (returns False). A currency other than the case's cannot be booked (CurrencyMismatch)."""
+        a no-op (returns False). A currency other than the case's cannot be booked (CurrencyMismatch).
+        A payment made on `paid_on` restarts the limitation period where the law says so."""
         self._require_known()
         self._check_money(amount)
         if payment_id in self.applied_payments:
@@ -671,6 +729,8 @@ class Case(Aggregate[events.CaseEvent]):
             payment_id,
             waterfall=waterfall.name,
         )
+        if paid_on is not None:
+            self.date_limitation(RestartEvent(kind=RestartKind.PAYMENT, on=paid_on))
         return True
 
     def reverse_payment(self, payment_id: str, amount: Money) -> bool:
@@ -831,6 +891,14 @@ class Case(Aggregate[events.CaseEvent]):
     def _bucket_changed(self, event: events.CaseBucketChanged, _at: datetime | None) -> None:
         self.bucket = event.to_bucket
         self.due_since = event.due_since
+
+    @applies(events.CaseLimitationDated)
+    def _limitation_dated(self, event: events.CaseLimitationDated, _at: datetime | None) -> None:
+        self.limitation = event
+        if event.restart_kind is not None and event.restart_on is not None:
+            restart = RestartEvent(kind=RestartKind(event.restart_kind), on=event.restart_on)
+            if restart not in self.limitation_restarts:
+                self.limitation_restarts = (*self.limitation_restarts, restart)
 
     @applies(events.CaseStrategyAssigned)
     def _strategy_assigned(self, event: events.CaseStrategyAssigned, _at: datetime | None) -> None:

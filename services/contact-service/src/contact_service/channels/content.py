@@ -12,6 +12,7 @@ from babel.numbers import format_currency, get_currency_precision
 
 from contact_service.application.ports import CaseRow
 from contact_service.channels.letters import Itemization, LetterContext
+from dcp_compliance.limitation import limitation_of_rule
 from dcp_compliance.packs import ValidationPeriod
 from dcp_compliance.validation import validation_period_end, validation_rule
 
@@ -131,7 +132,10 @@ def letter_context(
         payments=int(item.get("payments", 0)),
         credits=int(item.get("credits", 0)),
     )
+    disclosure = time_barred_disclosure(case, today)
     return LetterContext(
+        time_barred_disclosure=disclosure[0] if disclosure else None,
+        time_barred_citation=disclosure[1] if disclosure else None,
         case_id=case.case_id,
         account_reference=str(profile.get("account_reference") or case.case_id),
         debtor_name=str(profile.get("full_name") or "The account holder"),
@@ -156,3 +160,16 @@ def letter_context(
         breathing_space_reference=breathing_space[0] if breathing_space else None,
         opt_out_url=opt_out_url,
     )
+
+
+def time_barred_disclosure(case: CaseRow, today: date) -> tuple[str, str] | None:
+    """(text, citation) of the disclosure the debt's state requires on communications about a
+    time-barred debt (e.g. Cal. Civ. Code 1788.14(d)), when the debt is time-barred `today` under its
+    limitation rule; None when it is not barred, or its state requires none."""
+    facts = case.facts
+    if facts.time_barred_at is None or today < facts.time_barred_at or facts.limitation_rule_id is None:
+        return None
+    law = limitation_of_rule(facts.limitation_rule_id)
+    if law is None or law.disclosure is None:
+        return None
+    return law.disclosure.text, law.disclosure.citation

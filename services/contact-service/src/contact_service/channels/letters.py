@@ -90,6 +90,10 @@ class LetterContext:
     opt_out_url: str | None = None
     dispute_received_on: date | None = None
     verification_documents: tuple[str, ...] | None = None
+    time_barred_disclosure: str | None = None
+    """The debt is time-barred: the disclosure its state requires (a time-barred letter never
+    threatens suit, 12 CFR 1006.26(b))."""
+    time_barred_citation: str | None = None
 
 
 @dataclass(frozen=True)
