@@ -32,6 +32,7 @@ from dcp_compliance.checks.time_rules import (
     check_time_barred,
     check_time_zone,
 )
+from dcp_compliance.checks.vulnerability import check_vulnerability
 from dcp_compliance.packs import (
     CallCap,
     CaseMustBeOpen,
@@ -47,6 +48,7 @@ from dcp_compliance.packs import (
     Rule,
     ThirdPartyBan,
     TimeBarred,
+    VulnerabilityTreatment,
     WorkplaceBan,
 )
 
@@ -97,6 +99,7 @@ RULE_CHECKS: Final[Mapping[type[BaseModel], RuleCheck]] = MappingProxyType(
         ConversationCoolDown: RuleCheck(check_cool_down, contacts=True),
         RecordingRequired: RuleCheck(check_recording, contacts=True),
         TimeBarred: RuleCheck(check_time_barred, contacts=True),
+        VulnerabilityTreatment: RuleCheck(check_vulnerability, contacts=True),
         PromiseHorizon: RuleCheck(check_promise_horizon, promises=True),
         PolicyOnly: RuleCheck(check_policy),
     }
