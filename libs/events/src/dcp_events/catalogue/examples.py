@@ -101,7 +101,7 @@ EXAMPLES: Final[dict[str, EventPayload]] = {
             flag_id="vuln-1",
             vulnerability_type=VulnerabilityType.CAPABILITY,
             vulnerability_sub_type="literacy",
-            vulnerability_description="Debtor finds written messages hard to read; prefers a call from a specialist.",
+            vulnerability_description="Finds long letters hard to read; asks for short written messages.",
             consent=cases.VulnerabilityConsent(given=True, method=ConsentMethod.VERBAL, at=_AT),
             review_on=date(2026, 6, 1),
             recorded_by="col-1",
