@@ -45,7 +45,7 @@ _TYPES = {
 }
 
 
-class FlagRequest(BaseModel):
+class VulnerabilityFlagRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     flag_id: str | None = Field(
@@ -61,7 +61,7 @@ class FlagRequest(BaseModel):
     source: Text = Field(description="How the platform learned of it (call, letter, adviser, ...).")
 
 
-class ReviewRequest(BaseModel):
+class VulnerabilityReviewRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     outcome: VulnerabilityReviewOutcome
@@ -102,7 +102,11 @@ class CaseVulnerabilities(BaseModel):
 
 @router.post("", status_code=201, summary="Flag the debtor vulnerable (details only with consent)")
 async def flag_vulnerability(
-    case_id: str, body: FlagRequest, principal: CaseWorker, service: CaseApiDep, response: Response
+    case_id: str,
+    body: VulnerabilityFlagRequest,
+    principal: CaseWorker,
+    service: CaseApiDep,
+    response: Response,
 ) -> FlagView:
     async with service.engine.connect() as conn:
         await _visible_row(conn, case_id, principal, CaseAccess.ACT)
@@ -127,7 +131,7 @@ async def flag_vulnerability(
 
 @router.post("/{flag_id}/review", summary="Review a flag: continue to a new date, change it, or remove it")
 async def review_vulnerability(
-    case_id: str, flag_id: str, body: ReviewRequest, principal: CaseWorker, service: CaseApiDep
+    case_id: str, flag_id: str, body: VulnerabilityReviewRequest, principal: CaseWorker, service: CaseApiDep
 ) -> FlagView:
     async with service.engine.connect() as conn:
         await _visible_row(conn, case_id, principal, CaseAccess.ACT)
