@@ -665,9 +665,9 @@ class Case(Aggregate[events.CaseEvent]):
 
     def mark_review_due(self, flag_id: str, today: date) -> bool:
         """The review date of an active flag passed without a review (False: reviewed, removed, or
-        marked already)."""
+        marked already, or the case is closed)."""
         flag = self.vulnerabilities.get(flag_id)
-        if flag is None or flag.review_due or flag.review_on > today or self.erased:
+        if flag is None or flag.review_due or flag.review_on > today or not self.is_open:
             return False
         self._record(
             events.CaseVulnerabilityReviewDue(
