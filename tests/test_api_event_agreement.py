@@ -22,6 +22,8 @@ EVENTS_OF: dict[str, tuple[type[BaseModel], ...] | None] = {
     "ChangeStage": (cases.CaseStageChanged,),
     "PlaceHold": (cases.CaseHoldPlaced,),
     "NoteRequest": (cases.CaseNoteAdded,),
+    "VulnerabilityFlagRequest": (cases.CaseVulnerabilityFlagged,),
+    "VulnerabilityReviewRequest": (cases.CaseVulnerabilityReviewed, cases.CaseVulnerabilityRemoved),
     "AddCharge": (cases.CaseBalanceChanged,),
     "CloseCase": (cases.CaseClosed,),
     "StaffBody": None,  # the staff directory is a table of case-service's, not an event

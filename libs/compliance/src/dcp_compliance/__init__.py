@@ -71,6 +71,7 @@ from dcp_compliance.model import (
     ProposedContact,
     TimeZoneSource,
     Verdict,
+    VulnerabilityFlag,
     Weekday,
 )
 from dcp_compliance.packs import (
@@ -83,6 +84,7 @@ from dcp_compliance.packs import (
     charges_freeze,
     load_pack,
     load_pack_file,
+    vulnerability_treatment,
 )
 from dcp_compliance.stream import (
     ComplianceReplay,
@@ -120,6 +122,7 @@ __all__ = [
     "UnknownJurisdiction",
     "UnknownPackVersion",
     "Verdict",
+    "VulnerabilityFlag",
     "Weekday",
     "apply_event",
     "apply_payload",
@@ -136,4 +139,5 @@ __all__ = [
     "load_pack_file",
     "proposed_from_attempt",
     "refuse_unknown_jurisdiction",
+    "vulnerability_treatment",
 ]

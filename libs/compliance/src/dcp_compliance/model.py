@@ -21,6 +21,7 @@ from dcp_events.catalogue.enums import (
     HoldType,
     PhoneKind,
     TimeZoneSource,
+    VulnerabilityType,
     Weekday,
 )
 
@@ -41,6 +42,8 @@ __all__ = [
     "ProposedContact",
     "TimeZoneSource",
     "Verdict",
+    "VulnerabilityFlag",
+    "VulnerabilityType",
     "Weekday",
 ]
 
@@ -111,6 +114,15 @@ class LocalWindow(_Data):
     end: time
 
 
+class VulnerabilityFlag(_Data):
+    """An active vulnerability flag on the debtor (only its type and when it was placed: the details are
+    personal data the gate never needs)."""
+
+    flag_id: str
+    vulnerability_type: VulnerabilityType
+    flagged_at: UtcTime
+
+
 class CaseFacts(_Data):
     """What the gate needs to know about one case (= one debt) and its debtor."""
 
@@ -139,6 +151,7 @@ class CaseFacts(_Data):
     limitation_extinguishes: bool = Field(
         default=False, description="Expiry extinguishes the debt (e.g. Scottish prescription): no collection."
     )
+    vulnerabilities: tuple[VulnerabilityFlag, ...] = ()
 
 
 class ContactHistoryEntry(_Data):

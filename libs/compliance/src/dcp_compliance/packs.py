@@ -22,7 +22,14 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from dcp_events.catalogue.contacts import ContactPurpose
-from dcp_events.catalogue.enums import Channel, ContactOutcome, ContactParty, HoldType, PhoneKind
+from dcp_events.catalogue.enums import (
+    Channel,
+    ContactOutcome,
+    ContactParty,
+    HoldType,
+    PhoneKind,
+    VulnerabilityType,
+)
 
 __all__ = [
     "CallCap",
@@ -46,6 +53,8 @@ __all__ = [
     "UnknownJurisdiction",
     "UnknownPackVersion",
     "ValidationPeriod",
+    "VulnerabilityContactCap",
+    "VulnerabilityTreatment",
     "WorkplaceBan",
     "available_packs",
     "load_pack",
@@ -250,6 +259,34 @@ class ValidationPeriod(_Params):
     )
 
 
+class VulnerabilityContactCap(_Params):
+    """At most `max_contacts` contacts with the debtor on `channels` within `window_days` local days,
+    counted across all the debtor's cases (a lower cap than the pack's own while the flag lasts)."""
+
+    max_contacts: int = Field(ge=1)
+    window_days: int = Field(ge=1)
+    channels: frozenset[Channel] = ALL_CHANNELS
+
+
+class VulnerabilityTreatment(_Params):
+    """How an active vulnerability flag of `vulnerability_types` changes the treatment of the debtor:
+    channels not to use, a lower contact cap, a breathing period after the flag is placed (no contact
+    except the listed exceptions, like a hold's), and the specialist team the case is referred to."""
+
+    kind: Literal["vulnerability"] = "vulnerability"
+    vulnerability_types: frozenset[VulnerabilityType] = Field(min_length=1)
+    avoid_channels: frozenset[Channel] = frozenset()
+    contact_cap: VulnerabilityContactCap | None = None
+    breathing_days: int | None = Field(default=None, ge=1)
+    breathing_exceptions: tuple[HoldException, ...] = ()
+    refer_to_team: str | None = Field(default=None, min_length=1)
+    review_days: int | None = Field(
+        default=None,
+        ge=1,
+        description="Review the flag this many days after it is placed, when no date is given.",
+    )
+
+
 class PolicyOnly(_Params):
     """A rule of the pack that no contact decision applies (e.g. KPI design); kept for the record."""
 
@@ -273,6 +310,7 @@ RuleParams = Annotated[
     | TimeBarred
     | PromiseHorizon
     | ValidationPeriod
+    | VulnerabilityTreatment
     | PolicyOnly,
     Field(discriminator="kind"),
 ]
@@ -339,6 +377,8 @@ class RulePack(BaseModel):
                 days = max(days, p.window_days)
             elif isinstance(p, ConversationCoolDown):
                 days = max(days, p.days)
+            elif isinstance(p, VulnerabilityTreatment) and p.contact_cap is not None:
+                days = max(days, p.contact_cap.window_days)
             elif (
                 isinstance(p, ThirdPartyBan)
                 and p.location_exception is not None
@@ -430,5 +470,21 @@ def charges_freeze(
     for rule in pack.rules:
         params = rule.parameters
         if isinstance(params, HoldBlocks) and params.freezes_charges and params.hold_types & held:
+            return rule
+    return None
+
+
+def vulnerability_treatment(
+    jurisdiction: str, vulnerability_type: VulnerabilityType, at: datetime | None = None
+) -> Rule | None:
+    """The rule of the jurisdiction's pack in force at `at` that treats flags of `vulnerability_type`
+    (None: the pack has none, or no pack for the jurisdiction)."""
+    try:
+        pack = load_pack(jurisdiction, at=at)
+    except (UnknownJurisdiction, UnknownPackVersion):
+        return None
+    for rule in pack.rules:
+        params = rule.parameters
+        if isinstance(params, VulnerabilityTreatment) and vulnerability_type in params.vulnerability_types:
             return rule
     return None

@@ -126,6 +126,24 @@ def apply_payload(
             if h.hold_id != payload.hold_id and not (h.pending and h.hold_type == payload.hold_type)
         )
         return facts.model_copy(update={"holds": holds})
+    if isinstance(payload, cases.CaseVulnerabilityFlagged):
+        flag = model.VulnerabilityFlag(
+            flag_id=payload.flag_id, vulnerability_type=payload.vulnerability_type, flagged_at=at
+        )
+        kept = tuple(f for f in facts.vulnerabilities if f.flag_id != payload.flag_id)
+        return facts.model_copy(update={"vulnerabilities": (*kept, flag)})
+    if isinstance(payload, cases.CaseVulnerabilityReviewed):
+        # a change of type keeps the flag's placing time: its breathing period does not start again
+        flags = tuple(
+            f.model_copy(update={"vulnerability_type": payload.vulnerability_type})
+            if f.flag_id == payload.flag_id
+            else f
+            for f in facts.vulnerabilities
+        )
+        return facts.model_copy(update={"vulnerabilities": flags})
+    if isinstance(payload, cases.CaseVulnerabilityRemoved):
+        flags = tuple(f for f in facts.vulnerabilities if f.flag_id != payload.flag_id)
+        return facts.model_copy(update={"vulnerabilities": flags})
     if isinstance(payload, cases.CaseClosed):
         return facts.model_copy(update={"status": model.CaseStatus.CLOSED})
     if isinstance(payload, cases.CaseReopened):

@@ -104,6 +104,8 @@ CREDITOR_SCOPE: dict[tuple[str, str], str] = {
     ("contact-service", "/promises"): ONE_CASE,
     ("contact-service", "/worklist"): LISTED,
     ("case-service", "/cases/{case_id}/notes"): ONE_CASE,
+    ("case-service", "/cases/{case_id}/vulnerabilities"): ONE_CASE,
+    ("case-service", "/cases/{case_id}/vulnerabilities/{flag_id}/review"): ONE_CASE,
     ("contact-service", "/contact-permits"): ONE_CASE,
     ("contact-service", "/contact-permits/{permit_id}"): BY_CASE,
     ("contact-service", "/contact-permits/{permit_id}/outcome"): BY_CASE,

@@ -23,6 +23,8 @@ _PERSONAL_KEYS = _ID_KEYS | frozenset(
         "contact_point",
         "address",
         "note_text",  # a case note: what a person said or is going through
+        "vulnerability_sub_type",  # a vulnerability's details (health: special category data)
+        "vulnerability_description",
     }
 )
 

@@ -13,7 +13,7 @@ from fastapi import FastAPI
 from case_service.adapters import timers as case_timers
 from case_service.adapters.policy_file import load_policy
 from case_service.adapters.unit_of_work import SOURCE, case_repository, unit_of_work_factory
-from case_service.api import cases, debtors, imports, kpis, notes, staff
+from case_service.api import cases, debtors, imports, kpis, notes, staff, vulnerabilities
 from case_service.api.deps import CaseApi
 from case_service.application.consumers import CONTACT_EVENTS, PAYMENT_EVENTS, CaseConsumers
 from case_service.application.handlers import (
@@ -22,6 +22,7 @@ from case_service.application.handlers import (
     HOLD_EXPIRY_TIMER,
     INTEREST_TIMER,
     RETENTION_TIMER,
+    VULNERABILITY_REVIEW_TIMER,
 )
 from case_service.application.ports import CaseBus, CaseEnvironment
 from case_service.settings import CaseServiceSettings
@@ -31,7 +32,15 @@ from dcp_platform.eventsourcing.runtime import Subscription
 from dcp_platform.eventsourcing.store import EventStore
 from dcp_platform.service import build_runtime, event_sourced_app
 
-ROUTERS = (cases.router, notes.router, imports.router, kpis.router, staff.router, debtors.router)
+ROUTERS = (
+    cases.router,
+    notes.router,
+    vulnerabilities.router,
+    imports.router,
+    kpis.router,
+    staff.router,
+    debtors.router,
+)
 
 
 def subscriptions(handlers: CaseConsumers) -> list[Subscription]:
@@ -68,6 +77,7 @@ def bootstrap(settings: CaseServiceSettings) -> FastAPI:
     runtime.on_timer(INTEREST_TIMER, handlers.on_interest)
     runtime.on_timer(HOLD_EXPIRY_TIMER, handlers.on_hold_expiry)
     runtime.on_timer(RETENTION_TIMER, handlers.on_retention)
+    runtime.on_timer(VULNERABILITY_REVIEW_TIMER, handlers.on_vulnerability_review)
     app = event_sourced_app(
         settings,
         runtime=runtime,

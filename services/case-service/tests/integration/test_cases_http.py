@@ -314,6 +314,17 @@ async def test_an_administrator_erases_a_debtors_personal_data_on_their_closed_c
     note = {"category": "conversation", "text": "Ada says she moved to 3 Elm Road; new job at the mill."}
     wrote = await harness.client.post(f"/cases/{closed}/notes", json=note, headers=SUPERVISOR)
     assert wrote.status_code == 201, wrote.text
+    vulnerable = {
+        "type": "health",
+        "sub_type": "mental health",
+        "description": "Ada is treated for anxiety at the Elm Clinic",
+        "consent": {"given": True, "method": "verbal"},
+        "source": "call",
+    }
+    flagged = await harness.client.post(
+        f"/cases/{closed}/vulnerabilities", json=vulnerable, headers=SUPERVISOR
+    )
+    assert flagged.status_code == 201, flagged.text
     recalled = await harness.client.post(
         f"/cases/{closed}/close", json={"reason": "recalled"}, headers=SUPERVISOR
     )
@@ -345,6 +356,11 @@ async def test_an_administrator_erases_a_debtors_personal_data_on_their_closed_c
     assert "Elm Road" not in history  # the note's text went with the rest
     [kept] = (await harness.client.get(f"/cases/{closed}/notes", headers=SUPERVISOR)).json()["notes"]
     assert (kept["text"], kept["category"], kept["author"]) == ("[erased]", "conversation", "sup-1")
+    assert "Elm Clinic" not in history and "mental health" not in history  # the flag's details too
+    [flag] = (await harness.client.get(f"/cases/{closed}/vulnerabilities", headers=SUPERVISOR)).json()[
+        "flags"
+    ]
+    assert (flag["type"], flag["sub_type"], flag["description"]) == ("health", "[erased]", "[erased]")
     assert "Ada Lovelace" in (await harness.client.get(f"/cases/{still_open}", headers=SUPERVISOR)).text
 
     # What Kafka holds of the erased case was sealed under its data key, destroyed now; the open case

@@ -32,6 +32,7 @@ from dcp_compliance.checks.time_rules import (
     check_time_barred,
     check_time_zone,
 )
+from dcp_compliance.checks.vulnerability import check_vulnerability
 from dcp_compliance.packs import (
     CallCap,
     CaseMustBeOpen,
@@ -48,6 +49,7 @@ from dcp_compliance.packs import (
     ThirdPartyBan,
     TimeBarred,
     ValidationPeriod,
+    VulnerabilityTreatment,
     WorkplaceBan,
 )
 
@@ -104,6 +106,7 @@ RULE_CHECKS: Final[Mapping[type[BaseModel], RuleCheck]] = MappingProxyType(
         ConversationCoolDown: RuleCheck(check_cool_down, contacts=True),
         RecordingRequired: RuleCheck(check_recording, contacts=True),
         TimeBarred: RuleCheck(check_time_barred, contacts=True),
+        VulnerabilityTreatment: RuleCheck(check_vulnerability, contacts=True),
         PromiseHorizon: RuleCheck(check_promise_horizon, promises=True),
         PolicyOnly: RuleCheck(check_policy),
         ValidationPeriod: RuleCheck(check_validation_period),

@@ -28,10 +28,13 @@ from dcp_events.catalogue.enums import (
     BalancePart,
     Channel,
     CloseReason,
+    ConsentMethod,
     HoldType,
     NoteAudience,
     NoteCategory,
     Stage,
+    VulnerabilityReviewOutcome,
+    VulnerabilityType,
 )
 
 TOPIC = "collections.cases"
@@ -153,6 +156,96 @@ class CaseNoteAdded(CaseEvent):
     visible_to: list[NoteAudience] = Field(min_length=1, description="The roles the note is shown to.")
     author: Id = Field(description="Who wrote it (the token's subject).")
     supersedes: Id | None = Field(default=None, description="The note this one corrects or replaces.")
+
+
+class VulnerabilityConsent(PayloadModel):
+    """The debtor's consent to record the details of a vulnerability (health details are special
+    category data: kept only with explicit consent)."""
+
+    given: StrictBool
+    method: ConsentMethod | None = None
+    at: UtcDateTime | None = None
+
+
+class CaseVulnerabilityFlagged(CaseEvent):
+    """The debtor is flagged vulnerable. Without consent only the type is recorded: the sub-type and
+    the description (personal data, sealed in the event) are present only when `consent.given`."""
+
+    event_type: ClassVar[str] = "collections.case.vulnerability_flagged"
+    version: ClassVar[int] = 1
+
+    flag_id: Id
+    vulnerability_type: VulnerabilityType
+    vulnerability_sub_type: Text | None = None
+    vulnerability_description: Text | None = None
+    consent: VulnerabilityConsent
+    review_on: IsoDate = Field(description="The day the flag is due for review.")
+    recorded_by: Id
+    source: Text = Field(description="How the platform learned of it (e.g. call, letter, adviser).")
+
+    @model_validator(mode="after")
+    def _details_need_consent(self) -> CaseVulnerabilityFlagged:
+        if not self.consent.given and (self.vulnerability_sub_type or self.vulnerability_description):
+            raise ValueError("the details of a vulnerability are recorded only with the debtor's consent")
+        return self
+
+
+class CaseVulnerabilityReviewed(CaseEvent):
+    """A flag reviewed: it continues (to a new review date) or changes type or details."""
+
+    event_type: ClassVar[str] = "collections.case.vulnerability_reviewed"
+    version: ClassVar[int] = 1
+
+    flag_id: Id
+    outcome: Literal[VulnerabilityReviewOutcome.CONTINUE, VulnerabilityReviewOutcome.CHANGE]
+    vulnerability_type: VulnerabilityType
+    vulnerability_sub_type: Text | None = None
+    vulnerability_description: Text | None = None
+    consent: VulnerabilityConsent
+    review_on: IsoDate
+    reviewed_by: Id
+
+    @model_validator(mode="after")
+    def _details_need_consent(self) -> CaseVulnerabilityReviewed:
+        if not self.consent.given and (self.vulnerability_sub_type or self.vulnerability_description):
+            raise ValueError("the details of a vulnerability are recorded only with the debtor's consent")
+        return self
+
+
+class CaseVulnerabilityRemoved(CaseEvent):
+    """A flag removed on review: its treatment ends."""
+
+    event_type: ClassVar[str] = "collections.case.vulnerability_removed"
+    version: ClassVar[int] = 1
+
+    flag_id: Id
+    vulnerability_type: VulnerabilityType
+    removed_by: Id
+    reason: Text | None = None
+
+
+class CaseVulnerabilityReviewDue(CaseEvent):
+    """The review date of a flag passed without a review (raised by the case-service's timer)."""
+
+    event_type: ClassVar[str] = "collections.case.vulnerability_review_due"
+    version: ClassVar[int] = 1
+
+    flag_id: Id
+    vulnerability_type: VulnerabilityType
+    review_on: IsoDate
+
+
+class CaseReferredToSpecialist(CaseEvent):
+    """The case assigned to a specialist team because the rule pack says so for a flag's type."""
+
+    event_type: ClassVar[str] = "collections.case.referred_to_specialist"
+    version: ClassVar[int] = 1
+
+    flag_id: Id
+    vulnerability_type: VulnerabilityType
+    team: Id
+    rule_id: Id
+    pack_version: Text
 
 
 class PartChange(PayloadModel):

@@ -141,3 +141,28 @@ class NoteAudience(StrEnum):
     SUPERVISOR = "supervisor"
     AUDITOR = "auditor"
     ADMIN = "admin"
+
+
+class VulnerabilityType(StrEnum):
+    """The four drivers of vulnerability in the FCA's guidance (FG21/1)."""
+
+    HEALTH = "health"
+    LIFE_EVENT = "life_event"
+    RESILIENCE = "resilience"
+    CAPABILITY = "capability"
+
+
+class ConsentMethod(StrEnum):
+    """How the debtor gave (or refused) consent to record the details of a vulnerability."""
+
+    VERBAL = "verbal"
+    WRITTEN = "written"
+    ELECTRONIC = "electronic"
+
+
+class VulnerabilityReviewOutcome(StrEnum):
+    """What a review of a vulnerability flag decided."""
+
+    CONTINUE = "continue"  # still applies: reviewed again on a new date
+    CHANGE = "change"  # still vulnerable, of another type (or with other details)
+    REMOVE = "remove"  # no longer applies

@@ -14,6 +14,7 @@ from dcp_events.catalogue.enums import (
     BalancePart,
     Channel,
     CloseReason,
+    ConsentMethod,
     ContactOutcome,
     ContactParty,
     HoldType,
@@ -24,6 +25,8 @@ from dcp_events.catalogue.enums import (
     ReversalReason,
     Stage,
     TimeZoneSource,
+    VulnerabilityReviewOutcome,
+    VulnerabilityType,
     Weekday,
 )
 
@@ -93,6 +96,37 @@ EXAMPLES: Final[dict[str, EventPayload]] = {
             note_text="Debtor says the card was stolen in March; will send the police report.",
             visible_to=[NoteAudience.COLLECTOR, NoteAudience.SUPERVISOR, NoteAudience.AUDITOR],
             author="col-1",
+        ),
+        cases.CaseVulnerabilityFlagged(
+            flag_id="vuln-1",
+            vulnerability_type=VulnerabilityType.CAPABILITY,
+            vulnerability_sub_type="literacy",
+            vulnerability_description="Finds long letters hard to read; asks for short written messages.",
+            consent=cases.VulnerabilityConsent(given=True, method=ConsentMethod.VERBAL, at=_AT),
+            review_on=date(2026, 6, 1),
+            recorded_by="col-1",
+            source="call",
+        ),
+        cases.CaseVulnerabilityReviewed(
+            flag_id="vuln-1",
+            outcome=VulnerabilityReviewOutcome.CONTINUE,
+            vulnerability_type=VulnerabilityType.CAPABILITY,
+            consent=cases.VulnerabilityConsent(given=False),
+            review_on=date(2026, 9, 1),
+            reviewed_by="sup-1",
+        ),
+        cases.CaseVulnerabilityRemoved(
+            flag_id="vuln-1", vulnerability_type=VulnerabilityType.CAPABILITY, removed_by="sup-1"
+        ),
+        cases.CaseVulnerabilityReviewDue(
+            flag_id="vuln-1", vulnerability_type=VulnerabilityType.CAPABILITY, review_on=date(2026, 6, 1)
+        ),
+        cases.CaseReferredToSpecialist(
+            flag_id="vuln-1",
+            vulnerability_type=VulnerabilityType.CAPABILITY,
+            team="vulnerable-customers",
+            rule_id="GB-FCA-VULN-CAPABILITY",
+            pack_version="2026.1",
         ),
         cases.CaseBalanceChanged(
             reason=BalanceChangeReason.PAYMENT,

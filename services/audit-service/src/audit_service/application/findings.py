@@ -35,6 +35,10 @@ _HOLD_TYPES = (
     "collections.contact.cease_requested.",
     "collections.contact.dispute_raised.",
 )
+_VULNERABILITY_TYPES = (
+    "collections.case.vulnerability_flagged.",
+    "collections.case.vulnerability_reviewed.",
+)
 _COUNTING_KINDS = frozenset(
     {"call_cap", "conversation_cool_down", "daily_connected_cap", "max_contacts_per_person"}
 )
@@ -87,6 +91,7 @@ def _rule_kind(decision: Decision) -> str | None:
 class _CaseEntries:
     opened: int | None = None
     holds: list[int] = field(default_factory=list)
+    vulnerabilities: list[int] = field(default_factory=list)
     attempts: list[tuple[datetime, int]] = field(default_factory=list)
     permits: dict[str, list[int]] = field(default_factory=dict)  # permit id: its issue, expiry, attempts
 
@@ -122,6 +127,8 @@ async def compute_findings(
                 seen.opened = row.id
             elif kind.startswith(_HOLD_TYPES):
                 seen.holds.append(row.id)
+            elif kind.startswith(_VULNERABILITY_TYPES):
+                seen.vulnerabilities.append(row.id)
             elif kind.startswith("collections.case.charge_frozen."):
                 findings.append(_frozen_charge(event, row.id, seen))
                 continue
@@ -137,6 +144,9 @@ async def compute_findings(
                 evidence = [row.id] + ([seen.opened] if seen.opened is not None else [])
                 if rule_kind == "hold":
                     evidence += seen.holds
+                elif rule_kind == "vulnerability":
+                    # the flag that asked for the treatment, and the contacts a lower cap counted
+                    evidence += seen.vulnerabilities + [i for _, i in seen.attempts]
                 elif rule_kind in _COUNTING_KINDS:
                     evidence += [i for _, i in seen.attempts]
                 findings.append(

@@ -15,6 +15,7 @@ from typing import Any, Literal
 from case_service.domain.assignment import AssignmentPolicy, StaffMember
 from dcp_compliance.limitation import RestartKind
 from dcp_events.catalogue.base import CaseAmounts, Money
+from dcp_events.catalogue.cases import VulnerabilityConsent
 from dcp_events.catalogue.debtor import Account, Debtor, EmailAddress, PhoneNumber, PostalAddress
 from dcp_events.catalogue.enums import (
     BalanceChangeReason,
@@ -23,6 +24,8 @@ from dcp_events.catalogue.enums import (
     NoteAudience,
     NoteCategory,
     Stage,
+    VulnerabilityReviewOutcome,
+    VulnerabilityType,
 )
 from dcp_events.catalogue.integration import case_id_for_account
 
@@ -140,6 +143,47 @@ class AddNote:
     visible_to: tuple[NoteAudience, ...]
     author: str
     supersedes: str | None = None
+
+
+@dataclass(frozen=True)
+class FlagVulnerability:
+    """Flag the debtor vulnerable on the case (`CaseVulnerabilityFlagged`); without `review_on` the
+    pack's review interval for the type decides it. The pack's rule for the type may refer the case to
+    a specialist team (`CaseReferredToSpecialist`, `CaseAssigned`)."""
+
+    case_id: str
+    flag_id: str
+    vulnerability_type: VulnerabilityType
+    consent: VulnerabilityConsent
+    recorded_by: str
+    source: str
+    sub_type: str | None = None
+    description: str | None = None
+    review_on: date | None = None
+
+
+@dataclass(frozen=True)
+class ReviewVulnerability:
+    """Review a flag: continue (new review date), change (type or details), or remove."""
+
+    case_id: str
+    flag_id: str
+    outcome: VulnerabilityReviewOutcome
+    reviewed_by: str
+    review_on: date | None = None
+    vulnerability_type: VulnerabilityType | None = None
+    sub_type: str | None = None
+    description: str | None = None
+    consent: VulnerabilityConsent | None = None
+    reason: str | None = None
+
+
+@dataclass(frozen=True)
+class MarkVulnerabilityReviewDue:
+    """A flag's review timer fired."""
+
+    case_id: str
+    flag_id: str
 
 
 @dataclass(frozen=True)

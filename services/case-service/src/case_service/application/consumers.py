@@ -281,6 +281,13 @@ class CaseConsumers:
                 c.ExpireHold(str(timer.payload["case_id"]), str(timer.payload["hold_id"])), tx=conn
             )
 
+    async def on_vulnerability_review(self, conn: AsyncConnection, timer: DueTimer) -> None:
+        with bind_context(causation_id=f"timer:{timer.kind}:{timer.key}"):
+            await self.bus.handle(
+                c.MarkVulnerabilityReviewDue(str(timer.payload["case_id"]), str(timer.payload["flag_id"])),
+                tx=conn,
+            )
+
     async def on_retention(self, conn: AsyncConnection, timer: DueTimer) -> None:
         with bind_context(causation_id=f"timer:{timer.kind}:{timer.key}"):
             payload = timer.payload or {}

@@ -32,9 +32,9 @@ from case_service.domain.errors import (
     CaseRuleViolation,
     NoQualifiedAssignee,
 )
-from dcp_compliance import charges_freeze
+from dcp_compliance import charges_freeze, load_pack, vulnerability_treatment
 from dcp_compliance.limitation import RestartEvent
-from dcp_compliance.packs import HoldBlocks
+from dcp_compliance.packs import HoldBlocks, UnknownJurisdiction, VulnerabilityTreatment
 from dcp_events.catalogue.cases import (
     CaseClosed,
     CaseEvent,
@@ -42,8 +42,11 @@ from dcp_events.catalogue.cases import (
     CaseHoldReleased,
     CaseReopened,
     CaseStageChanged,
+    CaseVulnerabilityFlagged,
+    CaseVulnerabilityRemoved,
+    CaseVulnerabilityReviewed,
 )
-from dcp_events.catalogue.enums import AssigneeKind, CloseReason, HoldType
+from dcp_events.catalogue.enums import AssigneeKind, CloseReason, HoldType, VulnerabilityType
 from dcp_platform.application import Handler
 from dcp_platform.eventsourcing.store import ConcurrencyConflict
 
@@ -51,6 +54,9 @@ HOLD_EXPIRY_TIMER = "case.hold_expiry"
 RETENTION_TIMER = "case.retention"
 AGEING_TIMER = "case.ageing"
 INTEREST_TIMER = "case.interest"
+VULNERABILITY_REVIEW_TIMER = "case.vulnerability_review"
+DEFAULT_REVIEW_DAYS = 90
+"""A flag's review interval when neither the request nor the pack's rule for its type gives one."""
 
 T = TypeVar("T")
 
@@ -160,6 +166,22 @@ async def _keep_timers(
                 )
         elif isinstance(change, CaseReopened):
             await uow.cancel_timer(RETENTION_TIMER, case.case_id)  # open again: the data is needed
+        elif isinstance(change, CaseVulnerabilityFlagged | CaseVulnerabilityReviewed):
+            prefix = f"{case.case_id}:{change.flag_id}:"
+            for key in await uow.pending_timer_keys(VULNERABILITY_REVIEW_TIMER, prefix):
+                await uow.cancel_timer(VULNERABILITY_REVIEW_TIMER, key)
+            # due once the review day has passed without a review (UTC)
+            due = datetime.combine(change.review_on + timedelta(days=1), datetime.min.time(), tzinfo=UTC)
+            await uow.schedule_timer(
+                VULNERABILITY_REVIEW_TIMER,
+                f"{prefix}{change.review_on.isoformat()}",
+                due,
+                {"case_id": case.case_id, "flag_id": change.flag_id},
+            )
+        elif isinstance(change, CaseVulnerabilityRemoved):
+            prefix = f"{case.case_id}:{change.flag_id}:"
+            for key in await uow.pending_timer_keys(VULNERABILITY_REVIEW_TIMER, prefix):
+                await uow.cancel_timer(VULNERABILITY_REVIEW_TIMER, key)
 
 
 def new_case(placement: c.Placement, env: CaseEnvironment) -> Case:
@@ -354,6 +376,85 @@ async def add_note(command: c.AddNote, uow: CaseUnitOfWork, env: CaseEnvironment
         ),
         None,
     )
+
+
+def _treatment(
+    case: Case, env: CaseEnvironment, flag_type: VulnerabilityType
+) -> tuple[str, str, VulnerabilityTreatment] | None:
+    """The rule id, pack version and treatment of the case's pack for flags of `flag_type`."""
+    rule = vulnerability_treatment(case.jurisdiction, flag_type, env.now())
+    if rule is None:
+        return None
+    assert isinstance(rule.parameters, VulnerabilityTreatment)
+    try:
+        version = load_pack(case.jurisdiction, at=env.now()).version
+    except UnknownJurisdiction:
+        return None
+    return rule.id, version, rule.parameters
+
+
+def _refer(case: Case, env: CaseEnvironment, flag_id: str) -> None:
+    flag = case.vulnerabilities.get(flag_id)
+    if flag is None or not case.is_open:
+        return
+    found = _treatment(case, env, flag.vulnerability_type)
+    if found is not None and found[2].refer_to_team is not None:
+        case.refer_to_specialist(flag_id, found[2].refer_to_team, found[0], found[1])
+
+
+async def flag_vulnerability(command: c.FlagVulnerability, uow: CaseUnitOfWork, env: CaseEnvironment) -> None:
+    today = env.today()
+
+    def flag(case: Case) -> None:
+        review_on = command.review_on
+        if review_on is None:
+            found = _treatment(case, env, command.vulnerability_type)
+            days = found[2].review_days if found is not None and found[2].review_days else DEFAULT_REVIEW_DAYS
+            review_on = today + timedelta(days=days)
+        case.flag_vulnerability(
+            command.flag_id,
+            command.vulnerability_type,
+            sub_type=command.sub_type,
+            description=command.description,
+            consent=command.consent,
+            review_on=review_on,
+            recorded_by=command.recorded_by,
+            source=command.source,
+            today=today,
+        )
+        _refer(case, env, command.flag_id)
+
+    await execute(uow, env, command.case_id, flag)
+
+
+async def review_vulnerability(
+    command: c.ReviewVulnerability, uow: CaseUnitOfWork, env: CaseEnvironment
+) -> None:
+    today = env.today()
+
+    def review(case: Case) -> None:
+        case.review_vulnerability(
+            command.flag_id,
+            command.outcome,
+            reviewed_by=command.reviewed_by,
+            today=today,
+            review_on=command.review_on,
+            vulnerability_type=command.vulnerability_type,
+            sub_type=command.sub_type,
+            description=command.description,
+            consent=command.consent,
+            reason=command.reason,
+        )
+        _refer(case, env, command.flag_id)  # a change of type may call for a specialist team
+
+    await execute(uow, env, command.case_id, review)
+
+
+async def mark_vulnerability_review_due(
+    command: c.MarkVulnerabilityReviewDue, uow: CaseUnitOfWork, env: CaseEnvironment
+) -> None:
+    today = env.today()
+    await execute(uow, env, command.case_id, lambda case: case.mark_review_due(command.flag_id, today))
 
 
 async def hold_for_debtor_request(
@@ -703,6 +804,9 @@ COMMAND_HANDLERS: dict[type, Handler[CaseUnitOfWork, CaseEnvironment]] = {
     c.ChangeStage: change_stage,
     c.PlaceHold: place_hold,
     c.AddNote: add_note,
+    c.FlagVulnerability: flag_vulnerability,
+    c.ReviewVulnerability: review_vulnerability,
+    c.MarkVulnerabilityReviewDue: mark_vulnerability_review_due,
     c.HoldForDebtorRequest: hold_for_debtor_request,
     c.ReleaseHold: release_hold,
     c.ReleaseHoldOnVerification: release_hold_on_verification,

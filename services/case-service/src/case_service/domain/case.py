@@ -29,6 +29,8 @@ from dcp_events.catalogue.enums import (
     NoteAudience,
     NoteCategory,
     Stage,
+    VulnerabilityReviewOutcome,
+    VulnerabilityType,
 )
 from dcp_platform.eventsourcing.aggregate import Aggregate, applies
 
@@ -105,6 +107,13 @@ def redacted_payload(payload: dict[str, object]) -> dict[str, object] | None:
     note keeps its category, audience and author, not its text."""
     if isinstance(payload.get("note_text"), str) and payload["note_text"] != ERASED_NAME:
         return {**payload, "note_text": ERASED_NAME}
+    details = {
+        k: ERASED_NAME
+        for k in VULNERABILITY_DETAILS
+        if isinstance(payload.get(k), str) and payload[k] != ERASED_NAME
+    }
+    if details:
+        return {**payload, **details}
     debtor = payload.get("debtor")
     if isinstance(debtor, dict):
         erased = Debtor.model_validate(debtor)
@@ -112,6 +121,26 @@ def redacted_payload(payload: dict[str, object]) -> dict[str, object] | None:
     if any(payload.get(k) for k in ("phones", "emails", "address")):
         return {**payload, "phones": [], "emails": [], "address": None}
     return None
+
+
+VULNERABILITY_DETAILS = ("vulnerability_sub_type", "vulnerability_description")
+
+
+@dataclass(frozen=True)
+class VulnerabilityFlag:
+    """An active vulnerability flag: its type always; its details only with the debtor's consent."""
+
+    flag_id: str
+    vulnerability_type: VulnerabilityType
+    sub_type: str | None
+    description: str | None
+    consent: events.VulnerabilityConsent
+    review_on: date
+    recorded_by: str
+    source: str
+    flagged_at: datetime | None
+    review_due: bool = False
+    referred_to: str | None = None
 
 
 @dataclass(frozen=True)
@@ -158,6 +187,7 @@ class Case(Aggregate[events.CaseEvent]):
     notes: dict[str, Note] = field(default_factory=dict)  # in the order written
     limitation: events.CaseLimitationDated | None = None
     limitation_restarts: tuple[RestartEvent, ...] = ()  # the restarts the recorded dates counted
+    vulnerabilities: dict[str, VulnerabilityFlag] = field(default_factory=dict)  # active flags
 
     @property
     def aggregate_id(self) -> str:
@@ -574,6 +604,156 @@ class Case(Aggregate[events.CaseEvent]):
         )
         return True
 
+    # --- vulnerability flags ------------------------------------------------------------------
+
+    @staticmethod
+    def _require_consent(
+        consent: events.VulnerabilityConsent, sub_type: str | None, description: str | None
+    ) -> None:
+        # Refused rather than dropped: the collector learns at once that nothing of it was kept.
+        if not consent.given and (sub_type or description):
+            raise errors.VulnerabilityDetailsNeedConsent(
+                "the details of a vulnerability are recorded only with the debtor's consent: "
+                "give consent, or flag the type alone"
+            )
+
+    def flag_vulnerability(
+        self,
+        flag_id: str,
+        vulnerability_type: VulnerabilityType,
+        *,
+        sub_type: str | None,
+        description: str | None,
+        consent: events.VulnerabilityConsent,
+        review_on: date,
+        recorded_by: str,
+        source: str,
+        today: date,
+    ) -> bool:
+        """Flag the debtor vulnerable; the same flag again is a no-op (False). Without consent only the
+        type and the fact of the flag are recorded: details given without it are refused."""
+        self._require_open()
+        self._require_consent(consent, sub_type, description)
+        existing = self.vulnerabilities.get(flag_id)
+        if existing is not None:
+            same = (existing.vulnerability_type, existing.sub_type, existing.description, existing.review_on)
+            if same != (vulnerability_type, sub_type, description, review_on):
+                raise errors.VulnerabilityConflict(f"flag {flag_id} is another flag")
+            return False
+        if review_on <= today:
+            raise errors.VulnerabilityConflict(
+                f"the review date {review_on.isoformat()} is not in the future"
+            )
+        self._record(
+            events.CaseVulnerabilityFlagged(
+                flag_id=flag_id,
+                vulnerability_type=vulnerability_type,
+                vulnerability_sub_type=sub_type,
+                vulnerability_description=description,
+                consent=consent,
+                review_on=review_on,
+                recorded_by=recorded_by,
+                source=source,
+            )
+        )
+        return True
+
+    def review_vulnerability(
+        self,
+        flag_id: str,
+        outcome: VulnerabilityReviewOutcome,
+        *,
+        reviewed_by: str,
+        today: date,
+        review_on: date | None = None,
+        vulnerability_type: VulnerabilityType | None = None,
+        sub_type: str | None = None,
+        description: str | None = None,
+        consent: events.VulnerabilityConsent | None = None,
+        reason: str | None = None,
+    ) -> None:
+        """Review a flag: it continues to a new review date, changes (type or details, with a new
+        review date), or is removed (its treatment ends)."""
+        self._require_known()
+        flag = self.vulnerabilities.get(flag_id)
+        if flag is None:
+            raise errors.VulnerabilityNotFound(
+                f"case {self.case_id} has no active vulnerability flag {flag_id}"
+            )
+        if outcome is VulnerabilityReviewOutcome.REMOVE:
+            self._record(
+                events.CaseVulnerabilityRemoved(
+                    flag_id=flag_id,
+                    vulnerability_type=flag.vulnerability_type,
+                    removed_by=reviewed_by,
+                    reason=reason,
+                )
+            )
+            return
+        if review_on is None:
+            raise errors.VulnerabilityConflict("a flag that continues or changes needs its next review date")
+        if review_on <= today:
+            raise errors.VulnerabilityConflict(
+                f"the review date {review_on.isoformat()} is not in the future"
+            )
+        if outcome is VulnerabilityReviewOutcome.CONTINUE:
+            # the same flag: type, details and consent as they are
+            kind, sub, text, given = flag.vulnerability_type, flag.sub_type, flag.description, flag.consent
+        else:
+            given = consent if consent is not None else flag.consent
+            self._require_consent(given, sub_type, description)
+            kind = vulnerability_type or flag.vulnerability_type
+            sub, text = sub_type, description
+        self._record(
+            events.CaseVulnerabilityReviewed(
+                flag_id=flag_id,
+                outcome=outcome,
+                vulnerability_type=kind,
+                vulnerability_sub_type=sub if given.given else None,
+                vulnerability_description=text if given.given else None,
+                consent=given,
+                review_on=review_on,
+                reviewed_by=reviewed_by,
+            )
+        )
+
+    def mark_review_due(self, flag_id: str, today: date) -> bool:
+        """The review date of an active flag passed without a review (False: reviewed, removed, or
+        marked already, or the case is closed)."""
+        flag = self.vulnerabilities.get(flag_id)
+        if flag is None or flag.review_due or flag.review_on > today or not self.is_open:
+            return False
+        self._record(
+            events.CaseVulnerabilityReviewDue(
+                flag_id=flag_id, vulnerability_type=flag.vulnerability_type, review_on=flag.review_on
+            )
+        )
+        return True
+
+    def refer_to_specialist(self, flag_id: str, team: str, rule_id: str, pack_version: str) -> bool:
+        """Refer the case to the specialist team a pack's rule names for the flag (and assign it to
+        that team); False when it was referred already."""
+        self._require_open()
+        flag = self.vulnerabilities.get(flag_id)
+        if flag is None or flag.referred_to == team:
+            return False
+        self._record(
+            events.CaseReferredToSpecialist(
+                flag_id=flag_id,
+                vulnerability_type=flag.vulnerability_type,
+                team=team,
+                rule_id=rule_id,
+                pack_version=pack_version,
+            )
+        )
+        self.assign(
+            AssigneeKind.TEAM,
+            team,
+            f"vulnerability flag {flag_id} ({flag.vulnerability_type.value}): {rule_id}",
+            "vulnerability_referral",
+        )
+        return True
+
     def release_hold(
         self, hold_id: str, reason: str, today: date, policy: CollectionPolicy, *, verified: bool = False
     ) -> None:
@@ -931,6 +1111,52 @@ class Case(Aggregate[events.CaseEvent]):
         if earlier is not None:
             self.notes[earlier.note_id] = replace(earlier, superseded_by=event.note_id)
 
+    @applies(events.CaseVulnerabilityFlagged)
+    def _vulnerability_flagged(self, event: events.CaseVulnerabilityFlagged, at: datetime | None) -> None:
+        self.vulnerabilities[event.flag_id] = VulnerabilityFlag(
+            event.flag_id,
+            event.vulnerability_type,
+            event.vulnerability_sub_type,
+            event.vulnerability_description,
+            event.consent,
+            event.review_on,
+            event.recorded_by,
+            event.source,
+            at,
+        )
+
+    @applies(events.CaseVulnerabilityReviewed)
+    def _vulnerability_reviewed(self, event: events.CaseVulnerabilityReviewed, _at: datetime | None) -> None:
+        flag = self.vulnerabilities.get(event.flag_id)
+        if flag is not None:
+            self.vulnerabilities[event.flag_id] = replace(
+                flag,
+                vulnerability_type=event.vulnerability_type,
+                sub_type=event.vulnerability_sub_type,
+                description=event.vulnerability_description,
+                consent=event.consent,
+                review_on=event.review_on,
+                review_due=False,
+            )
+
+    @applies(events.CaseVulnerabilityRemoved)
+    def _vulnerability_removed(self, event: events.CaseVulnerabilityRemoved, _at: datetime | None) -> None:
+        self.vulnerabilities.pop(event.flag_id, None)
+
+    @applies(events.CaseVulnerabilityReviewDue)
+    def _vulnerability_review_due(
+        self, event: events.CaseVulnerabilityReviewDue, _at: datetime | None
+    ) -> None:
+        flag = self.vulnerabilities.get(event.flag_id)
+        if flag is not None:
+            self.vulnerabilities[event.flag_id] = replace(flag, review_due=True)
+
+    @applies(events.CaseReferredToSpecialist)
+    def _referred(self, event: events.CaseReferredToSpecialist, _at: datetime | None) -> None:
+        flag = self.vulnerabilities.get(event.flag_id)
+        if flag is not None:
+            self.vulnerabilities[event.flag_id] = replace(flag, referred_to=event.team)
+
     @applies(events.CaseHoldReleased)
     def _hold_released(self, event: events.CaseHoldReleased, _at: datetime | None) -> None:
         self.holds.pop(event.hold_id, None)
@@ -1010,6 +1236,14 @@ class Case(Aggregate[events.CaseEvent]):
         self.erased = True
         if self.debtor is not None:
             self.debtor = erased_debtor(self.debtor)
+        self.vulnerabilities = {
+            k: replace(
+                f,
+                sub_type=ERASED_NAME if f.sub_type else None,
+                description=ERASED_NAME if f.description else None,
+            )
+            for k, f in self.vulnerabilities.items()
+        }
 
     @applies(events.CaseClosed)
     def _closed(self, event: events.CaseClosed, _at: datetime | None) -> None:

@@ -70,6 +70,20 @@ class NoteConflict(CaseRuleViolation, code="note-conflict"):
     """The note id names another note, or the note to supersede was superseded already."""
 
 
+class VulnerabilityNotFound(CaseRuleViolation, code="vulnerability-not-found", kind=ErrorKind.NOT_FOUND):
+    """No active vulnerability flag with this id on the case."""
+
+
+class VulnerabilityConflict(CaseRuleViolation, code="vulnerability-conflict"):
+    """The flag id names another flag, or the review date is missing or not in the future."""
+
+
+class VulnerabilityDetailsNeedConsent(
+    CaseRuleViolation, code="vulnerability-details-need-consent", kind=ErrorKind.INVALID
+):
+    """A vulnerability's sub-type or description was given without the debtor's consent to record it."""
+
+
 class CloseNotAllowed(CaseRuleViolation, code="close-not-allowed"):
     """The close reason does not fit the case (paid in full above zero, settled without a settlement)."""
 
