@@ -22,6 +22,8 @@ EVENTS_OF: dict[str, tuple[type[BaseModel], ...] | None] = {
     "ChangeStage": (cases.CaseStageChanged,),
     "PlaceHold": (cases.CaseHoldPlaced,),
     "NoteRequest": (cases.CaseNoteAdded,),
+    "ReferralRequest": (cases.CaseLegalReferred, cases.CaseLegalReferralRequested),
+    "LegalStepRequest": (cases.CaseLegalStepRecorded,),
     "VulnerabilityFlagRequest": (cases.CaseVulnerabilityFlagged,),
     "VulnerabilityReviewRequest": (cases.CaseVulnerabilityReviewed, cases.CaseVulnerabilityRemoved),
     "AddCharge": (cases.CaseBalanceChanged,),

@@ -13,7 +13,7 @@ from fastapi import FastAPI
 from case_service.adapters import timers as case_timers
 from case_service.adapters.policy_file import load_policy
 from case_service.adapters.unit_of_work import SOURCE, case_repository, unit_of_work_factory
-from case_service.api import cases, debtors, imports, kpis, notes, staff, vulnerabilities
+from case_service.api import cases, debtors, imports, kpis, legal, notes, staff, vulnerabilities
 from case_service.api.deps import CaseApi
 from case_service.application.consumers import CONTACT_EVENTS, PAYMENT_EVENTS, CaseConsumers
 from case_service.application.handlers import (
@@ -35,6 +35,7 @@ from dcp_platform.service import build_runtime, event_sourced_app
 ROUTERS = (
     cases.router,
     notes.router,
+    legal.router,
     vulnerabilities.router,
     imports.router,
     kpis.router,

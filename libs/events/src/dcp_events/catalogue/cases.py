@@ -11,6 +11,7 @@ from dcp_events.catalogue.base import (
     CaseAmounts,
     Count,
     Currency,
+    DocumentReference,
     EventPayload,
     Id,
     IsoDate,
@@ -30,6 +31,8 @@ from dcp_events.catalogue.enums import (
     CloseReason,
     ConsentMethod,
     HoldType,
+    LegalHandler,
+    LegalStep,
     NoteAudience,
     NoteCategory,
     Stage,
@@ -141,6 +144,62 @@ class CaseHoldReleased(CaseEvent):
 
 
 NoteText = Annotated[str, StringConstraints(min_length=1, max_length=4000)]
+
+
+class CaseLegalReferralRequested(CaseEvent):
+    """A collector asked to refer the case to legal; the balance is above what a collector may refer
+    alone, so a supervisor approves it (`CaseLegalReferred`) or not."""
+
+    event_type: ClassVar[str] = "collections.case.legal_referral_requested"
+    version: ClassVar[int] = 1
+
+    referral_id: Id
+    handler: LegalHandler
+    handler_id: Id = Field(description="The firm or the in-house team.")
+    reason: Text
+    requested_by: Id
+    balance: Money
+    approval_threshold: Money = Field(description="Balances above this need a supervisor to refer.")
+
+
+class CaseLegalReferred(CaseEvent):
+    """The case is referred to a solicitor or the in-house legal team (never a time-barred debt)."""
+
+    event_type: ClassVar[str] = "collections.case.legal_referred"
+    version: ClassVar[int] = 1
+
+    referral_id: Id
+    handler: LegalHandler
+    handler_id: Id
+    reason: Text
+    referred_by: Id
+    approved_by: Id | None = Field(default=None, description="The supervisor who approved a request.")
+    balance: Money
+    documents: list[DocumentReference] = Field(default_factory=list, max_length=20)
+
+
+class CaseLegalStepRecorded(CaseEvent):
+    """One step of the legal matter: a claim filed, a hearing, the judgment, an enforcement step, or
+    the claim withdrawn. Documents by reference; its costs are booked to the costs part of the balance
+    (a `CaseBalanceChanged`, reason costs, follows)."""
+
+    event_type: ClassVar[str] = "collections.case.legal_step_recorded"
+    version: ClassVar[int] = 1
+
+    referral_id: Id
+    step: LegalStep
+    on: IsoDate = Field(description="The day of the step (filing, hearing, judgment, enforcement).")
+    court: Annotated[str, StringConstraints(min_length=1, max_length=200)] | None = None
+    reference: Id | None = Field(default=None, description="The claim number, the court's reference.")
+    judgment_amount: Money | None = Field(default=None, description="Judgment: the sum awarded (debt).")
+    judgment_interest: Money | None = None
+    enforcement: Id | None = Field(
+        default=None, description="Enforcement: e.g. attachment_of_earnings, charging_order, garnishment."
+    )
+    costs: Money | None = Field(default=None, description="Costs of the step, added to the debt.")
+    documents: list[DocumentReference] = Field(default_factory=list, max_length=20)
+    recorded_by: Id
+    note: Text | None = None
 
 
 class CaseNoteAdded(CaseEvent):

@@ -68,6 +68,23 @@ class BalanceChangeReason(StrEnum):
     REFUND = "refund"  # a credit balance paid back to the debtor
 
 
+class LegalHandler(StrEnum):
+    """Who acts for the creditor in the legal stage."""
+
+    SOLICITOR = "solicitor"  # an outside firm (attorney, solicitor, 律师事务所)
+    IN_HOUSE = "in_house"  # the institution's own legal team
+
+
+class LegalStep(StrEnum):
+    """The steps of a legal matter, in the order they can happen (enforcement after judgment)."""
+
+    CLAIM_FILED = "claim_filed"
+    HEARING = "hearing"
+    JUDGMENT = "judgment"
+    ENFORCEMENT = "enforcement"
+    WITHDRAWN = "withdrawn"
+
+
 class BalancePart(StrEnum):
     """The parts a case's balance is held in. The debtor owes principal + interest + fees + costs;
     `credit` is what the creditor owes the debtor (an over-payment, until refunded)."""

@@ -17,6 +17,32 @@ from dcp_events.catalogue.cases import CaseBalanceChanged, CaseBucketChanged, Ca
 from dcp_events.catalogue.enums import BalanceChangeReason
 
 
+def legal_view(case: Case) -> dict[str, Any] | None:
+    """The case's legal matter (None: never referred), amounts in the case currency's minor units."""
+    matter = case.legal
+    if matter is None:
+        return None
+    return {
+        "referral_id": matter.referral_id,
+        "status": matter.status,
+        "handler": matter.handler.value,
+        "handler_id": matter.handler_id,
+        "requested_by": matter.requested_by,
+        "referred_at": matter.referred_at.isoformat() if matter.referred_at else None,
+        "referred_by": matter.referred_by,
+        "approved_by": matter.approved_by,
+        "claim_reference": matter.claim_reference,
+        "court": matter.court,
+        "hearings": [d.isoformat() for d in matter.hearings],
+        "judgment_on": matter.judgment_on.isoformat() if matter.judgment_on else None,
+        "judgment_minor": matter.judgment_minor,
+        "enforcement": list(matter.enforcement),
+        "costs_minor": matter.costs_minor,
+        "recovered_minor": matter.recovered_minor,
+        "currency": case.currency,
+    }
+
+
 def case_detail(case: Case) -> dict[str, Any]:
     """The detail document of GET /cases/{id} (JSON-ready)."""
     assert case.debtor is not None and case.account is not None and case.balance is not None
@@ -36,6 +62,7 @@ def case_detail(case: Case) -> dict[str, Any]:
         "placement_id": case.placement_id,
         # when the debt becomes time-barred under its jurisdiction's limitation rule, and why
         "limitation": case.limitation.model_dump(mode="json") if case.limitation else None,
+        "legal": legal_view(case),
         "holds": [
             {
                 "hold_id": h.hold_id,

@@ -342,3 +342,37 @@ async def open_case_ids_of_products(
         query = query.where(c.case_id > after)
     rows = await conn.execute(query.order_by(c.case_id).limit(limit))
     return [r.case_id for r in rows]
+
+
+async def legal(conn: AsyncConnection, creditors: frozenset[str] | None = None) -> list[dict[str, Any]]:
+    """The legal stage per currency: matters awaiting approval, referred, with a claim, judged and in
+    enforcement; the judgments' sum, the costs added and what was recovered since referral."""
+    rows = await conn.execute(
+        text(
+            """
+            SELECT currency,
+                   count(*) FILTER (WHERE detail->'legal'->>'status' = 'requested') AS awaiting_approval,
+                   count(*) FILTER (WHERE detail->'legal'->>'referred_at' IS NOT NULL) AS referred,
+                   count(*) FILTER (WHERE detail->'legal'->>'claim_reference' IS NOT NULL) AS claims,
+                   count(*) FILTER (WHERE detail->'legal'->>'judgment_on' IS NOT NULL) AS judgments,
+                   count(*) FILTER (WHERE detail->'legal'->>'status' = 'enforcement') AS in_enforcement,
+                   count(*) FILTER (WHERE detail->'legal'->>'status' = 'withdrawn') AS withdrawn,
+                   coalesce(sum((detail->'legal'->>'judgment_minor')::bigint), 0) AS judgments_minor,
+                   coalesce(sum((detail->'legal'->>'costs_minor')::bigint), 0) AS costs_minor,
+                   coalesce(sum((detail->'legal'->>'recovered_minor')::bigint), 0) AS recovered_minor,
+                   coalesce(sum(placed_minor) FILTER (WHERE detail->'legal'->>'referred_at' IS NOT NULL), 0)
+                       AS referred_placed_minor
+            FROM cases
+            WHERE jsonb_typeof(detail->'legal') = 'object' AND """
+            + _OF_CASES
+            + " GROUP BY currency ORDER BY currency"
+        ),
+        {"creditors": _scope(creditors)},
+    )
+    out = []
+    for r in rows:
+        item: dict[str, Any] = {k: v if k == "currency" else int(v) for k, v in r._mapping.items()}
+        item["judgment_rate"] = _rate(item["judgments"], item["claims"])
+        item["legal_recovery_rate"] = _rate(item["recovered_minor"], item["referred_placed_minor"])
+        out.append(item)
+    return out

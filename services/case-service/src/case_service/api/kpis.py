@@ -61,6 +61,14 @@ async def collectors(
     return {"period": {"from": start, "to": end}, "note": COLLECTOR_MEASURES_NOTE, "collectors": items}
 
 
+@router.get("/legal")
+async def legal(principal: Analyst, service: CaseApiDep) -> dict[str, Any]:
+    """The legal stage per currency: referred, claims, judgments (and their sum), enforcement, the
+    costs added and the amount recovered through legal (paid since referral) over what was placed."""
+    async with service.engine.connect() as conn:
+        return {"legal": await queries.legal(conn, creditor_scope(principal))}
+
+
 @router.get("/strategies")
 async def strategies(principal: Analyst, service: CaseApiDep) -> dict[str, Any]:
     """Recovery rate (net amount recovered / amount placed) per strategy and experiment arm, per currency."""

@@ -14,13 +14,14 @@ from typing import Any, Literal
 
 from case_service.domain.assignment import AssignmentPolicy, StaffMember
 from dcp_compliance.limitation import RestartKind
-from dcp_events.catalogue.base import CaseAmounts, Money
-from dcp_events.catalogue.cases import VulnerabilityConsent
+from dcp_events.catalogue.base import CaseAmounts, DocumentReference, Money
+from dcp_events.catalogue.cases import CaseLegalStepRecorded, VulnerabilityConsent
 from dcp_events.catalogue.debtor import Account, Debtor, EmailAddress, PhoneNumber, PostalAddress
 from dcp_events.catalogue.enums import (
     BalanceChangeReason,
     CloseReason,
     HoldType,
+    LegalHandler,
     NoteAudience,
     NoteCategory,
     Stage,
@@ -143,6 +144,34 @@ class AddNote:
     visible_to: tuple[NoteAudience, ...]
     author: str
     supersedes: str | None = None
+
+
+@dataclass(frozen=True)
+class ReferToLegal:
+    """Refer the case to a solicitor or the in-house legal team; answers "referred", or "requested"
+    when a collector refers a balance above the policy's threshold (a supervisor approves it)."""
+
+    case_id: str
+    referral_id: str
+    handler: LegalHandler
+    handler_id: str
+    reason: str
+    by: str
+    supervisor: bool
+    documents: tuple[DocumentReference, ...] = ()
+
+
+@dataclass(frozen=True)
+class ApproveLegalReferral:
+    case_id: str
+    referral_id: str
+    by: str
+
+
+@dataclass(frozen=True)
+class RecordLegalStep:
+    case_id: str
+    step: CaseLegalStepRecorded
 
 
 @dataclass(frozen=True)

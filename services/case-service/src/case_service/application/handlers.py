@@ -378,6 +378,47 @@ async def add_note(command: c.AddNote, uow: CaseUnitOfWork, env: CaseEnvironment
     )
 
 
+async def refer_to_legal(command: c.ReferToLegal, uow: CaseUnitOfWork, env: CaseEnvironment) -> str:
+    today = env.today()
+
+    def refer(case: Case) -> str:
+        return case.refer_to_legal(
+            command.referral_id,
+            command.handler,
+            command.handler_id,
+            command.reason,
+            by=command.by,
+            supervisor=command.supervisor,
+            threshold=env.policy.legal_approval_threshold(case.currency),
+            today=today,
+            documents=command.documents,
+        )
+
+    return await execute(uow, env, command.case_id, refer)
+
+
+async def approve_legal_referral(
+    command: c.ApproveLegalReferral, uow: CaseUnitOfWork, env: CaseEnvironment
+) -> None:
+    today = env.today()
+    await execute(
+        uow,
+        env,
+        command.case_id,
+        lambda case: case.approve_legal_referral(command.referral_id, by=command.by, today=today),
+    )
+
+
+async def record_legal_step(command: c.RecordLegalStep, uow: CaseUnitOfWork, env: CaseEnvironment) -> None:
+    today = env.today()
+    await execute(
+        uow,
+        env,
+        command.case_id,
+        lambda case: case.record_legal_step(command.step, today, freeze_for(case, env)),
+    )
+
+
 def _treatment(
     case: Case, env: CaseEnvironment, flag_type: VulnerabilityType
 ) -> tuple[str, str, VulnerabilityTreatment] | None:
@@ -810,6 +851,9 @@ COMMAND_HANDLERS: dict[type, Handler[CaseUnitOfWork, CaseEnvironment]] = {
     c.HoldForDebtorRequest: hold_for_debtor_request,
     c.ReleaseHold: release_hold,
     c.ReleaseHoldOnVerification: release_hold_on_verification,
+    c.ReferToLegal: refer_to_legal,
+    c.ApproveLegalReferral: approve_legal_referral,
+    c.RecordLegalStep: record_legal_step,
     c.ExpireHold: expire_hold,
     c.CloseCase: close_case,
     c.AddCharge: add_charge,

@@ -18,7 +18,7 @@ from case_service.domain.policy import CollectionPolicy
 from case_service.domain.segmentation import SegmentationProfile
 from dcp_compliance.limitation import LimitationBasis, RestartEvent, RestartKind, time_barred_at
 from dcp_events.catalogue import cases as events
-from dcp_events.catalogue.base import CaseAmounts, Money, MoneyDelta
+from dcp_events.catalogue.base import CaseAmounts, DocumentReference, Money, MoneyDelta
 from dcp_events.catalogue.debtor import Account, Debtor, EmailAddress, PhoneNumber, PostalAddress
 from dcp_events.catalogue.enums import (
     AssigneeKind,
@@ -26,6 +26,8 @@ from dcp_events.catalogue.enums import (
     BalancePart,
     CloseReason,
     HoldType,
+    LegalHandler,
+    LegalStep,
     NoteAudience,
     NoteCategory,
     Stage,
@@ -158,6 +160,50 @@ class Note:
 
 
 @dataclass
+class LegalMatter:
+    """The case's legal matter: the referral and the steps since (claim, hearings, judgment,
+    enforcement), the costs they added and what was recovered since the referral."""
+
+    referral_id: str
+    handler: LegalHandler
+    handler_id: str
+    status: str  # requested | referred | claim_filed | judgment | enforcement | withdrawn
+    requested_by: str | None = None
+    referred_at: datetime | None = None
+    referred_by: str | None = None
+    approved_by: str | None = None
+    claim_reference: str | None = None
+    court: str | None = None
+    hearings: list[date] = field(default_factory=list)
+    judgment_on: date | None = None
+    judgment_minor: int = 0
+    enforcement: list[str] = field(default_factory=list)
+    costs_minor: int = 0
+    recovered_minor: int = 0
+
+    @property
+    def active(self) -> bool:
+        return self.status not in ("requested", "withdrawn")
+
+
+# The steps of a legal matter and the matter's status each needs before it.
+_STEP_NEEDS: dict[LegalStep, frozenset[str]] = {
+    LegalStep.CLAIM_FILED: frozenset({"referred"}),
+    LegalStep.HEARING: frozenset({"claim_filed"}),
+    LegalStep.JUDGMENT: frozenset({"claim_filed"}),
+    LegalStep.ENFORCEMENT: frozenset({"judgment", "enforcement"}),
+    LegalStep.WITHDRAWN: frozenset({"referred", "claim_filed"}),
+}
+_STEP_STATUS: dict[LegalStep, str | None] = {
+    LegalStep.CLAIM_FILED: "claim_filed",
+    LegalStep.HEARING: None,
+    LegalStep.JUDGMENT: "judgment",
+    LegalStep.ENFORCEMENT: "enforcement",
+    LegalStep.WITHDRAWN: "withdrawn",
+}
+
+
+@dataclass
 class Case(Aggregate[events.CaseEvent]):
     case_id: str
     status: str = "new"  # new -> open -> closed
@@ -188,6 +234,7 @@ class Case(Aggregate[events.CaseEvent]):
     limitation: events.CaseLimitationDated | None = None
     limitation_restarts: tuple[RestartEvent, ...] = ()  # the restarts the recorded dates counted
     vulnerabilities: dict[str, VulnerabilityFlag] = field(default_factory=dict)  # active flags
+    legal: LegalMatter | None = None
 
     @property
     def aggregate_id(self) -> str:
@@ -603,6 +650,133 @@ class Case(Aggregate[events.CaseEvent]):
             )
         )
         return True
+
+    # --- the legal stage ----------------------------------------------------------------------
+
+    def refer_to_legal(
+        self,
+        referral_id: str,
+        handler: LegalHandler,
+        handler_id: str,
+        reason: str,
+        *,
+        by: str,
+        supervisor: bool,
+        threshold: Money | None,
+        today: date,
+        documents: Sequence[DocumentReference] = (),
+    ) -> str:
+        """Refer the case to a solicitor or the in-house legal team: "referred", or "requested" when a
+        collector refers a balance above `threshold` (a supervisor approves it). Never a time-barred
+        debt (Regulation F 1006.26(b); the limitation rule of the case's jurisdiction), never under a
+        hold that pauses escalation; the case moves to the legal stage."""
+        self._require_open()
+        assert self.balance is not None
+        current = self.legal
+        if current is not None and current.referral_id == referral_id:
+            return current.status if current.status == "requested" else "referred"
+        if current is not None and current.status != "withdrawn":
+            raise errors.LegalConflict(f"case {self.case_id} has legal matter {current.referral_id} already")
+        self._require_referable(today)
+        if not supervisor and threshold is not None and self.balance.amount_minor > threshold.amount_minor:
+            self._record(
+                events.CaseLegalReferralRequested(
+                    referral_id=referral_id,
+                    handler=handler,
+                    handler_id=handler_id,
+                    reason=reason,
+                    requested_by=by,
+                    balance=self.balance,
+                    approval_threshold=threshold,
+                )
+            )
+            return "requested"
+        self._refer(
+            referral_id, handler, handler_id, reason, by, by if supervisor else None, today, documents
+        )
+        return "referred"
+
+    def approve_legal_referral(self, referral_id: str, *, by: str, today: date) -> None:
+        """A supervisor approves a collector's referral request (checked again: time-bar and holds)."""
+        self._require_open()
+        current = self.legal
+        if current is None or current.referral_id != referral_id:
+            raise errors.LegalNotFound(f"case {self.case_id} has no legal referral {referral_id}")
+        if current.status != "requested":
+            raise errors.LegalConflict(f"referral {referral_id} is {current.status}, not awaiting approval")
+        self._require_referable(today)
+        requester = current.requested_by or by
+        self._refer(
+            referral_id, current.handler, current.handler_id, "approved referral", requester, by, today, ()
+        )
+
+    def _require_referable(self, today: date) -> None:
+        if self.time_barred_on(today):
+            basis = self.limitation
+            why = f" ({basis.rule_id}: {basis.citation})" if basis is not None else ""
+            raise errors.TimeBarredDebt(
+                f"case {self.case_id} is time-barred{why}: no suit and no threat of suit (12 CFR 1006.26(b))"
+            )
+        if blocking := self.blocking_holds():
+            kinds = ", ".join(sorted(h.hold_type.value for h in blocking))
+            raise errors.EscalationBlockedByHold(
+                f"case {self.case_id} is under a hold that forbids it: {kinds}"
+            )
+
+    def _refer(
+        self,
+        referral_id: str,
+        handler: LegalHandler,
+        handler_id: str,
+        reason: str,
+        by: str,
+        approved_by: str | None,
+        today: date,
+        documents: Sequence[DocumentReference],
+    ) -> None:
+        assert self.balance is not None
+        self._record(
+            events.CaseLegalReferred(
+                referral_id=referral_id,
+                handler=handler,
+                handler_id=handler_id,
+                reason=reason,
+                referred_by=by,
+                approved_by=approved_by,
+                balance=self.balance,
+                documents=list(documents),
+            )
+        )
+        if stage_rank(self.stage) < stage_rank(Stage.LEGAL):
+            self._change_stage(Stage.LEGAL, self.days_past_due(today), f"referred to legal ({referral_id})")
+
+    def record_legal_step(
+        self, step: events.CaseLegalStepRecorded, today: date, freeze: Freeze | None = None
+    ) -> None:
+        """One step of the legal matter, in order (a claim before a hearing or judgment, a judgment
+        before enforcement); its costs go to the costs part, judgment interest to interest."""
+        self._require_open()
+        current = self.legal
+        if current is None or current.referral_id != step.referral_id:
+            raise errors.LegalNotFound(f"case {self.case_id} has no legal matter {step.referral_id}")
+        if current.status not in _STEP_NEEDS[step.step]:
+            raise errors.LegalConflict(
+                f"{step.step.value} cannot follow a matter that is {current.status} "
+                f"(it needs: {', '.join(sorted(_STEP_NEEDS[step.step]))})"
+            )
+        if step.step is LegalStep.CLAIM_FILED and self.time_barred_on(today):
+            raise errors.TimeBarredDebt(f"case {self.case_id} is time-barred: no claim may be filed")
+        if step.step is LegalStep.JUDGMENT and step.judgment_amount is None:
+            raise errors.LegalConflict("a judgment names the amount awarded")
+        for amount in (step.costs, step.judgment_amount, step.judgment_interest):
+            if amount is not None:
+                self._check_money(amount)
+        self._record(step)
+        reference = f"legal:{step.referral_id}:{step.step.value}:{step.on.isoformat()}"
+        if step.costs is not None and step.costs.amount_minor > 0:
+            self.add_charge(BalanceChangeReason.COSTS, step.costs, reference, freeze)
+        if step.judgment_interest is not None and step.judgment_interest.amount_minor > 0:
+            self.add_charge(BalanceChangeReason.INTEREST, step.judgment_interest, reference, freeze)
 
     # --- vulnerability flags ------------------------------------------------------------------
 
@@ -1096,6 +1270,45 @@ class Case(Aggregate[events.CaseEvent]):
     def _hold_placed(self, event: events.CaseHoldPlaced, _at: datetime | None) -> None:
         self.holds[event.hold_id] = Hold(event.hold_id, event.hold_type, event.reason, event.expires_at)
 
+    @applies(events.CaseLegalReferralRequested)
+    def _legal_requested(self, event: events.CaseLegalReferralRequested, _at: datetime | None) -> None:
+        self.legal = LegalMatter(
+            event.referral_id, event.handler, event.handler_id, "requested", requested_by=event.requested_by
+        )
+
+    @applies(events.CaseLegalReferred)
+    def _legal_referred(self, event: events.CaseLegalReferred, at: datetime | None) -> None:
+        self.legal = LegalMatter(
+            event.referral_id,
+            event.handler,
+            event.handler_id,
+            "referred",
+            requested_by=self.legal.requested_by if self.legal else None,
+            referred_at=at,
+            referred_by=event.referred_by,
+            approved_by=event.approved_by,
+        )
+
+    @applies(events.CaseLegalStepRecorded)
+    def _legal_step(self, event: events.CaseLegalStepRecorded, _at: datetime | None) -> None:
+        matter = self.legal
+        if matter is None:
+            return
+        status = _STEP_STATUS[event.step]
+        if status is not None:
+            matter.status = status
+        if event.step is LegalStep.CLAIM_FILED:
+            matter.claim_reference, matter.court = event.reference, event.court
+        elif event.step is LegalStep.HEARING:
+            matter.hearings.append(event.on)
+        elif event.step is LegalStep.JUDGMENT:
+            matter.judgment_on = event.on
+            matter.judgment_minor = event.judgment_amount.amount_minor if event.judgment_amount else 0
+        elif event.step is LegalStep.ENFORCEMENT and event.enforcement:
+            matter.enforcement.append(event.enforcement)
+        if event.costs is not None:
+            matter.costs_minor += event.costs.amount_minor
+
     @applies(events.CaseNoteAdded)
     def _note_added(self, event: events.CaseNoteAdded, at: datetime | None) -> None:
         self.notes[event.note_id] = Note(
@@ -1183,6 +1396,8 @@ class Case(Aggregate[events.CaseEvent]):
             self.payment_allocations.pop(event.reference, None)
         if event.reason in (BalanceChangeReason.PAYMENT, BalanceChangeReason.REVERSAL):
             self.recovered_minor += money_in
+            if self.legal is not None and self.legal.active:
+                self.legal.recovered_minor += money_in
             if event.written_off:
                 self.recovered_after_write_off_minor += money_in
 

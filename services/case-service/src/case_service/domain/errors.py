@@ -62,6 +62,18 @@ class VerificationRequired(CaseRuleViolation, code="verification-required"):
     when verification of the dispute is sent, never by a person's release."""
 
 
+class TimeBarredDebt(CaseRuleViolation, code="time-barred"):
+    """A time-barred debt is never referred to legal nor sued on (12 CFR 1006.26(b); CONC 7.15.4R)."""
+
+
+class LegalConflict(CaseRuleViolation, code="legal-conflict"):
+    """The legal matter cannot take this step now: out of order, or another matter is open."""
+
+
+class LegalNotFound(CaseRuleViolation, code="legal-matter-not-found", kind=ErrorKind.NOT_FOUND):
+    """No legal matter (or referral request) with this id on the case."""
+
+
 class NoteNotFound(CaseRuleViolation, code="note-not-found", kind=ErrorKind.NOT_FOUND):
     """No note with this id on the case (to supersede)."""
 

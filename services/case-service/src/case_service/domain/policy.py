@@ -10,6 +10,7 @@ from case_service.domain.ageing import AgeingPolicy
 from case_service.domain.errors import PolicyError
 from case_service.domain.money import Allocations
 from case_service.domain.segmentation import Segmentation
+from dcp_events.catalogue.base import Money
 from dcp_events.catalogue.enums import Stage
 
 
@@ -65,6 +66,13 @@ class CollectionPolicy:
     # How long a closed case keeps the debtor's personal data, by jurisdiction (`default` for the rest);
     # a durable timer erases it then. None for a jurisdiction: kept until erased on request.
     retention: Mapping[str, Retention] = field(default_factory=dict)
+    # A collector refers to legal a balance up to this, by currency (minor units); above it, or in a
+    # currency not listed, a supervisor approves the referral.
+    legal_approval_threshold_minor: Mapping[str, int] = field(default_factory=dict)
+
+    def legal_approval_threshold(self, currency: str) -> Money:
+        """Balances above this need a supervisor to refer (0 when the currency is not listed)."""
+        return Money(amount_minor=self.legal_approval_threshold_minor.get(currency, 0), currency=currency)
 
     def retention_for(self, jurisdiction: str) -> Retention | None:
         return self.retention.get(jurisdiction) or self.retention.get("default")
@@ -85,6 +93,10 @@ class CollectionPolicy:
                 interest_rates_bps=_rates((data.get("interest") or {}).get("products") or {}),
                 interest_day_count=int((data.get("interest") or {}).get("day_count", 365)),
                 retention=_retention(data.get("retention") or {}),
+                legal_approval_threshold_minor={
+                    str(k): int(v)
+                    for k, v in ((data.get("legal") or {}).get("approval_threshold_minor") or {}).items()
+                },
             )
         except (KeyError, TypeError, ValueError) as exc:
             if isinstance(exc, PolicyError):
