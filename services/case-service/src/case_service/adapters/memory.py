@@ -151,6 +151,15 @@ class InMemoryCaseUnitOfWork(MemoryTimers):
             if member.active and (kind is None or member.kind is kind)
         ]
 
+    async def open_case_ids_assigned_to(self, kind: AssigneeKind, assignee_id: str, limit: int) -> list[str]:
+        return sorted(
+            case.case_id
+            for case in self.books.cases.values()
+            if case.is_open
+            and case.assignee is not None
+            and (case.assignee.kind, case.assignee.id) == (kind, assignee_id)
+        )[:limit]
+
     async def upsert_member(self, member: StaffMember, now: datetime) -> None:
         self.books.staff[member.id] = member
 

@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from case_service.adapters import import_records, projections, queries, staff
+from case_service.adapters import import_records, projections, queries, staff, tables
 from case_service.application.commands import CreateImport
 from case_service.application.ports import CaseCause, CaseEnvironment, stamped
 from case_service.domain.assignment import Candidate, StaffMember
@@ -129,6 +129,16 @@ class PostgresCaseUnitOfWork(PostgresTimers):
 
     async def upsert_member(self, member: StaffMember, now: datetime) -> None:
         await staff.upsert_member(self.tx, member, now)
+
+    async def open_case_ids_assigned_to(self, kind: AssigneeKind, assignee_id: str, limit: int) -> list[str]:
+        c = tables.cases.c
+        rows = await self.tx.execute(
+            select(c.case_id)
+            .where(c.status == "open", c.assignee_kind == kind.value, c.assignee_id == assignee_id)
+            .order_by(c.case_id)
+            .limit(limit)
+        )
+        return [str(r[0]) for r in rows]
 
     async def team_cursor(self, team: str) -> str | None:
         return await staff.team_cursor(self.tx, team)

@@ -32,6 +32,7 @@ from case_service.domain.errors import (
     CaseRuleViolation,
     NoQualifiedAssignee,
 )
+from case_service.domain.policy import PERSON_CHANNELS
 from dcp_compliance import charges_freeze, load_pack, vulnerability_treatment
 from dcp_compliance.limitation import RestartEvent
 from dcp_compliance.packs import HoldBlocks, UnknownJurisdiction, VulnerabilityTreatment
@@ -42,6 +43,7 @@ from dcp_events.catalogue.cases import (
     CaseHoldReleased,
     CaseReopened,
     CaseStageChanged,
+    CaseStrategyAssigned,
     CaseVulnerabilityFlagged,
     CaseVulnerabilityRemoved,
     CaseVulnerabilityReviewed,
@@ -83,7 +85,79 @@ async def save(uow: CaseUnitOfWork, env: CaseEnvironment, case: Case) -> list[Ca
     await _keep_timers(uow, env, case, changes)
     if reached_agency_stage(env, case, changes):
         await place_with_agency(uow, env, case)
+    elif needs_allocation(env, case, changes):
+        allocator = Allocator(env, await uow.candidates(AssigneeKind.COLLECTOR))
+        if await allocator.allocate(uow, case):
+            await save(uow, env, case)
+            await allocator.keep_cursors(uow)
     return changes
+
+
+def needs_allocation(env: CaseEnvironment, case: Case, changes: Sequence[CaseEvent]) -> bool:
+    """A new or re-segmented case in house, under a policy that allocates automatically."""
+    if not env.policy.automatic_assignment.enabled or not case.is_open:
+        return False
+    if case.assignee is not None and case.assignee.kind is not AssigneeKind.COLLECTOR:
+        return False  # with an agency or a team: theirs to allocate
+    return any(isinstance(e, CaseStrategyAssigned) for e in changes)
+
+
+class Allocator:
+    """Allocates cases in house by the strategy's policy (least loaded or round robin within a team),
+    among collectors qualified for the case's jurisdiction, language and the channels its strategy
+    works in person, with room; loads and round-robin cursors kept across one batch."""
+
+    def __init__(self, env: CaseEnvironment, pool: list[Candidate]) -> None:
+        self.env, self.pool = env, pool
+        self.cursors: dict[str, str | None] = {}
+        self.moved: set[str] = set()
+
+    async def allocate(self, uow: CaseUnitOfWork, case: Case, why: str = "automatic") -> bool:
+        assert case.debtor is not None
+        policy_name, team = self.env.policy.automatic_assignment.for_strategy(
+            case.strategy.strategy_id if case.strategy else None
+        )
+        steps = case.strategy.treatment if case.strategy and case.strategy.treatment else []
+        skills = frozenset(s.channel.value for s in steps) & PERSON_CHANNELS
+        profile = CaseProfile(case.jurisdiction, case.debtor.language, skills)
+        today = self.env.today()
+        if case.assignee is not None and why == "automatic":
+            current = next((c for c in self.pool if c.member.id == case.assignee.id), None)
+            fits = current is not None and current.member.qualified_for(
+                profile.jurisdiction, profile.language, today, skills
+            )
+            if fits and current is not None and (team is None or current.member.team == team):
+                return False  # re-segmented, and the collector still fits
+        policy = AssignmentPolicy(policy_name)
+        if policy is AssignmentPolicy.ROUND_ROBIN and team is not None and team not in self.cursors:
+            self.cursors[team] = await uow.team_cursor(team)
+        try:
+            choice = choose(
+                policy,
+                profile,
+                self.pool,
+                today,
+                team=team,
+                last_assigned_in_team=self.cursors.get(team or ""),
+            )
+        except NoQualifiedAssignee:
+            return False  # stays as it is; a supervisor's worklist shows it unallocated
+        if not case.assign(choice.kind, choice.id, f"{why}: {choice.reason}", choice.policy.value):
+            return False
+        for n, candidate in enumerate(self.pool):
+            if candidate.member.id == choice.id:
+                self.pool[n] = replace(candidate, open_cases=candidate.open_cases + 1)
+        if policy is AssignmentPolicy.ROUND_ROBIN and team is not None:
+            self.cursors[team] = choice.id
+            self.moved.add(team)
+        return True
+
+    async def keep_cursors(self, uow: CaseUnitOfWork) -> None:
+        for team in sorted(self.moved):
+            last = self.cursors.get(team)
+            if last is not None:
+                await uow.move_team_cursor(team, last)
+        self.moved.clear()
 
 
 async def execute(
@@ -226,6 +300,7 @@ async def open_cases(command: c.OpenCases, uow: CaseUnitOfWork, env: CaseEnviron
     numbers: dict[str, int] = {}
     duplicates = 0
     agencies: list[Candidate] | None = None
+    allocator: Allocator | None = None
 
     def cause_of(number: int) -> AbstractContextManager[object]:
         return nullcontext() if command.cause is None else command.cause(number)
@@ -243,6 +318,10 @@ async def open_cases(command: c.OpenCases, uow: CaseUnitOfWork, env: CaseEnviron
             if agencies is None:
                 agencies = await uow.candidates(AssigneeKind.AGENCY)  # once per chunk
             assign_to_agency(env, case, agencies)
+        elif needs_allocation(env, case, list(case.pending)):
+            if allocator is None:
+                allocator = Allocator(env, await uow.candidates(AssigneeKind.COLLECTOR))  # once per chunk
+            await allocator.allocate(uow, case)
         existing.add(case.case_id)
         fresh.append((case, list(case.pending)))
         numbers[case.case_id] = number
@@ -252,6 +331,8 @@ async def open_cases(command: c.OpenCases, uow: CaseUnitOfWork, env: CaseEnviron
     changed = [(case, changes) for case, changes in fresh if id(case) in kept]
     duplicates += len(fresh) - len(changed)
     await uow.project(changed)
+    if allocator is not None:
+        await allocator.keep_cursors(uow)
     return {"accepted": len(changed), "duplicates": duplicates, "rejections": rejections}
 
 
@@ -326,10 +407,31 @@ async def _choose(uow: CaseUnitOfWork, env: CaseEnvironment, case: Case, command
     return choice
 
 
+REBALANCE_BATCH = 1000
+
+
 async def upsert_staff_member(
     command: c.UpsertStaffMember, uow: CaseUnitOfWork, env: CaseEnvironment
 ) -> None:
-    await uow.upsert_member(command.member, env.now())
+    """Join or change the staff directory; a collector marked absent (inactive) has their open cases
+    rebalanced to the qualified collectors left, by each case's strategy's policy (when the policy
+    allocates automatically)."""
+    member = command.member
+    await uow.upsert_member(member, env.now())
+    if member.active or member.kind is not AssigneeKind.COLLECTOR:
+        return
+    if not env.policy.automatic_assignment.enabled:
+        return
+    case_ids = await uow.open_case_ids_assigned_to(AssigneeKind.COLLECTOR, member.id, REBALANCE_BATCH)
+    if not case_ids:
+        return
+    cases = await uow.cases.find_many(case_ids, uow.tx)
+    allocator = Allocator(env, await uow.candidates(AssigneeKind.COLLECTOR))
+    for case in cases.values():
+        await allocator.allocate(uow, case, why=f"rebalanced: {member.id} is absent")
+    for case, changes in await uow.save_together(list(cases.values())):
+        await _keep_timers(uow, env, case, changes)
+    await allocator.keep_cursors(uow)
 
 
 async def change_stage(command: c.ChangeStage, uow: CaseUnitOfWork, env: CaseEnvironment) -> None:
@@ -694,14 +796,21 @@ async def age_cases(command: c.AgeCases, uow: CaseUnitOfWork, env: CaseEnvironme
     case_ids = await uow.case_ids_needing_ageing(today, command.batch)
     cases = await uow.cases.find_many(case_ids, uow.tx)  # the batch's streams in one read
     agencies: list[Candidate] | None = None
+    allocator: Allocator | None = None
     for case in cases.values():
         case.age(today, env.policy)
         if reached_agency_stage(env, case, list(case.pending)):
             if agencies is None:
                 agencies = await uow.candidates(AssigneeKind.AGENCY)
             assign_to_agency(env, case, agencies)
+        elif needs_allocation(env, case, list(case.pending)):
+            if allocator is None:
+                allocator = Allocator(env, await uow.candidates(AssigneeKind.COLLECTOR))
+            await allocator.allocate(uow, case)
     for case, changes in await uow.save_together(list(cases.values())):  # one append, one projection
         await _keep_timers(uow, env, case, changes)
+    if allocator is not None:
+        await allocator.keep_cursors(uow)
     if len(case_ids) == command.batch:  # more to do: continue at once, in a new transaction
         await uow.schedule_timer(AGEING_TIMER, f"{today.isoformat()}:after:{case_ids[-1]}", now)
     else:

@@ -40,12 +40,15 @@ class Qualification:
     def valid_on(self, today: date) -> bool:
         return self.expires_on is None or today <= self.expires_on
 
-    def covers(self, jurisdiction: str, language: str, today: date) -> bool:
+    def covers(
+        self, jurisdiction: str, language: str, today: date, channels: frozenset[str] = frozenset()
+    ) -> bool:
         languages = {primary_language(lang) for lang in self.languages}
         return (
             self.valid_on(today)
             and jurisdiction in self.jurisdictions
             and primary_language(language) in languages
+            and channels <= self.channels
         )
 
 
@@ -60,8 +63,12 @@ class StaffMember:
     qualifications: tuple[Qualification, ...] = ()
     active: bool = True
 
-    def qualified_for(self, jurisdiction: str, language: str, today: date) -> bool:
-        return self.active and any(q.covers(jurisdiction, language, today) for q in self.qualifications)
+    def qualified_for(
+        self, jurisdiction: str, language: str, today: date, channels: frozenset[str] = frozenset()
+    ) -> bool:
+        return self.active and any(
+            q.covers(jurisdiction, language, today, channels) for q in self.qualifications
+        )
 
 
 @dataclass(frozen=True)
@@ -84,6 +91,7 @@ class CaseProfile:
 
     jurisdiction: str
     language: str
+    channels: frozenset[str] = frozenset()  # the skills the case's strategy needs of a person
 
 
 @dataclass(frozen=True)
@@ -99,12 +107,13 @@ def _eligible(candidates: Sequence[Candidate], case: CaseProfile, today: date) -
     return [
         c
         for c in candidates
-        if c.has_room and c.member.qualified_for(case.jurisdiction, case.language, today)
+        if c.has_room and c.member.qualified_for(case.jurisdiction, case.language, today, case.channels)
     ]
 
 
 def _describe(case: CaseProfile) -> str:
-    return f"jurisdiction {case.jurisdiction}, language {primary_language(case.language)}"
+    skills = f", channels {', '.join(sorted(case.channels))}" if case.channels else ""
+    return f"jurisdiction {case.jurisdiction}, language {primary_language(case.language)}{skills}"
 
 
 def choose(

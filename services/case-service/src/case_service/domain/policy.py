@@ -51,6 +51,42 @@ def _retention(data: Mapping[str, Any]) -> dict[str, Retention]:
     return periods
 
 
+PERSON_CHANNELS = frozenset({"phone", "field_visit"})
+"""The channels a collector works in person: a strategy with such steps needs collectors qualified
+for them (e-mail, SMS and letters are sent by the platform)."""
+
+
+@dataclass(frozen=True)
+class AutomaticAssignment:
+    """New and re-segmented cases are allocated in house without a per-case call: by `policy`
+    (least_loaded or round_robin), within `team` when one is named, per strategy where `strategies`
+    overrides it; a collector marked absent has their cases rebalanced the same way."""
+
+    enabled: bool = False
+    policy: str = "least_loaded"
+    team: str | None = None
+    strategies: Mapping[str, tuple[str, str | None]] = field(default_factory=dict)
+
+    def for_strategy(self, strategy_id: str | None) -> tuple[str, str | None]:
+        return self.strategies.get(strategy_id or "", (self.policy, self.team))
+
+    @classmethod
+    def from_mapping(cls, data: Mapping[str, Any]) -> AutomaticAssignment:
+        policies = {"least_loaded", "round_robin"}
+        default = str(data.get("policy", "least_loaded"))
+        overrides: dict[str, tuple[str, str | None]] = {}
+        for strategy_id, spec in (data.get("strategies") or {}).items():
+            overrides[str(strategy_id)] = (str(spec.get("policy", default)), spec.get("team"))
+        for name, (policy, team) in {"default": (default, data.get("team")), **overrides}.items():
+            if policy not in policies:
+                raise PolicyError(
+                    f"automatic assignment for {name}: policy {policy!r} is not one of {policies}"
+                )
+            if policy == "round_robin" and not team:
+                raise PolicyError(f"automatic assignment for {name}: round robin names a team")
+        return cls(bool(data.get("enabled", False)), default, data.get("team"), overrides)
+
+
 @dataclass(frozen=True)
 class CollectionPolicy:
     version: int
@@ -69,6 +105,7 @@ class CollectionPolicy:
     # A collector refers to legal a balance up to this, by currency (minor units); above it, or in a
     # currency not listed, a supervisor approves the referral.
     legal_approval_threshold_minor: Mapping[str, int] = field(default_factory=dict)
+    automatic_assignment: AutomaticAssignment = field(default_factory=AutomaticAssignment)
 
     def legal_approval_threshold(self, currency: str) -> Money:
         """Balances above this need a supervisor to refer (0 when the currency is not listed)."""
@@ -93,6 +130,7 @@ class CollectionPolicy:
                 interest_rates_bps=_rates((data.get("interest") or {}).get("products") or {}),
                 interest_day_count=int((data.get("interest") or {}).get("day_count", 365)),
                 retention=_retention(data.get("retention") or {}),
+                automatic_assignment=AutomaticAssignment.from_mapping(assignment.get("automatic") or {}),
                 legal_approval_threshold_minor={
                     str(k): int(v)
                     for k, v in ((data.get("legal") or {}).get("approval_threshold_minor") or {}).items()
