@@ -407,6 +407,13 @@ async def _us_case(
         country_code="1312",
         days_past_due=days_past_due,
     )
+    body["debtor"]["address"] = {
+        "lines": ["400 W Lake St"],
+        "city": "Chicago",
+        "region": "IL",
+        "postal_code": "60606",
+        "country": "US",
+    }
     case_id = str((await open_case(platform, body, supervisor))["case_id"])
     await assign_directly(platform, case_id, collector, supervisor)
     return case_id
@@ -427,7 +434,8 @@ async def test_us_dispute_stops_collection_until_released_and_a_cease_request_st
         for case_id in (disputed, ceased):
             await contact_service_sees(contact, case_id)
 
-        # The debtor disputes the debt in writing: the case gets a dispute hold, collection stops.
+        # The debtor disputes the debt in writing, before any validation notice ended a validation
+        # period: collection stops until verification is sent (12 CFR 1006.38(d)(2)).
         expect(
             await contact.post(
                 "/debtor-requests",
@@ -442,16 +450,16 @@ async def test_us_dispute_stops_collection_until_released_and_a_cease_request_st
         )
         view = await wait_case(platform, disputed, "a dispute hold", lambda c: c["active_holds"] == 1)
         [hold] = view["detail"]["holds"]
-        assert hold["hold_type"] == "dispute"
+        assert hold["hold_type"] == "verification_pending"
 
         async def phone_refused_by(case_id: str, rule_id: str) -> bool:
             return bool((await contact_options(contact, case_id))["phone"]["rule_id"] == rule_id)
 
         await eventually(
-            lambda: phone_refused_by(disputed, "US-REGF-DISPUTE"), "the gate to learn of the dispute"
+            lambda: phone_refused_by(disputed, "US-REGF-VERIFY"), "the gate to learn of the dispute"
         )
         problem = expect(await contact.post("/contact-attempts", json=attempt(disputed)), 409)
-        refused(problem, "US-REGF-DISPUTE", US_PACK)
+        refused(problem, "US-REGF-VERIFY", US_PACK)
         assert problem["next_allowed_at"] is None  # not until the dispute is resolved
         # Sending the verification the dispute asks for is allowed; escalating the case is not.
         verification = attempt(disputed, "letter", outcome="no_answer", purpose="verification")
@@ -462,15 +470,22 @@ async def test_us_dispute_stops_collection_until_released_and_a_cease_request_st
         )
         assert blocked["type"] == "https://errors.dcp.example/escalation-blocked-by-hold", blocked
 
-        # Verification sent the next day; the supervisor releases the dispute: collection resumes.
+        # No person may lift that hold; the verification sent the next day does, and collection resumes.
         await platform.set_clock(day + timedelta(days=1, hours=15))
-        released = expect(
-            await case.delete(
-                f"/cases/{disputed}/holds/{hold['hold_id']}", params={"reason": "debt verified"}
-            ),
-            200,
+        lifted = expect(
+            await case.delete(f"/cases/{disputed}/holds/{hold['hold_id']}", params={"reason": "verified"}),
+            409,
         )
-        assert released["active_holds"] == 0
+        assert lifted["type"] == "https://errors.dcp.example/verification-required", lifted
+        statement = {"document_id": "doc-stmt-1", "kind": "statement", "description": "last statement"}
+        expect(
+            await contact.post(
+                f"/cases/{disputed}/disputes/{hold['hold_id']}/verification",
+                json={"channel": "letter", "documents": [statement]},
+            ),
+            201,
+        )
+        await wait_case(platform, disputed, "the hold released", lambda c: c["active_holds"] == 0)
 
         async def phone_allowed(case_id: str) -> bool:
             return bool((await contact_options(contact, case_id))["phone"]["allowed"])
@@ -508,10 +523,11 @@ async def test_us_dispute_stops_collection_until_released_and_a_cease_request_st
         disputed,
         "collections.contact.dispute_raised",
         "collections.case.hold_placed",
+        "collections.contact.verification_sent",
         "collections.case.hold_released",
         "collections.case.stage_changed",
     )
-    assert [e["actor"] for e in only(entries, "collections.case.hold_released")] == ["sup-us2"]
+    assert only(entries, "collections.contact.verification_sent")[0]["actor"] == "col-us-2"
     assert only(entries, "collections.contact.dispute_raised")[0]["actor"] == "col-us-2"
     ceased_entries = await wait_trail(
         platform, ceased, "collections.contact.cease_requested", "collections.case.hold_placed"
