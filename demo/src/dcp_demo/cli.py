@@ -73,6 +73,7 @@ async def run_demo(
             await op.place()
             await op.assign()
             await op.simulate()
+            await op.verify_and_litigate()
             task = progress.add_task("letting deadlines pass (no contacts)", total=None)
             await op.settle(settle_hours)
             progress.update(task, description="reading the results and auditing the trail")

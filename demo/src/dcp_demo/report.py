@@ -45,6 +45,7 @@ class Summary:
     promises: Counter[str] = field(default_factory=Counter)
     portfolio: dict[str, Any] = field(default_factory=dict)
     strategies: list[dict[str, Any]] = field(default_factory=list)
+    legal: list[dict[str, Any]] = field(default_factory=list)
     findings: list[dict[str, Any]] = field(default_factory=list)
     attempts_checked: int = 0
     checkpoint: dict[str, Any] = field(default_factory=dict)
@@ -100,6 +101,7 @@ async def collect(api: Api, op: Operation) -> Summary:
     end = (op.now + timedelta(microseconds=1)).isoformat()
     s.portfolio = await api.ok("case", "GET", "/kpis/portfolio", params={"from": start, "to": end})
     s.strategies = (await api.ok("case", "GET", "/kpis/strategies"))["strategies"]
+    s.legal = (await api.ok("case", "GET", "/kpis/legal"))["legal"]
     # The letters of the run go to the letter house in one print file; the channels' reports come back.
     printed = await api.call("contact", "POST", "/letters/print-files", role="admin", subject="demo-operator")
     s.print_file = printed.json() if printed.status_code == 201 else {}
@@ -213,6 +215,14 @@ def render(console: Console, op: Operation, s: Summary, urls: dict[str, str], wa
         f"→ promise-kept rate {pct(rate)}"
     )
     console.print("debtor actions: " + ", ".join(f"{k} {v}" for k, v in sorted(st.actions.items())))
+
+    for lrow in s.legal:
+        console.print(
+            f"legal ({lrow['currency']}, /kpis/legal): {lrow['referred']} referred, {lrow['claims']} claims, "
+            f"{lrow['judgments']} judgments for {money(int(lrow['judgments_minor']), lrow['currency'])}, "
+            f"costs {money(int(lrow['costs_minor']), lrow['currency'])}, "
+            f"recovered through legal {money(int(lrow['recovered_minor']), lrow['currency'])}"
+        )
 
     t = Table(title="KPIs by strategy arm (case-service /kpis/strategies): recovered / placed")
     for column in ("strategy", "experiment", "arm", "cases", "recovery rate per currency"):

@@ -772,6 +772,109 @@ class Operation:
                 return
             self.stats.actions[f"{kind} request"] += 1
 
+    async def verify_and_litigate(self) -> None:
+        """The back office after the days: verification goes out for every dispute awaiting it (with
+        the statement it rests on), and a supervisor refers the legal-stage cases that may be sued on
+        to a solicitor, records the claim, a judgment for the balance with costs, and enforcement."""
+        cases = await self._cases()
+        task = self.progress.add_task("verifying disputes, referring to legal", total=len(cases))
+
+        def job(case: dict[str, Any]) -> Callable[[], Awaitable[None]]:
+            async def run() -> None:
+                try:
+                    await self._verify(case)
+                    if case["stage"] == "legal" and case["status"] == "open":
+                        await self._litigate(case)
+                finally:
+                    self.progress.advance(task)
+
+            return run
+
+        await bounded(self.s.concurrency, [job(c) for c in cases])
+
+    async def _verify(self, case: dict[str, Any]) -> None:
+        case_id = case["case_id"]
+        response = await self.api.call(
+            "contact", "GET", f"/cases/{case_id}/disputes", role="supervisor", subject="sup-1"
+        )
+        if response.status_code != 200:
+            return
+        for dispute in response.json()["disputes"]:
+            if dispute["status"] != "verification_pending":
+                continue
+            document = {
+                "document_id": f"stmt-{case_id[:8]}",
+                "kind": "statement",
+                "description": "last statement",
+            }
+            sent = await self.api.call(
+                "contact",
+                "POST",
+                f"/cases/{case_id}/disputes/{dispute['dispute_id']}/verification",
+                json={"channel": "letter", "documents": [document]},
+                role="supervisor",
+                subject="sup-1",
+            )
+            if sent.status_code == 201:
+                self.stats.actions["dispute verified (VerificationSent)"] += 1
+            else:
+                self._record_error("POST /cases/{id}/disputes/{id}/verification", sent)
+
+    async def _litigate(self, case: dict[str, Any]) -> None:
+        case_id = case["case_id"]
+        who: dict[str, Any] = {"role": "supervisor", "subject": "sup-1"}
+        referral = await self.api.call(
+            "case",
+            "POST",
+            f"/cases/{case_id}/legal/referral",
+            json={
+                "handler": "solicitor",
+                "handler_id": "firm-demo-legal",
+                "reason": "no arrangement at 91+ days",
+            },
+            **who,
+        )
+        if referral.status_code == 409:
+            problem = referral.json()["type"].rsplit("/", 1)[-1]
+            self.stats.actions[f"legal referral refused ({problem})"] += 1
+            return
+        if referral.status_code != 201:
+            self._record_error("POST /cases/{id}/legal/referral", referral)
+            return
+        self.stats.actions["referred to legal"] += 1
+        referral_id = referral.json()["referral_id"]
+        currency, balance = case["balance"]["currency"], int(case["balance"]["amount_minor"])
+        today = self.now.date()
+        costs = {"amount_minor": max(1, balance // 50), "currency": currency}
+        steps: list[dict[str, Any]] = [
+            {
+                "step": "claim_filed",
+                "on": today.isoformat(),
+                "court": "demo court",
+                "reference": f"CL-{case_id[:8]}",
+                "costs": costs,
+            },
+            {
+                "step": "judgment",
+                "on": today.isoformat(),
+                "judgment_amount": {"amount_minor": balance, "currency": currency},
+                "costs": costs,
+            },
+            {"step": "enforcement", "on": today.isoformat(), "enforcement": "attachment_of_earnings"},
+        ]
+        for step in steps:
+            response = await self.api.call(
+                "case",
+                "POST",
+                f"/cases/{case_id}/legal/steps",
+                json={"referral_id": referral_id, **step},
+                **who,
+            )
+            if response.status_code != 201:
+                self._record_error("POST /cases/{id}/legal/steps", response)
+                return
+        self.stats.actions["judgment and enforcement recorded"] += 1
+
     async def settle(self, settle_hours: int) -> None:
         """After the last working day: time moves on (no contacts) so due payments and deadlines happen."""
         for _ in range(0, settle_hours, 6):
