@@ -761,7 +761,11 @@ class Operation:
             body: dict[str, Any] = {
                 "case_id": case_id,
                 "kind": kind,
-                "received_via": channel if kind == "dispute" else "letter",
+                # half the disputes are followed up in writing (within the US validation period that
+                # holds the case for verification), the others stay oral (held for review)
+                "received_via": (channel if rng.random() < 0.5 else "letter")
+                if kind == "dispute"
+                else "letter",
                 "reason": "the debtor says the amount is wrong"
                 if kind == "dispute"
                 else "written request to stop",
