@@ -188,6 +188,24 @@ async def test_the_ageing_run_escalates_and_schedules_tomorrow(service: InMemory
     assert (AGEING_TIMER, tomorrow) in service.books.timers
 
 
+async def test_a_case_saved_on_the_day_it_turns_is_still_aged_by_that_days_run(
+    service: InMemoryCaseService,
+) -> None:
+    """A payment applied after midnight on the day the case turns 31 days past due, before the run
+    reached it: the run still re-buckets and escalates it (the save must not push its date past today)."""
+    p = placement("ACC-12", dpd=30)
+    await service.handle(c.OpenCase(p))
+    clock = service.env.clock
+    assert isinstance(clock, ManualClock)
+    clock.set(NOW + timedelta(days=1))
+    await service.handle(c.ApplyPayment(p.case_id, "pay-12", gbp(1_000)))
+    assert service.books.next_ageing_on[p.case_id] == clock.now().date()
+    await service.handle(c.AgeCases())
+    case = await service.repository.get(p.case_id)
+    assert (case.bucket, case.stage) == ("31-60", Stage.LATE)
+    assert service.books.next_ageing_on[p.case_id] == (NOW + timedelta(days=31)).date()  # 61 days past due
+
+
 async def test_promise_and_contact_kpis_are_recorded_once(service: InMemoryCaseService) -> None:
     await service.handle(c.RecordPromiseMade("prm-1", "case-x", "col-1", NOW))
     await service.handle(c.RecordPromiseSettled("prm-1", "case-x", "kept", NOW))

@@ -119,6 +119,13 @@ class InMemoryCaseUnitOfWork(MemoryTimers):
         assert isinstance(store, InMemoryEventStore)
         store.redact(case_id, redacted_payload)
 
+    async def keep_ageing_dates(self, cases: Sequence[Case]) -> None:
+        books = _books(self.tx)
+        for case in cases:
+            stored = books.cases.get(case.case_id)
+            if stored is not None and stored.version == case.version:
+                books.next_ageing_on[case.case_id] = case.next_ageing_on(self.env.today(), self.env.policy)
+
     async def case_ids_needing_ageing(self, today: date, limit: int) -> list[str]:
         due = [
             (on, case_id)

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import func, insert
+from sqlalchemy import bindparam, func, insert, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -139,6 +139,13 @@ def _upsert_cases_statement() -> Any:
 
 
 _UPSERT_CASES = _upsert_cases_statement()
+
+# The date of a case the ageing run left unchanged, unless the case was saved meanwhile.
+KEEP_AGEING_DATE = (
+    update(tables.cases)
+    .where(tables.cases.c.case_id == bindparam("case"), tables.cases.c.version == bindparam("seen_version"))
+    .values(next_ageing_on=bindparam("due_on"))
+)
 
 
 async def upsert_cases(conn: AsyncConnection, rows: Sequence[dict[str, Any]]) -> None:

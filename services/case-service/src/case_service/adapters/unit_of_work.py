@@ -105,6 +105,15 @@ class PostgresCaseUnitOfWork(PostgresTimers):
     async def case_ids_needing_ageing(self, today: date, limit: int) -> list[str]:
         return await queries.case_ids_needing_ageing(self.tx, today, limit)
 
+    async def keep_ageing_dates(self, cases: Sequence[Case]) -> None:
+        today, policy = self.env.today(), self.env.policy
+        rows = [
+            {"case": c.case_id, "seen_version": c.version, "due_on": c.next_ageing_on(today, policy)}
+            for c in cases
+        ]
+        if rows:
+            await self.tx.execute(projections.KEEP_AGEING_DATE, rows)
+
     async def case_ids_of_debtor(self, debtor_id: str) -> list[str]:
         return await queries.case_ids_of_debtor(self.tx, debtor_id)
 

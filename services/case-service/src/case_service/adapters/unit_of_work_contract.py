@@ -22,6 +22,7 @@ from case_service.domain.assignment import Qualification, StaffMember
 from dcp_events.catalogue.base import CaseAmounts, Money
 from dcp_events.catalogue.debtor import Account, Debtor
 from dcp_events.catalogue.enums import AssigneeKind, CloseReason, HoldType
+from dcp_platform.clock import ManualClock
 from dcp_platform.eventsourcing.records import ConcurrencyConflict
 
 NOW = datetime(2026, 11, 30, 10, 0, tzinfo=UTC)
@@ -182,6 +183,31 @@ class CaseUnitOfWorkContract:
             assert due_soon.case_id not in await uow.case_ids_needing_ageing(NOW.date(), 10_000)
             later = await uow.case_ids_needing_ageing(NOW.date() + timedelta(days=5), 10_000)
             assert due_soon.case_id in later
+
+    async def test_an_ageing_date_is_kept_only_for_a_case_not_saved_since(
+        self, begin: Any, env: CaseEnvironment
+    ) -> None:
+        looked_at, saved_since = new_case(placement(dpd=29), env), new_case(placement(dpd=29), env)
+        async with begin() as uow:
+            opened = await uow.open_new([looked_at, saved_since])
+            await uow.project([(case, []) for case in opened])
+        async with begin() as uow:
+            seen = await uow.cases.find_many([looked_at.case_id, saved_since.case_id], uow.tx)
+        async with begin() as uow:
+            moved = await uow.cases.get(saved_since.case_id, uow.tx)
+            moved.place_hold("h-1", HoldType.DEBT_ADVICE, reason="adviser", expires_at=None, now=NOW)
+            await uow.cases.save(moved, uow.tx)
+        day_31 = NOW.date() + timedelta(days=2)
+        assert isinstance(env.clock, ManualClock)
+        env.clock.set(NOW + timedelta(days=2))
+        async with begin() as uow:
+            for case in seen.values():
+                case.age(day_31, env.policy)  # the bucket it turns to: its next date is at 61 days
+            await uow.keep_ageing_dates(list(seen.values()))
+        async with begin() as uow:
+            due = await uow.case_ids_needing_ageing(day_31, 10_000)
+            assert looked_at.case_id not in due
+            assert saved_since.case_id in due  # saved meanwhile: its own save's date stands
 
     async def test_open_cases_of_products_are_listed_in_case_id_order_after_a_cursor(
         self, begin: Any, env: CaseEnvironment

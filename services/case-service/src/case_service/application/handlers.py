@@ -807,8 +807,11 @@ async def age_cases(command: c.AgeCases, uow: CaseUnitOfWork, env: CaseEnvironme
             if allocator is None:
                 allocator = Allocator(env, await uow.candidates(AssigneeKind.COLLECTOR))
             await allocator.allocate(uow, case)
-    for case, changes in await uow.save_together(list(cases.values())):  # one append, one projection
+    saved = await uow.save_together(list(cases.values()))  # one append, one projection
+    for case, changes in saved:
         await _keep_timers(uow, env, case, changes)
+    changed = {case.case_id for case, _ in saved}
+    await uow.keep_ageing_dates([case for case in cases.values() if case.case_id not in changed])
     if allocator is not None:
         await allocator.keep_cursors(uow)
     if len(case_ids) == command.batch:  # more to do: continue at once, in a new transaction

@@ -90,6 +90,11 @@ class CaseUnitOfWork(TimerPort, Protocol):
 
     async def case_ids_needing_ageing(self, today: date, limit: int) -> list[str]: ...
 
+    async def keep_ageing_dates(self, cases: Sequence[Case]) -> None:
+        """Write when each of `cases` next needs the daily ageing, for cases the run looked at and left
+        unchanged (a paused escalation); a case saved meanwhile keeps the date its save wrote."""
+        ...
+
     async def open_case_ids_of_products(
         self, products: Sequence[str], after: str | None, limit: int
     ) -> list[str]:

@@ -477,13 +477,19 @@ class Case(Aggregate[events.CaseEvent]):
         ]
 
     def _escalate_by_dpd(self, today: date, policy: CollectionPolicy) -> None:
+        target = self._stage_due_by_dpd(today, policy)
+        if target is not None:
+            dpd = self.days_past_due(today)
+            self._change_stage(target, dpd, f"{dpd} days past due")
+
+    def _stage_due_by_dpd(self, today: date, policy: CollectionPolicy) -> Stage | None:
+        """The stage the daily ageing moves the case to today (None: it stays where it is)."""
         if not self.is_open or self.pausing_arrangements(today, policy):
-            return  # a plan being paid or a promise not yet due: the debtor is paying, escalation waits
-        dpd = self.days_past_due(today)
-        target = policy.ageing.stage_for(dpd)
+            return None  # a plan being paid or a promise not yet due: the debtor is paying, escalation waits
+        target = policy.ageing.stage_for(self.days_past_due(today))
         if stage_rank(target) <= stage_rank(self.stage) or self.blocking_holds():
-            return  # never automatically de-escalated; escalation waits for the hold's release
-        self._change_stage(target, dpd, f"{dpd} days past due")
+            return None  # never automatically de-escalated; escalation waits for the hold's release
+        return target
 
     def escalate(self, to_stage: Stage, today: date, reason: str) -> None:
         """A supervisor moves the case to a later stage."""
@@ -1470,6 +1476,12 @@ class Case(Aggregate[events.CaseEvent]):
         """When the daily ageing next has something to do for this case (None: nothing, ever)."""
         if not self.is_open:
             return None
+        # A case saved on a day its bucket or stage turns, before that day's run reached it (a payment
+        # at 00:01, or a run days late after an outage), is still due today: the run has a change to make.
+        if policy.ageing.bucket_for(self.days_past_due(today)) != self.bucket or self._stage_due_by_dpd(
+            today, policy
+        ):
+            return today
         return policy.ageing.next_change_on(self.due_since, today)
 
     def hold_expiries(self) -> list[Hold]:
