@@ -50,6 +50,7 @@ EVENTS_OF: dict[str, tuple[type[BaseModel], ...] | None] = {
     "ReversalIn": (payments.PaymentReversed,),
     "PlanIn": (payments.PaymentPlanAgreed,),
     "SettlementIn": (payments.SettlementAgreed,),
+    "FinancialStatementIn": (payments.FinancialStatementRecorded,),
 }
 
 SERVICES = ("case_service", "contact_service", "payment_service", "audit_service")

@@ -123,6 +123,8 @@ CREDITOR_SCOPE: dict[tuple[str, str], str] = {
     ("contact-service", "/cases/{case_id}/disputes/{dispute_id}/verification"): ONE_CASE,
     ("contact-service", "/letters/print-files"): PLATFORM,
     ("contact-service", "/channels/email/inbound"): PLATFORM,
+    ("payment-service", "/cases/{case_id}/financial-statements"): ONE_CASE,
+    ("payment-service", "/cases/{case_id}/financial-statements/{statement_id}"): ONE_CASE,
     ("payment-service", "/cases/{case_id}/payments"): ONE_CASE,
     ("payment-service", "/payment-plans"): BY_CASE,
     ("payment-service", "/payment-plans/{plan_id}"): ONE_CASE,

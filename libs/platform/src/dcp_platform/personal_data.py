@@ -25,6 +25,7 @@ _PERSONAL_KEYS = _ID_KEYS | frozenset(
         "note_text",  # a case note: what a person said or is going through
         "vulnerability_sub_type",  # a vulnerability's details (health: special category data)
         "vulnerability_description",
+        "line_item",  # a line of a debtor's income and expenditure statement (with its amounts)
     }
 )
 

@@ -12,7 +12,7 @@ from dcp_platform.eventsourcing.timers import TimerHandler
 from dcp_platform.service import build_runtime, event_sourced_app
 from payment_service.adapters.ledgers import ledger_repository
 from payment_service.adapters.unit_of_work import unit_of_work_factory
-from payment_service.api import arrangements, payments
+from payment_service.api import arrangements, payments, statements
 from payment_service.api.deps import PaymentApi
 from payment_service.application.consumers import (
     CASE_EVENT_TYPES,
@@ -29,7 +29,7 @@ from payment_service.application.handlers import (
 from payment_service.application.ports import PaymentBus, PaymentEnvironment
 from payment_service.settings import PaymentServiceSettings
 
-ROUTERS = (payments.router, arrangements.router)
+ROUTERS = (payments.router, arrangements.router, statements.router)
 
 
 def subscriptions(handlers: PaymentConsumers) -> list[Subscription]:

@@ -31,6 +31,17 @@ class PaymentServiceSettings(ServiceSettings):
     settlement_supervisor_days: int = Field(
         default=30, ge=0, description="Later deadlines need a supervisor."
     )
+    statement_valid_months: int = Field(
+        default=6,
+        ge=1,
+        le=24,
+        description="An income and expenditure statement judges arrangements for this many months.",
+    )
+    statement_required_in: tuple[str, ...] = Field(
+        default=(),
+        description='Jurisdictions (JSON list, e.g. ["GB"]) where a collector agrees a plan or a '
+        "settlement only with a current statement; elsewhere one is used when there is one.",
+    )
 
     def arrangement_policy(self) -> ArrangementPolicy:
         return from_fields(ArrangementPolicy, self)

@@ -374,6 +374,55 @@ EXAMPLES: Final[dict[str, EventPayload]] = {
         payments.PromiseBroken(
             promise_id="prm-2", amount_promised=_gbp(5000), amount_paid=_gbp(1000), due_on=date(2026, 12, 5)
         ),
+        payments.FinancialStatementRecorded(
+            statement_id="fs-1",
+            statement_date=date(2026, 12, 1),
+            source=payments.StatementSource.DEBT_ADVISER,
+            household=payments.Household(adults=1, children=2),
+            entries=[
+                payments.StatementEntry(
+                    category=payments.StatementCategory.INCOME,
+                    line_item="salary",
+                    amount=_gbp(180000),
+                    frequency=payments.StatementFrequency.MONTHLY,
+                    monthly=_gbp(180000),
+                ),
+                payments.StatementEntry(
+                    category=payments.StatementCategory.FIXED_COSTS,
+                    line_item="rent",
+                    amount=_gbp(95000),
+                    frequency=payments.StatementFrequency.MONTHLY,
+                    monthly=_gbp(95000),
+                ),
+                payments.StatementEntry(
+                    category=payments.StatementCategory.FLEXIBLE_COSTS,
+                    line_item="food_and_housekeeping",
+                    amount=_gbp(9000),
+                    frequency=payments.StatementFrequency.WEEKLY,
+                    monthly=_gbp(39000),
+                ),
+                payments.StatementEntry(
+                    category=payments.StatementCategory.PRIORITY_DEBTS,
+                    line_item="council_tax_arrears",
+                    amount=_gbp(5000),
+                    frequency=payments.StatementFrequency.MONTHLY,
+                    monthly=_gbp(5000),
+                ),
+                payments.StatementEntry(
+                    category=payments.StatementCategory.NON_PRIORITY_DEBTS,
+                    line_item="credit_card",
+                    amount=_gbp(11000),
+                    frequency=payments.StatementFrequency.MONTHLY,
+                    monthly=_gbp(11000),
+                ),
+            ],
+            monthly_income=_gbp(180000),
+            monthly_outgoings=_gbp(139000),
+            monthly_non_priority=_gbp(11000),
+            monthly_surplus=MoneyDelta(delta_minor=41000, currency="GBP"),
+            monthly_available=MoneyDelta(delta_minor=30000, currency="GBP"),
+            recorded_by="usr-alice",
+        ),
         payments.PaymentPlanAgreed(
             plan_id="plan-1",
             total=_gbp(30000),
@@ -384,6 +433,15 @@ EXAMPLES: Final[dict[str, EventPayload]] = {
             ],
             channel=Channel.PHONE,
             collector_id="usr-alice",
+            affordability=payments.Affordability(
+                statement_id="fs-1",
+                statement_date=date(2026, 12, 1),
+                statement_source=payments.StatementSource.DEBT_ADVISER,
+                monthly_available=MoneyDelta(delta_minor=30000, currency="GBP"),
+                supported=_gbp(30000),
+                asked=_gbp(10000),
+                within=True,
+            ),
         ),
         payments.InstallmentMissed(
             plan_id="plan-1",

@@ -7,7 +7,17 @@ from typing import ClassVar
 
 from pydantic import Field, StrictBool, StrictInt, model_validator
 
-from dcp_events.catalogue.base import Count, EventPayload, Id, IsoDate, Money, PayloadModel, Text, UtcDateTime
+from dcp_events.catalogue.base import (
+    Count,
+    EventPayload,
+    Id,
+    IsoDate,
+    Money,
+    MoneyDelta,
+    PayloadModel,
+    Text,
+    UtcDateTime,
+)
 from dcp_events.catalogue.enums import Channel, PaymentMethod, ReversalReason
 
 TOPIC = "collections.payments"
@@ -125,6 +135,141 @@ class Installment(PayloadModel):
     amount: Money
 
 
+class StatementCategory(StrEnum):
+    """The parts of an income and expenditure statement, after the UK Standard Financial Statement:
+    what comes in; the fixed and the flexible costs of living; payments to priority creditors (rent or
+    mortgage, council tax, energy, tax, fines: not paying them costs a home, a supply or liberty); and
+    payments to the debtor's other (non-priority) creditors."""
+
+    INCOME = "income"
+    FIXED_COSTS = "fixed_costs"
+    FLEXIBLE_COSTS = "flexible_costs"
+    PRIORITY_DEBTS = "priority_debts"
+    NON_PRIORITY_DEBTS = "non_priority_debts"
+
+
+class StatementFrequency(StrEnum):
+    """How often an amount comes in or goes out; every line is also stated per month."""
+
+    WEEKLY = "weekly"
+    FORTNIGHTLY = "fortnightly"
+    FOUR_WEEKLY = "four_weekly"
+    MONTHLY = "monthly"
+    QUARTERLY = "quarterly"
+    ANNUALLY = "annually"
+
+
+class StatementSource(StrEnum):
+    """Where the figures come from: the debtor's word, a debt adviser's statement (an SFS or a CFS
+    from a free advice agency), documents seen, a credit reference agency, or open banking data."""
+
+    DEBTOR_STATED = "debtor_stated"
+    DEBT_ADVISER = "debt_adviser"
+    DOCUMENTS_VERIFIED = "documents_verified"
+    CREDIT_REFERENCE_AGENCY = "credit_reference_agency"
+    OPEN_BANKING = "open_banking"
+
+
+class StatementEntry(PayloadModel):
+    """One line of the statement: an item (salary, rent, council_tax, food...) of a category, its
+    amount at its own frequency, and that amount per month (rounded to the minor unit). The lines are
+    personal data (`line_item`): sealed in the published event, dropped from its redacted form."""
+
+    category: StatementCategory
+    line_item: Id
+    amount: Money
+    frequency: StatementFrequency
+    monthly: Money
+
+
+class Household(PayloadModel):
+    adults: Count = Field(ge=1)
+    children: Count = 0
+    vehicles: Count = 0
+
+
+class FinancialStatementRecorded(PaymentEvent):
+    """An income and expenditure statement of the debtor, taken for this case. `monthly_surplus` is
+    income less the costs of living and the priority debts (negative: a deficit); `monthly_available`
+    is what is left of it after the payments to the other non-priority creditors: what a plan on this
+    debt can ask each month without a supervisor. A newer statement supersedes the older ones."""
+
+    event_type: ClassVar[str] = "collections.payment.financial_statement_recorded"
+    version: ClassVar[int] = 1
+
+    statement_id: Id
+    statement_date: IsoDate = Field(description="The day the figures describe (the debtor's day).")
+    source: StatementSource
+    household: Household
+    entries: list[StatementEntry] = Field(
+        max_length=200, description="The lines (empty only in the redacted form of a sealed event)."
+    )
+    monthly_income: Money
+    monthly_outgoings: Money = Field(description="Fixed and flexible costs and priority debts, monthly.")
+    monthly_non_priority: Money = Field(description="Payments to the other non-priority creditors, monthly.")
+    monthly_surplus: MoneyDelta
+    monthly_available: MoneyDelta
+    savings: Money | None = None
+    recorded_by: Id
+
+    @model_validator(mode="after")
+    def _consistent(self) -> FinancialStatementRecorded:
+        currency = self.monthly_income.currency
+        amounts = [self.monthly_outgoings, self.monthly_non_priority]
+        amounts += [self.savings] if self.savings else []
+        for entry in self.entries:
+            amounts += [entry.amount, entry.monthly]
+        if any(m.currency != currency for m in amounts) or {
+            self.monthly_surplus.currency,
+            self.monthly_available.currency,
+        } != {currency}:
+            raise ValueError("a statement is in one currency")
+        if not self.entries:
+            return self  # the redacted form: the lines were sealed away, the totals stand
+
+        def total(*categories: StatementCategory) -> int:
+            return sum(e.monthly.amount_minor for e in self.entries if e.category in categories)
+
+        essential = (
+            StatementCategory.FIXED_COSTS,
+            StatementCategory.FLEXIBLE_COSTS,
+            StatementCategory.PRIORITY_DEBTS,
+        )
+        if (
+            total(StatementCategory.INCOME) != self.monthly_income.amount_minor
+            or total(*essential) != self.monthly_outgoings.amount_minor
+            or total(StatementCategory.NON_PRIORITY_DEBTS) != self.monthly_non_priority.amount_minor
+        ):
+            raise ValueError("the monthly totals do not add up from the entries")
+        surplus = self.monthly_income.amount_minor - self.monthly_outgoings.amount_minor
+        if self.monthly_surplus.delta_minor != surplus or self.monthly_available.delta_minor != (
+            surplus - self.monthly_non_priority.amount_minor
+        ):
+            raise ValueError("the surplus or the amount available does not follow from the totals")
+        return self
+
+
+class Affordability(PayloadModel):
+    """The income and expenditure behind a plan or a settlement: the statement (its date and source),
+    what it leaves each month, what the arrangement asks, and whether that is within it. Absent on an
+    arrangement made without a current statement."""
+
+    statement_id: Id
+    statement_date: IsoDate
+    statement_source: StatementSource
+    monthly_available: MoneyDelta
+    supported: Money = Field(
+        description="What the statement supports: per month for a plan; in all, by the deadline, for a "
+        "settlement."
+    )
+    asked: Money = Field(
+        description="What the arrangement asks: its largest calendar month for a plan; the amount for a "
+        "settlement."
+    )
+    within: StrictBool
+    approved_by_supervisor: StrictBool = False
+
+
 class PaymentPlanAgreed(PaymentEvent):
     event_type: ClassVar[str] = "collections.payment.plan_agreed"
     version: ClassVar[int] = 1
@@ -134,6 +279,7 @@ class PaymentPlanAgreed(PaymentEvent):
     installments: list[Installment] = Field(min_length=1)
     channel: Channel | None = None
     collector_id: Id | None = None
+    affordability: Affordability | None = None
 
     @model_validator(mode="after")
     def _consistent(self) -> PaymentPlanAgreed:
@@ -188,6 +334,7 @@ class SettlementAgreed(PaymentEvent):
     balance_at_agreement: Money
     due_on: IsoDate
     collector_id: Id | None = None
+    affordability: Affordability | None = None
 
     @model_validator(mode="after")
     def _a_discount(self) -> SettlementAgreed:

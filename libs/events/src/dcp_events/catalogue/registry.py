@@ -84,6 +84,7 @@ _MODELS: list[type[EventPayload]] = [
     payments.PromiseTracked,
     payments.PromiseKept,
     payments.PromiseBroken,
+    payments.FinancialStatementRecorded,
     payments.PaymentPlanAgreed,
     payments.InstallmentMissed,
     payments.PaymentPlanCompleted,

@@ -27,6 +27,7 @@ from dcp_platform.eventsourcing.timers import DueTimer
 from payment_service.adapters import projections
 from payment_service.adapters.ledgers import ledger_repository
 from payment_service.application.ports import CaseRecord, PaymentBus, PaymentEnvironment, PaymentReference
+from payment_service.domain import affordability
 from payment_service.domain.ledger import CaseFacts, CaseLedger
 
 _BOOKS = "payment_books"
@@ -108,6 +109,14 @@ class InMemoryPaymentUnitOfWork(MemoryTimers):
 
     async def case_facts(self, case_id: str) -> CaseFacts | None:
         return self.books.case_facts.get(case_id)
+
+    async def erase_statement_lines(self, case_id: str) -> None:
+        store = self.ledgers.store
+        assert isinstance(store, InMemoryEventStore)
+        store.redact(CaseLedger.stream_id_for(case_id), affordability.erased_statement)
+        for row in self.books.rows.get("financial_statements", {}).values():
+            if row["case_id"] == case_id:
+                row["entries"] = []
 
     async def lock_cases(self, case_ids: Sequence[str]) -> None:
         """Commands run one at a time here: nothing to serialise."""

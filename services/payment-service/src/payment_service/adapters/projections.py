@@ -7,11 +7,18 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Table, select
+from sqlalchemy import Table, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from payment_service.adapters.tables import payment_plans, payments, promises, settlements
+from dcp_events.catalogue.base import PayloadModel
+from payment_service.adapters.tables import (
+    financial_statements,
+    payment_plans,
+    payments,
+    promises,
+    settlements,
+)
 from payment_service.domain.calendar import deadline
 from payment_service.domain.ledger import ArrangementPolicy, CaseLedger, PaymentStatus
 
@@ -123,6 +130,7 @@ def rows(ledger: CaseLedger, policy: ArrangementPolicy, time_zone: str) -> list[
                         "collector_id": plan.collector_id,
                         "agreed_at": plan.agreed_at,
                         "ended_at": plan.ended_at,
+                        "affordability": _json(plan.affordability),
                     },
                 )
             )
@@ -147,10 +155,40 @@ def rows(ledger: CaseLedger, policy: ArrangementPolicy, time_zone: str) -> list[
                         "collector_id": s.collector_id,
                         "agreed_at": s.agreed_at,
                         "ended_at": s.ended_at,
+                        "affordability": _json(s.affordability),
+                    },
+                )
+            )
+        elif kind == "statement":
+            fs = ledger.statements[item_id]
+            out.append(
+                ReadModelRow(
+                    financial_statements,
+                    "statement_id",
+                    {
+                        "statement_id": fs.statement_id,
+                        "case_id": ledger.case_id,
+                        "statement_date": fs.statement_date,
+                        "source": fs.source.value,
+                        "currency": fs.currency,
+                        "monthly_income_minor": fs.income_minor,
+                        "monthly_outgoings_minor": fs.outgoings_minor,
+                        "monthly_non_priority_minor": fs.non_priority_minor,
+                        "monthly_surplus_minor": fs.surplus_minor,
+                        "monthly_available_minor": fs.available_minor,
+                        "savings_minor": fs.savings_minor,
+                        "household": {"adults": fs.adults, "children": fs.children, "vehicles": fs.vehicles},
+                        "entries": [e.model_dump(mode="json") for e in fs.entries],
+                        "recorded_by": fs.recorded_by,
+                        "recorded_at": fs.recorded_at,
                     },
                 )
             )
     return out
+
+
+def _json(model: PayloadModel | None) -> dict[str, Any] | None:
+    return model.model_dump(mode="json") if model is not None else None
 
 
 async def save(conn: AsyncConnection, ledger: CaseLedger, policy: ArrangementPolicy, time_zone: str) -> None:
@@ -230,3 +268,24 @@ async def list_settlements(
 
 async def get_settlement(conn: AsyncConnection, settlement_id: str) -> Row | None:
     return await _get(conn, settlements, "settlement_id", settlement_id)
+
+
+async def list_statements(conn: AsyncConnection, case_id: str, limit: int = 100) -> Sequence[Row]:
+    """The case's statements, newest first (by the day they describe, then as recorded)."""
+    t = financial_statements
+    query = (
+        select(t)
+        .where(t.c.case_id == case_id)
+        .order_by(t.c.statement_date.desc(), t.c.recorded_at.desc(), t.c.statement_id)
+        .limit(limit)
+    )
+    return [dict(r._mapping) for r in (await conn.execute(query)).all()]
+
+
+async def get_statement(conn: AsyncConnection, statement_id: str) -> Row | None:
+    return await _get(conn, financial_statements, "statement_id", statement_id)
+
+
+async def erase_statement_lines(conn: AsyncConnection, case_id: str) -> None:
+    t = financial_statements
+    await conn.execute(update(t).where(t.c.case_id == case_id).values(entries=[]))

@@ -1,4 +1,4 @@
-"""The read-model tables (created by migrations 0002 and 0003), as SQLAlchemy Core for the queries."""
+"""The read-model tables (created by migrations 0002 to 0005), as SQLAlchemy Core for the queries."""
 
 from __future__ import annotations
 
@@ -81,6 +81,7 @@ payment_plans = Table(
     Column("collector_id", String(128)),
     Column("agreed_at", DateTime(timezone=True), nullable=False),
     Column("ended_at", DateTime(timezone=True)),
+    Column("affordability", JSONB),  # migration 0005: the statement behind it
 )
 
 settlements = Table(
@@ -98,4 +99,25 @@ settlements = Table(
     Column("collector_id", String(128)),
     Column("agreed_at", DateTime(timezone=True), nullable=False),
     Column("ended_at", DateTime(timezone=True)),
+    Column("affordability", JSONB),  # migration 0005: the statement behind it
+)
+
+financial_statements = Table(  # migration 0005
+    "financial_statements",
+    metadata,
+    Column("statement_id", String(128), primary_key=True),
+    Column("case_id", String(128), nullable=False),
+    Column("statement_date", Date, nullable=False),
+    Column("source", String(32), nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("monthly_income_minor", BigInteger, nullable=False),
+    Column("monthly_outgoings_minor", BigInteger, nullable=False),
+    Column("monthly_non_priority_minor", BigInteger, nullable=False),
+    Column("monthly_surplus_minor", BigInteger, nullable=False),
+    Column("monthly_available_minor", BigInteger, nullable=False),
+    Column("savings_minor", BigInteger, nullable=False),
+    Column("household", JSONB, nullable=False),
+    Column("entries", JSONB, nullable=False),
+    Column("recorded_by", String(128), nullable=False),
+    Column("recorded_at", DateTime(timezone=True), nullable=False),
 )

@@ -7,14 +7,17 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from dcp_platform.application import UnitOfWorkFactory, in_transaction
+from dcp_platform.eventsourcing import schema as es
 from dcp_platform.eventsourcing.repository import Repository
 from dcp_platform.eventsourcing.store import EventStore
 from dcp_platform.eventsourcing.timer_ports import PostgresTimers
 from payment_service.adapters import case_facts, projections, references
 from payment_service.application.ports import CaseRecord, PaymentEnvironment, PaymentReference
+from payment_service.domain import affordability
 from payment_service.domain.ledger import CaseFacts, CaseLedger
 
 
@@ -32,6 +35,19 @@ class PostgresPaymentUnitOfWork(PostgresTimers):
 
     async def case_facts(self, case_id: str) -> CaseFacts | None:
         return await case_facts.get(self.tx, case_id)
+
+    async def erase_statement_lines(self, case_id: str) -> None:
+        stream = CaseLedger.stream_id_for(case_id)
+        rows = await self.tx.execute(
+            select(es.events.c.position, es.events.c.payload).where(es.events.c.stream_id == stream)
+        )
+        for position, payload in rows.all():
+            erased = affordability.erased_statement(payload)
+            if erased is not None:
+                await self.tx.execute(
+                    update(es.events).where(es.events.c.position == position).values(payload=erased)
+                )
+        await projections.erase_statement_lines(self.tx, case_id)
 
     async def lock_cases(self, case_ids: Sequence[str]) -> None:
         await case_facts.lock(self.tx, case_ids)

@@ -32,6 +32,7 @@ import pytest
 
 from dcp_events.catalogue.base import Money
 from dcp_events.catalogue.enums import PaymentMethod, ReversalReason
+from dcp_events.catalogue.payments import Household, StatementCategory, StatementFrequency, StatementSource
 from dcp_platform.clock import ManualClock
 from dcp_platform.eventsourcing.store import ConcurrencyConflict
 from dcp_platform.eventsourcing.timers import DueTimer
@@ -262,6 +263,40 @@ class PaymentUnitOfWorkContract:
         async with begin() as uow:
             again = await uow.ledgers.find(case_id, uow.tx)
             assert again is not None and again.version == 3 and set(again.promises) == {"prm-1", "prm-2"}
+
+    async def test_an_erasure_takes_the_statement_lines_and_keeps_the_totals(self, begin: Any) -> None:
+        case_id, other_id = new_case_id(), new_case_id()
+        for cid in (case_id, other_id):
+            async with begin() as uow:
+                ledger = CaseLedger.new(cid)
+                ledger.record_financial_statement(
+                    statement_id=f"fs-{cid}",
+                    statement_date=NOW.date(),
+                    source=StatementSource.DEBTOR_STATED,
+                    household=Household(adults=1),
+                    lines=[
+                        (StatementCategory.INCOME, "salary", gbp(150_000), StatementFrequency.MONTHLY),
+                        (StatementCategory.FIXED_COSTS, "rent", gbp(90_000), StatementFrequency.MONTHLY),
+                    ],
+                    savings=None,
+                    recorded_by="col-1",
+                    case=facts(cid),
+                    now=NOW,
+                )
+                await uow.ledgers.save(ledger, uow.tx)
+        async with begin() as uow:
+            await uow.erase_statement_lines(case_id)
+            await uow.erase_statement_lines(case_id)  # again: nothing more to take
+        async with begin() as uow:
+            erased = await uow.ledgers.find(case_id, uow.tx)
+            kept = await uow.ledgers.find(other_id, uow.tx)
+        assert erased is not None and kept is not None
+        statement = erased.statements[f"fs-{case_id}"]
+        assert statement.entries == [] and (statement.income_minor, statement.available_minor) == (
+            150_000,
+            60_000,
+        )
+        assert len(kept.statements[f"fs-{other_id}"].entries) == 2  # another case keeps its lines
 
     async def test_a_ledger_saved_from_a_stale_load_conflicts_and_keeps_nothing(self, begin: Any) -> None:
         case_id = new_case_id()

@@ -11,6 +11,14 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictInt, mod
 from dcp_events.catalogue.base import MAX_MINOR, Currency
 from dcp_events.catalogue.base import Money as EventMoney
 from dcp_events.catalogue.enums import Channel, PaymentMethod, ReversalReason
+from dcp_events.catalogue.payments import (
+    Affordability,
+    Household,
+    StatementCategory,
+    StatementEntry,
+    StatementFrequency,
+    StatementSource,
+)
 from payment_service.domain.calendar import Frequency, schedule_dates, split_amount
 from payment_service.domain.errors import InvalidPaymentPlan
 
@@ -182,6 +190,11 @@ class PlanOut(BaseModel):
     collector_id: str | None
     agreed_at: datetime
     ended_at: datetime | None
+    affordability: Affordability | None = Field(
+        default=None,
+        description="The income and expenditure statement behind the plan (its date and source, what it "
+        "leaves each month, the plan's largest month); null when none was current.",
+    )
 
     @classmethod
     def from_row(cls, row: Mapping[str, Any]) -> PlanOut:
@@ -213,6 +226,11 @@ class SettlementOut(BaseModel):
     collector_id: str | None
     agreed_at: datetime
     ended_at: datetime | None
+    affordability: Affordability | None = Field(
+        default=None,
+        description="The statement behind the settlement: what it supports by the deadline (the monthly "
+        "amount available times the months to pay, plus savings); null when none was current.",
+    )
 
     @classmethod
     def from_row(cls, row: Mapping[str, Any]) -> SettlementOut:
@@ -222,4 +240,76 @@ class SettlementOut(BaseModel):
             amount="amount_minor",
             balance_at_agreement="balance_at_agreement_minor",
             amount_paid="amount_paid_minor",
+        )
+
+
+# ---- income and expenditure -------------------------------------------------------------------------
+
+Item = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[a-z][a-z0-9_]*$")]
+
+
+class Amount(BaseModel):
+    """An amount that may be zero (a line of a statement)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    amount_minor: StrictInt = Field(ge=0, le=MAX_MINOR)
+    currency: Currency
+
+    def to_event(self) -> EventMoney:
+        return EventMoney(amount_minor=self.amount_minor, currency=self.currency)
+
+
+class StatementLineIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    category: StatementCategory
+    line_item: Item = Field(description="What it is: salary, universal_credit, rent, council_tax, food, ...")
+    amount: Amount
+    frequency: StatementFrequency = StatementFrequency.MONTHLY
+
+
+class FinancialStatementIn(BaseModel):
+    """The debtor's income and expenditure (the Standard Financial Statement's parts)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    statement_date: date = Field(description="The day the figures describe; not after today.")
+    source: StatementSource
+    household: Household
+    lines: list[StatementLineIn] = Field(min_length=1, max_length=200)
+    savings: Amount | None = Field(default=None, description="Savings the debtor could draw on.")
+
+
+class FinancialStatementOut(BaseModel):
+    statement_id: str
+    case_id: str
+    statement_date: date
+    source: StatementSource
+    household: Household
+    entries: list[StatementEntry]
+    monthly_income: MoneyOut
+    monthly_outgoings: MoneyOut = Field(description="Fixed and flexible costs and priority debts.")
+    monthly_non_priority: MoneyOut = Field(description="Payments to the debtor's other creditors.")
+    monthly_surplus: MoneyOut = Field(description="Income less outgoings (negative: a deficit).")
+    monthly_available: MoneyOut = Field(
+        description="The surplus less the other creditors' payments: what a plan here may ask a month."
+    )
+    savings: MoneyOut
+    recorded_by: str
+    recorded_at: datetime
+    current: bool = Field(description="Still judging arrangements (recent enough, and the newest).")
+
+    @classmethod
+    def from_row(cls, row: Mapping[str, Any], *, current: bool) -> FinancialStatementOut:
+        return _from_row(
+            cls,
+            row,
+            monthly_income="monthly_income_minor",
+            monthly_outgoings="monthly_outgoings_minor",
+            monthly_non_priority="monthly_non_priority_minor",
+            monthly_surplus="monthly_surplus_minor",
+            monthly_available="monthly_available_minor",
+            savings="savings_minor",
+            current=current,
         )

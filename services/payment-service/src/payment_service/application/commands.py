@@ -12,6 +12,7 @@ from datetime import date, datetime
 
 from dcp_events.catalogue.base import Money
 from dcp_events.catalogue.enums import Channel, PaymentMethod, ReversalReason
+from dcp_events.catalogue.payments import Household, StatementCategory, StatementFrequency, StatementSource
 from payment_service.domain.ledger import CaseFacts
 
 # --- payments (REST, and payments core banking posted on integration.payments) -----------------
@@ -70,6 +71,19 @@ class AgreeSettlement:
 
 
 @dataclass(frozen=True)
+class RecordFinancialStatement:
+    """The debtor's income and expenditure, line by line: (category, item, amount, frequency)."""
+
+    case_id: str
+    statement_date: date
+    source: StatementSource
+    household: Household
+    lines: Sequence[tuple[StatementCategory, str, Money, StatementFrequency]]
+    recorded_by: str
+    savings: Money | None = None
+
+
+@dataclass(frozen=True)
 class TrackPromise:
     """A promise to pay made during a contact (contact-service's `PromiseMade`)."""
 
@@ -123,10 +137,22 @@ class RecordCaseAssignment:
 
 
 @dataclass(frozen=True)
-class RecordCaseEvents:
-    """A consumed batch of the case commands above (opened, balance, closed, assignment), in order."""
+class EraseStatementLines:
+    """The debtor's personal data on the case was erased (`ErasureCompleted`): the lines of its income
+    and expenditure statements go; their monthly totals stay, the record of what the arrangements
+    agreed on them were judged by."""
 
-    commands: Sequence[RecordCaseOpened | RecordCaseBalance | RecordCaseClosed | RecordCaseAssignment]
+    case_id: str
+
+
+@dataclass(frozen=True)
+class RecordCaseEvents:
+    """A consumed batch of the case commands above (opened, balance, closed, assignment, erasure), in
+    order."""
+
+    commands: Sequence[
+        RecordCaseOpened | RecordCaseBalance | RecordCaseClosed | RecordCaseAssignment | EraseStatementLines
+    ]
     cause: Callable[[str], AbstractContextManager[object]] | None = None
     """The causal context of what the opening of case `case_id` causes (its held payments applied);
     None: the current one."""

@@ -20,6 +20,7 @@ from dcp_events.catalogue.cases import (
     CaseClosed,
     CaseOpened,
     CaseReopened,
+    ErasureCompleted,
 )
 from dcp_events.catalogue.contacts import PromiseMade
 from dcp_events.catalogue.integration import PaymentPosted, case_id_for_account
@@ -37,7 +38,7 @@ from payment_service.domain.ledger import CaseFacts
 P = TypeVar("P", bound=EventPayload)
 
 # The events of each topic these handlers act on (the consumer skips the topic's others).
-CASE_EVENT_TYPES = (CaseOpened, CaseBalanceChanged, CaseClosed, CaseReopened, CaseAssigned)
+CASE_EVENT_TYPES = (CaseOpened, CaseBalanceChanged, CaseClosed, CaseReopened, CaseAssigned, ErasureCompleted)
 CONTACT_EVENT_TYPES = (PromiseMade,)
 POSTED_EVENT_TYPES = (PaymentPosted,)
 CASE_EVENTS = {m.type_name() for m in CASE_EVENT_TYPES}
@@ -86,6 +87,9 @@ def case_event_command(event: CloudEvent) -> object | None:
     if event.type == CaseReopened.type_name():
         _parse(event, CaseReopened)
         return c.RecordCaseReopened(case_id)
+    if event.type == ErasureCompleted.type_name():
+        _parse(event, ErasureCompleted)
+        return c.EraseStatementLines(case_id)
     closed = _parse(event, CaseClosed)
     return c.RecordCaseClosed(case_id, closed.final_balance.amount_minor)
 

@@ -180,6 +180,28 @@ async def agree_plan(command: c.AgreePlan, uow: PaymentUnitOfWork, env: PaymentE
     return plan_id
 
 
+async def record_financial_statement(
+    command: c.RecordFinancialStatement, uow: PaymentUnitOfWork, env: PaymentEnvironment
+) -> str:
+    """The new statement's id."""
+    statement_id = str(uuid.uuid4())
+    facts = await uow.case_facts(command.case_id)
+    ledger = await load(uow, command.case_id)
+    ledger.record_financial_statement(
+        statement_id=statement_id,
+        statement_date=command.statement_date,
+        source=command.source,
+        household=command.household,
+        lines=command.lines,
+        savings=command.savings,
+        recorded_by=command.recorded_by,
+        case=facts,
+        now=env.now(),
+    )
+    await save(uow, env, ledger, facts)
+    return statement_id
+
+
 async def agree_settlement(
     command: c.AgreeSettlement, uow: PaymentUnitOfWork, env: PaymentEnvironment
 ) -> str:
@@ -270,9 +292,13 @@ async def record_case_events(
     records = await uow.case_records(ids)
     touched: dict[str, None] = {}
     opened: dict[str, CaseFacts] = {}
+    erased: dict[str, None] = {}
     for cmd in command.commands:
         case_id = cmd.case_id
         known = records.get(case_id)
+        if isinstance(cmd, c.EraseStatementLines):
+            erased[case_id] = None
+            continue
         if isinstance(cmd, c.RecordCaseOpened):
             records[case_id] = CaseRecord(cmd.facts, None if known is None else known.assignee)
             opened.setdefault(case_id, cmd.facts)
@@ -289,12 +315,20 @@ async def record_case_events(
             records[case_id] = replace(known, assignee=(cmd.assignee_kind, cmd.assignee_id))
         touched[case_id] = None
     await uow.save_case_records([records[i] for i in touched], now)
+    for case_id in erased:
+        await uow.erase_statement_lines(case_id)
     # Payments that arrived before their case: held on a ledger that exists already.
     for case_id in await uow.ledgers.existing(list(opened), uow.tx):
         with nullcontext() if command.cause is None else command.cause(case_id):
             ledger = await load(uow, case_id)
             ledger.apply_held_payments(opened[case_id], now, env.policy)
             await save(uow, env, ledger, opened[case_id])
+
+
+async def erase_statement_lines(
+    command: c.EraseStatementLines, uow: PaymentUnitOfWork, env: PaymentEnvironment
+) -> None:
+    await uow.erase_statement_lines(command.case_id)
 
 
 # --- due dates (timers) ---------------------------------------------------------------------------
@@ -326,6 +360,7 @@ COMMAND_HANDLERS: dict[type, Handler[PaymentUnitOfWork, PaymentEnvironment]] = {
     c.ReversePayment: reverse_payment,
     c.AgreePlan: agree_plan,
     c.AgreeSettlement: agree_settlement,
+    c.RecordFinancialStatement: record_financial_statement,
     c.TrackPromise: track_promise,
     c.RecordCaseOpened: record_case_opened,
     c.RecordCaseBalance: record_case_balance,
@@ -333,6 +368,7 @@ COMMAND_HANDLERS: dict[type, Handler[PaymentUnitOfWork, PaymentEnvironment]] = {
     c.RecordCaseReopened: record_case_reopened,
     c.RecordCaseAssignment: record_case_assignment,
     c.RecordCaseEvents: record_case_events,
+    c.EraseStatementLines: erase_statement_lines,
     c.PromiseDue: promise_due,
     c.InstallmentDue: installment_due,
     c.SettlementDue: settlement_due,

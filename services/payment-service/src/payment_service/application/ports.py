@@ -67,6 +67,11 @@ class PaymentUnitOfWork(TimerPort, Protocol):
 
     async def case_facts(self, case_id: str) -> CaseFacts | None: ...
 
+    async def erase_statement_lines(self, case_id: str) -> None:
+        """Remove the lines of the case's income and expenditure statements from its stored events and
+        read rows (the debtor's personal data erased); the totals stay."""
+        ...
+
     async def lock_cases(self, case_ids: Sequence[str]) -> None:
         """Serialise, until the transaction ends, the commands that decide from a case's facts whether a
         payment is held (a payment arriving as its case is first seen must not be held forever)."""

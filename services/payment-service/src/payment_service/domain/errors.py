@@ -112,10 +112,20 @@ class ActiveSettlementExists(
     """A case has at most one open settlement offer."""
 
 
+class InvalidFinancialStatement(
+    PaymentDomainError,
+    code="invalid-financial-statement",
+    title="Financial statement refused",
+    kind=ErrorKind.INVALID,
+):
+    """An income and expenditure statement that cannot be recorded (currency, dates, no income lines)."""
+
+
 class SupervisorApprovalRequired(
     PaymentDomainError,
     code="supervisor-approval-required",
     title="Supervisor approval required",
     kind=ErrorKind.FORBIDDEN,
 ):
-    """The arrangement's discount or term is above what a collector may agree alone."""
+    """The arrangement's discount or term is above what a collector may agree alone, or asks more than
+    the debtor's income and expenditure statement leaves (or there is none where one is required)."""

@@ -13,17 +13,20 @@ from datetime import date, datetime
 from typing import Self
 
 from dcp_events.catalogue import payments as events
-from dcp_events.catalogue.base import Money
+from dcp_events.catalogue.base import Money, MoneyDelta
 from dcp_events.catalogue.enums import Channel, PaymentMethod, ReversalReason
-from payment_service.domain.calendar import deadline
+from payment_service.domain import affordability
+from payment_service.domain.calendar import deadline, local_date
 from payment_service.domain.errors import (
     ActivePlanExists,
     ActiveSettlementExists,
     CaseAlreadyClosed,
     CaseUnknown,
     CurrencyMismatch,
+    InvalidFinancialStatement,
     PaymentAlreadyReversed,
     PaymentUnknown,
+    SupervisorApprovalRequired,
 )
 from payment_service.domain.ledger import state
 from payment_service.domain.ledger.evolve import CaseLedgerState
@@ -308,6 +311,108 @@ class CaseLedger(CaseLedgerState):
 
     # ---- decisions: plans ----------------------------------------------------------------------
 
+    # ---- decisions: income and expenditure ------------------------------------------------------
+
+    def record_financial_statement(
+        self,
+        *,
+        statement_id: str,
+        statement_date: date,
+        source: events.StatementSource,
+        household: events.Household,
+        lines: Sequence[tuple[events.StatementCategory, str, Money, events.StatementFrequency]],
+        savings: Money | None,
+        recorded_by: str,
+        case: state.CaseFacts | None,
+        now: datetime,
+    ) -> list[events.PaymentEvent]:
+        """Record the debtor's income and expenditure: every line in the case's currency, dated no later
+        than the debtor's today (no income at all is a statement too: it supports nothing). It judges
+        the plans and settlements agreed after it while it is current."""
+        case = self._open_case(case)
+        for _, _, amount, _ in lines:
+            if amount.currency != case.currency:
+                raise CurrencyMismatch(amount.currency, case.currency)
+        if savings is not None and savings.currency != case.currency:
+            raise CurrencyMismatch(savings.currency, case.currency)
+        today = local_date(now, case.time_zone)
+        if statement_date > today:
+            raise InvalidFinancialStatement(f"the statement is dated {statement_date}, after today ({today})")
+        entries = [affordability.entry(category, item, amount, f) for category, item, amount, f in lines]
+        totals = affordability.figures(entries)
+        currency = case.currency
+        start = len(self.pending)
+        self._record(
+            events.FinancialStatementRecorded(
+                statement_id=statement_id,
+                statement_date=statement_date,
+                source=source,
+                household=household,
+                entries=entries,
+                monthly_income=Money(amount_minor=totals.income, currency=currency),
+                monthly_outgoings=Money(amount_minor=totals.outgoings, currency=currency),
+                monthly_non_priority=Money(amount_minor=totals.non_priority, currency=currency),
+                monthly_surplus=MoneyDelta(delta_minor=totals.surplus, currency=currency),
+                monthly_available=MoneyDelta(delta_minor=totals.available, currency=currency),
+                savings=savings,
+                recorded_by=recorded_by,
+            ),
+            now,
+        )
+        return self.pending[start:]
+
+    def current_statement(
+        self, today: date, policy: state.ArrangementPolicy
+    ) -> affordability.CurrentStatement | None:
+        """The newest statement (by its date, then as recorded) still current on the debtor's `today`."""
+        current = [
+            s
+            for s in self.statements.values()
+            if affordability.is_current(s.statement_date, today, policy.statement_valid_months)
+        ]
+        if not current:
+            return None
+        newest = max(current, key=lambda s: (s.statement_date, s.order))
+        return affordability.CurrentStatement(
+            statement_id=newest.statement_id,
+            statement_date=newest.statement_date,
+            source=newest.source,
+            currency=newest.currency,
+            available_minor=newest.available_minor,
+            savings_minor=newest.savings_minor,
+        )
+
+    def _statement_for(
+        self,
+        case: state.CaseFacts,
+        today: date,
+        policy: state.ArrangementPolicy,
+        by_supervisor: bool,
+        what: str,
+    ) -> affordability.CurrentStatement | None:
+        statement = self.current_statement(today, policy)
+        if statement is not None and statement.currency != case.currency:
+            statement = None  # a statement taken in another currency judges nothing here
+        if statement is None and not by_supervisor and case.jurisdiction in policy.statement_required_in:
+            raise SupervisorApprovalRequired(
+                f"in {case.jurisdiction} a collector agrees a {what} only with a current income and "
+                f"expenditure statement (none in the last {policy.statement_valid_months} months); "
+                "record one (POST /cases/{case_id}/financial-statements) or a supervisor must agree it"
+            )
+        return statement
+
+    @staticmethod
+    def _require_affordable(judged: events.Affordability | None, by_supervisor: bool, what: str) -> None:
+        if judged is None or judged.within or by_supervisor:
+            return
+        raise SupervisorApprovalRequired(
+            f"the {what} asks {judged.asked.amount_minor} {judged.asked.currency} minor units; the income "
+            f"and expenditure statement of {judged.statement_date} supports "
+            f"{judged.supported.amount_minor}: a supervisor must agree it"
+        )
+
+    # ---- decisions: arrangements ----------------------------------------------------------------
+
     def agree_plan(
         self,
         *,
@@ -328,6 +433,10 @@ class CaseLedger(CaseLedgerState):
         validate_plan(total, installments, case, now, policy)
         if not by_supervisor:
             check_collector_plan_limits(total, installments, case, now, policy)
+        today = local_date(now, case.time_zone)
+        statement = self._statement_for(case, today, policy, by_supervisor, "plan")
+        judged = statement.for_plan(installments, by_supervisor) if statement else None
+        self._require_affordable(judged, by_supervisor, "plan")
         start = len(self.pending)
         self._record(
             events.PaymentPlanAgreed(
@@ -339,6 +448,7 @@ class CaseLedger(CaseLedgerState):
                 ],
                 channel=channel,
                 collector_id=collector_id,
+                affordability=judged,
             ),
             now,
         )
@@ -427,6 +537,10 @@ class CaseLedger(CaseLedgerState):
         days = validate_settlement(amount, due_on, case, now, policy)
         if not by_supervisor:
             check_collector_settlement_limits(amount, days, case, policy)
+        today = local_date(now, case.time_zone)
+        statement = self._statement_for(case, today, policy, by_supervisor, "settlement")
+        judged = statement.for_settlement(amount, today, due_on, by_supervisor) if statement else None
+        self._require_affordable(judged, by_supervisor, "settlement")
         start = len(self.pending)
         self._record(
             events.SettlementAgreed(
@@ -435,6 +549,7 @@ class CaseLedger(CaseLedgerState):
                 balance_at_agreement=Money(amount_minor=case.balance_minor, currency=case.currency),
                 due_on=due_on,
                 collector_id=collector_id,
+                affordability=judged,
             ),
             now,
         )

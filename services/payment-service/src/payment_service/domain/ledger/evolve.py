@@ -32,6 +32,7 @@ class CaseLedgerState(Aggregate[events.PaymentEvent]):
     promises: dict[str, state.TrackedPromise] = field(default_factory=dict)
     plans: dict[str, state.Plan] = field(default_factory=dict)
     settlements: dict[str, state.Settlement] = field(default_factory=dict)
+    statements: dict[str, state.FinancialStatement] = field(default_factory=dict)
     touched: set[tuple[str, str]] = field(default_factory=set)
 
     def _replayed(self) -> None:
@@ -170,6 +171,29 @@ class CaseLedgerState(Aggregate[events.PaymentEvent]):
 
     # ---- mutators: plans -----------------------------------------------------------------------
 
+    @applies(events.FinancialStatementRecorded)
+    def _statement_recorded(self, event: events.FinancialStatementRecorded, at: datetime | None) -> None:
+        self.statements[event.statement_id] = state.FinancialStatement(
+            statement_id=event.statement_id,
+            statement_date=event.statement_date,
+            source=event.source,
+            currency=event.monthly_income.currency,
+            entries=list(event.entries),
+            adults=event.household.adults,
+            children=event.household.children,
+            vehicles=event.household.vehicles,
+            income_minor=event.monthly_income.amount_minor,
+            outgoings_minor=event.monthly_outgoings.amount_minor,
+            non_priority_minor=event.monthly_non_priority.amount_minor,
+            surplus_minor=event.monthly_surplus.delta_minor,
+            available_minor=event.monthly_available.delta_minor,
+            savings_minor=event.savings.amount_minor if event.savings else 0,
+            recorded_by=event.recorded_by,
+            recorded_at=_when(event, at),
+            order=len(self.statements),
+        )
+        self.touched.add(("statement", event.statement_id))
+
     @applies(events.PaymentPlanAgreed)
     def _plan_agreed(self, event: events.PaymentPlanAgreed, at: datetime | None) -> None:
         self.plans[event.plan_id] = state.Plan(
@@ -183,6 +207,7 @@ class CaseLedgerState(Aggregate[events.PaymentEvent]):
             agreed_at=_when(event, at),
             channel=event.channel,
             collector_id=event.collector_id,
+            affordability=event.affordability,
         )
         self.touched.add(("plan", event.plan_id))
 
@@ -213,6 +238,7 @@ class CaseLedgerState(Aggregate[events.PaymentEvent]):
             due_on=event.due_on,
             agreed_at=_when(event, at),
             collector_id=event.collector_id,
+            affordability=event.affordability,
         )
         self.touched.add(("settlement", event.settlement_id))
 

@@ -9,7 +9,7 @@ from enum import StrEnum
 
 from dcp_events.catalogue.base import Money
 from dcp_events.catalogue.enums import Channel, PaymentMethod, ReversalReason
-from dcp_events.catalogue.payments import UnappliedReason
+from dcp_events.catalogue.payments import Affordability, StatementEntry, StatementSource, UnappliedReason
 
 UTC_ZONE = "UTC"
 """The time zone deadlines fall in while the case (and so the debtor's time zone) is unknown."""
@@ -42,6 +42,10 @@ class ArrangementPolicy:
     """Discounts above this (basis points of the balance) need a supervisor."""
     settlement_max_days: int = 180
     settlement_supervisor_days: int = 30
+    statement_valid_months: int = 6
+    """An income and expenditure statement judges arrangements for this many months after its date."""
+    statement_required_in: tuple[str, ...] = ()
+    """Jurisdictions where a collector agrees a plan or a settlement only with a current statement."""
 
 
 class PaymentStatus(StrEnum):
@@ -113,6 +117,7 @@ class Plan:
     collector_id: str | None = None
     status: ArrangementStatus = ArrangementStatus.ACTIVE
     ended_at: datetime | None = None
+    affordability: Affordability | None = None
 
     @property
     def missed_count(self) -> int:
@@ -131,3 +136,25 @@ class Settlement:
     status: ArrangementStatus = ArrangementStatus.ACTIVE
     amount_paid_minor: int = 0
     ended_at: datetime | None = None
+    affordability: Affordability | None = None
+
+
+@dataclass
+class FinancialStatement:
+    statement_id: str
+    statement_date: date
+    source: StatementSource
+    currency: str
+    entries: list[StatementEntry]
+    adults: int
+    children: int
+    vehicles: int
+    income_minor: int
+    outgoings_minor: int
+    non_priority_minor: int
+    surplus_minor: int
+    available_minor: int
+    savings_minor: int
+    recorded_by: str
+    recorded_at: datetime
+    order: int
