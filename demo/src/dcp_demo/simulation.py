@@ -157,6 +157,7 @@ class Operation:
         self.collectors: list[Collector] = []
         self.pending: list[Pending] = []
         self.handled: set[str] = set()  # cases whose debtor already acted on their persona
+        self.vulnerable: set[str] = set()  # cases whose debtor told a collector of a vulnerability
         self.closed: set[str] = set()
         self.paying_off: set[str] = set()
         self.worklists: dict[str, tuple[date | None, list[dict[str, Any]]]] = {}
@@ -619,6 +620,86 @@ class Operation:
         if reached and account.case_id not in self.handled:
             await self.debtor_acts(collector, account, channel, attempt_id, outcome, rng)
 
+    async def flag_vulnerability(self, account: Account, collector: Collector, rng: random.Random) -> None:
+        """The debtor tells the collector of a health condition, a life event, low resilience or
+        capability; the collector flags it (the details only with the debtor's consent), and the
+        jurisdiction's pack decides what changes: a breathing period, fewer contacts, no texts, a
+        specialist team."""
+        kind, detail = rng.choice(
+            (
+                ("health", "Receiving treatment; asks for calls after 14:00 only."),
+                ("life_event", "Recently bereaved; the household income has fallen."),
+                ("resilience", "Lost overtime; struggling to cover the essentials."),
+                ("capability", "Finds long letters hard to follow; prefers short messages."),
+            )
+        )
+        consent = rng.random() < 0.7
+        body: dict[str, Any] = {
+            "type": kind,
+            "consent": {"given": consent, "method": "verbal"} if consent else {"given": False},
+            "source": "call",
+        }
+        if consent:
+            body["description"] = detail
+        response = await self.api.call(
+            "case",
+            "POST",
+            f"/cases/{account.case_id}/vulnerabilities",
+            json=body,
+            role="collector",
+            subject=collector.id,
+            agency_id=collector.agency_id,
+        )
+        if response.status_code != 201:
+            self._record_error("POST /cases/{id}/vulnerabilities", response)
+            return
+        self.vulnerable.add(account.case_id)
+        self.stats.actions[f"vulnerability flagged ({kind})"] += 1
+        if response.json().get("referred_to"):
+            self.stats.actions["referred to a specialist team"] += 1
+
+    async def record_statement(
+        self, account: Account, today: date, available: float, who: dict[str, Any], rng: random.Random
+    ) -> bool:
+        """The debtor's income and expenditure as the collector takes it in the call: costs of living,
+        a priority debt (council tax in Great Britain), perhaps another creditor, and an income that
+        leaves about `available` a month for this debt."""
+
+        def line(category: str, item: str, minor: int, frequency: str = "monthly") -> dict[str, Any]:
+            amount = {"currency": account.currency, "amount_minor": int(minor)}
+            return {"category": category, "line_item": item, "amount": amount, "frequency": frequency}
+
+        lines = [
+            line("fixed_costs", "rent_or_mortgage", rng.randint(60_000, 140_000)),
+            line("fixed_costs", "utilities", rng.randint(9_000, 20_000)),
+            line("flexible_costs", "food_and_housekeeping", rng.randint(6_000, 14_000), "weekly"),
+            line("flexible_costs", "transport", rng.randint(4_000, 15_000)),
+        ]
+        if account.jurisdiction == "GB":
+            lines.append(line("priority_debts", "council_tax", rng.randint(9_000, 18_000)))
+        if rng.random() < 0.4:
+            lines.append(line("non_priority_debts", "credit_card", rng.randint(2_000, 10_000)))
+        per_month = {"monthly": 1.0, "weekly": 52 / 12}
+        outgoings = sum(li["amount"]["amount_minor"] * per_month[li["frequency"]] for li in lines)
+        lines.insert(0, line("income", "salary", outgoings + available))
+        response = await self.api.call(
+            "payment",
+            "POST",
+            f"/cases/{account.case_id}/financial-statements",
+            json={
+                "statement_date": today.isoformat(),
+                "source": rng.choice(("debtor_stated", "debtor_stated", "debt_adviser", "open_banking")),
+                "household": {"adults": rng.randint(1, 2), "children": rng.randint(0, 3)},
+                "lines": lines,
+            },
+            **who,
+        )
+        if response.status_code != 201:
+            self._record_error("POST /cases/{id}/financial-statements", response)
+            return False
+        self.stats.actions["income and expenditure taken"] += 1
+        return True
+
     def _contact_answered(self, response: Any, what: str) -> bool:
         """Whether the gate allowed the contact (a refusal, a case moved away, a channel down counted)."""
         if response.status_code == 409 and "contact-refused" in response.text:
@@ -652,6 +733,9 @@ class Operation:
         who: dict[str, Any] = {"role": "collector", "subject": collector.id, "agency_id": collector.agency_id}
         if persona in ("unresponsive", "self_cures"):
             return
+        if case_id not in self.vulnerable and rng.random() < 0.05:
+            await self.flag_vulnerability(account, collector, rng)
+            return  # no arrangement pressed in this call: the pack's treatment applies from now
         self.handled.add(case_id)
         # A card payment agreed in the call is taken by the gateway half an hour later.
         later = self.now + timedelta(minutes=30)
@@ -703,22 +787,44 @@ class Operation:
         elif persona == "plan":
             count = rng.choice((4, 6, 8))
             first = today + timedelta(days=rng.randint(2, 5))
-            response = await self.api.call(
-                "payment",
-                "POST",
-                "/payment-plans",
-                json={
-                    "case_id": case_id,
-                    "total": {**money, "amount_minor": account.balance_minor},
-                    "schedule": {"first_due_on": first.isoformat(), "count": count, "frequency": "weekly"},
-                    "channel": channel,
-                },
-                **who,
-            )
+            # The collector takes the debtor's income and expenditure first; a weekly plan asks up to
+            # five installments in a calendar month, and the statement leaves that or less.
+            weekly = -(-account.balance_minor // count)
+            if not await self.record_statement(account, today, 5 * weekly * rng.uniform(0.6, 1.7), who, rng):
+                return
+
+            async def propose(installments: int, by: dict[str, Any]) -> Any:
+                return await self.api.call(
+                    "payment",
+                    "POST",
+                    "/payment-plans",
+                    json={
+                        "case_id": case_id,
+                        "total": {**money, "amount_minor": account.balance_minor},
+                        "schedule": {
+                            "first_due_on": first.isoformat(),
+                            "count": installments,
+                            "frequency": "weekly",
+                        },
+                        "channel": channel,
+                    },
+                    **by,
+                )
+
+            response = await propose(count, who)
+            how = "plan agreed within the statement"
+            if response.status_code == 403 and "supervisor-approval-required" in response.text:
+                count *= 2  # smaller installments over longer, as the statement supports
+                response = await propose(count, who)
+                how = "plan lengthened to fit the statement"
+            if response.status_code == 403 and "supervisor-approval-required" in response.text:
+                response = await propose(count, {"role": "supervisor", "subject": "sup-1"})
+                how = "plan above the statement agreed by a supervisor"
             if response.status_code != 201:
                 self._record_error("POST /payment-plans", response)
                 return
             self.stats.actions["plan agreed"] += 1
+            self.stats.actions[how] += 1
             zone = ZoneInfo(account.row["time_zone"])
             keeps = rng.random() < 0.75
             for n, installment in enumerate(response.json()["installments"][:3]):
