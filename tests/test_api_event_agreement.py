@@ -13,7 +13,7 @@ import pytest
 from fastapi import routing
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
-from dcp_events.catalogue import cases, contacts, integration, payments
+from dcp_events.catalogue import cases, contacts, integration, payments, staff
 
 # Each request body and the events its handler builds from it (None: it records no event).
 EVENTS_OF: dict[str, tuple[type[BaseModel], ...] | None] = {
@@ -28,7 +28,7 @@ EVENTS_OF: dict[str, tuple[type[BaseModel], ...] | None] = {
     "VulnerabilityReviewRequest": (cases.CaseVulnerabilityReviewed, cases.CaseVulnerabilityRemoved),
     "AddCharge": (cases.CaseBalanceChanged,),
     "CloseCase": (cases.CaseClosed,),
-    "StaffBody": None,  # the staff directory is a table of case-service's, not an event
+    "StaffBody": (staff.StaffMemberChanged,),
     "ErasureRequest": (cases.ErasureCompleted,),
     "ContactCheck": (contacts.ContactBlocked,),
     "ContactAttemptRequest": (contacts.ContactAttempted, contacts.ContactBlocked),

@@ -101,17 +101,21 @@ def placement(
 
 
 async def register_staff(
-    platform: Platform, staff_id: str, kind: str, jurisdictions: list[str], languages: list[str]
+    platform: Platform,
+    staff_id: str,
+    kind: str,
+    jurisdictions: list[str],
+    languages: list[str],
+    channels: tuple[str, ...] = ("phone", "field_visit"),
 ) -> None:
+    """Put the collector or agency in case-service's directory, qualified for these debtors and for the
+    channels worked in person (contact-service checks them before a permit or an attempt)."""
+    qualification = {"jurisdictions": jurisdictions, "languages": languages, "channels": list(channels)}
     async with platform.client("case", "supervisor", "sup-staff") as case:
         expect(
             await case.put(
                 f"/staff/{staff_id}",
-                json={
-                    "kind": kind,
-                    "capacity": 1000,
-                    "qualifications": [{"jurisdictions": jurisdictions, "languages": languages}],
-                },
+                json={"kind": kind, "capacity": 1000, "qualifications": [qualification]},
             ),
             200,
         )

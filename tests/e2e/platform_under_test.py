@@ -27,6 +27,7 @@ from aiokafka import AIOKafkaProducer
 
 from dcp_devstack.kafka import create_topics_async
 from dcp_devstack.testing import bearer_token, new_database
+from dcp_events import TOPICS as CATALOGUE_TOPICS
 
 SERVICES = {
     "case": "case_service",
@@ -34,14 +35,7 @@ SERVICES = {
     "payment": "payment_service",
     "audit": "audit_service",
 }
-TOPICS = [
-    "collections.cases",
-    "collections.contacts",
-    "collections.payments",
-    "integration.placements",
-    "integration.payments",
-    "integration.contacts",
-]
+TOPICS = list(CATALOGUE_TOPICS)  # every topic of the catalogue, under the run's prefix
 
 
 def free_port() -> int:

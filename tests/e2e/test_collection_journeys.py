@@ -419,6 +419,44 @@ async def _us_case(
     return case_id
 
 
+async def test_a_collector_contacts_only_over_the_channels_the_directory_qualifies_them_for(
+    platform: Platform,
+) -> None:
+    """case-service's staff directory reaches the gate over collections.staff: a collector no longer
+    qualified for calls is refused a call (recorded, with the rule), and allowed again once qualified."""
+    day = platform.new_day()
+    await platform.set_clock(day + timedelta(hours=15))  # 09:00 in Chicago
+    case_id = await _us_case(platform, "col-us-5", "sup-us5", 25_000)
+    async with platform.client("contact", "collector", "col-us-5") as contact:
+        await contact_service_sees(contact, case_id)
+        await register_staff(platform, "col-us-5", "collector", ["US"], ["en"], channels=("field_visit",))
+
+        async def check(rule_id: str | None) -> bool:
+            decision = expect(
+                await contact.post("/contact-checks", json={"case_id": case_id, "channel": "phone"}), 200
+            )
+            return bool(decision.get("rule_id") == rule_id)
+
+        await eventually(
+            lambda: check("PLATFORM-STAFF-QUALIFIED"), "the gate to learn of the directory change"
+        )
+        problem = expect(
+            await contact.post("/contact-permits", json={"case_id": case_id, "channel": "phone"}), 409
+        )
+        assert problem["rule_id"] == "PLATFORM-STAFF-QUALIFIED"
+        assert "no current qualification for US debtors speaking en-US by phone" in problem["reason"]
+        [blocked] = only(
+            await wait_trail(platform, case_id, "collections.contact.blocked"), "collections.contact.blocked"
+        )
+        assert blocked["decision"]["rule_id"] == "PLATFORM-STAFF-QUALIFIED"
+
+        await register_staff(platform, "col-us-5", "collector", ["US"], ["en"], channels=("phone",))
+        await eventually(lambda: check(None), "the gate to learn the collector may call again")
+        expect(await contact.post("/contact-permits", json={"case_id": case_id, "channel": "phone"}), 201)
+    directory = only(await trail(platform, "col-us-5"), "collections.staff.member_changed")
+    assert len(directory) >= 3  # every change of the entry is in the audit trail, under the staff id
+
+
 async def test_us_dispute_stops_collection_until_released_and_a_cease_request_stops_contact(
     platform: Platform,
 ) -> None:

@@ -139,7 +139,13 @@ def staff_for(accounts: list[Account]) -> tuple[list[Collector], dict[str, dict[
         bodies[agency] = {
             "kind": "agency",
             "capacity": len(accounts) + 100,
-            "qualifications": [{"jurisdictions": list(jurisdictions), "languages": list(languages)}],
+            "qualifications": [
+                {
+                    "jurisdictions": list(jurisdictions),
+                    "languages": list(languages),
+                    "channels": ["phone", "field_visit"],
+                }
+            ],
         }
         collectors.append(
             Collector(f"{agency}-agent-1", agency, zone, jurisdictions, languages, agency_id=agency)

@@ -66,9 +66,10 @@ def test_catalogue_covers_architecture_section_3() -> None:
         "InstallmentMissed", "PaymentPlanCompleted", "PaymentPlanBroken", "SettlementAgreed",
         "SettlementLapsed", "AccountPlaced", "PlacementUpdated", "PlacementRecalled", "PaymentPosted",
         "ContactPermitIssued", "ContactPermitExpired", "MessageDeliveryReported", "ContactReported",
+        "FinancialStatementRecorded", "StaffMemberChanged",
     }  # fmt: skip
     assert TOPICS == [
-        "collections.cases", "collections.contacts", "collections.payments",
+        "collections.cases", "collections.contacts", "collections.payments", "collections.staff",
         "integration.placements", "integration.payments", "integration.contacts",
     ]  # fmt: skip
     for type_str, model in CATALOGUE.items():

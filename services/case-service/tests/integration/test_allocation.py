@@ -4,9 +4,14 @@ marked absent has their open cases rebalanced to the others."""
 
 from __future__ import annotations
 
+import time
+import uuid
 from typing import Any
 
 import pytest
+from aiokafka import AIOKafkaConsumer
+
+from dcp_events.canonical import decode_event
 
 from .conftest import SUPERVISOR, CaseHarness, placement_body
 
@@ -66,3 +71,37 @@ async def test_new_cases_are_allocated_by_the_policy_and_rebalanced_when_a_colle
     rebalanced = [e["data"] for e in events if e["type"] == "collections.case.assigned.v1"][-1]
     assert rebalanced["reason"].startswith("rebalanced: col-cy-1 is absent")
     assert rebalanced["previous_assignee"]["id"] == "col-cy-1"
+
+
+async def test_every_change_of_the_directory_is_published_on_collections_staff(harness: CaseHarness) -> None:
+    """What contact-service checks before a permit and the audit trail keeps: the whole entry as it
+    stands, each time it changes, keyed by the staff id."""
+    staff_id = f"col-dir-{uuid.uuid4().hex[:6]}"
+    for body in (_collector(["phone"]), _collector(["phone", "field_visit"], active=False)):
+        assert (
+            await harness.client.put(f"/staff/{staff_id}", json=body, headers=SUPERVISOR)
+        ).status_code == 200
+    consumer = AIOKafkaConsumer(
+        harness.prefix + "collections.staff",
+        bootstrap_servers=harness.bootstrap,
+        auto_offset_reset="earliest",
+    )
+    await consumer.start()
+    mine: list[dict[str, Any]] = []
+    try:
+        deadline = time.monotonic() + 20
+        while len(mine) < 2 and time.monotonic() < deadline:
+            for records in (await consumer.getmany(timeout_ms=200)).values():
+                for record in records:
+                    event = decode_event(record.value)
+                    if event.subject == staff_id:
+                        assert record.key == staff_id.encode()
+                        mine.append({"type": event.type, **(event.data or {})})
+    finally:
+        await consumer.stop()
+    assert [e["type"] for e in mine] == ["collections.staff.member_changed.v1"] * 2
+    assert [(e["active"], e["qualifications"][0]["channels"]) for e in mine] == [
+        (True, ["phone"]),
+        (False, ["field_visit", "phone"]),
+    ]
+    assert mine[0]["qualifications"][0]["languages"] == ["cy"]

@@ -36,6 +36,7 @@ from contact_service.domain.fx import FxTable, packaged_table
 from contact_service.settings import ContactServiceSettings
 from dcp_events.catalogue.enums import Channel
 from dcp_events.catalogue.payments import PromiseBroken, PromiseKept
+from dcp_events.catalogue.staff import StaffMemberChanged
 from dcp_platform.application import CommandBus
 from dcp_platform.disclosure import Disclosures
 from dcp_platform.eventsourcing.runtime import Subscription
@@ -68,6 +69,12 @@ def subscriptions(handlers: ContactConsumers) -> list[Subscription]:
             ["collections.payments"],
             handlers.on_payment_event,
             handles=(PromiseKept, PromiseBroken),
+        ),
+        Subscription(
+            "contact-service.staff",
+            ["collections.staff"],
+            handlers.on_staff_event,
+            handles=(StaffMemberChanged,),
         ),
         Subscription(
             "contact-service.integration-contacts",

@@ -119,6 +119,7 @@ from dcp_events.catalogue.registry import (
     schema_uri,
     topic_of,
 )
+from dcp_events.catalogue.staff import StaffMemberChanged, StaffQualification
 
 __all__ = [
     "CATALOGUE",
@@ -213,6 +214,8 @@ __all__ = [
     "SettlementAgreed",
     "SettlementLapsed",
     "SettlementPaid",
+    "StaffMemberChanged",
+    "StaffQualification",
     "Stage",
     "StatementCategory",
     "StatementEntry",

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 from typing import Final
 
-from dcp_events.catalogue import cases, contacts, integration, payments
+from dcp_events.catalogue import cases, contacts, integration, payments, staff
 from dcp_events.catalogue.base import CaseAmounts, DocumentReference, EventPayload, Money, MoneyDelta
 from dcp_events.catalogue.debtor import Account, Debtor, EmailAddress, PhoneNumber, PostalAddress
 from dcp_events.catalogue.enums import (
@@ -472,6 +472,18 @@ EXAMPLES: Final[dict[str, EventPayload]] = {
             due_on=date(2027, 1, 15),
             amount_paid=_gbp(0),
             reason="not paid by due date",
+        ),
+        staff.StaffMemberChanged(
+            kind=AssigneeKind.COLLECTOR,
+            staff_id="usr-alice",
+            team="team-gb",
+            capacity=400,
+            active=True,
+            qualifications=[
+                staff.StaffQualification(
+                    jurisdictions=["GB"], languages=["en"], channels=[Channel.PHONE, Channel.EMAIL]
+                )
+            ],
         ),
         integration.AccountPlaced(
             placement_id="plc-2026-11-0001",

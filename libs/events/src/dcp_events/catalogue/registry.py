@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Final
 
-from dcp_events.catalogue import cases, contacts, integration, payments
+from dcp_events.catalogue import cases, contacts, integration, payments, staff
 from dcp_events.catalogue.base import EventPayload
 from dcp_events.errors import UnknownEventType
 
@@ -12,6 +12,7 @@ TOPICS: Final[list[str]] = [
     cases.TOPIC,
     contacts.TOPIC,
     payments.TOPIC,
+    staff.TOPIC,
     integration.PLACEMENTS_TOPIC,
     integration.PAYMENTS_TOPIC,
     integration.CONTACTS_TOPIC,
@@ -92,6 +93,7 @@ _MODELS: list[type[EventPayload]] = [
     payments.SettlementAgreed,
     payments.SettlementPaid,
     payments.SettlementLapsed,
+    staff.StaffMemberChanged,
     integration.AccountPlaced,
     integration.PlacementUpdated,
     integration.PlacementRecalled,

@@ -149,6 +149,16 @@ class Repository(Generic[A]):
             for c in changes
         ]
 
+    async def append_entry(
+        self, stream_id: str, subject: str, payloads: Sequence[EventPayload], tx: Tx = None
+    ) -> None:
+        """Append events of something this service keeps outside its aggregates (a directory entry:
+        the latest state is a table, the changes are events) at the stream's current version, stamped
+        as `save` stamps them; a concurrent append to the same stream raises `ConcurrencyConflict`."""
+        version = await self.store.version(stream_id, conn=tx)
+        events = [event_for(p, subject=subject, source=self.source, clock=self.clock) for p in payloads]
+        await self.store.append(stream_id, version, events, conn=tx)
+
     async def save(
         self, aggregate: A, tx: Tx = None, *, jurisdiction: str | None = None
     ) -> list[RecordedEvent]:

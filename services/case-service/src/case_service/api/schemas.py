@@ -8,7 +8,7 @@ from typing import Any, Literal
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from case_service.domain.assignment import AssignmentPolicy
-from dcp_events.catalogue.base import CaseAmounts, Money
+from dcp_events.catalogue.base import CaseAmounts, Id, Jurisdiction, Money
 from dcp_events.catalogue.debtor import Account, Debtor
 from dcp_events.catalogue.enums import Channel, CloseReason, HoldType, Stage
 
@@ -66,15 +66,15 @@ class CloseCase(Body):
 
 
 class QualificationBody(Body):
-    jurisdictions: list[str] = Field(min_length=1)
-    languages: list[str] = Field(min_length=1)
+    jurisdictions: list[Jurisdiction] = Field(min_length=1)
+    languages: list[Id] = Field(min_length=1)
     channels: list[Channel] = Field(default_factory=list)
     expires_on: date | None = None
 
 
 class StaffBody(Body):
     kind: Literal["collector", "agency"]
-    team: str | None = None
+    team: Id | None = None
     capacity: int = Field(ge=0, le=1_000_000, description="Most open cases at once.")
     active: bool = True
     qualifications: list[QualificationBody] = Field(default_factory=list)

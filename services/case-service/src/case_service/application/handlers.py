@@ -22,6 +22,7 @@ from case_service.domain.assignment import (
     Candidate,
     CaseProfile,
     Choice,
+    StaffMember,
     check_direct,
     choose,
 )
@@ -48,7 +49,8 @@ from dcp_events.catalogue.cases import (
     CaseVulnerabilityRemoved,
     CaseVulnerabilityReviewed,
 )
-from dcp_events.catalogue.enums import AssigneeKind, CloseReason, HoldType, VulnerabilityType
+from dcp_events.catalogue.enums import AssigneeKind, Channel, CloseReason, HoldType, VulnerabilityType
+from dcp_events.catalogue.staff import StaffMemberChanged, StaffQualification
 from dcp_platform.application import Handler
 from dcp_platform.eventsourcing.store import ConcurrencyConflict
 
@@ -418,6 +420,9 @@ async def upsert_staff_member(
     allocates automatically)."""
     member = command.member
     await uow.upsert_member(member, env.now())
+    # The directory's change, on collections.staff: contact-service checks each person's
+    # qualifications before a permit or an attempt, and the audit trail keeps who could do what.
+    await uow.cases.append_entry(f"staff-{member.id}", member.id, [staff_changed(member)], uow.tx)
     if member.active or member.kind is not AssigneeKind.COLLECTOR:
         return
     if not env.policy.automatic_assignment.enabled:
@@ -432,6 +437,25 @@ async def upsert_staff_member(
     for case, changes in await uow.save_together(list(cases.values())):
         await _keep_timers(uow, env, case, changes)
     await allocator.keep_cursors(uow)
+
+
+def staff_changed(member: StaffMember) -> StaffMemberChanged:
+    return StaffMemberChanged(
+        kind=member.kind,
+        staff_id=member.id,
+        team=member.team,
+        capacity=member.capacity,
+        active=member.active,
+        qualifications=[
+            StaffQualification(
+                jurisdictions=sorted(q.jurisdictions),
+                languages=sorted(q.languages),
+                channels=sorted(Channel(ch) for ch in q.channels),
+                expires_on=q.expires_on,
+            )
+            for q in member.qualifications
+        ],
+    )
 
 
 async def change_stage(command: c.ChangeStage, uow: CaseUnitOfWork, env: CaseEnvironment) -> None:

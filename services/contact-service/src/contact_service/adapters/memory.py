@@ -26,6 +26,7 @@ from contact_service.application.ports import (
     contacts_repository,
 )
 from contact_service.domain.contacts import CaseContacts
+from contact_service.domain.staff import StaffEntry
 from dcp_compliance import CaseFacts, ContactHistoryEntry, ContactPurpose
 from dcp_events.catalogue.enums import Channel, ContactOutcome, ContactParty
 from dcp_platform.application import CommandBus
@@ -51,6 +52,7 @@ class ContactBooks:
     parked: dict[str, tuple[str, dict[str, Any]]] = field(
         default_factory=dict
     )  # attempt id -> (case, report)
+    staff: dict[str, StaffEntry] = field(default_factory=dict)
 
     def copy(self) -> ContactBooks:
         return ContactBooks(
@@ -61,6 +63,7 @@ class ContactBooks:
             dict(self.messages),
             dict(self.timers),
             dict(self.parked),
+            dict(self.staff),
         )
 
 
@@ -150,6 +153,9 @@ class InMemoryContactReads:
 
     async def find_permit(self, permit_id: str) -> PermitRecord | None:
         return self.books.permits.get(permit_id)
+
+    async def staff_member(self, staff_id: str) -> StaffEntry | None:
+        return self.books.staff.get(staff_id)
 
     async def find_message(self, channel: Channel, provider_reference: str) -> MessageRecord | None:
         return next(
@@ -310,6 +316,9 @@ class InMemoryContactUnitOfWork(MemoryTimers, InMemoryContactReads):
         if record.attempt_id in self.books.contacts:
             raise ValueError(f"attempt {record.attempt_id} is already recorded")  # the table's primary key
         self.books.contacts[record.attempt_id] = record.row()
+
+    async def record_staff_member(self, entry: StaffEntry, at: datetime) -> None:
+        self.books.staff[entry.staff_id] = entry
 
     async def insert_promise(self, record: PromiseRecord) -> None:
         if record.promise_id in self.books.promises:

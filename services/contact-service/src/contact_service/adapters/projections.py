@@ -13,8 +13,10 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from contact_service.application.ports import CaseRow, MessageRecord, PermitRecord, PromiseRecord
+from contact_service.domain.staff import StaffEntry
 from dcp_compliance import CaseFacts, ContactHistoryEntry, ContactPurpose
 from dcp_events.catalogue.enums import Channel, ContactOutcome, ContactParty
+from dcp_events.catalogue.staff import StaffQualification
 from dcp_platform import jsontext
 from dcp_platform.values import from_fields
 
@@ -455,3 +457,42 @@ async def erase_contact_points(conn: AsyncConnection, case_id: str) -> None:
 async def promises_of_case(conn: AsyncConnection, case_id: str) -> list[tuple[date, str]]:
     rows = await conn.execute(text("SELECT due_on, status FROM promises WHERE case_id = :c"), {"c": case_id})
     return [(r.due_on, r.status) for r in rows]
+
+
+# --- the staff directory (collections.staff) ---------------------------------------------------------
+
+_UPSERT_STAFF = text(
+    """
+    INSERT INTO staff_directory (staff_id, kind, active, qualifications, updated_at)
+    VALUES (:staff_id, :kind, :active, CAST(:qualifications AS jsonb), :at)
+    ON CONFLICT (staff_id) DO UPDATE SET kind = excluded.kind, active = excluded.active,
+        qualifications = excluded.qualifications, updated_at = excluded.updated_at
+    """
+)
+
+
+async def record_staff_member(conn: AsyncConnection, entry: StaffEntry, at: datetime) -> None:
+    qualifications = [q.model_dump(mode="json") for q in entry.qualifications]
+    await conn.execute(
+        _UPSERT_STAFF,
+        {
+            "staff_id": entry.staff_id,
+            "kind": entry.kind,
+            "active": entry.active,
+            "qualifications": jsontext.dumps(qualifications),
+            "at": at,
+        },
+    )
+
+
+async def staff_member(conn: AsyncConnection, staff_id: str) -> StaffEntry | None:
+    row = (
+        await conn.execute(
+            text("SELECT staff_id, kind, active, qualifications FROM staff_directory WHERE staff_id = :id"),
+            {"id": staff_id},
+        )
+    ).first()
+    if row is None:
+        return None
+    qualifications = tuple(StaffQualification.model_validate(q) for q in row.qualifications)
+    return StaffEntry(row.staff_id, row.kind, row.active, qualifications)

@@ -23,6 +23,7 @@ from contact_service.application.ports import (
     ReadModels,
 )
 from contact_service.domain.contacts import CaseContacts
+from contact_service.domain.staff import StaffEntry
 from dcp_compliance import CaseFacts, ContactHistoryEntry
 from dcp_events.catalogue.enums import Channel
 from dcp_platform.eventsourcing.repository import Repository
@@ -41,6 +42,9 @@ class PostgresContactReads:
 
     async def cases_assigned_to(self, kinds_ids: Sequence[tuple[str, str]]) -> list[CaseRow]:
         return await rm.cases_assigned_to(self.tx, kinds_ids)
+
+    async def staff_member(self, staff_id: str) -> StaffEntry | None:
+        return await rm.staff_member(self.tx, staff_id)
 
     async def history(
         self, debtor_id: str, since: datetime, third_party_point: str | None = None
@@ -82,6 +86,9 @@ class PostgresContactReads:
 class PostgresContactUnitOfWork(PostgresTimers, PostgresContactReads):
     contacts: Repository[CaseContacts]
     _after_commit: list[Callable[[], None]] = field(default_factory=list, init=False)
+
+    async def record_staff_member(self, entry: StaffEntry, at: datetime) -> None:
+        await rm.record_staff_member(self.tx, entry, at)
 
     async def lock_debtor(self, debtor_id: str) -> None:
         await rm.lock_debtor(self.tx, debtor_id)

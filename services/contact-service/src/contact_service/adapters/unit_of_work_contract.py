@@ -18,6 +18,7 @@ import pytest
 
 from contact_service.application.ports import ContactRecord, MessageRecord, PermitRecord, PromiseRecord
 from contact_service.domain.contacts import CaseContacts
+from contact_service.domain.staff import StaffEntry
 from dcp_compliance import CaseFacts, ContactPurpose, Decision, Verdict
 from dcp_compliance.model import ContactPoint
 from dcp_events.catalogue.base import CaseAmounts, Money
@@ -25,6 +26,7 @@ from dcp_events.catalogue.cases import CaseOpened
 from dcp_events.catalogue.contacts import CeaseRequested
 from dcp_events.catalogue.debtor import Account, Debtor, EmailAddress, PhoneNumber, PostalAddress
 from dcp_events.catalogue.enums import Channel, ContactOutcome, ContactParty, PhoneKind, TimeZoneSource
+from dcp_events.catalogue.staff import StaffQualification
 
 NOW = datetime(2026, 6, 10, 16, 0, tzinfo=UTC)
 
@@ -130,6 +132,21 @@ class ContactUnitOfWorkContract:
             assert case.treatment == [{"day_offset": 0, "channel": "sms", "template": "t"}]
             assert [c.case_id for c in await uow.cases_assigned_to([("collector", "col-1")])] == [case_id]
             assert await uow.case("never-opened") is None
+
+    async def test_a_staff_entry_is_kept_as_the_directory_last_said(self, begin: Any) -> None:
+        staff_id = f"col-{uuid4().hex[:8]}"
+        first = StaffEntry(staff_id, "collector", True, (
+            StaffQualification(jurisdictions=["US"], languages=["en"], channels=[Channel.PHONE]),
+        ))  # fmt: skip
+        async with begin() as uow:
+            assert await uow.staff_member(staff_id) is None
+            await uow.record_staff_member(first, NOW)
+        later = dataclasses.replace(first, active=False, qualifications=())
+        async with begin() as uow:
+            assert await uow.staff_member(staff_id) == first
+            await uow.record_staff_member(later, NOW + timedelta(hours=1))
+        async with begin() as uow:
+            assert await uow.staff_member(staff_id) == later
 
     async def test_cases_are_read_and_written_many_at_a_time(self, begin: Any) -> None:
         (first, debtor), (second, other) = ids(), ids()

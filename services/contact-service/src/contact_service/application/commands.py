@@ -15,6 +15,7 @@ from typing import Literal
 from contact_service.application.ports import MessageRecord, PermitRecord
 from contact_service.domain.contacts import PermitStanding
 from contact_service.domain.errors import ContactRefused, PermitExpired, PermitUsed
+from contact_service.domain.staff import StaffEntry
 from dcp_compliance import Decision, ProposedContact
 from dcp_events.catalogue.base import EventPayload, Money
 from dcp_events.catalogue.contacts import (
@@ -234,3 +235,10 @@ class RecordPromiseOutcome:
 
     promise_id: str
     status: Literal["kept", "broken"]
+
+
+@dataclass(frozen=True)
+class RecordStaffMember:
+    """case-service's staff directory changed (`StaffMemberChanged`): who may contact whom, from now."""
+
+    entry: StaffEntry

@@ -12,9 +12,11 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from contact_service.application import commands as c
 from contact_service.application.ports import ContactBus
+from contact_service.domain.staff import StaffEntry
 from dcp_events.catalogue.building import parse_data
 from dcp_events.catalogue.integration import ContactReported, case_id_for_account
 from dcp_events.catalogue.payments import PromiseBroken, PromiseKept
+from dcp_events.catalogue.staff import StaffMemberChanged
 from dcp_events.errors import EventError
 from dcp_platform.context import bind_context
 from dcp_platform.eventsourcing.consumer import Delivery, PoisonMessage
@@ -70,6 +72,14 @@ class ContactConsumers:
     async def on_permit_expiry(self, conn: AsyncConnection, timer: DueTimer) -> None:
         with bind_context(causation_id=f"timer:{timer.kind}:{timer.key}"):
             await self.bus.handle(c.ExpirePermit(timer.key), tx=conn)
+
+    # --- collections.staff ---------------------------------------------------------------------
+
+    async def on_staff_event(self, conn: AsyncConnection, delivery: Delivery) -> None:
+        """The staff directory changed: who may contact debtors, and how, from now on."""
+        payload = _payload(delivery)
+        if isinstance(payload, StaffMemberChanged):
+            await self.bus.handle(c.RecordStaffMember(StaffEntry.from_event(payload)), tx=conn)
 
     # --- collections.payments ------------------------------------------------------------------
 

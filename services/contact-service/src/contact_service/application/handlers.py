@@ -16,7 +16,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from contact_service.application import commands as c
-from contact_service.application.permits import PERMIT_HANDLERS, record_parked_reports
+from contact_service.application.permits import PERMIT_HANDLERS, record_parked_reports, staff_checked
 from contact_service.application.ports import (
     CaseRow,
     ContactEnvironment,
@@ -58,7 +58,9 @@ from dcp_platform.application import Handler
 async def check_contact(command: c.CheckContact, uow: ContactUnitOfWork, env: ContactEnvironment) -> Decision:
     now = env.now()
     case = await known_case(uow, command.case_id, command.principal)
-    decision = await gate_decision(uow, case, command.proposed, now)
+    decision = await staff_checked(
+        uow, case, command.proposed, await gate_decision(uow, case, command.proposed, now), now
+    )
     count_decision(case, decision, "check")  # nothing to commit: a dry run records nothing
     return decision
 
@@ -307,8 +309,15 @@ async def record_promise_outcome(
     await uow.set_promise_status(command.promise_id, command.status)
 
 
+async def record_staff_member(
+    command: c.RecordStaffMember, uow: ContactUnitOfWork, env: ContactEnvironment
+) -> None:
+    await uow.record_staff_member(command.entry, env.now())
+
+
 COMMAND_HANDLERS: dict[type, Handler[ContactUnitOfWork, ContactEnvironment]] = {
     **PERMIT_HANDLERS,
+    c.RecordStaffMember: record_staff_member,
     c.CheckContact: check_contact,
     c.MakePromise: make_promise,
     c.RecordDebtorRequest: record_debtor_request,

@@ -25,6 +25,7 @@ from contact_service.application import commands as c
 from contact_service.application.ports import (
     CaseRow,
     ContactEnvironment,
+    ContactReads,
     ContactRecord,
     ContactUnitOfWork,
     PermitRecord,
@@ -39,6 +40,7 @@ from contact_service.application.steps import (
 )
 from contact_service.domain.contacts import CaseContacts, PermitStanding
 from contact_service.domain.errors import AttemptIdTaken, CaseUnknown, PermitUnknown
+from contact_service.domain.staff import with_staff_check
 from dcp_compliance import (
     ContactHistoryEntry,
     ContactPurpose,
@@ -209,6 +211,21 @@ def contact_record(
     )
 
 
+async def staff_checked(
+    reads: ContactReads, case: CaseRow, proposed: ProposedContact, decision: Decision, now: datetime
+) -> Decision:
+    """`decision`, refused when the person making the contact (the collector, else the agency) is in
+    the staff directory and not qualified for this debtor and channel."""
+    entry = await reads.staff_member(proposed.collector_id) if proposed.collector_id else None
+    if entry is None and proposed.agency_id:
+        entry = await reads.staff_member(proposed.agency_id)
+    language = case.profile.get("language")
+    return with_staff_check(
+        decision, entry, case.jurisdiction, language if isinstance(language, str) else None, proposed.channel,
+        now.date(),
+    )  # fmt: skip
+
+
 async def issue_permit(
     command: c.IssuePermit, uow: ContactUnitOfWork, env: ContactEnvironment
 ) -> c.PermitAnswer:
@@ -224,7 +241,7 @@ async def issue_permit(
     now = env.now()
     proposed = command.proposed
     history = await history_for(uow, case, proposed, now)
-    decision = decide_case(case.facts, history, proposed, now)
+    decision = await staff_checked(uow, case, proposed, decide_case(case.facts, history, proposed, now), now)
     if not decision.allowed:
         await record(uow, env, case, [attempt_event(case, proposed, command.permit_id, decision)])
         await uow.record_contact(contact_record(case, proposed, command.permit_id, now, decision))
@@ -469,7 +486,7 @@ async def record_attempt(
     now = env.now()
     proposed = command.proposed
     history = await history_for(uow, case, proposed, now)
-    decision = decide_case(case.facts, history, proposed, now)
+    decision = await staff_checked(uow, case, proposed, decide_case(case.facts, history, proposed, now), now)
     uow.after_commit(lambda: count_decision(case, decision, "attempt"))
     if not decision.allowed:
         await record(uow, env, case, [attempt_event(case, proposed, command.attempt_id, decision)])

@@ -19,6 +19,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from contact_service.domain.contacts import CaseContacts
 from contact_service.domain.fx import FxTable, packaged_table
+from contact_service.domain.staff import StaffEntry
 from dcp_compliance import CaseFacts, ContactHistoryEntry, ContactPurpose, Decision
 from dcp_compliance.permits import PermitSigner
 from dcp_events.catalogue.enums import Channel, ContactOutcome, ContactParty
@@ -202,6 +203,10 @@ class ContactReads(Protocol):
 
     async def case(self, case_id: str) -> CaseRow | None: ...
 
+    async def staff_member(self, staff_id: str) -> StaffEntry | None:
+        """A collector or agency as the staff directory last said (None: not in it)."""
+        ...
+
     async def cases_assigned_to(self, kinds_ids: Sequence[tuple[str, str]]) -> list[CaseRow]:
         """The open cases assigned to any of the (assignee kind, id) pairs."""
         ...
@@ -252,6 +257,10 @@ class ContactUnitOfWork(TimerPort, ContactReads, Protocol):
 
     contacts: Repository[CaseContacts]
     tx: Any
+
+    async def record_staff_member(self, entry: StaffEntry, at: datetime) -> None:
+        """Keep the directory's latest entry for the person."""
+        ...
 
     async def case(self, case_id: str, *, for_update: bool = False) -> CaseRow | None: ...
 
