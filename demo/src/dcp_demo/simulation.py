@@ -986,6 +986,11 @@ class Operation:
                 json={"referral_id": referral_id, **step},
                 **who,
             )
+            if response.status_code == 409 and response.json()["type"].endswith("/case-closed"):
+                # Paid in full (a plan instalment or the debtor's own payment) while the claim was
+                # being prepared: the proceedings stop there.
+                self.stats.actions["legal stopped: case closed while in legal"] += 1
+                return
             if response.status_code != 201:
                 self._record_error("POST /cases/{id}/legal/steps", response)
                 return
