@@ -46,6 +46,7 @@ class Summary:
     portfolio: dict[str, Any] = field(default_factory=dict)
     strategies: list[dict[str, Any]] = field(default_factory=list)
     legal: list[dict[str, Any]] = field(default_factory=list)
+    experiments: list[dict[str, Any]] = field(default_factory=list)
     findings: list[dict[str, Any]] = field(default_factory=list)
     attempts_checked: int = 0
     checkpoint: dict[str, Any] = field(default_factory=dict)
@@ -102,6 +103,10 @@ async def collect(api: Api, op: Operation) -> Summary:
     s.portfolio = await api.ok("case", "GET", "/kpis/portfolio", params={"from": start, "to": end})
     s.strategies = (await api.ok("case", "GET", "/kpis/strategies"))["strategies"]
     s.legal = (await api.ok("case", "GET", "/kpis/legal"))["legal"]
+    # the run's own enrolments, by the arm each case was first given (intention to treat)
+    s.experiments = (
+        await api.ok("case", "GET", "/kpis/experiments", params={"from": op.start.isoformat(), "to": end})
+    )["experiments"]
     # The letters of the run go to the letter house in one print file; the channels' reports come back.
     printed = await api.call("contact", "POST", "/letters/print-files", role="admin", subject="demo-operator")
     s.print_file = printed.json() if printed.status_code == 201 else {}
@@ -244,6 +249,9 @@ def render(console: Console, op: Operation, s: Summary, urls: dict[str, str], wa
         t.add_row(strategy, experiment, arm, str(sum(int(r["cases"]) for r in arm_rows)), rates)
     console.print(t)
 
+    for tested in s.experiments:
+        _experiment_tables(console, tested)
+
     t = Table(title="contacts through the gate")
     t.add_column("decision")
     t.add_column("channel / rule")
@@ -352,3 +360,65 @@ def render(console: Console, op: Operation, s: Summary, urls: dict[str, str], wa
         + f"{urls['case']}/kpis/portfolio"
     )
     console.print("stop everything: make down")
+
+
+def _interval(e: dict[str, Any]) -> str:
+    if e.get("rate") is None:
+        return "-"
+    bounds = f" [{pct(e['low'])}, {pct(e['high'])}]" if e.get("low") is not None else ""
+    return f"{pct(e['rate'])}{bounds} n={e['n']}"
+
+
+def _difference(c: dict[str, Any]) -> str:
+    if c.get("difference") is None:
+        return str(c["verdict"]).replace("_", " ")
+    return (
+        f"{c['difference'] * 100:+.1f} pt [{c['low'] * 100:+.1f}, {c['high'] * 100:+.1f}] "
+        f"p={c['p_value']:.2f} {c['verdict'].replace('_', ' ')}"
+    )
+
+
+def _experiment_tables(console: Console, experiment: dict[str, Any]) -> None:
+    """An experiment by intention to treat: each arm's outcomes with 95 % intervals, then each
+    challenger against the champion with always-valid intervals, and its harm guards."""
+    t = Table(
+        title=f"experiment {experiment['experiment_id']} (/kpis/experiments): by the arm first given, "
+        f"always-valid test at alpha {experiment['test']['alpha']}"
+    )
+    for column in (
+        "arm",
+        "status",
+        "cases",
+        "recovery rate",
+        "right-party contact",
+        "cured",
+        "promises kept",
+    ):
+        t.add_column(column)
+    for arm in experiment["arms"]:
+        t.add_row(
+            f"{arm['arm']} ({arm['strategy_id']}, {arm['percent']:g} %)",
+            arm["status"],
+            str(arm["cases"]),
+            "  ".join(f"{r['currency']} {_interval(r)}" for r in arm["recovery"]) or "-",
+            _interval(arm["right_party_contact"]),
+            _interval(arm["cure"]),
+            _interval(arm["promise_kept"]),
+        )
+    console.print(t)
+    for challenger in experiment["challengers"]:
+        t = Table(
+            title=f"{challenger['arm']} against {challenger['against']}: difference, always-valid interval"
+        )
+        t.add_column("measure")
+        t.add_column("challenger - champion")
+        for r in challenger["recovery"]:
+            t.add_row(f"recovery rate {r['currency']}", _difference(r))
+        for measure in ("right_party_contact", "cure", "promise_kept"):
+            t.add_row(measure.replace("_", " "), _difference(challenger[measure]))
+        for g in challenger["guards"]:
+            t.add_row(
+                f"guard {g['guard']} (max +{g['max_increase'] * 100:.0f} pt)",
+                f"{g['status'].upper()}: {_interval(g['challenger'])} vs {_interval(g['champion'])}",
+            )
+        console.print(t)

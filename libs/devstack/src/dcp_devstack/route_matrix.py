@@ -94,6 +94,7 @@ CREDITOR_SCOPE: dict[tuple[str, str], str] = {
     ("case-service", "/kpis/collectors"): LISTED,
     ("case-service", "/kpis/portfolio"): LISTED,
     ("case-service", "/kpis/strategies"): LISTED,
+    ("case-service", "/kpis/experiments"): LISTED,
     ("case-service", "/kpis/legal"): LISTED,
     ("case-service", "/cases/{case_id}/legal"): ONE_CASE,
     ("case-service", "/cases/{case_id}/legal/referral"): ONE_CASE,

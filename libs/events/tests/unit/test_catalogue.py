@@ -66,11 +66,11 @@ def test_catalogue_covers_architecture_section_3() -> None:
         "InstallmentMissed", "PaymentPlanCompleted", "PaymentPlanBroken", "SettlementAgreed",
         "SettlementLapsed", "AccountPlaced", "PlacementUpdated", "PlacementRecalled", "PaymentPosted",
         "ContactPermitIssued", "ContactPermitExpired", "MessageDeliveryReported", "ContactReported",
-        "FinancialStatementRecorded", "StaffMemberChanged",
+        "FinancialStatementRecorded", "StaffMemberChanged", "ExperimentArmStopped",
     }  # fmt: skip
     assert TOPICS == [
         "collections.cases", "collections.contacts", "collections.payments", "collections.staff",
-        "integration.placements", "integration.payments", "integration.contacts",
+        "collections.policies", "integration.placements", "integration.payments", "integration.contacts",
     ]  # fmt: skip
     for type_str, model in CATALOGUE.items():
         assert type_str == f"{model.event_type}.v{model.version}"

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
+from case_service.adapters import experiments as experiment_book
 from case_service.adapters import timers as case_timers
 from case_service.adapters.policy_file import load_policy
 from case_service.adapters.unit_of_work import SOURCE, case_repository, unit_of_work_factory
@@ -19,6 +21,7 @@ from case_service.application.consumers import CONTACT_EVENTS, PAYMENT_EVENTS, C
 from case_service.application.handlers import (
     AGEING_TIMER,
     COMMAND_HANDLERS,
+    EXPERIMENT_REVIEW_TIMER,
     HOLD_EXPIRY_TIMER,
     INTEREST_TIMER,
     RETENTION_TIMER,
@@ -31,6 +34,8 @@ from dcp_platform.disclosure import Disclosures
 from dcp_platform.eventsourcing.runtime import Subscription
 from dcp_platform.eventsourcing.store import EventStore
 from dcp_platform.service import build_runtime, event_sourced_app
+
+log = logging.getLogger(__name__)
 
 ROUTERS = (
     cases.router,
@@ -79,6 +84,7 @@ def bootstrap(settings: CaseServiceSettings) -> FastAPI:
     runtime.on_timer(HOLD_EXPIRY_TIMER, handlers.on_hold_expiry)
     runtime.on_timer(RETENTION_TIMER, handlers.on_retention)
     runtime.on_timer(VULNERABILITY_REVIEW_TIMER, handlers.on_vulnerability_review)
+    runtime.on_timer(EXPERIMENT_REVIEW_TIMER, handlers.on_experiment_review)
     app = event_sourced_app(
         settings,
         runtime=runtime,
@@ -103,6 +109,21 @@ def bootstrap(settings: CaseServiceSettings) -> FastAPI:
     return app
 
 
+STOPPED_ARMS_REFRESH_SECONDS = 10.0
+
+
+async def _follow_stopped_arms(api: CaseApi) -> None:
+    """Experiment arms another replica's review stopped reach this one's segmentation within
+    seconds (its own review stops them at once)."""
+    while True:
+        try:
+            async with api.engine.connect() as conn:
+                api.env.stop_arms(frozenset(await experiment_book.stops(conn)))
+        except Exception:
+            log.warning("could not read the stopped experiment arms; retrying", exc_info=True)
+        await asyncio.sleep(STOPPED_ARMS_REFRESH_SECONDS)
+
+
 @asynccontextmanager
 async def _case_service_lifespan(app: FastAPI) -> AsyncIterator[None]:
     """Make sure tomorrow's ageing run is scheduled; on shutdown, stop imports still running
@@ -111,10 +132,13 @@ async def _case_service_lifespan(app: FastAPI) -> AsyncIterator[None]:
     async with api.engine.begin() as conn:
         await case_timers.ensure_ageing_timer(conn, api.clock.now())
         await case_timers.ensure_interest_timer(conn, api.clock.now())
+        await case_timers.ensure_experiment_review_timer(conn, api.clock.now())
     app.state.runtime.timers.wake()
+    refresh = asyncio.create_task(_follow_stopped_arms(api))
     try:
         yield
     finally:
+        refresh.cancel()
         tasks: set[asyncio.Task[None]] = app.state.import_tasks
         for task in list(tasks):
             task.cancel()

@@ -103,6 +103,7 @@ from dcp_events.catalogue.payments import (
     StatementSource,
     UnappliedReason,
 )
+from dcp_events.catalogue.policies import ExperimentArmStopped, GuardReading
 from dcp_events.catalogue.registry import (
     CATALOGUE,
     CURRENT,
@@ -183,7 +184,9 @@ __all__ = [
     "EmailAddress",
     "ErasureCompleted",
     "EventPayload",
+    "ExperimentArmStopped",
     "FinancialStatementRecorded",
+    "GuardReading",
     "HoldType",
     "Household",
     "Installment",

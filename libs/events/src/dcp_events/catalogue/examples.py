@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 from typing import Final
 
-from dcp_events.catalogue import cases, contacts, integration, payments, staff
+from dcp_events.catalogue import cases, contacts, integration, payments, policies, staff
 from dcp_events.catalogue.base import CaseAmounts, DocumentReference, EventPayload, Money, MoneyDelta
 from dcp_events.catalogue.debtor import Account, Debtor, EmailAddress, PhoneNumber, PostalAddress
 from dcp_events.catalogue.enums import (
@@ -484,6 +484,25 @@ EXAMPLES: Final[dict[str, EventPayload]] = {
                     jurisdictions=["GB"], languages=["en"], channels=[Channel.PHONE, Channel.EMAIL]
                 )
             ],
+        ),
+        policies.ExperimentArmStopped(
+            experiment_id="standard-vs-sms-first-2026q4",
+            arm="challenger-a",
+            champion_arm="champion",
+            reason="complaints: challenger worse than champion beyond the guard's 2 % margin",
+            guard=policies.GuardReading(
+                guard="complaints",
+                champion_cases=400,
+                champion_rate_bp=100,
+                challenger_cases=100,
+                challenger_rate_bp=900,
+                difference_low_bp=310,
+                difference_high_bp=1290,
+                max_increase_bp=200,
+                alpha_bp=1000,
+            ),
+            stopped_by="case-service",
+            enrolled_since=date(2026, 11, 2),
         ),
         integration.AccountPlaced(
             placement_id="plc-2026-11-0001",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Final
 
-from dcp_events.catalogue import cases, contacts, integration, payments, staff
+from dcp_events.catalogue import cases, contacts, integration, payments, policies, staff
 from dcp_events.catalogue.base import EventPayload
 from dcp_events.errors import UnknownEventType
 
@@ -13,6 +13,7 @@ TOPICS: Final[list[str]] = [
     contacts.TOPIC,
     payments.TOPIC,
     staff.TOPIC,
+    policies.TOPIC,
     integration.PLACEMENTS_TOPIC,
     integration.PAYMENTS_TOPIC,
     integration.CONTACTS_TOPIC,
@@ -94,6 +95,7 @@ _MODELS: list[type[EventPayload]] = [
     payments.SettlementPaid,
     payments.SettlementLapsed,
     staff.StaffMemberChanged,
+    policies.ExperimentArmStopped,
     integration.AccountPlaced,
     integration.PlacementUpdated,
     integration.PlacementRecalled,

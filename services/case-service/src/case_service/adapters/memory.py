@@ -38,6 +38,7 @@ class CaseBooks:
     activity: dict[str, dict[str, Any]] = field(default_factory=dict)
     imports: dict[str, dict[str, Any]] = field(default_factory=dict)
     rejections: list[dict[str, Any]] = field(default_factory=list)
+    signals: list[dict[str, Any]] = field(default_factory=list)
 
     def copy(self) -> CaseBooks:
         return CaseBooks(
@@ -50,6 +51,7 @@ class CaseBooks:
             dict(self.activity),
             {k: dict(v) for k, v in self.imports.items()},
             list(self.rejections),
+            list(self.signals),
         )
 
 
@@ -194,6 +196,13 @@ class InMemoryCaseUnitOfWork(MemoryTimers):
         self.books.activity.setdefault(
             event_id, {"collector_id": collector_id, "case_id": case_id, "kind": kind, "at": at}
         )
+
+    async def case_signal(self, case_id: str, kind: str, at: datetime) -> None:
+        self.books.signals.append({"case_id": case_id, "kind": kind, "at": at})
+
+    def experiment_book(self) -> None:
+        """Experiments are judged on the KPI read models, which only the PostgreSQL books keep."""
+        return None
 
     async def insert_import(self, record: CreateImport, created_at: datetime) -> None:
         self.books.imports[record.import_id] = import_records.new_import_row(record, created_at)

@@ -13,8 +13,15 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from case_service.adapters import tables
 from case_service.domain.case import Case
 from case_service.domain.policy import CollectionPolicy
-from dcp_events.catalogue.cases import CaseBalanceChanged, CaseBucketChanged, CaseEvent
-from dcp_events.catalogue.enums import BalanceChangeReason
+from dcp_events.catalogue.cases import (
+    CaseBalanceChanged,
+    CaseBucketChanged,
+    CaseEvent,
+    CaseHoldPlaced,
+    CaseStrategyAssigned,
+    CaseVulnerabilityFlagged,
+)
+from dcp_events.catalogue.enums import BalanceChangeReason, HoldType
 
 
 def legal_view(case: Case) -> dict[str, Any] | None:
@@ -193,6 +200,55 @@ async def write_kpis(
         await conn.execute(insert(tables.kpi_bucket_transitions), list(transitions))
     if recoveries:
         await conn.execute(insert(tables.kpi_recoveries), list(recoveries))
+
+
+# --- experiments: the arm first given (intention to treat) and the harms the guards watch -----------
+
+_HOLD_SIGNALS = {HoldType.COMPLAINT: "complaints", HoldType.DISPUTE: "disputes"}
+
+
+def experiment_rows(
+    case: Case, changes: Sequence[CaseEvent], now: datetime
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Enrolments (the first time the case is given an experiment's arm: later ones are ignored by
+    the insert) and the harm signals of `changes`."""
+    assert case.account is not None and case.balance is not None
+    enrolments: list[dict[str, Any]] = []
+    signals: list[dict[str, Any]] = []
+    for event in changes:
+        if isinstance(event, CaseStrategyAssigned) and event.experiment_id and event.experiment_arm:
+            enrolments.append(
+                {
+                    "experiment_id": event.experiment_id,
+                    "case_id": case.case_id,
+                    "arm": event.experiment_arm,
+                    "strategy_id": event.strategy_id,
+                    "creditor_id": case.account.creditor_id,
+                    "currency": case.balance.currency,
+                    "placed_minor": case.balance.amount_minor,
+                    "enrolled_at": now,
+                }
+            )
+        elif isinstance(event, CaseHoldPlaced):
+            signals.append({"case_id": case.case_id, "kind": "holds", "at": now})
+            if kind := _HOLD_SIGNALS.get(event.hold_type):
+                signals.append({"case_id": case.case_id, "kind": kind, "at": now})
+        elif isinstance(event, CaseVulnerabilityFlagged):
+            signals.append({"case_id": case.case_id, "kind": "vulnerability_flagged", "at": now})
+    return enrolments, signals
+
+
+async def write_experiment_rows(
+    conn: AsyncConnection, enrolments: Sequence[dict[str, Any]], signals: Sequence[dict[str, Any]]
+) -> None:
+    if enrolments:
+        await conn.execute(pg_insert(tables.experiment_enrolments).on_conflict_do_nothing(), list(enrolments))
+    if signals:
+        await conn.execute(insert(tables.kpi_case_signals), list(signals))
+
+
+async def case_signal(conn: AsyncConnection, case_id: str, kind: str, at: datetime) -> None:
+    await conn.execute(insert(tables.kpi_case_signals).values(case_id=case_id, kind=kind, at=at))
 
 
 # --- KPI read models fed by the contact and payment topics ------------------------------------

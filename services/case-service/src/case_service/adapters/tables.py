@@ -1,4 +1,4 @@
-"""The read-model tables of migration 0002, for queries and upserts (SQLAlchemy Core)."""
+"""The read-model tables of migrations 0002 and 0003, for queries and upserts (SQLAlchemy Core)."""
 
 from __future__ import annotations
 
@@ -128,4 +128,38 @@ kpi_promises = Table(
     Column("collector_id", String(128)),
     Column("made_at", DateTime(timezone=True)),
     Column("status", String(16)),
+)
+
+# --- migration 0003: experiments ----------------------------------------------------------------------
+
+experiment_enrolments = Table(
+    "experiment_enrolments",
+    metadata,
+    Column("experiment_id", String(128), primary_key=True),
+    Column("case_id", String(64), primary_key=True),
+    Column("arm", String(128)),
+    Column("strategy_id", String(128)),
+    Column("creditor_id", String(128)),
+    Column("currency", String(3)),
+    Column("placed_minor", BigInteger),
+    Column("enrolled_at", DateTime(timezone=True)),
+)
+
+kpi_case_signals = Table(
+    "kpi_case_signals",
+    metadata,
+    Column("id", BigInteger, primary_key=True),
+    Column("case_id", String(64)),
+    Column("kind", String(32)),
+    Column("at", DateTime(timezone=True)),
+)
+
+experiment_arm_stops = Table(
+    "experiment_arm_stops",
+    metadata,
+    Column("experiment_id", String(128), primary_key=True),
+    Column("arm", String(128), primary_key=True),
+    Column("stopped_at", DateTime(timezone=True)),
+    Column("reason", Text),
+    Column("detail", JSONB),
 )

@@ -1,4 +1,5 @@
-"""The case service's durable timers in the database: the daily ageing run and hold expiries."""
+"""The case service's durable timers in the database: the daily ageing run, the monthly interest run
+and the hourly experiment review (hold expiries and the rest are scheduled by their handlers)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,13 @@ from datetime import datetime
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from case_service.application.handlers import AGEING_TIMER, INTEREST_TIMER, next_month_start
+from case_service.application.handlers import (
+    AGEING_TIMER,
+    EXPERIMENT_REVIEW_TIMER,
+    INTEREST_TIMER,
+    REVIEW_EVERY,
+    next_month_start,
+)
 from case_service.domain.ageing import next_midnight
 
 _ENSURE_AGEING_TIMER = text(
@@ -33,4 +40,13 @@ async def ensure_interest_timer(conn: AsyncConnection, now: datetime) -> None:
     due = next_month_start(now)
     await conn.execute(
         _ENSURE_AGEING_TIMER, {"kind": INTEREST_TIMER, "key": due.date().isoformat(), "due_at": due}
+    )
+
+
+async def ensure_experiment_review_timer(conn: AsyncConnection, now: datetime) -> None:
+    """Schedule the next experiment review unless one is pending."""
+    due = now + REVIEW_EVERY
+    await conn.execute(
+        _ENSURE_AGEING_TIMER,
+        {"kind": EXPERIMENT_REVIEW_TIMER, "key": f"start:{now.isoformat()}", "due_at": due},
     )

@@ -11,11 +11,12 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from case_service.adapters import import_records, projections, queries, staff, tables
+from case_service.adapters import experiments, import_records, projections, queries, staff, tables
 from case_service.application.commands import CreateImport
 from case_service.application.ports import CaseCause, CaseEnvironment, stamped
 from case_service.domain.assignment import Candidate, StaffMember
 from case_service.domain.case import Case, redacted_payload
+from case_service.domain.experiments import EnrolledCase
 from case_service.domain.policy import CollectionPolicy
 from dcp_events.catalogue.cases import CaseEvent
 from dcp_events.catalogue.enums import AssigneeKind
@@ -57,11 +58,41 @@ async def project_cases(
     )
     transitions: list[dict[str, Any]] = []
     recoveries: list[dict[str, Any]] = []
+    enrolments: list[dict[str, Any]] = []
+    signals: list[dict[str, Any]] = []
     for case, changes in changed:
         t, r = projections.kpi_rows(case, changes, now)
         transitions += t
         recoveries += r
+        e, s = projections.experiment_rows(case, changes, now)
+        enrolments += e
+        signals += s
     await projections.write_kpis(conn, transitions, recoveries)
+    await projections.write_experiment_rows(conn, enrolments, signals)
+
+
+@dataclass
+class PostgresExperimentBook:
+    tx: AsyncConnection
+
+    async def enrolled_cases(self, experiment_id: str, start: datetime, end: datetime) -> list[EnrolledCase]:
+        return await experiments.enrolled_cases(self.tx, experiment_id, start, end)
+
+    async def first_enrolment(self, experiment_id: str) -> datetime | None:
+        return await experiments.first_enrolment(self.tx, experiment_id)
+
+    async def stops(self) -> dict[tuple[str, str], dict[str, Any]]:
+        return await experiments.stops(self.tx)
+
+    async def stop_arm(
+        self, experiment_id: str, arm: str, at: datetime, reason: str, detail: Mapping[str, Any]
+    ) -> bool:
+        return await experiments.stop_arm(self.tx, experiment_id, arm, at, reason, detail)
+
+    async def open_case_ids_in_arm(
+        self, experiment_id: str, arm: str, after: str | None, limit: int
+    ) -> list[str]:
+        return await experiments.open_case_ids_in_arm(self.tx, experiment_id, arm, after, limit)
 
 
 @dataclass
@@ -167,6 +198,12 @@ class PostgresCaseUnitOfWork(PostgresTimers):
         self, event_id: str, collector_id: str, case_id: str, kind: str, at: datetime
     ) -> None:
         await projections.collector_activity(self.tx, event_id, collector_id, case_id, kind, at)
+
+    async def case_signal(self, case_id: str, kind: str, at: datetime) -> None:
+        await projections.case_signal(self.tx, case_id, kind, at)
+
+    def experiment_book(self) -> PostgresExperimentBook:
+        return PostgresExperimentBook(self.tx)
 
     async def insert_import(self, record: CreateImport, created_at: datetime) -> None:
         await import_records.insert_import(self.tx, record, created_at)

@@ -83,6 +83,7 @@ def _view(row: dict[str, Any], service: CaseApi, *, detail: bool) -> CaseView:
         ),
         segment=row["segment"],
         strategy_id=row["strategy_id"],
+        experiment_id=row["experiment_id"],
         experiment_arm=row["experiment_arm"],
         active_holds=row["active_holds"],
         close_reason=row["close_reason"],

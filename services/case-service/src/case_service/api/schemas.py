@@ -105,6 +105,7 @@ class CaseView(BaseModel):
     assignee: dict[str, Any] | None
     segment: str | None
     strategy_id: str | None
+    experiment_id: str | None = None
     experiment_arm: str | None
     active_holds: int
     close_reason: str | None

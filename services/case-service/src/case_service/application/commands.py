@@ -392,6 +392,23 @@ class RecordContactActivity:
     at: datetime | None = None
 
 
+@dataclass(frozen=True)
+class RecordCaseSignal:
+    """A harm on a case that the experiments' guards watch, reported by another service."""
+
+    case_id: str
+    kind: str
+    at: datetime
+
+
+@dataclass(frozen=True)
+class ReviewExperiments:
+    """Read every running experiment's guards, stop a challenger worse beyond one, and move the open
+    cases of stopped arms to the champion's strategy (`batch` at a time)."""
+
+    batch: int = 200
+
+
 @dataclass
 class ImportProgress:
     rows_read: int = 0

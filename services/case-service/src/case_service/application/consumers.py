@@ -54,6 +54,7 @@ PAYMENT_EVENTS = (
     payments.PaymentPlanBroken,
 )
 CONTACT_EVENTS = (
+    contacts.ContactBlocked,
     contacts.DisputeRaised,
     contacts.VerificationSent,
     contacts.CeaseRequested,
@@ -229,6 +230,11 @@ class CaseConsumers:
         event = delivery.event
         case_id, at, event_id = str(event.subject), event.time, str(event.id)
         command: object | None = None
+        if isinstance(payload, contacts.ContactBlocked):
+            # a refusal by the gate: one of the harms an experiment's guards watch
+            command = c.RecordCaseSignal(case_id, "gate_refusals", at)
+        elif isinstance(payload, contacts.DisputeRaised):
+            await self._book(conn, c.RecordCaseSignal(case_id, "disputes", at), delivery)
         if isinstance(payload, contacts.DisputeRaised) and payload.hold_type is not None:
             reason = f"dispute raised via {payload.received_via.value}: {payload.reason}"
             if payload.within_validation_period:
@@ -303,6 +309,11 @@ class CaseConsumers:
         with bind_context(causation_id=f"timer:{timer.kind}:{timer.key}"):
             after = timer.payload.get("after") if timer.payload else None
             await self.bus.handle(c.AccrueInterest(after=str(after) if after else None), tx=conn)
+
+    async def on_experiment_review(self, conn: AsyncConnection, timer: DueTimer) -> None:
+        """The hourly experiment review: guards read, breaching challengers stopped, cases moved."""
+        with bind_context(causation_id=f"timer:{timer.kind}:{timer.key}"):
+            await self.bus.handle(c.ReviewExperiments(), tx=conn)
 
     async def on_ageing(self, conn: AsyncConnection, timer: DueTimer) -> None:
         """The daily ageing: cases whose bucket or stage changes today, in batches; then tomorrow's run."""

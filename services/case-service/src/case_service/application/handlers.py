@@ -7,15 +7,18 @@ the case's timers (hold expiries) and the policy's reactions (agency placement a
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
+from prometheus_client import Counter
+
 from case_service.application import commands as c
 from case_service.application.imports import placement_from_row
-from case_service.application.ports import CaseEnvironment, CaseUnitOfWork
+from case_service.application.ports import CaseEnvironment, CaseUnitOfWork, ExperimentBook
 from case_service.domain.ageing import next_midnight
 from case_service.domain.assignment import (
     AssignmentPolicy,
@@ -33,7 +36,9 @@ from case_service.domain.errors import (
     CaseRuleViolation,
     NoQualifiedAssignee,
 )
+from case_service.domain.experiments import ExperimentReport, GuardStatus, evaluate
 from case_service.domain.policy import PERSON_CHANNELS
+from case_service.domain.segmentation import Experiment
 from dcp_compliance import charges_freeze, load_pack, vulnerability_treatment
 from dcp_compliance.limitation import RestartEvent
 from dcp_compliance.packs import HoldBlocks, UnknownJurisdiction, VulnerabilityTreatment
@@ -50,9 +55,12 @@ from dcp_events.catalogue.cases import (
     CaseVulnerabilityReviewed,
 )
 from dcp_events.catalogue.enums import AssigneeKind, Channel, CloseReason, HoldType, VulnerabilityType
+from dcp_events.catalogue.policies import ExperimentArmStopped, GuardReading
 from dcp_events.catalogue.staff import StaffMemberChanged, StaffQualification
 from dcp_platform.application import Handler
 from dcp_platform.eventsourcing.store import ConcurrencyConflict
+
+log = logging.getLogger(__name__)
 
 HOLD_EXPIRY_TIMER = "case.hold_expiry"
 RETENTION_TIMER = "case.retention"
@@ -969,6 +977,115 @@ async def import_chunk(command: c.ImportChunk, uow: CaseUnitOfWork, env: CaseEnv
     return after
 
 
+# --- experiments: the review of the harm guards ----------------------------------------------------
+# A durable timer reads every running experiment's guards, stops a challenger worse than its
+# champion beyond one (ExperimentArmStopped on collections.policies, a metric an alert watches), and
+# moves the open cases of stopped arms to the champion's strategy.
+
+EXPERIMENT_REVIEW_TIMER = "case.experiment_review"
+REVIEW_EVERY = timedelta(hours=1)
+
+ARMS_STOPPED = Counter(
+    "dcp_experiment_arms_stopped_total",
+    "Challenger arms stopped because a harm guard was breached (alerted on)",
+    ["experiment_id", "arm", "guard"],
+)
+
+
+def _bp(value: float | None) -> int:
+    return 0 if value is None else max(-10_000, min(10_000, round(value * 10_000)))
+
+
+def guard_reading(status: GuardStatus, alpha: float) -> GuardReading:
+    return GuardReading(
+        guard=status.guard,
+        champion_cases=status.champion.n,
+        champion_rate_bp=_bp(status.champion.value),
+        challenger_cases=status.challenger.n,
+        challenger_rate_bp=_bp(status.challenger.value),
+        difference_low_bp=_bp(status.comparison.low),
+        difference_high_bp=_bp(status.comparison.high),
+        max_increase_bp=_bp(status.max_increase),
+        alpha_bp=_bp(alpha),
+    )
+
+
+async def experiment_report(
+    book: ExperimentBook, experiment: Experiment, start: datetime, end: datetime
+) -> ExperimentReport:
+    cases = await book.enrolled_cases(experiment.id, start, end)
+    return evaluate(experiment.id, [a.name for a in experiment.arms], cases, experiment.test)
+
+
+async def review_experiments(command: c.ReviewExperiments, uow: CaseUnitOfWork, env: CaseEnvironment) -> int:
+    """One review; returns the cases moved off stopped arms (a full batch: the next review is now)."""
+    now = env.now()
+    book = uow.experiment_book()
+    if book is None:
+        return 0
+    stopped = await book.stops()
+    env.stop_arms(frozenset(stopped))
+    for experiment in env.policy.segmentation.experiments:
+        since = await book.first_enrolment(experiment.id)
+        if since is None:
+            continue
+        report = await experiment_report(book, experiment, since, now + timedelta(microseconds=1))
+        for challenger in report.challengers:
+            breached = challenger.breached
+            if breached is None or (experiment.id, challenger.arm) in stopped:
+                continue
+            reading = guard_reading(breached, experiment.test.guard_alpha)
+            reason = (
+                f"{breached.guard}: {challenger.arm} worse than {report.champion_arm} beyond the guard's "
+                f"{breached.max_increase:.1%} margin ({breached.challenger.value or 0:.1%} of "
+                f"{breached.challenger.n} cases against {breached.champion.value or 0:.1%} "
+                f"of {breached.champion.n})"
+            )
+            if not await book.stop_arm(
+                experiment.id, challenger.arm, now, reason, reading.model_dump(mode="json")
+            ):
+                continue
+            await uow.cases.append_entry(
+                f"experiment-{experiment.id}",
+                experiment.id,
+                [
+                    ExperimentArmStopped(
+                        experiment_id=experiment.id,
+                        arm=challenger.arm,
+                        champion_arm=report.champion_arm,
+                        reason=reason,
+                        guard=reading,
+                        stopped_by="case-service",
+                        enrolled_since=since.date(),
+                    )
+                ],
+                uow.tx,
+            )
+            ARMS_STOPPED.labels(experiment.id, challenger.arm, breached.guard).inc()
+            log.warning(
+                "experiment arm stopped by its guard: %s %s: %s", experiment.id, challenger.arm, reason
+            )
+            stopped[(experiment.id, challenger.arm)] = {"stopped_at": now, "reason": reason}
+    env.stop_arms(frozenset(stopped))
+    moved = 0
+    for experiment_id, arm in sorted(stopped):
+        case_ids = await book.open_case_ids_in_arm(experiment_id, arm, None, command.batch - moved)
+        cases = await uow.cases.find_many(case_ids, uow.tx)
+        for case in cases.values():
+            case.reconsider_strategy(env.policy)
+            await save(uow, env, case)
+        moved += len(case_ids)
+        if moved >= command.batch:
+            break
+    due = now if moved >= command.batch else now + REVIEW_EVERY
+    await uow.schedule_timer(EXPERIMENT_REVIEW_TIMER, f"after:{now.isoformat()}", due)
+    return moved
+
+
+async def record_case_signal(command: c.RecordCaseSignal, uow: CaseUnitOfWork, env: CaseEnvironment) -> None:
+    await uow.case_signal(command.case_id, command.kind, command.at)
+
+
 COMMAND_HANDLERS: dict[type, Handler[CaseUnitOfWork, CaseEnvironment]] = {
     c.OpenCase: open_case,
     c.EraseDebtor: erase_debtor,
@@ -1005,6 +1122,8 @@ COMMAND_HANDLERS: dict[type, Handler[CaseUnitOfWork, CaseEnvironment]] = {
     c.RecordPromiseMade: record_promise_made,
     c.RecordPromiseSettled: record_promise_settled,
     c.RecordContactActivity: record_contact_activity,
+    c.RecordCaseSignal: record_case_signal,
+    c.ReviewExperiments: review_experiments,
     c.CreateImport: create_import,
     c.SetImportStatus: set_import_status,
     c.ImportChunk: import_chunk,

@@ -17,6 +17,7 @@ from typing import Any, Protocol
 from case_service.application.commands import CreateImport
 from case_service.domain.assignment import Candidate, StaffMember
 from case_service.domain.case import Case
+from case_service.domain.experiments import EnrolledCase
 from case_service.domain.policy import CollectionPolicy
 from dcp_events.catalogue.cases import CaseEvent
 from dcp_events.catalogue.enums import AssigneeKind
@@ -42,7 +43,7 @@ class DataKeys(Protocol):
     async def destroy(self, subjects: Sequence[str], reason: str) -> None: ...
 
 
-@dataclass(frozen=True)
+@dataclass
 class CaseEnvironment:
     policy: CollectionPolicy
     clock: Clock
@@ -51,6 +52,10 @@ class CaseEnvironment:
 
     def now(self) -> datetime:
         return self.clock.now()
+
+    def stop_arms(self, stopped: frozenset[tuple[str, str]]) -> None:
+        """Take the experiment arms stopped so far (by any replica) out of segmentation."""
+        self.policy = self.policy.with_stopped_arms(stopped)
 
     def today(self) -> date:
         return self.clock.now().astimezone(UTC).date()
@@ -119,6 +124,14 @@ class CaseUnitOfWork(TimerPort, Protocol):
 
     async def promise_settled(self, promise_id: str, case_id: str, status: str, at: datetime) -> None: ...
 
+    async def case_signal(self, case_id: str, kind: str, at: datetime) -> None:
+        """A harm an experiment's guards watch (a gate refusal, a dispute) reported by another service."""
+        ...
+
+    def experiment_book(self) -> ExperimentBook | None:
+        """The experiments' outcomes and stops (None where the service keeps no KPI read models)."""
+        ...
+
     async def collector_activity(
         self, event_id: str, collector_id: str, case_id: str, kind: str, at: datetime
     ) -> None: ...
@@ -131,3 +144,23 @@ class CaseUnitOfWork(TimerPort, Protocol):
 
 
 CaseBus = CommandBus[CaseUnitOfWork, CaseEnvironment]
+
+
+class ExperimentBook(Protocol):
+    """What the experiment review reads and writes besides the cases."""
+
+    async def enrolled_cases(
+        self, experiment_id: str, start: datetime, end: datetime
+    ) -> list[EnrolledCase]: ...
+
+    async def first_enrolment(self, experiment_id: str) -> datetime | None: ...
+
+    async def stops(self) -> dict[tuple[str, str], dict[str, Any]]: ...
+
+    async def stop_arm(
+        self, experiment_id: str, arm: str, at: datetime, reason: str, detail: Mapping[str, Any]
+    ) -> bool: ...
+
+    async def open_case_ids_in_arm(
+        self, experiment_id: str, arm: str, after: str | None, limit: int
+    ) -> list[str]: ...

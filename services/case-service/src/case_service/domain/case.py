@@ -430,6 +430,13 @@ class Case(Aggregate[events.CaseEvent]):
         self._segment(policy)
         self._escalate_by_dpd(today, policy)
 
+    def reconsider_strategy(self, policy: CollectionPolicy) -> None:
+        """Segment the open case again under `policy` (an experiment arm it was on has stopped): a
+        different strategy or arm is assigned, the same one leaves it as it is."""
+        self._require_known()
+        if self.is_open:
+            self._segment(policy)
+
     def _segment(self, policy: CollectionPolicy, *, again: bool = False) -> None:
         assert self.account is not None and self.balance is not None
         decision = policy.segmentation.decide(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from case_service.domain.ageing import AgeingPolicy
@@ -106,6 +106,12 @@ class CollectionPolicy:
     # currency not listed, a supervisor approves the referral.
     legal_approval_threshold_minor: Mapping[str, int] = field(default_factory=dict)
     automatic_assignment: AutomaticAssignment = field(default_factory=AutomaticAssignment)
+
+    def with_stopped_arms(self, stopped: frozenset[tuple[str, str]]) -> CollectionPolicy:
+        """This policy with the experiment arms stopped so far taken out of segmentation."""
+        if stopped == self.segmentation.stopped_arms:
+            return self
+        return replace(self, segmentation=replace(self.segmentation, stopped_arms=stopped))
 
     def legal_approval_threshold(self, currency: str) -> Money:
         """Balances above this need a supervisor to refer (0 when the currency is not listed)."""

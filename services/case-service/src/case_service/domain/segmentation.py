@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from case_service.domain.errors import PolicyError
+from case_service.domain.experiments import ExperimentTest
 from dcp_events.catalogue.enums import Channel
 
 BASIS_POINTS = 10_000
@@ -34,10 +35,23 @@ class Arm:
 
 @dataclass(frozen=True)
 class Experiment:
+    """Arms by share of cases; the first is the champion every challenger is compared with (and
+    what a stopped challenger's cases are given instead)."""
+
     id: str
     arms: tuple[Arm, ...]
+    test: ExperimentTest = field(default_factory=ExperimentTest)
 
-    def arm_for(self, case_id: str) -> Arm:
+    @property
+    def champion(self) -> Arm:
+        return self.arms[0]
+
+    def arm_for(self, case_id: str, stopped: frozenset[str] = frozenset()) -> Arm:
+        """The case's arm; a stopped arm's share goes to the champion."""
+        arm = self._slot_arm(case_id)
+        return self.champion if arm.name in stopped else arm
+
+    def _slot_arm(self, case_id: str) -> Arm:
         slot = split_slot(self.id, case_id)
         cumulative = 0
         for arm in self.arms:
@@ -131,6 +145,15 @@ class Segmentation:
     rules: tuple[SegmentRule, ...]
     strategies: Mapping[str, Strategy]
     balance_bands: tuple[BalanceBand, ...] = field(default_factory=tuple)
+    stopped_arms: frozenset[tuple[str, str]] = frozenset()
+    """(experiment id, arm) of the challengers stopped by a guard or a person: no case is given them."""
+
+    @property
+    def experiments(self) -> list[Experiment]:
+        return [s.experiment for s in self.strategies.values() if s.experiment is not None]
+
+    def stopped_in(self, experiment_id: str) -> frozenset[str]:
+        return frozenset(arm for exp, arm in self.stopped_arms if exp == experiment_id)
 
     def __post_init__(self) -> None:
         if not self.rules:
@@ -166,7 +189,7 @@ class Segmentation:
         strategy = self.strategies[rule.strategy_id]
         if strategy.experiment is None:
             return StrategyDecision(rule.segment, strategy, None, None, self.version)
-        arm = strategy.experiment.arm_for(profile.case_id)
+        arm = strategy.experiment.arm_for(profile.case_id, self.stopped_in(strategy.experiment.id))
         return StrategyDecision(
             rule.segment, self.strategies[arm.strategy_id], strategy.experiment.id, arm.name, self.version
         )
@@ -208,7 +231,13 @@ def _strategy(strategy_id: str, body: Mapping[str, Any]) -> Strategy:
             )
             for a in exp["arms"]
         )
-        experiment = Experiment(str(exp["id"]), arms)
+        if len(arms) < 2 or len({a.name for a in arms}) != len(arms):
+            raise PolicyError(f"experiment of {strategy_id}: at least two arms, each named once")
+        experiment = Experiment(
+            str(exp["id"]),
+            arms,
+            ExperimentTest.from_mapping(exp.get("test") or {}, f"experiment {exp['id']}"),
+        )
     return Strategy(strategy_id, int(body["version"]), steps, experiment)
 
 
