@@ -13,7 +13,7 @@ import pytest
 from fastapi import routing
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
-from dcp_events.catalogue import cases, contacts, integration, payments, staff
+from dcp_events.catalogue import cases, contacts, integration, payments, policies, staff
 
 # Each request body and the events its handler builds from it (None: it records no event).
 EVENTS_OF: dict[str, tuple[type[BaseModel], ...] | None] = {
@@ -29,6 +29,9 @@ EVENTS_OF: dict[str, tuple[type[BaseModel], ...] | None] = {
     "AddCharge": (cases.CaseBalanceChanged,),
     "CloseCase": (cases.CaseClosed,),
     "StaffBody": (staff.StaffMemberChanged,),
+    "ProposeBody": (policies.PolicyVersionProposed,),
+    "ApproveBody": (policies.PolicyVersionApproved,),
+    "ActivateBody": (policies.PolicyActivated,),
     "ErasureRequest": (cases.ErasureCompleted,),
     "ContactCheck": (contacts.ContactBlocked,),
     "ContactAttemptRequest": (contacts.ContactAttempted, contacts.ContactBlocked),

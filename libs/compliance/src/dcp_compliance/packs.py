@@ -11,6 +11,7 @@ exact `version=`, which is how the audit-service re-checks an event with the pac
 from __future__ import annotations
 
 import functools
+import json
 import re
 from collections.abc import Iterable
 from datetime import date, datetime, time, timedelta
@@ -21,6 +22,8 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from dcp_events import CloudEvent
+from dcp_events.catalogue.building import parse_data
 from dcp_events.catalogue.contacts import ContactPurpose
 from dcp_events.catalogue.enums import (
     Channel,
@@ -30,6 +33,7 @@ from dcp_events.catalogue.enums import (
     PhoneKind,
     VulnerabilityType,
 )
+from dcp_events.catalogue.policies import PolicyActivated
 
 __all__ = [
     "CallCap",
@@ -431,27 +435,86 @@ def _bundled() -> dict[str, list[RulePack]]:
     return packs
 
 
-def available_packs() -> list[tuple[str, str]]:
-    """(jurisdiction, version) of every bundled pack."""
-    return sorted((j, p.version) for j, versions in _bundled().items() for p in versions)
+# Packs activated at runtime (PolicyActivated on collections.policies), per jurisdiction in the order
+# of their activation, and every version so learnt: a service folds them in as they arrive, and the
+# pack in force at a time is the last one activated by then (the bundled packs before the first).
+_ACTIVATED: dict[str, list[tuple[datetime, RulePack]]] = {}
+_LEARNT: dict[str, dict[str, RulePack]] = {}
 
 
-def load_pack(jurisdiction: str, *, version: str | None = None, at: datetime | None = None) -> RulePack:
-    """The pack for `jurisdiction`: exactly `version`, else the newest effective on `at`'s UTC date
-    (the newest of all when `at` is None). Raises UnknownJurisdiction / UnknownPackVersion."""
+def pack_from_document(document: object) -> RulePack:
+    """A pack from its document (the parsed YAML or JSON), validated; PackError says what is wrong."""
+    try:
+        return RulePack.model_validate(document)
+    except ValidationError as exc:
+        raise PackError(str(exc)) from exc
+
+
+def activate_pack(pack: RulePack, at: datetime) -> None:
+    """`pack` is in force for its jurisdiction from `at` (idempotent: the same version activated at
+    the same time again changes nothing)."""
+    history = _ACTIVATED.setdefault(pack.jurisdiction, [])
+    if (at, pack) in history:
+        return
+    known = _LEARNT.setdefault(pack.jurisdiction, {})
+    if pack.version in known and known[pack.version] != pack:
+        raise PackError(f"{pack.jurisdiction} {pack.version}: another pack of that version is known")
+    if any(p.version == pack.version for p in _bundled().get(pack.jurisdiction, ())) and not any(
+        p == pack for p in _bundled()[pack.jurisdiction]
+    ):
+        raise PackError(f"{pack.jurisdiction} {pack.version}: a bundled pack has that version")
+    known[pack.version] = pack
+    history.append((at, pack))
+    history.sort(key=lambda entry: entry[0])
+
+
+def bundled_pack(jurisdiction: str) -> RulePack:
+    """The newest pack the library ships for `jurisdiction` (what is in force before any activation)."""
     versions = _bundled().get(jurisdiction)
     if not versions:
         raise UnknownJurisdiction(jurisdiction)
+    return versions[-1]
+
+
+def forget_activations() -> None:
+    """Back to the bundled packs only (a test's clean slate)."""
+    _ACTIVATED.clear()
+    _LEARNT.clear()
+
+
+def available_packs() -> list[tuple[str, str]]:
+    """(jurisdiction, version) of every pack known: bundled, and activated at runtime."""
+    bundled = {(j, p.version) for j, versions in _bundled().items() for p in versions}
+    learnt = {(j, v) for j, versions in _LEARNT.items() for v in versions}
+    return sorted(bundled | learnt)
+
+
+def load_pack(jurisdiction: str, *, version: str | None = None, at: datetime | None = None) -> RulePack:
+    """The pack for `jurisdiction`: exactly `version`, else the one in force at `at` (the last activated
+    by then; before any activation the newest bundled pack effective on `at`'s UTC date), the one in
+    force now when `at` is None. Raises UnknownJurisdiction / UnknownPackVersion."""
+    versions = _bundled().get(jurisdiction, [])
+    activated = _ACTIVATED.get(jurisdiction, [])
+    if not versions and not activated:
+        raise UnknownJurisdiction(jurisdiction)
     if version is not None:
+        learnt = _LEARNT.get(jurisdiction, {}).get(version)
+        if learnt is not None:
+            return learnt
         for pack in versions:
             if pack.version == version:
                 return pack
         raise UnknownPackVersion(jurisdiction, version)
+    in_force = [p for when, p in activated if at is None or when <= at]
+    if in_force:
+        return in_force[-1]
     if at is not None:
         effective = [p for p in versions if p.effective_from <= at.date()]
         if not effective:
             raise UnknownPackVersion(jurisdiction, f"effective on {at.date().isoformat()}")
         return effective[-1]
+    if not versions:
+        raise UnknownPackVersion(jurisdiction, "in force before its first activation")
     return versions[-1]
 
 
@@ -488,3 +551,24 @@ def vulnerability_treatment(
         if isinstance(params, VulnerabilityTreatment) and vulnerability_type in params.vulnerability_types:
             return rule
     return None
+
+
+RULE_PACK_POLICY_PREFIX = "rule-pack-"
+"""A jurisdiction's rule pack as a policy: `rule-pack-US`, `rule-pack-GB`, `rule-pack-CN`."""
+
+
+def activation_of(event: CloudEvent) -> RulePack | None:
+    """The rule pack a `PolicyActivated` event puts in force (None: another policy, another event)."""
+    if not event.type.startswith("collections.policy.activated."):
+        return None
+    payload = parse_data(event)
+    if not isinstance(payload, PolicyActivated) or not payload.name.startswith(RULE_PACK_POLICY_PREFIX):
+        return None
+    return pack_from_document(json.loads(payload.document))
+
+
+def follow_pack_activations(event: CloudEvent) -> None:
+    """For a service's follower of collections.policies: each activated pack in force from its time."""
+    pack = activation_of(event)
+    if pack is not None:
+        activate_pack(pack, event.time)

@@ -67,6 +67,7 @@ def test_catalogue_covers_architecture_section_3() -> None:
         "SettlementLapsed", "AccountPlaced", "PlacementUpdated", "PlacementRecalled", "PaymentPosted",
         "ContactPermitIssued", "ContactPermitExpired", "MessageDeliveryReported", "ContactReported",
         "FinancialStatementRecorded", "StaffMemberChanged", "ExperimentArmStopped",
+        "PolicyVersionProposed", "PolicyVersionApproved", "PolicyActivated",
     }  # fmt: skip
     assert TOPICS == [
         "collections.cases", "collections.contacts", "collections.payments", "collections.staff",

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -15,7 +16,7 @@ from case_service.adapters import experiments as experiment_book
 from case_service.adapters import timers as case_timers
 from case_service.adapters.policy_file import load_policy
 from case_service.adapters.unit_of_work import SOURCE, case_repository, unit_of_work_factory
-from case_service.api import cases, debtors, imports, kpis, legal, notes, staff, vulnerabilities
+from case_service.api import cases, debtors, imports, kpis, legal, notes, policies, staff, vulnerabilities
 from case_service.api.deps import CaseApi
 from case_service.application.consumers import CONTACT_EVENTS, PAYMENT_EVENTS, CaseConsumers
 from case_service.application.handlers import (
@@ -27,8 +28,14 @@ from case_service.application.handlers import (
     RETENTION_TIMER,
     VULNERABILITY_REVIEW_TIMER,
 )
+from case_service.application.policies import apply_activation
 from case_service.application.ports import CaseBus, CaseEnvironment
 from case_service.settings import CaseServiceSettings
+from dcp_compliance import follow_pack_activations
+from dcp_events import CloudEvent
+from dcp_events.catalogue.building import parse_data
+from dcp_events.catalogue.policies import TOPIC as POLICIES_TOPIC
+from dcp_events.catalogue.policies import PolicyActivated
 from dcp_platform.application import CommandBus
 from dcp_platform.disclosure import Disclosures
 from dcp_platform.eventsourcing.runtime import Subscription
@@ -46,6 +53,7 @@ ROUTERS = (
     kpis.router,
     staff.router,
     debtors.router,
+    policies.router,
 )
 
 
@@ -85,6 +93,7 @@ def bootstrap(settings: CaseServiceSettings) -> FastAPI:
     runtime.on_timer(RETENTION_TIMER, handlers.on_retention)
     runtime.on_timer(VULNERABILITY_REVIEW_TIMER, handlers.on_vulnerability_review)
     runtime.on_timer(EXPERIMENT_REVIEW_TIMER, handlers.on_experiment_review)
+    runtime.follow(POLICIES_TOPIC, functools.partial(follow_policies, env))
     app = event_sourced_app(
         settings,
         runtime=runtime,
@@ -107,6 +116,16 @@ def bootstrap(settings: CaseServiceSettings) -> FastAPI:
     app.state.import_tasks = set()
     app.state.lifespan_hooks.append(_case_service_lifespan)
     return app
+
+
+def follow_policies(env: CaseEnvironment, event: CloudEvent) -> None:
+    """Every replica follows collections.policies whole: the rule packs and the collection policy in
+    force switch as each activation arrives (and are rebuilt from the topic after a restart)."""
+    follow_pack_activations(event)
+    if event.type.startswith("collections.policy.activated."):
+        payload = parse_data(event)
+        if isinstance(payload, PolicyActivated):
+            apply_activation(env, payload)
 
 
 STOPPED_ARMS_REFRESH_SECONDS = 10.0

@@ -34,8 +34,10 @@ from contact_service.channels.letter_house import LetterStore
 from contact_service.channels.sms import HttpSmsGateway
 from contact_service.domain.fx import FxTable, packaged_table
 from contact_service.settings import ContactServiceSettings
+from dcp_compliance import follow_pack_activations
 from dcp_events.catalogue.enums import Channel
 from dcp_events.catalogue.payments import PromiseBroken, PromiseKept
+from dcp_events.catalogue.policies import TOPIC as POLICIES_TOPIC
 from dcp_events.catalogue.staff import StaffMemberChanged
 from dcp_platform.application import CommandBus
 from dcp_platform.disclosure import Disclosures
@@ -141,6 +143,9 @@ def bootstrap(settings: ContactServiceSettings) -> FastAPI:
     for subscription in subscriptions(handlers):
         runtime.subscribe(subscription)
     runtime.on_timer(PERMIT_EXPIRY, handlers.on_permit_expiry)
+    # The rule packs activated at runtime (PolicyActivated), in force from their activation: every
+    # replica reads collections.policies whole and follows it, so the gate switches without a restart.
+    runtime.follow(POLICIES_TOPIC, follow_pack_activations)
     app = event_sourced_app(
         settings,
         runtime=runtime,

@@ -103,7 +103,14 @@ from dcp_events.catalogue.payments import (
     StatementSource,
     UnappliedReason,
 )
-from dcp_events.catalogue.policies import ExperimentArmStopped, GuardReading
+from dcp_events.catalogue.policies import (
+    ExperimentArmStopped,
+    GuardReading,
+    PolicyActivated,
+    PolicyChange,
+    PolicyVersionApproved,
+    PolicyVersionProposed,
+)
 from dcp_events.catalogue.registry import (
     CATALOGUE,
     CURRENT,
@@ -208,6 +215,10 @@ __all__ = [
     "PhoneNumber",
     "PlacementRecalled",
     "PlacementUpdated",
+    "PolicyActivated",
+    "PolicyChange",
+    "PolicyVersionApproved",
+    "PolicyVersionProposed",
     "PostalAddress",
     "PromiseBroken",
     "PromiseKept",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from datetime import UTC, date, datetime, timedelta
 from typing import Final
 
@@ -40,6 +41,8 @@ def _usd(minor: int) -> Money:
 def _gbp(minor: int) -> Money:
     return Money(amount_minor=minor, currency="GBP")
 
+
+_POLICY_DOCUMENT: Final = '{"ageing":{"stage_thresholds":{"late":35,"legal":91}},"version":2}'
 
 _AT = datetime(2026, 11, 29, 8, 0, tzinfo=UTC)
 _ACCOUNT = Account(creditor_id="acme-bank", account_reference="CC-0042-7781", product="credit_card")
@@ -503,6 +506,31 @@ EXAMPLES: Final[dict[str, EventPayload]] = {
             ),
             stopped_by="case-service",
             enrolled_since=date(2026, 11, 2),
+        ),
+        policies.PolicyVersionProposed(
+            name="collection-policy",
+            policy_version=2,
+            based_on=1,
+            author="mgr-1",
+            reason="sms-first challenger for the 31-60 bucket",
+            document=_POLICY_DOCUMENT,
+            document_sha256=hashlib.sha256(_POLICY_DOCUMENT.encode()).hexdigest(),
+            changes=[policies.PolicyChange(path="/ageing/stage_thresholds/late", before="31", after="35")],
+        ),
+        policies.PolicyVersionApproved(name="rule-pack-US", policy_version=2, approver="mgr-2"),
+        policies.PolicyActivated(
+            name="collection-policy",
+            policy_version=2,
+            previous_version=1,
+            decision_version="2",
+            author="mgr-1",
+            approved_by="mgr-2",
+            activated_by="mgr-2",
+            reason="simulated on November: 3 % of cases change strategy",
+            changes=[policies.PolicyChange(path="/ageing/stage_thresholds/late", before="31", after="35")],
+            simulation_id="sim-7",
+            document=_POLICY_DOCUMENT,
+            document_sha256=hashlib.sha256(_POLICY_DOCUMENT.encode()).hexdigest(),
         ),
         integration.AccountPlaced(
             placement_id="plc-2026-11-0001",

@@ -1,6 +1,6 @@
-"""Collection policy decisions that are not about one case, published by case-service on
-collections.policies: an experiment arm stopped by its harm guard (and, as the policy lifecycle
-grows, the versions activated)."""
+"""The collection policy's lifecycle and the decisions about it, published by case-service on
+collections.policies: versions proposed, approved and activated (the collection policy and each
+jurisdiction's rule pack), and experiment arms stopped by their harm guards."""
 
 from __future__ import annotations
 
@@ -52,3 +52,72 @@ class ExperimentArmStopped(PolicyEvent):
     )
     stopped_by: Id
     enrolled_since: IsoDate = Field(description="The first enrolment the figures count from.")
+
+
+PolicyDocument = Annotated[str, Field(min_length=2, max_length=500_000)]
+"""A policy version's document as canonical JSON text (keys sorted): what was validated and stored."""
+Sha256 = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
+
+
+class PolicyChange(PayloadModel):
+    """One difference between two versions of a policy document: the JSON path and the values before
+    and after, as JSON text (None: absent on that side)."""
+
+    path: Annotated[str, Field(min_length=1, max_length=1000)]
+    before: Annotated[str, Field(max_length=20_000)] | None = None
+    after: Annotated[str, Field(max_length=20_000)] | None = None
+
+
+class PolicyVersionProposed(PolicyEvent):
+    """A new version of a policy stored, validated against its JSON Schema and its rules; not in force
+    until activated. Subject: the policy name (`collection-policy`, `rule-pack-<JURISDICTION>`)."""
+
+    event_type: ClassVar[str] = "collections.policy.version_proposed"
+    version: ClassVar[int] = 1
+
+    name: Id
+    policy_version: Count
+    based_on: Count | None = Field(default=None, description="The version it was written from.")
+    author: Id
+    reason: Text
+    document: PolicyDocument
+    document_sha256: Sha256
+    changes: list[PolicyChange] = Field(default_factory=list, max_length=500)
+
+
+class PolicyVersionApproved(PolicyEvent):
+    """A second person approved a version (four eyes: a rule pack is activated only once approved by
+    someone other than its author)."""
+
+    event_type: ClassVar[str] = "collections.policy.version_approved"
+    version: ClassVar[int] = 1
+
+    name: Id
+    policy_version: Count
+    approver: Id
+    note: Text | None = None
+
+
+class PolicyActivated(PolicyEvent):
+    """A version of a policy is now in force: every service that decides by it switches to it without
+    a restart, and its decisions name this version. Carries the document, so a reader needs nothing
+    else."""
+
+    event_type: ClassVar[str] = "collections.policy.activated"
+    version: ClassVar[int] = 1
+
+    name: Id
+    policy_version: Count
+    previous_version: Count | None = None
+    decision_version: Id = Field(
+        description="What the decisions made under it name: the collection policy's ruleset version, "
+        "a rule pack's version."
+    )
+    author: Id
+    approved_by: Id | None = None
+    activated_by: Id
+    reason: Text
+    changes: list[PolicyChange] = Field(default_factory=list, max_length=500)
+    simulation_id: Id | None = Field(default=None, description="The replay report it was released on.")
+    document: PolicyDocument
+    document_sha256: Sha256

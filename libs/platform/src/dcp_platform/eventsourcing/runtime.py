@@ -18,6 +18,7 @@ from dcp_platform.eventsourcing.consumer import (
     Handler,
     cloudevent_decoder,
 )
+from dcp_platform.eventsourcing.follower import Apply, TopicFollower
 from dcp_platform.eventsourcing.postgres import create_engine
 from dcp_platform.eventsourcing.relay import OutboxRelay
 from dcp_platform.eventsourcing.store import EventStore
@@ -67,6 +68,7 @@ class EventSourcingRuntime(Lifecycle):
     relay: OutboxRelay = field(init=False)
     timers: TimerWorker = field(init=False)
     consumers: list[EventConsumer] = field(init=False)
+    followers: list[TopicFollower] = field(init=False)
 
     def __post_init__(self) -> None:
         self.engine = create_engine(self.database_url)
@@ -84,6 +86,7 @@ class EventSourcingRuntime(Lifecycle):
             self.engine, self.clock, self.timer_handlers, poll_interval=self.timer_poll_interval
         )
         self.consumers = []
+        self.followers = []
         initial, self.subscriptions = list(self.subscriptions), []
         for subscription in initial:
             self.subscribe(subscription)
@@ -108,6 +111,14 @@ class EventSourcingRuntime(Lifecycle):
             )
         )
 
+    def follow(self, topic: str, apply: Apply) -> TopicFollower:
+        """Read `topic` whole in this replica and follow it (before `start`): for state each replica
+        keeps in memory, such as the policies in force. Started before the consumers and timers, so
+        they decide under what the topic holds."""
+        follower = TopicFollower(self.kafka_bootstrap_servers, self.topic_prefix + topic, apply)
+        self.followers.append(follower)
+        return follower
+
     def on_timer(self, kind: str, handler: TimerHandler) -> None:
         """Handle the durable timers of `kind` (before `start`)."""
         self.timers.register(kind, handler)
@@ -122,6 +133,8 @@ class EventSourcingRuntime(Lifecycle):
                 await self.sealer.vault.start()
             except (OSError, asyncpg.PostgresError) as exc:  # the relay and consumers retry it
                 log.warning("key vault not reachable at start (%s); retrying on use", type(exc).__name__)
+        for follower in self.followers:
+            await follower.start()
         await self.relay.start()
         await self.timers.start()
         for consumer in self.consumers:
@@ -133,6 +146,8 @@ class EventSourcingRuntime(Lifecycle):
             await consumer.stop()
         await self.timers.stop()
         await self.relay.stop()
+        for follower in self.followers:
+            await follower.stop()
         if self.sealer is not None:
             await self.sealer.vault.stop()
         await self.engine.dispose()

@@ -25,11 +25,14 @@ from audit_service.application.ingest import GROUP_ID, TrailIngestor
 from audit_service.application.ports import AuditBus, AuditEnvironment, AuditUnitOfWork
 from audit_service.application.reconciliation import Reconciler
 from audit_service.settings import AuditServiceSettings
+from dcp_compliance import follow_pack_activations
 from dcp_events import TOPICS, dlq_topic
+from dcp_events.catalogue.policies import TOPIC as POLICIES_TOPIC
 from dcp_platform.application import CommandBus
 from dcp_platform.auth import Principal
 from dcp_platform.clock import Clock
 from dcp_platform.disclosure import reveals
+from dcp_platform.eventsourcing.follower import TopicFollower
 from dcp_platform.lifecycle import Lifecycle
 from dcp_platform.problems import BadRequest, ServiceUnavailable
 from dcp_platform.sealing import SEALED_ATTRIBUTE, DataKeyVault
@@ -105,6 +108,13 @@ class AuditRuntime(Lifecycle):
             keys=self.keys,
         )
         self.consumers: list[TrailIngestor] = [self.ingestor]
+        # The rule packs activated at runtime: the findings re-decide each contact with the version
+        # it names, which may be one no file holds.
+        self.packs = TopicFollower(
+            settings.kafka_bootstrap_servers,
+            settings.kafka_topic_prefix + POLICIES_TOPIC,
+            follow_pack_activations,
+        )
         self.checkpointer: Checkpointer | None = None
         self.reconciler: Reconciler | None = None
         self.bus: AuditBus = CommandBus(
@@ -167,6 +177,7 @@ class AuditRuntime(Lifecycle):
     async def start(self) -> None:
         self._pool = await asyncpg.create_pool(self.settings.trail_dsn, min_size=1, max_size=8)
         await check_trail_role(self._pool)
+        await self.packs.start()
         settings = self.settings
         self.checkpointer = Checkpointer(
             self._pool,
@@ -191,6 +202,7 @@ class AuditRuntime(Lifecycle):
         if self.checkpointer is not None:
             await self.checkpointer.stop()
         await self.ingestor.stop()
+        await self.packs.stop()
         if self._pool is not None:
             await self._pool.close()
         if self.vault is not None:

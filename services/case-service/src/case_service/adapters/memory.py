@@ -39,6 +39,7 @@ class CaseBooks:
     imports: dict[str, dict[str, Any]] = field(default_factory=dict)
     rejections: list[dict[str, Any]] = field(default_factory=list)
     signals: list[dict[str, Any]] = field(default_factory=list)
+    policies: dict[tuple[str, int], dict[str, Any]] = field(default_factory=dict)
 
     def copy(self) -> CaseBooks:
         return CaseBooks(
@@ -52,6 +53,7 @@ class CaseBooks:
             {k: dict(v) for k, v in self.imports.items()},
             list(self.rejections),
             list(self.signals),
+            {k: dict(v) for k, v in self.policies.items()},
         )
 
 
@@ -199,6 +201,26 @@ class InMemoryCaseUnitOfWork(MemoryTimers):
 
     async def case_signal(self, case_id: str, kind: str, at: datetime) -> None:
         self.books.signals.append({"case_id": case_id, "kind": kind, "at": at})
+
+    async def policy_versions(self, name: str) -> list[dict[str, Any]]:
+        return [dict(row) for (n, _), row in sorted(self.books.policies.items()) if n == name]
+
+    async def policy_version(self, name: str, version: int) -> dict[str, Any] | None:
+        row = self.books.policies.get((name, version))
+        return None if row is None else dict(row)
+
+    async def insert_policy_version(self, row: Mapping[str, Any]) -> None:
+        key = (str(row["name"]), int(row["version"]))
+        if key in self.books.policies:
+            raise ConcurrencyConflict(f"policy-{key[0]}", key[1])
+        self.books.policies[key] = dict(row)
+
+    async def update_policy_version(self, name: str, version: int, values: Mapping[str, Any]) -> None:
+        self.books.policies[(name, version)] = {**self.books.policies[(name, version)], **values}
+
+    async def policy_simulation(self, simulation_id: str) -> dict[str, Any] | None:
+        """Simulations run on the PostgreSQL case rows only."""
+        return None
 
     def experiment_book(self) -> None:
         """Experiments are judged on the KPI read models, which only the PostgreSQL books keep."""

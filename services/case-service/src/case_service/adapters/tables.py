@@ -1,4 +1,4 @@
-"""The read-model tables of migrations 0002 and 0003, for queries and upserts (SQLAlchemy Core)."""
+"""The read-model tables of migrations 0002 to 0004, for queries and upserts (SQLAlchemy Core)."""
 
 from __future__ import annotations
 
@@ -162,4 +162,38 @@ experiment_arm_stops = Table(
     Column("stopped_at", DateTime(timezone=True)),
     Column("reason", Text),
     Column("detail", JSONB),
+)
+
+# --- migration 0004: policy versions ----------------------------------------------------------------
+
+policy_versions = Table(
+    "policy_versions",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("version", Integer, primary_key=True),
+    Column("based_on", Integer),
+    Column("document", JSONB),
+    Column("sha256", String(64)),
+    Column("decision_version", String(64)),
+    Column("changes", JSONB),
+    Column("author", String(128)),
+    Column("reason", Text),
+    Column("created_at", DateTime(timezone=True)),
+    Column("approved_by", String(128)),
+    Column("approved_at", DateTime(timezone=True)),
+    Column("approval_note", Text),
+    Column("activated_by", String(128)),
+    Column("activated_at", DateTime(timezone=True)),
+    Column("activation_reason", Text),
+    Column("simulation_id", String(128)),
+)
+
+policy_simulations = Table(
+    "policy_simulations",
+    metadata,
+    Column("simulation_id", String(128), primary_key=True),
+    Column("name", String(64)),
+    Column("version", Integer),
+    Column("created_at", DateTime(timezone=True)),
+    Column("report", JSONB),
 )

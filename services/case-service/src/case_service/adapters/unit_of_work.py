@@ -11,7 +11,16 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from case_service.adapters import experiments, import_records, projections, queries, staff, tables
+from case_service.adapters import (
+    experiments,
+    import_records,
+    policy_store,
+    projections,
+    queries,
+    simulation,
+    staff,
+    tables,
+)
 from case_service.application.commands import CreateImport
 from case_service.application.ports import CaseCause, CaseEnvironment, stamped
 from case_service.domain.assignment import Candidate, StaffMember
@@ -201,6 +210,21 @@ class PostgresCaseUnitOfWork(PostgresTimers):
 
     async def case_signal(self, case_id: str, kind: str, at: datetime) -> None:
         await projections.case_signal(self.tx, case_id, kind, at)
+
+    async def policy_versions(self, name: str) -> list[dict[str, Any]]:
+        return await policy_store.versions(self.tx, name)
+
+    async def policy_version(self, name: str, version: int) -> dict[str, Any] | None:
+        return await policy_store.version(self.tx, name, version, lock=True)
+
+    async def insert_policy_version(self, row: Mapping[str, Any]) -> None:
+        await policy_store.insert_version(self.tx, row)
+
+    async def update_policy_version(self, name: str, version: int, values: Mapping[str, Any]) -> None:
+        await policy_store.update_version(self.tx, name, version, values)
+
+    async def policy_simulation(self, simulation_id: str) -> dict[str, Any] | None:
+        return await simulation.simulation(self.tx, simulation_id)
 
     def experiment_book(self) -> PostgresExperimentBook:
         return PostgresExperimentBook(self.tx)

@@ -409,6 +409,32 @@ class ReviewExperiments:
     batch: int = 200
 
 
+@dataclass(frozen=True)
+class ProposePolicyVersion:
+    name: str
+    document: Any
+    reason: str
+    author: str
+    based_on: int | None = None  # the version it was written from (refused if a newer one exists)
+
+
+@dataclass(frozen=True)
+class ApprovePolicyVersion:
+    name: str
+    version: int
+    approver: str
+    note: str | None = None
+
+
+@dataclass(frozen=True)
+class ActivatePolicyVersion:
+    name: str
+    version: int
+    activated_by: str
+    reason: str
+    simulation_id: str | None = None
+
+
 @dataclass
 class ImportProgress:
     rows_read: int = 0

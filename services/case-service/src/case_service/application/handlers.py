@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 from prometheus_client import Counter
 
 from case_service.application import commands as c
+from case_service.application import policies
 from case_service.application.imports import placement_from_row
 from case_service.application.ports import CaseEnvironment, CaseUnitOfWork, ExperimentBook
 from case_service.domain.ageing import next_midnight
@@ -1124,6 +1125,9 @@ COMMAND_HANDLERS: dict[type, Handler[CaseUnitOfWork, CaseEnvironment]] = {
     c.RecordContactActivity: record_contact_activity,
     c.RecordCaseSignal: record_case_signal,
     c.ReviewExperiments: review_experiments,
+    c.ProposePolicyVersion: policies.propose_policy_version,
+    c.ApprovePolicyVersion: policies.approve_policy_version,
+    c.ActivatePolicyVersion: policies.activate_policy_version,
     c.CreateImport: create_import,
     c.SetImportStatus: set_import_status,
     c.ImportChunk: import_chunk,

@@ -141,3 +141,30 @@ class CaseNotFound(DomainError, LookupError):
 
 class PolicyError(ValueError):
     """The strategy / bucket configuration file is not valid."""
+
+
+class PolicyVersionRefused(DomainError):
+    """A policy version command the lifecycle refuses. `code` is the stable suffix of the problem type."""
+
+    code = "policy-version-refused"
+    title = "PolicyVersionRefused"
+
+    def __init_subclass__(cls, **problem: Any) -> None:
+        super().__init_subclass__(**problem)
+        cls.title = cls.__name__
+
+
+class UnknownPolicy(PolicyVersionRefused, code="unknown-policy", kind=ErrorKind.NOT_FOUND):
+    """No policy of that name, or no such version of it."""
+
+
+class InvalidPolicyDocument(PolicyVersionRefused, code="invalid-policy-document", kind=ErrorKind.INVALID):
+    """The document fails the policy's JSON Schema or its rules (the detail says where)."""
+
+
+class FourEyesRequired(PolicyVersionRefused, code="four-eyes-required"):
+    """A rule pack is activated only once approved, and its author cannot approve it."""
+
+
+class PolicyVersionConflict(PolicyVersionRefused, code="policy-version-conflict"):
+    """The version is already in force, or was written from a version that is no longer the newest."""
