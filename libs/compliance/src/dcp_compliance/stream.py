@@ -27,7 +27,7 @@ from dcp_compliance.gate import (
     decide_case,
     refuse_unknown_jurisdiction,
 )
-from dcp_compliance.packs import Rule, UnknownJurisdiction, UnknownPackVersion, load_pack
+from dcp_compliance.packs import Rule, RulePack, UnknownJurisdiction, UnknownPackVersion, load_pack
 from dcp_events.catalogue import cases, contacts
 from dcp_events.catalogue.base import EventPayload
 from dcp_events.catalogue.building import parse_data
@@ -386,6 +386,9 @@ class ComplianceReplay:
     seen: set[str] = field(default_factory=set)
     permits: dict[tuple[str, str], _Permit] = field(default_factory=dict)  # (case id, permit id)
     reservations: dict[str, dict[str, model.ContactHistoryEntry]] = field(default_factory=dict)
+    candidates: dict[str, RulePack] = field(default_factory=dict)
+    """Packs to decide with instead of the versions the events name, by jurisdiction: a candidate
+    version replayed over the trail (what it would have refused) before it is released."""
 
     def apply(self, event: CloudEvent) -> model.Decision | None:
         """The gate's decision made again on `event` (None: nothing to re-decide)."""
@@ -538,7 +541,9 @@ class ComplianceReplay:
         not decide; None when none applies to the channel."""
         version = attempt.rule_pack_version
         try:
-            pack = load_pack(facts.jurisdiction, version=version, at=None if version else at)
+            pack = self.candidates.get(facts.jurisdiction) or load_pack(
+                facts.jurisdiction, version=version, at=None if version else at
+            )
         except (UnknownJurisdiction, UnknownPackVersion):
             return None  # the permit's issue was judged with the same pack: refused there already
         channel = attempt.channel
@@ -557,10 +562,13 @@ class ComplianceReplay:
         rules: Callable[[Rule], bool] | None = None,
     ) -> model.Decision:
         history = self.counted(facts.debtor_id)
-        if pack_version is None and rules is None:
+        candidate = self.candidates.get(facts.jurisdiction)
+        if pack_version is None and rules is None and candidate is None:
             return decide_case(facts, history, proposed, at)
         try:
-            pack = load_pack(facts.jurisdiction, version=pack_version, at=None if pack_version else at)
+            pack = candidate or load_pack(
+                facts.jurisdiction, version=pack_version, at=None if pack_version else at
+            )
         except (UnknownJurisdiction, UnknownPackVersion):
             return refuse_unknown_jurisdiction(facts, at)
         if rules is not None:

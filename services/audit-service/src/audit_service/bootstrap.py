@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from audit_service.api import export, findings, integrity, reconciliation, trail
+from audit_service.api import export, findings, integrity, reconciliation, simulations, trail
 from audit_service.application.runtime import AuditRuntime
 from audit_service.settings import AuditServiceSettings
 from dcp_platform.app import create_service_app
@@ -18,6 +18,7 @@ ROUTERS = (
     export.router,
     findings.router,
     reconciliation.router,
+    simulations.router,
 )
 
 
