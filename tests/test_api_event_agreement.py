@@ -32,11 +32,13 @@ EVENTS_OF: dict[str, tuple[type[BaseModel], ...] | None] = {
     "ProposeBody": (policies.PolicyVersionProposed,),
     "ApproveBody": (policies.PolicyVersionApproved,),
     "ActivateBody": (policies.PolicyActivated,),
+    "TrainBody": (policies.PolicyVersionProposed,),
     "ErasureRequest": (cases.ErasureCompleted,),
     "ContactCheck": (contacts.ContactBlocked,),
     "ContactAttemptRequest": (contacts.ContactAttempted, contacts.ContactBlocked),
     "PermitRequest": (contacts.ContactPermitIssued, contacts.ContactBlocked),
     "PermitOutcomeRequest": (contacts.ContactAttempted,),
+    "SimulationRequest": None,  # a replay over the trail: it reads, and stores its report
     "DialerPermitRequest": None,  # a batch of PermitRequests for a worklist's cases
     "MessageRequest": (contacts.ContactPermitIssued, contacts.ContactBlocked),
     "PromiseRequest": (contacts.PromiseMade,),

@@ -37,5 +37,18 @@ def import_command(
     import_path(CaseServiceSettings(), file, format)
 
 
+@cli.command("train-propensity")
+def train_command(
+    reason: Annotated[str, typer.Option(help="Why this model (kept with the version)")] = "retrained",
+    horizon_days: Annotated[int, typer.Option(min=1, max=90, help="Payment within this many days")] = 7,
+    seed: Annotated[int, typer.Option(min=0, help="Training is reproducible for a seed")] = 7,
+) -> None:
+    """Train the propensity model on the outcome history in the case database and store it as the
+    next version of the `propensity-model` policy (activate it with the API, like any version)."""
+    from case_service.cli import train_propensity
+
+    train_propensity(CaseServiceSettings(), reason, horizon_days, seed)
+
+
 if __name__ == "__main__":
     cli()

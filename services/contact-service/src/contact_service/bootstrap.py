@@ -3,6 +3,7 @@ subscriptions and routers."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from datetime import timedelta
 
@@ -35,6 +36,7 @@ from contact_service.channels.sms import HttpSmsGateway
 from contact_service.domain.fx import FxTable, packaged_table
 from contact_service.settings import ContactServiceSettings
 from dcp_compliance import follow_pack_activations
+from dcp_events import CloudEvent
 from dcp_events.catalogue.enums import Channel
 from dcp_events.catalogue.payments import PromiseBroken, PromiseKept
 from dcp_events.catalogue.policies import TOPIC as POLICIES_TOPIC
@@ -128,6 +130,12 @@ def sending_channels(settings: ContactServiceSettings) -> Channels:
     return Channels(adapters, collector, settings.contact_public_url)
 
 
+def _follow_policies(env: ContactEnvironment, event: CloudEvent) -> None:
+    """The rule packs the gate decides by, and the propensity model the worklists are ranked by."""
+    follow_pack_activations(event)
+    env.scoring.follow(event)
+
+
 def bootstrap(settings: ContactServiceSettings) -> FastAPI:
     runtime = build_runtime(settings)
     fx_file = settings.contact_worklist_fx_rates_file
@@ -145,7 +153,7 @@ def bootstrap(settings: ContactServiceSettings) -> FastAPI:
     runtime.on_timer(PERMIT_EXPIRY, handlers.on_permit_expiry)
     # The rule packs activated at runtime (PolicyActivated), in force from their activation: every
     # replica reads collections.policies whole and follows it, so the gate switches without a restart.
-    runtime.follow(POLICIES_TOPIC, follow_pack_activations)
+    runtime.follow(POLICIES_TOPIC, functools.partial(_follow_policies, env))
     app = event_sourced_app(
         settings,
         runtime=runtime,

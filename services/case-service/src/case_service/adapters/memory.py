@@ -40,6 +40,7 @@ class CaseBooks:
     rejections: list[dict[str, Any]] = field(default_factory=list)
     signals: list[dict[str, Any]] = field(default_factory=list)
     policies: dict[tuple[str, int], dict[str, Any]] = field(default_factory=dict)
+    contacts: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def copy(self) -> CaseBooks:
         return CaseBooks(
@@ -54,6 +55,7 @@ class CaseBooks:
             list(self.rejections),
             list(self.signals),
             {k: dict(v) for k, v in self.policies.items()},
+            {k: dict(v) for k, v in self.contacts.items()},
         )
 
 
@@ -199,6 +201,13 @@ class InMemoryCaseUnitOfWork(MemoryTimers):
             event_id, {"collector_id": collector_id, "case_id": case_id, "kind": kind, "at": at}
         )
 
+    async def contact_outcome(
+        self, event_id: str, case_id: str, channel: str, right_party: bool, at: datetime
+    ) -> None:
+        self.books.contacts.setdefault(
+            event_id, {"case_id": case_id, "channel": channel, "right_party": right_party, "at": at}
+        )
+
     async def case_signal(self, case_id: str, kind: str, at: datetime) -> None:
         self.books.signals.append({"case_id": case_id, "kind": kind, "at": at})
 
@@ -217,6 +226,10 @@ class InMemoryCaseUnitOfWork(MemoryTimers):
 
     async def update_policy_version(self, name: str, version: int, values: Mapping[str, Any]) -> None:
         self.books.policies[(name, version)] = {**self.books.policies[(name, version)], **values}
+
+    async def outcome_history(self, now: datetime, horizon_days: int) -> None:
+        """The outcome history is read from the PostgreSQL KPI read models only."""
+        return None
 
     async def policy_simulation(self, simulation_id: str) -> dict[str, Any] | None:
         """Simulations run on the PostgreSQL case rows only."""

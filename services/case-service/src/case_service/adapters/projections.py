@@ -273,10 +273,12 @@ async def promise_settled(
 ) -> None:
     # The promise may not be known yet: contacts and payments are different topics.
     stmt = pg_insert(tables.kpi_promises).values(
-        promise_id=promise_id, case_id=case_id, collector_id=None, made_at=at, status=status
+        promise_id=promise_id, case_id=case_id, collector_id=None, made_at=at, status=status, settled_at=at
     )
     await conn.execute(
-        stmt.on_conflict_do_update(index_elements=[tables.kpi_promises.c.promise_id], set_={"status": status})
+        stmt.on_conflict_do_update(
+            index_elements=[tables.kpi_promises.c.promise_id], set_={"status": status, "settled_at": at}
+        )
     )
 
 
@@ -286,5 +288,15 @@ async def collector_activity(
     await conn.execute(
         pg_insert(tables.kpi_collector_activity)
         .values(event_id=event_id, collector_id=collector_id, case_id=case_id, kind=kind, at=at)
+        .on_conflict_do_nothing()
+    )
+
+
+async def contact_outcome(
+    conn: AsyncConnection, event_id: str, case_id: str, channel: str, right_party: bool, at: datetime
+) -> None:
+    await conn.execute(
+        pg_insert(tables.kpi_contacts)
+        .values(event_id=event_id, case_id=case_id, channel=channel, right_party=right_party, at=at)
         .on_conflict_do_nothing()
     )

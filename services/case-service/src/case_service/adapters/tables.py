@@ -1,4 +1,4 @@
-"""The read-model tables of migrations 0002 to 0004, for queries and upserts (SQLAlchemy Core)."""
+"""The read-model tables of migrations 0002 to 0005, for queries and upserts (SQLAlchemy Core)."""
 
 from __future__ import annotations
 
@@ -128,6 +128,7 @@ kpi_promises = Table(
     Column("collector_id", String(128)),
     Column("made_at", DateTime(timezone=True)),
     Column("status", String(16)),
+    Column("settled_at", DateTime(timezone=True)),  # migration 0005
 )
 
 # --- migration 0003: experiments ----------------------------------------------------------------------
@@ -196,4 +197,16 @@ policy_simulations = Table(
     Column("version", Integer),
     Column("created_at", DateTime(timezone=True)),
     Column("report", JSONB),
+)
+
+# --- migration 0005: the outcome history -------------------------------------------------------------
+
+kpi_contacts = Table(
+    "kpi_contacts",
+    metadata,
+    Column("event_id", String(128), primary_key=True),
+    Column("case_id", String(64)),
+    Column("channel", String(16)),
+    Column("right_party", Boolean),
+    Column("at", DateTime(timezone=True)),
 )

@@ -20,6 +20,7 @@ from case_service.adapters import (
     simulation,
     staff,
     tables,
+    training,
 )
 from case_service.application.commands import CreateImport
 from case_service.application.ports import CaseCause, CaseEnvironment, stamped
@@ -208,6 +209,11 @@ class PostgresCaseUnitOfWork(PostgresTimers):
     ) -> None:
         await projections.collector_activity(self.tx, event_id, collector_id, case_id, kind, at)
 
+    async def contact_outcome(
+        self, event_id: str, case_id: str, channel: str, right_party: bool, at: datetime
+    ) -> None:
+        await projections.contact_outcome(self.tx, event_id, case_id, channel, right_party, at)
+
     async def case_signal(self, case_id: str, kind: str, at: datetime) -> None:
         await projections.case_signal(self.tx, case_id, kind, at)
 
@@ -222,6 +228,9 @@ class PostgresCaseUnitOfWork(PostgresTimers):
 
     async def update_policy_version(self, name: str, version: int, values: Mapping[str, Any]) -> None:
         await policy_store.update_version(self.tx, name, version, values)
+
+    async def outcome_history(self, now: datetime, horizon_days: int) -> training.History:
+        return await training.history(self.tx, now, horizon_days)
 
     async def policy_simulation(self, simulation_id: str) -> dict[str, Any] | None:
         return await simulation.simulation(self.tx, simulation_id)

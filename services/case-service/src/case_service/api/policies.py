@@ -18,6 +18,7 @@ from case_service.application.commands import (
     ActivatePolicyVersion,
     ApprovePolicyVersion,
     ProposePolicyVersion,
+    TrainPropensityModel,
 )
 from case_service.application.policies import active_version, apply_activation, bundled_row
 from case_service.domain.errors import UnknownPolicy
@@ -40,6 +41,12 @@ class ProposeBody(Body):
         le=2**31 - 1,
         description="The version it was written from: refused if a newer one exists.",
     )
+
+
+class TrainBody(Body):
+    reason: str = Field(min_length=1, max_length=2000)
+    horizon_days: int = Field(default=7, ge=1, le=90, description="Payment within this many days.")
+    seed: int = Field(default=7, ge=0, le=2**31 - 1, description="Training is reproducible for a seed.")
 
 
 class ApproveBody(Body):
@@ -141,6 +148,20 @@ async def propose(name: str, body: ProposeBody, principal: Supervisor, service: 
         ProposePolicyVersion(name, body.document, body.reason, principal.subject, body.based_on)
     )
     return {**_summary({**row, "name": name}, -1), "name": name}
+
+
+@router.post("/propensity-model/training", status_code=201)
+async def train(body: TrainBody, principal: Supervisor, service: CaseApiDep) -> dict[str, Any]:
+    """Train the propensity model on the platform's outcome history and store it as the next version
+    of `propensity-model`, with its held-out metrics; in force once activated."""
+    row = await service.handle(
+        TrainPropensityModel(principal.subject, body.reason, body.horizon_days, body.seed)
+    )
+    return {
+        **_summary({**row, "name": "propensity-model"}, -1),
+        "name": "propensity-model",
+        "document": row["document"],
+    }
 
 
 @router.post("/{name}/versions/{version}/approval")

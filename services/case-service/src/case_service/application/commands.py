@@ -402,6 +402,18 @@ class RecordCaseSignal:
 
 
 @dataclass(frozen=True)
+class RecordContactOutcome:
+    """A contact attempt's channel and whether it reached the debtor: the history a propensity
+    model learns from."""
+
+    event_id: str
+    case_id: str
+    channel: str
+    right_party: bool
+    at: datetime
+
+
+@dataclass(frozen=True)
 class ReviewExperiments:
     """Read every running experiment's guards, stop a challenger worse beyond one, and move the open
     cases of stopped arms to the champion's strategy (`batch` at a time)."""
@@ -416,6 +428,17 @@ class ProposePolicyVersion:
     reason: str
     author: str
     based_on: int | None = None  # the version it was written from (refused if a newer one exists)
+
+
+@dataclass(frozen=True)
+class TrainPropensityModel:
+    """Train the propensity model on the outcome history and store it as a new version of the
+    `propensity-model` policy (in force once activated, like any policy version)."""
+
+    author: str
+    reason: str
+    horizon_days: int = 7
+    seed: int = 7
 
 
 @dataclass(frozen=True)

@@ -235,6 +235,12 @@ class CaseConsumers:
             command = c.RecordCaseSignal(case_id, "gate_refusals", at)
         elif isinstance(payload, contacts.DisputeRaised):
             await self._book(conn, c.RecordCaseSignal(case_id, "disputes", at), delivery)
+        elif isinstance(payload, contacts.ContactAttempted):
+            # every attempt, by channel: the outcome history the propensity model learns from
+            right_party = payload.outcome in _RIGHT_PARTY_OUTCOMES
+            when = payload.contacted_at or at
+            outcome = c.RecordContactOutcome(event_id, case_id, payload.channel.value, right_party, when)
+            await self._book(conn, outcome, delivery)
         if isinstance(payload, contacts.DisputeRaised) and payload.hold_type is not None:
             reason = f"dispute raised via {payload.received_via.value}: {payload.reason}"
             if payload.within_validation_period:

@@ -1083,6 +1083,14 @@ async def review_experiments(command: c.ReviewExperiments, uow: CaseUnitOfWork, 
     return moved
 
 
+async def record_contact_outcome(
+    command: c.RecordContactOutcome, uow: CaseUnitOfWork, env: CaseEnvironment
+) -> None:
+    await uow.contact_outcome(
+        command.event_id, command.case_id, command.channel, command.right_party, command.at
+    )
+
+
 async def record_case_signal(command: c.RecordCaseSignal, uow: CaseUnitOfWork, env: CaseEnvironment) -> None:
     await uow.case_signal(command.case_id, command.kind, command.at)
 
@@ -1124,10 +1132,12 @@ COMMAND_HANDLERS: dict[type, Handler[CaseUnitOfWork, CaseEnvironment]] = {
     c.RecordPromiseSettled: record_promise_settled,
     c.RecordContactActivity: record_contact_activity,
     c.RecordCaseSignal: record_case_signal,
+    c.RecordContactOutcome: record_contact_outcome,
     c.ReviewExperiments: review_experiments,
     c.ProposePolicyVersion: policies.propose_policy_version,
     c.ApprovePolicyVersion: policies.approve_policy_version,
     c.ActivatePolicyVersion: policies.activate_policy_version,
+    c.TrainPropensityModel: policies.train_propensity_model,
     c.CreateImport: create_import,
     c.SetImportStatus: set_import_status,
     c.ImportChunk: import_chunk,

@@ -5,6 +5,7 @@ the rules, how, and why."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from datetime import datetime
 from typing import Any
@@ -20,6 +21,7 @@ from case_service.domain.errors import (
 from case_service.domain.policies import (
     BUNDLED_VERSION,
     COLLECTION_POLICY,
+    PROPENSITY_MODEL,
     PolicyDocumentError,
     bundled_document,
     changes,
@@ -241,3 +243,22 @@ def apply_activation(env: CaseEnvironment, activated: PolicyActivated) -> None:
         return
     stopped = env.policy.segmentation.stopped_arms
     env.policy = CollectionPolicy.from_mapping(json.loads(activated.document)).with_stopped_arms(stopped)
+
+
+async def train_propensity_model(
+    command: c.TrainPropensityModel, uow: CaseUnitOfWork, env: CaseEnvironment
+) -> dict[str, Any]:
+    """Learn from the outcome history, then propose the model as the next `propensity-model` version."""
+    now = env.now()
+    observed = await uow.outcome_history(now, command.horizon_days)
+    if observed is None:
+        raise InvalidPolicyDocument("no outcome history here to train on")
+    from case_service.adapters.training import train
+
+    try:
+        document = await asyncio.to_thread(train, observed, command.horizon_days, command.seed, now)
+    except ValueError as exc:
+        raise InvalidPolicyDocument(str(exc)) from exc
+    return await propose_policy_version(
+        c.ProposePolicyVersion(PROPENSITY_MODEL, document, command.reason, command.author), uow, env
+    )

@@ -12,12 +12,15 @@ from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from case_service.application.commands import CreateImport
 from case_service.domain.assignment import Candidate, StaffMember
 from case_service.domain.case import Case
 from case_service.domain.experiments import EnrolledCase
+
+if TYPE_CHECKING:
+    from case_service.adapters.training import History
 from case_service.domain.policy import CollectionPolicy
 from dcp_events.catalogue.cases import CaseEvent
 from dcp_events.catalogue.enums import AssigneeKind
@@ -124,6 +127,10 @@ class CaseUnitOfWork(TimerPort, Protocol):
 
     async def promise_settled(self, promise_id: str, case_id: str, status: str, at: datetime) -> None: ...
 
+    async def contact_outcome(
+        self, event_id: str, case_id: str, channel: str, right_party: bool, at: datetime
+    ) -> None: ...
+
     async def case_signal(self, case_id: str, kind: str, at: datetime) -> None:
         """A harm an experiment's guards watch (a gate refusal, a dispute) reported by another service."""
         ...
@@ -137,6 +144,10 @@ class CaseUnitOfWork(TimerPort, Protocol):
     async def insert_policy_version(self, row: Mapping[str, Any]) -> None: ...
 
     async def update_policy_version(self, name: str, version: int, values: Mapping[str, Any]) -> None: ...
+
+    async def outcome_history(self, now: datetime, horizon_days: int) -> History | None:
+        """What the propensity model learns from (None where the service keeps no KPI read models)."""
+        ...
 
     async def policy_simulation(self, simulation_id: str) -> dict[str, Any] | None:
         """A stored simulation report (its `policy` and `candidate_version` name what it simulated)."""

@@ -30,8 +30,14 @@ from dcp_compliance import (
     bundled_pack,
     pack_from_document,
 )
+from dcp_platform.scoring import PropensityModel
 
 COLLECTION_POLICY = "collection-policy"
+PROPENSITY_MODEL = "propensity-model"
+RULE_BASED_ORDER: dict[str, Any] = {
+    "kind": "rule-based",
+    "note": "worklists by promises, strategy steps due, then expected recovery (balance x risk score)",
+}
 BUNDLED_VERSION = 1
 MAX_DOCUMENT_CHARS = 400_000
 
@@ -50,7 +56,7 @@ def jurisdiction_of(name: str) -> str:
 
 def policy_names() -> list[str]:
     jurisdictions = sorted({j for j, _ in available_packs()})
-    return [COLLECTION_POLICY, *(RULE_PACK_POLICY_PREFIX + j for j in jurisdictions)]
+    return [COLLECTION_POLICY, PROPENSITY_MODEL, *(RULE_PACK_POLICY_PREFIX + j for j in jurisdictions)]
 
 
 def canonical_text(document: Any) -> str:
@@ -58,14 +64,19 @@ def canonical_text(document: Any) -> str:
 
 
 @cache
-def _collection_schema() -> dict[str, Any]:
-    text = resources.files("case_service.config").joinpath("collection-policy.schema.json").read_text("utf-8")
-    schema: dict[str, Any] = json.loads(text)
+def _packaged_schema(file: str) -> dict[str, Any]:
+    schema: dict[str, Any] = json.loads(
+        resources.files("case_service.config").joinpath(file).read_text("utf-8")
+    )
     return schema
 
 
 def collection_policy_schema() -> dict[str, Any]:
-    return _collection_schema()
+    return _packaged_schema("collection-policy.schema.json")
+
+
+def propensity_model_schema() -> dict[str, Any]:
+    return _packaged_schema("propensity-model.schema.json")
 
 
 def rule_pack_schema() -> dict[str, Any]:
@@ -77,7 +88,9 @@ def rule_pack_schema() -> dict[str, Any]:
 
 
 def schema_for(name: str) -> dict[str, Any]:
-    return rule_pack_schema() if is_rule_pack(name) else collection_policy_schema()
+    if is_rule_pack(name):
+        return rule_pack_schema()
+    return propensity_model_schema() if name == PROPENSITY_MODEL else collection_policy_schema()
 
 
 @dataclass(frozen=True)
@@ -92,6 +105,8 @@ class CheckedDocument:
 
 def bundled_document(name: str) -> dict[str, Any]:
     """Version 1: the document the service was built with."""
+    if name == PROPENSITY_MODEL:
+        return dict(RULE_BASED_ORDER)
     if name == COLLECTION_POLICY:
         text = resources.files("case_service.config").joinpath("collection_policy.yaml").read_text("utf-8")
         document: dict[str, Any] = yaml.safe_load(text)
@@ -124,6 +139,12 @@ def check_document(
             CollectionPolicy.from_mapping(document)
         except PolicyError as exc:
             raise PolicyDocumentError(str(exc)) from exc
+        decision_version = str(version)
+    elif name == PROPENSITY_MODEL:
+        try:
+            PropensityModel.from_document(document, str(version))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise PolicyDocumentError(f"not a model this platform can serve: {exc}") from exc
         decision_version = str(version)
     else:
         try:

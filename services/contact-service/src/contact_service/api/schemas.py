@@ -115,6 +115,12 @@ class ChannelOption(BaseModel):
     note: str | None = None
 
 
+class BestContact(BaseModel):
+    channel: str
+    hour_band: str = Field(description="The debtor's local hours, e.g. 17-21.")
+    probability: float
+
+
 class WorklistEntry(BaseModel):
     case_id: str
     debtor_id: str
@@ -127,12 +133,23 @@ class WorklistEntry(BaseModel):
         "compares; null when the table has no rate for the case's currency (ranked after, by currency).",
     )
     channels: list[ChannelOption]
+    pay_probability: float | None = Field(
+        default=None, description="The propensity model's chance of a payment within its horizon."
+    )
+    best_contact: BestContact | None = Field(
+        default=None,
+        description="The channel and local hour band most likely to reach the debtor, among those the "
+        "gate allows (null: no model in force, or no call or visit allowed now).",
+    )
 
 
 class Worklist(BaseModel):
     collector: str
     generated_at: AwareDatetime
     fx_rates_as_of: date | None = Field(default=None, description="The exchange rates' date.")
+    ranked_by: str = Field(
+        default="rule-based", description="`rule-based`, or the `propensity-model` version in force."
+    )
     items: list[WorklistEntry]
 
 

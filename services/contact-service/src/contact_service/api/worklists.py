@@ -27,13 +27,15 @@ async def get_worklist(
         raise Forbidden("A collector sees only their own worklist.")
     now = api.env.now()
     async with api.reading() as reads:
+        scoring = api.env.scoring
         items = await queries.worklist(
-            reads, who, principal if who == principal.subject else None, now, api.env.fx
+            reads, who, principal if who == principal.subject else None, now, api.env.fx, scoring.model
         )
     return schemas.Worklist(
         collector=who,
         generated_at=now,
         fx_rates_as_of=api.env.fx.as_of,
+        ranked_by=f"propensity-model {scoring.version}" if scoring.model is not None else "rule-based",
         items=[
             schemas.WorklistEntry(
                 case_id=i.case.case_id,
@@ -47,6 +49,16 @@ async def get_worklist(
                     else Money(amount_minor=i.expected_recovery_in_base_minor, currency=api.env.fx.base)
                 ),
                 channels=schemas.channel_options(i.options),
+                pay_probability=None if i.pay_probability is None else round(i.pay_probability, 4),
+                best_contact=(
+                    None
+                    if i.best_contact is None
+                    else schemas.BestContact(
+                        channel=i.best_contact.channel,
+                        hour_band=i.best_contact.hour_band,
+                        probability=round(i.best_contact.probability, 4),
+                    )
+                ),
             )
             for i in items
         ],

@@ -9,6 +9,7 @@ memory (`adapters/memory.py`), both passing `adapters/unit_of_work_contract.py`.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
@@ -22,11 +23,15 @@ from contact_service.domain.fx import FxTable, packaged_table
 from contact_service.domain.staff import StaffEntry
 from dcp_compliance import CaseFacts, ContactHistoryEntry, ContactPurpose, Decision
 from dcp_compliance.permits import PermitSigner
+from dcp_events import CloudEvent
+from dcp_events.catalogue.building import parse_data
 from dcp_events.catalogue.enums import Channel, ContactOutcome, ContactParty
+from dcp_events.catalogue.policies import PolicyActivated
 from dcp_platform.application import CommandBus
 from dcp_platform.clock import Clock
 from dcp_platform.eventsourcing.repository import EventStorePort, Repository
 from dcp_platform.eventsourcing.timer_ports import TimerPort
+from dcp_platform.scoring import PropensityModel
 
 SOURCE = "/contact-service"
 
@@ -40,6 +45,23 @@ def _dev_signer() -> PermitSigner:
     return PermitSigner(Ed25519PrivateKey.generate())
 
 
+@dataclass
+class Scoring:
+    """The `propensity-model` version in force (None: the rule-based order), switched as its
+    PolicyActivated arrives on collections.policies."""
+
+    model: PropensityModel | None = None
+    version: str = "1"
+
+    def follow(self, event: CloudEvent) -> None:
+        if not event.type.startswith("collections.policy.activated."):
+            return
+        payload = parse_data(event)
+        if isinstance(payload, PolicyActivated) and payload.name == "propensity-model":
+            self.model = PropensityModel.from_document(json.loads(payload.document), payload.decision_version)
+            self.version = payload.decision_version
+
+
 @dataclass(frozen=True)
 class ContactEnvironment:
     """The clock, the exchange rates of the worklist, and how permits are made: the signing key, how
@@ -51,6 +73,7 @@ class ContactEnvironment:
     signer: PermitSigner = field(default_factory=_dev_signer)
     permit_ttl: timedelta = timedelta(minutes=15)
     permit_grace: timedelta = timedelta(minutes=15)
+    scoring: Scoring = field(default_factory=Scoring)
 
     def now(self) -> datetime:
         return self.clock.now()

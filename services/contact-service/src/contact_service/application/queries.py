@@ -4,7 +4,7 @@ channels allowed now). Reads are not commands: they run on the read models, with
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -14,9 +14,17 @@ from contact_service.domain.errors import CaseNotAssigned, CaseUnknown
 from contact_service.domain.fx import FxTable
 from dcp_compliance import Channel, ContactHistoryEntry, Decision, channel_options, decide_case, load_pack
 from dcp_compliance.model import ProposedContact
-from dcp_compliance.packs import UnknownJurisdiction
+from dcp_compliance.packs import QuietHours, UnknownJurisdiction
 from dcp_events.catalogue.enums import ContactParty
 from dcp_platform.auth import CaseAccess, CaseAssignment, Principal, may_act_on_case
+from dcp_platform.scoring import (
+    HOUR_BANDS,
+    CaseSnapshot,
+    ContactChoice,
+    PastContact,
+    PastPromise,
+    PropensityModel,
+)
 
 
 def check_assignment(principal: Principal, case: CaseRow, access: CaseAccess = CaseAccess.ACT) -> None:
@@ -76,13 +84,60 @@ class WorklistItem:
     options: dict[Channel, Decision]
     sort_key: tuple[int, int, int, str, int]
     expected_recovery_in_base_minor: int | None = None
+    pay_probability: float | None = None  # the model's, when one is in force
+    best_contact: ContactChoice | None = None
+
+
+SCORED_CHANNELS = ("phone", "field_visit")
+"""The channels the contact model scores: the ones a person works, where a debtor answers or not."""
+
+_REACHED = frozenset({"right_party_contact", "promise_made", "dispute_raised"})
+
+
+async def snapshot_of(reads: ContactReads, case: CaseRow, now: datetime) -> CaseSnapshot:
+    """The case as the propensity model sees it now: what this service knows of its contacts and
+    promises (the same features case-service trains on)."""
+    rows = await reads.contacts_of_case(case.case_id, 500)
+    contacts = [
+        PastContact(r["at"], str(r["channel"]), str(r["outcome"]) in _REACHED)
+        for r in rows
+        if r.get("decision") == "allow" and r.get("outcome") is not None and r["at"] < now
+    ]
+    just_before = now - timedelta(seconds=1)
+    promises = [
+        PastPromise(just_before, status, just_before if status in ("kept", "broken") else None)
+        for _, status in await reads.promises_of_case(case.case_id)
+    ]
+    return CaseSnapshot(now, case.balance_minor, case.risk_score, case.facts.due_since, contacts, promises)
+
+
+def allowed_hour_bands(case: CaseRow, now: datetime) -> list[str]:
+    """The hour bands inside the calling hours of the case's pack (the widest the gate allows)."""
+    try:
+        pack = load_pack(case.jurisdiction, at=now)
+    except LookupError:
+        return []
+    hours = [r.parameters for r in pack.rules if isinstance(r.parameters, QuietHours)]
+    if not hours:
+        return [name for name, _, _ in HOUR_BANDS]
+    start = max(h.start.hour * 60 + h.start.minute for h in hours)
+    end = min(h.end.hour * 60 + h.end.minute for h in hours)
+    return [name for name, first, last in HOUR_BANDS if first * 60 >= start and last * 60 <= end]
 
 
 async def worklist(
-    reads: ContactReads, assignee: str, principal: Principal | None, now: datetime, fx: FxTable | None = None
+    reads: ContactReads,
+    assignee: str,
+    principal: Principal | None,
+    now: datetime,
+    fx: FxTable | None = None,
+    model: PropensityModel | None = None,
 ) -> list[WorklistItem]:
     """The open cases assigned to `assignee` (and, when `principal` is the assignee asking for their
-    own list, to their team and agency), by priority: promises, strategy steps due, expected recovery."""
+    own list, to their team and agency), by priority: promises, strategy steps due, expected recovery
+    (balance times the chance of payment: the propensity model's when one is in force, else the risk
+    score's); with a model, the channel and hour band most likely to reach the debtor among those the
+    gate allows."""
     keys = [("collector", assignee)]
     if principal is not None and principal.subject == assignee:
         if principal.agency_id:
@@ -90,6 +145,7 @@ async def worklist(
         if principal.team:
             keys.append(("team", principal.team))
     items: list[WorklistItem] = []
+    snapshots: dict[str, CaseSnapshot] = {}
     creditors = principal.creditors if principal is not None else None
     for case in await reads.cases_assigned_to(keys):
         if creditors is not None and case.creditor_id not in creditors:
@@ -109,7 +165,13 @@ async def worklist(
         contacts = await reads.recent_contacts_of_case(case.case_id, since)
         due = wl.steps_due(steps, case.strategy_assigned_at, contacts, now)
         promise_reason = wl.promise_needs_attention(promises, today)
-        recovery = wl.expected_recovery_minor(case.balance_minor, case.risk_score)
+        snapshot = await snapshot_of(reads, case, now) if model is not None else None
+        probability = model.pay_probability(snapshot) if model is not None and snapshot is not None else None
+        recovery = (
+            wl.expected_recovery_minor(case.balance_minor, case.risk_score)
+            if probability is None
+            else round(case.balance_minor * probability)
+        )
         in_base = fx.to_base_minor(recovery, case.currency) if fx is not None else None
         reason = promise_reason or (
             f"strategy step due: {', '.join(s.channel.value for s in due)}" if due else "expected recovery"
@@ -122,17 +184,20 @@ async def worklist(
                 options={},
                 sort_key=wl.priority(promise_reason, due, recovery, case.currency, in_base),
                 expected_recovery_in_base_minor=in_base,
+                pay_probability=probability,
+                best_contact=None,
             )
         )
+        if snapshot is not None:
+            snapshots[case.case_id] = snapshot
     items.sort(key=lambda i: (i.sort_key, i.case.case_id))
-    return [
-        WorklistItem(
-            case=i.case,
-            reason=i.reason,
-            expected_recovery_minor=i.expected_recovery_minor,
-            options=await case_options(reads, i.case, now),
-            sort_key=i.sort_key,
-            expected_recovery_in_base_minor=i.expected_recovery_in_base_minor,
-        )
-        for i in items
-    ]
+    ranked = []
+    for i in items:
+        options = await case_options(reads, i.case, now)
+        snapshot = snapshots.get(i.case.case_id)
+        best = None
+        if model is not None and snapshot is not None:
+            allowed = [ch.value for ch, d in options.items() if d.allowed and ch.value in SCORED_CHANNELS]
+            best = model.best_contact(snapshot, allowed, allowed_hour_bands(i.case, now))
+        ranked.append(replace(i, options=options, best_contact=best))
+    return ranked
