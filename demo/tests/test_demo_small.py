@@ -115,3 +115,27 @@ def test_payment_service_and_case_service_agree_on_every_payment(demo_run: tuple
 def test_no_unexpected_answers_from_the_services(demo_run: tuple[DemoResult, str]) -> None:
     result, _ = demo_run
     assert result.summary.anomalies == {}, result.summary.anomaly_samples
+
+
+def test_the_managers_change_the_policy_mid_run_and_judge_experiments_and_models(
+    demo_run: tuple[DemoResult, str],
+) -> None:
+    """A collection policy change simulated, approved and activated mid-run; a stricter pack replayed
+    and held back; the experiment by intention to treat with intervals and guards; a propensity model
+    trained on the run's own history, activated, and ranking the worklists."""
+    result, text = demo_run
+    log = result.summary.policy_log
+    change = log["collection_policy"]
+    assert change["previous_version"] == 1 and change["version"] == 2
+    assert change["simulation"]["open_cases"] > 0 and change["approved_by"] != change["activated_by"]
+    assert "collection policy v1 -> v2 mid-run" in text
+    assert log["rule_pack"]["decision"].startswith("held back") and "replayed over" in text
+    [experiment] = result.summary.experiments
+    assert experiment["counted_by"].startswith("intention to treat")
+    assert sum(a["cases"] for a in experiment["arms"]) > 0
+    assert {g["guard"] for g in experiment["challengers"][0]["guards"]} >= {"complaints", "gate_refusals"}
+    assert "always-valid" in text and "guard complaints" in text
+    model = log["model"]
+    assert model["trained"], model
+    assert model["ranked_by"] == f"propensity-model {model['version']}"
+    assert 0 <= model["metrics"]["pay"]["auc"] <= 1 and "lift of the top fifth" in text

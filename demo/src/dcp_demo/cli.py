@@ -76,6 +76,8 @@ async def run_demo(
             await op.verify_and_litigate()
             task = progress.add_task("letting deadlines pass (no contacts)", total=None)
             await op.settle(settle_hours)
+            progress.update(task, description="training the propensity model on the run's history")
+            await op.train_model()
             progress.update(task, description="reading the results and auditing the trail")
             summary = await collect(api, op)
             progress.update(task, total=1, completed=1)

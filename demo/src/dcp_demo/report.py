@@ -47,6 +47,7 @@ class Summary:
     strategies: list[dict[str, Any]] = field(default_factory=list)
     legal: list[dict[str, Any]] = field(default_factory=list)
     experiments: list[dict[str, Any]] = field(default_factory=list)
+    policy_log: dict[str, Any] = field(default_factory=dict)
     findings: list[dict[str, Any]] = field(default_factory=list)
     attempts_checked: int = 0
     checkpoint: dict[str, Any] = field(default_factory=dict)
@@ -80,6 +81,7 @@ async def _all(api: Api, service: str, path: str, params: dict[str, Any]) -> lis
 async def collect(api: Api, op: Operation) -> Summary:
     s = Summary(placed_import=op.stats.placed_import, placed_kafka=op.stats.placed_kafka)
     s.allowed, s.refused = op.stats.allowed, op.stats.refused
+    s.policy_log = dict(op.policy_log)
     s.anomalies = dict(op.stats.anomalies)
     s.anomaly_samples = dict(op.stats.anomaly_samples)
     # Let the events settle: payments reach the case-service, everything reaches the audit trail.
@@ -251,6 +253,7 @@ def render(console: Console, op: Operation, s: Summary, urls: dict[str, str], wa
 
     for tested in s.experiments:
         _experiment_tables(console, tested)
+    _policy_changes(console, s.policy_log)
 
     t = Table(title="contacts through the gate")
     t.add_column("decision")
@@ -422,3 +425,63 @@ def _experiment_tables(console: Console, experiment: dict[str, Any]) -> None:
                 f"{g['status'].upper()}: {_interval(g['challenger'])} vs {_interval(g['champion'])}",
             )
         console.print(t)
+
+
+def _policy_changes(console: Console, log: dict[str, Any]) -> None:
+    """The managers' policy work of the run: what was simulated, approved, activated or held back."""
+    change = log.get("collection_policy")
+    if change:
+        sim = change["simulation"]
+        moving = ", ".join(f"{k} {v}" for k, v in sorted(sim["cases_changing"].items()) if v) or "none"
+        console.print(
+            f"collection policy v{change['previous_version']} -> v{change['version']} mid-run "
+            f"({', '.join(change['changes'])}): simulated on {sim['open_cases']} open cases "
+            f"(changing: {moving}; calls and visits {sim['person_contacts_change']:+d} over the projection), "
+            f"approved by {change['approved_by']}, activated by {change['activated_by']} "
+            f"(report {sim['id']})"
+        )
+    pack = log.get("rule_pack")
+    if pack:
+        by_rule = ", ".join(f"{k} {v}" for k, v in pack["would_refuse_by_rule"].items()) or "none"
+        console.print(
+            f"rule pack GB {pack['pack_version']} (no calls before 09:00) replayed over "
+            f"{pack['contacts_rechecked']} of the run's GB contacts: "
+            f"would have refused {pack['would_refuse']} "
+            f"({by_rule}); {pack['decision']}"
+        )
+    model = log.get("model")
+    if model and model.get("trained"):
+        pay = model["metrics"]["pay"]
+        contact = model["metrics"].get("contact") or {}
+        horizon = model["horizon_days"]
+        t = Table(title=f"propensity model v{model['version']} (a payment within {horizon} days), held out")
+        for column in ("measure", "model", "rule-based order", "random order"):
+            t.add_column(column)
+        t.add_row("AUC", f"{pay['auc']:.3f}", f"{pay.get('rule_based_auc', 0):.3f}", "0.500")
+        t.add_row(
+            "payers in the top fifth",
+            pct(pay["top_fifth_rate"]),
+            pct(pay.get("rule_based_top_fifth_rate")),
+            pct(pay["held_out_positive_rate"]),
+        )
+        t.add_row(
+            "lift of the top fifth",
+            f"{pay['lift_over_random']}x random, {pay.get('lift_over_rule_based')}x rule-based",
+            "",
+            "1x",
+        )
+        if contact:
+            t.add_row("right-party contact model AUC", f"{contact['auc']:.3f}", "", "0.500")
+        console.print(t)
+        example = model.get("example")
+        console.print(
+            f"worklists now ranked by: {model['ranked_by']}"
+            + (
+                f"; e.g. case {example['case_id']}: pay {pct(example['pay_probability'])}, best contact "
+                f"{example['best_contact']['channel']} at {example['best_contact']['hour_band']} local"
+                if example
+                else ""
+            )
+        )
+    elif model:
+        console.print(f"propensity model not trained: {model.get('why')}")

@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 
 from rich.progress import Progress
 
+from dcp_demo import policies
 from dcp_demo.api import Api
 from dcp_demo.portfolio import CREDITOR, Account, generate, write_jsonl
 from dcp_events.catalogue.base import CaseAmounts, Money
@@ -167,6 +168,7 @@ class Operation:
         self.closed: set[str] = set()
         self.paying_off: set[str] = set()
         self.worklists: dict[str, tuple[date | None, list[dict[str, Any]]]] = {}
+        self.policy_log: dict[str, Any] = {}  # the managers' policy changes of the run
         self.now: datetime = datetime.min.replace(tzinfo=UTC)
         self.start: datetime = datetime.min.replace(tzinfo=UTC)
         self.batch = ""
@@ -390,6 +392,8 @@ class Operation:
             if any(p.at < self.now + timedelta(hours=1) for p in self.pending):
                 await self.move_clock(self.now + timedelta(minutes=30))
                 await self.pay_due()
+            if h == max(1, self.s.days // 2) * 24:
+                await self.change_policies()
             day = h // 24 + 1
             self.progress.update(
                 task,
@@ -400,6 +404,30 @@ class Operation:
                 ),
             )
         self.stats.ended_at = self.now
+
+    async def change_policies(self) -> None:
+        """Mid-run: the collection policy changed (simulated, approved, activated), a stricter GB pack
+        replayed over the run's contacts and held back."""
+        try:
+            self.policy_log["collection_policy"] = await policies.change_collection_policy(self.api)
+            tag = int(self.now.timestamp()) % 1_000_000
+            self.policy_log["rule_pack"] = await policies.replay_stricter_pack(
+                self.api, self.start, self.now, tag
+            )
+        except RuntimeError as exc:
+            self.stats.anomaly("policy change", str(exc))
+
+    async def train_model(self) -> None:
+        """After the run: the propensity model learnt from it, activated, the worklists ranked by it."""
+        collector = next((c.id for c in self.collectors if c.agency_id is None), None)
+        if collector is None:
+            return
+        try:
+            self.policy_log["model"] = await policies.train_and_activate_model(
+                self.api, self.s.seed, horizon_days=2, collector=collector
+            )
+        except RuntimeError as exc:
+            self.stats.anomaly("propensity model", str(exc))
 
     def _on_shift(self, collector: Collector) -> bool:
         local = self.now.astimezone(ZoneInfo(collector.zone))

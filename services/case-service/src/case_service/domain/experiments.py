@@ -124,7 +124,9 @@ def ratio(numerators: Sequence[int], denominators: Sequence[int]) -> Estimate:
     residuals = [y - r * x for y, x in zip(numerators, denominators, strict=True)]
     variance = sum(e * e for e in residuals) / (n - 1) / (n * mean_x * mean_x)
     half = Z_95 * math.sqrt(variance)
-    return Estimate(r, variance, n, r - half, r + half)
+    # a rate of money recovered is not below nothing unless reversals outweigh the payments
+    low = max(0.0, r - half) if r >= 0 else r - half
+    return Estimate(r, variance, n, low, r + half)
 
 
 # --- the always-valid comparison ---------------------------------------------------------------------
