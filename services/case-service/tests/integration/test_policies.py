@@ -133,7 +133,14 @@ async def test_a_collection_policy_version_is_checked_simulated_and_activated_wi
     assert after["segment"] == "cards-risky" and after["strategy_id"] == "intensive"
     events = (await harness.client.get(f"/cases/{after['case_id']}/events", headers=SUPERVISOR)).json()
     [assigned] = [e["data"] for e in events if e["type"] == "collections.case.strategy_assigned.v1"]
-    assert assigned["ruleset_version"] == 2  # the decision names the version that made it
+    assert assigned["ruleset_version"] == 2  # the decisions name the version that made them
+    [bucket] = [e["data"] for e in events if e["type"] == "collections.case.bucket_changed.v1"]
+    assert bucket["policy_version"] == 2
+    before_events = (
+        await harness.client.get(f"/cases/{before['case_id']}/events", headers=SUPERVISOR)
+    ).json()
+    [earlier] = [e["data"] for e in before_events if e["type"] == "collections.case.bucket_changed.v1"]
+    assert earlier["policy_version"] == 1
 
     published = await _published(
         harness,

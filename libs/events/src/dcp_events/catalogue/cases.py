@@ -103,6 +103,10 @@ class CaseAssigned(CaseEvent):
     policy: Id | None = Field(
         default=None, description="round_robin, least_loaded, agency_at_stage, recall or direct."
     )
+    policy_version: Count | None = Field(
+        default=None,
+        description="The collection policy version that decided it (None: a person's decision).",
+    )
 
 
 class CaseStageChanged(CaseEvent):
@@ -115,6 +119,10 @@ class CaseStageChanged(CaseEvent):
     to_stage: Stage
     days_past_due: Count
     reason: Text
+    policy_version: Count | None = Field(
+        default=None,
+        description="The collection policy version that decided it (None: a person's decision).",
+    )
 
     @model_validator(mode="after")
     def _is_a_change(self) -> CaseStageChanged:
@@ -451,6 +459,10 @@ class CaseBucketChanged(CaseEvent):
     days_past_due: Count
     due_since: IsoDate | None = Field(default=None, description="None: the account is current.")
     reason: Text
+    policy_version: Count | None = Field(
+        default=None,
+        description="The collection policy version that decided it (None: a person's decision).",
+    )
 
 
 class CaseLimitationDated(CaseEvent):

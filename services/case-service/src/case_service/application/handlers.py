@@ -153,7 +153,9 @@ class Allocator:
             )
         except NoQualifiedAssignee:
             return False  # stays as it is; a supervisor's worklist shows it unallocated
-        if not case.assign(choice.kind, choice.id, f"{why}: {choice.reason}", choice.policy.value):
+        if not case.assign(
+            choice.kind, choice.id, f"{why}: {choice.reason}", choice.policy.value, self.env.policy.version
+        ):
             return False
         for n, candidate in enumerate(self.pool):
             if candidate.member.id == choice.id:
@@ -210,7 +212,7 @@ def assign_to_agency(env: CaseEnvironment, case: Case, pool: list[Candidate]) ->
         )
     except NoQualifiedAssignee:
         return False
-    case.assign(choice.kind, choice.id, choice.reason, choice.policy.value)
+    case.assign(choice.kind, choice.id, choice.reason, choice.policy.value, env.policy.version)
     for n, candidate in enumerate(pool):
         if candidate.member.kind is choice.kind and candidate.member.id == choice.id:
             pool[n] = replace(candidate, open_cases=candidate.open_cases + 1)

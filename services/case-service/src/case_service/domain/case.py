@@ -324,6 +324,7 @@ class Case(Aggregate[events.CaseEvent]):
                 days_past_due=dpd,
                 due_since=due_since,
                 reason="placed for collection",
+                policy_version=policy.version,
             )
         )
         case.date_limitation()
@@ -389,6 +390,7 @@ class Case(Aggregate[events.CaseEvent]):
                     days_past_due=dpd,
                     due_since=self.due_since,
                     reason="daily ageing",
+                    policy_version=policy.version,
                 )
             )
             self._segment(policy)
@@ -410,6 +412,7 @@ class Case(Aggregate[events.CaseEvent]):
                 days_past_due=dpd,
                 due_since=due_since,
                 reason=reason,
+                policy_version=policy.version,
             )
         )
         if due_since is not None:
@@ -422,6 +425,7 @@ class Case(Aggregate[events.CaseEvent]):
                         to_stage=Stage.EARLY,
                         days_past_due=0,
                         reason="cured: account current",
+                        policy_version=policy.version,
                     )
                 )
             if self.balance is not None and self.balance.amount_minor == 0:
@@ -487,7 +491,7 @@ class Case(Aggregate[events.CaseEvent]):
         target = self._stage_due_by_dpd(today, policy)
         if target is not None:
             dpd = self.days_past_due(today)
-            self._change_stage(target, dpd, f"{dpd} days past due")
+            self._change_stage(target, dpd, f"{dpd} days past due", policy.version)
 
     def _stage_due_by_dpd(self, today: date, policy: CollectionPolicy) -> Stage | None:
         """The stage the daily ageing moves the case to today (None: it stays where it is)."""
@@ -513,10 +517,16 @@ class Case(Aggregate[events.CaseEvent]):
             )
         self._change_stage(to_stage, self.days_past_due(today), reason)
 
-    def _change_stage(self, to_stage: Stage, dpd: int, reason: str) -> None:
+    def _change_stage(
+        self, to_stage: Stage, dpd: int, reason: str, policy_version: int | None = None
+    ) -> None:
         self._record(
             events.CaseStageChanged(
-                from_stage=self.stage, to_stage=to_stage, days_past_due=dpd, reason=reason
+                from_stage=self.stage,
+                to_stage=to_stage,
+                days_past_due=dpd,
+                reason=reason,
+                policy_version=policy_version,
             )
         )
         if to_stage is Stage.WRITTEN_OFF:
@@ -1168,13 +1178,27 @@ class Case(Aggregate[events.CaseEvent]):
 
     # --- assignment, debtor, closing ------------------------------------------------------
 
-    def assign(self, kind: AssigneeKind, assignee_id: str, reason: str, policy: str) -> bool:
+    def assign(
+        self,
+        kind: AssigneeKind,
+        assignee_id: str,
+        reason: str,
+        policy: str,
+        policy_version: int | None = None,
+    ) -> bool:
+        """`policy_version`: the collection policy version that chose the assignee (None: a person did)."""
         self._require_open()
         new = events.Assignee(kind=kind, id=assignee_id)
         if self.assignee == new:
             return False
         self._record(
-            events.CaseAssigned(assignee=new, previous_assignee=self.assignee, reason=reason, policy=policy)
+            events.CaseAssigned(
+                assignee=new,
+                previous_assignee=self.assignee,
+                reason=reason,
+                policy=policy,
+                policy_version=policy_version,
+            )
         )
         return True
 
