@@ -17,7 +17,7 @@ from contact_service.application import queries
 from contact_service.application.ports import ContactEnvironment, Scoring
 from dcp_compliance import ProposedContact
 from dcp_events import new_event
-from dcp_events.catalogue import Assignee, CaseAssigned
+from dcp_events.catalogue import Assignee, CaseAssigned, CaseStrategyAssigned
 from dcp_events.catalogue.enums import AssigneeKind, Channel, ContactOutcome
 from dcp_events.catalogue.policies import PolicyActivated
 from dcp_platform.auth import Principal, Role
@@ -128,3 +128,27 @@ async def test_the_model_in_force_ranks_the_worklist_and_chooses_channel_and_hou
 
     scoring.follow(_activation({"kind": "rule-based"}, 4))  # type: ignore[arg-type]
     assert scoring.model is None and scoring.version == "4"
+
+
+async def test_a_strategy_ranked_by_the_rules_is_not_scored_so_a_model_can_be_an_experiment_arm(
+    service: InMemoryContactService,
+) -> None:
+    """The champion's strategy says `rule-based`, the challenger's `propensity-model`: one worklist,
+    each case ranked as its arm says, so the experiment measures the model against the rules."""
+    _noon_in_new_york(service)
+    ruled, scored = await _open(service), await _open(service)
+    now = service.env.now()
+    for case_id, order in ((ruled, "rule-based"), (scored, "propensity-model")):
+        assigned = CaseStrategyAssigned(
+            segment="default", strategy_id=f"standard-{order}", strategy_version=1, worklist_order=order
+        )
+        await service.handle(c.FoldCaseEvent(case_id, assigned, now))
+    scoring = Scoring()
+    scoring.follow(_activation(MODEL, 5))  # type: ignore[arg-type]
+    async with service.reading() as reads:
+        items = {
+            i.case.case_id: i
+            for i in await queries.worklist(reads, "col-1", COLLECTOR, now, model=scoring.model)
+        }
+    assert items[ruled].pay_probability is None and items[ruled].best_contact is None
+    assert items[scored].pay_probability is not None and items[scored].best_contact is not None

@@ -86,6 +86,12 @@ class CaseStrategyAssigned(CaseEvent):
     treatment: list[TreatmentStep] | None = Field(
         default=None, description="The strategy's ordered treatment steps (None: not given)."
     )
+    worklist_order: Literal["policy", "rule-based", "propensity-model"] | None = Field(
+        default=None,
+        description="How the collectors' worklists rank the case: by the propensity-model version in "
+        "force (`policy`, and None), always by the rule-based order, or by the model whenever one is "
+        "in force (so a model can be an experiment's challenger arm).",
+    )
 
 
 class Assignee(PayloadModel):

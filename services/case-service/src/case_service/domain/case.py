@@ -472,6 +472,7 @@ class Case(Aggregate[events.CaseEvent]):
                 experiment_id=decision.experiment_id,
                 experiment_arm=decision.arm,
                 ruleset_version=decision.ruleset_version,
+                worklist_order=decision.strategy.worklist_order,
                 treatment=[
                     events.TreatmentStep(day_offset=s.day_offset, channel=s.channel, template=s.template)
                     for s in decision.strategy.steps

@@ -67,12 +67,18 @@ def split_slot(experiment_id: str, case_id: str) -> int:
     return int.from_bytes(digest[:8], "big") % BASIS_POINTS
 
 
+WORKLIST_ORDERS = frozenset({"policy", "rule-based", "propensity-model"})
+
+
 @dataclass(frozen=True)
 class Strategy:
     id: str
     version: int
     steps: tuple[TreatmentStep, ...]
     experiment: Experiment | None = None
+    worklist_order: str = "policy"
+    """How worklists rank its cases: `policy` (the propensity-model version in force), `rule-based`,
+    or `propensity-model` (an experiment arm can test the model against the rules)."""
 
 
 @dataclass(frozen=True)
@@ -238,7 +244,12 @@ def _strategy(strategy_id: str, body: Mapping[str, Any]) -> Strategy:
             arms,
             ExperimentTest.from_mapping(exp.get("test") or {}, f"experiment {exp['id']}"),
         )
-    return Strategy(strategy_id, int(body["version"]), steps, experiment)
+    order = str(body.get("worklist_order", "policy"))
+    if order not in WORKLIST_ORDERS:
+        raise PolicyError(
+            f"strategy {strategy_id}: worklist_order {order!r} is not one of {sorted(WORKLIST_ORDERS)}"
+        )
+    return Strategy(strategy_id, int(body["version"]), steps, experiment, order)
 
 
 def _rule(body: Mapping[str, Any]) -> SegmentRule:

@@ -299,7 +299,10 @@ def fold_case(case: CaseRow, payload: EventPayload, at: datetime) -> CaseRow:
         changes.update(profile=profile_erased(case.profile))
     elif isinstance(payload, CaseStrategyAssigned):
         steps = [s.model_dump(mode="json") for s in payload.treatment or []]
-        changes.update(strategy_assigned_at=at, treatment=steps)
+        order = payload.worklist_order or "policy"
+        changes.update(
+            strategy_assigned_at=at, treatment=steps, profile={**case.profile, "worklist_order": order}
+        )
     return dataclasses.replace(case, **changes) if changes else case
 
 

@@ -165,7 +165,8 @@ async def worklist(
         contacts = await reads.recent_contacts_of_case(case.case_id, since)
         due = wl.steps_due(steps, case.strategy_assigned_at, contacts, now)
         promise_reason = wl.promise_needs_attention(promises, today)
-        snapshot = await snapshot_of(reads, case, now) if model is not None else None
+        scored = model is not None and case.profile.get("worklist_order", "policy") != "rule-based"
+        snapshot = await snapshot_of(reads, case, now) if scored else None
         probability = model.pay_probability(snapshot) if model is not None and snapshot is not None else None
         recovery = (
             wl.expected_recovery_minor(case.balance_minor, case.risk_score)
