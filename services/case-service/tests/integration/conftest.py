@@ -3,6 +3,7 @@ through its HTTP app (httpx + LifespanManager) with a manual clock the tests mov
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import uuid
 from collections.abc import AsyncIterator
@@ -69,8 +70,17 @@ class CaseHarness:
 
 @pytest.fixture(scope="module")
 async def harness(database_server_url: str, kafka_bootstrap: str) -> AsyncIterator[CaseHarness]:
+    async with case_service(database_server_url, kafka_bootstrap, sealed=True) as running:
+        yield running
+
+
+@contextlib.asynccontextmanager
+async def case_service(
+    database_server_url: str, kafka_bootstrap: str, *, sealed: bool = False, **settings_given: Any
+) -> AsyncIterator[CaseHarness]:
+    """A case service of its own (database, topic prefix) with these settings besides the manual clock."""
     settings = functools.partial(
-        CaseServiceSettings, clock_mode="manual", clock_fixed_at=START, log_level="WARNING"
+        CaseServiceSettings, clock_mode="manual", clock_fixed_at=START, log_level="WARNING", **settings_given
     )
     async with service_under_test(
         create_app,
@@ -80,7 +90,7 @@ async def harness(database_server_url: str, kafka_bootstrap: str) -> AsyncIterat
         kafka_bootstrap=kafka_bootstrap,
         base_url="http://case-service",
         database_prefix="t_case",
-        sealed=True,
+        sealed=sealed,
     ) as running:
         app = running.app
         yield CaseHarness(

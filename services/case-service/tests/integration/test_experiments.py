@@ -5,7 +5,6 @@ to the champion, no case given it again)."""
 
 from __future__ import annotations
 
-import functools
 import time
 from collections.abc import AsyncIterator
 from datetime import timedelta
@@ -16,14 +15,12 @@ import pytest
 import yaml
 from aiokafka import AIOKafkaConsumer
 
-from case_service.main import MIGRATIONS, CaseServiceSettings, create_app
-from dcp_devstack.testing import service_under_test
 from dcp_events.canonical import decode_event
 from dcp_events.catalogue import payments
 from dcp_events.catalogue.base import Money
 from dcp_events.catalogue.enums import PaymentMethod
 
-from .conftest import START, SUPERVISOR, CaseHarness, eventually, placement_body
+from .conftest import SUPERVISOR, CaseHarness, case_service, eventually, placement_body
 
 pytestmark = pytest.mark.integration
 
@@ -64,32 +61,9 @@ def _policy(tmp: Path) -> Path:
 async def harness(
     database_server_url: str, kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[CaseHarness]:
-    settings = functools.partial(
-        CaseServiceSettings,
-        clock_mode="manual",
-        clock_fixed_at=START,
-        log_level="WARNING",
-        case_policy_file=str(_policy(tmp_path_factory.mktemp("policy"))),
-    )
-    async with service_under_test(
-        create_app,
-        settings,
-        MIGRATIONS,
-        database_server_url=database_server_url,
-        kafka_bootstrap=kafka_bootstrap,
-        base_url="http://case-service",
-        database_prefix="t_case",
-    ) as running:
-        app = running.app
-        yield CaseHarness(
-            app,
-            running.client,
-            app.state.clock,
-            running.topic_prefix,
-            kafka_bootstrap,
-            running.producer,
-            running.database_url,
-        )
+    policy = str(_policy(tmp_path_factory.mktemp("policy")))
+    async with case_service(database_server_url, kafka_bootstrap, case_policy_file=policy) as running:
+        yield running
 
 
 async def _open(harness: CaseHarness, reference: str, **overrides: Any) -> dict[str, Any]:
