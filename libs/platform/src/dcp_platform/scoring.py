@@ -44,11 +44,23 @@ CASE_FEATURES = (
     "promises_kept",
     "promises_broken",
 )
-CONTACT_FEATURES = (
-    *CASE_FEATURES,
-    *(f"channel_{c}" for c in PERSON_AND_MESSAGE_CHANNELS),
-    *(f"hours_{name}" for name, _, _ in HOUR_BANDS),
-)
+
+
+def case_feature_names(segments: Sequence[str] = ()) -> tuple[str, ...]:
+    """The case features, then one per segment of the collection policy the model was trained under
+    (the segment the case was in at the moment)."""
+    return (*CASE_FEATURES, *(f"segment_{s}" for s in segments))
+
+
+def contact_feature_names(segments: Sequence[str] = ()) -> tuple[str, ...]:
+    return (
+        *case_feature_names(segments),
+        *(f"channel_{c}" for c in PERSON_AND_MESSAGE_CHANNELS),
+        *(f"hours_{name}" for name, _, _ in HOUR_BANDS),
+    )
+
+
+CONTACT_FEATURES = contact_feature_names()
 
 
 def hour_band(local_hour: int) -> str | None:
@@ -82,9 +94,10 @@ class CaseSnapshot:
     due_since: date | None
     contacts: Sequence[PastContact] = ()
     promises: Sequence[PastPromise] = ()
+    segment: str | None = None  # the collection policy's segment the case was in
 
 
-def case_features(s: CaseSnapshot) -> list[float]:
+def case_features(s: CaseSnapshot, segments: Sequence[str] = ()) -> list[float]:
     month = s.at - timedelta(days=30)
     recent = [c for c in s.contacts if month <= c.at < s.at]
     before = [c for c in s.contacts if c.at < s.at]
@@ -102,6 +115,7 @@ def case_features(s: CaseSnapshot) -> list[float]:
         float(sum(1 for p in s.promises if p.made_at < s.at)),
         float(sum(1 for p in settled if p.status == "kept")),
         float(sum(1 for p in settled if p.status == "broken")),
+        *(1.0 if s.segment == segment else 0.0 for segment in segments),
     ]
 
 
@@ -164,9 +178,10 @@ class PropensityModel:
     pay: LogisticModel
     contact: LogisticModel | None = None
     metrics: Mapping[str, Any] = field(default_factory=dict)
+    segments: tuple[str, ...] = ()
 
     def pay_probability(self, snapshot: CaseSnapshot) -> float:
-        return self.pay.probability(case_features(snapshot))
+        return self.pay.probability(case_features(snapshot, self.segments))
 
     def best_contact(
         self, snapshot: CaseSnapshot, channels: Sequence[str], bands: Sequence[str]
@@ -175,7 +190,7 @@ class PropensityModel:
         gate allows); None without a contact model or nothing to choose from."""
         if self.contact is None or not channels or not bands:
             return None
-        base = case_features(snapshot)
+        base = case_features(snapshot, self.segments)
         scored = [
             ContactChoice(ch, band, self.contact.probability(contact_features(base, ch, band)))
             for ch in channels
@@ -189,10 +204,16 @@ class PropensityModel:
         if doc.get("kind") != "logistic":
             return None
         contact = doc.get("contact")
+        segments = tuple(str(s) for s in doc.get("segments") or ())
         return cls(
             version=version,
             horizon_days=int(doc["horizon_days"]),
-            pay=LogisticModel.from_document(doc["pay"], CASE_FEATURES),
-            contact=None if contact is None else LogisticModel.from_document(contact, CONTACT_FEATURES),
+            pay=LogisticModel.from_document(doc["pay"], case_feature_names(segments)),
+            contact=(
+                None
+                if contact is None
+                else LogisticModel.from_document(contact, contact_feature_names(segments))
+            ),
             metrics=dict(doc.get("metrics") or {}),
+            segments=segments,
         )

@@ -19,6 +19,7 @@ from dcp_platform.scoring import (
 )
 
 NOW = datetime(2026, 12, 1, tzinfo=UTC)
+SEGMENTS = ("default", "intensive")
 
 
 def simulated(seed: int, cases: int = 600) -> History:
@@ -35,20 +36,22 @@ def simulated(seed: int, cases: int = 600) -> History:
             if rng.random() < 0.2
             else []
         )
-        s = CaseSnapshot(NOW, balance, risk, date(2026, 10, 1), contacts, promises)
-        # payment depends on being reached and on kept promises, hardly on balance or risk
-        chance = 0.05 + 0.35 * reached + 0.3 * bool(promises)
-        pay.x.append(case_features(s))
+        segment = rng.choice(SEGMENTS)
+        s = CaseSnapshot(NOW, balance, risk, date(2026, 10, 1), contacts, promises, segment)
+        # payment depends on being reached, on kept promises and on the segment's treatment, hardly on
+        # balance or risk
+        chance = 0.05 + 0.3 * reached + 0.3 * bool(promises) + 0.15 * (segment == "intensive")
+        pay.x.append(case_features(s, SEGMENTS))
         pay.y.append(int(rng.random() < chance))
         pay.cases.append(case_id)
         pay.rule_score.append(_rule_score(balance, risk))
         for _ in range(2):
             band = rng.choice(["08-11", "11-14", "14-17", "17-21"])
-            contact.x.append(contact_features(case_features(s), "phone", band))
+            contact.x.append(contact_features(case_features(s, SEGMENTS), "phone", band))
             contact.y.append(int(rng.random() < (0.5 if band == "17-21" else 0.15)))
             contact.cases.append(case_id)
             contact.rule_score.append(0.0)
-    return History(pay, contact)
+    return History(pay, contact, SEGMENTS)
 
 
 def test_training_is_reproducible_for_a_seed() -> None:
@@ -71,7 +74,9 @@ def test_the_model_beats_random_and_rule_based_order_on_the_held_out_slice() -> 
     # it is a version of the propensity-model policy, and one contact-service can serve
     checked = check_document(PROPENSITY_MODEL, document, 2)
     model = PropensityModel.from_document(checked.document, "2")
-    assert model is not None
+    assert model is not None and model.segments == SEGMENTS
+    weights = dict(zip(model.pay.features, model.pay.weights, strict=True))
+    assert weights["segment_intensive"] > weights["segment_default"]
     s = CaseSnapshot(
         NOW, 100_000, 500, date(2026, 10, 1), [PastContact(NOW - timedelta(days=2), "phone", True)]
     )

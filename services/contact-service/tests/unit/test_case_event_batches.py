@@ -103,7 +103,7 @@ def expected(case_id: str, events: list[c.FoldCaseEvent]) -> CaseRow:
             change.update(
                 strategy_assigned_at=event.at,
                 treatment=[s.model_dump(mode="json") for s in p.treatment or []],
-                profile={**row.profile, "worklist_order": p.worklist_order or "policy"},
+                profile={**row.profile, "worklist_order": p.worklist_order or "policy", "segment": p.segment},
             )
         row = dataclasses.replace(row, **change)
     return row

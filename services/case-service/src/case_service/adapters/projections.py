@@ -209,13 +209,16 @@ _HOLD_SIGNALS = {HoldType.COMPLAINT: "complaints", HoldType.DISPUTE: "disputes"}
 
 def experiment_rows(
     case: Case, changes: Sequence[CaseEvent], now: datetime
-) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]]]:
     """Enrolments (the first time the case is given an experiment's arm: later ones are ignored by
-    the insert) and the harm signals of `changes`."""
+    the insert), the harm signals and the segments given by `changes`."""
     assert case.account is not None and case.balance is not None
     enrolments: list[dict[str, Any]] = []
     signals: list[dict[str, Any]] = []
+    segments: list[dict[str, Any]] = []
     for event in changes:
+        if isinstance(event, CaseStrategyAssigned):
+            segments.append({"case_id": case.case_id, "segment": event.segment, "at": now})
         if isinstance(event, CaseStrategyAssigned) and event.experiment_id and event.experiment_arm:
             enrolments.append(
                 {
@@ -235,16 +238,21 @@ def experiment_rows(
                 signals.append({"case_id": case.case_id, "kind": kind, "at": now})
         elif isinstance(event, CaseVulnerabilityFlagged):
             signals.append({"case_id": case.case_id, "kind": "vulnerability_flagged", "at": now})
-    return enrolments, signals
+    return enrolments, signals, segments
 
 
 async def write_experiment_rows(
-    conn: AsyncConnection, enrolments: Sequence[dict[str, Any]], signals: Sequence[dict[str, Any]]
+    conn: AsyncConnection,
+    enrolments: Sequence[dict[str, Any]],
+    signals: Sequence[dict[str, Any]],
+    segments: Sequence[dict[str, Any]] = (),
 ) -> None:
     if enrolments:
         await conn.execute(pg_insert(tables.experiment_enrolments).on_conflict_do_nothing(), list(enrolments))
     if signals:
         await conn.execute(insert(tables.kpi_case_signals), list(signals))
+    if segments:
+        await conn.execute(insert(tables.kpi_segments), list(segments))
 
 
 async def case_signal(conn: AsyncConnection, case_id: str, kind: str, at: datetime) -> None:

@@ -210,3 +210,12 @@ kpi_contacts = Table(
     Column("right_party", Boolean),
     Column("at", DateTime(timezone=True)),
 )
+
+kpi_segments = Table(
+    "kpi_segments",
+    metadata,
+    Column("id", BigInteger, primary_key=True),
+    Column("case_id", String(64)),
+    Column("segment", String(128)),
+    Column("at", DateTime(timezone=True)),
+)

@@ -26,13 +26,13 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from dcp_platform.scoring import (
-    CASE_FEATURES,
-    CONTACT_FEATURES,
     CaseSnapshot,
     LogisticModel,
     PastContact,
     PastPromise,
+    case_feature_names,
     case_features,
+    contact_feature_names,
     contact_features,
     hour_band,
 )
@@ -55,6 +55,7 @@ class Observations:
 class History:
     pay: Observations
     contact: Observations
+    segments: tuple[str, ...] = ()  # the segments seen, in the order of their features
 
 
 def _held_out(case_id: str, seed: int) -> bool:
@@ -82,6 +83,10 @@ async def history(conn: AsyncConnection, now: datetime, horizon_days: int) -> Hi
     contacts: dict[str, list[PastContact]] = defaultdict(list)
     for r in await conn.execute(text("SELECT case_id, at, channel, right_party FROM kpi_contacts")):
         contacts[r.case_id].append(PastContact(r.at, r.channel, bool(r.right_party)))
+    segments: dict[str, list[tuple[datetime, str]]] = defaultdict(list)
+    for r in await conn.execute(text("SELECT case_id, at, segment FROM kpi_segments ORDER BY at, id")):
+        segments[r.case_id].append((r.at, r.segment))
+    vocabulary = tuple(sorted({s for history in segments.values() for _, s in history}))
     promises: dict[str, list[PastPromise]] = defaultdict(list)
     for r in await conn.execute(text("SELECT case_id, made_at, status, settled_at FROM kpi_promises")):
         promises[r.case_id].append(PastPromise(r.made_at, r.status, r.settled_at))
@@ -92,7 +97,7 @@ async def history(conn: AsyncConnection, now: datetime, horizon_days: int) -> Hi
         mine = sorted(contacts[case.case_id], key=lambda c: c.at)
 
         def snapshot(at: datetime) -> CaseSnapshot:
-            return _snapshot(case, paid, mine, promises[case.case_id], at)  # noqa: B023 - called at once
+            return _snapshot(case, paid, mine, promises[case.case_id], segments[case.case_id], at)  # noqa: B023
 
         day = (
             (case.opened_at + timedelta(days=1))
@@ -102,7 +107,7 @@ async def history(conn: AsyncConnection, now: datetime, horizon_days: int) -> Hi
         while day + horizon <= now and (case.closed_at is None or day < case.closed_at):
             s = snapshot(day)
             if s.balance_minor > 0:
-                pay.x.append(case_features(s))
+                pay.x.append(case_features(s, vocabulary))
                 pay.y.append(int(any(day <= t < day + horizon and a > 0 for t, a in paid)))
                 pay.cases.append(case.case_id)
                 pay.rule_score.append(_rule_score(s.balance_minor, case.risk_score))
@@ -118,11 +123,11 @@ async def history(conn: AsyncConnection, now: datetime, horizon_days: int) -> Hi
             if band is None:
                 continue
             s = snapshot(attempt.at)
-            contact.x.append(contact_features(case_features(s), attempt.channel, band))
+            contact.x.append(contact_features(case_features(s, vocabulary), attempt.channel, band))
             contact.y.append(int(attempt.right_party))
             contact.cases.append(case.case_id)
             contact.rule_score.append(0.0)
-    return History(pay, contact)
+    return History(pay, contact, vocabulary)
 
 
 def _snapshot(
@@ -130,11 +135,14 @@ def _snapshot(
     paid: Sequence[tuple[datetime, int]],
     contacts: Sequence[PastContact],
     promises: Sequence[PastPromise],
+    segments: Sequence[tuple[datetime, str]],
     at: datetime,
 ) -> CaseSnapshot:
-    """The case as it stood at `at`: placed minus what was paid before, the contacts and promises."""
+    """The case as it stood at `at`: placed minus what was paid before, the contacts and promises,
+    the segment it was last given before `at`."""
     balance = int(case.placed_minor) - sum(a for t, a in paid if t < at)
-    return CaseSnapshot(at, balance, case.risk_score, case.due_since, contacts, promises)
+    segment = next((s for t, s in reversed(segments) if t <= at), None)
+    return CaseSnapshot(at, balance, case.risk_score, case.due_since, contacts, promises, segment)
 
 
 def _fit(obs: Observations, names: Sequence[str], seed: int) -> tuple[LogisticModel, dict[str, Any]] | None:
@@ -192,19 +200,20 @@ def _fit(obs: Observations, names: Sequence[str], seed: int) -> tuple[LogisticMo
 
 def train(observed: History, horizon_days: int, seed: int, trained_at: datetime) -> dict[str, Any]:
     """The `propensity-model` document of a model trained on `observed` (reproducible for a seed)."""
-    pay = _fit(observed.pay, CASE_FEATURES, seed)
+    pay = _fit(observed.pay, case_feature_names(observed.segments), seed)
     if pay is None:
         raise ValueError(
             f"not enough outcome history to learn from: {len(observed.pay.y)} case-days, "
             f"{sum(observed.pay.y)} with a payment within {horizon_days} days (at least 50, both outcomes)"
         )
-    contact = _fit(observed.contact, CONTACT_FEATURES, seed)
+    contact = _fit(observed.contact, contact_feature_names(observed.segments), seed)
     return {
         "kind": "logistic",
         "horizon_days": horizon_days,
         "seed": seed,
         "trained_at": trained_at.isoformat(),
         "library": _library(),
+        "segments": list(observed.segments),
         "pay": pay[0].to_document(),
         "contact": None if contact is None else contact[0].to_document(),
         "metrics": {"pay": pay[1], "contact": None if contact is None else contact[1]},

@@ -70,15 +70,17 @@ async def project_cases(
     recoveries: list[dict[str, Any]] = []
     enrolments: list[dict[str, Any]] = []
     signals: list[dict[str, Any]] = []
+    segments: list[dict[str, Any]] = []
     for case, changes in changed:
         t, r = projections.kpi_rows(case, changes, now)
         transitions += t
         recoveries += r
-        e, s = projections.experiment_rows(case, changes, now)
+        e, s, g = projections.experiment_rows(case, changes, now)
         enrolments += e
         signals += s
+        segments += g
     await projections.write_kpis(conn, transitions, recoveries)
-    await projections.write_experiment_rows(conn, enrolments, signals)
+    await projections.write_experiment_rows(conn, enrolments, signals, segments)
 
 
 @dataclass

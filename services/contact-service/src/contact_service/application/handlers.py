@@ -301,7 +301,9 @@ def fold_case(case: CaseRow, payload: EventPayload, at: datetime) -> CaseRow:
         steps = [s.model_dump(mode="json") for s in payload.treatment or []]
         order = payload.worklist_order or "policy"
         changes.update(
-            strategy_assigned_at=at, treatment=steps, profile={**case.profile, "worklist_order": order}
+            strategy_assigned_at=at,
+            treatment=steps,
+            profile={**case.profile, "worklist_order": order, "segment": payload.segment},
         )
     return dataclasses.replace(case, **changes) if changes else case
 

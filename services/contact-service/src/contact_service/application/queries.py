@@ -108,7 +108,16 @@ async def snapshot_of(reads: ContactReads, case: CaseRow, now: datetime) -> Case
         PastPromise(just_before, status, just_before if status in ("kept", "broken") else None)
         for _, status in await reads.promises_of_case(case.case_id)
     ]
-    return CaseSnapshot(now, case.balance_minor, case.risk_score, case.facts.due_since, contacts, promises)
+    segment = case.profile.get("segment")
+    return CaseSnapshot(
+        now,
+        case.balance_minor,
+        case.risk_score,
+        case.facts.due_since,
+        contacts,
+        promises,
+        segment if isinstance(segment, str) else None,
+    )
 
 
 def allowed_hour_bands(case: CaseRow, now: datetime) -> list[str]:
