@@ -111,9 +111,16 @@ class ContactService:
         return case_id
 
     async def contact_events(
-        self, case_id: str, *, expect: int, timeout: float = 20.0, topic: str = "collections.contacts"
+        self,
+        case_id: str,
+        *,
+        expect: int,
+        timeout: float = 20.0,
+        topic: str = "collections.contacts",
+        until: str | None = None,
     ) -> list[CloudEvent]:
-        """The events about `case_id` on `topic` (at least `expect`)."""
+        """The events about `case_id` on `topic` (at least `expect`, and up to one of type `until`:
+        the records may come in more than one batch)."""
         consumer = AIOKafkaConsumer(
             self.prefix + topic,
             bootstrap_servers=self.bootstrap,
@@ -124,7 +131,9 @@ class ContactService:
         found: list[CloudEvent] = []
         deadline = time.monotonic() + timeout
         try:
-            while len(found) < expect and time.monotonic() < deadline:
+            while (
+                len(found) < expect or (until is not None and all(e.type != until for e in found))
+            ) and time.monotonic() < deadline:
                 batches = await consumer.getmany(timeout_ms=200)
                 for records in batches.values():
                     for r in records:

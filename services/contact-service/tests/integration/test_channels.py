@@ -351,7 +351,7 @@ async def test_a_written_dispute_within_the_validation_period_stops_collection_u
     pdf = (outlets.letters / "pending" / f"{sent['attempt_id']}.pdf").read_bytes()
     text = "\n".join(page.extract_text() for page in PdfReader(io.BytesIO(pdf)).pages)
     assert "Verification of the debt you disputed" in text and "April 2026 statement" in text
-    events = await sender.contact_events(case_id, expect=6)
+    events = await sender.contact_events(case_id, expect=6, until="collections.contact.verification_sent.v1")
     [verification] = [e.data for e in events if e.type == "collections.contact.verification_sent.v1"]
     assert verification["dispute_id"] == dispute["dispute_id"]
     assert verification["content_sha256"] == sent["content_sha256"]
