@@ -362,6 +362,10 @@ def render(console: Console, op: Operation, s: Summary, urls: dict[str, str], wa
         'e.g. curl -H "Authorization: Bearer $(make -s token ROLE=supervisor)" '
         + f"{urls['case']}/kpis/portfolio"
     )
+    console.print(
+        f"the auditors' console: {urls['audit']}/console/login (development sign-in: pick auditor, "
+        f"admin, supervisor or collector); e.g. {urls['audit']}/console/verify"
+    )
     console.print("stop everything: make down")
 
 

@@ -33,11 +33,14 @@ PUBLIC = frozenset(
         "/channels/sms/receipts",
         "/channels/sms/inbound",
         "/channels/opt-out/{token}",
+        "/console",
+        "/console/login",
+        "/console/logout",
     }
 )
 """Routes that need no token: probes, metrics (cluster-internal, NetworkPolicy), the API document, and
 what a channel calls back with a signature of its own (the SMS gateway's webhooks, signed with its key;
-the opt-out link in an e-mail, signed by the contact service)."""
+the opt-out link in an e-mail, signed by the contact service), and the console's sign-in pages."""
 
 
 def routes() -> list[tuple[str, str, str, frozenset[str] | None]]:
@@ -105,6 +108,12 @@ CREDITOR_SCOPE: dict[tuple[str, str], str] = {
     ("case-service", "/policies/{name}/simulations/{simulation_id}"): NOT_SCOPED,
     ("case-service", "/policies/propensity-model/training"): NOT_SCOPED,
     ("audit-service", "/audit/simulations"): PLATFORM,
+    ("audit-service", "/console"): NOT_SCOPED,
+    ("audit-service", "/console/login"): NOT_SCOPED,
+    ("audit-service", "/console/logout"): NOT_SCOPED,
+    ("audit-service", "/console/entries"): LISTED,
+    ("audit-service", "/console/cases/{case_id}"): ONE_CASE,
+    ("audit-service", "/console/verify"): PLATFORM,
     ("audit-service", "/audit/simulations/{simulation_id}"): PLATFORM,
     ("case-service", "/kpis/legal"): LISTED,
     ("case-service", "/cases/{case_id}/legal"): ONE_CASE,

@@ -7,6 +7,7 @@ from fastapi import FastAPI
 
 from audit_service.api import export, findings, integrity, reconciliation, simulations, trail
 from audit_service.application.runtime import AuditRuntime
+from audit_service.console import routes as console
 from audit_service.settings import AuditServiceSettings
 from dcp_platform.app import create_service_app
 from dcp_platform.health import kafka_check, postgres_check
@@ -39,5 +40,7 @@ def bootstrap(settings: AuditServiceSettings) -> FastAPI:
         description="The audit service: the immutable, hash-chained, signed compliance trail, for auditors.",
     )
     app.state.audit = runtime
+    # the auditors' web console (/console): pages over this API; a development sign-in in dev only
+    console.install(app, dev_login=settings.is_dev)
     app.state.consumers = runtime.consumers  # as every service app names its consumer groups
     return app

@@ -1,0 +1,265 @@
+"""The console's pages. Each page asks the audit API in-process with the caller's own token and
+renders the answer, so roles, creditor scope and masking are the API's, never re-implemented here.
+The token lives in an HttpOnly cookie; the middleware hands it to the API as the bearer, and turns
+an API refusal on a console page into a page (sign in again, or not permitted)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from importlib import resources
+from typing import Any
+from urllib.parse import parse_qs, urlencode
+
+import httpx
+from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
+
+from audit_service.console import i18n
+from dcp_platform.auth import Principal, Role, require_roles
+from dcp_platform.settings import DEV_HS256_SECRET
+from dcp_platform.tokens import issue_token
+
+TOKEN_COOKIE = "dcp_console_token"  # noqa: S105 - a cookie name, not a secret
+DEV_ROLES = ("auditor", "admin", "supervisor", "collector")
+
+_templates = Environment(
+    loader=FileSystemLoader(str(resources.files("audit_service.console") / "templates")),
+    autoescape=select_autoescape(["html"]),
+)
+
+Auditor = Depends(require_roles(Role.AUDITOR, Role.ADMIN))
+router = APIRouter(prefix="/console", include_in_schema=False)
+
+
+def _page(request: Request, template: str, code: int = 200, **values: Any) -> HTMLResponse:
+    lang = i18n.language(request)
+    who = getattr(request.state, "console_subject", None)
+    html = _templates.get_template(template).render(lang=lang, t=i18n.words(lang), who=who, **values)
+    response = HTMLResponse(html, status_code=code)
+    if request.query_params.get("lang") in i18n.LANGUAGES:
+        response.set_cookie(i18n.COOKIE, lang, samesite="lax", max_age=365 * 86400)
+    return response
+
+
+async def _api(request: Request, path: str, params: dict[str, Any] | None = None) -> httpx.Response:
+    """The audit API, in-process, as the signed-in caller."""
+    token = request.cookies.get(TOKEN_COOKIE, "")
+    transport = httpx.ASGITransport(app=request.app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://audit-service") as client:
+        return await client.get(path, params=params, headers={"Authorization": f"Bearer {token}"})
+
+
+def _dev(request: Request) -> bool:
+    return bool(request.app.state.console_dev_login)
+
+
+@router.get("/login")
+async def login_page(request: Request) -> Response:
+    if not _dev(request):
+        return _page(
+            request,
+            "error.html",
+            404,
+            status=404,
+            message="Sign in with your organisation's identity provider (CONSOLE_OIDC_ISSUER).",
+        )
+    return _page(request, "login.html", roles=DEV_ROLES)
+
+
+@router.post("/login")
+async def login(request: Request) -> Response:
+    """Development sign-in (DCP_ENV=dev only): a token for the chosen role, kept in the cookie."""
+    form = parse_qs((await request.body())[:4096].decode("utf-8", "replace"))
+    role = (form.get("role") or [""])[0]
+    subject = (form.get("subject") or [""])[0][:128]
+    lang = (form.get("lang") or ["en"])[0]
+    if not _dev(request) or role not in DEV_ROLES or not subject.strip():
+        return _page(request, "error.html", 404, status=404, message="No development sign-in here.")
+    settings = request.app.state.settings
+    secret = (
+        settings.auth_jwt_hs256_secret.get_secret_value()
+        if settings.auth_jwt_hs256_secret
+        else DEV_HS256_SECRET
+    )
+    token = issue_token(
+        secret=secret,
+        role=Role(role),
+        subject=subject.strip(),
+        issuer=settings.auth_jwt_issuer,
+        audience=settings.auth_jwt_audience,
+        ttl_seconds=8 * 3600,
+    )
+    target = "/console/entries" if role in ("auditor", "admin") else "/console/verify"
+    response = RedirectResponse(f"{target}?lang={lang if lang in i18n.LANGUAGES else 'en'}", status_code=303)
+    response.set_cookie(TOKEN_COOKIE, token, httponly=True, samesite="strict", max_age=8 * 3600)
+    return response
+
+
+@router.get("/logout")
+async def logout() -> Response:
+    response = RedirectResponse("/console/login", status_code=303)
+    response.delete_cookie(TOKEN_COOKIE)
+    return response
+
+
+@router.get("")
+async def home() -> Response:
+    return RedirectResponse("/console/entries", status_code=303)
+
+
+_FILTERS = ("case_id", "actor", "type", "from", "to")
+
+
+@router.get("/entries")
+async def entries(request: Request, _: Principal = Auditor) -> Response:
+    """Search the trail (case, actor, type, time range), a page at a time."""
+    filters = {k: request.query_params.get(k) or None for k in _FILTERS}
+    params: dict[str, Any] = {k: _as_utc(v) if k in ("from", "to") else v for k, v in filters.items() if v}
+    if request.query_params.get("cursor"):
+        params["cursor"] = request.query_params["cursor"]
+    answer = await _api(request, "/audit/entries", {**params, "limit": 50})
+    if answer.status_code != 200:
+        return _refused(request, answer)
+    body = answer.json()
+    next_cursor = body.get("next_cursor")
+    keep = {k: v for k, v in request.query_params.items() if k != "cursor"}
+    next_link = f"/console/entries?{urlencode({**keep, 'cursor': next_cursor})}" if next_cursor else None
+    return _page(
+        request,
+        "entries.html",
+        items=body["items"],
+        filters=filters,
+        next_cursor=next_cursor,
+        next_link=next_link,
+    )
+
+
+@router.get("/cases/{case_id}")
+async def case_trail(case_id: str, request: Request, _: Principal = Auditor) -> Response:
+    """A case's trail across the services as a timeline: contacts allowed and refused with the rule
+    and citation, promises, payments, holds, stage changes."""
+    answer = await _api(request, f"/audit/cases/{case_id}/trail", {"limit": 1000})
+    if answer.status_code != 200:
+        return _refused(request, answer)
+    items = [_timeline_item(e) for e in answer.json()["items"]]
+    return _page(request, "case.html", case_id=case_id, items=items)
+
+
+@router.get("/verify")
+async def verify(request: Request, _: Principal = Auditor) -> Response:
+    """Verification of every chain, the newest checkpoint and its age, the completeness check."""
+    answer = await _api(request, "/audit/verify")
+    if answer.status_code != 200:
+        return _refused(request, answer)
+    report = answer.json()
+    broken = [(c, c["first_broken_link"]) for c in report["chains"] if c.get("first_broken_link")]
+    problems = [f"{c['topic']}[{c['partition']}]: entry {b['entry_id']}: {b['reason']}" for c, b in broken]
+    problems += report["checkpoints"]["problems"] + report["kafka"]["problems"]
+    listed = (await _api(request, "/audit/checkpoints")).json().get("checkpoints") or []
+    newest = listed[-1]["signed"] if listed else None
+    age = None
+    if newest and newest.get("created_at"):
+        signed = datetime.fromisoformat(str(newest["created_at"]).replace("Z", "+00:00"))
+        age = f"{(request.app.state.clock.now() - signed).total_seconds():.0f} s"
+    return _page(
+        request,
+        "verify.html",
+        ok=bool(report["ok"]),
+        report={"entries": report["entries"], "chain_count": len(report["chains"])},
+        problems=problems,
+        checkpoint=newest,
+        checkpoint_age=age,
+        kafka=report["kafka"],
+    )
+
+
+def _timeline_item(entry: dict[str, Any]) -> dict[str, Any]:
+    event = entry.get("event") or {}
+    data = event.get("data") if isinstance(event, dict) else None
+    kind = str(entry.get("type") or entry.get("kind") or "")
+    label = (
+        kind.rpartition(".v")[0].removeprefix("collections.").replace("_", " ").replace(".", " · ") or kind
+    )
+    summary = None
+    if isinstance(data, dict):
+        for key in ("reason", "hold_type", "to_stage", "outcome", "status"):
+            if data.get(key):
+                summary = f"{key.replace('_', ' ')}: {data[key]}"
+                break
+        amount = data.get("amount")
+        if isinstance(amount, dict) and "amount_minor" in amount:
+            summary = f"{amount['amount_minor'] / 100:,.2f} {amount.get('currency', '')}" + (
+                f" · {summary}" if summary else ""
+            )
+    allowed = kind.startswith(("collections.contact.attempted.", "collections.contact.permit_issued."))
+    return {**entry, "label": label, "summary": summary, "allowed": allowed}
+
+
+def _as_utc(value: str) -> str:
+    """A datetime-local field's value (no zone) read as UTC."""
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        return value
+    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).isoformat()
+
+
+def _refused(request: Request, answer: httpx.Response) -> HTMLResponse:
+    return _page(
+        request, "error.html", answer.status_code, status=answer.status_code, message=_detail(answer)
+    )
+
+
+def _detail(answer: httpx.Response) -> str:
+    try:
+        return str(answer.json().get("detail") or answer.reason_phrase)
+    except ValueError:
+        return answer.reason_phrase
+
+
+class ConsoleAuth(BaseHTTPMiddleware):
+    """On console pages: the cookie's token as the bearer; a refusal as a page (401: sign in)."""
+
+    async def dispatch(self, request: Request, call_next: RequestResponseEndpoint) -> Response:
+        if not request.url.path.startswith("/console") or request.url.path.startswith("/console/log"):
+            return await call_next(request)
+        token = request.cookies.get(TOKEN_COOKIE)
+        if token and b"authorization" not in dict(request.scope["headers"]):
+            request.scope["headers"] = [
+                *request.scope["headers"],
+                (b"authorization", f"Bearer {token}".encode()),
+            ]
+        if token:
+            request.state.console_subject = _subject(token)
+        response = await call_next(request)
+        if response.status_code == 401:
+            return RedirectResponse("/console/login", status_code=303)
+        if response.status_code == 403 and response.headers.get("content-type", "").startswith(
+            "application/problem"
+        ):
+            return _page(
+                request,
+                "error.html",
+                403,
+                status=403,
+                message=i18n.words(i18n.language(request))["forbidden"],
+            )
+        return response
+
+
+def _subject(token: str) -> str | None:
+    import jwt
+
+    try:
+        claims = jwt.decode(token, options={"verify_signature": False})
+    except jwt.PyJWTError:
+        return None
+    return f"{claims.get('sub')} ({claims.get('role')})"
+
+
+def install(app: FastAPI, *, dev_login: bool) -> None:
+    app.state.console_dev_login = dev_login
+    app.include_router(router)
+    app.add_middleware(ConsoleAuth)
