@@ -74,6 +74,15 @@ async def test_an_auditor_sees_the_refusal_at_half_past_nine_with_its_rule(trail
         zh = await client.get(f"/console/cases/{CASE}", params={"lang": "zh"})
         assert '<html lang="zh">' in zh.text and "案件审计轨迹" in zh.text and "拒绝" in zh.text
 
+        entry_id = int(page.text.split("/console/entries/")[1].split("/proof")[0])
+        proof = await client.get(f"/console/entries/{entry_id}/proof")
+        assert proof.status_code == 200 and "attachment" in proof.headers["content-disposition"]
+        assert proof.json()["public_key"]["algorithm"] == "Ed25519" and proof.json()["proof"]
+        exported = await client.get("/console/export", params={"case_id": CASE, "format": "csv"})
+        assert exported.status_code == 200 and "att-2130" in exported.text
+        found = await client.get("/console/findings", params={"case_id": CASE, "lang": "en"})
+        assert found.status_code == 200 and "contacts checked again" in found.text
+
         verified = await client.get("/console/verify")
         assert verified.status_code == 200 and 'class="status ok"' in verified.text, verified.text
     finally:

@@ -50,6 +50,10 @@ WORDS: dict[str, dict[str, str]] = {
     "signed_in_as": {"en": "Signed in as", "zh": "当前用户"},
     "language": {"en": "中文", "zh": "English"},
     "proof": {"en": "Inclusion proof", "zh": "包含证明"},
+    "findings": {"en": "Findings", "zh": "合规发现"},
+    "checked": {"en": "contacts checked again", "zh": "次联系已复核"},
+    "evidence": {"en": "Entries that prove it", "zh": "证据记录"},
+    "export": {"en": "Export", "zh": "导出"},
 }
 
 

@@ -5,6 +5,7 @@ an API refusal on a console page into a page (sign in again, or not permitted)."
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from importlib import resources
 from typing import Any
@@ -126,9 +127,11 @@ async def entries(request: Request, _: Principal = Auditor) -> Response:
     next_cursor = body.get("next_cursor")
     keep = {k: v for k, v in request.query_params.items() if k != "cursor"}
     next_link = f"/console/entries?{urlencode({**keep, 'cursor': next_cursor})}" if next_cursor else None
+    export_query = urlencode({k: v for k, v in filters.items() if v})
     return _page(
         request,
         "entries.html",
+        export_query=export_query,
         items=body["items"],
         filters=filters,
         next_cursor=next_cursor,
@@ -173,6 +176,50 @@ async def verify(request: Request, _: Principal = Auditor) -> Response:
         checkpoint_age=age,
         kafka=report["kafka"],
     )
+
+
+@router.get("/entries/{entry_id}/proof")
+async def proof(entry_id: int, request: Request, _: Principal = Auditor) -> Response:
+    """The entry's inclusion proof with the public key that verifies the checkpoint it is proved
+    against: one file to check offline (`audit-verify`)."""
+    answer = await _api(request, f"/audit/entries/{entry_id}/proof")
+    if answer.status_code != 200:
+        return _refused(request, answer)
+    key = await _api(request, "/audit/public-key")
+    document = {"entry_id": entry_id, "proof": answer.json(), "public_key": key.json()}
+    return Response(
+        json.dumps(document, indent=2, sort_keys=True),
+        media_type="application/json",
+        headers={"Content-Disposition": f'attachment; filename="proof-{entry_id}.json"'},
+    )
+
+
+@router.get("/export")
+async def export(request: Request, _: Principal = Auditor) -> Response:
+    """The current search as JSON Lines or CSV, from the API's export (the same masking)."""
+    fmt = "csv" if request.query_params.get("format") == "csv" else "jsonl"
+    params: dict[str, Any] = {
+        k: _as_utc(v) if k in ("from", "to") else v for k in _FILTERS if (v := request.query_params.get(k))
+    }
+    answer = await _api(request, "/audit/export", {**params, "format": fmt})
+    if answer.status_code != 200:
+        return _refused(request, answer)
+    return Response(
+        answer.content,
+        media_type=answer.headers.get("content-type", "application/octet-stream"),
+        headers={"Content-Disposition": f'attachment; filename="trail.{fmt}"'},
+    )
+
+
+@router.get("/findings")
+async def findings(request: Request, _: Principal = Auditor) -> Response:
+    """Compliance findings, each with the entries that prove it."""
+    params = {k: v for k in ("case_id", "rule_id") if (v := request.query_params.get(k))}
+    answer = await _api(request, "/audit/findings", params)
+    if answer.status_code != 200:
+        return _refused(request, answer)
+    body = answer.json()
+    return _page(request, "findings.html", items=body["findings"], checked=body["attempts_checked"])
 
 
 def _timeline_item(entry: dict[str, Any]) -> dict[str, Any]:
