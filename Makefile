@@ -38,8 +38,8 @@ run: venv system-packages ## stack up, services up on a manual clock, then the d
 # kcat is the Kafka client of the integration test.
 TOOLS := kcat
 # The letter channel renders PDFs with WeasyPrint (Pango; HarfBuzz subsets the fonts it embeds) and needs a
-# CJK font for the Chinese letters.
-SYSTEM_PACKAGES := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core fonts-wqy-microhei
+# CJK font for the Chinese letters; the console's browser tests drive Debian's chromium (with Playwright).
+SYSTEM_PACKAGES := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core fonts-wqy-microhei chromium
 # kustomize renders the overlays for deploy-check and tests/test_deploy.py: built once from its Go module
 # into .cache/bin (deploy/build-kustomize.sh; Debian's golang when go is missing and we are root), then
 # found there. v5.8.3 needs Go 1.27.

@@ -241,6 +241,8 @@ def _timeline_item(entry: dict[str, Any]) -> dict[str, Any]:
                 f" · {summary}" if summary else ""
             )
     allowed = kind.startswith(("collections.contact.attempted.", "collections.contact.permit_issued."))
+    if entry.get("decision"):
+        summary = None  # the refusal's reason is shown with its rule
     return {**entry, "label": label, "summary": summary, "allowed": allowed}
 
 
