@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import random
 from datetime import timedelta
-from typing import Any
 
 import pytest
 
@@ -73,11 +72,12 @@ async def test_a_model_learns_from_the_history_and_becomes_a_policy_version(harn
             case_id,
         )
 
-    async def booked() -> dict[str, Any] | None:
-        case = await harness.case(paying[-1])
-        return case if case["balance"]["amount_minor"] == 105_000 - 5_000 else None
+    async def booked() -> bool:
+        # every payment, not just the last: the training reads the history as it stands
+        balances = [(await harness.case(case_id))["balance"]["amount_minor"] for case_id in paying]
+        return balances == [105_000 - 5_000] * len(paying)
 
-    await eventually(booked, "the payments in the outcome history")
+    await eventually(booked, "every payment in the outcome history")
     harness.move_clock(harness.clock.now() + timedelta(days=4))
 
     trained = await harness.client.post(
