@@ -143,7 +143,9 @@ async def migrate(module: str, env: dict[str, str]) -> None:
 
 def own_env(platform: Platform, name: str, port: int) -> dict[str, str]:
     """The contact service's own URL (the SMS gateway's receipts and the opt-out links point there) and
-    its letters directory, per process."""
+    its letters directory, per process; the case service the audit service's console reads."""
+    if name == "audit" and "case" in platform.services:
+        return {"CONSOLE_CASE_SERVICE_URL": platform.services["case"].url}
     if name != "contact":
         return {}
     assert platform.logs is not None

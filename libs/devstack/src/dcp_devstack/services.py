@@ -44,7 +44,11 @@ def manual_clock_env(start: datetime, shared_file: Path | None = None) -> dict[s
 
 def instance_env(cfg: StackConfig, spec: ServiceSpec) -> dict[str, str]:
     """What one process is started with beyond the stack's environment: the contact service's own URL
-    (its e-mails' opt-out links and the SMS gateway's receipts point there) and where its letters go."""
+    (its e-mails' opt-out links and the SMS gateway's receipts point there) and where its letters go;
+    for the audit service, the case service its console reads the KPIs from."""
+    if spec.module == "audit_service":
+        case = next(s for s in cfg.services() if s.name == "case")
+        return {"CONSOLE_CASE_SERVICE_URL": os.environ.get("CONSOLE_CASE_SERVICE_URL") or service_url(case)}
     if spec.module != "contact_service":
         return {}
     return {

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from audit_service.api import export, findings, integrity, reconciliation, simulations, trail
+from audit_service.api import export, findings, integrity, reconciliation, refusals, simulations, trail
 from audit_service.application.runtime import AuditRuntime
 from audit_service.console import routes as console
 from audit_service.settings import AuditServiceSettings
@@ -20,6 +20,7 @@ ROUTERS = (
     findings.router,
     reconciliation.router,
     simulations.router,
+    refusals.router,
 )
 
 
@@ -41,6 +42,6 @@ def bootstrap(settings: AuditServiceSettings) -> FastAPI:
     )
     app.state.audit = runtime
     # the auditors' web console (/console): pages over this API; a development sign-in in dev only
-    console.install(app, dev_login=settings.is_dev)
+    console.install(app, dev_login=settings.is_dev, case_service_url=settings.console_case_service_url)
     app.state.consumers = runtime.consumers  # as every service app names its consumer groups
     return app

@@ -63,6 +63,9 @@ class AuditServiceSettings(ServiceSettings):
     # More topics to record, beyond the catalogue's topics and their dead-letter topics (comma-separated).
     audit_extra_topics: str = ""
 
+    # The console (/console) reads the supervisors' figures from case-service's /kpis, as the user.
+    console_case_service_url: str = "http://127.0.0.1:8001"
+
     @model_validator(mode="after")
     def _check_audit(self) -> Self:
         if not self.is_dev and self.audit_signing_key is None and self.audit_signing_key_file is None:

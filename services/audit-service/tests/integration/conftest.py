@@ -54,6 +54,7 @@ class AuditUnderTest:
     signing_key: Ed25519PrivateKey
     producer: AIOKafkaProducer
     published: list[tuple[str, int, int]] = field(default_factory=list)
+    app: FastAPI | None = None
 
     async def publish_raw(
         self,
@@ -173,4 +174,5 @@ async def audit(kafka_bootstrap: str, database_server_url: str) -> AsyncIterator
             kafka_bootstrap,
             key,
             running.producer,
+            app=running.app,
         )

@@ -12,8 +12,9 @@ import pytest
 from dcp_events.catalogue import ContactAttempted, ContactBlocked
 from dcp_events.catalogue.enums import Channel, ContactOutcome, ContactParty
 from dcp_events.catalogue.examples import EXAMPLES
+from dcp_platform.auth import Role
 
-from .conftest import ADMIN, AuditUnderTest
+from .conftest import ADMIN, AuditUnderTest, token
 from .test_findings import opened
 
 pytestmark = pytest.mark.integration
@@ -123,3 +124,60 @@ async def test_a_tampered_entry_turns_verification_red_and_is_named(trail: Audit
     finally:
         await client.aclose()
     assert 'class="status bad"' in page.text and f"entry {target['id']}" in page.text
+
+
+async def test_a_supervisor_sees_the_refusals_by_rule_and_day_as_the_api_counts_them(
+    trail: AuditUnderTest,
+) -> None:
+    blocked = EXAMPLES["collections.contact.blocked.v1"]
+    rule = blocked.rule_id  # type: ignore[attr-defined]
+    supervisor = token(Role.SUPERVISOR, "sup-1")
+    period = {"from": "2026-11-30T00:00:00+00:00", "to": "2026-12-03T00:00:00+00:00"}
+    counted = (await trail.client.get("/audit/refusals", params=period, headers=supervisor)).json()
+    assert counted["days"] == ["2026-11-30", "2026-12-01", "2026-12-02"]
+    mine = next(r for r in counted["rules"] if r["rule_id"] == rule)
+    assert mine["per_day"] == [0, 0, 1]  # 02:30 UTC on 2 December: 21:30 on the 1st in New York
+    assert mine["per_channel"] == {blocked.channel.value: 1}  # type: ignore[attr-defined]
+    collector = token(Role.COLLECTOR, "col-1")
+    assert (await trail.client.get("/audit/refusals", headers=collector)).status_code == 403
+    backwards = {"from": period["to"], "to": period["from"]}
+    bad = await trail.client.get("/audit/refusals", params=backwards, headers=supervisor)
+    assert bad.status_code == 400 and bad.headers["content-type"].startswith("application/problem+json")
+
+    client = await _signed_in(trail, "supervisor")
+    try:
+        page = await client.get("/console/refusals", params={"from": "2026-11-30", "to": "2026-12-02"})
+        assert page.status_code == 200, page.text
+        assert f'<tr data-key="{rule}">' in page.text
+        assert f'data-field="total" data-value="{mine["total"]}"' in page.text
+        assert "<svg" in page.text and "<script" not in page.text  # the chart, without any script
+        assert "script-src" not in page.headers["content-security-policy"]
+        assert "default-src 'none'" in page.headers["content-security-policy"]
+        # supervisors see the figures, not the trail itself
+        assert (await client.get(f"/console/cases/{CASE}")).status_code == 403
+        assert "/console/entries" not in page.text and "/console/portfolio" in page.text
+        zh = await client.get("/console/refusals", params={"lang": "zh"})
+        assert "合规拦截" in zh.text
+
+        # case-service's figures, when it does not answer: a page that says so (never a 500)
+        assert trail.app is not None
+        state = trail.app.state
+        kept, state.console_case_service_url = state.console_case_service_url, "http://127.0.0.1:9"
+        try:
+            down = await client.get("/console/portfolio")
+        finally:
+            state.console_case_service_url = kept
+        assert down.status_code == 503 and "did not answer" in down.text
+    finally:
+        await client.aclose()
+
+
+async def test_a_development_link_signs_in_as_its_role(trail: AuditUnderTest) -> None:
+    client = httpx.AsyncClient(transport=trail.client._transport, base_url=str(trail.client.base_url))
+    try:
+        r = await client.get("/console/login", params={"as": "supervisor"})
+        assert r.status_code == 303 and r.headers["location"].startswith("/console/portfolio")
+        assert "dcp_console_token" in r.headers["set-cookie"]
+        assert (await client.get("/console/login", params={"as": "root"})).status_code == 404
+    finally:
+        await client.aclose()

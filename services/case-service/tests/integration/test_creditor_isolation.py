@@ -57,6 +57,7 @@ async def test_a_user_of_one_creditor_sees_and_changes_nothing_of_another(harnes
     # counts: the portfolio and strategy figures of A's user hold A's case only
     portfolio = (await harness.client.get("/kpis/portfolio", headers=for_a)).json()
     assert sum(d["cases"] for d in portfolio["distribution"]) == 1
+    assert sum(r["cases"] for r in portfolio["recovery"]) == 1
     strategies = (await harness.client.get("/kpis/strategies", headers=for_a)).json()["strategies"]
     assert sum(s["cases"] for s in strategies) == 1
     assert (await harness.client.get("/kpis/collectors", headers=for_a)).status_code == 200

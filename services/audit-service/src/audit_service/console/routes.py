@@ -7,49 +7,32 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
-from importlib import resources
 from typing import Any
 from urllib.parse import parse_qs, urlencode
 
-import httpx
 from fastapi import APIRouter, Depends, FastAPI, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from jinja2 import Environment, FileSystemLoader, select_autoescape
+from fastapi.responses import RedirectResponse, Response
 from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
 
-from audit_service.console import i18n
+from audit_service.console import i18n, supervisor
+from audit_service.console.pages import (
+    CONTENT_SECURITY_POLICY,
+    TOKEN_COOKIE,
+    audit_api,
+    page,
+    refused,
+)
 from dcp_platform.auth import Principal, Role, require_roles
 from dcp_platform.settings import DEV_HS256_SECRET
 from dcp_platform.tokens import issue_token
 
-TOKEN_COOKIE = "dcp_console_token"  # noqa: S105 - a cookie name, not a secret
 DEV_ROLES = ("auditor", "admin", "supervisor", "collector")
-
-_templates = Environment(
-    loader=FileSystemLoader(str(resources.files("audit_service.console") / "templates")),
-    autoescape=select_autoescape(["html"]),
-)
 
 Auditor = Depends(require_roles(Role.AUDITOR, Role.ADMIN))
 router = APIRouter(prefix="/console", include_in_schema=False)
-
-
-def _page(request: Request, template: str, code: int = 200, **values: Any) -> HTMLResponse:
-    lang = i18n.language(request)
-    who = getattr(request.state, "console_subject", None)
-    html = _templates.get_template(template).render(lang=lang, t=i18n.words(lang), who=who, **values)
-    response = HTMLResponse(html, status_code=code)
-    if request.query_params.get("lang") in i18n.LANGUAGES:
-        response.set_cookie(i18n.COOKIE, lang, samesite="lax", max_age=365 * 86400)
-    return response
-
-
-async def _api(request: Request, path: str, params: dict[str, Any] | None = None) -> httpx.Response:
-    """The audit API, in-process, as the signed-in caller."""
-    token = request.cookies.get(TOKEN_COOKIE, "")
-    transport = httpx.ASGITransport(app=request.app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://audit-service") as client:
-        return await client.get(path, params=params, headers={"Authorization": f"Bearer {token}"})
+_page = page
+_api = audit_api
+_refused = refused
 
 
 def _dev(request: Request) -> bool:
@@ -58,6 +41,7 @@ def _dev(request: Request) -> bool:
 
 @router.get("/login")
 async def login_page(request: Request) -> Response:
+    """The sign-in page; in dev, `?as=<role>` signs in at once (the links `make run` prints)."""
     if not _dev(request):
         return _page(
             request,
@@ -66,6 +50,11 @@ async def login_page(request: Request) -> Response:
             status=404,
             message="Sign in with your organisation's identity provider (CONSOLE_OIDC_ISSUER).",
         )
+    role = request.query_params.get("as")
+    if role is not None:
+        if role not in DEV_ROLES:
+            return _page(request, "error.html", 404, status=404, message="No development sign-in here.")
+        return _signed_in(request, role, f"{role}-dev", i18n.language(request))
     return _page(request, "login.html", roles=DEV_ROLES)
 
 
@@ -78,6 +67,10 @@ async def login(request: Request) -> Response:
     lang = (form.get("lang") or ["en"])[0]
     if not _dev(request) or role not in DEV_ROLES or not subject.strip():
         return _page(request, "error.html", 404, status=404, message="No development sign-in here.")
+    return _signed_in(request, role, subject.strip(), lang)
+
+
+def _signed_in(request: Request, role: str, subject: str, lang: str) -> Response:
     settings = request.app.state.settings
     secret = (
         settings.auth_jwt_hs256_secret.get_secret_value()
@@ -87,15 +80,21 @@ async def login(request: Request) -> Response:
     token = issue_token(
         secret=secret,
         role=Role(role),
-        subject=subject.strip(),
+        subject=subject,
         issuer=settings.auth_jwt_issuer,
         audience=settings.auth_jwt_audience,
         ttl_seconds=8 * 3600,
     )
-    target = "/console/entries" if role in ("auditor", "admin") else "/console/verify"
-    response = RedirectResponse(f"{target}?lang={lang if lang in i18n.LANGUAGES else 'en'}", status_code=303)
+    response = RedirectResponse(
+        f"{landing(role)}?lang={lang if lang in i18n.LANGUAGES else 'en'}", status_code=303
+    )
     response.set_cookie(TOKEN_COOKIE, token, httponly=True, samesite="strict", max_age=8 * 3600)
     return response
+
+
+def landing(role: str | None) -> str:
+    """The first page of a role: the trail for auditors, the portfolio for supervisors."""
+    return "/console/portfolio" if role == "supervisor" else "/console/entries"
 
 
 @router.get("/logout")
@@ -106,8 +105,8 @@ async def logout() -> Response:
 
 
 @router.get("")
-async def home() -> Response:
-    return RedirectResponse("/console/entries", status_code=303)
+async def home(request: Request) -> Response:
+    return RedirectResponse(landing(getattr(request.state, "console_role", None)), status_code=303)
 
 
 _FILTERS = ("case_id", "actor", "type", "from", "to")
@@ -255,25 +254,14 @@ def _as_utc(value: str) -> str:
     return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).isoformat()
 
 
-def _refused(request: Request, answer: httpx.Response) -> HTMLResponse:
-    return _page(
-        request, "error.html", answer.status_code, status=answer.status_code, message=_detail(answer)
-    )
-
-
-def _detail(answer: httpx.Response) -> str:
-    try:
-        return str(answer.json().get("detail") or answer.reason_phrase)
-    except ValueError:
-        return answer.reason_phrase
-
-
 class ConsoleAuth(BaseHTTPMiddleware):
     """On console pages: the cookie's token as the bearer; a refusal as a page (401: sign in)."""
 
     async def dispatch(self, request: Request, call_next: RequestResponseEndpoint) -> Response:
-        if not request.url.path.startswith("/console") or request.url.path.startswith("/console/log"):
+        if not request.url.path.startswith("/console"):
             return await call_next(request)
+        if request.url.path.startswith("/console/log"):
+            return _secured(await call_next(request))
         token = request.cookies.get(TOKEN_COOKIE)
         if token and b"authorization" not in dict(request.scope["headers"]):
             request.scope["headers"] = [
@@ -281,34 +269,50 @@ class ConsoleAuth(BaseHTTPMiddleware):
                 (b"authorization", f"Bearer {token}".encode()),
             ]
         if token:
-            request.state.console_subject = _subject(token)
-        response = await call_next(request)
+            request.state.console_subject, request.state.console_role = _subject(token)
+        response = _secured(await call_next(request))
         if response.status_code == 401:
             return RedirectResponse("/console/login", status_code=303)
         if response.status_code == 403 and response.headers.get("content-type", "").startswith(
             "application/problem"
         ):
-            return _page(
-                request,
-                "error.html",
-                403,
-                status=403,
-                message=i18n.words(i18n.language(request))["forbidden"],
+            return _secured(
+                _page(
+                    request,
+                    "error.html",
+                    403,
+                    status=403,
+                    message=i18n.words(i18n.language(request))["forbidden"],
+                )
             )
         return response
 
 
-def _subject(token: str) -> str | None:
+def _secured(response: Response) -> Response:
+    """No script, no framing, no caching of pages that show the trail."""
+    response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+    response.headers.setdefault("X-Frame-Options", "DENY")
+    response.headers.setdefault("Referrer-Policy", "no-referrer")
+    response.headers.setdefault("Cache-Control", "no-store")
+    return response
+
+
+def _subject(token: str) -> tuple[str | None, str | None]:
+    """Who the cookie's token names, for the page's header and menu only: the API checks the token
+    itself on every call."""
     import jwt
 
     try:
         claims = jwt.decode(token, options={"verify_signature": False})
     except jwt.PyJWTError:
-        return None
-    return f"{claims.get('sub')} ({claims.get('role')})"
+        return None, None
+    role = claims.get("role")
+    return f"{claims.get('sub')} ({role})", role if isinstance(role, str) else None
 
 
-def install(app: FastAPI, *, dev_login: bool) -> None:
+def install(app: FastAPI, *, dev_login: bool, case_service_url: str) -> None:
     app.state.console_dev_login = dev_login
+    app.state.console_case_service_url = case_service_url.rstrip("/")
     app.include_router(router)
+    app.include_router(supervisor.router)
     app.add_middleware(ConsoleAuth)

@@ -187,9 +187,11 @@ async def portfolio(
             {"start": start, "end": end, **scope},
         )
     ).one()
+    recovery = await _recovery(conn, start, end, scope)
     return {
         "period": {"from": start, "to": end},
         "distribution": distribution,
+        "recovery": recovery,
         "roll_rates": roll,
         "cure": {
             "delinquent_at_start": cure.delinquent_at_start,
@@ -197,6 +199,46 @@ async def portfolio(
             "rate": _rate(cure.cured, cure.delinquent_at_start),
         },
     }
+
+
+async def _recovery(
+    conn: AsyncConnection, start: datetime, end: datetime, scope: dict[str, Any]
+) -> list[dict[str, Any]]:
+    """Per currency, over every case placed (open or closed): the amount placed, the net amount
+    recovered (payments less reversals) to date and its rate; and the net amount recovered in the
+    period."""
+    totals = await conn.execute(
+        text(
+            "SELECT currency, count(*) AS cases, coalesce(sum(placed_minor), 0) AS placed_minor,"
+            " coalesce(sum(recovered_minor), 0) AS recovered_minor"
+            f" FROM cases WHERE {_OF_CASES} GROUP BY currency ORDER BY currency"
+        ),
+        scope,
+    )
+    in_period = {
+        r.currency: int(r.amount_minor)
+        for r in await conn.execute(
+            text(
+                "SELECT currency, sum(amount_minor) AS amount_minor FROM kpi_recoveries"
+                f" WHERE at >= :start AND at < :end AND {_OF_CASE_ID} GROUP BY currency"
+            ),
+            {"start": start, "end": end, **scope},
+        )
+    }
+    out = []
+    for r in totals:
+        placed, recovered = int(r.placed_minor), int(r.recovered_minor)
+        out.append(
+            {
+                "currency": r.currency,
+                "cases": int(r.cases),
+                "placed_minor": placed,
+                "recovered_minor": recovered,
+                "recovery_rate": _rate(recovered, placed),
+                "recovered_in_period_minor": in_period.get(r.currency, 0),
+            }
+        )
+    return out
 
 
 async def strategies(conn: AsyncConnection, creditors: frozenset[str] | None = None) -> list[dict[str, Any]]:
