@@ -143,3 +143,21 @@ def test_the_managers_change_the_policy_mid_run_and_judge_experiments_and_models
         assert (
             model["why"].startswith("not enough outcome history") and "propensity model not trained" in text
         )
+
+
+def test_the_console_links_it_prints_sign_in_as_each_role(demo_run: tuple[DemoResult, str]) -> None:
+    import re
+
+    import httpx
+
+    _, text = demo_run
+    links = dict(re.findall(r"^\s+(\w+)\s+(http://\S+/console/login\?as=\w+)", text, re.M))
+    assert set(links) == {"auditor", "supervisor", "admin", "collector"}
+    expected = {"auditor": 200, "supervisor": 200, "admin": 200, "collector": 403}
+    for role, link in links.items():
+        with httpx.Client(follow_redirects=True, timeout=30) as browser:
+            page = browser.get(link)
+            assert page.status_code == expected[role], (role, page.text[:300])
+            if role == "supervisor":  # the portfolio of the run: its chart and its table
+                assert page.url.path == "/console/portfolio"
+                assert "<svg" in page.text and 'id="distribution-table"' in page.text

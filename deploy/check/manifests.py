@@ -325,11 +325,43 @@ def _check_service_objects(
         _check_hpa(overlay, hpa, service, topics, prefix, report)
     policy = find_object(objects, "NetworkPolicy", base)
     if policy is not None:
-        _check_network_policy(overlay, policy, labels, service, container, server=True, report=report)
+        peers = _peer_ports(objects, exclude=base)
+        _check_network_policy(
+            overlay, policy, labels, service, container, server=True, report=report, peers=peers
+        )
     migrate_policy = find_object(objects, "NetworkPolicy", f"{base}-migrate")
     if migrate_policy is not None and job is not None:
         job_labels = ((job["spec"].get("template") or {}).get("metadata") or {}).get("labels") or {}
         _check_network_policy(overlay, migrate_policy, job_labels, service, {}, server=False, report=report)
+
+
+def _peer_ports(objects: Sequence[Obj], *, exclude: str) -> list[tuple[Mapping[str, Any], int]]:
+    """The platform's other services: the pod labels each Service selects, and each of its ports."""
+    out: list[tuple[Mapping[str, Any], int]] = []
+    for obj in objects:
+        if obj.get("kind") != "Service" or obj["metadata"]["name"] == exclude:
+            continue
+        selector = (obj.get("spec") or {}).get("selector") or {}
+        for port in (obj.get("spec") or {}).get("ports") or []:
+            if isinstance(port.get("port"), int) and selector:
+                out.append((selector, int(port["port"])))
+    return out
+
+
+def _to_peer(rule: Obj, ports: set[int], peers: Sequence[tuple[Mapping[str, Any], int]]) -> bool:
+    """An egress rule to another service's pods (a podSelector in the namespace, the labels its Service
+    selects) on that Service's port only."""
+    targets = rule.get("to") or []
+    if not targets or any(set(t) != {"podSelector"} for t in targets):
+        return False
+    for target in targets:
+        labels = (target["podSelector"] or {}).get("matchLabels") or {}
+        if not all(
+            any(port == p and all(labels.get(k) == v for k, v in selector.items()) for selector, p in peers)
+            for port in ports
+        ):
+            return False
+    return True
 
 
 def _check_hpa(
@@ -369,6 +401,7 @@ def _check_network_policy(
     *,
     server: bool,
     report: Report,
+    peers: Sequence[tuple[Mapping[str, Any], int]] = (),
 ) -> None:
     where = f"overlay {overlay}: {describe(policy)}"
     spec = policy["spec"]
@@ -398,9 +431,13 @@ def _check_network_policy(
     seen: set[int] = set()
     for rule in spec.get("egress") or []:
         ports = {int(p["port"]) for p in rule.get("ports") or [] if isinstance(p.get("port"), int)}
-        if not rule.get("to") or not rule.get("ports") or not ports <= allowed:
+        if not rule.get("to") or not rule.get("ports"):
+            ports = {-1}
+        if not ports <= allowed and not (server and _to_peer(rule, ports, peers)):
             report.fail(
-                where, f"egress rule {rule} is not limited to DNS, PostgreSQL{' and Kafka' if server else ''}"
+                where,
+                f"egress rule {rule} is not limited to DNS, PostgreSQL"
+                + (" and Kafka, or another of the platform's services on its port" if server else ""),
             )
         seen |= ports
     needed = {DNS_PORT, POSTGRES_PORT} | ({9092} if server else set())

@@ -362,10 +362,14 @@ def render(console: Console, op: Operation, s: Summary, urls: dict[str, str], wa
         'e.g. curl -H "Authorization: Bearer $(make -s token ROLE=supervisor)" '
         + f"{urls['case']}/kpis/portfolio"
     )
-    console.print(
-        f"the auditors' console: {urls['audit']}/console/login (development sign-in: pick auditor, "
-        f"admin, supervisor or collector); e.g. {urls['audit']}/console/verify"
-    )
+    console.print(f"the console: {urls['audit']}/console (development sign-in, one link per role):")
+    for role, what in (
+        ("auditor", "the trail, a case's timeline, proofs, findings, verification"),
+        ("supervisor", "portfolio, collectors, strategies and experiments, gate refusals"),
+        ("admin", "everything above"),
+        ("collector", "no console page: 403"),
+    ):
+        console.print(f"  {role:<10} {urls['audit']}/console/login?as={role}  ({what})")
     console.print("stop everything: make down")
 
 

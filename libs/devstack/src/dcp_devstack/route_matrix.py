@@ -36,6 +36,7 @@ PUBLIC = frozenset(
         "/console",
         "/console/login",
         "/console/logout",
+        "/console/callback",
     }
 )
 """Routes that need no token: probes, metrics (cluster-internal, NetworkPolicy), the API document, and
@@ -117,6 +118,12 @@ CREDITOR_SCOPE: dict[tuple[str, str], str] = {
     ("audit-service", "/console/entries/{entry_id}/proof"): ONE_CASE,
     ("audit-service", "/console/export"): LISTED,
     ("audit-service", "/console/findings"): BY_CASE,
+    ("audit-service", "/console/callback"): NOT_SCOPED,
+    ("audit-service", "/console/portfolio"): LISTED,
+    ("audit-service", "/console/collectors"): LISTED,
+    ("audit-service", "/console/strategies"): LISTED,
+    ("audit-service", "/console/refusals"): LISTED,
+    ("audit-service", "/audit/refusals"): LISTED,
     ("audit-service", "/audit/simulations/{simulation_id}"): PLATFORM,
     ("case-service", "/kpis/legal"): LISTED,
     ("case-service", "/cases/{case_id}/legal"): ONE_CASE,

@@ -90,6 +90,17 @@ class TokenVerifier:
     def needs_network(self) -> bool:
         return self._jwks is not None
 
+    def _jwks_key(self, kid: object) -> Any:
+        """The provider's key the token names (`kid`); a token naming none is taken only when the
+        JWKS holds a single signing key (unambiguous, RFC 7517 makes `kid` optional)."""
+        assert self._jwks is not None
+        if isinstance(kid, str) and kid:
+            return self._jwks.get_signing_key(kid).key
+        keys = self._jwks.get_signing_keys()
+        if len(keys) != 1:
+            raise jwt.PyJWKClientError("the token names no key (kid) and the JWKS holds several")
+        return keys[0].key
+
     def verify(self, token: str) -> Principal:
         try:
             header = jwt.get_unverified_header(token)
@@ -101,7 +112,7 @@ class TokenVerifier:
             key = self._hs256_secret
         elif algorithm == "RS256" and self._jwks is not None:
             try:
-                key = self._jwks.get_signing_key_from_jwt(token).key
+                key = self._jwks_key(header.get("kid"))
             except jwt.PyJWTError as exc:
                 raise Unauthorized("No signing key for the bearer token.", error="invalid_token") from exc
         else:

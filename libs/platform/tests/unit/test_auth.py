@@ -153,7 +153,7 @@ def jwks_url(rsa_key: rsa.RSAPrivateKey) -> Iterator[str]:
         server.server_close()
 
 
-def rs256_token(key: rsa.RSAPrivateKey, *, kid: str = "test-key", role: str = "auditor") -> str:
+def rs256_token(key: rsa.RSAPrivateKey, *, kid: str | None = "test-key", role: str = "auditor") -> str:
     now = datetime.now(UTC)
     claims = {
         "sub": "bob",
@@ -163,7 +163,7 @@ def rs256_token(key: rsa.RSAPrivateKey, *, kid: str = "test-key", role: str = "a
         "iat": now,
         "exp": now + timedelta(1),
     }
-    return jwt.encode(claims, key, algorithm="RS256", headers={"kid": kid})
+    return jwt.encode(claims, key, algorithm="RS256", headers={"kid": kid} if kid else None)
 
 
 async def test_rs256_token_verified_with_keys_from_the_jwks_url(
@@ -178,6 +178,10 @@ async def test_rs256_token_verified_with_keys_from_the_jwks_url(
     assert_problem(await client.get("/me", headers=auth(rs256_token(other_key))), 401, "unauthorized")
     unknown_kid = rs256_token(rsa_key, kid="rotated-away")
     assert_problem(await client.get("/me", headers=auth(unknown_kid)), 401, "unauthorized")
+    # a token naming no key: the JWKS's only key checks it (and a forged one still fails)
+    assert (await client.get("/me", headers=auth(rs256_token(rsa_key, kid=None)))).status_code == 200
+    no_kid_forged = rs256_token(other_key, kid=None)
+    assert_problem(await client.get("/me", headers=auth(no_kid_forged)), 401, "unauthorized")
 
 
 async def test_rs256_is_refused_when_no_jwks_is_configured(

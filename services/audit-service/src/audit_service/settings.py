@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Self
+from typing import Literal, Self
 
 from pydantic import SecretStr, model_validator
 from sqlalchemy.engine import make_url
@@ -65,6 +65,18 @@ class AuditServiceSettings(ServiceSettings):
 
     # The console (/console) reads the supervisors' figures from case-service's /kpis, as the user.
     console_case_service_url: str = "http://127.0.0.1:8001"
+    # Signing in to the console with the organisation's OpenID Connect provider (authorization code
+    # with PKCE): its issuer URL (discovery at /.well-known/openid-configuration), this client's id and
+    # secret (none: a public client), the callback URL registered with it (…/console/callback), the
+    # scopes asked, and which token becomes the API bearer (access_token or id_token; the APIs check
+    # it with AUTH_JWT_JWKS_URL, AUTH_JWT_ISSUER, AUTH_JWT_AUDIENCE and its `role` claim). With an
+    # issuer set, the development sign-in is off, also in dev.
+    console_oidc_issuer: str | None = None
+    console_oidc_client_id: str | None = None
+    console_oidc_client_secret: SecretStr | None = None
+    console_oidc_redirect_url: str | None = None
+    console_oidc_scopes: str = "openid profile"
+    console_oidc_bearer: Literal["access_token", "id_token"] = "access_token"
 
     @model_validator(mode="after")
     def _check_audit(self) -> Self:
@@ -78,6 +90,8 @@ class AuditServiceSettings(ServiceSettings):
             raise ValueError(
                 "AUDIT_COMMITMENT_KEY or AUDIT_COMMITMENT_KEY_FILE is required when DCP_ENV is not 'dev'"
             )
+        if self.console_oidc_issuer and not (self.console_oidc_client_id and self.console_oidc_redirect_url):
+            raise ValueError("CONSOLE_OIDC_ISSUER needs CONSOLE_OIDC_CLIENT_ID and CONSOLE_OIDC_REDIRECT_URL")
         return self
 
     @property

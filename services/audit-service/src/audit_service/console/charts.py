@@ -4,6 +4,7 @@ JavaScript. Every chart is shown beside a table of the same numbers."""
 from __future__ import annotations
 
 import html
+import math
 import re
 from collections.abc import Callable, Sequence
 
@@ -23,7 +24,7 @@ _STYLE = Style(
     title_font_size=16,
     label_font_size=12,
     major_label_font_size=12,
-    value_font_size=11,
+    value_font_size=13,
     legend_font_size=12,
 )
 _SCRIPT = re.compile(r"<script\b[^>]*>.*?</script>", re.S)
@@ -41,37 +42,57 @@ def bar(
     formatter: Callable[[float], str] | None = None,
     height: int = 360,
 ) -> str:
-    """A bar chart (grouped, or stacked) with each value printed on its bar."""
+    """A bar chart (grouped, or stacked) with each value printed on its bar; counts (no `formatter`)
+    on a whole-number axis. Nothing to draw: no chart (the table beside it says so)."""
+    drawn = [(name, list(values)) for name, values in series]
+    if not labels or not any(v for _, values in drawn for v in values):
+        return ""
     kind = {
         (False, False): pygal.Bar,
         (True, False): pygal.StackedBar,
         (False, True): pygal.HorizontalBar,
         (True, True): pygal.HorizontalStackedBar,
     }[stacked, horizontal]
+    # a bar as wide as it needs, not the whole page: the width follows the bars
+    bars = len(labels) * (1 if stacked else max(1, len(drawn)))
+    width = 880 if horizontal else min(880, 260 + 56 * bars)
+    many = len(labels) > 12 and not horizontal
     chart = kind(
         title=title,
         style=_STYLE,
-        width=880,
+        width=width,
         height=height,
         js=[],
         print_values=True,
         print_zeroes=False,
+        print_values_position="center" if stacked else "top",
         disable_xml_declaration=True,
         legend_at_bottom=True,
         truncate_label=-1,
         truncate_legend=-1,
-        x_label_rotation=0 if horizontal or len(labels) <= 8 else 30,
+        x_label_rotation=30 if many else 0,
+        x_labels_major_every=max(1, len(labels) // 10) if many else None,
+        show_minor_x_labels=not many,
         show_y_guides=True,
     )
     if formatter is not None:
         chart.value_formatter = formatter
+    else:
+        top = max(_totals(drawn, len(labels)) if stacked else [v or 0 for _, vs in drawn for v in vs])
+        step = max(1, math.ceil(top / 8))
+        chart.y_labels = list(range(0, int(top) + step + 1, step))
+        chart.value_formatter = lambda v: f"{v:,.0f}"
     chart.x_labels = list(labels)
-    for name, values in series:
-        chart.add(name, list(values))
-    return _inline(chart.render(is_unicode=True), title)
+    for name, values in drawn:
+        chart.add(name, values)
+    return _inline(chart.render(is_unicode=True), title, width)
 
 
-def _inline(svg: str, title: str) -> str:
+def _totals(series: list[tuple[str, list[float | None]]], count: int) -> list[float]:
+    return [sum(values[i] or 0 for _, values in series) for i in range(count)]
+
+
+def _inline(svg: str, title: str, width: int) -> str:
     """The SVG as an image with its title for screen readers, without pygal's script."""
     svg = _SCRIPT.sub("", svg)
-    return svg.replace("<svg ", f'<svg role="img" aria-label="{html.escape(title)}" ', 1)
+    return svg.replace("<svg ", f'<svg role="img" aria-label="{html.escape(title)}" width="{width}" ', 1)

@@ -14,7 +14,7 @@ from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import RedirectResponse, Response
 from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
 
-from audit_service.console import i18n, supervisor
+from audit_service.console import i18n, oidc, supervisor
 from audit_service.console.pages import (
     CONTENT_SECURITY_POLICY,
     TOKEN_COOKIE,
@@ -41,7 +41,10 @@ def _dev(request: Request) -> bool:
 
 @router.get("/login")
 async def login_page(request: Request) -> Response:
-    """The sign-in page; in dev, `?as=<role>` signs in at once (the links `make run` prints)."""
+    """The sign-in page: the organisation's identity provider when one is set (OpenID Connect), else
+    in dev a token for a chosen role; `?as=<role>` signs in at once (the links `make run` prints)."""
+    if oidc.configured(request):
+        return await oidc.start(request)
     if not _dev(request):
         return _page(
             request,
@@ -58,6 +61,14 @@ async def login_page(request: Request) -> Response:
     return _page(request, "login.html", roles=DEV_ROLES)
 
 
+@router.get("/callback")
+async def callback(request: Request) -> Response:
+    """Where the identity provider sends the browser back with the authorization code."""
+    if not oidc.configured(request):
+        return _page(request, "error.html", 404, status=404, message="No identity provider is set.")
+    return await oidc.finish(request)
+
+
 @router.post("/login")
 async def login(request: Request) -> Response:
     """Development sign-in (DCP_ENV=dev only): a token for the chosen role, kept in the cookie."""
@@ -65,7 +76,7 @@ async def login(request: Request) -> Response:
     role = (form.get("role") or [""])[0]
     subject = (form.get("subject") or [""])[0][:128]
     lang = (form.get("lang") or ["en"])[0]
-    if not _dev(request) or role not in DEV_ROLES or not subject.strip():
+    if not _dev(request) or oidc.configured(request) or role not in DEV_ROLES or not subject.strip():
         return _page(request, "error.html", 404, status=404, message="No development sign-in here.")
     return _signed_in(request, role, subject.strip(), lang)
 
@@ -260,7 +271,7 @@ class ConsoleAuth(BaseHTTPMiddleware):
     async def dispatch(self, request: Request, call_next: RequestResponseEndpoint) -> Response:
         if not request.url.path.startswith("/console"):
             return await call_next(request)
-        if request.url.path.startswith("/console/log"):
+        if request.url.path.startswith(("/console/log", "/console/callback")):
             return _secured(await call_next(request))
         token = request.cookies.get(TOKEN_COOKIE)
         if token and b"authorization" not in dict(request.scope["headers"]):
