@@ -312,6 +312,7 @@ async def test_collector_kpis_combine_contact_quality_promises_and_recovery(harn
     assert sum(s["recovered_minor"] for s in strategies if s["currency"] == "GBP") >= 10000
     portfolio = (await harness.client.get("/kpis/portfolio", headers=SUPERVISOR)).json()
     assert any(d["bucket"] == "1-30" for d in portfolio["distribution"])
+    assert all(isinstance(d["balance_minor"], int) for d in portfolio["distribution"])  # minor units
     gbp_recovery = next(r for r in portfolio["recovery"] if r["currency"] == "GBP")
     gbp_strategies = [s for s in strategies if s["currency"] == "GBP"]
     assert gbp_recovery["placed_minor"] == sum(s["placed_minor"] for s in gbp_strategies)

@@ -12,7 +12,7 @@ import pygal
 from pygal.style import Style
 
 # Okabe-Ito: told apart by people with any common colour-vision deficiency
-PALETTE = ("#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#000000", "#F0E442")
+PALETTE = ("#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#999999", "#F0E442")
 _STYLE = Style(
     background="#ffffff",
     plot_background="#ffffff",
@@ -75,17 +75,22 @@ def bar(
         show_minor_x_labels=not many,
         show_y_guides=True,
     )
-    if formatter is not None:
-        chart.value_formatter = formatter
-    else:
-        top = max(_totals(drawn, len(labels)) if stacked else [v or 0 for _, vs in drawn for v in vs])
-        step = max(1, math.ceil(top / 8))
-        chart.y_labels = list(range(0, int(top) + step + 1, step))
-        chart.value_formatter = lambda v: f"{v:,.0f}"
+    top = max(_totals(drawn, len(labels)) if stacked else [v or 0 for _, vs in drawn for v in vs])
+    step = _step(top, whole=formatter is None)
+    chart.y_labels = [round(step * i, 6) for i in range(int(top / step) + 2)]
+    chart.value_formatter = formatter or (lambda v: f"{v:,.0f}")
     chart.x_labels = list(labels)
     for name, values in drawn:
         chart.add(name, values)
     return _inline(chart.render(is_unicode=True), title, width)
+
+
+def _step(top: float, *, whole: bool) -> float:
+    """A round step for an axis up to `top`, about six of them (whole numbers for counts)."""
+    for step in (0.1, 0.2, 0.5, 1, 2, 5, 10, 20, 25, 50, 100, 200, 250, 500, 1000):
+        if (not whole or step >= 1) and top / step <= 7:
+            return step
+    return float(10 ** math.ceil(math.log10(max(top, 1) / 7)))
 
 
 def _totals(series: list[tuple[str, list[float | None]]], count: int) -> list[float]:

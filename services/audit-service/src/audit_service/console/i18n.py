@@ -66,6 +66,7 @@ WORDS: dict[str, dict[str, str]] = {
     "period": {"en": "Period", "zh": "期间"},
     "show": {"en": "Show", "zh": "显示"},
     "period_default": {"en": "the 30 days to now", "zh": "截至现在的 30 天"},
+    "since_first_enrolment": {"en": "since each experiment's first enrolment", "zh": "自各实验首次入组起"},
     "bucket": {"en": "Bucket", "zh": "逾期区间"},
     "stage": {"en": "Stage", "zh": "阶段"},
     "currency": {"en": "Currency", "zh": "币种"},
@@ -131,6 +132,41 @@ WORDS: dict[str, dict[str, str]] = {
     "unavailable": {"en": "Not available", "zh": "暂不可用"},
     "kpi_source": {"en": "Figures from", "zh": "数据来源"},
 }
+
+
+# The platform's own terms as they appear in the figures (stages, buckets, how a case closed, channels).
+# Chinese punctuation is full width (U+FF1A, the colon).
+TERMS: dict[str, dict[str, str]] = {
+    "early": {"zh": "早期"},
+    "late": {"zh": "晚期"},
+    "legal": {"zh": "法律"},
+    "written_off": {"en": "written off", "zh": "核销"},
+    "current": {"zh": "未逾期"},
+    "closed:paid_in_full": {"en": "closed: paid in full", "zh": "结案\uff1a全额还清"},
+    "closed:settled": {"en": "closed: settled", "zh": "结案\uff1a和解"},
+    "closed:written_off": {"en": "closed: written off", "zh": "结案\uff1a核销"},
+    "closed:recalled": {"en": "closed: recalled", "zh": "结案\uff1a撤案"},
+    "phone": {"zh": "电话"},
+    "sms": {"en": "SMS", "zh": "短信"},
+    "email": {"en": "e-mail", "zh": "电子邮件"},
+    "letter": {"zh": "信函"},
+    "field_visit": {"en": "field visit", "zh": "外访"},
+    "better": {"zh": "更优"},
+    "worse": {"zh": "更差"},
+    "no_difference_yet": {"en": "no difference yet", "zh": "尚无显著差异"},
+    "too_few_cases": {"en": "too few cases", "zh": "样本不足"},
+    "complaints": {"zh": "投诉"},
+    "disputes": {"zh": "争议"},
+    "holds": {"zh": "暂停"},
+    "gate_refusals": {"en": "gate refusals", "zh": "合规拦截"},
+    "vulnerable_harm": {"en": "harm to vulnerable customers", "zh": "对弱势客户的损害"},
+}
+
+
+def term(lang: str, value: object) -> str:
+    """A term of the platform in the page's language (unknown terms as they are)."""
+    text = str(value)
+    return TERMS.get(text, {}).get(lang, text)
 
 
 def language(request: Request) -> str:

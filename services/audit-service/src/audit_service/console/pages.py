@@ -41,6 +41,7 @@ def page(request: Request, template: str, code: int = 200, **values: Any) -> HTM
     html = _templates.get_template(template).render(
         lang=lang,
         t=i18n.words(lang),
+        term=lambda value: i18n.term(lang, value),
         who=who,
         shows_audit=role in AUDITOR_ROLES,
         shows_supervision=role in SUPERVISOR_ROLES,

@@ -82,10 +82,11 @@ async def portfolio(request: Request, _: Principal = Supervision) -> Response:
     cases: dict[tuple[str, str], int] = defaultdict(int)
     for r in rows:
         cases[r["bucket"], r["stage"]] += int(r["cases"])
+    lang = i18n.language(request)
     by_bucket = charts.bar(
         t["chart_cases_by_bucket"],
-        buckets,
-        [(stage, [cases.get((b, stage)) or None for b in buckets]) for stage in stages],
+        [i18n.term(lang, b) for b in buckets],
+        [(i18n.term(lang, stage), [cases.get((b, stage)) or None for b in buckets]) for stage in stages],
         stacked=True,
     )
     recovery = body["recovery"]
@@ -104,9 +105,12 @@ async def portfolio(request: Request, _: Principal = Supervision) -> Response:
     share = {(r["from_bucket"], r["to_bucket"]): r["rate"] for r in roll}
     roll_chart = charts.bar(
         t["chart_roll"],
-        sources,
+        [i18n.term(lang, b) for b in sources],
         [
-            (to, [round(share[s, to] * 100, 1) if (s, to) in share else None for s in sources])
+            (
+                i18n.term(lang, to),
+                [round(share[s, to] * 100, 1) if (s, to) in share else None for s in sources],
+            )
             for to in targets
         ],
         stacked=True,

@@ -122,7 +122,7 @@ async def portfolio(
     """Portfolio figures over the cases of `creditors` (None: every creditor's)."""
     scope = {"creditors": _scope(creditors)}
     distribution = [
-        dict(r._mapping)
+        {**r._mapping, "cases": int(r.cases), "balance_minor": int(r.balance_minor or 0)}
         for r in await conn.execute(
             text(
                 "SELECT bucket, stage, currency, count(*) AS cases, sum(balance_minor) AS balance_minor"
