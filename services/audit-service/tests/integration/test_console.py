@@ -86,6 +86,7 @@ async def test_an_auditor_sees_the_refusal_at_half_past_nine_with_its_rule(trail
 
         verified = await client.get("/console/verify")
         assert verified.status_code == 200 and 'class="status ok"' in verified.text, verified.text
+        assert 'id="chains"' in verified.text and "collections.contacts[" in verified.text  # each chain
     finally:
         await client.aclose()
 
@@ -156,6 +157,10 @@ async def test_a_supervisor_sees_the_refusals_by_rule_and_day_as_the_api_counts_
         # supervisors see the figures, not the trail itself
         assert (await client.get(f"/console/cases/{CASE}")).status_code == 403
         assert "/console/entries" not in page.text and "/console/portfolio" in page.text
+        bad = await client.get("/console/refusals", params={"from": "yesterday"})
+        assert bad.status_code == 400 and "is not a date" in bad.text and "yesterday" in bad.text
+        backwards = await client.get("/console/refusals", params={"from": "2026-12-03", "to": "2026-12-01"})
+        assert backwards.status_code == 400 and "must be before" in backwards.text
         zh = await client.get("/console/refusals", params={"lang": "zh"})
         assert "合规拦截" in zh.text
 

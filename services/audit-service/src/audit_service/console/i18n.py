@@ -59,6 +59,12 @@ WORDS: dict[str, dict[str, str]] = {
     "evidence": {"en": "Entries that prove it", "zh": "证据记录"},
     "export": {"en": "Export", "zh": "导出"},
     "supervision": {"en": "Supervision", "zh": "管理看板"},
+    "chain_status": {"en": "Each hash chain (a topic's partition)", "zh": "各哈希链（主题分区）"},  # noqa: RUF001
+    "chain": {"en": "Chain", "zh": "哈希链"},
+    "head_hash": {"en": "Head hash", "zh": "链头哈希"},
+    "broken_at": {"en": "broken at entry", "zh": "断裂于记录"},
+    "unsigned": {"en": "entries not yet under a checkpoint", "zh": "条记录尚未纳入检查点"},
+    "bad_date": {"en": "is not a date (YYYY-MM-DD)", "zh": "不是有效日期（YYYY-MM-DD）"},  # noqa: RUF001
     "portfolio": {"en": "Portfolio", "zh": "资产组合"},
     "collectors": {"en": "Collectors", "zh": "催收员"},
     "strategies": {"en": "Strategies", "zh": "策略"},

@@ -181,6 +181,8 @@ async def verify(request: Request, _: Principal = Auditor) -> Response:
         "verify.html",
         ok=bool(report["ok"]),
         report={"entries": report["entries"], "chain_count": len(report["chains"])},
+        chains=report["chains"],
+        unsigned=report.get("unsigned_entries", 0),
         problems=problems,
         checkpoint=newest,
         checkpoint_age=age,
@@ -326,4 +328,5 @@ def install(app: FastAPI, *, dev_login: bool, case_service_url: str) -> None:
     app.state.console_case_service_url = case_service_url.rstrip("/")
     app.include_router(router)
     app.include_router(supervisor.router)
+    app.add_exception_handler(supervisor.BadPeriod, supervisor.bad_period)
     app.add_middleware(ConsoleAuth)

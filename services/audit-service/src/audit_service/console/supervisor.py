@@ -24,6 +24,10 @@ router = APIRouter(prefix="/console", include_in_schema=False)
 CHART_SERIES = 7  # rules or collectors beyond these are summed as "other" in the chart (never in the table)
 
 
+class BadPeriod(ValueError):
+    """A period field that is not a date."""
+
+
 def _period(request: Request) -> tuple[dict[str, str], dict[str, str]]:
     """The page's period as the form shows it (dates) and as the KPIs take it ([from, to) in UTC: the
     `to` day is included)."""
@@ -36,7 +40,7 @@ def _period(request: Request) -> tuple[dict[str, str], dict[str, str]]:
         try:
             day = date.fromisoformat(raw)
         except ValueError:
-            continue
+            raise BadPeriod(f"{key}: {raw[:40]!r}") from None
         shown[key] = day.isoformat()
         moment = datetime.combine(day, time(), UTC)
         params[key] = (moment if key == "from" else _next_day(day)).isoformat()
@@ -45,6 +49,12 @@ def _period(request: Request) -> tuple[dict[str, str], dict[str, str]]:
 
 def _next_day(day: date) -> datetime:
     return datetime.combine(date.fromordinal(day.toordinal() + 1), time(), UTC)
+
+
+async def bad_period(request: Request, exc: Exception) -> Response:
+    """A period field that is not a date: a page that says which (never a 500)."""
+    words = i18n.words(i18n.language(request))
+    return page(request, "error.html", 400, status=400, message=f"{exc} {words['bad_date']}")
 
 
 async def _kpis(request: Request, path: str, params: dict[str, str]) -> dict[str, Any] | Response:
