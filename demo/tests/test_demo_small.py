@@ -161,3 +161,34 @@ def test_the_console_links_it_prints_sign_in_as_each_role(demo_run: tuple[DemoRe
             if role == "supervisor":  # the portfolio of the run: its chart and its table
                 assert page.url.path == "/console/portfolio"
                 assert "<svg" in page.text and 'id="distribution-table"' in page.text
+
+
+def test_the_call_asked_for_at_half_past_nine_is_refused_and_an_auditor_finds_it_in_the_console(
+    demo_run: tuple[DemoResult, str],
+) -> None:
+    import re
+    import shutil
+
+    result, text = demo_run
+    late = result.operation.stats.late_call
+    assert late["rule_id"] == "US-REGF-TIME" and " 21:30 " in late["local_time"], late
+    assert f"/console/cases/{late['case_id']}" in text
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    if chromium is None:
+        pytest.skip("needs Debian's chromium (make tools installs it when run as root)")
+    from playwright.sync_api import sync_playwright
+
+    auditor = dict(re.findall(r"^\s+(\w+)\s+(http://\S+/console/login\?as=\w+)", text, re.M))["auditor"]
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 900})
+            page.goto(auditor)
+            page.get_by_label("Case").fill(late["case_id"])
+            page.keyboard.press("Enter")
+            page.get_by_role("link", name=late["case_id"]).first.click()
+            page.locator(".refused").first.wait_for()
+            timeline = page.inner_text("main")
+            assert "US-REGF-TIME" in timeline and late["citation"] in timeline and "21:30" in timeline
+        finally:
+            browser.close()

@@ -362,6 +362,17 @@ def render(console: Console, op: Operation, s: Summary, urls: dict[str, str], wa
         'e.g. curl -H "Authorization: Bearer $(make -s token ROLE=supervisor)" '
         + f"{urls['case']}/kpis/portfolio"
     )
+    late = op.stats.late_call
+    if late:
+        console.print(
+            f"a call asked for at {late['local_time']} by {late['collector_id']}: "
+            + (
+                f"refused ({late['rule_id']}, {late['citation']})"
+                if late["rule_id"]
+                else f"HTTP {late['status']}"
+            )
+            + f"; its case in the console: {urls['audit']}/console/cases/{late['case_id']}"
+        )
     console.print(f"the console: {urls['audit']}/console (development sign-in, one link per role):")
     for role, what in (
         ("auditor", "the trail, a case's timeline, proofs, findings, verification"),

@@ -91,6 +91,8 @@ class Stats:
     started_at: datetime | None = None
     ended_at: datetime | None = None
     wall_seconds: float = 0.0
+    # the collector who stayed late: the call asked for at 21:30 in the debtor's zone, and the answer
+    late_call: dict[str, Any] = field(default_factory=dict)
 
     def anomaly(self, key: str, sample: str) -> None:
         self.anomalies[key] += 1
@@ -383,7 +385,12 @@ class Operation:
         hours = self.s.days * 24
         task = self.progress.add_task("simulating days", total=hours)
         self.schedule_self_cures()
+        late = self._late_call_moment()
         for h in range(1, hours + 1):
+            if late is not None and late[1] <= self.start + timedelta(hours=h):
+                await self.move_clock(max(self.now, late[1]))
+                await self.call_late(late[0])
+                late = None
             await self.move_clock(max(self.now, self.start + timedelta(hours=h)))
             await self.pay_due()
             working = [c for c in self.collectors if self._on_shift(c)]
@@ -404,6 +411,61 @@ class Operation:
                 ),
             )
         self.stats.ended_at = self.now
+
+    def _late_call_moment(self) -> tuple[str, datetime] | None:
+        """A US debtor's zone and the first 21:30 there on a weekday after the first working day."""
+        for account in self.accounts.values():
+            if account.jurisdiction != "US":
+                continue
+            zone = account.row["time_zone"]
+            local = (self.start + timedelta(days=1)).astimezone(ZoneInfo(zone))
+            moment = local.replace(hour=21, minute=30, second=0, microsecond=0)
+            while moment.weekday() >= 5 or moment.astimezone(UTC) <= self.start:
+                moment += timedelta(days=1)
+            if moment.astimezone(UTC) < self.start + timedelta(days=self.s.days):
+                return zone, moment.astimezone(UTC)
+        return None
+
+    async def call_late(self, zone: str) -> None:
+        """A collector working late asks to call a debtor of theirs at 21:30 in the debtor's zone: the
+        gate refuses (calling hours, Reg F 1006.6(b)(1)(i)) and the refusal is in the trail (the
+        console shows it on the case's page)."""
+        in_house = {c.id: c for c in self.collectors if c.agency_id is None}
+        for account in self.accounts.values():
+            if account.row["time_zone"] != zone or account.case_id in self.closed:
+                continue
+            case = await self.api.call(
+                "case", "GET", f"/cases/{account.case_id}", role="supervisor", subject="sup-1"
+            )
+            view = case.json() if case.status_code == 200 else {}
+            assignee = view.get("assignee") or {}
+            collector = in_house.get(assignee.get("id", ""))
+            if view.get("status") == "open" and view.get("stage") == "early" and collector is not None:
+                break
+        else:
+            return
+        response = await self.api.call(
+            "contact",
+            "POST",
+            "/contact-permits",
+            json={"case_id": account.case_id, "channel": "phone"},
+            role="collector",
+            subject=collector.id,
+        )
+        local = self.now.astimezone(ZoneInfo(zone))
+        refused = response.status_code == 409 and "contact-refused" in response.text
+        self.stats.late_call = {
+            "case_id": account.case_id,
+            "collector_id": collector.id,
+            "local_time": f"{local:%Y-%m-%d %H:%M} {zone}",
+            "status": response.status_code,
+            "rule_id": response.json().get("rule_id") if refused else None,
+            "citation": response.json().get("citation") if refused else None,
+        }
+        if refused:
+            self.stats.refused[str(response.json().get("rule_id"))] += 1
+        else:
+            self.stats.anomaly("call at 21:30 not refused", response.text)
 
     async def change_policies(self) -> None:
         """Mid-run: the collection policy changed (simulated, approved, activated), a stricter GB pack
