@@ -31,6 +31,7 @@ from audit_service.domain.chain import ChainId
 from audit_service.domain.checkpoints import (
     CheckpointBody,
     KeyRing,
+    key_id_of,
     load_public_key,
     public_key_pem,
     signature_valid,
@@ -112,13 +113,17 @@ def read_checkpoints(path: Path) -> list[SignedCheckpoint]:
     return [_signed(c) for c in items]
 
 
+def keys_of(doc: dict[str, Any]) -> list[Ed25519PublicKey]:
+    """The keys of GET /audit/public-key's JSON."""
+    pems = [k["public_key_pem"] for k in doc.get("keys", [])] or [doc["public_key_pem"]]
+    return [load_public_key(p) for p in pems]
+
+
 def read_keys(path: Path) -> list[Ed25519PublicKey]:
     """The trusted keys: PEM block(s), base64 of raw keys one per line, or GET /audit/public-key's JSON."""
     text = path.read_text()
     if text.lstrip().startswith("{"):
-        doc = json.loads(text)
-        pems = [k["public_key_pem"] for k in doc.get("keys", [])] or [doc["public_key_pem"]]
-        return [load_public_key(p) for p in pems]
+        return keys_of(json.loads(text))
     if "BEGIN" in text:
         blocks = text.split("-----END PUBLIC KEY-----")
         return [load_public_key(b + "-----END PUBLIC KEY-----") for b in blocks if "BEGIN" in b]
@@ -392,11 +397,31 @@ def verify_consistency_command(
 
 @cli.command("proof")
 def verify_proof_command(
-    proof: Annotated[Path, typer.Argument(help="JSON from GET /audit/entries/{id}/proof", exists=True)],
-    public_key: Annotated[Path, typer.Argument(help="PEM (or JSON of GET /audit/public-key)", exists=True)],
+    proof: Annotated[
+        Path,
+        typer.Argument(
+            help="JSON of GET /audit/entries/{id}/proof, or the console's download (proof and key)",
+            exists=True,
+        ),
+    ],
+    public_key: Annotated[
+        Path | None,
+        typer.Argument(help="PEM (or JSON of GET /audit/public-key); default: the key in the download"),
+    ] = None,
 ) -> None:
     """Is the entry covered by a checkpoint signed with this key?"""
-    problems = check_proof(json.loads(proof.read_text()), KeyRing(read_keys(public_key)))
+    document = json.loads(proof.read_text())
+    bundled = isinstance(document, dict) and isinstance(document.get("proof"), dict)
+    if public_key is not None:
+        keys = read_keys(public_key)
+    elif bundled and isinstance(document.get("public_key"), dict):
+        keys = keys_of(document["public_key"])
+        named = ", ".join(key_id_of(k) for k in keys)
+        typer.echo(f"checked with the key in the file ({named}): compare it with the key you trust")
+    else:
+        typer.echo("FAILED: no public key: give one (PEM, or the JSON of GET /audit/public-key)")
+        raise typer.Exit(2)
+    problems = check_proof(document["proof"] if bundled else document, KeyRing(keys))
     for problem in problems:
         typer.echo(f"FAILED: {problem}")
     if problems:

@@ -4,11 +4,15 @@ auditor page for a collector. Served by the audit-service over its own API (the 
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import httpx
 import pytest
+from typer.testing import CliRunner
 
+from audit_service.verifier import cli as verifier_cli
 from dcp_events.catalogue import ContactAttempted, ContactBlocked
 from dcp_events.catalogue.enums import Channel, ContactOutcome, ContactParty
 from dcp_events.catalogue.examples import EXAMPLES
@@ -61,7 +65,9 @@ async def trail(audit: AuditUnderTest) -> AuditUnderTest:
     return audit
 
 
-async def test_an_auditor_sees_the_refusal_at_half_past_nine_with_its_rule(trail: AuditUnderTest) -> None:
+async def test_an_auditor_sees_the_refusal_at_half_past_nine_with_its_rule(
+    trail: AuditUnderTest, tmp_path: Path
+) -> None:
     client = await _signed_in(trail, "auditor")
     try:
         found = await client.get("/console/entries", params={"case_id": CASE})
@@ -79,6 +85,15 @@ async def test_an_auditor_sees_the_refusal_at_half_past_nine_with_its_rule(trail
         proof = await client.get(f"/console/entries/{entry_id}/proof")
         assert proof.status_code == 200 and "attachment" in proof.headers["content-disposition"]
         assert proof.json()["public_key"]["algorithm"] == "Ed25519" and proof.json()["proof"]
+        # the download is checked offline as it is, with the key it carries
+        (tmp_path / "proof.json").write_bytes(proof.content)
+        checked = CliRunner().invoke(verifier_cli, ["proof", str(tmp_path / "proof.json")])
+        assert checked.exit_code == 0 and "OK: the entry is covered" in checked.output, checked.output
+        assert "compare it with the key you trust" in checked.output
+        forged = proof.json()
+        forged["proof"]["entry_hash"] = "00" * 32
+        (tmp_path / "forged.json").write_text(json.dumps(forged))
+        assert CliRunner().invoke(verifier_cli, ["proof", str(tmp_path / "forged.json")]).exit_code == 1
         exported = await client.get("/console/export", params={"case_id": CASE, "format": "csv"})
         assert exported.status_code == 200 and "att-2130" in exported.text
         found = await client.get("/console/findings", params={"case_id": CASE, "lang": "en"})
