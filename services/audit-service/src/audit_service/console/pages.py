@@ -13,6 +13,7 @@ from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from audit_service.console import i18n
+from dcp_platform.context import CORRELATION_ID_HEADER, current_correlation_id
 
 TOKEN_COOKIE = "dcp_console_token"  # noqa: S105 - a cookie name, not a secret
 AUDITOR_ROLES = frozenset({"auditor", "admin"})
@@ -54,7 +55,11 @@ def page(request: Request, template: str, code: int = 200, **values: Any) -> HTM
 
 
 def _bearer(request: Request) -> dict[str, str]:
-    return {"Authorization": f"Bearer {request.cookies.get(TOKEN_COOKIE, '')}"}
+    """The caller's token, and the page's correlation id (one request id across the services' logs)."""
+    headers = {"Authorization": f"Bearer {request.cookies.get(TOKEN_COOKIE, '')}"}
+    if correlation := current_correlation_id():
+        headers[CORRELATION_ID_HEADER] = correlation
+    return headers
 
 
 async def audit_api(request: Request, path: str, params: dict[str, Any] | None = None) -> httpx.Response:
