@@ -37,6 +37,7 @@ PUBLIC = frozenset(
         "/console/login",
         "/console/logout",
         "/console/callback",
+        "/console/signed-out",
     }
 )
 """Routes that need no token: probes, metrics (cluster-internal, NetworkPolicy), the API document, and
@@ -119,6 +120,7 @@ CREDITOR_SCOPE: dict[tuple[str, str], str] = {
     ("audit-service", "/console/export"): LISTED,
     ("audit-service", "/console/findings"): BY_CASE,
     ("audit-service", "/console/callback"): NOT_SCOPED,
+    ("audit-service", "/console/signed-out"): NOT_SCOPED,
     ("audit-service", "/console/portfolio"): LISTED,
     ("audit-service", "/console/collectors"): LISTED,
     ("audit-service", "/console/strategies"): LISTED,

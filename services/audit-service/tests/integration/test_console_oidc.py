@@ -7,7 +7,7 @@ user without a role get no session; with a provider set, the development sign-in
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 import httpx
 import pytest
@@ -102,6 +102,15 @@ async def test_an_auditor_signs_in_through_the_provider_and_reads_the_trail(
         assert (await browser.get("/console/verify")).status_code == 200
         # the same callback twice (a replayed code) starts nothing: the flow's cookie is spent
         assert (await browser.get("/console/callback?code=x&state=y")).status_code == 400
+        # signing out ends the provider's session too, and comes back to the signed-out page
+        out = await browser.get("/console/logout")
+        assert out.status_code == 303 and 'dcp_console_token=""' in out.headers["set-cookie"]
+        ending = urlsplit(out.headers["location"])
+        asked = dict(p.split("=", 1) for p in ending.query.split("&"))
+        assert ending.path == "/oauth2/end_session" and asked["id_token_hint"]
+        assert unquote(asked["post_logout_redirect_uri"]) == "http://audit/console/signed-out"
+        assert (await browser.get("/console/signed-out")).status_code == 200
+        assert (await browser.get("/console/entries")).status_code == 303  # no session any more
     finally:
         await browser.aclose()
 

@@ -15,6 +15,11 @@ WORDS: dict[str, dict[str, str]] = {
     "verify": {"en": "Verification", "zh": "完整性验证"},
     "sign_in": {"en": "Sign in", "zh": "登录"},
     "sign_out": {"en": "Sign out", "zh": "退出"},
+    "signed_out": {"en": "Signed out", "zh": "已退出"},
+    "signed_out_note": {
+        "en": "You are signed out of the console. Sign in again from the menu.",
+        "zh": "您已退出控制台。可从菜单重新登录。",
+    },
     "role": {"en": "Role", "zh": "角色"},
     "user": {"en": "User", "zh": "用户"},
     "dev_login": {

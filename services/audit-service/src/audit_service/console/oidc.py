@@ -151,6 +151,28 @@ async def finish(request: Request) -> Response:
     return response
 
 
+async def end_session(request: Request, token: str | None) -> Response | None:
+    """RP-initiated logout (OpenID Connect RP-Initiated Logout 1.0): to the provider's end-session
+    endpoint, which sends the browser back to the console's signed-out page; None when the provider
+    has none."""
+    settings = request.app.state.settings
+    try:
+        metadata = await _metadata(request)
+    except (httpx.HTTPError, ValueError):
+        return None
+    endpoint = metadata.get("end_session_endpoint")
+    if not isinstance(endpoint, str):
+        return None
+    callback = str(settings.console_oidc_redirect_url)
+    query = {
+        "client_id": settings.console_oidc_client_id,
+        "post_logout_redirect_uri": callback.rsplit("/callback", 1)[0] + "/signed-out",
+    }
+    if token and settings.console_oidc_bearer == "id_token":
+        query["id_token_hint"] = token
+    return RedirectResponse(f"{endpoint}?{urlencode(query)}", status_code=303)
+
+
 def _nonce_matches(id_token: str, nonce: str) -> bool:
     import jwt
 

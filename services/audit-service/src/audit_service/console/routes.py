@@ -109,10 +109,24 @@ def landing(role: str | None) -> str:
 
 
 @router.get("/logout")
-async def logout() -> Response:
-    response = RedirectResponse("/console/login", status_code=303)
+async def logout(request: Request) -> Response:
+    """Sign out: the console's cookie goes; with an identity provider, its session too."""
+    ended = (
+        await oidc.end_session(request, request.cookies.get(TOKEN_COOKIE))
+        if oidc.configured(request)
+        else None
+    )
+    response = ended or RedirectResponse(
+        "/console/signed-out" if oidc.configured(request) else "/console/login", status_code=303
+    )
     response.delete_cookie(TOKEN_COOKIE)
     return response
+
+
+@router.get("/signed-out")
+async def signed_out(request: Request) -> Response:
+    words = i18n.words(i18n.language(request))
+    return _page(request, "error.html", 200, status=words["signed_out"], message=words["signed_out_note"])
 
 
 @router.get("")
@@ -273,7 +287,7 @@ class ConsoleAuth(BaseHTTPMiddleware):
     async def dispatch(self, request: Request, call_next: RequestResponseEndpoint) -> Response:
         if not request.url.path.startswith("/console"):
             return await call_next(request)
-        if request.url.path.startswith(("/console/log", "/console/callback")):
+        if request.url.path.startswith(("/console/log", "/console/callback", "/console/signed-out")):
             return _secured(await call_next(request))
         token = request.cookies.get(TOKEN_COOKIE)
         if token and b"authorization" not in dict(request.scope["headers"]):
