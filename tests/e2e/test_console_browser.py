@@ -76,6 +76,15 @@ async def _refused_at_half_past_nine(platform: Platform) -> str:
     return case_id
 
 
+async def assert_accessible(page: Any) -> None:
+    """No WCAG 2 A or AA violation axe-core finds on the page (labels, contrast, landmarks, names)."""
+    from axe_playwright_python.async_playwright import Axe
+
+    options = {"runOnly": {"type": "tag", "values": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]}}
+    results = await Axe().run(page, options=options)
+    assert results.violations_count == 0, results.generate_report()
+
+
 async def _sign_in(page: Any, base: str, role: str) -> None:
     await page.goto(f"{base}/console/login")
     await page.get_by_label("Role").select_option(role)
@@ -99,6 +108,7 @@ async def test_an_auditor_finds_the_refusal_at_half_past_nine_and_sees_the_trail
     await page.keyboard.press("Enter")
     await page.wait_for_url(f"**/console/entries?case_id={case_id}*")
     await page.screenshot(path=str(SCREENSHOTS / "console-entries.png"), full_page=True)
+    await assert_accessible(page)
     await page.get_by_role("link", name=case_id).first.click()
 
     refusal = page.locator(".refused").first
@@ -107,17 +117,20 @@ async def test_an_auditor_finds_the_refusal_at_half_past_nine_and_sees_the_trail
     assert "US-REGF-TIME" in timeline and "12 CFR 1006.6(b)(1)(i)" in timeline
     assert "21:30" in timeline  # the debtor's local time the gate decided at
     await page.screenshot(path=str(SCREENSHOTS / "console-case-trail.png"), full_page=True)
+    await assert_accessible(page)
 
     await page.get_by_role("link", name="Verification").click()
     status = page.get_by_role("status")
     assert (await status.inner_text()).strip() == "Verification passed"
     await page.screenshot(path=str(SCREENSHOTS / "console-verification.png"), full_page=True)
+    await assert_accessible(page)
 
     await page.get_by_role("link", name="中文").click()
     assert await page.get_attribute("html", "lang") == "zh"
     assert (await page.get_by_role("status").inner_text()).strip() == "验证通过"
     await page.set_viewport_size({"width": 820, "height": 1180})  # a tablet
     await page.screenshot(path=str(SCREENSHOTS / "console-verification-zh-tablet.png"), full_page=True)
+    await assert_accessible(page)
     await page.close()
 
 
@@ -257,6 +270,7 @@ async def test_a_supervisor_sees_the_charts_with_the_figures_of_the_kpis(
         assert sum(printed) == sum(r["cases"] for r in body["distribution"])
         assert await page.locator("script").count() == 0
         await page.screenshot(path=str(SCREENSHOTS / "console-portfolio.png"), full_page=True)
+        await assert_accessible(page)
 
         body = await _same_figures(lambda: kpis("/kpis/collectors"), page, f"{base}/console/collectors")
         for row in body["collectors"]:
@@ -268,6 +282,7 @@ async def test_a_supervisor_sees_the_charts_with_the_figures_of_the_kpis(
             )
             assert shown == _percent(row["right_party_contact_rate"])
         await page.screenshot(path=str(SCREENSHOTS / "console-collectors.png"), full_page=True)
+        await assert_accessible(page)
 
         body = await _same_figures(lambda: kpis("/kpis/strategies"), page, f"{base}/console/strategies")
         assert body["strategies"]
@@ -277,6 +292,7 @@ async def test_a_supervisor_sees_the_charts_with_the_figures_of_the_kpis(
             value, shown = await _cell(page, "strategies-table", key, "recovery_rate")
             assert (value, shown) == (str(row["recovery_rate"]), _percent(row["recovery_rate"]))
         await page.screenshot(path=str(SCREENSHOTS / "console-strategies.png"), full_page=True)
+        await assert_accessible(page)
 
         async def refusals() -> dict[str, Any]:
             return expect(await audit.get("/audit/refusals"), 200)
@@ -290,6 +306,7 @@ async def test_a_supervisor_sees_the_charts_with_the_figures_of_the_kpis(
             )
         assert (await page.inner_text("#refusals-total")).strip() == f"{body['total']:,}"
         await page.screenshot(path=str(SCREENSHOTS / "console-refusals.png"), full_page=True)
+        await assert_accessible(page)
 
     await page.get_by_role("link", name="中文").click()
     assert "合规拦截" in await page.inner_text("h1")
