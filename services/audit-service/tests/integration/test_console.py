@@ -106,6 +106,25 @@ async def test_an_auditor_sees_the_refusal_at_half_past_nine_with_its_rule(
         await client.aclose()
 
 
+async def test_personal_data_is_masked_per_role_as_the_api_masks_it(trail: AuditUnderTest) -> None:
+    phone = "+447700900123"  # the debtor's number in the case's opening entry
+    auditor, admin = await _signed_in(trail, "auditor"), await _signed_in(trail, "admin")
+    try:
+        for path in (f"/console/export?case_id={CASE}&format=jsonl", f"/console/entries?case_id={CASE}"):
+            assert phone not in (await auditor.get(path)).text, path  # auditors see it masked
+        assert (
+            phone in (await admin.get(f"/console/export?case_id={CASE}&format=jsonl")).text
+        )  # AUDIT_PII_ROLES
+        api = await trail.client.get(
+            "/audit/export", params={"case_id": CASE}, headers=token(Role.AUDITOR, "a")
+        )
+        mine = await auditor.get(f"/console/export?case_id={CASE}&format=jsonl")
+        assert mine.text == api.text  # exactly the API's answer for the role
+    finally:
+        await auditor.aclose()
+        await admin.aclose()
+
+
 async def test_a_collector_gets_no_auditor_page_and_no_sign_in_means_the_login_page(
     trail: AuditUnderTest,
 ) -> None:
